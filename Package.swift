@@ -1,0 +1,55 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+// Our own targets build in Swift 6 language mode with every warning an error.
+let strict: [SwiftSetting] = [.treatAllWarnings(as: .error)]
+
+let package = Package(
+    name: "ZoneBoot",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "zonebootd", targets: ["zonebootd"]),
+        .executable(name: "zonectl", targets: ["zonectl"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", exact: "2.1.1"),
+    ],
+    targets: [
+        // IPv4 addresses, networks and ranges: pure values shared by the zone and the codecs.
+        .target(name: "Addressing", swiftSettings: strict),
+        // The zone file: parsing with positions, validation, expansion into a revision, plan.
+        .target(name: "Zone", dependencies: [
+            "Addressing",
+            .product(name: "Yams", package: "Yams"),
+            .product(name: "Mustache", package: "swift-mustache"),
+        ], swiftSettings: strict),
+        // Pure policy: what a location is answered with, and its rendered files.
+        .target(name: "Boot", dependencies: [
+            "Zone",
+            .product(name: "Mustache", package: "swift-mustache"),
+        ], swiftSettings: strict),
+        // Durable state: applied revisions (and later leases, hosts, events).
+        .target(name: "Store", dependencies: [
+            "Zone",
+            .product(name: "GRDB", package: "GRDB.swift"),
+        ], swiftSettings: strict),
+        .executableTarget(name: "zonectl", dependencies: [
+            "Zone", "Boot", "Store",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], swiftSettings: strict),
+        .executableTarget(name: "zonebootd", dependencies: [
+            "Zone", "Boot", "Store",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: strict),
+        .testTarget(name: "AddressingTests", dependencies: ["Addressing"], swiftSettings: strict),
+        .testTarget(name: "ZoneTests", dependencies: ["Zone", "Addressing"], swiftSettings: strict),
+        .testTarget(name: "BootTests", dependencies: ["Boot", "Zone"], swiftSettings: strict),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "Zone"], swiftSettings: strict),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,88 @@
+import Addressing
+
+/// Everything a revision is made of, as text: the zone file and each template it
+/// names. A stored revision keeps this, so it renders the same forever, whatever
+/// later happens to the files on disk.
+public struct ZoneSource: Sendable, Hashable, Codable {
+    /// The zone file's name as the operator gave it (shown in diagnostics).
+    public var zoneFile: String
+    public var text: String
+    /// Template path as written in the zone (relative to the zone file) → its text.
+    public var files: [String: String]
+
+    public init(zoneFile: String, text: String, files: [String: String] = [:]) {
+        self.zoneFile = zoneFile
+        self.text = text
+        self.files = files
+    }
+}
+
+/// A loaded zone: validated, expanded, immutable. Servers swap whole revisions, so a
+/// request sees one revision from start to end.
+public struct ZoneRevision: Sendable {
+    public let spec: ZoneSpec
+    public let source: ZoneSource
+    /// Every identity of the zone, in location order.
+    public let identities: [Identity]
+    /// Warnings found while loading (errors make no revision).
+    public let warnings: [Diagnostic]
+
+    private let byLocation: [Location: Int]
+    private let byName: [String: Int]
+    private let switchByRemoteID: [String: (pod: String, switch: String)]
+    private let podByRelay: [IPv4Address: String]
+    /// For placement without remote-id: pod → circuit-id → switch (remote-id-less switches only).
+    private let switchByCircuit: [String: [String: String]]
+
+    public init(spec: ZoneSpec, source: ZoneSource, identities: [Identity], warnings: [Diagnostic] = []) {
+        self.spec = spec
+        self.source = source
+        self.identities = identities.sorted { $0.location < $1.location }
+        self.warnings = warnings
+        var byLocation: [Location: Int] = [:]
+        var byName: [String: Int] = [:]
+        for (i, identity) in self.identities.enumerated() {
+            byLocation[identity.location] = i
+            byName[identity.name] = i
+        }
+        self.byLocation = byLocation
+        self.byName = byName
+        var remote: [String: (String, String)] = [:]
+        var relays: [IPv4Address: String] = [:]
+        var circuits: [String: [String: String]] = [:]
+        for pod in spec.pods {
+            for relay in pod.relays { relays[relay.value] = pod.name.value }
+            for sw in pod.switches {
+                if let rid = sw.remoteID?.value {
+                    remote[rid] = (pod.name.value, sw.name.value)
+                } else {
+                    for entry in sw.ports {
+                        for port in entry.ports.value.names { circuits[pod.name.value, default: [:]][port] = sw.name.value }
+                    }
+                }
+            }
+        }
+        switchByRemoteID = remote
+        podByRelay = relays
+        switchByCircuit = circuits
+    }
+
+    public var zoneName: String { spec.zone.value }
+
+    public func identity(at location: Location) -> Identity? { byLocation[location].map { identities[$0] } }
+    public func identity(named name: String) -> Identity? { byName[name].map { identities[$0] } }
+
+    /// The pod whose `relays` list this giaddr, if any: only those may carry Option 82.
+    public func pod(trustingRelay giaddr: IPv4Address) -> String? { podByRelay[giaddr] }
+
+    /// The switch a relayed request came through: by remote-id when the relay sends one,
+    /// else by the relay's pod and the circuit-id among switches without a remote-id.
+    public func switchFor(remoteID: String?, circuitID: String, relayPod: String) -> (pod: String, switch: String)? {
+        if let remoteID, let found = switchByRemoteID[remoteID] { return found }
+        return switchByCircuit[relayPod]?[circuitID].map { (relayPod, $0) }
+    }
+
+    public func pod(named name: String) -> ZoneSpec.Pod? { spec.pods.first { $0.name.value == name } }
+    public func role(named name: String) -> ZoneSpec.Role? { spec.roles.first { $0.name.value == name } }
+    public func profile(named name: String) -> ZoneSpec.Profile? { spec.profiles.first { $0.name.value == name } }
+}

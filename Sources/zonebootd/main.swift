@@ -1,0 +1,1 @@
+import Zone; import Logging; print("x")

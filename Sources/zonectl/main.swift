@@ -1,0 +1,1 @@
+import Zone; import Boot; import Store; import ArgumentParser; print("x")
