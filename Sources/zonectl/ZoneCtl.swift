@@ -1,0 +1,18 @@
+import ArgumentParser
+
+@main
+struct ZoneCtl: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "zonectl",
+        abstract: "Manage a ZoneBoot zone: check a zone file, see what a port gets, plan and apply changes.",
+        discussion: """
+            A zone file declares every switch port of a zone and the identity of whatever is \
+            plugged into it. Start with `zonectl validate zones/ams1.yaml`, look at one port with \
+            `zonectl render zones/ams1.yaml --switch tor-a --port swp7`, then `zonectl plan` and \
+            `zonectl apply`. The zone file reference is docs/zone-format.md.
+            """,
+        subcommands: [
+            Validate.self, Render.self, Plan.self, Apply.self, History.self, Schema.self, Example.self,
+        ]
+    )
+}

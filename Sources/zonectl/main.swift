@@ -1,1 +1,0 @@
-import Zone; import Boot; import Store; import ArgumentParser; print("x")
