@@ -1,7 +1,9 @@
 import Foundation
+import Mustache
 
-/// Loads a zone file into a revision: parse (with positions), check, expand.
-/// Every finding is reported at once; any error means no revision.
+/// Loads a zone file into a revision: read, parse (with positions), check the shape,
+/// decode, expand, read and check templates. Every finding is reported at once; any
+/// error means no revision.
 public enum ZoneLoader {
     /// Files larger than this are refused before parsing: a zone of 10,000 hosts is
     /// well under 1 MiB because port ranges compress it.
@@ -9,11 +11,221 @@ public enum ZoneLoader {
 
     /// Loads a zone file from disk, with the templates it names (relative to its folder).
     public static func load(path: String) throws(ZoneLoadError) -> ZoneRevision {
-        throw ZoneLoadError(diagnostics: [Diagnostic(path: "", "not implemented yet", at: nil)], sources: [:])
+        let text = try readZoneFile(path)
+        let folder = URL(fileURLWithPath: path).deletingLastPathComponent()
+        return try load(ZoneSource(zoneFile: path, text: text), files: DiskFiles(folder: folder))
     }
 
     /// Loads a stored revision's source again; templates come from `source.files`.
     public static func load(source: ZoneSource) throws(ZoneLoadError) -> ZoneRevision {
-        throw ZoneLoadError(diagnostics: [Diagnostic(path: "", "not implemented yet", at: nil)], sources: [:])
+        try load(source, files: StoredFiles(files: source.files))
+    }
+
+    // MARK: Steps
+
+    static func readZoneFile(_ path: String) throws(ZoneLoadError) -> String {
+        func fail(_ message: String) -> ZoneLoadError {
+            ZoneLoadError(diagnostics: [Diagnostic(path: "", message, at: nil)], sources: [:])
+        }
+        let handle: FileHandle
+        do { handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path)) } catch {
+            throw fail("cannot open zone file \(path): \(FileError.reason(error))")
+        }
+        defer { try? handle.close() }
+        // Read one byte past the limit instead of trusting a size that may change under us.
+        let data: Data
+        do { data = try handle.read(upToCount: maximumFileSize + 1) ?? Data() } catch {
+            throw fail("cannot read zone file \(path): \(FileError.reason(error))")
+        }
+        if data.count > maximumFileSize {
+            throw fail("\(path) is larger than \(maximumFileSize >> 20) MiB; a zone file this size is not a zone file")
+        }
+        return try decodeText(data, file: path)
+    }
+
+    /// UTF-8 text without NUL bytes, or a diagnostic at the first bad byte.
+    static func decodeText(_ data: Data, file: String) throws(ZoneLoadError) -> String {
+        var line = 1, column = 1
+        var iterator = data.makeIterator()
+        var decoder = UTF8()
+        var text = String.UnicodeScalarView()
+        while true {
+            switch decoder.decode(&iterator) {
+            case .scalarValue(let scalar):
+                if scalar == "\0" {
+                    throw ZoneLoadError(diagnostics: [Diagnostic(path: "", "NUL byte: this is a binary file, not a zone file",
+                                                                 at: SourcePosition(file: file, line: line, column: column))],
+                                        sources: [:])
+                }
+                text.append(scalar)
+                if scalar == "\n" { line += 1; column = 1 } else { column += 1 }
+            case .emptyInput:
+                return String(text)
+            case .error:
+                throw ZoneLoadError(diagnostics: [Diagnostic(path: "", "not UTF-8 text: a zone file is YAML in UTF-8",
+                                                             at: SourcePosition(file: file, line: line, column: column))],
+                                    sources: [:])
+            }
+        }
+    }
+
+    static func load(_ source: ZoneSource, files: some ZoneFileAccess) throws(ZoneLoadError) -> ZoneRevision {
+        let file = source.zoneFile
+        var sources = [file: source.text]
+        let (root, syntaxErrors) = YAMLDocument.parse(source.text, file: file)
+        if !syntaxErrors.isEmpty { throw ZoneLoadError(diagnostics: syntaxErrors, sources: sources) }
+        guard let root else {
+            throw ZoneLoadError(diagnostics: [Diagnostic(path: "", "the zone file is empty",
+                                                         at: SourcePosition(file: file, line: 1, column: 1))],
+                                sources: sources)
+        }
+        var checker = ShapeChecker()
+        checker.check(root, against: ZoneShape.document, path: "")
+        let spec = ZoneDecoder(file: file).decode(root)
+        var expander = ZoneExpander(spec: spec)
+        let identities = expander.expand()
+        var templates = TemplateReader(files: files)
+        templates.read(spec)
+        for (name, text) in templates.texts { sources[name] = text }
+        let diagnostics = (checker.diagnostics + expander.diagnostics + templates.diagnostics)
+            .sorted { ($0.at?.file ?? "", $0.at?.line ?? 0, $0.at?.column ?? 0) < ($1.at?.file ?? "", $1.at?.line ?? 0, $1.at?.column ?? 0) }
+        if diagnostics.contains(where: { $0.severity == .error }) {
+            throw ZoneLoadError(diagnostics: diagnostics, sources: sources)
+        }
+        var stored = source
+        stored.files = templates.contents
+        return ZoneRevision(spec: spec, source: stored, identities: identities, warnings: diagnostics)
+    }
+}
+
+/// Where templates and hooks are read from: the zone file's folder, or a stored revision.
+protocol ZoneFileAccess {
+    func read(_ path: String) -> Result<String, ZoneFileProblem>
+    func executable(_ path: String) -> ExecutableStatus
+    func displayName(_ path: String) -> String
+}
+
+enum ExecutableStatus {
+    case executable, notExecutable, missing
+    /// A stored revision keeps no executables: their check belongs to the host that runs them.
+    case unknown
+}
+
+enum ZoneFileProblem: Error {
+    case missing(String)
+    case unreadable(String)
+}
+
+struct DiskFiles: ZoneFileAccess {
+    let folder: URL
+
+    func url(_ path: String) -> URL { folder.appendingPathComponent(path) }
+
+    func displayName(_ path: String) -> String {
+        folder.path == "." || folder.path.isEmpty ? path : url(path).relativePath
+    }
+
+    func read(_ path: String) -> Result<String, ZoneFileProblem> {
+        let target = url(path)
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: target.path, isDirectory: &isDirectory) else {
+            return .failure(.missing("\(displayName(path)) does not exist"))
+        }
+        if isDirectory.boolValue { return .failure(.unreadable("\(displayName(path)) is a folder, not a file")) }
+        guard let data = FileManager.default.contents(atPath: target.path) else {
+            return .failure(.unreadable("\(displayName(path)) cannot be read"))
+        }
+        if data.count > ZoneLoader.maximumFileSize {
+            return .failure(.unreadable("\(displayName(path)) is larger than \(ZoneLoader.maximumFileSize >> 20) MiB"))
+        }
+        guard let text = String(data: data, encoding: .utf8), !text.contains("\0") else {
+            return .failure(.unreadable("\(displayName(path)) is not UTF-8 text"))
+        }
+        return .success(text)
+    }
+
+    func executable(_ path: String) -> ExecutableStatus {
+        let target = url(path).path
+        guard FileManager.default.fileExists(atPath: target) else { return .missing }
+        return FileManager.default.isExecutableFile(atPath: target) ? .executable : .notExecutable
+    }
+}
+
+struct StoredFiles: ZoneFileAccess {
+    let files: [String: String]
+
+    func read(_ path: String) -> Result<String, ZoneFileProblem> {
+        files[path].map { .success($0) } ?? .failure(.missing("\(path) is not part of this revision"))
+    }
+
+    func executable(_ path: String) -> ExecutableStatus { .unknown }
+    func displayName(_ path: String) -> String { path }
+}
+
+/// Reads every template a zone names, checks that each parses as Mustache, and
+/// that each hook is an executable.
+struct TemplateReader<Files: ZoneFileAccess> {
+    let files: Files
+    private(set) var diagnostics: [Diagnostic] = []
+    /// Template path as written → text; what a revision stores.
+    private(set) var contents: [String: String] = [:]
+    /// Display name → text, for quoting template lines in diagnostics.
+    private(set) var texts: [String: String] = [:]
+
+    init(files: Files) { self.files = files }
+
+    mutating func read(_ spec: ZoneSpec) {
+        for profile in spec.profiles {
+            if let ipxe = profile.ipxe { readTemplate(ipxe) }
+            for file in profile.files { readTemplate(file.template) }
+        }
+        for hook in spec.hooks {
+            let name = files.displayName(hook.run.value)
+            switch files.executable(hook.run.value) {
+            case .missing:
+                diagnostics.append(Diagnostic(path: hook.run.path, "hook program \(name) does not exist", at: hook.run.at))
+            case .notExecutable:
+                diagnostics.append(Diagnostic(path: hook.run.path, "hook program \(name) is not executable (chmod +x)",
+                                              at: hook.run.at))
+            case .executable, .unknown:
+                break
+            }
+        }
+    }
+
+    private mutating func readTemplate(_ path: Located<String>) {
+        guard contents[path.value] == nil else { return }
+        switch files.read(path.value) {
+        case .failure(.missing(let why)), .failure(.unreadable(let why)):
+            diagnostics.append(Diagnostic(path: path.path, "template \(why)", at: path.at))
+        case .success(let text):
+            contents[path.value] = text
+            let name = files.displayName(path.value)
+            texts[name] = text
+            do {
+                _ = try MustacheTemplate(string: text)
+            } catch let error as MustacheTemplate.ParserError {
+                diagnostics.append(Diagnostic(
+                    path: path.path, "template \(name) does not parse: \(error.error)",
+                    at: SourcePosition(file: name, line: error.context.lineNumber, column: error.context.columnNumber),
+                    notes: [.init("the template is named here", at: path.at)]))
+            } catch {
+                diagnostics.append(Diagnostic(path: path.path, "template \(name) does not parse: \(error)", at: path.at))
+            }
+        }
+    }
+}
+
+enum FileError {
+    /// The operating system's words for a failed open, without Foundation's wrapping.
+    static func reason(_ error: any Error) -> String {
+        let ns = error as NSError
+        if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+            return String(cString: strerror(Int32(underlying.code)))
+        }
+        if ns.domain == NSCocoaErrorDomain, ns.code == NSFileReadNoSuchFileError || ns.code == 4 {
+            return "no such file"
+        }
+        return ns.localizedDescription
     }
 }

@@ -1,7 +1,67 @@
 import ArgumentParser
+import Zone
 
 struct Validate: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "validate", abstract: "(not yet implemented)")
+    static let configuration = CommandConfiguration(
+        commandName: "validate",
+        abstract: "Check a zone file and report every mistake, with file, line and column.",
+        discussion: """
+            Parses the zone, checks every key and value, expands every port into its identity and \
+            checks for collisions (ports, addresses, names) and missing references (roles, profiles, \
+            hooks, templates). Exit status: 0 valid, 1 invalid.
+            """)
 
-    func run() throws { throw ValidationError("zonectl validate is not implemented yet") }
+    @Argument(help: "The zone file (YAML).")
+    var zone: String
+
+    @Flag(help: "Print the result as JSON: counts when valid, diagnostics when not.")
+    var json = false
+
+    func run() throws {
+        let revision: ZoneRevision
+        do {
+            revision = try ZoneLoader.load(path: zone)
+        } catch {
+            if json {
+                try printJSON(ValidationReport(valid: false, zone: nil, counts: nil, diagnostics: error.diagnostics))
+            } else {
+                printError(error.description, terminator: "")
+            }
+            throw ExitCode.failure
+        }
+        let counts = IdentityCounts(revision)
+        if json {
+            try printJSON(ValidationReport(valid: true, zone: revision.zoneName, counts: counts,
+                                           diagnostics: revision.warnings))
+        } else {
+            print("\(zone): zone \(revision.zoneName) is valid: \(counts.summary).")
+        }
+    }
+}
+
+struct ValidationReport: Encodable {
+    var valid: Bool
+    var zone: String?
+    var counts: IdentityCounts?
+    var diagnostics: [Diagnostic]
+}
+
+struct IdentityCounts: Encodable {
+    var pods: Int
+    var switches: Int
+    var hosts: Int
+    var bmcs: Int
+    var switchPorts: Int
+
+    init(_ revision: ZoneRevision) {
+        pods = revision.spec.pods.count
+        switches = revision.spec.pods.reduce(0) { $0 + $1.switches.count }
+        hosts = revision.identities.count { $0.kind == .host }
+        bmcs = revision.identities.count { $0.kind == .bmc }
+        switchPorts = revision.identities.count { $0.kind == .switch }
+    }
+
+    var summary: String {
+        "\(pods) pod(s), \(switches) switch(es), \(hosts) host(s), \(bmcs) BMC(s), \(switchPorts) switch management port(s)"
+    }
 }

@@ -1,0 +1,281 @@
+import Addressing
+
+/// The shape of a YAML document: which keys a mapping may have, what each holds.
+/// One description serves both the structural check (with positions) and the JSON
+/// Schema for editors.
+indirect enum Shape: Sendable {
+    case object([Field])
+    /// A mapping whose keys the user chooses (network, role, profile names).
+    case dictionary(key: Format, value: Shape)
+    case list(Shape)
+    case scalar(Format)
+    /// Any YAML value (Chef attributes, Ansible vars): handed through as it is.
+    case any
+
+    struct Field: Sendable {
+        var name: String
+        var shape: Shape
+        var required: Bool
+        var doc: String
+
+        init(_ name: String, _ shape: Shape, required: Bool = false, _ doc: String) {
+            self.name = name
+            self.shape = shape
+            self.required = required
+            self.doc = doc
+        }
+    }
+}
+
+/// What a scalar must look like. Each format parses with the same function the
+/// decoder uses, so "valid" means the same everywhere.
+enum Format: Sendable {
+    case text
+    /// A lowercase DNS label: zone, pod, switch, role and profile names.
+    case label
+    case domain
+    case ipv4
+    case cidr
+    case duration
+    case portRange
+    case addressRange
+    case integer(ClosedRange<Int>)
+    /// A number or an inclusive range of numbers: `7` or `1-40`.
+    case integerOrRange(ClosedRange<Int>)
+    case nameTemplate
+    case oneOf([String])
+    /// An Ansible variable name.
+    case variableName
+    /// A relative path to a file next to the zone file.
+    case path
+
+    /// Nil when the scalar fits, else why not.
+    func problem(with scalar: YScalar) -> String? {
+        let text = scalar.text
+        if scalar.isNull { return "needs \(expectation), found nothing" }
+        switch self {
+        case .text:
+            return nil
+        case .label:
+            return Format.isLabel(text) ? nil
+                : "'\(text)' is not a valid name: use lowercase letters, digits and '-', starting with a letter or digit (at most 63)"
+        case .domain:
+            let labels = text.split(separator: ".", omittingEmptySubsequences: false)
+            return text.count <= 253 && labels.allSatisfy({ Format.isLabel(String($0)) }) ? nil
+                : "'\(text)' is not a valid domain name"
+        case .ipv4:
+            return IPv4Address(text) != nil ? nil : "'\(text)' is not a dotted IPv4 address (like 198.18.16.11)"
+        case .cidr:
+            guard let network = IPv4Network(text) else {
+                return "'\(text)' is not an IPv4 network in CIDR form (like 198.18.16.0/24)"
+            }
+            return network.description == text ? nil
+                : "'\(text)' has host bits set: the network is \(network)"
+        case .duration:
+            return Duration(text) != nil ? nil : "'\(text)' is not a duration: write 90s, 10m, 12h or 7d"
+        case .portRange:
+            switch PortRange.parse(text) {
+            case .success: return nil
+            case .failure(let why): return why.message(text)
+            }
+        case .addressRange:
+            return IPv4Range(text) != nil ? nil
+                : "'\(text)' is not an address range: write first-last, e.g. 198.18.16.200-198.18.16.250, first ≤ last"
+        case .integer(let bounds):
+            guard scalar.kind == .int, let n = Int(text) else { return "'\(text)' is not a whole number" }
+            return bounds.contains(n) ? nil : "\(n) is out of range \(bounds.lowerBound)…\(bounds.upperBound)"
+        case .integerOrRange(let bounds):
+            guard let range = Format.integerRange(text) else {
+                return "'\(text)' is not a number or a range like 1-40 (first ≤ last)"
+            }
+            return bounds.contains(range.lowerBound) && bounds.contains(range.upperBound) ? nil
+                : "'\(text)' is out of range \(bounds.lowerBound)…\(bounds.upperBound)"
+        case .nameTemplate:
+            do {
+                _ = try NameTemplate(parsing: text)
+                return nil
+            } catch {
+                return error.message
+            }
+        case .oneOf(let choices):
+            return choices.contains(text) ? nil
+                : "'\(text)' is not one of: \(choices.joined(separator: ", "))" + Suggest.hint(text, among: choices)
+        case .variableName:
+            return Format.isVariableName(text) ? nil
+                : "'\(text)' is not a valid Ansible variable name (letters, digits and '_', not starting with a digit)"
+        case .path:
+            if text.isEmpty { return "needs a file path, found an empty string" }
+            return text.hasPrefix("/") ? "'\(text)' is absolute: write a path relative to the zone file" : nil
+        }
+    }
+
+    var expectation: String {
+        switch self {
+        case .text: "a text"
+        case .label: "a name"
+        case .domain: "a domain name"
+        case .ipv4: "an IPv4 address"
+        case .cidr: "a CIDR network"
+        case .duration: "a duration"
+        case .portRange: "a port or port range"
+        case .addressRange: "an address range"
+        case .integer: "a whole number"
+        case .integerOrRange: "a number or range"
+        case .nameTemplate: "a naming template"
+        case .oneOf(let choices): "one of \(choices.joined(separator: ", "))"
+        case .variableName: "a variable name"
+        case .path: "a file path"
+        }
+    }
+
+    static func isLabel(_ text: String) -> Bool {
+        guard (1...63).contains(text.count), let first = text.first, let last = text.last else { return false }
+        let allowed = text.allSatisfy { ($0.isASCII && ($0.isLowercase || $0.isNumber)) || $0 == "-" }
+        return allowed && first != "-" && last != "-"
+    }
+
+    static func isVariableName(_ text: String) -> Bool {
+        guard let first = text.first, !(first.isASCII && first.isNumber) else { return false }
+        return text.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }
+    }
+
+    /// `7` → 7...7, `1-40` → 1...40; nil for anything else or a descending range.
+    static func integerRange(_ text: String) -> ClosedRange<Int>? {
+        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
+        let numbers = parts.compactMap { part -> Int? in
+            part.count <= 9 && !part.isEmpty && part.allSatisfy({ $0.isASCII && $0.isNumber }) ? Int(part) : nil
+        }
+        guard numbers.count == parts.count else { return nil }
+        switch numbers.count {
+        case 1: return numbers[0]...numbers[0]
+        case 2 where numbers[0] <= numbers[1]: return numbers[0]...numbers[1]
+        default: return nil
+        }
+    }
+}
+
+extension PortRange {
+    enum ParseProblem: Error {
+        case empty, prefixesDiffer, descending, noNumber, tooLong
+
+        func message(_ text: String) -> String {
+            switch self {
+            case .empty: "needs a port name, found an empty string"
+            case .prefixesDiffer: "'\(text)': both ends of a port range need the same name before the number (swp1-swp40)"
+            case .descending: "'\(text)': a port range runs from low to high"
+            case .noNumber: "'\(text)': a port range needs numbered ports at both ends (swp1-swp40)"
+            case .tooLong: "'\(text)': a port range may hold at most 4096 ports"
+            }
+        }
+    }
+
+    /// `swp1-swp40`, `swp1-40`, `swp48`, `Ethernet0-Ethernet47`, `eth1/1-eth1/48`.
+    static func parse(_ text: String) -> Result<PortRange, ParseProblem> {
+        guard !text.isEmpty, !text.contains(where: \.isWhitespace) else { return .failure(.empty) }
+        func split(_ s: Substring) -> (prefix: Substring, digits: Substring) {
+            let digits = s.reversed().prefix(while: { $0.isASCII && $0.isNumber }).count
+            return (s.dropLast(digits), s.suffix(digits))
+        }
+        // A dash inside a name ("mgmt-1") is a name, not a range, unless the right side
+        // is a port of the same family.
+        if let dash = text.lastIndex(of: "-") {
+            let left = split(text[..<dash]), rightText = text[text.index(after: dash)...]
+            let right = split(rightText)
+            let rightPrefix = right.prefix.isEmpty ? left.prefix : right.prefix
+            if !left.digits.isEmpty, !right.digits.isEmpty, left.digits.count <= 9, right.digits.count <= 9,
+               let low = Int(left.digits), let high = Int(right.digits) {
+                guard rightPrefix == left.prefix else { return .failure(.prefixesDiffer) }
+                guard low <= high else { return .failure(.descending) }
+                guard high - low < 4096 else { return .failure(.tooLong) }
+                let width = left.digits.first == "0" && left.digits.count > 1 ? left.digits.count : 0
+                return .success(PortRange(prefix: String(left.prefix), numbers: low...high, width: width))
+            }
+            if !left.digits.isEmpty, right.digits.isEmpty, right.prefix == left.prefix { return .failure(.noNumber) }
+        }
+        let single = split(Substring(text))
+        if !single.digits.isEmpty, single.digits.count <= 9, let n = Int(single.digits) {
+            let width = single.digits.first == "0" && single.digits.count > 1 ? single.digits.count : 0
+            return .success(PortRange(prefix: String(single.prefix), numbers: n...n, width: width))
+        }
+        return .success(PortRange(prefix: text, numbers: nil))
+    }
+}
+
+/// "Did you mean" for misspelt keys and values.
+enum Suggest {
+    static func hint(_ word: String, among candidates: [String]) -> String {
+        let scored = candidates.map { ($0, distance(word.lowercased(), $0.lowercased())) }
+        guard let best = scored.min(by: { $0.1 < $1.1 }), best.1 <= max(1, word.count / 3) else { return "" }
+        return " (did you mean '\(best.0)'?)"
+    }
+
+    static func distance(_ a: String, _ b: String) -> Int {
+        let a = Array(a), b = Array(b)
+        if a.isEmpty || b.isEmpty { return max(a.count, b.count) }
+        var previous = Array(0...b.count)
+        for i in 1...a.count {
+            var current = [i] + Array(repeating: 0, count: b.count)
+            for j in 1...b.count {
+                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+            }
+            previous = current
+        }
+        return previous[b.count]
+    }
+}
+
+/// Walks a document against a shape and reports every mismatch with its position.
+struct ShapeChecker {
+    private(set) var diagnostics: [Diagnostic] = []
+
+    mutating func check(_ node: YNode, against shape: Shape, path: String) {
+        switch shape {
+        case .any:
+            return
+        case .scalar(let format):
+            guard let scalar = node.scalar else {
+                return report(path, "needs \(format.expectation), found \(node.kindDescription)", node.at)
+            }
+            if let problem = format.problem(with: scalar) { report(path, problem, scalar.at) }
+        case .list(let item):
+            guard let items = node.sequence else {
+                return report(path, "needs a list, found \(node.kindDescription)", node.at)
+            }
+            for (i, element) in items.enumerated() { check(element, against: item, path: "\(path)[\(i)]") }
+        case .dictionary(let keyFormat, let value):
+            guard let mapping = node.mapping else {
+                return report(path, "needs a mapping, found \(node.kindDescription)", node.at)
+            }
+            for entry in mapping.entries {
+                let entryPath = Shape.join(path, entry.key.text)
+                if let problem = keyFormat.problem(with: entry.key) { report(entryPath, problem, entry.key.at) }
+                check(entry.value, against: value, path: entryPath)
+            }
+        case .object(let fields):
+            guard let mapping = node.mapping else {
+                return report(path, "needs a mapping, found \(node.kindDescription)", node.at)
+            }
+            let names = fields.map(\.name)
+            for entry in mapping.entries {
+                let entryPath = Shape.join(path, entry.key.text)
+                guard let field = fields.first(where: { $0.name == entry.key.text }) else {
+                    report(entryPath, "unknown key '\(entry.key.text)'" + Suggest.hint(entry.key.text, among: names)
+                        + "; allowed here: \(names.joined(separator: ", "))", entry.key.at)
+                    continue
+                }
+                check(entry.value, against: field.shape, path: entryPath)
+            }
+            for field in fields where field.required && mapping[field.name] == nil {
+                report(path, "missing required key '\(field.name)' (\(field.doc))", mapping.at)
+            }
+        }
+    }
+
+    private mutating func report(_ path: String, _ message: String, _ at: SourcePosition) {
+        diagnostics.append(Diagnostic(path: path, message, at: at))
+    }
+}
+
+extension Shape {
+    static func join(_ path: String, _ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+}

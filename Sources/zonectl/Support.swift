@@ -1,0 +1,26 @@
+import ArgumentParser
+import Foundation
+import Zone
+
+/// Loads a zone file; on failure prints every diagnostic (with the offending lines)
+/// to stderr and exits 1.
+func loadZoneOrExit(_ path: String) throws -> ZoneRevision {
+    do {
+        return try ZoneLoader.load(path: path)
+    } catch {
+        printError(error.description, terminator: "")
+        throw ExitCode.failure
+    }
+}
+
+func printError(_ text: String, terminator: String = "\n") {
+    FileHandle.standardError.write(Data((text + terminator).utf8))
+}
+
+/// JSON as scripts like it: sorted keys, no escaped slashes, a final newline.
+func printJSON(_ value: some Encodable) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    encoder.keyEncodingStrategy = .convertToSnakeCase
+    print(String(decoding: try encoder.encode(value), as: UTF8.self))
+}
