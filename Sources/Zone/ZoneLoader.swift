@@ -12,7 +12,7 @@ public enum ZoneLoader {
     /// Loads a zone file from disk, with the templates it names (relative to its folder).
     public static func load(path: String) throws(ZoneLoadError) -> ZoneRevision {
         let text = try readZoneFile(path)
-        let folder = URL(fileURLWithPath: path).deletingLastPathComponent()
+        let folder = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? ""
         return try load(ZoneSource(zoneFile: path, text: text), files: DiskFiles(folder: folder))
     }
 
@@ -117,13 +117,12 @@ enum ZoneFileProblem: Error {
 }
 
 struct DiskFiles: ZoneFileAccess {
-    let folder: URL
+    /// The zone file's folder as the operator wrote it ("" for the current one).
+    let folder: String
 
-    func url(_ path: String) -> URL { folder.appendingPathComponent(path) }
+    func url(_ path: String) -> URL { URL(fileURLWithPath: displayName(path)) }
 
-    func displayName(_ path: String) -> String {
-        folder.path == "." || folder.path.isEmpty ? path : url(path).relativePath
-    }
+    func displayName(_ path: String) -> String { folder.isEmpty ? path : "\(folder)/\(path)" }
 
     func read(_ path: String) -> Result<String, ZoneFileProblem> {
         let target = url(path)

@@ -19,6 +19,11 @@ struct ZoneExpander {
     }
 
     private var rolesByName: [String: ZoneSpec.Role] = [:]
+    /// Every statically given address and the entry that gives it, good entries or not.
+    private var addresses: [IPv4Address: ZoneSpec.PortEntry] = [:]
+    /// Pods with a port entry that made no identities: a BMC there may miss its host
+    /// because of that mistake, which is already reported.
+    private var podsWithUnresolvedEntries: Set<String> = []
     private var reportedPairs: Set<String> = []
 
     mutating func expand() -> [Identity] {
@@ -30,7 +35,7 @@ struct ZoneExpander {
         var placed = placePorts()
         nameHosts(&placed)
         checkUniqueNames(placed)
-        checkDiscovery(placed)
+        checkDiscovery()
         return placed.map(\.identity)
     }
 
@@ -138,7 +143,6 @@ struct ZoneExpander {
         var placed: [Placed] = []
         var ports: [Location: ZoneSpec.PortEntry] = [:]
         var circuits: [String: [String: (switch: String, entry: ZoneSpec.PortEntry)]] = [:]
-        var addresses: [IPv4Address: ZoneSpec.PortEntry] = [:]
         var managementPorts: [String: ZoneSpec.PortEntry] = [:]
         for pod in spec.pods {
             let podName = pod.name.value
@@ -146,7 +150,10 @@ struct ZoneExpander {
             let switches = Dictionary(pod.switches.map { ($0.name.value, $0) }, uniquingKeysWith: { a, _ in a })
             for sw in pod.switches {
                 for entry in sw.ports {
-                    guard let resolved = resolve(entry, on: sw, networks: networks, switches: switches) else { continue }
+                    // Ports and addresses are checked even for an entry that cannot make identities,
+                    // so that one run reports its collisions too.
+                    let resolved = resolve(entry, on: sw, networks: networks, switches: switches)
+                    if resolved.identity == nil { podsWithUnresolvedEntries.insert(podName) }
                     if let device = entry.device {
                         let key = "\(podName)/\(device.value)"
                         if let other = managementPorts[key] {
@@ -154,9 +161,8 @@ struct ZoneExpander {
                                   notes: [.init("also plugged in here", at: other.device?.at ?? other.at)])
                         } else { managementPorts[key] = entry }
                     }
-                    let names = entry.ports.value.names
                     var addressReported = false
-                    for (i, port) in names.enumerated() {
+                    for (i, port) in entry.ports.value.names.enumerated() {
                         let location = Location(pod: podName, switch: sw.name.value, port: port)
                         if let other = ports[location] {
                             collideOnce(entry, other, entry.ports, other.ports,
@@ -174,24 +180,24 @@ struct ZoneExpander {
                             circuits[podName, default: [:]][port] = (sw.name.value, entry)
                         }
                         guard let address = entry.address.value.advanced(by: i) else { break }
-                        if !addressReported, let problem = addressProblem(address, resolved.network) {
+                        if !addressReported, let network = resolved.network, let problem = addressProblem(address, network) {
                             addressReported = true
                             let subject = i == 0 ? "\(address)" : "port \(port) would get \(address), which"
                             error(entry.address.path, "\(subject) \(problem)", entry.address.at,
-                                  notes: [.init("network \(resolved.network.name.value) is defined here",
-                                                at: resolved.network.subnet.at)])
+                                  notes: [.init("network \(network.name.value) is defined here", at: network.subnet.at)])
                         }
                         if let other = addresses[address] {
                             collideOnce(entry, other, entry.address, other.address,
                                         "address \(address) is given twice (port \(port) of \(sw.name.value))",
                                         "the other entry that gets \(address)")
                         } else { addresses[address] = entry }
+                        guard let (kind, role) = resolved.identity, let network = resolved.network else { continue }
                         let unit = entry.units.map { $0.value.lowerBound + i }
                         placed.append(Placed(identity: Identity(
-                            kind: resolved.kind, name: "", fqdn: "", location: location, address: address,
-                            network: resolved.network.name.value, subnet: resolved.network.subnet.value,
-                            gateway: resolved.network.gateway?.value, role: resolved.role,
-                            profile: rolesByName[resolved.role]?.boot?.value, rack: entry.rack?.value, unit: unit,
+                            kind: kind, name: "", fqdn: "", location: location, address: address,
+                            network: network.name.value, subnet: network.subnet.value,
+                            gateway: network.gateway?.value, role: role,
+                            profile: rolesByName[role]?.boot?.value, rack: entry.rack?.value, unit: unit,
                             device: entry.device?.value), entry: entry, index: i))
                     }
                 }
@@ -201,15 +207,15 @@ struct ZoneExpander {
     }
 
     private struct ResolvedEntry {
-        var kind: Identity.Kind
-        var role: String
-        var network: ZoneSpec.Network
+        /// Nil when the entry cannot make identities (its mistakes are reported).
+        var identity: (kind: Identity.Kind, role: String)?
+        var network: ZoneSpec.Network?
     }
 
-    /// Checks one port entry's references; nil when it cannot make identities.
+    /// Checks one port entry's references.
     private mutating func resolve(_ entry: ZoneSpec.PortEntry, on sw: ZoneSpec.Switch,
                                   networks: [String: ZoneSpec.Network],
-                                  switches: [String: ZoneSpec.Switch]) -> ResolvedEntry? {
+                                  switches: [String: ZoneSpec.Switch]) -> ResolvedEntry {
         var ok = true
         let network = networks[entry.network.value]
         if network == nil {
@@ -262,8 +268,7 @@ struct ZoneExpander {
             ok = false
             error(entry.path, "needs a role (what is plugged in) or a device (which switch's management port)", entry.at)
         }
-        guard ok, let network else { return nil }
-        return ResolvedEntry(kind: kind, role: roleName, network: network)
+        return ResolvedEntry(identity: ok && network != nil ? (kind, roleName) : nil, network: network)
     }
 
     private func addressProblem(_ address: IPv4Address, _ network: ZoneSpec.Network) -> String? {
@@ -294,7 +299,8 @@ struct ZoneExpander {
             case .success(let name): return name
             case .failure(let missing):
                 let key = "\(template.path)|\(p.entry.path)"
-                if reported.insert(key).inserted {
+                let cascade = missing.placeholder == .host && podsWithUnresolvedEntries.contains(p.identity.location.pod)
+                if !cascade, reported.insert(key).inserted {
                     let why = missing.placeholder == .host
                         ? "no host at rack \(p.identity.rack.map(String.init) ?? "?") unit \(p.identity.unit.map(String.init) ?? "?") "
                             + "of pod \(p.identity.location.pod) for this BMC to be named after"
@@ -352,7 +358,7 @@ struct ZoneExpander {
         }
     }
 
-    private mutating func checkDiscovery(_ placed: [Placed]) {
+    private mutating func checkDiscovery() {
         for pod in spec.pods {
             guard let discovery = pod.discovery else { continue }
             guard let network = pod.networks.first(where: { $0.name.value == discovery.network.value }) else {
@@ -372,10 +378,15 @@ struct ZoneExpander {
                 error(discovery.range.path, "the range holds the gateway \(gateway.value)", discovery.range.at,
                       notes: [.init("gateway defined here", at: gateway.at)])
             }
+            // Walk the range itself: it is at most a subnet, and stops at the first hit per entry.
             var reportedEntries: Set<String> = []
-            for p in placed where range.contains(p.identity.address) && reportedEntries.insert(p.entry.path).inserted {
-                error(discovery.range.path, "the range holds \(p.identity.address), the address of \(p.identity.location)",
-                      discovery.range.at, notes: [.init("that address is given here", at: p.entry.address.at)])
+            var address: IPv4Address? = range.first
+            while let current = address, current <= range.last {
+                if let entry = addresses[current], reportedEntries.insert(entry.path).inserted {
+                    error(discovery.range.path, "the range holds \(current), a static address", discovery.range.at,
+                          notes: [.init("that address is given here", at: entry.address.at)])
+                }
+                address = current == range.last ? nil : current.advanced(by: 1)
             }
         }
     }

@@ -55,8 +55,8 @@ struct YMapping: Sendable {
 
 enum YAMLDocument {
     /// More nodes than any real zone has (a 10,000-host zone written port by port is
-    /// about 200,000); past this the document is refused as an alias bomb.
-    static let nodeBudget = 2_000_000
+    /// about 350,000); past this the document is refused as an alias bomb.
+    static let nodeBudget = 1_000_000
 
     /// Parses text into a positioned tree, or the diagnostics that explain why not.
     static func parse(_ text: String, file: String) -> (root: YNode?, errors: [Diagnostic]) {
