@@ -29,8 +29,7 @@ let package = Package(
         ], swiftSettings: strict),
         // Pure policy: what a location is answered with, and its rendered files.
         .target(name: "Boot", dependencies: [
-            "Zone",
-            .product(name: "Mustache", package: "swift-mustache"),
+            "Addressing", "Zone",
         ], swiftSettings: strict),
         // Durable state: applied revisions (and later leases, hosts, events).
         .target(name: "Store", dependencies: [
@@ -38,7 +37,7 @@ let package = Package(
             .product(name: "GRDB", package: "GRDB.swift"),
         ], swiftSettings: strict),
         .executableTarget(name: "zonectl", dependencies: [
-            "Zone", "Boot", "Store",
+            "Addressing", "Zone", "Boot", "Store",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: strict),
         .executableTarget(name: "zonebootd", dependencies: [

@@ -1,5 +1,4 @@
 import Foundation
-import Mustache
 
 /// Loads a zone file into a revision: read, parse (with positions), check the shape,
 /// decode, expand, read and check templates. Every finding is reported at once; any
@@ -94,7 +93,8 @@ public enum ZoneLoader {
         }
         var stored = source
         stored.files = templates.contents
-        return ZoneRevision(spec: spec, source: stored, identities: identities, warnings: diagnostics)
+        return ZoneRevision(spec: spec, source: stored, identities: identities, templates: templates.compiled,
+                            warnings: diagnostics)
     }
 }
 
@@ -168,6 +168,8 @@ struct TemplateReader<Files: ZoneFileAccess> {
     private(set) var diagnostics: [Diagnostic] = []
     /// Template path as written → text; what a revision stores.
     private(set) var contents: [String: String] = [:]
+    /// Template path as written → compiled template.
+    private(set) var compiled: [String: ZoneTemplate] = [:]
     /// Display name → text, for quoting template lines in diagnostics.
     private(set) var texts: [String: String] = [:]
 
@@ -202,14 +204,12 @@ struct TemplateReader<Files: ZoneFileAccess> {
             let name = files.displayName(path.value)
             texts[name] = text
             do {
-                _ = try MustacheTemplate(string: text)
-            } catch let error as MustacheTemplate.ParserError {
-                diagnostics.append(Diagnostic(
-                    path: path.path, "template \(name) does not parse: \(error.error)",
-                    at: SourcePosition(file: name, line: error.context.lineNumber, column: error.context.columnNumber),
-                    notes: [.init("the template is named here", at: path.at)]))
+                compiled[path.value] = try ZoneTemplate(text: text)
             } catch {
-                diagnostics.append(Diagnostic(path: path.path, "template \(name) does not parse: \(error)", at: path.at))
+                diagnostics.append(Diagnostic(
+                    path: path.path, "template \(name) does not parse: \(error.message)",
+                    at: SourcePosition(file: name, line: error.line, column: error.column),
+                    notes: [.init("the template is named here", at: path.at)]))
             }
         }
     }

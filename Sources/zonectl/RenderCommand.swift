@@ -1,7 +1,128 @@
+import Addressing
 import ArgumentParser
+import Boot
+import Zone
 
 struct Render: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "render", abstract: "(not yet implemented)")
+    static let configuration = CommandConfiguration(
+        commandName: "render",
+        abstract: "Show what a location gets: its identity, DHCP answer, boot script and files.",
+        discussion: """
+            Name the location by switch and port (as Option 82 names it: `--switch tor-a --port swp7`, \
+            with `--pod` where switch names repeat across pods) or by the identity's name. Nothing is \
+            sent anywhere: this is the answer the server would give.
+            """)
 
-    func run() throws { throw ValidationError("zonectl render is not implemented yet") }
+    @Argument(help: "The zone file (YAML).")
+    var zone: String
+
+    @Option(help: "The switch the machine is plugged into.")
+    var `switch`: String?
+
+    @Option(help: "The port on that switch (the relay's circuit-id, e.g. swp7).")
+    var port: String?
+
+    @Option(help: "The pod, where the switch name is not unique across pods.")
+    var pod: String?
+
+    @Option(help: "An identity's name instead of a location.")
+    var name: String?
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    func validate() throws {
+        if name == nil && (self.switch == nil || port == nil) {
+            throw ValidationError("name a location with --switch and --port, or an identity with --name")
+        }
+        if name != nil && (self.switch != nil || port != nil) {
+            throw ValidationError("give either --name or --switch/--port, not both")
+        }
+    }
+
+    func run() throws {
+        let revision = try loadZoneOrExit(zone)
+        let identity = try find(in: revision)
+        let answer = IdentityAnswer(identity: identity, revision: revision)
+        let files = HostFiles.render(identity, in: revision)
+        if json {
+            try printJSON(RenderReport(identity: identity,
+                                       dhcp: .init(yiaddr: identity.address, nextServer: answer.nextServer,
+                                                   options: answer.options, bootScriptURL: answer.bootScriptURL),
+                                       files: files))
+            return
+        }
+        print(Self.text(identity, answer, files))
+    }
+
+    private func find(in revision: ZoneRevision) throws -> Identity {
+        if let name {
+            guard let found = revision.identity(named: name) else {
+                throw fail("no identity named '\(name)' in zone \(revision.zoneName)")
+            }
+            return found
+        }
+        let sw = self.switch ?? "", port = self.port ?? ""
+        let candidates = revision.spec.pods.filter { pod == nil || $0.name.value == pod }
+            .filter { $0.switches.contains { $0.name.value == sw } }
+        guard !candidates.isEmpty else {
+            throw fail("no switch '\(sw)'" + (pod.map { " in pod \($0)" } ?? "") + " in zone \(revision.zoneName)")
+        }
+        guard candidates.count == 1 else {
+            throw fail("switch '\(sw)' is in pods \(candidates.map(\.name.value).joined(separator: ", ")): add --pod")
+        }
+        let location = Location(pod: candidates[0].name.value, switch: sw, port: port)
+        guard let found = revision.identity(at: location) else {
+            let discovery = candidates[0].discovery.map { "a discovery lease from \($0.range.value) (\($0.network.value))" }
+            throw fail("\(location) is not declared in the zone: a request from there gets "
+                + (discovery ?? "nothing (the pod has no discovery range)"))
+        }
+        return found
+    }
+
+    static func text(_ identity: Identity, _ answer: IdentityAnswer, _ files: [RenderedFile]) -> String {
+        var lines: [String] = []
+        func row(_ key: String, _ value: String?) {
+            if let value { lines.append("  " + key.padding(toLength: 24, withPad: " ", startingAt: 0) + value) }
+        }
+        lines.append("\(identity.location) → \(identity.name) (\(identity.kind.rawValue))")
+        lines.append("")
+        lines.append("Identity")
+        row("name", identity.name)
+        row("fqdn", identity.fqdn)
+        row("address", "\(identity.address)/\(identity.subnet.prefixLength)")
+        row("gateway", identity.gateway?.description)
+        row("network", "\(identity.network) (\(identity.subnet))")
+        row("role", identity.role)
+        row("profile", identity.profile)
+        row("rack", identity.rack.map(String.init))
+        row("unit", identity.unit.map(String.init))
+        row("manages", identity.managedHost)
+        row("device", identity.device)
+        lines.append("")
+        lines.append("DHCP answer")
+        row("yiaddr", identity.address.description)
+        row("next-server", answer.nextServer?.description)
+        for option in answer.options { row("\(option.code) \(option.name)", option.value.description) }
+        row("iPXE script", answer.bootScriptURL)
+        for file in files {
+            lines.append("")
+            lines.append("── /hosts/\(identity.name)/\(file.name) (from \(file.template)) ──")
+            lines.append(file.content.hasSuffix("\n") ? String(file.content.dropLast()) : file.content)
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+struct RenderReport: Encodable {
+    struct DHCP: Encodable {
+        var yiaddr: IPv4Address
+        var nextServer: IPv4Address?
+        var options: [AnswerOption]
+        var bootScriptURL: String?
+    }
+
+    var identity: Identity
+    var dhcp: DHCP
+    var files: [RenderedFile]
 }

@@ -24,3 +24,10 @@ func printJSON(_ value: some Encodable) throws {
     encoder.keyEncodingStrategy = .convertToSnakeCase
     print(String(decoding: try encoder.encode(value), as: UTF8.self))
 }
+
+/// Prints `error: message` to stderr; throw the result to exit 1 without a usage text
+/// (ArgumentParser's ValidationError is for mistakes in the command line itself).
+func fail(_ message: String) -> ExitCode {
+    printError("error: \(message)")
+    return ExitCode.failure
+}

@@ -24,6 +24,8 @@ public struct ZoneRevision: Sendable {
     public let source: ZoneSource
     /// Every identity of the zone, in location order.
     public let identities: [Identity]
+    /// Template path as written in the zone → compiled template.
+    public let templates: [String: ZoneTemplate]
     /// Warnings found while loading (errors make no revision).
     public let warnings: [Diagnostic]
 
@@ -34,9 +36,11 @@ public struct ZoneRevision: Sendable {
     /// For placement without remote-id: pod → circuit-id → switch (remote-id-less switches only).
     private let switchByCircuit: [String: [String: String]]
 
-    public init(spec: ZoneSpec, source: ZoneSource, identities: [Identity], warnings: [Diagnostic] = []) {
+    public init(spec: ZoneSpec, source: ZoneSource, identities: [Identity],
+                templates: [String: ZoneTemplate] = [:], warnings: [Diagnostic] = []) {
         self.spec = spec
         self.source = source
+        self.templates = templates
         self.identities = identities.sorted { $0.location < $1.location }
         self.warnings = warnings
         var byLocation: [Location: Int] = [:]

@@ -162,11 +162,14 @@ public struct Duration: Sendable, Hashable, Codable, CustomStringConvertible {
         seconds = product
     }
 
+    /// `12h`, `90s`; a length no single unit writes exactly reads `10h30m`.
     public var description: String {
-        for (scale, unit) in [(86400, "d"), (3600, "h"), (60, "m")] where seconds % scale == 0 {
-            return "\(seconds / scale)\(unit)"
+        var rest = seconds, out = ""
+        for (scale, unit) in [(86400, "d"), (3600, "h"), (60, "m"), (1, "s")] where rest >= scale {
+            out += "\(rest / scale)\(unit)"
+            rest %= scale
         }
-        return "\(seconds)s"
+        return out.isEmpty ? "0s" : out
     }
 }
 

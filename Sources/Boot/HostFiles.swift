@@ -1,0 +1,70 @@
+import Zone
+
+/// One file rendered for one host: its boot script or a profile file.
+public struct RenderedFile: Sendable, Codable, Hashable {
+    /// The name it is served under: `/hosts/<host>/<name>`.
+    public var name: String
+    /// The template it came from, as the zone names it.
+    public var template: String
+    public var content: String
+}
+
+/// Renders a host's boot script and profile files from the zone's templates.
+public enum HostFiles {
+    /// Where a host reaches the boot server over HTTP, from `defaults.boot-server`.
+    public static func baseURL(_ revision: ZoneRevision) -> String? {
+        revision.spec.defaults.bootServer.map { "http://\($0.value)" }
+    }
+
+    /// Every file of the identity's profile, the iPXE script first as `boot.ipxe`.
+    public static func render(_ identity: Identity, in revision: ZoneRevision,
+                              facts: [String: String] = [:]) -> [RenderedFile] {
+        guard let profile = identity.profile.flatMap(revision.profile(named:)) else { return [] }
+        let context = templateContext(identity, in: revision, facts: facts)
+        var files: [(String, String)] = []
+        if let ipxe = profile.ipxe { files.append(("boot.ipxe", ipxe.value)) }
+        files += profile.files.map { ($0.name.value, $0.template.value) }
+        return files.compactMap { name, template in
+            revision.templates[template].map { RenderedFile(name: name, template: template, content: $0.render(context)) }
+        }
+    }
+
+    /// What templates see: the identity, zone-wide answers, the role's Chef and Ansible
+    /// data, and live facts (`mac`, `serial`) where known.
+    public static func templateContext(_ identity: Identity, in revision: ZoneRevision,
+                                       facts: [String: String] = [:]) -> [String: Any] {
+        let defaults = revision.spec.defaults
+        var context: [String: Any] = [
+            "name": identity.name, "fqdn": identity.fqdn, "kind": identity.kind.rawValue,
+            "address": identity.address.description, "netmask": identity.netmask.description,
+            "prefix_length": identity.subnet.prefixLength, "network": identity.network,
+            "subnet": identity.subnet.description,
+            "dns": defaults.dns.map(\.value.description), "ntp": defaults.ntp.map(\.value.description),
+            "zone": revision.zoneName, "domain": revision.spec.domain.value,
+            "pod": identity.location.pod, "switch": identity.location.switch, "port": identity.location.port,
+            "role": identity.role,
+        ]
+        if let gateway = identity.gateway { context["gateway"] = gateway.description }
+        if let rack = identity.rack { context["rack"] = rack }
+        if let unit = identity.unit { context["unit"] = unit }
+        if let profile = identity.profile { context["profile"] = profile }
+        if let host = identity.managedHost { context["host"] = host }
+        if let device = identity.device { context["device"] = device }
+        if let server = defaults.bootServer { context["boot_server"] = server.value.description }
+        if let base = baseURL(revision) { context["boot_url"] = base }
+        if let role = revision.role(named: identity.role) {
+            if let chef = role.chef {
+                var chefContext: [String: Any] = ["run_list": chef.runList.map(\.value), "attributes": chef.attributes.plain]
+                if let env = chef.environment { chefContext["environment"] = env.value }
+                context["chef"] = chefContext
+            }
+            if let ansible = role.ansible {
+                var vars: [String: Any] = [:]
+                for (name, value) in ansible.vars { vars[name.value] = value.plain }
+                context["ansible"] = ["groups": ansible.groups.map(\.value), "vars": vars] as [String: Any]
+            }
+        }
+        for (key, value) in facts { context[key] = value }
+        return context
+    }
+}
