@@ -25,6 +25,8 @@ struct ZoneExpander {
     /// because of that mistake, which is already reported.
     private var podsWithUnresolvedEntries: Set<String> = []
     private var reportedPairs: Set<String> = []
+    /// Naming templates already reported as wrong: the names they fail to make are not reported again.
+    private var badTemplates: Set<String> = []
 
     mutating func expand() -> [Identity] {
         for role in spec.roles { rolesByName[role.name.value] = role }
@@ -51,6 +53,7 @@ struct ZoneExpander {
         for (template, allowed, what) in rules {
             let extra = template.value.placeholders.subtracting(allowed)
             if !extra.isEmpty {
+                badTemplates.insert(template.path)
                 error(template.path, "{\(extra.map(\.rawValue).sorted().joined(separator: "}, {"))} cannot be used in \(what); "
                     + "allowed: " + allowed.map { "{\($0.rawValue)}" }.sorted().joined(separator: " "), template.at)
             }
@@ -81,9 +84,6 @@ struct ZoneExpander {
     }
 
     private mutating func checkHooks() {
-        for hook in spec.hooks where hook.on.isEmpty {
-            error("\(hook.name.path).on", "hook '\(hook.name.value)' runs on no event", hook.name.at)
-        }
         for profile in spec.profiles {
             for file in profile.files {
                 let name = file.name.value
@@ -149,6 +149,7 @@ struct ZoneExpander {
             let networks = Dictionary(pod.networks.map { ($0.name.value, $0) }, uniquingKeysWith: { a, _ in a })
             let switches = Dictionary(pod.switches.map { ($0.name.value, $0) }, uniquingKeysWith: { a, _ in a })
             for sw in pod.switches {
+                if sw.droppedEntries > 0 { podsWithUnresolvedEntries.insert(podName) }
                 for entry in sw.ports {
                     // Ports and addresses are checked even for an entry that cannot make identities,
                     // so that one run reports its collisions too.
@@ -299,7 +300,8 @@ struct ZoneExpander {
             case .success(let name): return name
             case .failure(let missing):
                 let key = "\(template.path)|\(p.entry.path)"
-                let cascade = missing.placeholder == .host && podsWithUnresolvedEntries.contains(p.identity.location.pod)
+                let cascade = badTemplates.contains(template.path)
+                    || (missing.placeholder == .host && podsWithUnresolvedEntries.contains(p.identity.location.pod))
                 if !cascade, reported.insert(key).inserted {
                     let why = missing.placeholder == .host
                         ? "no host at rack \(p.identity.rack.map(String.init) ?? "?") unit \(p.identity.unit.map(String.init) ?? "?") "
@@ -342,9 +344,11 @@ struct ZoneExpander {
     private mutating func checkUniqueNames(_ placed: [Placed]) {
         var names: [String: Placed] = [:]
         var invalidReported: Set<String> = []
+        // A zone or pod name that is itself malformed (already reported) spoils every name made from it.
+        let zoneNameValid = Format.isLabel(spec.zone.value)
         for p in placed where !p.identity.name.isEmpty {
             let name = p.identity.name
-            if !name.split(separator: ".", omittingEmptySubsequences: false).allSatisfy({ Format.isLabel(String($0)) }) {
+            if zoneNameValid, Format.isLabel(p.identity.location.pod), !name.split(separator: ".", omittingEmptySubsequences: false).allSatisfy({ Format.isLabel(String($0)) }) {
                 if invalidReported.insert(p.entry.path).inserted {
                     error(p.entry.path, "'\(name)' (for \(p.identity.location)) is not a valid DNS name: "
                         + "lowercase letters, digits and '-' only", p.entry.at)

@@ -64,6 +64,8 @@ public struct ZoneSpec: Sendable {
         public var role: Located<String>?
         public var remoteID: Located<String>?
         public var ports: [PortEntry]
+        /// Port entries too malformed to decode (each already reported) and left out.
+        public var droppedEntries: Int = 0
     }
 
     /// One line of a switch's `ports:` list: a run of ports and what is plugged in.

@@ -63,8 +63,10 @@ struct ZoneDecoder {
 
     private func switchSpec(_ node: YNode, _ path: String) -> ZoneSpec.Switch? {
         guard let m = node.mapping, let name = label(m, "name", path) else { return nil }
+        let entries = m["ports"]?.sequence ?? []
+        let ports = list(m, "ports", "\(path).ports", portEntry)
         return .init(name: name, role: label(m, "role", path), remoteID: text(m, "remote-id", "\(path).remote-id"),
-                     ports: list(m, "ports", "\(path).ports", portEntry))
+                     ports: ports, droppedEntries: entries.count - ports.count)
     }
 
     private func portEntry(_ node: YNode, _ path: String) -> ZoneSpec.PortEntry? {
@@ -96,7 +98,7 @@ struct ZoneDecoder {
                 })
         }
         return .init(name: name, boot: label(m, "boot", path), chef: chef, ansible: ansible,
-                     hooks: list(m, "hooks", "\(path).hooks") { scalar($0, $1) { Format.isLabel($0) ? $0 : nil } },
+                     hooks: list(m, "hooks", "\(path).hooks") { scalar($0, $1) { $0.isEmpty ? nil : $0 } },
                      ztp: parsed(m, "ztp", "\(path).ztp", ZTPPlatform.init(rawValue:)))
     }
 
@@ -151,8 +153,10 @@ struct ZoneDecoder {
         parsed(m, key, path) { $0 }
     }
 
+    /// A name as written, even a malformed one (already reported): dropping the pod or
+    /// role it names would hide every other mistake inside it.
     private func label(_ m: YMapping?, _ key: String, _ parent: String) -> Located<String>? {
-        parsed(m, key, Shape.join(parent, key)) { Format.isLabel($0) ? $0 : nil }
+        parsed(m, key, Shape.join(parent, key)) { $0.isEmpty ? nil : $0 }
     }
 
     private func list<T>(_ m: YMapping?, _ key: String, _ path: String, _ item: (YNode, String) -> T?) -> [T] {
@@ -164,7 +168,6 @@ struct ZoneDecoder {
                                _ item: (Located<String>, YNode, String) -> T?) -> [T] {
         guard let entries = m?[key]?.mapping?.entries else { return [] }
         return entries.compactMap { entry in
-            guard Format.isLabel(entry.key.text) else { return nil }
             let entryPath = "\(path).\(entry.key.text)"
             return item(Located(entry.key.text, at: entry.key.at, path: entryPath), entry.value, entryPath)
         }
