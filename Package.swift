@@ -21,6 +21,8 @@ let package = Package(
     targets: [
         // IPv4 addresses, networks and ranges: pure values shared by the zone and the codecs.
         .target(name: "Addressing", swiftSettings: strict),
+        // DHCPv4 wire codec: pure, total, symmetric; no dependencies.
+        .target(name: "DHCPv4", swiftSettings: strict),
         // The zone file: parsing with positions, validation, expansion into a revision, plan.
         .target(name: "Zone", dependencies: [
             "Addressing",
@@ -45,6 +47,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
+        .testTarget(name: "DHCPv4Tests", dependencies: ["DHCPv4"], swiftSettings: strict),
         .testTarget(name: "AddressingTests", dependencies: ["Addressing"], swiftSettings: strict),
         // Golden files and fixtures are read through #filePath, not bundled.
         .testTarget(name: "ZoneTests", dependencies: ["Zone", "Addressing"], exclude: ["Golden"], swiftSettings: strict),

@@ -1,0 +1,176 @@
+/// Option codes this server reads or writes (RFC 2132 and later).
+public enum DHCPOptionCode {
+    public static let pad: UInt8 = 0
+    public static let subnetMask: UInt8 = 1
+    public static let router: UInt8 = 3
+    public static let domainNameServers: UInt8 = 6
+    public static let hostName: UInt8 = 12
+    public static let domainName: UInt8 = 15
+    public static let ntpServers: UInt8 = 42
+    public static let vendorSpecific: UInt8 = 43
+    public static let requestedAddress: UInt8 = 50
+    public static let leaseTime: UInt8 = 51
+    public static let overload: UInt8 = 52
+    public static let messageType: UInt8 = 53
+    public static let serverIdentifier: UInt8 = 54
+    public static let parameterRequestList: UInt8 = 55
+    public static let message: UInt8 = 56
+    public static let maximumMessageSize: UInt8 = 57
+    public static let renewalTime: UInt8 = 58
+    public static let rebindingTime: UInt8 = 59
+    public static let vendorClass: UInt8 = 60
+    public static let clientIdentifier: UInt8 = 61
+    public static let tftpServerName: UInt8 = 66
+    public static let bootFileName: UInt8 = 67
+    public static let userClass: UInt8 = 77
+    public static let relayAgentInformation: UInt8 = 82
+    public static let clientArchitecture: UInt8 = 93
+    public static let clientNetworkInterface: UInt8 = 94
+    public static let clientMachineID: UInt8 = 97
+    public static let ipxeEncapsulated: UInt8 = 175
+    public static let end: UInt8 = 255
+}
+
+public enum DHCPMessageType: UInt8, Sendable, CaseIterable {
+    case discover = 1, offer, request, decline, ack, nak, release, inform
+}
+
+/// One option: a code and its data, after RFC 3396 reassembly (so data may exceed 255 bytes).
+public struct DHCPOption: Sendable, Hashable {
+    public var code: UInt8
+    public var data: [UInt8]
+
+    public init(_ code: UInt8, _ data: [UInt8]) {
+        self.code = code
+        self.data = data
+    }
+}
+
+/// A message's options in order, each code at most once.
+///
+/// Pad, end and overload are wire details that never appear here: the codec handles them.
+public struct DHCPOptions: Sendable, Hashable, Sequence {
+    public private(set) var all: [DHCPOption] = []
+
+    public init() {}
+
+    public init(_ options: [DHCPOption]) {
+        for option in options { set(option.code, option.data) }
+    }
+
+    public func makeIterator() -> IndexingIterator<[DHCPOption]> { all.makeIterator() }
+
+    public subscript(code: UInt8) -> [UInt8]? { all.first { $0.code == code }?.data }
+
+    /// Sets an option, replacing any earlier value in its place; wire-only codes are ignored.
+    public mutating func set(_ code: UInt8, _ data: [UInt8]) {
+        guard !DHCPOptions.wireOnly(code) else { return }
+        if let index = all.firstIndex(where: { $0.code == code }) { all[index].data = data }
+        else { all.append(DHCPOption(code, data)) }
+    }
+
+    public mutating func remove(_ code: UInt8) { all.removeAll { $0.code == code } }
+
+    /// RFC 3396: a code that appears again continues the same option.
+    mutating func join(_ code: UInt8, _ data: [UInt8]) {
+        if let index = all.firstIndex(where: { $0.code == code }) { all[index].data += data }
+        else { all.append(DHCPOption(code, data)) }
+    }
+
+    static func wireOnly(_ code: UInt8) -> Bool {
+        code == DHCPOptionCode.pad || code == DHCPOptionCode.end || code == DHCPOptionCode.overload
+    }
+
+    /// Each option as wire instances of at most 255 data bytes (RFC 3396 splitting).
+    func encodedInstances() -> [[UInt8]] {
+        all.flatMap { option -> [[UInt8]] in
+            if option.data.isEmpty { return [[option.code, 0]] }
+            return stride(from: 0, to: option.data.count, by: 255).map { start in
+                let chunk = option.data[start..<Swift.min(start + 255, option.data.count)]
+                return [option.code, UInt8(chunk.count)] + chunk
+            }
+        }
+    }
+}
+
+// MARK: Typed views of the options a server reads
+
+extension DHCPOptions {
+    public var messageType: DHCPMessageType? {
+        guard let data = self[DHCPOptionCode.messageType], data.count == 1 else { return nil }
+        return DHCPMessageType(rawValue: data[0])
+    }
+
+    public var requestedAddress: UInt32? { self[DHCPOptionCode.requestedAddress].flatMap(Self.u32) }
+    public var serverIdentifier: UInt32? { self[DHCPOptionCode.serverIdentifier].flatMap(Self.u32) }
+    public var parameterRequestList: [UInt8] { self[DHCPOptionCode.parameterRequestList] ?? [] }
+
+    /// Option 57; values below 576 are treated as 576, as RFC 2132 §9.10 sets the floor.
+    public var maximumMessageSize: Int? {
+        guard let data = self[DHCPOptionCode.maximumMessageSize], data.count == 2 else { return nil }
+        return Swift.max(576, Int(data[0]) << 8 | Int(data[1]))
+    }
+
+    /// Option 60 as text, e.g. `PXEClient:Arch:00007:UNDI:003000`.
+    public var vendorClass: String? { self[DHCPOptionCode.vendorClass].map(Self.text) }
+    public var clientIdentifier: [UInt8]? { self[DHCPOptionCode.clientIdentifier] }
+
+    /// Option 77. RFC 3004 frames each class with a length byte; iPXE and many ROMs
+    /// send one bare string instead. Both are read.
+    public var userClasses: [String] {
+        guard let data = self[DHCPOptionCode.userClass], !data.isEmpty else { return [] }
+        var classes: [String] = []
+        var reader = ByteReader(data)
+        while let length = reader.u8() {
+            guard length > 0, let item = reader.take(Int(length)) else { return [Self.text(data)] }
+            classes.append(Self.text(item))
+        }
+        return classes
+    }
+
+    /// Option 93: the client's architecture types (RFC 4578; 0 BIOS, 7/9 x64 UEFI, 16 x64 UEFI HTTP).
+    public var clientArchitectures: [UInt16] {
+        guard let data = self[DHCPOptionCode.clientArchitecture], data.count >= 2, data.count % 2 == 0 else { return [] }
+        return stride(from: 0, to: data.count, by: 2).map { UInt16(data[$0]) << 8 | UInt16(data[$0 + 1]) }
+    }
+
+    /// Option 94: UNDI interface type and version (type 1, major, minor).
+    public var networkInterface: (type: UInt8, major: UInt8, minor: UInt8)? {
+        guard let data = self[DHCPOptionCode.clientNetworkInterface], data.count == 3 else { return nil }
+        return (data[0], data[1], data[2])
+    }
+
+    /// Option 97: the machine's UUID/GUID (type 0 and 16 bytes), as sent.
+    public var clientMachineID: [UInt8]? {
+        guard let data = self[DHCPOptionCode.clientMachineID], data.count == 17, data[0] == 0 else { return nil }
+        return Array(data[1...])
+    }
+
+    /// Option 175: iPXE's encapsulated options. Its presence alone says "this is iPXE".
+    public var ipxeEncapsulated: [DHCPOption]? {
+        guard let data = self[DHCPOptionCode.ipxeEncapsulated] else { return nil }
+        return Self.subOptions(data)
+    }
+
+    public var relayAgentInformation: [UInt8]? { self[DHCPOptionCode.relayAgentInformation] }
+
+    static func u32(_ data: [UInt8]) -> UInt32? {
+        data.count == 4 ? data.reduce(0) { $0 << 8 | UInt32($1) } : nil
+    }
+
+    /// Bytes as text for matching and logs; bytes that are not UTF-8 are replaced, never trapped on.
+    static func text(_ data: [UInt8]) -> String {
+        String(decoding: DHCPMessage.trimmed(data), as: UTF8.self)
+    }
+
+    /// Code/length/data triples (as in options 43, 82, 175); nil where a length overruns.
+    static func subOptions(_ data: [UInt8]) -> [DHCPOption]? {
+        var reader = ByteReader(data)
+        var result: [DHCPOption] = []
+        while let code = reader.u8() {
+            guard let length = reader.u8(), let value = reader.take(Int(length)) else { return nil }
+            result.append(DHCPOption(code, value))
+        }
+        return result
+    }
+}

@@ -1,0 +1,57 @@
+/// Option 82, the relay agent information (RFC 3046): what the relay says about
+/// where a request came from. Sub-options are kept in order, byte for byte, so the
+/// option can be echoed exactly as received.
+public struct RelayAgentInformation: Sendable, Hashable {
+    public enum SubOption {
+        public static let circuitID: UInt8 = 1
+        public static let remoteID: UInt8 = 2
+        public static let linkSelection: UInt8 = 5      // RFC 3527
+        public static let subscriberID: UInt8 = 6       // RFC 3993
+        public static let flags: UInt8 = 10             // RFC 5010
+        public static let serverIDOverride: UInt8 = 11  // RFC 5107
+        public static let relayID: UInt8 = 12           // RFC 6925
+        public static let relayPort: UInt8 = 19         // RFC 8357
+        public static let vssInformation: UInt8 = 151   // RFC 6607
+        public static let vssControl: UInt8 = 152       // RFC 6607
+    }
+
+    public enum ParseError: Error, Sendable, Hashable {
+        /// A sub-option's length runs past the end of the option.
+        case overrun(subOption: UInt8)
+        case empty
+    }
+
+    public var subOptions: [DHCPOption]
+
+    public init(subOptions: [DHCPOption]) { self.subOptions = subOptions }
+
+    public init(parsing data: [UInt8]) throws(ParseError) {
+        guard !data.isEmpty else { throw .empty }
+        var reader = ByteReader(data)
+        var result: [DHCPOption] = []
+        while let code = reader.u8() {
+            guard let length = reader.u8(), let value = reader.take(Int(length)) else { throw .overrun(subOption: code) }
+            result.append(DHCPOption(code, value))
+        }
+        subOptions = result
+    }
+
+    public var serialized: [UInt8] { subOptions.flatMap { [$0.code, UInt8(clamping: $0.data.count)] + $0.data.prefix(255) } }
+
+    public subscript(code: UInt8) -> [UInt8]? { subOptions.first { $0.code == code }?.data }
+
+    /// The circuit-id as text: on a Linux switch relay, the ingress port name (`swp7`).
+    public var circuitID: String? { self[SubOption.circuitID].map(DHCPOptions.text) }
+    /// The remote-id as text: names the relay's switch.
+    public var remoteID: String? { self[SubOption.remoteID].map(DHCPOptions.text) }
+    /// RFC 3527: the subnet the client is on, when giaddr cannot say it.
+    public var linkSelection: UInt32? { self[SubOption.linkSelection].flatMap(DHCPOptions.u32) }
+    public var subscriberID: String? { self[SubOption.subscriberID].map(DHCPOptions.text) }
+    /// RFC 5107: the address the client must use as server identifier.
+    public var serverIDOverride: UInt32? { self[SubOption.serverIDOverride].flatMap(DHCPOptions.u32) }
+    public var relayID: [UInt8]? { self[SubOption.relayID] }
+    /// RFC 8357: present (empty) when the relay listens on a port other than 67;
+    /// replies then go to the relay's source port.
+    public var asksForRelayPort: Bool { self[SubOption.relayPort] != nil }
+    public var flags: UInt8? { self[SubOption.flags].flatMap { $0.count == 1 ? $0[0] : nil } }
+}
