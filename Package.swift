@@ -31,7 +31,7 @@ let package = Package(
         ], swiftSettings: strict),
         // Pure policy: what a location is answered with, and its rendered files.
         .target(name: "Boot", dependencies: [
-            "Addressing", "Zone",
+            "Addressing", "DHCPv4", "Zone",
         ], swiftSettings: strict),
         // Durable state: applied revisions (and later leases, hosts, events).
         .target(name: "Store", dependencies: [
@@ -51,7 +51,7 @@ let package = Package(
         .testTarget(name: "AddressingTests", dependencies: ["Addressing"], swiftSettings: strict),
         // Golden files and fixtures are read through #filePath, not bundled.
         .testTarget(name: "ZoneTests", dependencies: ["Zone", "Addressing"], exclude: ["Golden"], swiftSettings: strict),
-        .testTarget(name: "BootTests", dependencies: ["Boot", "Zone"], swiftSettings: strict),
+        .testTarget(name: "BootTests", dependencies: ["Boot", "Zone", "DHCPv4", "Addressing"], swiftSettings: strict),
         .testTarget(name: "StoreTests", dependencies: ["Store", "Zone"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]

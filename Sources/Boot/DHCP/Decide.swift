@@ -1,0 +1,345 @@
+import Addressing
+import DHCPv4
+import Zone
+
+/// How this server answers: the settings policy needs beyond the zone.
+public struct DHCPSettings: Sendable {
+    /// Option 54, and what a client names when it selects this server.
+    public var serverIdentifier: IPv4Address
+    /// Direct mode: the server runs on this switch, and the ingress interface is the port.
+    public var directSwitch: (pod: String, switch: String)?
+    /// How long an offered discovery address stays reserved for the client it was offered to.
+    public var offerHoldSeconds: Int64 = 60
+    /// How long a declined address stays out of the discovery pool.
+    public var quarantineSeconds: Int64 = 3600
+
+    public init(serverIdentifier: IPv4Address, directSwitch: (pod: String, switch: String)? = nil) {
+        self.serverIdentifier = serverIdentifier
+        self.directSwitch = directSwitch
+    }
+}
+
+/// Where a reply goes (RFC 2131 §4.1, RFC 8357).
+public enum ReplyRoute: Sendable, Hashable {
+    /// To the relay agent at giaddr, on port 67 or the relay's own port.
+    case relay(IPv4Address, port: UInt16)
+    /// To 255.255.255.255:68 on the ingress interface.
+    case broadcast
+    /// To a client that has an address (ciaddr) on port 68.
+    case unicast(IPv4Address)
+    /// To a client with no address yet: yiaddr at chaddr, without ARP.
+    case hardware(IPv4Address, mac: [UInt8])
+}
+
+/// Why a request got no answer. Each is counted.
+public enum DropReason: String, Error, Sendable, CaseIterable {
+    case untrustedRelay = "untrusted-relay"
+    case unrelayedOption82 = "unrelayed-option-82"
+    case malformedOption82 = "malformed-option-82"
+    case remoteIDOfAnotherPod = "remote-id-of-another-pod"
+    case notDirect = "unrelayed-not-direct"
+    case unknownLocation = "unknown-location-no-discovery"
+    case poolExhausted = "discovery-pool-exhausted"
+    case otherServerSelected = "other-server-selected"
+    case noLease = "no-lease"
+    case notAServerMessage = "not-a-client-message"
+}
+
+/// The answer to one request: what to send, what to store first, what happened.
+public struct Decision: Sendable {
+    public enum Outcome: Sendable {
+        case reply(DHCPMessage, ReplyRoute)
+        /// Nothing to send, and nothing wrong (RELEASE, DECLINE).
+        case silent
+        case drop(DropReason)
+    }
+
+    public var outcome: Outcome
+    /// Lease states to make durable before the reply leaves.
+    public var leases: [Lease] = []
+    public var events: [DHCPEvent] = []
+
+    static func drop(_ reason: DropReason) -> Decision { Decision(outcome: .drop(reason)) }
+}
+
+/// Where a request comes from, once trust is settled.
+struct Placement {
+    var pod: String
+    /// The declared port, when the location is in the zone.
+    var identity: Identity?
+    var location: Location?
+}
+
+public enum DHCPPolicy {
+    /// All of DHCP policy: a pure function of the request, the zone, the leases and the time.
+    public static func decide(_ facts: RequestFacts, revision: ZoneRevision, leases: some LeaseView,
+                              settings: DHCPSettings, now: Int64) -> Decision {
+        let placement: Placement
+        switch place(facts, revision: revision, settings: settings) {
+        case .success(let found): placement = found
+        case .failure(let reason): return .drop(reason)
+        }
+        switch facts.messageType {
+        case .discover:
+            return offer(facts, placement, revision, leases, settings, now)
+        case .request:
+            return request(facts, placement, revision, leases, settings, now)
+        case .release:
+            return release(facts, placement, leases, now)
+        case .decline:
+            return decline(facts, placement, leases, settings, now)
+        case .inform:
+            return inform(facts, placement, revision, settings)
+        case .offer, .ack, .nak:
+            return .drop(.notAServerMessage)
+        }
+    }
+
+    // MARK: Placement
+
+    static func place(_ facts: RequestFacts, revision: ZoneRevision, settings: DHCPSettings) -> Result<Placement, DropReason> {
+        if let giaddr = facts.giaddr {
+            // Option 82 is believed only from relays the zone lists.
+            guard let pod = revision.pod(trustingRelay: giaddr) else { return .failure(.untrustedRelay) }
+            if facts.relayInformationMalformed { return .failure(.malformedOption82) }
+            guard let info = facts.relayInformation, let circuit = info.circuitID,
+                  let found = revision.switchFor(remoteID: info.remoteID, circuitID: circuit, relayPod: pod) else {
+                return .success(Placement(pod: pod))
+            }
+            guard found.pod == pod else { return .failure(.remoteIDOfAnotherPod) }
+            let location = Location(pod: found.pod, switch: found.switch, port: circuit)
+            return .success(Placement(pod: pod, identity: revision.identity(at: location), location: location))
+        }
+        // Unrelayed: a client cannot vouch for its own location.
+        if facts.relayInformation != nil || facts.relayInformationMalformed { return .failure(.unrelayedOption82) }
+        guard let direct = settings.directSwitch, let port = facts.ingressInterface else { return .failure(.notDirect) }
+        let location = Location(pod: direct.pod, switch: direct.switch, port: port)
+        return .success(Placement(pod: direct.pod, identity: revision.identity(at: location), location: location))
+    }
+
+    // MARK: Messages
+
+    /// The address and lease this client gets, known location or discovery pool.
+    private struct Binding {
+        var address: IPv4Address
+        var subnet: IPv4Network
+        var gateway: IPv4Address?
+        var leaseSeconds: UInt32
+        var answer: IdentityAnswer?
+        var existing: Lease?
+    }
+
+    private static func binding(_ facts: RequestFacts, _ placement: Placement, _ revision: ZoneRevision,
+                                _ leases: some LeaseView, _ now: Int64) -> Result<Binding, DropReason> {
+        if let identity = placement.identity {
+            let answer = IdentityAnswer(identity: identity, revision: revision)
+            return .success(Binding(address: identity.address, subnet: identity.subnet, gateway: identity.gateway,
+                                    leaseSeconds: answer.leaseSeconds, answer: answer,
+                                    existing: leases.lease(address: identity.address)))
+        }
+        guard let pod = revision.pod(named: placement.pod), let discovery = pod.discovery,
+              let network = pod.networks.first(where: { $0.name.value == discovery.network.value }) else {
+            return .failure(.unknownLocation)
+        }
+        let seconds = UInt32(clamping: discovery.lease?.value.seconds ?? 600)
+        func make(_ address: IPv4Address, _ existing: Lease?) -> Binding {
+            Binding(address: address, subnet: network.subnet.value, gateway: network.gateway?.value,
+                    leaseSeconds: seconds, answer: nil, existing: existing)
+        }
+        if let mine = leases.discoveryLease(pod: placement.pod, mac: facts.mac, clientID: facts.clientID),
+           mine.state != .declined {
+            return .success(make(mine.address, mine))
+        }
+        let range = discovery.range.value
+        var candidate: IPv4Address? = range.first
+        while let address = candidate, address <= range.last {
+            let held = leases.lease(address: address)
+            if !(held?.blocksAddress(at: now) ?? false) { return .success(make(address, held)) }
+            candidate = address == range.last ? nil : address.advanced(by: 1)
+        }
+        return .failure(.poolExhausted)
+    }
+
+    private static func offer(_ facts: RequestFacts, _ placement: Placement, _ revision: ZoneRevision,
+                              _ leases: some LeaseView, _ settings: DHCPSettings, _ now: Int64) -> Decision {
+        let bound: Binding
+        switch binding(facts, placement, revision, leases, now) {
+        case .success(let b): bound = b
+        case .failure(let reason): return .drop(reason)
+        }
+        var decision = Decision(outcome: .reply(reply(.offer, facts, bound, revision, settings), route(facts, yiaddr: bound.address, nak: false)))
+        // A machine that already holds this address keeps its bound lease; otherwise the
+        // offer is recorded so a discovery address is not offered twice.
+        let alreadyBound = bound.existing.map { $0.state == .bound && $0.isActive(at: now) && $0.belongs(toMAC: facts.mac, clientID: facts.clientID) } ?? false
+        if !alreadyBound {
+            decision.leases.append(lease(facts, placement, bound, .offered, expires: now + settings.offerHoldSeconds, now))
+        }
+        decision.events.append(event(.leaseOffered, facts, placement, bound.address, now))
+        return decision
+    }
+
+    private static func request(_ facts: RequestFacts, _ placement: Placement, _ revision: ZoneRevision,
+                                _ leases: some LeaseView, _ settings: DHCPSettings, _ now: Int64) -> Decision {
+        if let selected = facts.serverIdentifier, selected != settings.serverIdentifier,
+           selected != facts.relayInformation?.serverIDOverride.map(IPv4Address.init) {
+            // The client chose another server's offer: forget ours.
+            return .drop(.otherServerSelected)
+        }
+        let bound: Binding
+        switch binding(facts, placement, revision, leases, now) {
+        case .success(let b): bound = b
+        case .failure(.poolExhausted), .failure(.unknownLocation):
+            return nak(facts, revision, settings, placement)
+        case .failure(let reason): return .drop(reason)
+        }
+        // SELECTING and INIT-REBOOT name the address in option 50; RENEWING and REBINDING in ciaddr.
+        let asked = facts.requestedAddress ?? facts.ciaddr
+        guard asked == bound.address else { return nak(facts, revision, settings, placement) }
+        var decision = Decision(outcome: .reply(reply(.ack, facts, bound, revision, settings), route(facts, yiaddr: bound.address, nak: false)))
+        let newLease = lease(facts, placement, bound, .bound, expires: now + Int64(bound.leaseSeconds), now)
+        decision.leases.append(newLease)
+        if let previous = bound.existing, previous.isActive(at: now), previous.state == .bound,
+           !previous.belongs(toMAC: facts.mac, clientID: facts.clientID), placement.identity != nil {
+            // Cattle: the port's identity passes to whatever is plugged in now.
+            var replaced = event(.hostReplaced, facts, placement, bound.address, now)
+            replaced.details["previous_mac"] = MAC.text(previous.mac)
+            decision.events.append(replaced)
+        }
+        // Discovered once: when the machine is first bound here (its own offer does not count).
+        let firstTime = !(bound.existing.map { $0.state == .bound && $0.belongs(toMAC: facts.mac, clientID: facts.clientID) } ?? false)
+        if firstTime && placement.identity == nil { decision.events.append(event(.hostDiscovered, facts, placement, bound.address, now)) }
+        decision.events.append(event(.leaseAcked, facts, placement, bound.address, now))
+        return decision
+    }
+
+    private static func release(_ facts: RequestFacts, _ placement: Placement, _ leases: some LeaseView, _ now: Int64) -> Decision {
+        guard let address = facts.ciaddr, var held = leases.lease(address: address), held.isActive(at: now),
+              held.belongs(toMAC: facts.mac, clientID: facts.clientID) else { return .drop(.noLease) }
+        held.state = .released
+        held.expiresAt = now
+        held.updatedAt = now
+        var decision = Decision(outcome: .silent, leases: [held])
+        decision.events.append(event(.leaseReleased, facts, placement, address, now))
+        return decision
+    }
+
+    private static func decline(_ facts: RequestFacts, _ placement: Placement, _ leases: some LeaseView,
+                                _ settings: DHCPSettings, _ now: Int64) -> Decision {
+        guard let address = facts.requestedAddress, let held = leases.lease(address: address),
+              held.belongs(toMAC: facts.mac, clientID: facts.clientID) else { return .drop(.noLease) }
+        var quarantined = held
+        quarantined.state = .declined
+        quarantined.expiresAt = now + settings.quarantineSeconds
+        quarantined.updatedAt = now
+        return Decision(outcome: .silent, leases: [quarantined])
+    }
+
+    private static func inform(_ facts: RequestFacts, _ placement: Placement, _ revision: ZoneRevision,
+                               _ settings: DHCPSettings) -> Decision {
+        guard let identity = placement.identity, let ciaddr = facts.ciaddr else { return .drop(.unknownLocation) }
+        let answer = IdentityAnswer(identity: identity, revision: revision)
+        var message = baseReply(.ack, facts, settings)
+        // INFORM: configuration only, no address and no lease time (RFC 2131 §3.4).
+        for option in answer.options where ![51, 58, 59].contains(option.code) {
+            message.options.set(option.code, encode(option.value))
+        }
+        appendRelayInformation(&message, facts)
+        return Decision(outcome: .reply(message, facts.giaddr.map { .relay($0, port: relayPort(facts)) } ?? .unicast(ciaddr)))
+    }
+
+    private static func nak(_ facts: RequestFacts, _ revision: ZoneRevision, _ settings: DHCPSettings,
+                            _ placement: Placement) -> Decision {
+        var message = baseReply(.nak, facts, settings)
+        message.options.set(DHCPOptionCode.message, Array("address not valid for this location".utf8))
+        appendRelayInformation(&message, facts)
+        return Decision(outcome: .reply(message, route(facts, yiaddr: nil, nak: true)))
+    }
+
+    // MARK: Building replies
+
+    private static func baseReply(_ type: DHCPMessageType, _ facts: RequestFacts, _ settings: DHCPSettings) -> DHCPMessage {
+        var options = DHCPOptions()
+        options.set(DHCPOptionCode.messageType, [type.rawValue])
+        let serverID = facts.relayInformation?.serverIDOverride.map(IPv4Address.init) ?? settings.serverIdentifier
+        options.set(DHCPOptionCode.serverIdentifier, serverID.bytes)
+        // A relayed NAK goes to the relay with the broadcast bit, so the relay broadcasts it (RFC 2131 §4.3.2).
+        let flags = type == .nak && facts.giaddr != nil ? facts.flags | DHCPMessage.broadcastFlag : facts.flags
+        return DHCPMessage(op: .reply, htype: facts.htype, hlen: facts.hlen, xid: facts.xid, flags: flags,
+                           ciaddr: type == .nak ? 0 : facts.ciaddr?.value ?? 0, giaddr: facts.giaddr?.value ?? 0,
+                           chaddr: facts.chaddr, options: options)
+    }
+
+    private static func reply(_ type: DHCPMessageType, _ facts: RequestFacts, _ bound: Binding,
+                              _ revision: ZoneRevision, _ settings: DHCPSettings) -> DHCPMessage {
+        var message = baseReply(type, facts, settings)
+        message.yiaddr = bound.address.value
+        if let answer = bound.answer {
+            for option in answer.options { message.options.set(option.code, encode(option.value)) }
+            if let next = answer.nextServer { message.siaddr = next.value }
+            if facts.isIPXE, let script = answer.bootScriptURL {
+                // iPXE fetches its script by URL; a ROM that is not iPXE is the network-boot issue's business.
+                message.options.set(DHCPOptionCode.bootFileName, Array(script.utf8))
+                if script.utf8.count < 128 { message.bootFile = Array(script.utf8) }
+            }
+        } else {
+            let lease = bound.leaseSeconds
+            message.options.set(DHCPOptionCode.subnetMask, bound.subnet.netmask.bytes)
+            if let gateway = bound.gateway { message.options.set(DHCPOptionCode.router, gateway.bytes) }
+            let dns = revision.spec.defaults.dns.map(\.value)
+            if !dns.isEmpty { message.options.set(DHCPOptionCode.domainNameServers, dns.flatMap(\.bytes)) }
+            message.options.set(DHCPOptionCode.leaseTime, u32(lease))
+            message.options.set(DHCPOptionCode.renewalTime, u32(IdentityAnswer.renewal(lease)))
+            message.options.set(DHCPOptionCode.rebindingTime, u32(IdentityAnswer.rebinding(lease)))
+        }
+        appendRelayInformation(&message, facts)
+        return message
+    }
+
+    /// RFC 3046: option 82 goes back exactly as received, as the last option.
+    private static func appendRelayInformation(_ message: inout DHCPMessage, _ facts: RequestFacts) {
+        guard facts.giaddr != nil, let info = facts.relayInformation else { return }
+        message.options.set(DHCPOptionCode.relayAgentInformation, info.serialized)
+    }
+
+    private static func relayPort(_ facts: RequestFacts) -> UInt16 {
+        facts.relayInformation?.asksForRelayPort == true ? facts.sourcePort : 67
+    }
+
+    /// RFC 2131 §4.1: relay first; then ciaddr; then broadcast if asked (and for NAKs); else chaddr.
+    static func route(_ facts: RequestFacts, yiaddr: IPv4Address?, nak: Bool) -> ReplyRoute {
+        if let giaddr = facts.giaddr { return .relay(giaddr, port: relayPort(facts)) }
+        if nak { return .broadcast }
+        if let ciaddr = facts.ciaddr { return .unicast(ciaddr) }
+        guard let yiaddr, !facts.broadcastFlag else { return .broadcast }
+        return .hardware(yiaddr, mac: facts.mac)
+    }
+
+    private static func lease(_ facts: RequestFacts, _ placement: Placement, _ bound: Binding, _ state: Lease.State,
+                              expires: Int64, _ now: Int64) -> Lease {
+        Lease(address: bound.address, mac: facts.mac, clientID: facts.clientID, pod: placement.pod,
+              location: placement.identity?.location, name: placement.identity?.name, state: state,
+              expiresAt: expires, updatedAt: now)
+    }
+
+    private static func event(_ type: HookEvent, _ facts: RequestFacts, _ placement: Placement,
+                              _ address: IPv4Address, _ now: Int64) -> DHCPEvent {
+        var details: [String: String] = [:]
+        if let vendor = facts.vendorClass { details["vendor_class"] = vendor }
+        if let circuit = facts.relayInformation?.circuitID { details["circuit_id"] = circuit }
+        if let remote = facts.relayInformation?.remoteID { details["remote_id"] = remote }
+        return DHCPEvent(type: type, address: address, mac: facts.macText, name: placement.identity?.name,
+                         pod: placement.pod, location: placement.location, details: details, at: now)
+    }
+
+    static func encode(_ value: AnswerOption.Value) -> [UInt8] {
+        switch value {
+        case .addresses(let list): list.flatMap(\.bytes)
+        case .text(let text): Array(text.utf8)
+        case .seconds(let s): u32(s)
+        }
+    }
+
+    private static func u32(_ value: UInt32) -> [UInt8] {
+        [UInt8(value >> 24), UInt8(value >> 16 & 0xff), UInt8(value >> 8 & 0xff), UInt8(value & 0xff)]
+    }
+}

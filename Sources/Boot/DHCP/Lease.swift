@@ -1,0 +1,74 @@
+import Addressing
+import Zone
+
+/// One address held by one machine. Leases are keyed by address: a location's
+/// address belongs to the location, so whoever is plugged in there holds it.
+public struct Lease: Sendable, Hashable, Codable {
+    public enum State: String, Sendable, Codable {
+        /// Offered, not yet requested: reserves a discovery address for a moment.
+        case offered
+        case bound
+        case released
+        /// The client found the address in use (DECLINE): quarantined until `expiresAt`.
+        case declined
+    }
+
+    public var address: IPv4Address
+    public var mac: [UInt8]
+    public var clientID: [UInt8]?
+    public var pod: String
+    /// The declared location, for leases of known identities; nil for discovery leases.
+    public var location: Location?
+    /// The identity's name, for known locations.
+    public var name: String?
+    public var state: State
+    /// Seconds since the Unix epoch.
+    public var expiresAt: Int64
+    public var updatedAt: Int64
+
+    public init(address: IPv4Address, mac: [UInt8], clientID: [UInt8]?, pod: String, location: Location?,
+                name: String?, state: State, expiresAt: Int64, updatedAt: Int64) {
+        self.address = address
+        self.mac = mac
+        self.clientID = clientID
+        self.pod = pod
+        self.location = location
+        self.name = name
+        self.state = state
+        self.expiresAt = expiresAt
+        self.updatedAt = updatedAt
+    }
+
+    /// Holds its address now: offered or bound, and not expired; a declined address is
+    /// held by nobody but still not free.
+    public func isActive(at now: Int64) -> Bool { (state == .offered || state == .bound) && expiresAt > now }
+
+    public func blocksAddress(at now: Int64) -> Bool { (isActive(at: now) || state == .declined) && expiresAt > now }
+
+    /// The same machine: by client-id where both sent one, else by MAC.
+    public func belongs(toMAC mac: [UInt8], clientID: [UInt8]?) -> Bool {
+        if let own = self.clientID, let other = clientID { return own == other }
+        return self.mac == mac
+    }
+}
+
+/// Read access to the leases a decision needs; the store's in-memory index provides it.
+public protocol LeaseView {
+    func lease(address: IPv4Address) -> Lease?
+    /// The discovery lease a machine already has in a pod, if any.
+    func discoveryLease(pod: String, mac: [UInt8], clientID: [UInt8]?) -> Lease?
+}
+
+/// Something that happened, for hooks and history. Written in the same transaction
+/// as the lease it describes.
+public struct DHCPEvent: Sendable, Hashable, Codable {
+    public var type: HookEvent
+    public var address: IPv4Address
+    public var mac: String
+    public var name: String?
+    public var pod: String
+    public var location: Location?
+    /// Event-specific details: the MAC replaced, the vendor class, the relay's circuit-id.
+    public var details: [String: String]
+    public var at: Int64
+}

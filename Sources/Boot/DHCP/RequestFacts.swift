@@ -1,0 +1,89 @@
+import Addressing
+import DHCPv4
+
+/// What a DHCP request tells about the machine that sent it and where it is.
+///
+/// Built from a parsed message and how it arrived; everything policy needs and
+/// nothing it does not (no sockets, no clocks).
+public struct RequestFacts: Sendable, Hashable {
+    public var messageType: DHCPMessageType
+    public var xid: UInt32
+    public var mac: [UInt8]
+    public var clientID: [UInt8]?
+    public var giaddr: IPv4Address?
+    public var ciaddr: IPv4Address?
+    public var requestedAddress: IPv4Address?
+    public var serverIdentifier: IPv4Address?
+    /// Option 82 as the relay sent it (parsed), nil when absent.
+    public var relayInformation: RelayAgentInformation?
+    /// Set when option 82 was present but malformed.
+    public var relayInformationMalformed: Bool
+    /// The interface the request came in on, where the server runs on the switch itself.
+    public var ingressInterface: String?
+    public var vendorClass: String?
+    public var userClasses: [String]
+    public var architectures: [UInt16]
+    public var machineID: [UInt8]?
+    /// iPXE is running: user class `iPXE` or option 175 (some ROMs send only the latter).
+    public var isIPXE: Bool
+    public var broadcastFlag: Bool
+    public var maximumMessageSize: Int?
+    public var hops: UInt8
+    /// The BOOTP fields a reply copies back.
+    public var htype: UInt8
+    public var hlen: UInt8
+    public var chaddr: [UInt8]
+    public var flags: UInt16
+    /// UDP source port of the datagram: where a relay that asks for relay-port (RFC 8357) listens.
+    public var sourcePort: UInt16
+
+    /// Facts of a request; nil when the message is not a client request with a type.
+    public init?(message: DHCPMessage, ingressInterface: String? = nil, sourcePort: UInt16 = 68) {
+        guard message.op == .request, let type = message.messageType else { return nil }
+        messageType = type
+        xid = message.xid
+        mac = message.hardwareAddress
+        clientID = message.options.clientIdentifier
+        giaddr = message.giaddr == 0 ? nil : IPv4Address(message.giaddr)
+        ciaddr = message.ciaddr == 0 ? nil : IPv4Address(message.ciaddr)
+        requestedAddress = message.options.requestedAddress.map(IPv4Address.init)
+        serverIdentifier = message.options.serverIdentifier.map(IPv4Address.init)
+        if let raw = message.options.relayAgentInformation {
+            relayInformation = try? RelayAgentInformation(parsing: raw)
+            relayInformationMalformed = relayInformation == nil
+        } else {
+            relayInformation = nil
+            relayInformationMalformed = false
+        }
+        self.ingressInterface = ingressInterface
+        vendorClass = message.options.vendorClass
+        userClasses = message.options.userClasses
+        architectures = message.options.clientArchitectures
+        machineID = message.options.clientMachineID
+        isIPXE = userClasses.contains("iPXE") || message.options.ipxeEncapsulated != nil
+        broadcastFlag = message.isBroadcast
+        maximumMessageSize = message.options.maximumMessageSize
+        hops = message.hops
+        htype = message.htype
+        hlen = message.hlen
+        chaddr = message.chaddr
+        flags = message.flags
+        self.sourcePort = sourcePort
+    }
+
+    /// The MAC as people write it: `52:54:00:12:34:56`.
+    public var macText: String { MAC.text(mac) }
+}
+
+public enum MAC {
+    public static func text(_ bytes: [UInt8]) -> String {
+        bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined(separator: ":")
+    }
+
+    public static func parse(_ text: String) -> [UInt8]? {
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+        guard !parts.isEmpty, parts.count <= 16 else { return nil }
+        let bytes = parts.compactMap { $0.count == 2 ? UInt8($0, radix: 16) : nil }
+        return bytes.count == parts.count ? bytes : nil
+    }
+}

@@ -1,0 +1,212 @@
+import Addressing
+import DHCPv4
+import Foundation
+import Testing
+import Boot
+import Zone
+
+private let zonePath: String = {
+    var url = URL(fileURLWithPath: #filePath)
+    for _ in 0..<3 { url.deleteLastPathComponent() }
+    return url.path + "/zones/ams1.yaml"
+}()
+
+private let relayA = IPv4Address(198, 18, 16, 1)
+private let server = IPv4Address(198, 18, 0, 10)
+
+/// A client request as it leaves a relay: encoded to bytes and parsed back, so every
+/// test also goes through the codec.
+private func request(_ type: DHCPMessageType, mac: [UInt8], circuit: String? = "swp7", remoteID: String? = "p01-tor-a",
+                     giaddr: IPv4Address? = relayA, ciaddr: IPv4Address? = nil, requested: IPv4Address? = nil,
+                     serverID: IPv4Address? = server, extraSubOptions: [DHCPOption] = [], userClass: String? = nil,
+                     broadcast: Bool = false, ingress: String? = nil, sourcePort: UInt16 = 67) throws -> RequestFacts {
+    var options = DHCPOptions()
+    options.set(DHCPOptionCode.messageType, [type.rawValue])
+    if let requested { options.set(DHCPOptionCode.requestedAddress, requested.bytes) }
+    if type == .request, ciaddr == nil, let serverID { options.set(DHCPOptionCode.serverIdentifier, serverID.bytes) }
+    if let userClass { options.set(DHCPOptionCode.userClass, Array(userClass.utf8)) }
+    var subs: [DHCPOption] = []
+    if let circuit { subs.append(DHCPOption(1, Array(circuit.utf8))) }
+    if let remoteID { subs.append(DHCPOption(2, Array(remoteID.utf8))) }
+    subs += extraSubOptions
+    if !subs.isEmpty { options.set(DHCPOptionCode.relayAgentInformation, RelayAgentInformation(subOptions: subs).serialized) }
+    let message = DHCPMessage(op: .request, hops: giaddr == nil ? 0 : 1, xid: 0x1234, flags: broadcast ? 0x8000 : 0,
+                              ciaddr: ciaddr?.value ?? 0, giaddr: giaddr?.value ?? 0, chaddr: mac, options: options)
+    let parsed = try DHCPMessage(parsing: message.serialized())
+    return try #require(RequestFacts(message: parsed, ingressInterface: ingress, sourcePort: sourcePort))
+}
+
+private let macA: [UInt8] = [0x52, 0x54, 0, 0, 0, 0xA]
+private let macB: [UInt8] = [0x52, 0x54, 0, 0, 0, 0xB]
+
+@Suite struct DecideTests {
+    let revision: ZoneRevision
+    let settings = DHCPSettings(serverIdentifier: server)
+    let now: Int64 = 1_800_000_000
+
+    init() throws { revision = try ZoneLoader.load(path: zonePath) }
+
+    private func decide(_ facts: RequestFacts, _ leases: LeaseTable = LeaseTable(), settings: DHCPSettings? = nil) -> Decision {
+        DHCPPolicy.decide(facts, revision: revision, leases: leases, settings: settings ?? self.settings, now: now)
+    }
+
+    private func reply(_ decision: Decision) throws -> (DHCPMessage, ReplyRoute) {
+        guard case .reply(let message, let route) = decision.outcome else {
+            Issue.record("expected a reply, got \(decision.outcome)")
+            throw CancellationError()
+        }
+        // What goes on the wire must parse back to the same message.
+        #expect(try DHCPMessage(parsing: message.serialized()) == message)
+        return (message, route)
+    }
+
+    private func dropReason(_ decision: Decision) -> DropReason? {
+        if case .drop(let reason) = decision.outcome { reason } else { nil }
+    }
+
+    @Test func relayedDiscoverGetsThePortsIdentity() throws {
+        let (offer, route) = try reply(decide(try request(.discover, mac: macA)))
+        #expect(offer.messageType == .offer)
+        #expect(IPv4Address(offer.yiaddr) == IPv4Address(198, 18, 16, 17))
+        #expect(offer.options[DHCPOptionCode.hostName] == Array("ams1-p01-r01-u07".utf8))
+        #expect(offer.options[DHCPOptionCode.router] == [198, 18, 16, 1])
+        #expect(offer.options[DHCPOptionCode.subnetMask] == [255, 255, 255, 0])
+        #expect(offer.options[DHCPOptionCode.domainNameServers] == [198, 18, 0, 53])
+        #expect(offer.options[DHCPOptionCode.leaseTime] == [0, 0, 0xA8, 0xC0])
+        #expect(offer.options[DHCPOptionCode.serverIdentifier] == server.bytes)
+        // Option 82 comes back verbatim and last.
+        #expect(offer.options.all.last?.code == DHCPOptionCode.relayAgentInformation)
+        #expect(offer.options.relayAgentInformation == [1, 4] + Array("swp7".utf8) + [2, 9] + Array("p01-tor-a".utf8))
+        #expect(route == .relay(relayA, port: 67))
+    }
+
+    @Test func requestIsAckedAndTheLeaseIsBound() throws {
+        let decision = decide(try request(.request, mac: macA, requested: IPv4Address(198, 18, 16, 17)))
+        let (ack, _) = try reply(decision)
+        #expect(ack.messageType == .ack)
+        #expect(decision.leases.count == 1)
+        #expect(decision.leases[0].state == .bound)
+        #expect(decision.leases[0].expiresAt == now + 43_200)
+        #expect(decision.leases[0].name == "ams1-p01-r01-u07")
+        #expect(decision.events.map(\.type) == [.leaseAcked])
+    }
+
+    @Test func aNewMachineOnAKnownPortTakesItsIdentity() throws {
+        var leases = LeaseTable()
+        for lease in decide(try request(.request, mac: macA, requested: IPv4Address(198, 18, 16, 17))).leases { leases.apply(lease) }
+        // macA never released; macB is plugged into the same port.
+        let (offer, _) = try reply(decide(try request(.discover, mac: macB), leases))
+        #expect(IPv4Address(offer.yiaddr) == IPv4Address(198, 18, 16, 17))
+        let decision = decide(try request(.request, mac: macB, requested: IPv4Address(198, 18, 16, 17)), leases)
+        let (ack, _) = try reply(decision)
+        #expect(ack.messageType == .ack)
+        #expect(decision.leases.first?.mac == macB)
+        let replaced = try #require(decision.events.first { $0.type == .hostReplaced })
+        #expect(replaced.details["previous_mac"] == "52:54:00:00:00:0a")
+        #expect(replaced.name == "ams1-p01-r01-u07")
+    }
+
+    @Test func movingAMachineChangesItsIdentity() throws {
+        let (offer, _) = try reply(decide(try request(.discover, mac: macA, circuit: "swp8")))
+        #expect(offer.options[DHCPOptionCode.hostName] == Array("ams1-p01-r01-u08".utf8))
+        let (bmc, _) = try reply(decide(try request(.discover, mac: macA, circuit: "swp8", remoteID: "p01-lom-1")))
+        #expect(bmc.options[DHCPOptionCode.hostName] == Array("ams1-p01-r01-u08-lom".utf8))
+        #expect(IPv4Address(bmc.yiaddr) == IPv4Address(198, 18, 17, 18))
+    }
+
+    @Test func unknownPortsGetDiscoveryAddressesAndNeverAnIdentity() throws {
+        var leases = LeaseTable()
+        let first = decide(try request(.discover, mac: macA, circuit: "swp45"), leases)
+        let (offerA, _) = try reply(first)
+        #expect(IPv4Address(offerA.yiaddr) == IPv4Address(198, 18, 16, 200))
+        #expect(offerA.options[DHCPOptionCode.hostName] == nil)
+        #expect(offerA.options[DHCPOptionCode.leaseTime] == [0, 0, 2, 0x58])
+        for lease in first.leases { leases.apply(lease) }
+        let (offerB, _) = try reply(decide(try request(.discover, mac: macB, circuit: "swp46"), leases))
+        #expect(IPv4Address(offerB.yiaddr) == IPv4Address(198, 18, 16, 201))
+        let (again, _) = try reply(decide(try request(.discover, mac: macA, circuit: "swp45"), leases))
+        #expect(IPv4Address(again.yiaddr) == IPv4Address(198, 18, 16, 200))
+        let ack = decide(try request(.request, mac: macA, circuit: "swp45", requested: IPv4Address(198, 18, 16, 200)), leases)
+        #expect(ack.events.map(\.type) == [.hostDiscovered, .leaseAcked])
+    }
+
+    @Test func trustIsCheckedBeforeAnythingElse() throws {
+        #expect(dropReason(decide(try request(.discover, mac: macA, giaddr: IPv4Address(198, 18, 99, 1)))) == .untrustedRelay)
+        #expect(dropReason(decide(try request(.discover, mac: macA, giaddr: nil))) == .unrelayedOption82)
+        #expect(dropReason(decide(try request(.discover, mac: macA, circuit: nil, remoteID: nil, giaddr: nil))) == .notDirect)
+    }
+
+    @Test func malformedOption82IsDropped() throws {
+        var facts = try request(.discover, mac: macA)
+        facts.relayInformation = nil
+        facts.relayInformationMalformed = true
+        #expect(dropReason(decide(facts)) == .malformedOption82)
+    }
+
+    @Test func wrongAddressIsNakedThroughTheRelayWithTheBroadcastBit() throws {
+        let (nak, route) = try reply(decide(try request(.request, mac: macA, requested: IPv4Address(198, 18, 16, 99))))
+        #expect(nak.messageType == .nak)
+        #expect(nak.yiaddr == 0)
+        #expect(nak.isBroadcast)
+        #expect(route == .relay(relayA, port: 67))
+    }
+
+    @Test func renewalByCiaddrIsAcked() throws {
+        let decision = decide(try request(.request, mac: macA, ciaddr: IPv4Address(198, 18, 16, 17)))
+        let (ack, _) = try reply(decision)
+        #expect(ack.messageType == .ack)
+        #expect(IPv4Address(ack.ciaddr) == IPv4Address(198, 18, 16, 17))
+    }
+
+    @Test func anotherServersSelectionIsIgnored() throws {
+        let facts = try request(.request, mac: macA, requested: IPv4Address(198, 18, 16, 17), serverID: IPv4Address(198, 18, 0, 11))
+        #expect(dropReason(decide(facts)) == .otherServerSelected)
+    }
+
+    @Test func releaseAndDecline() throws {
+        var leases = LeaseTable()
+        for lease in decide(try request(.request, mac: macA, circuit: "swp45", requested: IPv4Address(198, 18, 16, 200))).leases {
+            leases.apply(lease)
+        }
+        let release = decide(try request(.release, mac: macA, circuit: "swp45", ciaddr: IPv4Address(198, 18, 16, 200)), leases)
+        guard case .silent = release.outcome else { Issue.record("release answered"); return }
+        #expect(release.leases.first?.state == .released)
+        #expect(release.events.map(\.type) == [.leaseReleased])
+        // Someone else's release is not honoured.
+        #expect(dropReason(decide(try request(.release, mac: macB, circuit: "swp45", ciaddr: IPv4Address(198, 18, 16, 200)), leases)) == .noLease)
+
+        let decline = decide(try request(.decline, mac: macA, circuit: "swp45", requested: IPv4Address(198, 18, 16, 200)), leases)
+        #expect(decline.leases.first?.state == .declined)
+        for lease in decline.leases { leases.apply(lease) }
+        let (next, _) = try reply(decide(try request(.discover, mac: macB, circuit: "swp46"), leases))
+        #expect(IPv4Address(next.yiaddr) == IPv4Address(198, 18, 16, 201))
+    }
+
+    @Test func relayPortAndServerIDOverride() throws {
+        let facts = try request(.discover, mac: macA, extraSubOptions: [DHCPOption(19, []), DHCPOption(11, [198, 18, 16, 1])],
+                                sourcePort: 1067)
+        let (offer, route) = try reply(decide(facts))
+        #expect(route == .relay(relayA, port: 1067))
+        #expect(offer.options[DHCPOptionCode.serverIdentifier] == [198, 18, 16, 1])
+        // A client selecting the override address selected us.
+        let request = try request(.request, mac: macA, requested: IPv4Address(198, 18, 16, 17), serverID: IPv4Address(198, 18, 16, 1),
+                                  extraSubOptions: [DHCPOption(11, [198, 18, 16, 1])])
+        #expect(try reply(decide(request)).0.messageType == .ack)
+    }
+
+    @Test func iPXEGetsItsScriptURL() throws {
+        let (offer, _) = try reply(decide(try request(.discover, mac: macA, userClass: "iPXE")))
+        #expect(offer.options[DHCPOptionCode.bootFileName] == Array("http://198.18.0.10/hosts/ams1-p01-r01-u07/boot.ipxe".utf8))
+        #expect(IPv4Address(offer.siaddr) == server)
+    }
+
+    @Test func directModeUsesTheIngressPort() throws {
+        let direct = DHCPSettings(serverIdentifier: server, directSwitch: (pod: "p01", switch: "tor-a"))
+        let facts = try request(.discover, mac: macA, circuit: nil, remoteID: nil, giaddr: nil, ingress: "swp9")
+        let (offer, route) = try reply(decide(facts, settings: direct))
+        #expect(offer.options[DHCPOptionCode.hostName] == Array("ams1-p01-r01-u09".utf8))
+        #expect(route == .hardware(IPv4Address(198, 18, 16, 19), mac: macA))
+        let broadcast = try request(.discover, mac: macA, circuit: nil, remoteID: nil, giaddr: nil, broadcast: true, ingress: "swp9")
+        #expect(try reply(decide(broadcast, settings: direct)).1 == .broadcast)
+    }
+}
