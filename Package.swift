@@ -17,6 +17,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
         .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache", exact: "2.1.1"),
+        .package(url: "https://github.com/apple/swift-nio", exact: "2.101.3"),
     ],
     targets: [
         // IPv4 addresses, networks and ranges: pure values shared by the zone and the codecs.
@@ -35,15 +36,22 @@ let package = Package(
         ], swiftSettings: strict),
         // Durable state: applied revisions (and later leases, hosts, events).
         .target(name: "Store", dependencies: [
-            "Zone",
+            "Zone", "Boot",
             .product(name: "GRDB", package: "GRDB.swift"),
+        ], swiftSettings: strict),
+        // Thin I/O: the DHCP listener, group-committed lease writes, counters.
+        .target(name: "Server", dependencies: [
+            "Addressing", "DHCPv4", "Zone", "Boot", "Store",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
         .executableTarget(name: "zonectl", dependencies: [
             "Addressing", "Zone", "Boot", "Store",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: strict),
         .executableTarget(name: "zonebootd", dependencies: [
-            "Zone", "Boot", "Store",
+            "Addressing", "Zone", "Boot", "Store", "Server",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),

@@ -158,6 +158,19 @@ private let macB: [UInt8] = [0x52, 0x54, 0, 0, 0, 0xB]
         #expect(IPv4Address(ack.ciaddr) == IPv4Address(198, 18, 16, 17))
     }
 
+    @Test func unicastRenewalPastTheRelayIsPlacedByItsLease() throws {
+        var leases = LeaseTable()
+        for lease in decide(try request(.request, mac: macA, requested: IPv4Address(198, 18, 16, 17))).leases { leases.apply(lease) }
+        let renewal = try request(.request, mac: macA, circuit: nil, remoteID: nil, giaddr: nil, ciaddr: IPv4Address(198, 18, 16, 17))
+        let (ack, route) = try reply(decide(renewal, leases))
+        #expect(ack.messageType == .ack)
+        #expect(ack.options[DHCPOptionCode.hostName] == Array("ams1-p01-r01-u07".utf8))
+        #expect(route == .unicast(IPv4Address(198, 18, 16, 17)))
+        // Another machine cannot renew a lease that is not its own.
+        let stranger = try request(.request, mac: macB, circuit: nil, remoteID: nil, giaddr: nil, ciaddr: IPv4Address(198, 18, 16, 17))
+        #expect(dropReason(decide(stranger, leases)) == .notDirect)
+    }
+
     @Test func anotherServersSelectionIsIgnored() throws {
         let facts = try request(.request, mac: macA, requested: IPv4Address(198, 18, 16, 17), serverID: IPv4Address(198, 18, 0, 11))
         #expect(dropReason(decide(facts)) == .otherServerSelected)

@@ -75,7 +75,7 @@ public enum DHCPPolicy {
     public static func decide(_ facts: RequestFacts, revision: ZoneRevision, leases: some LeaseView,
                               settings: DHCPSettings, now: Int64) -> Decision {
         let placement: Placement
-        switch place(facts, revision: revision, settings: settings) {
+        switch place(facts, revision: revision, leases: leases, settings: settings) {
         case .success(let found): placement = found
         case .failure(let reason): return .drop(reason)
         }
@@ -97,7 +97,8 @@ public enum DHCPPolicy {
 
     // MARK: Placement
 
-    static func place(_ facts: RequestFacts, revision: ZoneRevision, settings: DHCPSettings) -> Result<Placement, DropReason> {
+    static func place(_ facts: RequestFacts, revision: ZoneRevision, leases: some LeaseView,
+                      settings: DHCPSettings) -> Result<Placement, DropReason> {
         if let giaddr = facts.giaddr {
             // Option 82 is believed only from relays the zone lists.
             guard let pod = revision.pod(trustingRelay: giaddr) else { return .failure(.untrustedRelay) }
@@ -112,9 +113,19 @@ public enum DHCPPolicy {
         }
         // Unrelayed: a client cannot vouch for its own location.
         if facts.relayInformation != nil || facts.relayInformationMalformed { return .failure(.unrelayedOption82) }
-        guard let direct = settings.directSwitch, let port = facts.ingressInterface else { return .failure(.notDirect) }
-        let location = Location(pod: direct.pod, switch: direct.switch, port: port)
-        return .success(Placement(pod: direct.pod, identity: revision.identity(at: location), location: location))
+        if let direct = settings.directSwitch, let port = facts.ingressInterface {
+            let location = Location(pod: direct.pod, switch: direct.switch, port: port)
+            return .success(Placement(pod: direct.pod, identity: revision.identity(at: location), location: location))
+        }
+        // RENEWING (and RELEASE, INFORM) is unicast from the client's own address, past the
+        // relay: its location is the one its lease was granted for. A location whose
+        // address has since changed gets a NAK from the address check.
+        if let ciaddr = facts.ciaddr, [.request, .release, .inform].contains(facts.messageType),
+           let lease = leases.lease(address: ciaddr), lease.belongs(toMAC: facts.mac, clientID: facts.clientID) {
+            guard let location = lease.location else { return .success(Placement(pod: lease.pod)) }
+            return .success(Placement(pod: lease.pod, identity: revision.identity(at: location), location: location))
+        }
+        return .failure(.notDirect)
     }
 
     // MARK: Messages

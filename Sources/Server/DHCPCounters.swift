@@ -1,0 +1,47 @@
+import Boot
+import DHCPv4
+
+/// What the DHCP listener has seen and done, by reason: every drop is counted.
+public struct DHCPCounters: Sendable, Codable, Equatable {
+    public var received = 0
+    /// Datagrams that are not DHCP messages, by codec reason (`truncated`, `bad-cookie`, ...).
+    public var malformed: [String: Int] = [:]
+    /// Requests answered with nothing, by policy reason (`untrusted-relay`, ...).
+    public var dropped: [String: Int] = [:]
+    /// Replies sent, by message type (`offer`, `ack`, `nak`).
+    public var sent: [String: Int] = [:]
+    /// Requests that needed no reply (RELEASE, DECLINE).
+    public var silent = 0
+    /// Group commits and the leases and events they made durable.
+    public var commits = 0
+    public var leasesWritten = 0
+    public var eventsWritten = 0
+    /// Batches whose commit failed: their replies were not sent.
+    public var commitFailures = 0
+    public var sendFailures = 0
+
+    public init() {}
+
+    mutating func malformed(_ error: DHCPParseError) { malformed[error.reason, default: 0] += 1 }
+    mutating func dropped(_ reason: DropReason) { dropped[reason.rawValue, default: 0] += 1 }
+    mutating func dropped(_ reason: String) { dropped[reason, default: 0] += 1 }
+    mutating func sent(_ type: DHCPMessageType?) { sent[type.map { "\($0)" } ?? "unknown", default: 0] += 1 }
+
+    public var totalDropped: Int { dropped.values.reduce(0, +) + malformed.values.reduce(0, +) }
+}
+
+extension DHCPCounters {
+    /// Adds another listener's counters to these.
+    public mutating func merge(_ other: DHCPCounters) {
+        received += other.received
+        malformed.merge(other.malformed, uniquingKeysWith: +)
+        dropped.merge(other.dropped, uniquingKeysWith: +)
+        sent.merge(other.sent, uniquingKeysWith: +)
+        silent += other.silent
+        commits += other.commits
+        leasesWritten += other.leasesWritten
+        eventsWritten += other.eventsWritten
+        commitFailures += other.commitFailures
+        sendFailures += other.sendFailures
+    }
+}

@@ -1,0 +1,179 @@
+import Addressing
+import Boot
+import DHCPv4
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import Store
+import Zone
+
+/// The DHCP listener's core, confined to one event loop: decode, decide, make durable,
+/// reply.
+///
+/// Decisions are made one at a time against the in-memory lease table, so two
+/// requests never get the same discovery address. Their leases and events are
+/// group-committed: while one transaction is being written, new decisions queue, and
+/// the next transaction takes them all. A reply leaves only after its transaction
+/// committed, so an ACK is never sent for a lease a crash could lose, and throughput
+/// is not bounded by the disk's fsync rate.
+final class DHCPEngine {
+    private struct Pending {
+        var leases: [Lease]
+        var events: [DHCPEvent]
+        var reply: (DHCPMessage, ReplyRoute, Int)?
+    }
+
+    private let loop: any EventLoop
+    private let revisions: RevisionHolder
+    private let store: any LeaseStore
+    private let settings: DHCPSettings
+    private let writer: NIOThreadPool
+    private let statistics: DHCPStatistics
+    private let logger: Logger
+    private let clock: @Sendable () -> Int64
+    private var table: LeaseTable
+    private var pending: [Pending] = []
+    private var committing = false
+    /// Where replies are written; set when the channel becomes active.
+    var channel: (any Channel)?
+
+    init(loop: any EventLoop, revisions: RevisionHolder, store: any LeaseStore, leases: LeaseTable,
+         settings: DHCPSettings, writer: NIOThreadPool, statistics: DHCPStatistics, logger: Logger,
+         clock: @escaping @Sendable () -> Int64) {
+        self.loop = loop
+        self.revisions = revisions
+        self.store = store
+        self.settings = settings
+        self.writer = writer
+        self.statistics = statistics
+        self.logger = logger
+        self.clock = clock
+        table = leases
+    }
+
+    func handle(_ bytes: [UInt8], ingressInterface: String?, sourcePort: UInt16) {
+        loop.preconditionInEventLoop()
+        statistics.update { $0.received += 1 }
+        let message: DHCPMessage
+        do {
+            message = try DHCPMessage(parsing: bytes)
+        } catch {
+            statistics.update { $0.malformed(error) }
+            logger.debug("malformed datagram", metadata: ["reason": "\(error)"])
+            return
+        }
+        guard let facts = RequestFacts(message: message, ingressInterface: ingressInterface, sourcePort: sourcePort) else {
+            statistics.update { $0.dropped(DropReason.notAServerMessage) }
+            return
+        }
+        let decision = DHCPPolicy.decide(facts, revision: revisions.current, leases: table, settings: settings, now: clock())
+        var reply: (DHCPMessage, ReplyRoute, Int)?
+        switch decision.outcome {
+        case .drop(let reason):
+            statistics.update { $0.dropped(reason) }
+            logger.debug("dropped", metadata: ["reason": "\(reason.rawValue)", "mac": "\(facts.macText)"])
+            return
+        case .silent:
+            statistics.update { $0.silent += 1 }
+        case .reply(let message, let route):
+            // A client's option 57 covers the IP and UDP headers (28 bytes) as well.
+            reply = (message, route, (facts.maximumMessageSize ?? 576) - 28)
+        }
+        // The next decision must see this one's leases, durable or not yet.
+        for lease in decision.leases { table.apply(lease) }
+        if decision.leases.isEmpty && decision.events.isEmpty {
+            if let reply { send(reply) }
+            return
+        }
+        pending.append(Pending(leases: decision.leases, events: decision.events, reply: reply))
+        commitIfIdle()
+    }
+
+    private func commitIfIdle() {
+        guard !committing, !pending.isEmpty else { return }
+        let batch = pending
+        pending = []
+        committing = true
+        let leases = batch.flatMap(\.leases), events = batch.flatMap(\.events)
+        let store = self.store
+        writer.runIfActive(eventLoop: loop) {
+            try store.commit(leases: leases, events: events)
+        }.assumeIsolated().whenComplete { result in
+            self.committing = false
+            switch result {
+            case .success:
+                self.statistics.update {
+                    $0.commits += 1
+                    $0.leasesWritten += leases.count
+                    $0.eventsWritten += events.count
+                }
+                for item in batch { if let reply = item.reply { self.send(reply) } }
+            case .failure(let error):
+                // Nothing is sent for what is not durable; the clients will retry.
+                self.statistics.update { $0.commitFailures += 1 }
+                self.logger.error("lease commit failed; \(batch.count) replies withheld", metadata: ["error": "\(error)"])
+            }
+            self.commitIfIdle()
+        }
+    }
+
+    private func send(_ reply: (DHCPMessage, ReplyRoute, Int)) {
+        let (message, route, maximumSize) = reply
+        guard let channel else { return }
+        let target: SocketAddress
+        do {
+            target = try Self.address(for: route)
+        } catch {
+            statistics.update { $0.sendFailures += 1 }
+            return
+        }
+        let bytes = message.serialized(maximumSize: maximumSize)
+        let envelope = AddressedEnvelope(remoteAddress: target, data: channel.allocator.buffer(bytes: bytes))
+        let statistics = self.statistics
+        let type = message.messageType
+        channel.writeAndFlush(envelope).whenComplete { result in
+            switch result {
+            case .success: statistics.update { $0.sent(type) }
+            case .failure: statistics.update { $0.sendFailures += 1 }
+            }
+        }
+    }
+
+    /// Where a route's datagram goes. A client without an address is reached by
+    /// broadcast: unicast to chaddr without ARP needs a raw socket (direct mode only).
+    static func address(for route: ReplyRoute) throws -> SocketAddress {
+        switch route {
+        case .relay(let giaddr, let port): try SocketAddress(ipAddress: giaddr.description, port: Int(port))
+        case .unicast(let address): try SocketAddress(ipAddress: address.description, port: 68)
+        case .broadcast, .hardware: try SocketAddress(ipAddress: "255.255.255.255", port: 68)
+        }
+    }
+}
+
+/// Hands each datagram to the engine.
+final class DHCPChannelHandler: ChannelInboundHandler {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+    typealias OutboundOut = AddressedEnvelope<ByteBuffer>
+
+    private let engine: DHCPEngine
+    /// Interface index → name, for direct mode.
+    private let interfaceName: @Sendable (Int) -> String?
+
+    init(engine: DHCPEngine, interfaceName: @escaping @Sendable (Int) -> String?) {
+        self.engine = engine
+        self.interfaceName = interfaceName
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        engine.channel = context.channel
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let envelope = unwrapInboundIn(data)
+        let ingress = envelope.metadata?.packetInfo.flatMap { interfaceName($0.interfaceIndex) }
+        engine.handle(Array(envelope.data.readableBytesView), ingressInterface: ingress,
+                      sourcePort: UInt16(clamping: envelope.remoteAddress.port ?? 68))
+    }
+}

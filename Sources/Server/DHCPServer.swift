@@ -1,0 +1,84 @@
+import Boot
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import Store
+import Zone
+
+/// A running DHCPv4 listener on one address.
+///
+/// Relayed mode (the default) answers relays on any address it is given, 127.0.0.1
+/// included. Direct mode (`settings.directSwitch`) learns each request's port from
+/// the interface it came in on.
+public final class DHCPServer: Sendable {
+    public struct Configuration: Sendable {
+        public var host: String
+        public var port: Int
+        public var settings: DHCPSettings
+
+        public init(host: String, port: Int = 67, settings: DHCPSettings) {
+            self.host = host
+            self.port = port
+            self.settings = settings
+        }
+    }
+
+    public let statistics: DHCPStatistics
+    public let localAddress: SocketAddress?
+    private let channel: any Channel
+    private let writer: NIOThreadPool
+
+    private init(channel: any Channel, writer: NIOThreadPool, statistics: DHCPStatistics) {
+        self.channel = channel
+        self.writer = writer
+        self.statistics = statistics
+        localAddress = channel.localAddress
+    }
+
+    /// Loads the durable leases and starts listening.
+    public static func start(_ configuration: Configuration, revisions: RevisionHolder, store: any LeaseStore,
+                             group: any EventLoopGroup, logger: Logger) async throws -> DHCPServer {
+        let leases = LeaseTable(try store.loadLeases())
+        logger.info("loaded \(leases.count) leases from the store")
+        let writer = NIOThreadPool(numberOfThreads: 1)
+        writer.start()
+        let statistics = DHCPStatistics()
+        let loop = group.next()
+        let settings = configuration.settings
+        let bootstrap = DatagramBootstrap(group: loop)
+            .channelOption(.socketOption(.so_reuseaddr), value: 1)
+            .channelOption(.socketOption(.so_broadcast), value: 1)
+            .channelOption(.receivePacketInfo, value: true)
+            // A boot storm arrives all at once: let the kernel queue it rather than drop it.
+            .channelOption(.socketOption(.so_rcvbuf), value: 8 << 20)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let engine = DHCPEngine(loop: channel.eventLoop, revisions: revisions, store: store, leases: leases,
+                                            settings: settings, writer: writer, statistics: statistics, logger: logger,
+                                            clock: { Int64(Date().timeIntervalSince1970) })
+                    try channel.pipeline.syncOperations.addHandler(
+                        DHCPChannelHandler(engine: engine, interfaceName: DHCPServer.interfaceName))
+                }
+            }
+        do {
+            let channel = try await bootstrap.bind(host: configuration.host, port: configuration.port).get()
+            logger.info("DHCP listening on \(channel.localAddress.map { "\($0)" } ?? configuration.host)")
+            return DHCPServer(channel: channel, writer: writer, statistics: statistics)
+        } catch {
+            try? await writer.shutdownGracefully()
+            throw error
+        }
+    }
+
+    public func close() async {
+        try? await channel.close()
+        try? await writer.shutdownGracefully()
+    }
+
+    @Sendable static func interfaceName(_ index: Int) -> String? {
+        var buffer = [CChar](repeating: 0, count: Int(IF_NAMESIZE) + 1)
+        guard if_indextoname(UInt32(index), &buffer) != nil else { return nil }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}

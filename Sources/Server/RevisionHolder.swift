@@ -1,0 +1,25 @@
+import Synchronization
+import Zone
+
+/// The running zone revision. A swap is one reference exchange: a request reads the
+/// revision once and sees it whole, never a mix of two.
+public final class RevisionHolder: Sendable {
+    private let box: Mutex<ZoneRevision>
+
+    public init(_ revision: ZoneRevision) { box = Mutex(revision) }
+
+    public var current: ZoneRevision { box.withLock { $0 } }
+
+    public func swap(_ revision: ZoneRevision) { box.withLock { $0 = revision } }
+}
+
+/// Counters shared between the listener's event loop and whoever reports them.
+public final class DHCPStatistics: Sendable {
+    private let box = Mutex(DHCPCounters())
+
+    public init() {}
+
+    public var snapshot: DHCPCounters { box.withLock { $0 } }
+
+    func update(_ body: (inout DHCPCounters) -> Void) { box.withLock { body(&$0) } }
+}

@@ -1,0 +1,170 @@
+import Addressing
+import ArgumentParser
+import Boot
+import Dispatch
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import Server
+import Store
+import Zone
+
+@main
+struct ZoneBootD: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "zonebootd",
+        abstract: "Serve a zone: answer DHCPv4 with location-based identities.",
+        discussion: """
+            Loads and expands the zone file, keeps leases durable in the state directory, and \
+            answers DHCP on the addresses named with --listen (127.0.0.1 unless told otherwise: \
+            like Kea, it listens on real interfaces only where the operator names them). Relayed \
+            requests are answered only from giaddrs a pod lists in `relays`.
+
+            Signals: SIGHUP reloads the zone file (a broken file is rejected and the running \
+            revision kept); SIGTERM and SIGINT stop after in-flight writes.
+            """)
+
+    @Option(help: "The zone file (YAML).")
+    var zone: String
+
+    @Option(help: "State directory for leases and revisions (default: $ZONEBOOT_STATE or /var/lib/zoneboot).")
+    var state: String?
+
+    @Option(name: .customLong("listen"), help: "Address to answer DHCP on; repeat for several.")
+    var listen: [String] = ["127.0.0.1"]
+
+    @Option(help: "UDP port for DHCP.")
+    var dhcpPort: Int = 67
+
+    @Option(help: "Server identifier (option 54), the address clients renew with (default: the first --listen address).")
+    var serverID: String?
+
+    @Option(help: "Where to write counters as JSON every second (default: <state>/dhcp-counters.json).")
+    var countersFile: String?
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error.")
+    var logLevel: Logger.Level = .info
+
+    func validate() throws {
+        for address in listen where IPv4Address(address) == nil {
+            throw ValidationError("--listen \(address) is not an IPv4 address")
+        }
+        if let serverID, IPv4Address(serverID) == nil { throw ValidationError("--server-id \(serverID) is not an IPv4 address") }
+    }
+
+    func run() async throws {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = .trace
+            return handler
+        }
+        var logger = Logger(label: "zonebootd")
+        logger.logLevel = logLevel
+        let stateDirectory = state ?? ProcessInfo.processInfo.environment["ZONEBOOT_STATE"] ?? "/var/lib/zoneboot"
+
+        let revision: ZoneRevision
+        do {
+            revision = try ZoneLoader.load(path: zone)
+        } catch {
+            FileHandle.standardError.write(Data(error.description.utf8))
+            throw ExitCode.failure
+        }
+        logger.info("zone \(revision.zoneName) loaded: \(revision.identities.count) identities")
+        let revisions = RevisionHolder(revision)
+        let store: SQLiteLeaseStore
+        do {
+            store = try SQLiteLeaseStore(stateDirectory: stateDirectory)
+        } catch {
+            logger.critical("\(error)")
+            throw ExitCode.failure
+        }
+
+        let serverIdentifier = serverID.flatMap(IPv4Address.init) ?? IPv4Address(listen[0]) ?? IPv4Address(127, 0, 0, 1)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        var servers: [DHCPServer] = []
+        do {
+            for address in listen {
+                let configuration = DHCPServer.Configuration(host: address, port: dhcpPort,
+                                                             settings: DHCPSettings(serverIdentifier: serverIdentifier))
+                servers.append(try await DHCPServer.start(configuration, revisions: revisions, store: store,
+                                                          group: group, logger: logger))
+            }
+        } catch {
+            logger.critical("cannot listen for DHCP: \(error)")
+            for server in servers { await server.close() }
+            try? await group.shutdownGracefully()
+            throw ExitCode.failure
+        }
+
+        let countersPath = countersFile ?? (stateDirectory as NSString).appendingPathComponent("dhcp-counters.json")
+        let reporter = CountersReporter(path: countersPath, servers: servers)
+        let signals = SignalWaiter()
+        let zonePath = zone
+        let reloadLogger = logger
+        await signals.run(
+            onReload: {
+                do {
+                    let next = try ZoneLoader.load(path: zonePath)
+                    revisions.swap(next)
+                    reloadLogger.info("SIGHUP: zone \(next.zoneName) reloaded: \(next.identities.count) identities")
+                } catch {
+                    reloadLogger.error("SIGHUP: zone file rejected, running revision kept:\n\(error)")
+                }
+            },
+            tick: { reporter.write() })
+        logger.info("stopping")
+        for server in servers { await server.close() }
+        reporter.write()
+        try? await group.shutdownGracefully()
+    }
+}
+
+/// Writes the listeners' counters as one JSON document, atomically replaced.
+struct CountersReporter: Sendable {
+    let path: String
+    let servers: [DHCPServer]
+
+    func write() {
+        var total = DHCPCounters()
+        for server in servers { total.merge(server.statistics.snapshot) }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        guard let data = try? encoder.encode(total) else { return }
+        try? data.write(to: URL(fileURLWithPath: path), options: .atomic)
+    }
+}
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}
+
+/// Waits for SIGTERM or SIGINT, calling `onReload` on SIGHUP and `tick` every second.
+final class SignalWaiter: Sendable {
+    func run(onReload: @escaping @Sendable () -> Void, tick: @escaping @Sendable () -> Void) async {
+        let queue = DispatchQueue(label: "zonebootd.signals")
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            queue.async {
+                var sources: [any DispatchSourceProtocol] = []
+                var resumed = false
+                func stop() {
+                    guard !resumed else { return }
+                    resumed = true
+                    for source in sources { source.cancel() }
+                    continuation.resume()
+                }
+                for number in [SIGTERM, SIGINT, SIGHUP] {
+                    signal(number, SIG_IGN)
+                    let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
+                    source.setEventHandler { number == SIGHUP ? onReload() : stop() }
+                    source.resume()
+                    sources.append(source)
+                }
+                let timer = DispatchSource.makeTimerSource(queue: queue)
+                timer.schedule(deadline: .now() + 1, repeating: 1)
+                timer.setEventHandler(handler: tick)
+                timer.resume()
+                sources.append(timer)
+            }
+        }
+    }
+}

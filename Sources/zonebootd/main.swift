@@ -1,1 +1,0 @@
-import Zone; import Logging; print("x")
