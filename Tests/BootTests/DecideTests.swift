@@ -95,8 +95,10 @@ private let macB: [UInt8] = [0x52, 0x54, 0, 0, 0, 0xB]
         var leases = LeaseTable()
         for lease in decide(try request(.request, mac: macA, requested: IPv4Address(198, 18, 16, 17))).leases { leases.apply(lease) }
         // macA never released; macB is plugged into the same port.
-        let (offer, _) = try reply(decide(try request(.discover, mac: macB), leases))
+        let offered = decide(try request(.discover, mac: macB), leases)
+        let (offer, _) = try reply(offered)
         #expect(IPv4Address(offer.yiaddr) == IPv4Address(198, 18, 16, 17))
+        for lease in offered.leases { leases.apply(lease) }
         let decision = decide(try request(.request, mac: macB, requested: IPv4Address(198, 18, 16, 17)), leases)
         let (ack, _) = try reply(decision)
         #expect(ack.messageType == .ack)

@@ -179,10 +179,11 @@ public enum DHCPPolicy {
         case .failure(let reason): return .drop(reason)
         }
         var decision = Decision(outcome: .reply(reply(.offer, facts, bound, revision, settings), route(facts, yiaddr: bound.address, nak: false)))
-        // A machine that already holds this address keeps its bound lease; otherwise the
-        // offer is recorded so a discovery address is not offered twice.
+        // A discovery offer is recorded so its address is not offered twice. A known
+        // location's address is the port's own: offering it reserves nothing, and must not
+        // overwrite the lease of a machine that is still bound there until the new one is.
         let alreadyBound = bound.existing.map { $0.state == .bound && $0.isActive(at: now) && $0.belongs(toMAC: facts.mac, clientID: facts.clientID) } ?? false
-        if !alreadyBound {
+        if placement.identity == nil && !alreadyBound {
             decision.leases.append(lease(facts, placement, bound, .offered, expires: now + settings.offerHoldSeconds, now))
         }
         decision.events.append(event(.leaseOffered, facts, placement, bound.address, now))
