@@ -33,14 +33,16 @@ final class DHCPEngine {
     private let logger: Logger
     private let clock: @Sendable () -> Int64
     private var table: LeaseTable
+    private var rateLimit: RequestRateLimit
     private var pending: [Pending] = []
     private var committing = false
     /// Where replies are written; set when the channel becomes active.
     var channel: (any Channel)?
 
     init(loop: any EventLoop, revisions: RevisionHolder, store: any LeaseStore, leases: LeaseTable,
-         settings: DHCPSettings, writer: NIOThreadPool, statistics: DHCPStatistics, logger: Logger,
-         clock: @escaping @Sendable () -> Int64) {
+         settings: DHCPSettings, rateLimit: RequestRateLimit, writer: NIOThreadPool, statistics: DHCPStatistics,
+         logger: Logger, clock: @escaping @Sendable () -> Int64) {
+        self.rateLimit = rateLimit
         self.loop = loop
         self.revisions = revisions
         self.store = store
@@ -67,7 +69,17 @@ final class DHCPEngine {
             statistics.update { $0.dropped(DropReason.notAServerMessage) }
             return
         }
-        let decision = DHCPPolicy.decide(facts, revision: revisions.current, leases: table, settings: settings, now: clock())
+        let now = clock()
+        switch rateLimit.admit(mac: facts.mac, circuit: facts.circuitKey, now: now) {
+        case .allow: break
+        case .tooManyFromMAC:
+            statistics.update { $0.dropped("rate-limited-mac") }
+            return
+        case .tooManyFromCircuit:
+            statistics.update { $0.dropped("rate-limited-circuit") }
+            return
+        }
+        let decision = DHCPPolicy.decide(facts, revision: revisions.current, leases: table, settings: settings, now: now)
         var reply: (DHCPMessage, ReplyRoute, Int)?
         switch decision.outcome {
         case .drop(let reason):

@@ -1,4 +1,5 @@
 import Boot
+import DHCPv4
 import Foundation
 import Logging
 import NIOCore
@@ -16,11 +17,13 @@ public final class DHCPServer: Sendable {
         public var host: String
         public var port: Int
         public var settings: DHCPSettings
+        public var rateLimit: RequestRateLimit
 
-        public init(host: String, port: Int = 67, settings: DHCPSettings) {
+        public init(host: String, port: Int = 67, settings: DHCPSettings, rateLimit: RequestRateLimit = RequestRateLimit()) {
             self.host = host
             self.port = port
             self.settings = settings
+            self.rateLimit = rateLimit
         }
     }
 
@@ -45,17 +48,20 @@ public final class DHCPServer: Sendable {
         writer.start()
         let statistics = DHCPStatistics()
         let loop = group.next()
-        let settings = configuration.settings
+        let settings = configuration.settings, rateLimit = configuration.rateLimit
         let bootstrap = DatagramBootstrap(group: loop)
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
             .channelOption(.socketOption(.so_broadcast), value: 1)
             .channelOption(.receivePacketInfo, value: true)
             // A boot storm arrives all at once: let the kernel queue it rather than drop it.
             .channelOption(.socketOption(.so_rcvbuf), value: 8 << 20)
+            // One byte more than the largest message accepted, so an oversized datagram is seen
+            // as oversized (and counted) instead of arriving cut to a shorter, different error.
+            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: DHCPMessage.maximumLength + 1))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let engine = DHCPEngine(loop: channel.eventLoop, revisions: revisions, store: store, leases: leases,
-                                            settings: settings, writer: writer, statistics: statistics, logger: logger,
+                                            settings: settings, rateLimit: rateLimit, writer: writer, statistics: statistics, logger: logger,
                                             clock: { Int64(Date().timeIntervalSince1970) })
                     try channel.pipeline.syncOperations.addHandler(
                         DHCPChannelHandler(engine: engine, interfaceName: DHCPServer.interfaceName))

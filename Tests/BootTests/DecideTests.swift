@@ -225,3 +225,21 @@ private let macB: [UInt8] = [0x52, 0x54, 0, 0, 0, 0xB]
         #expect(try reply(decide(broadcast, settings: direct)).1 == .broadcast)
     }
 }
+
+@Suite struct RateLimitTests {
+    @Test func oneMACOrOneCircuitCannotFloodButManyMachinesPass() {
+        var limit = RequestRateLimit(perMAC: 3, perCircuit: 5)
+        let mac: [UInt8] = [1, 2, 3, 4, 5, 6]
+        #expect((0..<3).map { _ in limit.admit(mac: mac, circuit: "a", now: 10) } == [.allow, .allow, .allow])
+        #expect(limit.admit(mac: mac, circuit: "a", now: 10) == .tooManyFromMAC)
+        // A new second forgets the counts.
+        #expect(limit.admit(mac: mac, circuit: "a", now: 11) == .allow)
+        // Many MACs on one circuit: the circuit's cap holds.
+        let verdicts = (0..<8).map { limit.admit(mac: [9, 9, 9, 9, 9, UInt8($0)], circuit: "b", now: 11) }
+        #expect(verdicts.filter { $0 == .allow }.count == 5)
+        #expect(verdicts.last == .tooManyFromCircuit)
+        // A boot storm: thousands of machines, each on its own port, all pass.
+        let storm = (0..<5000).map { limit.admit(mac: [7, 7, UInt8($0 >> 8), UInt8($0 & 0xff), 0, 1], circuit: "port\($0)", now: 12) }
+        #expect(storm.allSatisfy { $0 == .allow })
+    }
+}
