@@ -60,7 +60,7 @@ let package = Package(
         // Golden files and fixtures are read through #filePath, not bundled.
         .testTarget(name: "ZoneTests", dependencies: ["Zone", "Addressing"], exclude: ["Golden"], swiftSettings: strict),
         .testTarget(name: "BootTests", dependencies: ["Boot", "Zone", "DHCPv4", "Addressing"], swiftSettings: strict),
-        .testTarget(name: "StoreTests", dependencies: ["Store", "Zone"], swiftSettings: strict),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "Zone", "Boot", "Addressing"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -11,55 +11,14 @@ import Zone
 public final class SQLiteLeaseStore: LeaseStore {
     private let writer: any DatabaseWriter
 
-    /// Opens (creating if needed) `<stateDirectory>/leases.sqlite`.
+    /// Opens the state directory's database.
     public convenience init(stateDirectory: String) throws {
-        try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: 0o700])
-        var configuration = Configuration()
-        configuration.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = FULL")
-        }
-        let path = (stateDirectory as NSString).appendingPathComponent("leases.sqlite")
-        do {
-            try self.init(writer: DatabasePool(path: path, configuration: configuration))
-        } catch {
-            throw LeaseStoreError.cannotOpen(path: path, reason: "\(error)")
-        }
+        self.init(writer: try ZoneBootDatabase.open(stateDirectory: stateDirectory))
     }
 
-    public init(writer: any DatabaseWriter) throws {
+    /// Uses an open database (migrated by `ZoneBootDatabase`).
+    public init(writer: any DatabaseWriter) {
         self.writer = writer
-        try Self.migrator.migrate(writer)
-    }
-
-    static var migrator: DatabaseMigrator {
-        var migrator = DatabaseMigrator()
-        migrator.registerMigration("leases-v1") { db in
-            try db.execute(sql: """
-                CREATE TABLE lease (
-                    address INTEGER PRIMARY KEY,       -- IPv4 as a 32-bit number
-                    mac BLOB NOT NULL,
-                    client_id BLOB,
-                    pod TEXT NOT NULL,
-                    switch TEXT,                        -- with port: the declared location, NULL for discovery
-                    port TEXT,
-                    name TEXT,
-                    state TEXT NOT NULL,
-                    expires_at INTEGER NOT NULL,
-                    updated_at INTEGER NOT NULL
-                );
-                CREATE TABLE event (
-                    id INTEGER PRIMARY KEY AUTOINCREMENT,  -- the idempotency key hooks see
-                    type TEXT NOT NULL,
-                    at INTEGER NOT NULL,
-                    body TEXT NOT NULL,                    -- the event as JSON
-                    delivered_at INTEGER,
-                    attempts INTEGER NOT NULL DEFAULT 0
-                );
-                CREATE INDEX event_undelivered ON event(id) WHERE delivered_at IS NULL;
-                """)
-        }
-        return migrator
     }
 
     public func loadLeases() throws -> [Lease] {
@@ -114,15 +73,5 @@ public final class SQLiteLeaseStore: LeaseStore {
         return Lease(address: IPv4Address(UInt32(address)), mac: Array(mac), clientID: clientID.map { Array($0) },
                      pod: pod, location: sw.flatMap { s in port.map { Location(pod: pod, switch: s, port: $0) } },
                      name: row["name"], state: state, expiresAt: row["expires_at"], updatedAt: row["updated_at"])
-    }
-}
-
-public enum LeaseStoreError: Error, CustomStringConvertible {
-    case cannotOpen(path: String, reason: String)
-
-    public var description: String {
-        switch self {
-        case .cannotOpen(let path, let reason): "cannot open the store \(path): \(reason)"
-        }
     }
 }

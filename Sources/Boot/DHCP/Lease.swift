@@ -71,4 +71,16 @@ public struct DHCPEvent: Sendable, Hashable, Codable {
     /// Event-specific details: the MAC replaced, the vendor class, the relay's circuit-id.
     public var details: [String: String]
     public var at: Int64
+
+    public init(type: HookEvent, address: IPv4Address, mac: String, name: String?, pod: String, location: Location?,
+                details: [String: String], at: Int64) {
+        self.type = type
+        self.address = address
+        self.mac = mac
+        self.name = name
+        self.pod = pod
+        self.location = location
+        self.details = details
+        self.at = at
+    }
 }

@@ -1,0 +1,58 @@
+# ZoneBoot: `make run` serves the example zone, `make test` runs every test.
+# Both install what they need (Debian packages) and are safe to run again.
+
+SWIFT ?= $(shell command -v swift 2>/dev/null || echo /opt/swift/usr/bin/swift)
+# Debian's python: the only one that sees python3-scapy and the other python3-* packages.
+PYTHON := /usr/bin/python3
+STATE ?= .state
+ZONE ?= zones/ams1.yaml
+
+# What the tests and benchmarks drive: relays, clients, load generators, peers to compare with.
+APT_PACKAGES := libsqlite3-dev sqlite3 iproute2 time procps \
+	python3 python3-yaml python3-jsonschema python3-pytest python3-scapy \
+	isc-dhcp-relay isc-dhcp-client busybox dhcpcd-base kea-admin kea-dhcp4-server
+
+.PHONY: deps build release run test test-swift test-e2e bench clean
+
+deps:
+	@missing=$$(for p in $(APT_PACKAGES); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "make deps: installing$$(echo $$missing | sed 's/^/ /')"; \
+		[ "$$(id -u)" = 0 ] || { echo "make deps: run as root to install packages" >&2; exit 1; }; \
+		policy=; if [ ! -e /usr/sbin/policy-rc.d ]; then \
+			printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && policy=1; fi; \
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+		status=$$?; [ -n "$$policy" ] && rm -f /usr/sbin/policy-rc.d; exit $$status; \
+	fi
+
+build:
+	$(SWIFT) build
+
+release:
+	$(SWIFT) build -c release
+
+# Serves the example zone from the embedded store, answering DHCP on 127.0.0.1 only.
+run: deps build
+	.build/debug/zonebootd --zone $(ZONE) --state $(STATE) --listen 127.0.0.1
+
+test-swift: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test
+
+# Real peers (dhcrelay, dhclient, udhcpc, dhcpcd, scapy) in network namespaces the tests make and remove.
+test-e2e: deps build
+	@[ "$$(id -u)" = 0 ] || { echo "make test-e2e: network namespaces need root" >&2; exit 1; }
+	ZONEBOOTD=$(CURDIR)/.build/debug/zonebootd $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
+
+# The end-to-end tests first, Swift's own last: its summary is the run's closing line.
+test: deps build
+	$(MAKE) --no-print-directory test-e2e
+	$(MAKE) --no-print-directory test-swift
+
+bench: deps release
+	bench/zone-bench.sh
+
+clean:
+	rm -rf .build $(STATE)

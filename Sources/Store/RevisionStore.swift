@@ -1,0 +1,91 @@
+import Foundation
+import GRDB
+import Zone
+
+/// One applied revision of the zone.
+public struct StoredRevision: Sendable {
+    public var summary: RevisionSummary
+    /// The zone file and its templates as they were applied.
+    public var source: ZoneSource
+}
+
+/// A revision's history line.
+public struct RevisionSummary: Sendable, Codable, Equatable {
+    public var id: Int
+    public var zone: String
+    public var digest: String
+    /// ISO 8601, UTC.
+    public var createdAt: String
+    public var author: String
+    public var message: String?
+    public var basedOn: Int?
+    /// "3 added, 1 changed, 0 removed".
+    public var summary: String
+}
+
+/// Applied revisions, newest last. Revisions are never edited or deleted: a rollback
+/// is a new revision with an old source.
+public protocol RevisionStore: Sendable {
+    func latest() throws -> StoredRevision?
+    func revision(id: Int) throws -> StoredRevision?
+    func history(limit: Int) throws -> [RevisionSummary]
+    /// Records a new revision, refusing if the latest is no longer `basedOn` (someone
+    /// applied in between: plan again).
+    func append(source: ZoneSource, zone: String, author: String, message: String?, basedOn: Int?,
+                summary: String) throws -> RevisionSummary
+}
+
+public final class SQLiteRevisionStore: RevisionStore {
+    private let writer: any DatabaseWriter
+
+    public convenience init(stateDirectory: String) throws {
+        self.init(writer: try ZoneBootDatabase.open(stateDirectory: stateDirectory))
+    }
+
+    public init(writer: any DatabaseWriter) { self.writer = writer }
+
+    public func latest() throws -> StoredRevision? {
+        try writer.read { db in try Row.fetchOne(db, sql: "SELECT * FROM revision ORDER BY id DESC LIMIT 1").flatMap(Self.stored) }
+    }
+
+    public func revision(id: Int) throws -> StoredRevision? {
+        try writer.read { db in try Row.fetchOne(db, sql: "SELECT * FROM revision WHERE id = ?", arguments: [id]).flatMap(Self.stored) }
+    }
+
+    public func history(limit: Int = 100) throws -> [RevisionSummary] {
+        try writer.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM revision ORDER BY id DESC LIMIT ?", arguments: [limit]).map(Self.summary)
+        }
+    }
+
+    public func append(source: ZoneSource, zone: String, author: String, message: String?, basedOn: Int?,
+                       summary: String) throws -> RevisionSummary {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let json = String(decoding: try encoder.encode(source), as: UTF8.self)
+        let createdAt = ISO8601DateFormatter().string(from: Date())
+        return try writer.write { db in
+            // Checked inside the write transaction: two applies cannot both pass it.
+            let current = try Int.fetchOne(db, sql: "SELECT max(id) FROM revision")
+            guard current == basedOn else { throw StoreError.staleBase(planned: basedOn, current: current) }
+            let id = (current ?? 0) + 1
+            try db.execute(sql: """
+                INSERT INTO revision (id, zone, digest, created_at, author, message, based_on, summary, source)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [id, zone, source.digest, createdAt, author, message, basedOn, summary, json])
+            return RevisionSummary(id: id, zone: zone, digest: source.digest, createdAt: createdAt, author: author,
+                                   message: message, basedOn: basedOn, summary: summary)
+        }
+    }
+
+    private static func summary(_ row: Row) -> RevisionSummary {
+        RevisionSummary(id: row["id"], zone: row["zone"], digest: row["digest"], createdAt: row["created_at"],
+                        author: row["author"], message: row["message"], basedOn: row["based_on"], summary: row["summary"])
+    }
+
+    private static func stored(_ row: Row) -> StoredRevision? {
+        let json: String = row["source"]
+        guard let source = try? JSONDecoder().decode(ZoneSource.self, from: Data(json.utf8)) else { return nil }
+        return StoredRevision(summary: summary(row), source: source)
+    }
+}

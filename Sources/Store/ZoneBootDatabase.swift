@@ -1,0 +1,97 @@
+import Foundation
+import GRDB
+
+/// The embedded store: one SQLite file in the state directory holding revisions,
+/// leases and the event outbox, so that a change and the event describing it commit
+/// in one transaction.
+///
+/// WAL lets `zonectl` read and write while `zonebootd` runs; `synchronous = FULL`
+/// means a commit is on disk when it returns.
+public enum ZoneBootDatabase {
+    public static let fileName = "zoneboot.sqlite"
+
+    public static func open(stateDirectory: String) throws -> DatabasePool {
+        do {
+            try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw StoreError.cannotOpen(path: stateDirectory, reason: "cannot create the state directory: \(error.localizedDescription)")
+        }
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        let path = (stateDirectory as NSString).appendingPathComponent(fileName)
+        do {
+            let pool = try DatabasePool(path: path, configuration: configuration)
+            try migrator.migrate(pool)
+            return pool
+        } catch {
+            throw StoreError.cannotOpen(path: path, reason: "\(error)")
+        }
+    }
+
+    /// Every schema change, in order. Migrations are never edited once released: add one.
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("revisions-v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE revision (
+                    id INTEGER PRIMARY KEY,             -- 1, 2, 3, ...: the revision number operators see
+                    zone TEXT NOT NULL,
+                    digest TEXT NOT NULL,               -- of the source, to tell "no change"
+                    created_at TEXT NOT NULL,           -- ISO 8601, UTC
+                    author TEXT NOT NULL,
+                    message TEXT,
+                    based_on INTEGER,                   -- the revision the plan was made against
+                    summary TEXT NOT NULL,              -- "3 added, 1 changed, 0 removed"
+                    source TEXT NOT NULL                -- the zone file and its templates, JSON
+                );
+                """)
+        }
+        migrator.registerMigration("leases-v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE lease (
+                    address INTEGER PRIMARY KEY,        -- IPv4 as a 32-bit number
+                    mac BLOB NOT NULL,
+                    client_id BLOB,
+                    pod TEXT NOT NULL,
+                    switch TEXT,                        -- with port: the declared location, NULL for discovery
+                    port TEXT,
+                    name TEXT,
+                    state TEXT NOT NULL,
+                    expires_at INTEGER NOT NULL,
+                    updated_at INTEGER NOT NULL
+                );
+                CREATE TABLE event (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,  -- the idempotency key hooks see
+                    type TEXT NOT NULL,
+                    at INTEGER NOT NULL,
+                    body TEXT NOT NULL,                    -- the event as JSON
+                    delivered_at INTEGER,
+                    attempts INTEGER NOT NULL DEFAULT 0
+                );
+                CREATE INDEX event_undelivered ON event(id) WHERE delivered_at IS NULL;
+                """)
+        }
+        return migrator
+    }
+}
+
+public enum StoreError: Error, Equatable, CustomStringConvertible {
+    case cannotOpen(path: String, reason: String)
+    /// The running revision moved since the plan was made (optimistic concurrency).
+    case staleBase(planned: Int?, current: Int?)
+    case noSuchRevision(Int)
+
+    public var description: String {
+        switch self {
+        case .cannotOpen(let path, let reason): "cannot open the store \(path): \(reason)"
+        case .staleBase(let planned, let current):
+            "the zone changed since this plan was made: planned against revision \(planned.map(String.init) ?? "none"), "
+                + "now at \(current.map(String.init) ?? "none"); plan again"
+        case .noSuchRevision(let id): "there is no revision \(id)"
+        }
+    }
+}

@@ -1,0 +1,55 @@
+import ArgumentParser
+import Foundation
+import Store
+import Zone
+
+/// Where the embedded store lives, shared by every command that reads or writes it.
+struct StateOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("State directory with the applied revisions.",
+                                            discussion: "Default: $ZONEBOOT_STATE, else /var/lib/zoneboot."))
+    var state: String?
+
+    var directory: String { state ?? ProcessInfo.processInfo.environment["ZONEBOOT_STATE"] ?? "/var/lib/zoneboot" }
+
+    func openRevisions() throws -> SQLiteRevisionStore {
+        do {
+            return try SQLiteRevisionStore(stateDirectory: directory)
+        } catch {
+            throw fail("\(error)")
+        }
+    }
+
+    /// The latest applied revision, loaded again from its stored source.
+    func latest(_ store: SQLiteRevisionStore) throws -> (StoredRevision, ZoneRevision)? {
+        guard let stored = try store.latest() else { return nil }
+        do {
+            return (stored, try ZoneLoader.load(source: stored.source))
+        } catch {
+            throw fail("revision \(stored.summary.id) in \(directory) no longer loads:\n\(error.description)")
+        }
+    }
+}
+
+/// Colors only for a person at a terminal: not in pipes, not with --no-color or NO_COLOR.
+func useColor(noColor: Bool) -> Bool {
+    !noColor && ProcessInfo.processInfo.environment["NO_COLOR"] == nil && isatty(STDOUT_FILENO) == 1
+}
+
+/// Who applies: $ZONEBOOT_AUTHOR, else the login name.
+var currentAuthor: String {
+    let env = ProcessInfo.processInfo.environment
+    return env["ZONEBOOT_AUTHOR"] ?? env["USER"] ?? env["LOGNAME"] ?? "unknown"
+}
+
+extension RevisionSummary {
+    var label: String { "revision \(id) (\(createdAt) by \(author))" }
+}
+
+/// The plan of a zone file against the store's latest revision.
+func makePlan(zone path: String, options: StateOptions) throws -> (ZonePlan, ZoneRevision, String, Int?) {
+    let revision = try loadZoneOrExit(path)
+    let store = try options.openRevisions()
+    let latest = try options.latest(store)
+    let plan = ZonePlan(from: latest?.1, fromRevision: latest?.0.summary.id, to: revision)
+    return (plan, revision, latest?.0.summary.label ?? "an empty store (\(options.directory))", latest?.0.summary.id)
+}
