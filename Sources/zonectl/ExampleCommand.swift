@@ -5,28 +5,42 @@ import Zone
 struct Example: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "example",
-        abstract: "Write a valid zone of any size, for trying things out and for benchmarks.",
+        abstract: "Generate a valid zone of any size, for trying things out and for benchmarks.",
         discussion: """
-            Each rack gets a ToR (hosts on swp1…swpU) and a LoM switch (their BMCs), each \
-            switch's management port on the other one; each pod gets servers, lom and mgmt \
-            networks, all inside 198.18.0.0/15. `zonectl example --pods 25 --racks 10 --units 40` \
-            is a 10,000-host zone. With -o DIR, the zone's templates and hook are written too.
+            Every rack gets a ToR (hosts on swp1…swpU, units 1…U) and a LoM switch (their BMCs on \
+            the same ports); each switch's management port (swp<U+8>) is plugged into the other. \
+            Every pod gets one aggregate prefix holding its servers, lom and mgmt networks, packed \
+            from 198.18.0.0 up; the zone's services (boot server, DNS, NTP) are in 198.19.255.0/24. \
+            Sizes that do not fit in 198.18.0.0/15 are refused.
+
+            Without -o the zone file is printed. With -o DIR, DIR/<zone>.yaml is written together \
+            with the templates and the hook it names, so `zonectl validate DIR/<zone>.yaml` works \
+            at once. The output depends only on the options.
+
+            Examples:
+              zonectl example --pods 1 --racks 1 --units 40              (like zones/ams1.yaml)
+              zonectl example --pods 25 --racks 10 --units 40 -o /tmp/big (10,000 hosts)
             """)
 
-    @Option(help: "Number of pods.")
+    @Option(help: ArgumentHelp("Number of pods (p01, p02, …).", valueName: "P"))
     var pods = 1
 
-    @Option(help: "Racks per pod.")
+    @Option(help: ArgumentHelp("Racks per pod, each with a ToR and a LoM switch.", valueName: "R"))
     var racks = 1
 
-    @Option(help: "Units (hosts) per rack.")
+    @Option(help: ArgumentHelp("Units (hosts) per rack, at most \(ExampleZone.units.upperBound).", valueName: "U"))
     var units = 40
 
-    @Option(help: "The zone's name.")
-    var zone = "example"
+    @Option(help: ArgumentHelp("The zone's name.", valueName: "NAME"))
+    var zone = ExampleZone.defaultZone
 
-    @Option(name: [.short, .customLong("output")], help: "Write DIR/<zone>.yaml with templates/ and hooks/ instead of printing the YAML.")
+    @Option(name: [.short, .customLong("output")],
+            help: ArgumentHelp("Write DIR/<zone>.yaml, DIR/templates/ and DIR/hooks/ instead of printing the zone.",
+                               valueName: "DIR"))
     var output: String?
+
+    @Flag(help: "With -o, replace a zone file that already exists.")
+    var force = false
 
     func run() throws {
         let yaml: String
@@ -39,17 +53,26 @@ struct Example: ParsableCommand {
             print(yaml, terminator: "")
             return
         }
-        let files = ["\(zone).yaml": yaml].merging(ExampleZone.supportFiles) { a, _ in a }
-        do {
-            for (path, text) in files.sorted(by: { $0.key < $1.key }) {
-                let url = URL(fileURLWithPath: output).appendingPathComponent(path)
-                try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-                try text.write(to: url, atomically: true, encoding: .utf8)
-                if path.hasPrefix("hooks/") { try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: url.path) }
-            }
-        } catch {
-            throw fail("cannot write to \(output): \(error.localizedDescription)")
+        let zoneFile = "\(output)/\(zone).yaml"
+        if !force && FileManager.default.fileExists(atPath: zoneFile) {
+            throw fail("\(zoneFile) already exists; pass --force to replace it")
         }
-        print("Wrote \(output)/\(zone).yaml (\(pods * racks * units) hosts) with its templates and hook.")
+        let files = ExampleZone.templates.merging(["\(zone).yaml": yaml]) { _, zone in zone }
+        for (path, text) in files.sorted(by: { $0.key < $1.key }) {
+            let target = "\(output)/\(path)"
+            do {
+                try FileManager.default.createDirectory(atPath: (target as NSString).deletingLastPathComponent,
+                                                        withIntermediateDirectories: true)
+                try text.write(toFile: target, atomically: true, encoding: .utf8)
+                if ExampleZone.executables.contains(path) {
+                    try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: target)
+                }
+            } catch {
+                throw fail("cannot write \(target): \(error.localizedDescription)")
+            }
+        }
+        let hosts = pods * racks * units
+        print("Wrote \(zoneFile): \(pods) pod(s), \(2 * pods * racks) switches, \(hosts) hosts, \(hosts) BMCs; "
+            + "with \(files.count - 1) template and hook file(s) beside it.")
     }
 }

@@ -1,98 +1,145 @@
 import Addressing
 
-/// Writes valid zones of any size, shaped like the example zone: per rack a ToR for
-/// the hosts and a LoM switch for their BMCs, each managing the other's management
-/// port; per pod a servers, a lom and a mgmt network, all inside 198.18.0.0/15.
+/// Writes valid zones of any size, shaped like the example zone `zones/ams1.yaml`.
+///
+/// Layout, all inside 198.18.0.0/15 (RFC 2544 benchmarking space, never routed):
+/// - Every rack has a ToR (its hosts on `swp1`…`swpU`, units 1…U) and a LoM switch
+///   (their BMCs on the same ports); each switch's management port (`swp<U+8>`) is
+///   plugged into the other switch of its rack.
+/// - Every pod gets one aggregate prefix, packed from 198.18.0.0 upwards, that holds its
+///   `servers` network (hosts, then a 50-address discovery range), its `lom` network
+///   (BMCs) and its `mgmt` network (two switch management addresses per rack), in that
+///   order. Networks are powers of two in descending size, so nothing needs padding.
+///   Each network's first address is its gateway; its gateway is a trusted relay.
+/// - The last /24 of the space, 198.19.255.0/24, holds the zone's services
+///   (boot server .10, DNS .53, NTP .123); no pod may reach it.
+///
+/// The output is a pure function of the parameters: the same call gives the same bytes.
 public enum ExampleZone {
-    public struct TooLarge: Error, CustomStringConvertible {
+    public struct Problem: Error, CustomStringConvertible, Sendable {
         public var description: String
     }
 
-    /// 198.18.0.0/24 holds the zone's services (boot server, DNS, NTP); pods follow.
-    // Constants and offsets inside 198.18.0.0/15 below cannot pass 255.255.255.255, so their unwraps hold.
-    static let space = IPv4Network("198.18.0.0/15")!
-    static let services = "198.18.0.0/24"
+    public static let defaultZone = "example"
+    public static let pods = 1...999
+    public static let racks = 1...999
+    /// A rack's height; the ToR also needs a management port above its host ports.
+    public static let units = 1...48
+    /// Addresses per pod for machines whose location matches no port.
+    public static let discoverySize = 50
 
-    public static func yaml(zone: String = "example", pods: Int, racks: Int, units: Int) throws(TooLarge) -> String {
-        guard (1...999).contains(pods), (1...99).contains(racks), (1...200).contains(units) else {
-            throw TooLarge(description: "pods must be 1…999, racks 1…99 and units 1…200")
+    public static let space = IPv4Network("198.18.0.0/15")!
+    public static let services = IPv4Network("198.19.255.0/24")!
+
+    /// Addresses of one pod: its aggregate and the three networks inside it.
+    public struct PodLayout: Sendable, Hashable {
+        public var aggregate: IPv4Network
+        public var servers: IPv4Network
+        public var lom: IPv4Network
+        public var mgmt: IPv4Network
+    }
+
+    /// The pods' address plan, or why the sizes do not fit.
+    public static func layout(pods: Int, racks: Int, units: Int) throws(Problem) -> [PodLayout] {
+        guard Self.pods.contains(pods) else { throw Problem(description: "--pods must be \(Self.pods.lowerBound)…\(Self.pods.upperBound), not \(pods)") }
+        guard Self.racks.contains(racks) else { throw Problem(description: "--racks must be \(Self.racks.lowerBound)…\(Self.racks.upperBound), not \(racks)") }
+        guard Self.units.contains(units) else {
+            throw Problem(description: "--units must be \(Self.units.lowerBound)…\(Self.units.upperBound) (units of one rack, one ToR port each), not \(units)")
         }
-        guard Format.isLabel(zone) else { throw TooLarge(description: "'\(zone)' is not a valid zone name") }
+        let hosts = racks * units
+        // Network address, gateway, …, broadcast: two more than the usable addresses.
+        let serversBits = bits(holding: 2 + hosts + discoverySize + 1)
+        let lomBits = bits(holding: 2 + hosts + 1)
+        let mgmtBits = bits(holding: 2 + 2 * racks + 1)
+        let podBits = bits(holding: (1 << serversBits) + (1 << lomBits) + (1 << mgmtBits))
+        let available = (1 << (32 - space.prefixLength)) - (1 << (32 - services.prefixLength))
+        let fitting = podBits > 32 - space.prefixLength ? 0 : available / (1 << podBits)
+        guard pods <= fitting else {
+            throw Problem(description: """
+                \(pods) pod(s) of \(racks) rack(s) × \(units) unit(s) do not fit in \(space): each pod needs a /\(32 - podBits) \
+                (servers /\(32 - serversBits), lom /\(32 - lomBits), mgmt /\(32 - mgmtBits)), and \(available) addresses \
+                (\(space) without the services' \(services)) hold \(fitting) of them. Use fewer pods, racks or units.
+                """)
+        }
+        return (0..<pods).map { p in
+            let base = space.network.value + UInt32(p) << UInt32(podBits)
+            let servers = base, lom = servers + UInt32(1) << UInt32(serversBits), mgmt = lom + UInt32(1) << UInt32(lomBits)
+            return PodLayout(aggregate: network(base, podBits), servers: network(servers, serversBits),
+                             lom: network(lom, lomBits), mgmt: network(mgmt, mgmtBits))
+        }
+    }
+
+    /// The zone file. Pods are `p01`…, racks 1…R in each pod, switches `tor-rNN` and `lom-rNN`.
+    public static func yaml(zone: String = defaultZone, pods: Int, racks: Int, units: Int) throws(Problem) -> String {
+        // Host names ({zone}-pNNN-rNNN-uNN) must stay one DNS label of at most 63 characters.
+        guard Format.isLabel(zone), zone.count <= 40 else {
+            throw Problem(description: "'\(zone)' is not a zone name: lowercase letters, digits and '-', at most 40 characters")
+        }
+        let plan = try layout(pods: pods, racks: racks, units: units)
         let hostsPerPod = racks * units
-        let discovery = 50
-        // Network, broadcast and gateway, plus the hosts (and the servers network's discovery range).
-        let serversPrefix = prefix(holding: hostsPerPod + discovery + 3)
-        let lomPrefix = prefix(holding: hostsPerPod + 3)
-        let mgmtPrefix = prefix(holding: 2 * racks + 3)
-        var next = IPv4Address(198, 18, 1, 0).value
-        func allocate(_ prefix: Int) throws(TooLarge) -> IPv4Network {
-            let size = UInt32(1) << UInt32(32 - prefix)
-            let start = (next + size - 1) / size * size
-            guard UInt64(start) + UInt64(size) - 1 <= UInt64(space.broadcast.value) else {
-                throw TooLarge(description: "\(pods) pods of \(racks) racks × \(units) units do not fit in \(space)")
-            }
-            next = start + size
-            return IPv4Network(containing: IPv4Address(start), prefixLength: prefix)
-        }
+        let mgmtPort = "swp\(units + 8)"
         var out = """
-            # A generated zone: \(pods) pod(s) × \(racks) rack(s) × \(units) unit(s) = \(pods * hostsPerPod) hosts,
-            # as many BMCs, and a ToR and a LoM switch per rack. `zonectl example` wrote it.
+            # A generated zone: \(pods) pod(s) × \(racks) rack(s) × \(units) unit(s) = \(pods * hostsPerPod) hosts, as many
+            # BMCs, and a ToR and a LoM switch per rack. Written by
+            # `zonectl example --pods \(pods) --racks \(racks) --units \(units) --zone \(zone)`.
             apiVersion: zoneboot/v1
             zone: \(zone)
             domain: \(zone).example.net
 
             naming:
-              host: "{zone}-{pod}-r{rack:02}-u{unit:02}"
-              lom: "{host}-lom"
+              host: "{zone}-{pod}-r{rack:02}-u{unit:02}"   # location-based identity
+              lom: "{host}-lom"                              # a BMC is named after its host
               switch: "{zone}-{pod}-{switch}"
 
             defaults:
               lease: 12h
-              dns: [198.18.0.53]
-              ntp: [198.18.0.123]
-              boot-server: 198.18.0.10
+              dns: [\(services.network.advanced(by: 53)!)]
+              ntp: [\(services.network.advanced(by: 123)!)]
+              boot-server: \(services.network.advanced(by: 10)!)
 
             pods:
 
             """
-        let mgmtPort = "swp\(units + 8)"
-        for p in 1...pods {
-            let pod = "p" + String(paddedTo: 2, p)
-            let servers = try allocate(serversPrefix), lom = try allocate(lomPrefix), mgmt = try allocate(mgmtPrefix)
-            let serversGateway = servers.network.advanced(by: 1)!, lomGateway = lom.network.advanced(by: 1)!
+        out.reserveCapacity(out.utf8.count + pods * (600 + racks * 700))
+        for (index, pod) in plan.enumerated() {
+            let name = "p" + String(paddedTo: 2, index + 1)
+            let serversGateway = pod.servers.network.advanced(by: 1)!
+            let lomGateway = pod.lom.network.advanced(by: 1)!
+            let mgmtGateway = pod.mgmt.network.advanced(by: 1)!
             out += """
-                  - name: \(pod)
-                    relays: [\(serversGateway), \(lomGateway)]
+                  # \(name): \(pod.aggregate)
+                  - name: \(name)
+                    relays: [\(serversGateway), \(lomGateway), \(mgmtGateway)]
                     networks:
-                      servers: { subnet: \(servers), gateway: \(serversGateway) }
-                      lom:     { subnet: \(lom), gateway: \(lomGateway) }
-                      mgmt:    { subnet: \(mgmt), gateway: \(mgmt.network.advanced(by: 1)!) }
+                      servers: { subnet: \(pod.servers), gateway: \(serversGateway) }
+                      lom:     { subnet: \(pod.lom), gateway: \(lomGateway) }
+                      mgmt:    { subnet: \(pod.mgmt), gateway: \(mgmtGateway) }
                     switches:
 
                 """
-            for r in 1...racks {
-                let rack = String(paddedTo: 2, r)
-                let first = (r - 1) * units
-                let host = servers.network.advanced(by: 2 + first)!, bmc = lom.network.advanced(by: 2 + first)!
-                let torMgmt = mgmt.network.advanced(by: 2 * r)!, lomMgmt = mgmt.network.advanced(by: 2 * r + 1)!
+            for rack in 1...racks {
+                let r = String(paddedTo: 2, rack)
+                let first = 2 + (rack - 1) * units
                 out += """
-                          - name: tor-r\(rack)
+                          - name: tor-r\(r)
                             role: tor
-                            remote-id: "\(pod)-tor-r\(rack)"
+                            remote-id: "\(name)-tor-r\(r)"
                             ports:
-                              - { ports: swp1-swp\(units), rack: \(r), units: 1-\(units), role: hypervisor, network: servers, address: \(host) }
-                              - { ports: \(mgmtPort), device: lom-r\(rack), network: mgmt, address: \(lomMgmt) }
-                          - name: lom-r\(rack)
+                              - { ports: swp1-swp\(units), rack: \(rack), units: 1-\(units), role: hypervisor,
+                                  network: servers, address: \(pod.servers.network.advanced(by: first)!) }
+                              - { ports: \(mgmtPort), device: lom-r\(r), network: mgmt, address: \(pod.mgmt.network.advanced(by: 2 * rack + 1)!) }
+                          - name: lom-r\(r)
                             role: lom-switch
-                            remote-id: "\(pod)-lom-r\(rack)"
+                            remote-id: "\(name)-lom-r\(r)"
                             ports:
-                              - { ports: swp1-swp\(units), rack: \(r), units: 1-\(units), role: lom, network: lom, address: \(bmc) }
-                              - { ports: \(mgmtPort), device: tor-r\(rack), network: mgmt, address: \(torMgmt) }
+                              - { ports: swp1-swp\(units), rack: \(rack), units: 1-\(units), role: lom,
+                                  network: lom, address: \(pod.lom.network.advanced(by: first)!) }
+                              - { ports: \(mgmtPort), device: tor-r\(r), network: mgmt, address: \(pod.mgmt.network.advanced(by: 2 * rack)!) }
 
                     """
             }
-            let poolStart = servers.network.advanced(by: 2 + hostsPerPod)!
-            out += "    discovery: { network: servers, range: \(poolStart)-\(poolStart.advanced(by: discovery - 1)!), lease: 10m }\n\n"
+            let pool = pod.servers.network.advanced(by: 2 + hostsPerPod)!
+            out += "    discovery: { network: servers, range: \(pool)-\(pool.advanced(by: discoverySize - 1)!), lease: 10m }\n\n"
         }
         out += """
             roles:
@@ -109,23 +156,92 @@ public enum ExampleZone {
 
             profiles:
               centos7-kvm:
-                ipxe: templates/centos7.ipxe
+                ipxe: templates/centos7.ipxe          # rendered per host
                 files:
-                  ks.cfg: templates/centos7-ks.cfg
+                  ks.cfg: templates/centos7-ks.cfg    # served at /hosts/<name>/ks.cfg
 
             hooks:
               register-bmc:
                 on: [lease.acked]
-                run: hooks/register-bmc
+                run: hooks/register-bmc              # gets the event as JSON on stdin
 
             """
         return out
     }
 
-    /// The smallest prefix whose network holds `count` addresses.
-    static func prefix(holding count: Int) -> Int {
-        var prefix = 30
-        while prefix > 8 && (1 << (32 - prefix)) < count { prefix -= 1 }
-        return prefix
+    /// The files the zone names, by path relative to the zone file: the same templates
+    /// and hook as `zones/` (a test keeps them equal).
+    public static let templates: [String: String] = [
+        "templates/centos7.ipxe": centos7IPXE,
+        "templates/centos7-ks.cfg": centos7Kickstart,
+        "hooks/register-bmc": registerBMC,
+    ]
+
+    /// The paths of `templates` that are programs (mode 0755).
+    public static let executables: Set<String> = ["hooks/register-bmc"]
+
+    // MARK: Arithmetic
+
+    /// The host bits of the smallest network with at least `count` addresses.
+    static func bits(holding count: Int) -> Int {
+        var bits = 0
+        while (1 << bits) < count { bits += 1 }
+        return bits
     }
+
+    static func network(_ start: UInt32, _ hostBits: Int) -> IPv4Network {
+        IPv4Network(containing: IPv4Address(start), prefixLength: 32 - hostBits)
+    }
+
+    // MARK: Files
+
+    static let centos7IPXE = """
+        #!ipxe
+        # {{name}} ({{fqdn}}): {{pod}} rack {{rack}} unit {{unit}}, {{switch}} port {{port}}
+        set base {{boot_url}}/files/centos7
+        kernel ${base}/vmlinuz initrd=initrd.img inst.ks={{boot_url}}/hosts/{{name}}/ks.cfg ip={{address}}::{{gateway}}:{{netmask}}:{{name}}:eth0:none{{#dns}} nameserver={{.}}{{/dns}}
+        initrd ${base}/initrd.img
+        boot
+
+        """
+
+    static let centos7Kickstart = """
+        # Kickstart for {{fqdn}}, rendered by ZoneBoot from the zone file.
+        # Identity: {{pod}} rack {{rack}} unit {{unit}} on {{switch}}/{{port}}, role {{role}}.
+        text
+        url --url={{boot_url}}/files/centos7/os
+        lang en_US.UTF-8
+        keyboard us
+        timezone UTC --utc
+        network --bootproto=static --ip={{address}} --netmask={{netmask}} --gateway={{gateway}} --nameserver={{#dns}}{{.}}{{^last()}},{{/last()}}{{/dns}} --hostname={{fqdn}} --activate
+        rootpw --lock
+        zerombr
+        clearpart --all --initlabel
+        autopart --type=lvm
+        bootloader --location=mbr
+        reboot
+
+        %packages
+        @^minimal
+        qemu-kvm
+        libvirt
+        %end
+
+        %post --log=/root/zoneboot-post.log
+        # Hand the host to configuration management.
+        curl -fsS {{boot_url}}/hosts/{{name}}/booted
+        %end
+
+        """
+
+    static let registerBMC = """
+        #!/bin/sh
+        # Example hook: receives the event as JSON on stdin. A real one would register the
+        # BMC over Redfish; this one appends the event to a log next to the state.
+        set -eu
+        cat >> "${ZONEBOOT_STATE:-/tmp}/register-bmc.log"
+        echo >> "${ZONEBOOT_STATE:-/tmp}/register-bmc.log"
+
+        """
 }
+
