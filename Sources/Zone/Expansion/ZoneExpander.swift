@@ -11,16 +11,20 @@ struct ZoneExpander {
 
     init(spec: ZoneSpec) { self.spec = spec }
 
-    /// An identity and the zone entry it came from.
+    /// An identity and the zone entry it came from (an index into `entries`).
     private struct Placed {
         var identity: Identity
-        var entry: ZoneSpec.PortEntry
+        var entry: Int
         var index: Int
     }
 
+    /// Every port entry of the zone; the tables below hold indices into it, not copies,
+    /// which keeps a 20,000-identity zone small.
+    private var entries: [ZoneSpec.PortEntry] = []
+
     private var rolesByName: [String: ZoneSpec.Role] = [:]
     /// Every statically given address and the entry that gives it, good entries or not.
-    private var addresses: [IPv4Address: ZoneSpec.PortEntry] = [:]
+    private var addresses: [IPv4Address: Int] = [:]
     /// Pods with a port entry that made no identities: a BMC there may miss its host
     /// because of that mistake, which is already reported.
     private var podsWithUnresolvedEntries: Set<String> = []
@@ -141,9 +145,9 @@ struct ZoneExpander {
 
     private mutating func placePorts() -> [Placed] {
         var placed: [Placed] = []
-        var ports: [Location: ZoneSpec.PortEntry] = [:]
-        var circuits: [String: [String: (switch: String, entry: ZoneSpec.PortEntry)]] = [:]
-        var managementPorts: [String: ZoneSpec.PortEntry] = [:]
+        var ports: [Location: Int] = [:]
+        var circuits: [String: [String: (switch: String, entry: Int)]] = [:]
+        var managementPorts: [String: Int] = [:]
         for pod in spec.pods {
             let podName = pod.name.value
             let networks = Dictionary(pod.networks.map { ($0.name.value, $0) }, uniquingKeysWith: { a, _ in a })
@@ -151,34 +155,36 @@ struct ZoneExpander {
             for sw in pod.switches {
                 if sw.droppedEntries > 0 { podsWithUnresolvedEntries.insert(podName) }
                 for entry in sw.ports {
+                    let e = entries.count
+                    entries.append(entry)
                     // Ports and addresses are checked even for an entry that cannot make identities,
                     // so that one run reports its collisions too.
                     let resolved = resolve(entry, on: sw, networks: networks, switches: switches)
                     if resolved.identity == nil { podsWithUnresolvedEntries.insert(podName) }
                     if let device = entry.device {
                         let key = "\(podName)/\(device.value)"
-                        if let other = managementPorts[key] {
+                        if let other = managementPorts[key].map({ entries[$0] }) {
                             error(device.path, "switch \(device.value)'s management port is plugged in twice", device.at,
                                   notes: [.init("also plugged in here", at: other.device?.at ?? other.at)])
-                        } else { managementPorts[key] = entry }
+                        } else { managementPorts[key] = e }
                     }
                     var addressReported = false
                     for (i, port) in entry.ports.value.names.enumerated() {
                         let location = Location(pod: podName, switch: sw.name.value, port: port)
                         if let other = ports[location] {
-                            collideOnce(entry, other, entry.ports, other.ports,
+                            collideOnce(e, other, entry.ports, entries[other].ports,
                                         "port \(port) of \(sw.name.value) is declared twice", "also declared here")
                             continue
                         }
-                        ports[location] = entry
+                        ports[location] = e
                         if sw.remoteID == nil {
                             if let other = circuits[podName]?[port], other.switch != sw.name.value {
-                                collideOnce(entry, other.entry, entry.ports, other.entry.ports,
+                                collideOnce(e, other.entry, entry.ports, entries[other.entry].ports,
                                             "circuit-id \(port) is on two switches of pod \(podName) that have no remote-id: "
                                                 + "a relayed request could not be placed; give the switches a remote-id",
                                             "the other switch's port")
                             }
-                            circuits[podName, default: [:]][port] = (sw.name.value, entry)
+                            circuits[podName, default: [:]][port] = (sw.name.value, e)
                         }
                         guard let address = entry.address.value.advanced(by: i) else { break }
                         if !addressReported, let network = resolved.network, let problem = addressProblem(address, network) {
@@ -188,10 +194,10 @@ struct ZoneExpander {
                                   notes: [.init("network \(network.name.value) is defined here", at: network.subnet.at)])
                         }
                         if let other = addresses[address] {
-                            collideOnce(entry, other, entry.address, other.address,
+                            collideOnce(e, other, entry.address, entries[other].address,
                                         "address \(address) is given twice (port \(port) of \(sw.name.value))",
                                         "the other entry that gets \(address)")
-                        } else { addresses[address] = entry }
+                        } else { addresses[address] = e }
                         guard let (kind, role) = resolved.identity, let network = resolved.network else { continue }
                         let unit = entry.units.map { $0.value.lowerBound + i }
                         placed.append(Placed(identity: Identity(
@@ -199,7 +205,7 @@ struct ZoneExpander {
                             network: network.name.value, subnet: network.subnet.value,
                             gateway: network.gateway?.value, role: role,
                             profile: rolesByName[role]?.boot?.value, rack: entry.rack?.value, unit: unit,
-                            device: entry.device?.value), entry: entry, index: i))
+                            device: entry.device?.value), entry: e, index: i))
                     }
                 }
             }
@@ -299,7 +305,8 @@ struct ZoneExpander {
             switch template.value.render(v) {
             case .success(let name): return name
             case .failure(let missing):
-                let key = "\(template.path)|\(p.entry.path)"
+                let entry = entries[p.entry]
+                let key = "\(template.path)|\(entry.path)"
                 let cascade = badTemplates.contains(template.path)
                     || (missing.placeholder == .host && podsWithUnresolvedEntries.contains(p.identity.location.pod))
                 if !cascade, reported.insert(key).inserted {
@@ -307,7 +314,7 @@ struct ZoneExpander {
                         ? "no host at rack \(p.identity.rack.map(String.init) ?? "?") unit \(p.identity.unit.map(String.init) ?? "?") "
                             + "of pod \(p.identity.location.pod) for this BMC to be named after"
                         : "{\(missing.placeholder.rawValue)} has no value here: add \(missing.placeholder.rawValue == "unit" ? "units" : missing.placeholder.rawValue) to the port entry"
-                    error(p.entry.path, "cannot name \(p.identity.location): \(why)", p.entry.at,
+                    error(entry.path, "cannot name \(p.identity.location): \(why)", entry.at,
                           notes: [.init("\(template.path) is \"\(template.value.text)\"", at: template.at)])
                 }
                 return nil
@@ -342,23 +349,24 @@ struct ZoneExpander {
     }
 
     private mutating func checkUniqueNames(_ placed: [Placed]) {
-        var names: [String: Placed] = [:]
+        var names: [String: Int] = [:]
         var invalidReported: Set<String> = []
         // A zone or pod name that is itself malformed (already reported) spoils every name made from it.
         let zoneNameValid = Format.isLabel(spec.zone.value)
-        for p in placed where !p.identity.name.isEmpty {
+        for (i, p) in placed.enumerated() where !p.identity.name.isEmpty {
             let name = p.identity.name
             if zoneNameValid, Format.isLabel(p.identity.location.pod), !name.split(separator: ".", omittingEmptySubsequences: false).allSatisfy({ Format.isLabel(String($0)) }) {
-                if invalidReported.insert(p.entry.path).inserted {
-                    error(p.entry.path, "'\(name)' (for \(p.identity.location)) is not a valid DNS name: "
-                        + "lowercase letters, digits and '-' only", p.entry.at)
+                let entry = entries[p.entry]
+                if invalidReported.insert(entry.path).inserted {
+                    error(entry.path, "'\(name)' (for \(p.identity.location)) is not a valid DNS name: "
+                        + "lowercase letters, digits and '-' only", entry.at)
                 }
             }
-            if let other = names[name] {
-                collideOnce(p.entry, other.entry, p.entry.ports, other.entry.ports,
+            if let other = names[name].map({ placed[$0] }) {
+                collideOnce(p.entry, other.entry, entries[p.entry].ports, entries[other.entry].ports,
                             "name \(name) is given to both \(p.identity.location) and \(other.identity.location)",
                             "\(other.identity.location) is declared here")
-            } else { names[name] = p }
+            } else { names[name] = i }
         }
     }
 
@@ -386,7 +394,7 @@ struct ZoneExpander {
             var reportedEntries: Set<String> = []
             var address: IPv4Address? = range.first
             while let current = address, current <= range.last {
-                if let entry = addresses[current], reportedEntries.insert(entry.path).inserted {
+                if let entry = addresses[current].map({ entries[$0] }), reportedEntries.insert(entry.path).inserted {
                     error(discovery.range.path, "the range holds \(current), a static address", discovery.range.at,
                           notes: [.init("that address is given here", at: entry.address.at)])
                 }
@@ -412,9 +420,9 @@ struct ZoneExpander {
     }
 
     /// Reports a collision between two entries once, however many ports collide.
-    private mutating func collideOnce<A, B>(_ entry: ZoneSpec.PortEntry, _ other: ZoneSpec.PortEntry,
+    private mutating func collideOnce<A, B>(_ entry: Int, _ other: Int,
                                             _ here: Located<A>, _ there: Located<B>, _ message: String, _ note: String) {
-        let key = "\(message.prefix(while: { $0 != " " }))|\(entry.path)|\(other.path)"
+        let key = "\(message.prefix(while: { $0 != " " }))|\(entry)|\(other)"
         guard reportedPairs.insert(key).inserted else { return }
         collide(here, there, message, note)
     }
