@@ -1,45 +1,154 @@
 import Addressing
 import Foundation
 import Testing
-@testable import Zone
+import Zone
+
+/// The repository root, from this file's path (Tests/ZoneTests/ExampleZoneTests.swift).
+private let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().path
+
+private func padded(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
+
+/// A generated zone loaded the way a stored revision is: the zone text plus its files.
+private func loadExample(zone: String = "example", pods: Int, racks: Int, units: Int) throws -> ZoneRevision {
+    let text = try ExampleZone.yaml(zone: zone, pods: pods, racks: racks, units: units)
+    return try ZoneLoader.load(source: ZoneSource(zoneFile: "\(zone).yaml", text: text, files: ExampleZone.templates))
+}
 
 @Suite struct ExampleZoneTests {
-    private func load(pods: Int, racks: Int, units: Int) throws -> ZoneRevision {
-        let yaml = try ExampleZone.yaml(zone: "gen", pods: pods, racks: racks, units: units)
-        return try ZoneLoader.load(source: ZoneSource(zoneFile: "gen.yaml", text: yaml, files: [
-            "templates/centos7.ipxe": ExampleZone.supportFiles["templates/centos7.ipxe"] ?? "",
-            "templates/centos7-ks.cfg": ExampleZone.supportFiles["templates/centos7-ks.cfg"] ?? "",
-        ]))
-    }
-
-    @Test(arguments: [(1, 1, 1), (1, 1, 40), (2, 3, 7), (4, 10, 48), (25, 10, 40)])
-    func generatedZonesAreValidAndComplete(pods: Int, racks: Int, units: Int) throws {
-        let revision = try load(pods: pods, racks: racks, units: units)
+    @Test(arguments: [(1, 1, 1), (1, 1, 40), (2, 3, 7), (3, 10, 48), (25, 10, 40)])
+    func generatedZoneLoadsWithExpectedIdentities(pods: Int, racks: Int, units: Int) throws {
+        let revision = try loadExample(pods: pods, racks: racks, units: units)
+        #expect(revision.warnings.isEmpty, "\(revision.warnings)")
+        #expect(revision.spec.pods.count == pods)
+        #expect(revision.spec.pods.reduce(0) { $0 + $1.switches.count } == 2 * pods * racks)
         let hosts = revision.identities.filter { $0.kind == .host }
+        let bmcs = revision.identities.filter { $0.kind == .bmc }
+        let switches = revision.identities.filter { $0.kind == .switch }
         #expect(hosts.count == pods * racks * units)
-        #expect(revision.identities.count { $0.kind == .bmc } == pods * racks * units)
-        #expect(revision.identities.count { $0.kind == .switch } == pods * racks * 2)
+        #expect(bmcs.count == pods * racks * units)
+        #expect(switches.count == 2 * pods * racks)
+        #expect(revision.identities.count == hosts.count + bmcs.count + switches.count)
+
+        // naming.host is {zone}-{pod}-r{rack:02}-u{unit:02}: exactly these names, once each.
+        var expected = Set<String>()
+        for p in 1...pods { for r in 1...racks { for u in 1...units { expected.insert("example-p\(padded(p))-r\(padded(r))-u\(padded(u))") } } }
+        #expect(Set(hosts.map(\.name)) == expected)
+        // naming.lom is {host}-lom, and a BMC manages the host in its rack and unit.
+        #expect(Set(bmcs.map(\.name)) == Set(expected.map { $0 + "-lom" }))
+        for bmc in bmcs {
+            #expect(bmc.managedHost.map { $0 + "-lom" } == bmc.name)
+        }
+        // naming.switch is {zone}-{pod}-{switch}.
+        var expectedSwitches = Set<String>()
+        for p in 1...pods { for r in 1...racks { for kind in ["tor", "lom"] { expectedSwitches.insert("example-p\(padded(p))-\(kind)-r\(padded(r))") } } }
+        #expect(Set(switches.map(\.name)) == expectedSwitches)
+
+        // Every identity has its own address, inside its network, inside the benchmarking space.
         #expect(Set(revision.identities.map(\.address)).count == revision.identities.count)
+        #expect(Set(revision.identities.map(\.name)).count == revision.identities.count)
         let space = try #require(IPv4Network("198.18.0.0/15"))
-        #expect(revision.identities.allSatisfy { space.contains($0.address) })
-        let last = try #require(revision.identity(named: "gen-p\(String(format: "%02d", pods))-r\(String(format: "%02d", racks))-u\(String(format: "%02d", units))"))
-        #expect(last.rack == racks && last.unit == units)
-        #expect(revision.identity(named: last.name + "-lom")?.managedHost == last.name)
-    }
-
-    @Test func sizesThatDoNotFitAreRefused() {
-        #expect(throws: ExampleZone.TooLarge.self) { try ExampleZone.yaml(pods: 200, racks: 20, units: 48) }
-        #expect(throws: ExampleZone.TooLarge.self) { try ExampleZone.yaml(pods: 0, racks: 1, units: 1) }
-        #expect(throws: ExampleZone.TooLarge.self) { try ExampleZone.yaml(zone: "Bad Name", pods: 1, racks: 1, units: 1) }
-    }
-
-    @Test func supportFilesMatchTheRepositorysZone() throws {
-        for (path, text) in ExampleZone.supportFiles {
-            #expect(try String(contentsOfFile: "\(repoRoot)/zones/\(path)", encoding: .utf8) == text, "\(path)")
+        for identity in revision.identities {
+            #expect(identity.subnet.isUsableHost(identity.address), "\(identity.name) \(identity.address) \(identity.subnet)")
+            #expect(space.contains(identity.address) && !ExampleZone.services.contains(identity.address))
+            #expect(identity.gateway != identity.address)
         }
     }
 
+    @Test func hostsAreWhereTheirNameSays() throws {
+        let revision = try loadExample(pods: 2, racks: 3, units: 7)
+        let host = try #require(revision.identity(at: Location(pod: "p02", switch: "tor-r03", port: "swp5")))
+        #expect(host.name == "example-p02-r03-u05")
+        #expect((host.rack, host.unit) == (3, 5))
+        #expect(host.role == "hypervisor" && host.profile == "centos7-kvm" && host.network == "servers")
+        let bmc = try #require(revision.identity(at: Location(pod: "p02", switch: "lom-r03", port: "swp5")))
+        #expect(bmc.name == "example-p02-r03-u05-lom" && bmc.network == "lom")
+        // Management ports are swp<U+8>, each switch's on the other switch of its rack.
+        let tor = try #require(revision.identity(at: Location(pod: "p02", switch: "lom-r03", port: "swp15")))
+        #expect(tor.name == "example-p02-tor-r03" && tor.role == "tor" && tor.network == "mgmt")
+        let lom = try #require(revision.identity(at: Location(pod: "p02", switch: "tor-r03", port: "swp15")))
+        #expect(lom.name == "example-p02-lom-r03" && lom.role == "lom-switch")
+    }
+
+    @Test func zoneNameIsUsed() throws {
+        let revision = try loadExample(zone: "fra2", pods: 1, racks: 1, units: 2)
+        #expect(revision.zoneName == "fra2")
+        #expect(revision.identity(named: "fra2-p01-r01-u02")?.fqdn == "fra2-p01-r01-u02.fra2.example.net")
+    }
+
     @Test func outputIsDeterministic() throws {
-        #expect(try ExampleZone.yaml(pods: 3, racks: 2, units: 5) == ExampleZone.yaml(pods: 3, racks: 2, units: 5))
+        #expect(try ExampleZone.yaml(pods: 3, racks: 4, units: 5) == ExampleZone.yaml(pods: 3, racks: 4, units: 5))
+    }
+
+    @Test func podsGetDisjointAggregatesBelowTheServices() throws {
+        let layout = try ExampleZone.layout(pods: 25, racks: 10, units: 40)
+        #expect(layout.count == 25)
+        for (i, pod) in layout.enumerated() {
+            #expect(pod.aggregate.prefixLength == 21)
+            #expect(ExampleZone.space.contains(pod.aggregate.network) && ExampleZone.space.contains(pod.aggregate.broadcast))
+            #expect(!pod.aggregate.contains(ExampleZone.services.network))
+            for network in [pod.servers, pod.lom, pod.mgmt] {
+                #expect(pod.aggregate.contains(network.network) && pod.aggregate.contains(network.broadcast))
+            }
+            if i > 0 { #expect(layout[i - 1].aggregate.broadcast < pod.aggregate.network) }
+        }
+    }
+
+    @Test(arguments: [(1, 1, 1), (1, 7, 1), (2, 3, 7), (1, 999, 1), (3, 10, 48)])
+    func aPodsNetworksAreDisjointAndInsideItsAggregate(pods: Int, racks: Int, units: Int) throws {
+        for pod in try ExampleZone.layout(pods: pods, racks: racks, units: units) {
+            let networks = [pod.servers, pod.lom, pod.mgmt].sorted { $0.network < $1.network }
+            for (a, b) in zip(networks, networks.dropFirst()) { #expect(a.broadcast < b.network, "\(a) \(b)") }
+            #expect(pod.aggregate.network == networks[0].network)
+            #expect(pod.aggregate.contains(networks[2].broadcast))
+        }
+    }
+
+    @Test func theLargestZoneThatFitsIsAccepted() throws {
+        // 63 pods of /21 fill 198.18.0.0/15 up to the services' /24; a 64th would overlap it.
+        let layout = try ExampleZone.layout(pods: 63, racks: 10, units: 40)
+        #expect(!layout.last!.aggregate.contains(ExampleZone.services.network))
+        #expect(throws: ExampleZone.Problem.self) { try ExampleZone.layout(pods: 64, racks: 10, units: 40) }
+    }
+
+    @Test(arguments: [(0, 1, 1), (1, 0, 1), (1, 1, 0), (1, 1, 49), (1000, 1, 1), (2, 999, 48)])
+    func refusesSizesThatDoNotFit(pods: Int, racks: Int, units: Int) {
+        #expect(throws: ExampleZone.Problem.self) { try ExampleZone.yaml(pods: pods, racks: racks, units: units) }
+    }
+
+    @Test func explainsWhyASizeDoesNotFit() {
+        do {
+            _ = try ExampleZone.yaml(pods: 100, racks: 10, units: 40)
+            Issue.record("100 pods of 400 hosts should not fit")
+        } catch {
+            #expect(error.description.contains("do not fit in 198.18.0.0/15"))
+            #expect(error.description.contains("/21"))
+            #expect(error.description.contains("hold 63"))
+        }
+    }
+
+    @Test(arguments: ["", "Upper", "-x", "a_b", String(repeating: "a", count: 41)])
+    func refusesBadZoneNames(zone: String) {
+        #expect(throws: ExampleZone.Problem.self) { try ExampleZone.yaml(zone: zone, pods: 1, racks: 1, units: 1) }
+    }
+
+    @Test func templatesAreTheExampleZonesOwn() throws {
+        for (path, text) in ExampleZone.templates {
+            #expect(try String(contentsOfFile: "\(root)/zones/\(path)", encoding: .utf8) == text, "\(path)")
+        }
+        for path in ExampleZone.executables {
+            #expect(ExampleZone.templates[path] != nil)
+            #expect(FileManager.default.isExecutableFile(atPath: "\(root)/zones/\(path)"))
+        }
+    }
+
+    @Test func oneRackOfFortyIsShapedLikeTheExampleZone() throws {
+        let generated = try loadExample(pods: 1, racks: 1, units: 40)
+        let ams1 = try ZoneLoader.load(path: "\(root)/zones/ams1.yaml")
+        func shape(_ r: ZoneRevision) -> [String: Int] {
+            Dictionary(grouping: r.identities, by: { "\($0.kind.rawValue) \($0.role)" }).mapValues(\.count)
+        }
+        #expect(shape(generated) == shape(ams1))
+        #expect(generated.spec.roles.map(\.name.value).sorted() == ams1.spec.roles.map(\.name.value).sorted())
     }
 }

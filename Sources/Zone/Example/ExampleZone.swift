@@ -8,12 +8,13 @@ import Addressing
 ///   plugged into the other switch of its rack.
 /// - Every pod gets one aggregate prefix, packed from 198.18.0.0 upwards, that holds its
 ///   `servers` network (hosts, then a 50-address discovery range), its `lom` network
-///   (BMCs) and its `mgmt` network (two switch management addresses per rack), in that
-///   order. Networks are powers of two in descending size, so nothing needs padding.
+///   (BMCs) and its `mgmt` network (two switch management addresses per rack). Each is
+///   a power of two, placed largest first, so each starts aligned and nothing is padded.
 ///   Each network's first address is its gateway; its gateway is a trusted relay.
 /// - The last /24 of the space, 198.19.255.0/24, holds the zone's services
 ///   (boot server .10, DNS .53, NTP .123); no pod may reach it.
 ///
+/// Each port entry is one line, so scripts can edit a generated zone with a regex.
 /// The output is a pure function of the parameters: the same call gives the same bytes.
 public enum ExampleZone {
     public struct Problem: Error, CustomStringConvertible, Sendable {
@@ -63,9 +64,14 @@ public enum ExampleZone {
         }
         return (0..<pods).map { p in
             let base = space.network.value + UInt32(p) << UInt32(podBits)
-            let servers = base, lom = servers + UInt32(1) << UInt32(serversBits), mgmt = lom + UInt32(1) << UInt32(lomBits)
-            return PodLayout(aggregate: network(base, podBits), servers: network(servers, serversBits),
-                             lom: network(lom, lomBits), mgmt: network(mgmt, mgmtBits))
+            // Largest first (servers, lom, mgmt where sizes tie), so each network starts aligned.
+            var next = base
+            var placed: [Int: IPv4Network] = [:]
+            for (index, bits) in [serversBits, lomBits, mgmtBits].enumerated().sorted(by: { ($1.1, $0.0) < ($0.1, $1.0) }) {
+                placed[index] = network(next, bits)
+                next += UInt32(1) << UInt32(bits)
+            }
+            return PodLayout(aggregate: network(base, podBits), servers: placed[0]!, lom: placed[1]!, mgmt: placed[2]!)
         }
     }
 
@@ -125,15 +131,13 @@ public enum ExampleZone {
                             role: tor
                             remote-id: "\(name)-tor-r\(r)"
                             ports:
-                              - { ports: swp1-swp\(units), rack: \(rack), units: 1-\(units), role: hypervisor,
-                                  network: servers, address: \(pod.servers.network.advanced(by: first)!) }
+                              - { ports: swp1-swp\(units), rack: \(rack), units: 1-\(units), role: hypervisor, network: servers, address: \(pod.servers.network.advanced(by: first)!) }
                               - { ports: \(mgmtPort), device: lom-r\(r), network: mgmt, address: \(pod.mgmt.network.advanced(by: 2 * rack + 1)!) }
                           - name: lom-r\(r)
                             role: lom-switch
                             remote-id: "\(name)-lom-r\(r)"
                             ports:
-                              - { ports: swp1-swp\(units), rack: \(rack), units: 1-\(units), role: lom,
-                                  network: lom, address: \(pod.lom.network.advanced(by: first)!) }
+                              - { ports: swp1-swp\(units), rack: \(rack), units: 1-\(units), role: lom, network: lom, address: \(pod.lom.network.advanced(by: first)!) }
                               - { ports: \(mgmtPort), device: tor-r\(r), network: mgmt, address: \(pod.mgmt.network.advanced(by: 2 * rack)!) }
 
                     """
