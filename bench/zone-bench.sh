@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Zone benchmark: a generated 10,000-host zone (25 pods x 10 racks x 40 units), measured
+# as an operator runs it: validate (parse, check, expand), apply into an empty store, and
+# plan against that revision after one host's address changed. Seconds and peak RSS
+# come from /usr/bin/time, best of three; targets: under 1 s and under 100 MB each. Slow steps are MISS; wrong exit status fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ZONECTL=${ZONECTL:-.build/release/zonectl}
+[ -x "$ZONECTL" ] || { echo "build first: swift build -c release" >&2; exit 1; }
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+"$ZONECTL" example --pods 25 --racks 10 --units 40 --zone bench -o "$work/zone" > /dev/null
+zone="$work/zone/bench.yaml"
+mkdir -p "$work/empty" "$work/applied"
+
+# measure STATE CMD...: runs CMD three times, each with a fresh copy of STATE as --state
+# (or none for "-"), and prints "seconds peak_kib exit_code" of the fastest run (each bounded to 60 s).
+measure() {
+    local state=$1 best="" rss="" code="" s k x
+    shift
+    for _ in 1 2 3; do
+        local extra=()
+        if [ "$state" != - ]; then rm -rf "$work/try"; cp -r "$work/$state" "$work/try"; extra=(--state "$work/try"); fi
+        # time(1) writes "Command exited with non-zero status N" first when N != 0: keep the last line.
+        /usr/bin/time -f '%e %M %x' -o "$work/time" timeout 60 "$@" "${extra[@]}" > /dev/null 2>&1 || true
+        read -r s k x < <(tail -n 1 "$work/time")
+        if [ -z "$best" ] || awk "BEGIN{exit !($s < $best)}"; then best=$s; rss=$k; code=$x; fi
+    done
+    echo "$best $rss $code"
+}
+
+failed=0
+# report NAME SECONDS PEAK_KIB EXIT EXPECTED_EXIT: one row; the target is under 1 s and under 100 MB.
+report() {
+    local name=$1 s=$2 k=$3 code=$4 expected=$5 verdict=PASS
+    awk "BEGIN{exit !($s < 1.0 && $k * 1024 < 100000000)}" || verdict=MISS
+    [ "$code" = "$expected" ] || { verdict="FAIL (exit $code)"; failed=1; }
+    printf '%-36s %8s %9s  %-16s %s\n' "$name" "$s" "$(awk "BEGIN{printf \"%.1f\", $k / 1024}")" "<1 s, <100 MB" "$verdict"
+}
+
+printf '%-36s %8s %9s  %-16s %s\n' "step (10,000 hosts, best of 3)" "seconds" "peak MiB" "target" "result"
+read -r s m code < <(measure - "$ZONECTL" validate "$zone")
+report "validate + expand" "$s" "$m" "$code" 0
+read -r s m code < <(measure empty "$ZONECTL" apply "$zone" --yes)
+report "apply into an empty store" "$s" "$m" "$code" 0
+
+"$ZONECTL" apply "$zone" --yes --state "$work/applied" > /dev/null
+# One host moves: swp40 of pod p13's first rack leaves its run and takes the address just
+# past the pod's discovery range (free in the generated layout); every other identity stays.
+python3 - "$zone" <<'PY'
+import ipaddress, re, sys
+path = sys.argv[1]
+text = open(path).read()
+pod = text.index("- name: p13")
+entry = re.compile(r"^( *)- \{ ports: swp1-swp40, rack: 1, units: 1-40, role: hypervisor, network: servers, "
+                   r"address: ([0-9.]+) \}$", re.M).search(text, pod)
+pool = re.compile(r"discovery: \{ network: servers, range: [0-9.]+-([0-9.]+),").search(text, pod)
+indent, first = entry.group(1), entry.group(2)
+moved = ipaddress.IPv4Address(pool.group(1)) + 1
+new = (f"{indent}- {{ ports: swp1-swp39, rack: 1, units: 1-39, role: hypervisor, network: servers, address: {first} }}\n"
+       f"{indent}- {{ ports: swp40, rack: 1, units: 40, role: hypervisor, network: servers, address: {moved} }}")
+open(path, "w").write(text[:entry.start()] + new + text[entry.end():])
+PY
+read -r s m code < <(measure applied "$ZONECTL" plan "$zone")
+report "plan, one host changed (exit 2)" "$s" "$m" "$code" 2
+echo
+"$ZONECTL" plan "$zone" --state "$work/applied" --no-color | grep -E '→|^Plan:' || true
+# Slow is reported (MISS); a step that does not do its job (wrong exit status) fails the run.
+exit "$failed"
