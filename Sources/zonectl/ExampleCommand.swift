@@ -17,9 +17,9 @@ struct Example: ParsableCommand {
             with the templates and the hook it names, so `zonectl validate DIR/<zone>.yaml` works \
             at once. The output depends only on the options.
 
-            Examples:
-              zonectl example --pods 1 --racks 1 --units 40              (like zones/ams1.yaml)
-              zonectl example --pods 25 --racks 10 --units 40 -o /tmp/big (10,000 hosts)
+            Examples: one rack of 40, shaped like zones/ams1.yaml; then 10,000 hosts.
+              zonectl example --pods 1 --racks 1 --units 40
+              zonectl example --pods 25 --racks 10 --units 40 -o /tmp/big
             """)
 
     @Option(help: ArgumentHelp("Number of pods (p01, p02, …).", valueName: "P"))
