@@ -53,6 +53,7 @@ test: deps build
 
 bench: deps release
 	bench/zone-bench.sh
+	$(PYTHON) bench/dhcp_bench.py
 
 clean:
 	rm -rf .build $(STATE)

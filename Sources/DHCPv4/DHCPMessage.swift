@@ -190,11 +190,14 @@ extension DHCPMessage {
         for address in [ciaddr, yiaddr, siaddr, giaddr] { out.appendU32(address) }
         out.append(contentsOf: chaddr)
 
-        let encoded = options.encodedInstances()
-        let all = encoded.flatMap { $0 }
+        var optionsField: [UInt8] = []
+        optionsField.reserveCapacity(options.encodedLength + 1)
+        options.encode(into: &optionsField)
+        optionsField.append(DHCPOptionCode.end)
+        var fileField = bootFile, snameField = serverName
         let room = maximumSize - DHCPMessage.headerLength - 4 - 1
-        var optionsField = all + [DHCPOptionCode.end], fileField = bootFile, snameField = serverName
-        if all.count > room {
+        if optionsField.count - 1 > room {
+            let encoded = options.encodedInstances()
             // Overload: options field first, then file, then sname (the order RFC 3396 joins them in).
             var capacities = [room - 3]
             var overload: UInt8 = 0

@@ -81,6 +81,28 @@ public struct DHCPOptions: Sendable, Hashable, Sequence {
         code == DHCPOptionCode.pad || code == DHCPOptionCode.end || code == DHCPOptionCode.overload
     }
 
+    /// Bytes `encode(into:)` writes.
+    var encodedLength: Int { all.reduce(0) { $0 + $1.data.count + 2 * Swift.max(1, ($1.data.count + 254) / 255) } }
+
+    /// Every option as wire instances, appended to `out` (the same bytes as `encodedInstances`, joined).
+    func encode(into out: inout [UInt8]) {
+        for option in all {
+            if option.data.isEmpty {
+                out.append(option.code)
+                out.append(0)
+                continue
+            }
+            var start = 0
+            while start < option.data.count {
+                let end = Swift.min(start + 255, option.data.count)
+                out.append(option.code)
+                out.append(UInt8(end - start))
+                out.append(contentsOf: option.data[start..<end])
+                start = end
+            }
+        }
+    }
+
     /// Each option as wire instances of at most 255 data bytes (RFC 3396 splitting).
     func encodedInstances() -> [[UInt8]] {
         all.flatMap { option -> [[UInt8]] in

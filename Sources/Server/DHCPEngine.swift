@@ -38,6 +38,14 @@ final class DHCPEngine {
     private var committing = false
     /// Where replies are written; set when the channel becomes active.
     var channel: (any Channel)?
+    private var needsFlush = false
+
+    /// Sends what was written since the last flush: several replies leave in one sendmmsg.
+    func flush() {
+        guard needsFlush, let channel else { return }
+        needsFlush = false
+        channel.flush()
+    }
 
     init(loop: any EventLoop, revisions: RevisionHolder, store: any LeaseStore, leases: LeaseTable,
          settings: DHCPSettings, rateLimit: RequestRateLimit, writer: NIOThreadPool, statistics: DHCPStatistics,
@@ -94,11 +102,15 @@ final class DHCPEngine {
         }
         // The next decision must see this one's leases, durable or not yet.
         for lease in decision.leases { table.apply(lease) }
-        if decision.leases.isEmpty && decision.events.isEmpty {
+        // An offer is a promise for a moment: it reserves a discovery address in memory and
+        // is not worth an fsync. After a crash the client's REQUEST is NAKed and it starts
+        // over. Bound, released and declined leases are made durable before the reply.
+        let durable = decision.leases.filter { $0.state != .offered }
+        if durable.isEmpty && decision.events.isEmpty {
             if let reply { send(reply) }
             return
         }
-        pending.append(Pending(leases: decision.leases, events: decision.events, reply: reply))
+        pending.append(Pending(leases: durable, events: decision.events, reply: reply))
         commitIfIdle()
     }
 
@@ -121,6 +133,7 @@ final class DHCPEngine {
                     $0.eventsWritten += events.count
                 }
                 for item in batch { if let reply = item.reply { self.send(reply) } }
+                self.flush()
             case .failure(let error):
                 // Nothing is sent for what is not durable; the clients will retry.
                 self.statistics.update { $0.commitFailures += 1 }
@@ -144,7 +157,8 @@ final class DHCPEngine {
         let envelope = AddressedEnvelope(remoteAddress: target, data: channel.allocator.buffer(bytes: bytes))
         let statistics = self.statistics
         let type = message.messageType
-        channel.writeAndFlush(envelope).whenComplete { result in
+        needsFlush = true
+        channel.write(envelope).whenComplete { result in
             switch result {
             case .success: statistics.update { $0.sent(type) }
             case .failure: statistics.update { $0.sendFailures += 1 }
@@ -180,6 +194,11 @@ final class DHCPChannelHandler: ChannelInboundHandler {
     func channelActive(context: ChannelHandlerContext) {
         engine.channel = context.channel
         context.fireChannelActive()
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        engine.flush()
+        context.fireChannelReadComplete()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

@@ -27,6 +27,9 @@ public final class DHCPServer: Sendable {
         }
     }
 
+    /// Datagrams read per recvmmsg.
+    static let readBatch = 32
+
     public let statistics: DHCPStatistics
     public let localAddress: SocketAddress?
     private let channel: any Channel
@@ -53,11 +56,16 @@ public final class DHCPServer: Sendable {
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
             .channelOption(.socketOption(.so_broadcast), value: 1)
             .channelOption(.receivePacketInfo, value: true)
+            // A storm is read in batches (recvmmsg), and replies of a batch leave together (sendmmsg).
+            .channelOption(.datagramVectorReadMessageCount, value: DHCPServer.readBatch)
+            .channelOption(.maxMessagesPerRead, value: 4)
             // A boot storm arrives all at once: let the kernel queue it rather than drop it.
             .channelOption(.socketOption(.so_rcvbuf), value: 8 << 20)
-            // One byte more than the largest message accepted, so an oversized datagram is seen
-            // as oversized (and counted) instead of arriving cut to a shorter, different error.
-            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: DHCPMessage.maximumLength + 1))
+            // Each datagram of a vector read gets an equal slice of this buffer: one byte more
+            // than the largest message accepted, so an oversized datagram is seen as oversized
+            // (and counted) instead of arriving cut to a shorter, different error.
+            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(
+                capacity: (DHCPMessage.maximumLength + 1) * DHCPServer.readBatch))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let engine = DHCPEngine(loop: channel.eventLoop, revisions: revisions, store: store, leases: leases,

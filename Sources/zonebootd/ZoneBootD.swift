@@ -40,6 +40,12 @@ struct ZoneBootD: AsyncParsableCommand {
     @Option(help: "Server identifier (option 54), the address clients renew with (default: the first --listen address).")
     var serverID: String?
 
+    @Option(help: "Requests per second one MAC may make; more are dropped and counted (0: no cap).")
+    var maxRequestsPerMAC = 20
+
+    @Option(help: "Requests per second one relay port may carry; more are dropped and counted (0: no cap).")
+    var maxRequestsPerCircuit = 40
+
     @Option(help: "Where to write counters as JSON every second (default: <state>/dhcp-counters.json).")
     var countersFile: String?
 
@@ -85,8 +91,9 @@ struct ZoneBootD: AsyncParsableCommand {
         var servers: [DHCPServer] = []
         do {
             for address in listen {
-                let configuration = DHCPServer.Configuration(host: address, port: dhcpPort,
-                                                             settings: DHCPSettings(serverIdentifier: serverIdentifier))
+                let configuration = DHCPServer.Configuration(
+                    host: address, port: dhcpPort, settings: DHCPSettings(serverIdentifier: serverIdentifier),
+                    rateLimit: RequestRateLimit(perMAC: maxRequestsPerMAC, perCircuit: maxRequestsPerCircuit))
                 servers.append(try await DHCPServer.start(configuration, revisions: revisions, store: store,
                                                           group: group, logger: logger))
             }

@@ -95,14 +95,14 @@ class DHCPLab:
         return value
 
     def events(self):
-        db = sqlite3.connect(self.state / "leases.sqlite")
+        db = sqlite3.connect(self.state / "zoneboot.sqlite")
         try:
             return [row[0] for row in db.execute("SELECT type FROM event ORDER BY id")]
         finally:
             db.close()
 
     def lease(self, address):
-        db = sqlite3.connect(self.state / "leases.sqlite")
+        db = sqlite3.connect(self.state / "zoneboot.sqlite")
         try:
             import ipaddress
             row = db.execute("SELECT hex(mac), state, name FROM lease WHERE address = ?",

@@ -79,20 +79,27 @@ public enum DHCPPolicy {
         case .success(let found): placement = found
         case .failure(let reason): return .drop(reason)
         }
+        var decision: Decision
         switch facts.messageType {
         case .discover:
-            return offer(facts, placement, revision, leases, settings, now)
+            decision = offer(facts, placement, revision, leases, settings, now)
         case .request:
-            return request(facts, placement, revision, leases, settings, now)
+            decision = request(facts, placement, revision, leases, settings, now)
         case .release:
-            return release(facts, placement, leases, now)
+            decision = release(facts, placement, leases, now)
         case .decline:
-            return decline(facts, placement, leases, settings, now)
+            decision = decline(facts, placement, leases, settings, now)
         case .inform:
-            return inform(facts, placement, revision, settings)
+            decision = inform(facts, placement, revision, settings)
         case .offer, .ack, .nak:
             return .drop(.notAServerMessage)
         }
+        // The outbox keeps what hooks run on, and every host.* event (rare, and what operators
+        // look for); a lease event no hook of the host's role wants is not written at all.
+        decision.events.removeAll { event in
+            !event.type.rawValue.hasPrefix("host.") && !revision.hooksWant(event.type, role: placement.identity?.role)
+        }
+        return decision
     }
 
     // MARK: Placement
@@ -161,14 +168,10 @@ public enum DHCPPolicy {
            mine.state != .declined {
             return .success(make(mine.address, mine))
         }
-        let range = discovery.range.value
-        var candidate: IPv4Address? = range.first
-        while let address = candidate, address <= range.last {
-            let held = leases.lease(address: address)
-            if !(held?.blocksAddress(at: now) ?? false) { return .success(make(address, held)) }
-            candidate = address == range.last ? nil : address.advanced(by: 1)
+        guard let address = leases.freeAddress(in: discovery.range.value, pod: placement.pod, now: now) else {
+            return .failure(.poolExhausted)
         }
-        return .failure(.poolExhausted)
+        return .success(make(address, leases.lease(address: address)))
     }
 
     private static func offer(_ facts: RequestFacts, _ placement: Placement, _ revision: ZoneRevision,

@@ -57,6 +57,20 @@ public protocol LeaseView {
     func lease(address: IPv4Address) -> Lease?
     /// The discovery lease a machine already has in a pod, if any.
     func discoveryLease(pod: String, mac: [UInt8], clientID: [UInt8]?) -> Lease?
+    /// An address of the pod's discovery range that no lease blocks at `now`, if any.
+    func freeAddress(in range: IPv4Range, pod: String, now: Int64) -> IPv4Address?
+}
+
+extension LeaseView {
+    /// Lowest free address first: a scan of the range, for views that keep no index.
+    public func scanForFreeAddress(in range: IPv4Range, from start: IPv4Address? = nil, now: Int64) -> IPv4Address? {
+        var candidate: IPv4Address? = start.flatMap { range.contains($0) ? $0 : nil } ?? range.first
+        while let address = candidate, address <= range.last {
+            if !(lease(address: address)?.blocksAddress(at: now) ?? false) { return address }
+            candidate = address == range.last ? nil : address.advanced(by: 1)
+        }
+        return nil
+    }
 }
 
 /// Something that happened, for hooks and history. Written in the same transaction

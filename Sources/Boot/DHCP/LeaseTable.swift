@@ -6,7 +6,11 @@ import Addressing
 public struct LeaseTable: LeaseView, Sendable {
     private var byAddress: [IPv4Address: Lease] = [:]
     /// pod → machine key → address of its discovery lease.
-    private var discovery: [String: [String: IPv4Address]] = [:]
+    private var discovery: [String: [[UInt8]: IPv4Address]] = [:]
+    /// pod → one past the highest discovery address ever leased there. New machines take
+    /// the next address in O(1) until the range has been used to its end; only then does
+    /// allocation scan for addresses freed since (by release, decline or expiry).
+    private var highWater: [String: IPv4Address] = [:]
 
     public init(_ leases: some Sequence<Lease> = []) {
         for lease in leases { apply(lease) }
@@ -29,11 +33,24 @@ public struct LeaseTable: LeaseView, Sendable {
         byAddress[lease.address] = lease
         if lease.location == nil {
             discovery[lease.pod, default: [:]][Self.key(mac: lease.mac, clientID: lease.clientID)] = lease.address
+            if let next = lease.address.advanced(by: 1), next > highWater[lease.pod] ?? IPv4Address(0) {
+                highWater[lease.pod] = next
+            }
         }
     }
 
-    /// Client-id where sent (RFC 2131 prefers it), else the MAC.
-    static func key(mac: [UInt8], clientID: [UInt8]?) -> String {
-        clientID.map { "id:" + MAC.text($0) } ?? "mac:" + MAC.text(mac)
+    public func freeAddress(in range: IPv4Range, pod: String, now: Int64) -> IPv4Address? {
+        if let next = highWater[pod], range.contains(next), !(byAddress[next]?.blocksAddress(at: now) ?? false) {
+            return next
+        }
+        if let next = highWater[pod], next <= range.last {
+            return scanForFreeAddress(in: range, from: next, now: now) ?? scanForFreeAddress(in: range, now: now)
+        }
+        return scanForFreeAddress(in: range, now: now)
+    }
+
+    /// Client-id where sent (RFC 2131 prefers it), else the MAC; a leading byte keeps the two apart.
+    static func key(mac: [UInt8], clientID: [UInt8]?) -> [UInt8] {
+        clientID.map { [1] + $0 } ?? [0] + mac
     }
 }

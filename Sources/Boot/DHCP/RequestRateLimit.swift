@@ -11,6 +11,7 @@ public struct RequestRateLimit: Sendable {
         case tooManyFromCircuit
     }
 
+    /// Requests per second; 0 means no cap.
     public var perMAC: Int
     public var perCircuit: Int
     private var second: Int64 = .min
@@ -32,8 +33,8 @@ public struct RequestRateLimit: Sendable {
         }
         let macCount = (byMAC[mac] ?? 0) + 1
         byMAC[mac] = macCount
-        if macCount > perMAC { return .tooManyFromMAC }
-        if let circuit {
+        if perMAC > 0 && macCount > perMAC { return .tooManyFromMAC }
+        if perCircuit > 0, let circuit {
             let circuitCount = (byCircuit[circuit] ?? 0) + 1
             byCircuit[circuit] = circuitCount
             if circuitCount > perCircuit { return .tooManyFromCircuit }

@@ -35,6 +35,8 @@ public struct ZoneRevision: Sendable {
     private let podByRelay: [IPv4Address: String]
     /// For placement without remote-id: pod → circuit-id → switch (remote-id-less switches only).
     private let switchByCircuit: [String: [String: String]]
+    /// role → events some hook of that role runs on.
+    private let subscriptions: [String: Set<HookEvent>]
 
     public init(spec: ZoneSpec, source: ZoneSource, identities: [Identity],
                 templates: [String: ZoneTemplate] = [:], warnings: [Diagnostic] = []) {
@@ -69,6 +71,15 @@ public struct ZoneRevision: Sendable {
         switchByRemoteID = remote
         podByRelay = relays
         switchByCircuit = circuits
+        let hooks = Dictionary(spec.hooks.map { ($0.name.value, Set($0.on.map(\.value))) }, uniquingKeysWith: { a, _ in a })
+        subscriptions = Dictionary(spec.roles.map { role in
+            (role.name.value, role.hooks.reduce(into: Set<HookEvent>()) { $0.formUnion(hooks[$1.value] ?? []) })
+        }, uniquingKeysWith: { a, _ in a })
+    }
+
+    /// Whether a hook of this role runs on this event: events nobody consumes are not recorded.
+    public func hooksWant(_ event: HookEvent, role: String?) -> Bool {
+        role.flatMap { subscriptions[$0]?.contains(event) } ?? false
     }
 
     public var zoneName: String { spec.zone.value }

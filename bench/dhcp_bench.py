@@ -1,0 +1,157 @@
+#!/usr/bin/python3
+"""DHCP benchmark: zonebootd and Kea 2.2 side by side, in one run, on this machine.
+
+perfdhcp (Debian's kea-admin) acts as a relay from its own namespace and drives
+relayed DORA with Option 82 against each server in turn, the servers in another
+namespace on the same address. Kea keeps leases in memfile with persistence on;
+zonebootd in its embedded SQLite, durable before each ACK. Addresses come from
+198.18.0.0/15 and every namespace is removed at the end.
+
+    [load: up0 198.18.0.1, perfdhcp] ── [srv: eth0 198.18.0.10, zonebootd | kea-dhcp4]
+"""
+import json
+import os
+import re
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "e2e"))
+from netlab import ROOT, lab, read_counters, wait_for  # noqa: E402
+
+ZONEBOOTD = Path(os.environ.get("ZONEBOOTD", ROOT / ".build" / "release" / "zonebootd"))
+SERVER, RELAY = "198.18.0.10", "198.18.0.1"
+CIRCUIT, REMOTE_ID = b"bench", b"bench-tor"
+OPTION_82 = (b"\x01" + bytes([len(CIRCUIT)]) + CIRCUIT + b"\x02" + bytes([len(REMOTE_ID)]) + REMOTE_ID).hex()
+POOL = ("198.18.17.0", "198.18.31.250")
+
+ZONE = textwrap.dedent(f"""\
+    apiVersion: zoneboot/v1
+    zone: bench
+    domain: bench.example.net
+    defaults: {{ lease: 1h, dns: [198.18.0.53], boot-server: {SERVER} }}
+    pods:
+      - name: p01
+        relays: [{RELAY}]
+        networks:
+          servers: {{ subnet: 198.18.16.0/20, gateway: 198.18.16.1 }}
+        switches:
+          - name: tor-a
+            remote-id: "{REMOTE_ID.decode()}"
+            ports:
+              - {{ ports: swp1-swp40, rack: 1, units: 1-40, role: hypervisor, network: servers, address: 198.18.16.11 }}
+        discovery: {{ network: servers, range: {POOL[0]}-{POOL[1]}, lease: 1h }}
+    roles:
+      hypervisor: {{}}
+    """)
+
+
+def kea_config(tmp):
+    return {"Dhcp4": {
+        "interfaces-config": {"interfaces": [f"eth0/{SERVER}"], "dhcp-socket-type": "udp"},
+        "lease-database": {"type": "memfile", "persist": True, "name": str(tmp / "kea-leases4.csv"), "lfc-interval": 0},
+        "valid-lifetime": 3600,
+        "subnet4": [{"id": 1, "subnet": "198.18.16.0/20", "relay": {"ip-addresses": [RELAY]},
+                     "pools": [{"pool": f"{POOL[0]} - {POOL[1]}"}],
+                     "option-data": [{"name": "routers", "data": "198.18.16.1"},
+                                     {"name": "domain-name-servers", "data": "198.18.0.53"}]}],
+        "loggers": [{"name": "kea-dhcp4", "severity": "WARN", "output_options": [{"output": str(tmp / "kea.log")}]}],
+    }}
+
+
+def cpu_seconds(pid):
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def perfdhcp(the_lab, load, rate, clients, seconds):
+    result = the_lab.run(load, "perfdhcp", "-4", "-l", RELAY, "-r", rate, "-R", clients, "-p", seconds, "-W", "2",
+                         "-o", f"82,{OPTION_82}", SERVER, timeout=seconds + 60, check=False)
+    return result.stdout + result.stderr
+
+
+def parse(output, seconds):
+    def number(pattern, default=0.0):
+        m = re.search(pattern, output)
+        return float(m.group(1)) if m else default
+    sent = re.findall(r"sent packets: (\d+)", output)
+    received = re.findall(r"received packets: (\d+)", output)
+    drops = re.findall(r"drops: (\d+)", output)
+    return {
+        "discovers": int(sent[0]) if sent else 0,
+        "acks": int(received[1]) if len(received) > 1 else 0,
+        "drops": sum(int(d) for d in drops),
+        "avg_delay_ms": number(r"avg delay: ([\d.]+) ms"),
+        "max_delay_ms": number(r"max delay: ([\d.]+) ms"),
+        "exchanges_per_s": (int(received[1]) if len(received) > 1 else 0) / seconds,
+        "raw": output,
+    }
+
+
+def run_server(the_lab, srv, which, tmp):
+    if which == "zonebootd":
+        zone = tmp / "zone.yaml"
+        zone.write_text(ZONE)
+        counters = tmp / "counters.json"
+        proc = the_lab.spawn(srv, ZONEBOOTD, "--zone", zone, "--state", tmp / "state", "--listen", SERVER,
+                             "--counters-file", counters, "--log-level", "warning",
+                             # perfdhcp sends every client through one circuit-id, which on a real switch
+                             # is one port; the per-port flood cap would rightly stop it.
+                             "--max-requests-per-circuit", "0", log=tmp / "zonebootd.log")
+        wait_for(lambda: read_counters(counters) is not None, what="zonebootd")
+        return proc
+    config = tmp / "kea.json"
+    config.write_text(json.dumps(kea_config(tmp)))
+    env = dict(os.environ, KEA_PIDFILE_DIR=str(tmp), KEA_LOCKFILE_DIR=str(tmp))
+    proc = the_lab.spawn(srv, "kea-dhcp4", "-c", config, log=tmp / "kea.out", env=env)
+    time.sleep(2)
+    return proc
+
+
+def measure(which, rate, clients, seconds):
+    with lab() as the_lab, tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        srv, load = the_lab.ns("srv"), the_lab.ns("load")
+        the_lab.link(srv, "eth0", load, "up0")
+        the_lab.addr(srv, "eth0", f"{SERVER}/24")
+        the_lab.addr(load, "up0", f"{RELAY}/24")
+        the_lab.wait_up(srv, "eth0")
+        the_lab.wait_up(load, "up0")
+        proc = run_server(the_lab, srv, which, tmp)
+        before = cpu_seconds(proc.pid)
+        output = perfdhcp(the_lab, load, rate, clients, seconds)
+        result = parse(output, seconds)
+        result["server_cpu_s"] = round(cpu_seconds(proc.pid) - before, 2)
+        if os.environ.get("VERBOSE"):
+            print(output)
+        return result
+
+
+def table(title, results):
+    print(title)
+    print(f"  {'server':<10} {'DORA/s':>8} {'ACKs':>7} {'drops':>7} {'avg ms':>8} {'max ms':>8} {'CPU s':>6} {'CPU us/DORA':>12}")
+    for which, r in results.items():
+        per = r["server_cpu_s"] / r["acks"] * 1e6 if r["acks"] else 0
+        print(f"  {which:<10} {r['exchanges_per_s']:>8.0f} {r['acks']:>7} {r['drops']:>7} {r['avg_delay_ms']:>8.2f} "
+              f"{r['max_delay_ms']:>8.2f} {r['server_cpu_s']:>6} {per:>12.0f}")
+
+
+def main():
+    seconds = int(os.environ.get("SECONDS_PER_RUN", "8"))
+    clients = int(os.environ.get("CLIENTS", "3000"))
+    steady, flood = int(os.environ.get("STEADY_RATE", "3000")), int(os.environ.get("RATE", "16000"))
+    print(f"DHCP, relayed DORA with Option 82 (perfdhcp as relay, {clients} clients, {seconds} s per run).")
+    print("Leases: zonebootd SQLite, fsync'd before each ACK (group commit); Kea memfile, persist on (written, not fsync'd).")
+    print("perfdhcp shares the machine's two cores with the server under test.\n")
+    steady_results = {which: measure(which, steady, clients, seconds) for which in ("kea", "zonebootd")}
+    table(f"Steady load, {steady}/s offered (latency below saturation):", steady_results)
+    flood_results = {which: measure(which, flood, clients, seconds) for which in ("kea", "zonebootd")}
+    table(f"\nSaturation, {flood}/s offered (throughput):", flood_results)
+    kea, ours = flood_results["kea"]["exchanges_per_s"], flood_results["zonebootd"]["exchanges_per_s"]
+    print(f"\nratio zonebootd / kea at saturation: {ours / kea:.2f}x (target >= 2x)" if kea else "kea answered nothing")
+
+
+if __name__ == "__main__":
+    main()
