@@ -5,12 +5,6 @@ import Testing
 import Boot
 import Zone
 
-private let zonePath: String = {
-    var url = URL(fileURLWithPath: #filePath)
-    for _ in 0..<3 { url.deleteLastPathComponent() }
-    return url.path + "/zones/ams1.yaml"
-}()
-
 private let relayA = IPv4Address(198, 18, 16, 1)
 private let server = IPv4Address(198, 18, 0, 10)
 
@@ -44,7 +38,7 @@ private let macB: [UInt8] = [0x52, 0x54, 0, 0, 0, 0xB]
     let settings = DHCPSettings(serverIdentifier: server)
     let now: Int64 = 1_800_000_000
 
-    init() throws { revision = try ZoneLoader.load(path: zonePath) }
+    init() throws { revision = try ZoneLoader.load(path: exampleZonePath) }
 
     private func decide(_ facts: RequestFacts, _ leases: LeaseTable = LeaseTable(), settings: DHCPSettings? = nil) -> Decision {
         DHCPPolicy.decide(facts, revision: revision, leases: leases, settings: settings ?? self.settings, now: now)
@@ -200,6 +194,25 @@ private let macB: [UInt8] = [0x52, 0x54, 0, 0, 0, 0xB]
         for lease in decline.leases { leases.apply(lease) }
         let (next, _) = try reply(decide(try request(.discover, mac: macB, circuit: "swp46"), leases))
         #expect(IPv4Address(next.yiaddr) == IPv4Address(198, 18, 16, 201))
+    }
+
+    @Test func linkSelectionNamesThePodWhenGiaddrCannot() throws {
+        var source = revision.source
+        source.text = source.text.replacingOccurrences(of: "relays: [198.18.16.1, 198.18.17.1]",
+                                                       with: "relays: [198.18.16.1, 198.18.17.1, 198.18.250.1]")
+        let edited = try ZoneLoader.load(source: source)
+        #expect(edited.pod(trustingRelay: IPv4Address(198, 18, 250, 1)) == "p01")
+        // A relay that sends giaddr 198.18.250.1 (not in any pod network) and names the servers subnet.
+        let facts = try request(.discover, mac: macA, circuit: "swp45", giaddr: IPv4Address(198, 18, 250, 1),
+                                extraSubOptions: [DHCPOption(5, [198, 18, 16, 0])])
+        let decision = DHCPPolicy.decide(facts, revision: edited, leases: LeaseTable(), settings: settings, now: now)
+        let (offer, route) = try reply(decision)
+        #expect(IPv4Address(offer.yiaddr) == IPv4Address(198, 18, 16, 200))
+        #expect(route == .relay(IPv4Address(198, 18, 250, 1), port: 67))
+        // Trust still comes from giaddr: link-selection from an unknown relay changes nothing.
+        let untrusted = try request(.discover, mac: macA, circuit: "swp45", giaddr: IPv4Address(198, 18, 251, 1),
+                                    extraSubOptions: [DHCPOption(5, [198, 18, 16, 0])])
+        #expect(dropReason(DHCPPolicy.decide(untrusted, revision: edited, leases: LeaseTable(), settings: settings, now: now)) == .untrustedRelay)
     }
 
     @Test func relayPortAndServerIDOverride() throws {

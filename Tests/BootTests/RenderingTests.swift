@@ -4,16 +4,10 @@ import Foundation
 import Testing
 import Zone
 
-private let zoneFile: String = {
-    var url = URL(fileURLWithPath: #filePath)
-    for _ in 0..<3 { url.deleteLastPathComponent() }
-    return url.path + "/zones/ams1.yaml"
-}()
-
 @Suite struct RenderingTests {
     let revision: ZoneRevision
 
-    init() throws { revision = try ZoneLoader.load(path: zoneFile) }
+    init() throws { revision = try ZoneLoader.load(path: exampleZonePath) }
 
     private func host(_ port: String) throws -> Identity {
         try #require(revision.identity(at: Location(pod: "p01", switch: "tor-a", port: port)))

@@ -108,8 +108,13 @@ public enum DHCPPolicy {
                       settings: DHCPSettings) -> Result<Placement, DropReason> {
         if let giaddr = facts.giaddr {
             // Option 82 is believed only from relays the zone lists.
-            guard let pod = revision.pod(trustingRelay: giaddr) else { return .failure(.untrustedRelay) }
+            guard var pod = revision.pod(trustingRelay: giaddr) else { return .failure(.untrustedRelay) }
             if facts.relayInformationMalformed { return .failure(.malformedOption82) }
+            // RFC 3527: a trusted relay may name the client's subnet apart from giaddr.
+            if let link = facts.relayInformation?.linkSelection.map(IPv4Address.init),
+               let linkPod = revision.pod(containing: link) {
+                pod = linkPod
+            }
             guard let info = facts.relayInformation, let circuit = info.circuitID,
                   let found = revision.switchFor(remoteID: info.remoteID, circuitID: circuit, relayPod: pod) else {
                 return .success(Placement(pod: pod))

@@ -98,6 +98,11 @@ public struct ZoneRevision: Sendable {
     }
 
     public func pod(named name: String) -> ZoneSpec.Pod? { spec.pods.first { $0.name.value == name } }
+
+    /// The pod one of whose networks holds this address (networks never overlap).
+    public func pod(containing address: IPv4Address) -> String? {
+        spec.pods.first { $0.networks.contains { $0.subnet.value.contains(address) } }?.name.value
+    }
     public func role(named name: String) -> ZoneSpec.Role? { spec.roles.first { $0.name.value == name } }
     public func profile(named name: String) -> ZoneSpec.Profile? { spec.profiles.first { $0.name.value == name } }
 }
