@@ -54,6 +54,7 @@ test: deps build
 bench: deps release
 	bench/zone-bench.sh
 	$(PYTHON) bench/dhcp_bench.py
+	$(PYTHON) bench/boot_storm.py
 
 clean:
 	rm -rf .build $(STATE)

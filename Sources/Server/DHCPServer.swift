@@ -29,6 +29,8 @@ public final class DHCPServer: Sendable {
 
     /// Datagrams read per recvmmsg.
     static let readBatch = 32
+    /// Room for about 25,000 queued requests.
+    static let receiveBuffer = 8 << 20
 
     public let statistics: DHCPStatistics
     public let localAddress: SocketAddress?
@@ -59,8 +61,9 @@ public final class DHCPServer: Sendable {
             // A storm is read in batches (recvmmsg), and replies of a batch leave together (sendmmsg).
             .channelOption(.datagramVectorReadMessageCount, value: DHCPServer.readBatch)
             .channelOption(.maxMessagesPerRead, value: 4)
-            // A boot storm arrives all at once: let the kernel queue it rather than drop it.
-            .channelOption(.socketOption(.so_rcvbuf), value: 8 << 20)
+            // A boot storm arrives all at once: let the kernel queue it rather than drop it
+            // (capped by net.core.rmem_max; lifted below where the process may).
+            .channelOption(.socketOption(.so_rcvbuf), value: DHCPServer.receiveBuffer)
             // Each datagram of a vector read gets an equal slice of this buffer: one byte more
             // than the largest message accepted, so an oversized datagram is seen as oversized
             // (and counted) instead of arriving cut to a shorter, different error.
@@ -77,6 +80,11 @@ public final class DHCPServer: Sendable {
             }
         do {
             let channel = try await bootstrap.bind(host: configuration.host, port: configuration.port).get()
+            // SO_RCVBUFFORCE passes net.core.rmem_max (CAP_NET_ADMIN); without it the capped size stays.
+            let forced: Void? = try? await channel.setOption(
+                ChannelOptions.Types.SocketOption(level: .socket, name: NIOBSDSocket.Option(rawValue: SO_RCVBUFFORCE)),
+                value: SocketOptionValue(DHCPServer.receiveBuffer)).get()
+            if forced == nil { logger.notice("receive buffer capped by net.core.rmem_max: a boot storm may be dropped and retried") }
             logger.info("DHCP listening on \(channel.localAddress.map { "\($0)" } ?? configuration.host)")
             return DHCPServer(channel: channel, writer: writer, statistics: statistics)
         } catch {
