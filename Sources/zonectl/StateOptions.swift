@@ -35,10 +35,12 @@ func useColor(noColor: Bool) -> Bool {
     !noColor && ProcessInfo.processInfo.environment["NO_COLOR"] == nil && isatty(STDOUT_FILENO) == 1
 }
 
-/// Who applies: $ZONEBOOT_AUTHOR, else the login name.
+/// Who applies: $ZONEBOOT_AUTHOR, else the login name, else the account running zonectl.
 var currentAuthor: String {
     let env = ProcessInfo.processInfo.environment
-    return env["ZONEBOOT_AUTHOR"] ?? env["USER"] ?? env["LOGNAME"] ?? "unknown"
+    if let name = env["ZONEBOOT_AUTHOR"] ?? env["USER"] ?? env["LOGNAME"] { return name }
+    if let entry = getpwuid(getuid()), let name = entry.pointee.pw_name { return String(cString: name) }
+    return "uid \(getuid())"
 }
 
 extension RevisionSummary {
