@@ -9,16 +9,14 @@ reservations by circuit-id. Also reports zonebootd's peak RSS with the zone load
 Bounded: 90 s per server at most; addresses from 198.18.0.0/15; namespaces removed.
 """
 import ipaddress
-import json
 import os
 import sys
 import tempfile
 import textwrap
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "e2e"))
-from netlab import ROOT, lab, read_counters, wait_for  # noqa: E402
+from netlab import ROOT, lab, server_and_client, start_kea, start_zonebootd  # noqa: E402
 
 ZONEBOOTD = Path(os.environ.get("ZONEBOOTD", ROOT / ".build" / "release" / "zonebootd"))
 ZONECTL = ZONEBOOTD.parent / "zonectl"
@@ -141,26 +139,16 @@ def peak_rss_kib(pid):
 def storm(which):
     with lab() as the_lab, tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
-        srv, load = the_lab.ns("srv"), the_lab.ns("load")
-        the_lab.link(srv, "eth0", load, "up0")
-        the_lab.addr(srv, "eth0", f"{SERVER}/24")
-        the_lab.addr(load, "up0", f"{LOAD}/24")
+        srv, load = server_and_client(the_lab, SERVER, LOAD)
         the_lab.addr(load, "lo", f"{GIADDR}/32")
         the_lab.route(srv, "198.18.64.0/18", LOAD)
-        the_lab.wait_up(srv, "eth0")
         if which == "zonebootd":
             zone = tmp / "storm.yaml"
             zone.write_text(storm_zone())
-            counters = tmp / "counters.json"
-            proc = the_lab.spawn(srv, ZONEBOOTD, "--zone", zone, "--state", tmp / "state", "--listen", SERVER,
-                                 "--counters-file", counters, "--log-level", "warning", log=tmp / "zonebootd.log")
-            wait_for(lambda: read_counters(counters) is not None, timeout=30, what="zonebootd")
+            proc = start_zonebootd(the_lab, srv, zone, tmp / "state", SERVER, tmp / "counters.json",
+                                   "--log-level", "warning", binary=ZONEBOOTD, log=tmp / "zonebootd.log")
         else:
-            config = tmp / "kea.json"
-            config.write_text(json.dumps(kea_config(tmp)))
-            env = dict(os.environ, KEA_PIDFILE_DIR=str(tmp), KEA_LOCKFILE_DIR=str(tmp))
-            proc = the_lab.spawn(srv, "kea-dhcp4", "-c", config, log=tmp / "kea.out", env=env)
-            time.sleep(3)
+            proc = start_kea(the_lab, srv, kea_config(tmp), tmp)
         script = tmp / "storm.py"
         script.write_text(GENERATOR)
         out = the_lab.run(load, "/usr/bin/python3", script, HOSTS, FIRST, SERVER, GIADDR, timeout=150).stdout.split()
@@ -174,10 +162,8 @@ def idle_rss_with_generated_zone():
         tmp = Path(d)
         srv = the_lab.ns("srv")
         the_lab.run(srv, ZONECTL, "example", "--pods", "25", "--racks", "10", "--units", "40", "--zone", "big", "-o", tmp / "z")
-        counters = tmp / "counters.json"
-        proc = the_lab.spawn(srv, ZONEBOOTD, "--zone", tmp / "z" / "big.yaml", "--state", tmp / "state",
-                             "--listen", "127.0.0.1", "--counters-file", counters, log=tmp / "zonebootd.log")
-        wait_for(lambda: read_counters(counters) is not None, timeout=30, what="zonebootd")
+        proc = start_zonebootd(the_lab, srv, tmp / "z" / "big.yaml", tmp / "state", "127.0.0.1", tmp / "counters.json",
+                               binary=ZONEBOOTD, log=tmp / "zonebootd.log")
         return peak_rss_kib(proc.pid) / 1024
 
 

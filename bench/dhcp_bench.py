@@ -9,17 +9,15 @@ zonebootd in its embedded SQLite, durable before each ACK. Addresses come from
 
     [load: up0 198.18.0.1, perfdhcp] ── [srv: eth0 198.18.0.10, zonebootd | kea-dhcp4]
 """
-import json
 import os
 import re
 import sys
 import tempfile
 import textwrap
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "e2e"))
-from netlab import ROOT, lab, read_counters, wait_for  # noqa: E402
+from netlab import ROOT, lab, server_and_client, start_kea, start_zonebootd  # noqa: E402
 
 ZONEBOOTD = Path(os.environ.get("ZONEBOOTD", ROOT / ".build" / "release" / "zonebootd"))
 SERVER, RELAY = "198.18.0.10", "198.18.0.1"
@@ -91,34 +89,20 @@ def parse(output, seconds):
 
 
 def run_server(the_lab, srv, which, tmp):
-    if which == "zonebootd":
-        zone = tmp / "zone.yaml"
-        zone.write_text(ZONE)
-        counters = tmp / "counters.json"
-        proc = the_lab.spawn(srv, ZONEBOOTD, "--zone", zone, "--state", tmp / "state", "--listen", SERVER,
-                             "--counters-file", counters, "--log-level", "warning",
-                             # perfdhcp sends every client through one circuit-id, which on a real switch
-                             # is one port; the per-port flood cap would rightly stop it.
-                             "--max-requests-per-circuit", "0", log=tmp / "zonebootd.log")
-        wait_for(lambda: read_counters(counters) is not None, what="zonebootd")
-        return proc
-    config = tmp / "kea.json"
-    config.write_text(json.dumps(kea_config(tmp)))
-    env = dict(os.environ, KEA_PIDFILE_DIR=str(tmp), KEA_LOCKFILE_DIR=str(tmp))
-    proc = the_lab.spawn(srv, "kea-dhcp4", "-c", config, log=tmp / "kea.out", env=env)
-    time.sleep(2)
-    return proc
+    if which == "kea":
+        return start_kea(the_lab, srv, kea_config(tmp), tmp)
+    zone = tmp / "zone.yaml"
+    zone.write_text(ZONE)
+    # perfdhcp sends every client through one circuit-id, which on a real switch is one
+    # port; the per-port flood cap would rightly stop it.
+    return start_zonebootd(the_lab, srv, zone, tmp / "state", SERVER, tmp / "counters.json", "--log-level", "warning",
+                           "--max-requests-per-circuit", "0", binary=ZONEBOOTD, log=tmp / "zonebootd.log")
 
 
 def measure(which, rate, clients, seconds):
     with lab() as the_lab, tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
-        srv, load = the_lab.ns("srv"), the_lab.ns("load")
-        the_lab.link(srv, "eth0", load, "up0")
-        the_lab.addr(srv, "eth0", f"{SERVER}/24")
-        the_lab.addr(load, "up0", f"{RELAY}/24")
-        the_lab.wait_up(srv, "eth0")
-        the_lab.wait_up(load, "up0")
+        srv, load = server_and_client(the_lab, SERVER, RELAY)
         proc = run_server(the_lab, srv, which, tmp)
         before = cpu_seconds(proc.pid)
         output = perfdhcp(the_lab, load, rate, clients, seconds)

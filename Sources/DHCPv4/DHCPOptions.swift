@@ -81,37 +81,43 @@ public struct DHCPOptions: Sendable, Hashable, Sequence {
         code == DHCPOptionCode.pad || code == DHCPOptionCode.end || code == DHCPOptionCode.overload
     }
 
-    /// Bytes `encode(into:)` writes.
-    var encodedLength: Int { all.reduce(0) { $0 + $1.data.count + 2 * Swift.max(1, ($1.data.count + 254) / 255) } }
-
-    /// Every option as wire instances, appended to `out` (the same bytes as `encodedInstances`, joined).
-    func encode(into out: inout [UInt8]) {
+    /// Each option as wire instances of at most 255 data bytes (RFC 3396 splitting), in order.
+    private func forEachInstance(_ body: (UInt8, ArraySlice<UInt8>) -> Void) {
         for option in all {
             if option.data.isEmpty {
-                out.append(option.code)
-                out.append(0)
+                body(option.code, [])
                 continue
             }
             var start = 0
             while start < option.data.count {
                 let end = Swift.min(start + 255, option.data.count)
-                out.append(option.code)
-                out.append(UInt8(end - start))
-                out.append(contentsOf: option.data[start..<end])
+                body(option.code, option.data[start..<end])
                 start = end
             }
         }
     }
 
-    /// Each option as wire instances of at most 255 data bytes (RFC 3396 splitting).
-    func encodedInstances() -> [[UInt8]] {
-        all.flatMap { option -> [[UInt8]] in
-            if option.data.isEmpty { return [[option.code, 0]] }
-            return stride(from: 0, to: option.data.count, by: 255).map { start in
-                let chunk = option.data[start..<Swift.min(start + 255, option.data.count)]
-                return [option.code, UInt8(chunk.count)] + chunk
-            }
+    /// Bytes `encode(into:)` writes.
+    var encodedLength: Int {
+        var length = 0
+        forEachInstance { _, data in length += 2 + data.count }
+        return length
+    }
+
+    /// Every instance appended to `out`: the common case, one buffer and no overload.
+    func encode(into out: inout [UInt8]) {
+        forEachInstance { code, data in
+            out.append(code)
+            out.append(UInt8(data.count))
+            out.append(contentsOf: data)
         }
+    }
+
+    /// Every instance as its own byte array, for packing into overloaded fields.
+    func encodedInstances() -> [[UInt8]] {
+        var instances: [[UInt8]] = []
+        forEachInstance { code, data in instances.append([code, UInt8(data.count)] + data) }
+        return instances
     }
 }
 

@@ -12,7 +12,7 @@ import textwrap
 import time
 from pathlib import Path
 
-from netlab import ZONEBOOTD, read_counters, wait_for
+from netlab import read_counters, start_zonebootd, wait_for
 
 ZONE = textwrap.dedent("""\
     apiVersion: zoneboot/v1
@@ -79,10 +79,8 @@ class DHCPLab:
         return f"52:54:00:{generation:02x}:00:{n:02x}"
 
     def start_server(self):
-        self.server = self.lab.spawn(self.srv, ZONEBOOTD, "--zone", self.zone, "--state", self.state,
-                                     "--listen", SERVER, "--counters-file", self.counters, "--log-level", "debug",
-                                     log=self.tmp / f"zonebootd-{time.time_ns()}.log")
-        wait_for(lambda: read_counters(self.counters) is not None, what="zonebootd to start")
+        self.server = start_zonebootd(self.lab, self.srv, self.zone, self.state, SERVER, self.counters,
+                                      "--log-level", "debug", log=self.tmp / f"zonebootd-{time.time_ns()}.log")
 
     def stop_server(self, sig=None):
         import signal

@@ -143,3 +143,32 @@ def read_counters(path):
         return json.loads(Path(path).read_text())
     except (OSError, ValueError):
         return None
+
+
+def server_and_client(the_lab, server="198.18.0.10", client="198.18.0.1"):
+    """Two namespaces on one veth: a server (eth0) and a relay or load generator (up0), both up."""
+    srv, other = the_lab.ns("srv"), the_lab.ns("rly")
+    the_lab.link(srv, "eth0", other, "up0")
+    the_lab.addr(srv, "eth0", f"{server}/24")
+    the_lab.addr(other, "up0", f"{client}/24")
+    the_lab.wait_up(srv, "eth0")
+    the_lab.wait_up(other, "up0")
+    return srv, other
+
+
+def start_zonebootd(the_lab, ns, zone, state, listen, counters, *extra, binary=None, log=None):
+    """Starts zonebootd in a namespace and waits until it has written its first counters."""
+    proc = the_lab.spawn(ns, binary or ZONEBOOTD, "--zone", zone, "--state", state, "--listen", listen,
+                         "--counters-file", counters, *extra, log=log)
+    wait_for(lambda: read_counters(counters) is not None, timeout=30, what="zonebootd to start")
+    return proc
+
+
+def start_kea(the_lab, ns, config, tmp):
+    """Starts kea-dhcp4 with a config dict, its pid and lock files kept in tmp."""
+    path = Path(tmp) / "kea.json"
+    path.write_text(json.dumps(config))
+    env = dict(os.environ, KEA_PIDFILE_DIR=str(tmp), KEA_LOCKFILE_DIR=str(tmp))
+    proc = the_lab.spawn(ns, "kea-dhcp4", "-c", path, log=Path(tmp) / "kea.out", env=env)
+    time.sleep(3)  # Kea gives no readiness signal; its sockets are open well within this
+    return proc

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from dhcp_lab import SERVER, ZONE
-from netlab import ZONEBOOTD, lab, read_counters, require_tools, wait_for
+from netlab import lab, read_counters, require_tools, server_and_client, start_zonebootd, wait_for
 
 GIADDR = "198.18.16.1"
 
@@ -28,19 +28,13 @@ def attack(tmp_path):
     require_tools("ip")
     import scapy.all  # noqa: F401  (python3-scapy, installed by make deps)
     with lab() as the_lab:
-        srv, atk = the_lab.ns("srv"), the_lab.ns("atk")
-        the_lab.link(srv, "eth0", atk, "up0")
-        the_lab.addr(srv, "eth0", "198.18.0.10/24")
-        the_lab.addr(atk, "up0", "198.18.0.1/24")
+        srv, atk = server_and_client(the_lab)
         the_lab.addr(atk, "lo", f"{GIADDR}/32")
         the_lab.route(srv, "198.18.16.0/22", "198.18.0.1")
-        the_lab.wait_up(srv, "eth0")
         zone = tmp_path / "zone.yaml"
         zone.write_text(ZONE)
         counters = tmp_path / "counters.json"
-        server = the_lab.spawn(srv, ZONEBOOTD, "--zone", zone, "--state", tmp_path / "state", "--listen", SERVER,
-                               "--counters-file", counters, log=tmp_path / "zonebootd.log")
-        wait_for(lambda: read_counters(counters) is not None, what="zonebootd")
+        server = start_zonebootd(the_lab, srv, zone, tmp_path / "state", SERVER, counters, log=tmp_path / "zonebootd.log")
         yield the_lab, atk, counters, server
 
 
