@@ -86,6 +86,10 @@ class DHCPLab:
         import signal
         self.lab.stop(self.server, sig or signal.SIGTERM)
 
+    def relayed_requests(self):
+        """How many client requests dhcrelay has forwarded so far (it logs each)."""
+        return (self.tmp / "dhcrelay.log").read_text().count("Forwarded BOOTREQUEST")
+
     def counter(self, *path):
         value = read_counters(self.counters) or {}
         for key in path:

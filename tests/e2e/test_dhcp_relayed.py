@@ -79,3 +79,41 @@ def test_a_restart_loses_no_lease(dhcp):
     dhcp.lab.run(dhcp.clients["swp4"], "ip", "link", "set", "eth0", "address", dhcp.mac(4, generation=7))
     assert dhcp.udhcpc("swp4")["ip"] == "198.18.16.201"
     assert dhcp.lease("198.18.16.11")[1] == "bound"
+
+
+def test_a_renewal_after_a_restart_is_answered_from_the_durable_lease(dhcp):
+    """DORA, then zonebootd restarts, then the client renews by unicast from its own
+    address, past the relay (no giaddr, no Option 82): the lease on disk places it."""
+    import signal
+    client = dhcp.clients["swp2"]
+    events = dhcp.tmp / "udhcpc-events"
+    script = dhcp.tmp / "udhcpc-configure.sh"
+    # A client that really configures its address and route, so its renewal can be unicast.
+    script.write_text(f"""#!/bin/sh
+case "$1" in
+  bound|renew)
+    ip addr flush dev "$interface"
+    ip addr add "$ip/24" dev "$interface"
+    ip route replace default via "$router"
+    echo "$1 $ip $hostname $lease" >> {events};;
+esac
+exit 0
+""")
+    script.chmod(0o755)
+    proc = dhcp.lab.spawn(client, "busybox", "udhcpc", "-i", "eth0", "-f", "-t", "5", "-T", "2", "-s", script,
+                          log=dhcp.tmp / "udhcpc-renew.log")
+    try:
+        wait_for(lambda: events.exists() and "bound" in events.read_text(), what="the first lease")
+        assert events.read_text().split() == ["bound", "198.18.16.12", "lab-p01-r01-u02", "3600"]
+        relayed = dhcp.relayed_requests()
+        dhcp.stop_server()
+        dhcp.start_server()
+        proc.send_signal(signal.SIGUSR1)  # busybox udhcpc: renew now
+        wait_for(lambda: "renew" in events.read_text(), what="the renewal")
+        assert events.read_text().splitlines()[-1].split() == ["renew", "198.18.16.12", "lab-p01-r01-u02", "3600"]
+        # The restarted server answered it, by unicast, placing it by its lease.
+        wait_for(lambda: dhcp.counter("sent", "ack") >= 1, what="the ACK to be counted")
+        assert dhcp.counter("dropped", "unrelayed-not-direct") == 0
+        assert dhcp.relayed_requests() == relayed, "the renewal went through the relay, not by unicast"
+    finally:
+        dhcp.lab.stop(proc)
