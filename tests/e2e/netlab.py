@@ -158,6 +158,8 @@ def server_and_client(the_lab, server="198.18.0.10", client="198.18.0.1"):
 
 def start_zonebootd(the_lab, ns, zone, state, listen, counters, *extra, binary=None, log=None):
     """Starts zonebootd in a namespace and waits until it has written its first counters."""
+    # A file left by an earlier server would make this return before the new one listens.
+    Path(counters).unlink(missing_ok=True)
     proc = the_lab.spawn(ns, binary or ZONEBOOTD, "--zone", zone, "--state", state, "--listen", listen,
                          "--counters-file", counters, *extra, log=log)
     wait_for(lambda: read_counters(counters) is not None, timeout=30, what="zonebootd to start")
