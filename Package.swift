@@ -39,9 +39,11 @@ let package = Package(
             "Zone", "Boot",
             .product(name: "GRDB", package: "GRDB.swift"),
         ], swiftSettings: strict),
+        // AF_PACKET sockets for direct mode (Linux headers Swift does not import).
+        .target(name: "CPacketSocket"),
         // Thin I/O: the DHCP listener, group-committed lease writes, counters.
         .target(name: "Server", dependencies: [
-            "Addressing", "DHCPv4", "Zone", "Boot", "Store",
+            "Addressing", "DHCPv4", "Zone", "Boot", "Store", "CPacketSocket",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),

@@ -21,7 +21,7 @@ final class DHCPEngine {
     private struct Pending {
         var leases: [Lease]
         var events: [DHCPEvent]
-        var reply: (DHCPMessage, ReplyRoute, Int)?
+        var reply: OutgoingReply?
     }
 
     private let loop: any EventLoop
@@ -36,16 +36,11 @@ final class DHCPEngine {
     private var rateLimit: RequestRateLimit
     private var pending: [Pending] = []
     private var committing = false
-    /// Where replies are written; set when the channel becomes active.
-    var channel: (any Channel)?
-    private var needsFlush = false
+    /// Where replies leave: a UDP socket (relayed) or packet sockets (direct); set once it is open.
+    var sender: (any ReplySender)?
 
-    /// Sends what was written since the last flush: several replies leave in one sendmmsg.
-    func flush() {
-        guard needsFlush, let channel else { return }
-        needsFlush = false
-        channel.flush()
-    }
+    /// Sends what was written since the last flush: several replies leave together.
+    func flush() { sender?.flush() }
 
     init(loop: any EventLoop, revisions: RevisionHolder, store: any LeaseStore, leases: LeaseTable,
          settings: DHCPSettings, rateLimit: RequestRateLimit, writer: NIOThreadPool, statistics: DHCPStatistics,
@@ -88,7 +83,7 @@ final class DHCPEngine {
             return
         }
         let decision = DHCPPolicy.decide(facts, revision: revisions.current, leases: table, settings: settings, now: now)
-        var reply: (DHCPMessage, ReplyRoute, Int)?
+        var reply: OutgoingReply?
         switch decision.outcome {
         case .drop(let reason):
             statistics.update { $0.dropped(reason) }
@@ -98,7 +93,8 @@ final class DHCPEngine {
             statistics.update { $0.silent += 1 }
         case .reply(let message, let route):
             // A client's option 57 covers the IP and UDP headers (28 bytes) as well.
-            reply = (message, route, (facts.maximumMessageSize ?? 576) - 28)
+            reply = OutgoingReply(message: message, route: route, maximumSize: (facts.maximumMessageSize ?? 576) - 28,
+                                  ingress: ingressInterface)
         }
         // The next decision must see this one's leases, durable or not yet.
         for lease in decision.leases { table.apply(lease) }
@@ -143,37 +139,9 @@ final class DHCPEngine {
         }
     }
 
-    private func send(_ reply: (DHCPMessage, ReplyRoute, Int)) {
-        let (message, route, maximumSize) = reply
-        guard let channel else { return }
-        let target: SocketAddress
-        do {
-            target = try Self.address(for: route)
-        } catch {
-            statistics.update { $0.sendFailures += 1 }
-            return
-        }
-        let bytes = message.serialized(maximumSize: maximumSize)
-        let envelope = AddressedEnvelope(remoteAddress: target, data: channel.allocator.buffer(bytes: bytes))
-        let statistics = self.statistics
-        let type = message.messageType
-        needsFlush = true
-        channel.write(envelope).whenComplete { result in
-            switch result {
-            case .success: statistics.update { $0.sent(type) }
-            case .failure: statistics.update { $0.sendFailures += 1 }
-            }
-        }
-    }
-
-    /// Where a route's datagram goes. A client without an address is reached by
-    /// broadcast: unicast to chaddr without ARP needs a raw socket (direct mode only).
-    static func address(for route: ReplyRoute) throws -> SocketAddress {
-        switch route {
-        case .relay(let giaddr, let port): try SocketAddress(ipAddress: giaddr.description, port: Int(port))
-        case .unicast(let address): try SocketAddress(ipAddress: address.description, port: 68)
-        case .broadcast, .hardware: try SocketAddress(ipAddress: "255.255.255.255", port: 68)
-        }
+    private func send(_ reply: OutgoingReply) {
+        sender?.send(reply.message.serialized(maximumSize: reply.maximumSize), type: reply.message.messageType,
+                     route: reply.route, ingress: reply.ingress)
     }
 }
 
@@ -183,16 +151,18 @@ final class DHCPChannelHandler: ChannelInboundHandler {
     typealias OutboundOut = AddressedEnvelope<ByteBuffer>
 
     private let engine: DHCPEngine
+    private let statistics: DHCPStatistics
     /// Interface index → name, for direct mode.
     private let interfaceName: @Sendable (Int) -> String?
 
-    init(engine: DHCPEngine, interfaceName: @escaping @Sendable (Int) -> String?) {
+    init(engine: DHCPEngine, statistics: DHCPStatistics, interfaceName: @escaping @Sendable (Int) -> String?) {
         self.engine = engine
+        self.statistics = statistics
         self.interfaceName = interfaceName
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        engine.channel = context.channel
+        engine.sender = DatagramReplySender(channel: context.channel, statistics: statistics)
         context.fireChannelActive()
     }
 

@@ -75,7 +75,7 @@ public final class DHCPServer: Sendable {
                                             settings: settings, rateLimit: rateLimit, writer: writer, statistics: statistics, logger: logger,
                                             clock: { Int64(Date().timeIntervalSince1970) })
                     try channel.pipeline.syncOperations.addHandler(
-                        DHCPChannelHandler(engine: engine, interfaceName: DHCPServer.interfaceName))
+                        DHCPChannelHandler(engine: engine, statistics: statistics, interfaceName: DHCPServer.interfaceName))
                 }
             }
         do {

@@ -37,6 +37,13 @@ struct ZoneBootD: AsyncParsableCommand {
     @Option(help: "UDP port for DHCP.")
     var dhcpPort: Int = 67
 
+    @Option(help: ArgumentHelp("Direct mode: this host is the switch POD/SWITCH of the zone, e.g. p01/tor-a.",
+                               discussion: "Requests on --interfaces are placed by the port they came in on."))
+    var direct: String?
+
+    @Option(help: "Direct mode: the switch ports to answer on, as in the zone file (swp1-swp48), comma-separated.")
+    var interfaces: String?
+
     @Option(help: "Server identifier (option 54), the address clients renew with (default: the first --listen address).")
     var serverID: String?
 
@@ -57,6 +64,26 @@ struct ZoneBootD: AsyncParsableCommand {
             throw ValidationError("--listen \(address) is not an IPv4 address")
         }
         if let serverID, IPv4Address(serverID) == nil { throw ValidationError("--server-id \(serverID) is not an IPv4 address") }
+        if direct != nil {
+            guard directSwitch != nil else { throw ValidationError("--direct takes POD/SWITCH, e.g. p01/tor-a") }
+            guard interfaces != nil else { throw ValidationError("--direct needs --interfaces, e.g. swp1-swp48") }
+            guard serverID != nil else { throw ValidationError("--direct needs --server-id: the switch's address clients see") }
+            _ = try directInterfaces()
+        }
+    }
+
+    var directSwitch: (pod: String, switch: String)? {
+        let parts = direct?.split(separator: "/").map(String.init) ?? []
+        return parts.count == 2 ? (parts[0], parts[1]) : nil
+    }
+
+    func directInterfaces() throws -> [String] {
+        try (interfaces ?? "").split(separator: ",").flatMap { item -> [String] in
+            switch PortRange.parse(String(item)) {
+            case .success(let range): return range.names
+            case .failure(let problem): throw ValidationError("--interfaces: " + problem.message(String(item)))
+            }
+        }
     }
 
     func run() async throws {
@@ -104,8 +131,25 @@ struct ZoneBootD: AsyncParsableCommand {
             throw ExitCode.failure
         }
 
+        var directServer: DirectDHCPServer?
+        if let directSwitch {
+            let settings = DHCPSettings(serverIdentifier: serverIdentifier, directSwitch: directSwitch)
+            do {
+                directServer = try await DirectDHCPServer.start(
+                    interfaces: try directInterfaces(), settings: settings,
+                    rateLimit: RequestRateLimit(perMAC: maxRequestsPerMAC, perCircuit: maxRequestsPerCircuit),
+                    revisions: revisions, store: store, group: group, logger: logger)
+            } catch {
+                logger.critical("cannot start direct mode: \(error)")
+                for server in servers { await server.close() }
+                try? await group.shutdownGracefully()
+                throw ExitCode.failure
+            }
+        }
+
         let countersPath = countersFile ?? (stateDirectory as NSString).appendingPathComponent("dhcp-counters.json")
-        let reporter = CountersReporter(path: countersPath, servers: servers)
+        let reporter = CountersReporter(path: countersPath,
+                                        statistics: servers.map(\.statistics) + (directServer.map { [$0.statistics] } ?? []))
         let signals = SignalWaiter()
         let zonePath = zone
         let reloadLogger = logger
@@ -122,6 +166,7 @@ struct ZoneBootD: AsyncParsableCommand {
             tick: { reporter.write() })
         logger.info("stopping")
         for server in servers { await server.close() }
+        await directServer?.close()
         reporter.write()
         try? await group.shutdownGracefully()
     }
@@ -130,11 +175,11 @@ struct ZoneBootD: AsyncParsableCommand {
 /// Writes the listeners' counters as one JSON document, atomically replaced.
 struct CountersReporter: Sendable {
     let path: String
-    let servers: [DHCPServer]
+    let statistics: [DHCPStatistics]
 
     func write() {
         var total = DHCPCounters()
-        for server in servers { total.merge(server.statistics.snapshot) }
+        for listener in statistics { total.merge(listener.snapshot) }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         encoder.keyEncodingStrategy = .convertToSnakeCase

@@ -155,10 +155,10 @@ enum Format: Sendable {
 }
 
 extension PortRange {
-    enum ParseProblem: Error {
+    public enum ParseProblem: Error {
         case empty, prefixesDiffer, descending, noNumber, tooLong
 
-        func message(_ text: String) -> String {
+        public func message(_ text: String) -> String {
             switch self {
             case .empty: "needs a port name, found an empty string"
             case .prefixesDiffer: "'\(text)': both ends of a port range need the same name before the number (swp1-swp40)"
@@ -170,7 +170,7 @@ extension PortRange {
     }
 
     /// `swp1-swp40`, `swp1-40`, `swp48`, `Ethernet0-Ethernet47`, `eth1/1-eth1/48`.
-    static func parse(_ text: String) -> Result<PortRange, ParseProblem> {
+    public static func parse(_ text: String) -> Result<PortRange, ParseProblem> {
         guard !text.isEmpty, !text.contains(where: \.isWhitespace) else { return .failure(.empty) }
         func split(_ s: Substring) -> (prefix: Substring, digits: Substring) {
             let digits = s.reversed().prefix(while: { $0.isASCII && $0.isNumber }).count
