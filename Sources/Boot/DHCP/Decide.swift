@@ -79,25 +79,20 @@ public enum DHCPPolicy {
         case .success(let found): placement = found
         case .failure(let reason): return .drop(reason)
         }
-        var decision: Decision
+        let decision: Decision
         switch facts.messageType {
         case .discover:
             decision = offer(facts, placement, revision, leases, settings, now)
         case .request:
             decision = request(facts, placement, revision, leases, settings, now)
         case .release:
-            decision = release(facts, placement, leases, now)
+            decision = release(facts, placement, revision, leases, now)
         case .decline:
             decision = decline(facts, placement, leases, settings, now)
         case .inform:
             decision = inform(facts, placement, revision, settings)
         case .offer, .ack, .nak:
             return .drop(.notAServerMessage)
-        }
-        // The outbox keeps what hooks run on, and every host.* event (rare, and what operators
-        // look for); a lease event no hook of the host's role wants is not written at all.
-        decision.events.removeAll { event in
-            !event.type.rawValue.hasPrefix("host.") && !revision.hooksWant(event.type, role: placement.identity?.role)
         }
         return decision
     }
@@ -194,7 +189,9 @@ public enum DHCPPolicy {
         if placement.identity == nil && !alreadyBound {
             decision.leases.append(lease(facts, placement, bound, .offered, expires: now + settings.offerHoldSeconds, now))
         }
-        decision.events.append(event(.leaseOffered, facts, placement, bound.address, now))
+        if recorded(.leaseOffered, placement, revision) {
+            decision.events.append(event(.leaseOffered, facts, placement, bound.address, now))
+        }
         return decision
     }
 
@@ -228,18 +225,23 @@ public enum DHCPPolicy {
         // Discovered once: when the machine is first bound here (its own offer does not count).
         let firstTime = !(bound.existing.map { $0.state == .bound && $0.belongs(toMAC: facts.mac, clientID: facts.clientID) } ?? false)
         if firstTime && placement.identity == nil { decision.events.append(event(.hostDiscovered, facts, placement, bound.address, now)) }
-        decision.events.append(event(.leaseAcked, facts, placement, bound.address, now))
+        if recorded(.leaseAcked, placement, revision) {
+            decision.events.append(event(.leaseAcked, facts, placement, bound.address, now))
+        }
         return decision
     }
 
-    private static func release(_ facts: RequestFacts, _ placement: Placement, _ leases: some LeaseView, _ now: Int64) -> Decision {
+    private static func release(_ facts: RequestFacts, _ placement: Placement, _ revision: ZoneRevision,
+                                _ leases: some LeaseView, _ now: Int64) -> Decision {
         guard let address = facts.ciaddr, var held = leases.lease(address: address), held.isActive(at: now),
               held.belongs(toMAC: facts.mac, clientID: facts.clientID) else { return .drop(.noLease) }
         held.state = .released
         held.expiresAt = now
         held.updatedAt = now
         var decision = Decision(outcome: .silent, leases: [held])
-        decision.events.append(event(.leaseReleased, facts, placement, address, now))
+        if recorded(.leaseReleased, placement, revision) {
+            decision.events.append(event(.leaseReleased, facts, placement, address, now))
+        }
         return decision
     }
 
@@ -339,6 +341,12 @@ public enum DHCPPolicy {
         Lease(address: bound.address, mac: facts.mac, clientID: facts.clientID, pod: placement.pod,
               location: placement.identity?.location, name: placement.identity?.name, state: state,
               expiresAt: expires, updatedAt: now)
+    }
+
+    /// The outbox keeps what hooks run on, and every host.* event (rare, and what operators
+    /// look for); a lease event no hook of the host's role wants is not even built.
+    private static func recorded(_ type: HookEvent, _ placement: Placement, _ revision: ZoneRevision) -> Bool {
+        type == .hostReplaced || type == .hostDiscovered || revision.hooksWant(type, role: placement.identity?.role)
     }
 
     private static func event(_ type: HookEvent, _ facts: RequestFacts, _ placement: Placement,
