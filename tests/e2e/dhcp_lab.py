@@ -42,12 +42,7 @@ SERVER = "198.18.0.10"
 
 class DHCPLab:
     def __init__(self, lab, tmp: Path, ports=4, untrusted=(), zone=ZONE):
-        self.lab = lab
-        self.tmp = tmp
-        self.state = tmp / "state"
-        self.zone = tmp / "zone.yaml"
-        self.zone.write_text(zone)
-        self.counters = tmp / "counters.json"
+        self.use_files(lab, tmp, zone)
         self.srv = lab.ns("srv")
         self.relay = lab.ns("rly")
         lab.link(self.srv, "eth0", self.relay, "up0")
@@ -77,6 +72,15 @@ class DHCPLab:
         args += ["-iu", "up0", SERVER]
         self.relay_proc = lab.spawn(self.relay, *args, log=tmp / "dhcrelay.log")
         time.sleep(1)
+
+    def use_files(self, lab, tmp, zone):
+        """The lab, its folder, and where the zone, state and counters live in it."""
+        self.lab = lab
+        self.tmp = tmp
+        self.state = tmp / "state"
+        self.zone = tmp / "zone.yaml"
+        self.zone.write_text(zone)
+        self.counters = tmp / "counters.json"
 
     @staticmethod
     def mac(n, generation=0):

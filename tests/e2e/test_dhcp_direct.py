@@ -14,13 +14,8 @@ from netlab import lab, require_tools, start_zonebootd
 
 
 class DirectLab(DHCPLab):
-    def __init__(self, the_lab, tmp, ports=4):  # noqa: the topology differs; the clients are the same
-        self.lab = the_lab
-        self.tmp = tmp
-        self.state = tmp / "state"
-        self.zone = tmp / "zone.yaml"
-        self.zone.write_text(ZONE)
-        self.counters = tmp / "counters.json"
+    def __init__(self, the_lab, tmp, ports=4):  # the topology differs; the files and clients are the same
+        self.use_files(the_lab, tmp, ZONE)
         self.srv = the_lab.ns("sw")
         the_lab.run(self.srv, "ip", "link", "add", "br0", "type", "bridge")
         the_lab.run(self.srv, "ip", "link", "set", "br0", "up")
