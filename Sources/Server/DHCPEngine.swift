@@ -152,13 +152,10 @@ final class DHCPChannelHandler: ChannelInboundHandler {
 
     private let engine: DHCPEngine
     private let statistics: DHCPStatistics
-    /// Interface index → name, for direct mode.
-    private let interfaceName: @Sendable (Int) -> String?
 
-    init(engine: DHCPEngine, statistics: DHCPStatistics, interfaceName: @escaping @Sendable (Int) -> String?) {
+    init(engine: DHCPEngine, statistics: DHCPStatistics) {
         self.engine = engine
         self.statistics = statistics
-        self.interfaceName = interfaceName
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -173,8 +170,8 @@ final class DHCPChannelHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let envelope = unwrapInboundIn(data)
-        let ingress = envelope.metadata?.packetInfo.flatMap { interfaceName($0.interfaceIndex) }
-        engine.handle(Array(envelope.data.readableBytesView), ingressInterface: ingress,
+        // A UDP socket does not know the switch port: relayed requests carry it in Option 82.
+        engine.handle(Array(envelope.data.readableBytesView), ingressInterface: nil,
                       sourcePort: UInt16(clamping: envelope.remoteAddress.port ?? 68))
     }
 }

@@ -9,9 +9,8 @@ import Zone
 
 /// A running DHCPv4 listener on one address.
 ///
-/// Relayed mode (the default) answers relays on any address it is given, 127.0.0.1
-/// included. Direct mode (`settings.directSwitch`) learns each request's port from
-/// the interface it came in on.
+/// Relayed mode: answers relays on any address it is given, 127.0.0.1 included.
+/// Direct mode, where the port a request came in on is its location, is `DirectDHCPServer`.
 public final class DHCPServer: Sendable {
     public struct Configuration: Sendable {
         public var host: String
@@ -57,7 +56,6 @@ public final class DHCPServer: Sendable {
         let bootstrap = DatagramBootstrap(group: loop)
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
             .channelOption(.socketOption(.so_broadcast), value: 1)
-            .channelOption(.receivePacketInfo, value: true)
             // A storm is read in batches (recvmmsg), and replies of a batch leave together (sendmmsg).
             .channelOption(.datagramVectorReadMessageCount, value: DHCPServer.readBatch)
             .channelOption(.maxMessagesPerRead, value: 4)
@@ -75,7 +73,7 @@ public final class DHCPServer: Sendable {
                                             settings: settings, rateLimit: rateLimit, writer: writer, statistics: statistics, logger: logger,
                                             clock: { Int64(Date().timeIntervalSince1970) })
                     try channel.pipeline.syncOperations.addHandler(
-                        DHCPChannelHandler(engine: engine, statistics: statistics, interfaceName: DHCPServer.interfaceName))
+                        DHCPChannelHandler(engine: engine, statistics: statistics))
                 }
             }
         do {
@@ -96,11 +94,5 @@ public final class DHCPServer: Sendable {
     public func close() async {
         try? await channel.close()
         try? await writer.shutdownGracefully()
-    }
-
-    @Sendable static func interfaceName(_ index: Int) -> String? {
-        var buffer = [CChar](repeating: 0, count: Int(IF_NAMESIZE) + 1)
-        guard if_indextoname(UInt32(index), &buffer) != nil else { return nil }
-        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }

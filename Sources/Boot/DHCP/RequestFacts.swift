@@ -79,11 +79,4 @@ public enum MAC {
     public static func text(_ bytes: [UInt8]) -> String {
         bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined(separator: ":")
     }
-
-    public static func parse(_ text: String) -> [UInt8]? {
-        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
-        guard !parts.isEmpty, parts.count <= 16 else { return nil }
-        let bytes = parts.compactMap { $0.count == 2 ? UInt8($0, radix: 16) : nil }
-        return bytes.count == parts.count ? bytes : nil
-    }
 }
