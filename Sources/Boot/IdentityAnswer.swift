@@ -56,6 +56,8 @@ public struct IdentityAnswer: Sendable, Codable {
     public var options: [AnswerOption]
     /// The host's own iPXE script, when its role boots a profile with one.
     public var bootScriptURL: String?
+    /// The x64 UEFI loader its profile asks for.
+    public var efiLoader: EFILoader = .ipxe
 
     /// Renewal (T1) and rebinding (T2) at the RFC 2131 §4.4.5 defaults: 1/2 and 7/8 of the lease.
     public static func renewal(_ lease: UInt32) -> UInt32 { lease / 2 }
@@ -86,6 +88,7 @@ public struct IdentityAnswer: Sendable, Codable {
         if profile?.ipxe != nil, let base = HostFiles.baseURL(revision) {
             bootScriptURL = "\(base)/hosts/\(identity.name)/boot.ipxe"
         }
+        efiLoader = profile?.efiLoader?.value ?? .ipxe
         self.options = options
     }
 }

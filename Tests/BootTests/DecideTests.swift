@@ -13,9 +13,11 @@ private let server = IPv4Address(198, 18, 0, 10)
 private func request(_ type: DHCPMessageType, mac: [UInt8], circuit: String? = "swp7", remoteID: String? = "p01-tor-a",
                      giaddr: IPv4Address? = relayA, ciaddr: IPv4Address? = nil, requested: IPv4Address? = nil,
                      serverID: IPv4Address? = server, extraSubOptions: [DHCPOption] = [], userClass: String? = nil,
-                     broadcast: Bool = false, ingress: String? = nil, sourcePort: UInt16 = 67) throws -> RequestFacts {
+                     broadcast: Bool = false, ingress: String? = nil, sourcePort: UInt16 = 67,
+                     clientOptions: [DHCPOption] = []) throws -> RequestFacts {
     var options = DHCPOptions()
     options.set(DHCPOptionCode.messageType, [type.rawValue])
+    for option in clientOptions { options.set(option.code, option.data) }
     if let requested { options.set(DHCPOptionCode.requestedAddress, requested.bytes) }
     if type == .request, ciaddr == nil, let serverID { options.set(DHCPOptionCode.serverIdentifier, serverID.bytes) }
     if let userClass { options.set(DHCPOptionCode.userClass, Array(userClass.utf8)) }
@@ -293,5 +295,86 @@ private let macB: [UInt8] = [0x52, 0x54, 0, 0, 0, 0xB]
         // Another pod (its own range: pod networks never overlap) starts at its range's first address.
         let other = try #require(IPv4Range("198.18.20.10-198.18.20.20"))
         #expect(table.freeAddress(in: other, pod: "p02", now: 10) == IPv4Address(198, 18, 20, 10))
+    }
+}
+
+/// Boot answers by firmware, with the option sets the real ROMs send (field notes: iPXE
+/// sends user class `iPXE` and 175; OVMF PXE `PXEClient:Arch:00007…` and 93 = 7; OVMF
+/// HTTP boot `HTTPClient:Arch:00016…` and 93 = 16).
+@Suite struct BootAnswerTests {
+    let revision: ZoneRevision
+    let now: Int64 = 1_800_000_000
+    let script = "http://198.18.0.10/hosts/ams1-p01-r01-u07/boot.ipxe"
+
+    init() throws { revision = try ZoneLoader.load(path: exampleZonePath) }
+
+    private func offer(_ clientOptions: [DHCPOption], circuit: String = "swp7", loaders: BootLoaders = .all) throws -> DHCPMessage {
+        var settings = DHCPSettings(serverIdentifier: server)
+        settings.loaders = loaders
+        let facts = try request(.discover, mac: macA, circuit: circuit, clientOptions: clientOptions)
+        let decision = DHCPPolicy.decide(facts, revision: revision, leases: LeaseTable(), settings: settings, now: now)
+        guard case .reply(let message, _) = decision.outcome else { throw CancellationError() }
+        #expect(try DHCPMessage(parsing: message.serialized()) == message)
+        #expect(message.options.all.last?.code == DHCPOptionCode.relayAgentInformation)
+        return message
+    }
+
+    private static func arch(_ value: UInt16) -> DHCPOption { DHCPOption(93, [UInt8(value >> 8), UInt8(value & 0xff)]) }
+    private static func vendor(_ text: String) -> DHCPOption { DHCPOption(60, Array(text.utf8)) }
+    private static func text(_ bytes: [UInt8]?) -> String? { bytes.map { String(decoding: $0, as: UTF8.self) } }
+
+    @Test func biosPXEGetsUndionlyOverTFTP() throws {
+        let message = try offer([Self.vendor("PXEClient:Arch:00000:UNDI:002001"), Self.arch(0)])
+        #expect(Self.text(message.options[67]) == "undionly.kpxe")
+        #expect(Self.text(message.options[66]) == "198.18.0.10")
+        #expect(IPv4Address(message.siaddr) == server)
+        #expect(Self.text(message.bootFile) == "undionly.kpxe")
+        #expect(message.options[60] == nil)
+    }
+
+    @Test func uefiPXEGetsTheProfilesEFILoader() throws {
+        let message = try offer([Self.vendor("PXEClient:Arch:00007:UNDI:003000"), Self.arch(7)])
+        #expect(Self.text(message.options[67]) == "ipxe.efi")
+        // Option 93 = 9 is x64 as well; and a ROM that leaves out 93 is read from option 60.
+        #expect(Self.text(try offer([Self.vendor("PXEClient"), Self.arch(9)]).options[67]) == "ipxe.efi")
+        #expect(Self.text(try offer([Self.vendor("PXEClient:Arch:00007:UNDI:003000")]).options[67]) == "ipxe.efi")
+    }
+
+    @Test func uefiHTTPBootGetsTheLoaderByURLAndTheVendorClassEchoed() throws {
+        let message = try offer([Self.vendor("HTTPClient:Arch:00016:UNDI:003000"), Self.arch(16)])
+        #expect(Self.text(message.options[67]) == "http://198.18.0.10/loaders/ipxe.efi")
+        #expect(Self.text(message.options[60]) == "HTTPClient")
+        #expect(message.options[66] == nil)
+    }
+
+    @Test func iPXEGetsItsScriptWhateverItsArch() throws {
+        let byUserClass = try offer([DHCPOption(77, [4] + Array("iPXE".utf8)), Self.arch(7)])
+        #expect(Self.text(byUserClass.options[67]) == script)
+        // Some ROMs omit the user class: option 175 alone says iPXE, so there is no chainload loop.
+        let byEncapsulated = try offer([DHCPOption(175, [19, 1, 1]), Self.vendor("PXEClient:Arch:00000:UNDI:002001"), Self.arch(0)])
+        #expect(Self.text(byEncapsulated.options[67]) == script)
+        #expect(Self.text(byEncapsulated.bootFile) == script)
+    }
+
+    @Test func aMissingLoaderOrAnArchWithoutOneGetsNoBootFile() throws {
+        let onlyBIOS = BootLoaders(available: ["undionly.kpxe"])
+        let efi = try offer([Self.vendor("PXEClient:Arch:00007:UNDI:003000"), Self.arch(7)], loaders: onlyBIOS)
+        #expect(efi.options[67] == nil)
+        #expect(efi.bootFile.allSatisfy { $0 == 0 })
+        // An unknown arch code is not guessed at.
+        #expect(try offer([Self.vendor("PXEClient"), Self.arch(0x00ff)]).options[67] == nil)
+        // A client that is not network booting (an installed OS) gets no boot file either.
+        #expect(try offer([]).options[67] == nil)
+    }
+
+    @Test func aRoleWithoutABootProfileGetsNoBootFile() throws {
+        // The example zone's BMCs (role lom) boot nothing.
+        let facts = try request(.discover, mac: macA, circuit: "swp7", remoteID: "p01-lom-1",
+                                giaddr: IPv4Address(198, 18, 17, 1),
+                                clientOptions: [Self.vendor("PXEClient:Arch:00000:UNDI:002001"), Self.arch(0)])
+        let decision = DHCPPolicy.decide(facts, revision: revision, leases: LeaseTable(),
+                                         settings: DHCPSettings(serverIdentifier: server), now: now)
+        guard case .reply(let message, _) = decision.outcome else { throw CancellationError() }
+        #expect(message.options[67] == nil)
     }
 }

@@ -12,6 +12,8 @@ public struct DHCPSettings: Sendable {
     public var offerHoldSeconds: Int64 = 60
     /// How long a declined address stays out of the discovery pool.
     public var quarantineSeconds: Int64 = 3600
+    /// The boot loaders installed: a PXE client whose loader is missing gets no boot file.
+    public var loaders: BootLoaders = .all
 
     public init(serverIdentifier: IPv4Address, directSwitch: (pod: String, switch: String)? = nil) {
         self.serverIdentifier = serverIdentifier
@@ -298,10 +300,8 @@ public enum DHCPPolicy {
         if let answer = bound.answer {
             for option in answer.options { message.options.set(option.code, encode(option.value)) }
             if let next = answer.nextServer { message.siaddr = next.value }
-            if facts.isIPXE, let script = answer.bootScriptURL {
-                // iPXE fetches its script by URL; a ROM that is not iPXE is the network-boot issue's business.
-                message.options.set(DHCPOptionCode.bootFileName, Array(script.utf8))
-                if script.utf8.count < 128 { message.bootFile = Array(script.utf8) }
+            if let client = BootClient(facts: facts), let target = answer.bootTarget(for: client, loaders: settings.loaders) {
+                setBootTarget(target, in: &message)
             }
         } else {
             let lease = bound.leaseSeconds
@@ -315,6 +315,23 @@ public enum DHCPPolicy {
         }
         appendRelayInformation(&message, facts)
         return message
+    }
+
+    /// The boot file goes in option 67 and, where it fits, in the BOOTP `file` field that
+    /// older ROMs read; a TFTP server is named in siaddr and option 66 alike.
+    private static func setBootTarget(_ target: BootTarget, in message: inout DHCPMessage) {
+        let file: String
+        switch target {
+        case .tftp(let server, let name):
+            message.siaddr = server.value
+            message.options.set(DHCPOptionCode.tftpServerName, Array(server.description.utf8))
+            file = name
+        case .url(let url, let vendorClass):
+            if let vendorClass { message.options.set(DHCPOptionCode.vendorClass, Array(vendorClass.utf8)) }
+            file = url
+        }
+        message.options.set(DHCPOptionCode.bootFileName, Array(file.utf8))
+        if file.utf8.count < 128 { message.bootFile = Array(file.utf8) }
     }
 
     /// RFC 3046: option 82 goes back exactly as received, as the last option.

@@ -115,6 +115,8 @@ public struct ZoneSpec: Sendable {
         public var ipxe: Located<String>?
         /// Served file name → template path.
         public var files: [(name: Located<String>, template: Located<String>)]
+        /// Which iPXE build an x64 UEFI machine loads; nil means the default, `ipxe`.
+        public var efiLoader: Located<EFILoader>?
     }
 
     public struct Hook: Sendable {
@@ -122,6 +124,12 @@ public struct ZoneSpec: Sendable {
         public var on: [Located<HookEvent>]
         public var run: Located<String>
     }
+}
+
+/// The iPXE builds for x64 UEFI: `ipxe.efi` drives the NIC itself, `snponly.efi` uses the
+/// firmware's own network stack (SNP), which some NICs need.
+public enum EFILoader: String, Sendable, Codable, CaseIterable {
+    case ipxe, snponly
 }
 
 /// The zero-touch provisioning dialect a switch role speaks.

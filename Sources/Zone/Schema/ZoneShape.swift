@@ -69,6 +69,8 @@ enum ZoneShape {
     static let profile: Shape = .object([
         F("ipxe", .scalar(.path), "iPXE script template, served at /hosts/<name>/boot.ipxe"),
         F("files", .dictionary(key: .text, value: .scalar(.path)), "served file name → template, at /hosts/<name>/<file>"),
+        F("efi-loader", .scalar(.oneOf(EFILoader.allCases.map(\.rawValue))),
+          "x64 UEFI loader: ipxe (its own NIC drivers, default) or snponly (the firmware's network stack)"),
     ])
 
     static let hook: Shape = .object([

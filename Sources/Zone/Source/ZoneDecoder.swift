@@ -112,7 +112,7 @@ struct ZoneDecoder {
                 return (Located(entry.key.text, at: entry.key.at, path: fpath), template)
             }
         return .init(name: name, ipxe: parsed(m, "ipxe", "\(path).ipxe") { $0.isEmpty || $0.hasPrefix("/") ? nil : $0 },
-                     files: files)
+                     files: files, efiLoader: parsed(m, "efi-loader", "\(path).efi-loader", EFILoader.init(rawValue:)))
     }
 
     private func hook(_ name: Located<String>, _ node: YNode, _ path: String) -> ZoneSpec.Hook? {
