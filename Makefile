@@ -10,9 +10,10 @@ ZONE ?= zones/ams1.yaml
 # What the tests and benchmarks drive: relays, clients, load generators, peers to compare with.
 APT_PACKAGES := libsqlite3-dev sqlite3 iproute2 time procps \
 	python3 python3-yaml python3-jsonschema python3-pytest python3-scapy \
-	isc-dhcp-relay isc-dhcp-client busybox dhcpcd-base kea-admin kea-dhcp4-server
+	isc-dhcp-relay isc-dhcp-client busybox dhcpcd-base kea-admin kea-dhcp4-server \
+	ipxe qemu-system-x86 ipxe-qemu ovmf curl
 
-.PHONY: deps build release run test test-swift test-e2e bench clean
+.PHONY: deps firmware build release run test test-swift test-e2e bench clean
 
 deps:
 	@missing=$$(for p in $(APT_PACKAGES); do \
@@ -22,10 +23,14 @@ deps:
 		[ "$$(id -u)" = 0 ] || { echo "make deps: run as root to install packages" >&2; exit 1; }; \
 		policy=; if [ ! -e /usr/sbin/policy-rc.d ]; then \
 			printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && policy=1; fi; \
-		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+		DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends $$missing >/dev/null; \
 		status=$$?; [ -n "$$policy" ] && rm -f /usr/sbin/policy-rc.d; exit $$status; \
 	fi
+
+# Boot loaders from Debian's ipxe package into firmware/cache, checked against firmware/manifest.json.
+firmware: deps
+	$(PYTHON) firmware/fetch.py
 
 build:
 	$(SWIFT) build
@@ -34,7 +39,7 @@ release:
 	$(SWIFT) build -c release
 
 # Serves the example zone from the embedded store, answering DHCP on 127.0.0.1 only.
-run: deps build
+run: deps firmware build
 	.build/debug/zonebootd --zone $(ZONE) --state $(STATE) --listen 127.0.0.1
 
 test-swift: deps
@@ -42,7 +47,7 @@ test-swift: deps
 	$(SWIFT) test
 
 # Real peers (dhcrelay, dhclient, udhcpc, dhcpcd, scapy) in network namespaces the tests make and remove.
-test-e2e: deps build
+test-e2e: deps firmware build
 	@[ "$$(id -u)" = 0 ] || { echo "make test-e2e: network namespaces need root" >&2; exit 1; }
 	ZONEBOOTD=$(CURDIR)/.build/debug/zonebootd $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
 
@@ -51,7 +56,7 @@ test: deps build
 	$(MAKE) --no-print-directory test-e2e
 	$(MAKE) --no-print-directory test-swift
 
-bench: deps release
+bench: deps firmware release
 	bench/zone-bench.sh
 	$(PYTHON) bench/dhcp_bench.py
 	$(PYTHON) bench/boot_storm.py

@@ -18,6 +18,8 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache", exact: "2.1.1"),
         .package(url: "https://github.com/apple/swift-nio", exact: "2.101.3"),
+        // No traits: the swift-configuration support is not used and not worth its build.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", exact: "2.28.1", traits: []),
     ],
     targets: [
         // IPv4 addresses, networks and ranges: pure values shared by the zone and the codecs.
@@ -41,12 +43,13 @@ let package = Package(
         ], swiftSettings: strict),
         // AF_PACKET sockets for direct mode (Linux headers Swift does not import).
         .target(name: "CPacketSocket"),
-        // Thin I/O: the DHCP listener, group-committed lease writes, counters.
+        // Thin I/O: the DHCP listener, group-committed lease writes, counters, the boot HTTP server.
         .target(name: "Server", dependencies: [
             "Addressing", "DHCPv4", "Zone", "Boot", "Store", "CPacketSocket",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "Hummingbird", package: "hummingbird"),
         ], swiftSettings: strict),
         .executableTarget(name: "zonectl", dependencies: [
             "Addressing", "Zone", "Boot", "Store",

@@ -19,14 +19,27 @@ public enum HostFiles {
     /// Every file of the identity's profile, the iPXE script first as `boot.ipxe`.
     public static func render(_ identity: Identity, in revision: ZoneRevision,
                               facts: [String: String] = [:]) -> [RenderedFile] {
-        guard let profile = identity.profile.flatMap(revision.profile(named:)) else { return [] }
+        let files = fileTemplates(of: identity, in: revision)
+        guard !files.isEmpty else { return [] }
         let context = templateContext(identity, in: revision, facts: facts)
-        var files: [(String, String)] = []
-        if let ipxe = profile.ipxe { files.append(("boot.ipxe", ipxe.value)) }
-        files += profile.files.map { ($0.name.value, $0.template.value) }
         return files.compactMap { name, template in
             revision.templates[template].map { RenderedFile(name: name, template: template, content: $0.render(context)) }
         }
+    }
+
+    /// One file of the identity's profile, as served at `/hosts/<host>/<name>`.
+    public static func render(_ name: String, of identity: Identity, in revision: ZoneRevision,
+                              facts: [String: String] = [:]) -> RenderedFile? {
+        guard let template = fileTemplates(of: identity, in: revision).first(where: { $0.name == name })?.template,
+              let compiled = revision.templates[template] else { return nil }
+        return RenderedFile(name: name, template: template,
+                            content: compiled.render(templateContext(identity, in: revision, facts: facts)))
+    }
+
+    /// Served name → template path, the iPXE script first.
+    private static func fileTemplates(of identity: Identity, in revision: ZoneRevision) -> [(name: String, template: String)] {
+        guard let profile = identity.profile.flatMap(revision.profile(named:)) else { return [] }
+        return (profile.ipxe.map { [("boot.ipxe", $0.value)] } ?? []) + profile.files.map { ($0.name.value, $0.template.value) }
     }
 
     /// What templates see: the identity, zone-wide answers, the role's Chef and Ansible

@@ -27,6 +27,7 @@ final class DHCPEngine {
     private let loop: any EventLoop
     private let revisions: RevisionHolder
     private let store: any LeaseStore
+    private let directory: LeaseDirectory
     private let settings: DHCPSettings
     private let writer: NIOThreadPool
     private let statistics: DHCPStatistics
@@ -42,13 +43,14 @@ final class DHCPEngine {
     /// Sends what was written since the last flush: several replies leave together.
     func flush() { sender?.flush() }
 
-    init(loop: any EventLoop, revisions: RevisionHolder, store: any LeaseStore, leases: LeaseTable,
+    init(loop: any EventLoop, revisions: RevisionHolder, store: any LeaseStore, directory: LeaseDirectory, leases: LeaseTable,
          settings: DHCPSettings, rateLimit: RequestRateLimit, writer: NIOThreadPool, statistics: DHCPStatistics,
          logger: Logger, clock: @escaping @Sendable () -> Int64) {
         self.rateLimit = rateLimit
         self.loop = loop
         self.revisions = revisions
         self.store = store
+        self.directory = directory
         self.settings = settings
         self.writer = writer
         self.statistics = statistics
@@ -128,6 +130,7 @@ final class DHCPEngine {
                     $0.leasesWritten += leases.count
                     $0.eventsWritten += events.count
                 }
+                self.directory.record(leases)
                 for item in batch { if let reply = item.reply { self.send(reply) } }
                 self.flush()
             case .failure(let error):

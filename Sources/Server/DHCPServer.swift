@@ -43,10 +43,10 @@ public final class DHCPServer: Sendable {
         localAddress = channel.localAddress
     }
 
-    /// Loads the durable leases and starts listening.
+    /// Starts listening, deciding against the durable leases the directory holds.
     public static func start(_ configuration: Configuration, revisions: RevisionHolder, store: any LeaseStore,
-                             group: any EventLoopGroup, logger: Logger) async throws -> DHCPServer {
-        let leases = LeaseTable(try store.loadLeases())
+                             directory: LeaseDirectory, group: any EventLoopGroup, logger: Logger) async throws -> DHCPServer {
+        let leases = LeaseTable(directory.all)
         logger.info("loaded \(leases.count) leases from the store")
         let writer = NIOThreadPool(numberOfThreads: 1)
         writer.start()
@@ -69,7 +69,7 @@ public final class DHCPServer: Sendable {
                 capacity: (DHCPMessage.maximumLength + 1) * DHCPServer.readBatch))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    let engine = DHCPEngine(loop: channel.eventLoop, revisions: revisions, store: store, leases: leases,
+                    let engine = DHCPEngine(loop: channel.eventLoop, revisions: revisions, store: store, directory: directory, leases: leases,
                                             settings: settings, rateLimit: rateLimit, writer: writer, statistics: statistics, logger: logger,
                                             clock: { Int64(Date().timeIntervalSince1970) })
                     try channel.pipeline.syncOperations.addHandler(

@@ -25,9 +25,9 @@ public final class DirectDHCPServer: Sendable {
     }
 
     public static func start(interfaces: [String], settings: DHCPSettings, rateLimit: RequestRateLimit,
-                             revisions: RevisionHolder, store: any LeaseStore, group: any EventLoopGroup,
-                             logger: Logger) async throws -> DirectDHCPServer {
-        let leases = LeaseTable(try store.loadLeases())
+                             revisions: RevisionHolder, store: any LeaseStore, directory: LeaseDirectory,
+                             group: any EventLoopGroup, logger: Logger) async throws -> DirectDHCPServer {
+        let leases = LeaseTable(directory.all)
         let ports = try interfaces.map(PacketPort.init)
         let writer = NIOThreadPool(numberOfThreads: 1)
         writer.start()
@@ -35,7 +35,7 @@ public final class DirectDHCPServer: Sendable {
         let loop = group.next()
         let byName = Dictionary(uniqueKeysWithValues: ports.map { ($0.name, $0) })
         let engine = try await loop.submit {
-            let engine = DHCPEngine(loop: loop, revisions: revisions, store: store, leases: leases, settings: settings,
+            let engine = DHCPEngine(loop: loop, revisions: revisions, store: store, directory: directory, leases: leases, settings: settings,
                                     rateLimit: rateLimit, writer: writer, statistics: statistics, logger: logger,
                                     clock: { Int64(Date().timeIntervalSince1970) })
             engine.sender = PacketReplySender(ports: byName, serverAddress: settings.serverIdentifier, statistics: statistics)

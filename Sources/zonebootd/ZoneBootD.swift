@@ -14,10 +14,10 @@ import Zone
 struct ZoneBootD: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "zonebootd",
-        abstract: "Serve a zone: answer DHCPv4 with location-based identities.",
+        abstract: "Serve a zone: answer DHCPv4 with location-based identities, and serve what machines boot.",
         discussion: """
             Loads and expands the zone file, keeps leases durable in the state directory, and \
-            answers DHCP on the addresses named with --listen (127.0.0.1 unless told otherwise: \
+            answers DHCP (and HTTP) on the addresses named with --listen (127.0.0.1 unless told otherwise: \
             like Kea, it listens on real interfaces only where the operator names them). Relayed \
             requests are answered only from giaddrs a pod lists in `relays`.
 
@@ -55,6 +55,16 @@ struct ZoneBootD: AsyncParsableCommand {
 
     @Option(help: "Where to write counters as JSON every second (default: <state>/dhcp-counters.json).")
     var countersFile: String?
+
+    @Option(help: "TCP port for HTTP: boot scripts, profile files, loaders, files (0: no HTTP).")
+    var httpPort: Int = 80
+
+    @Option(help: ArgumentHelp("The firmware directory: manifest.json and the loaders in cache/ (`make firmware`).",
+                               discussion: "Every loader the manifest lists must be there; PXE clients get them over TFTP and UEFI HTTP boot at /loaders/<file>."))
+    var firmware: String = "firmware"
+
+    @Option(help: "A directory served at /files/ over HTTP (kernels, initrds, images), with Range and HEAD.")
+    var files: String?
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: Logger.Level = .info
@@ -113,36 +123,72 @@ struct ZoneBootD: AsyncParsableCommand {
             throw ExitCode.failure
         }
 
+        let loaders: BootLoaders
+        let directory: LeaseDirectory
+        do {
+            loaders = try FirmwareManifest.load(directory: firmware).installedLoaders(directory: firmware)
+            directory = LeaseDirectory(try store.loadLeases())
+        } catch {
+            logger.critical("\(error)")
+            throw ExitCode.failure
+        }
+        logger.info("loaded \(directory.all.count) leases; boot loaders: \(loaders.available.sorted().joined(separator: ", "))")
+
         let serverIdentifier = serverID.flatMap(IPv4Address.init) ?? IPv4Address(listen[0]) ?? IPv4Address(127, 0, 0, 1)
+        var settings = DHCPSettings(serverIdentifier: serverIdentifier)
+        settings.loaders = loaders
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        // HTTP gets its own threads: a burst of downloads must not delay DHCP answers.
+        let httpGroup = MultiThreadedEventLoopGroup(numberOfThreads: 2)
         var servers: [DHCPServer] = []
+        var httpServers: [BootHTTPServer] = []
+        func closeAll() async {
+            for server in servers { await server.close() }
+            for server in httpServers { await server.close() }
+            try? await group.shutdownGracefully()
+            try? await httpGroup.shutdownGracefully()
+        }
         do {
             for address in listen {
                 let configuration = DHCPServer.Configuration(
-                    host: address, port: dhcpPort, settings: DHCPSettings(serverIdentifier: serverIdentifier),
+                    host: address, port: dhcpPort, settings: settings,
                     rateLimit: RequestRateLimit(perMAC: maxRequestsPerMAC, perCircuit: maxRequestsPerCircuit))
                 servers.append(try await DHCPServer.start(configuration, revisions: revisions, store: store,
-                                                          group: group, logger: logger))
+                                                          directory: directory, group: group, logger: logger))
             }
         } catch {
             logger.critical("cannot listen for DHCP: \(error)")
-            for server in servers { await server.close() }
-            try? await group.shutdownGracefully()
+            await closeAll()
             throw ExitCode.failure
+        }
+        if httpPort != 0 {
+            do {
+                for address in listen {
+                    let configuration = BootHTTPServer.Configuration(
+                        host: address, port: httpPort, loadersDirectory: FirmwareManifest.cacheDirectory(firmware),
+                        filesDirectory: files)
+                    httpServers.append(try await BootHTTPServer.start(configuration, revisions: revisions, leases: directory,
+                                                                      group: httpGroup, logger: logger))
+                }
+            } catch {
+                logger.critical("cannot listen for HTTP on port \(httpPort): \(error)")
+                await closeAll()
+                throw ExitCode.failure
+            }
         }
 
         var directServer: DirectDHCPServer?
         if let directSwitch {
-            let settings = DHCPSettings(serverIdentifier: serverIdentifier, directSwitch: directSwitch)
+            var directSettings = settings
+            directSettings.directSwitch = directSwitch
             do {
                 directServer = try await DirectDHCPServer.start(
-                    interfaces: try directInterfaces(), settings: settings,
+                    interfaces: try directInterfaces(), settings: directSettings,
                     rateLimit: RequestRateLimit(perMAC: maxRequestsPerMAC, perCircuit: maxRequestsPerCircuit),
-                    revisions: revisions, store: store, group: group, logger: logger)
+                    revisions: revisions, store: store, directory: directory, group: group, logger: logger)
             } catch {
                 logger.critical("cannot start direct mode: \(error)")
-                for server in servers { await server.close() }
-                try? await group.shutdownGracefully()
+                await closeAll()
                 throw ExitCode.failure
             }
         }
@@ -165,10 +211,9 @@ struct ZoneBootD: AsyncParsableCommand {
             },
             tick: { reporter.write() })
         logger.info("stopping")
-        for server in servers { await server.close() }
         await directServer?.close()
+        await closeAll()
         reporter.write()
-        try? await group.shutdownGracefully()
     }
 }
 

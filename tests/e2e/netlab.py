@@ -16,6 +16,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 ZONEBOOTD = Path(os.environ.get("ZONEBOOTD", ROOT / ".build" / "debug" / "zonebootd"))
 ALLOWED = ("198.18.", "198.19.")
+# The boot loaders `make firmware` put in firmware/cache.
+FIRMWARE = ROOT / "firmware"
 
 
 def sh(*args, check=True, timeout=30, **kw):
@@ -161,7 +163,7 @@ def start_zonebootd(the_lab, ns, zone, state, listen, counters, *extra, binary=N
     # A file left by an earlier server would make this return before the new one listens.
     Path(counters).unlink(missing_ok=True)
     proc = the_lab.spawn(ns, binary or ZONEBOOTD, "--zone", zone, "--state", state, "--listen", listen,
-                         "--counters-file", counters, *extra, log=log)
+                         "--counters-file", counters, "--firmware", FIRMWARE, *extra, log=log)
     wait_for(lambda: read_counters(counters) is not None, timeout=30, what="zonebootd to start")
     return proc
 

@@ -1,0 +1,37 @@
+import Addressing
+import Zone
+
+/// What `GET /hosts/<name>/<file>` gets: a host reads only its own rendered files.
+public enum HostFileAnswer: Sendable, Equatable {
+    case file(RenderedFile)
+    /// `/hosts/<name>/booted`: the host's script reached its end; nothing to send back.
+    case booted(name: String)
+    case forbidden(String)
+    case notFound(String)
+}
+
+public enum HostFileAccess {
+    /// The marker a boot script fetches last, so the server's records show which host's
+    /// script ran to the end and from where.
+    public static let bootedMarker = "booted"
+
+    /// A request is the host's own when it comes from the host's address and that address
+    /// holds a live lease: the address only the host's port is given, so a machine on
+    /// another port (or a discovery address) cannot read another host's kickstart.
+    public static func answer(host name: String, file: String, from client: IPv4Address,
+                              revision: ZoneRevision, now: Int64,
+                              lease: (IPv4Address) -> Lease?) -> HostFileAnswer {
+        guard let identity = revision.identity(named: name) else { return .notFound("no host \(name) in zone \(revision.zoneName)") }
+        guard client == identity.address else {
+            return .forbidden("\(client) is not \(name)'s address")
+        }
+        guard let lease = lease(client), lease.state == .bound, lease.isActive(at: now) else {
+            return .forbidden("\(client) holds no lease")
+        }
+        if file == bootedMarker { return .booted(name: name) }
+        guard let rendered = HostFiles.render(file, of: identity, in: revision, facts: ["mac": MAC.text(lease.mac)]) else {
+            return .notFound("\(name) has no file \(file)")
+        }
+        return .file(rendered)
+    }
+}

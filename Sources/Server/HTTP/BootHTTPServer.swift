@@ -1,0 +1,184 @@
+import Addressing
+import Boot
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import Synchronization
+import Zone
+
+/// A request's context: Hummingbird's core plus the peer, which decides whose files it may read.
+public struct BootRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public let remoteAddress: SocketAddress?
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        remoteAddress = source.channel.remoteAddress
+    }
+
+    /// The client's IPv4 address; nil for anything else (IPv6 is not served).
+    var clientAddress: IPv4Address? { remoteAddress?.ipAddress.flatMap(IPv4Address.init) }
+}
+
+/// What the HTTP side served and refused, by outcome.
+public struct HTTPCounters: Sendable, Codable, Equatable {
+    public var hostFiles = 0
+    public var loaders = 0
+    public var booted = 0
+    public var forbidden = 0
+    public var notFound = 0
+}
+
+public final class HTTPStatistics: Sendable {
+    private let box = Mutex(HTTPCounters())
+    public init() {}
+    public var snapshot: HTTPCounters { box.withLock { $0 } }
+    func update(_ body: (inout HTTPCounters) -> Void) { box.withLock { body(&$0) } }
+}
+
+/// The boot HTTP server: each host's rendered boot script and profile files, the boot
+/// loaders for UEFI HTTP boot, and static files.
+///
+/// - `GET /hosts/<name>/<file>`: rendered from the running revision, for the host's own
+///   address only (it must hold that address's lease); `/hosts/<name>/booted` is the
+///   marker a script fetches last and is logged.
+/// - `GET|HEAD /loaders/<file>`: the boot loaders of the firmware manifest.
+/// - `GET|HEAD /files/<path>`: the operator's files directory (kernels, images), with Range.
+public final class BootHTTPServer: Sendable {
+    public struct Configuration: Sendable {
+        public var host: String
+        public var port: Int
+        /// The firmware cache holding the manifest's loaders.
+        public var loadersDirectory: String?
+        public var filesDirectory: String?
+
+        public init(host: String, port: Int, loadersDirectory: String?, filesDirectory: String?) {
+            self.host = host
+            self.port = port
+            self.loadersDirectory = loadersDirectory
+            self.filesDirectory = filesDirectory
+        }
+    }
+
+    public let statistics: HTTPStatistics
+    public let localAddress: SocketAddress?
+    private let task: Task<Void, any Error>
+
+    private init(statistics: HTTPStatistics, localAddress: SocketAddress?, task: Task<Void, any Error>) {
+        self.statistics = statistics
+        self.localAddress = localAddress
+        self.task = task
+    }
+
+    public static func start(_ configuration: Configuration, revisions: RevisionHolder, leases: LeaseDirectory,
+                             group: any EventLoopGroup, logger: Logger) async throws -> BootHTTPServer {
+        let statistics = HTTPStatistics()
+        let router = Router(context: BootRequestContext.self)
+        if let loaders = configuration.loadersDirectory {
+            router.add(middleware: LoaderLog(statistics: statistics, logger: logger))
+            router.add(middleware: FileMiddleware(loaders, urlBasePath: "/loaders", logger: logger))
+        }
+        if let files = configuration.filesDirectory {
+            router.add(middleware: FileMiddleware(files, urlBasePath: "/files", logger: logger))
+        }
+        router.get("/hosts/:name/:file") { request, context -> Response in
+            let name = try context.parameters.require("name"), file = try context.parameters.require("file")
+            guard let client = context.clientAddress else { throw HTTPError(.forbidden) }
+            let answer = HostFileAccess.answer(host: name, file: file, from: client, revision: revisions.current,
+                                               now: Int64(Date().timeIntervalSince1970), lease: leases.lease(address:))
+            switch answer {
+            case .file(let rendered):
+                statistics.update { $0.hostFiles += 1 }
+                logger.debug("served \(request.uri.path) to \(client)")
+                return Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8"],
+                                body: .init(byteBuffer: ByteBuffer(string: rendered.content)))
+            case .booted(let host):
+                statistics.update { $0.booted += 1 }
+                logger.notice("host \(host) booted from \(client): its script ran to the end")
+                return Response(status: .ok, headers: [.contentType: "text/plain"], body: .init(byteBuffer: ByteBuffer(string: "ok\n")))
+            case .forbidden(let why):
+                statistics.update { $0.forbidden += 1 }
+                logger.info("refused \(request.uri.path): \(why)", metadata: ["client": "\(client)"])
+                throw HTTPError(.forbidden, message: why)
+            case .notFound(let why):
+                statistics.update { $0.notFound += 1 }
+                throw HTTPError(.notFound, message: why)
+            }
+        }
+
+        let started = StartSignal()
+        let app = Application(
+            router: router,
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port),
+                                 serverName: "zonebootd", reuseAddress: true),
+            onServerRunning: { channel in started.finish(.success(channel.localAddress)) },
+            eventLoopGroupProvider: .shared(group),
+            logger: logger)
+        let serving = Task {
+            do {
+                // zonebootd handles signals itself; the server stops when this task is cancelled.
+                try await app.runService(gracefulShutdownSignals: [])
+            } catch {
+                started.finish(.failure(error))
+                throw error
+            }
+        }
+        let address = try await started.wait()
+        logger.info("HTTP listening on \(address.map { "\($0)" } ?? configuration.host)")
+        return BootHTTPServer(statistics: statistics, localAddress: address, task: serving)
+    }
+
+    public func close() async {
+        task.cancel()
+        _ = try? await task.value
+    }
+}
+
+/// The first of "listening" or "failed to start", whichever the server task reports,
+/// and whether it comes before or after someone waits for it.
+final class StartSignal: Sendable {
+    private enum State {
+        case waiting(CheckedContinuation<SocketAddress?, any Error>?)
+        case done(Result<SocketAddress?, any Error>)
+    }
+    private let state = Mutex(State.waiting(nil))
+
+    func finish(_ result: Result<SocketAddress?, any Error>) {
+        let waiter: CheckedContinuation<SocketAddress?, any Error>? = state.withLock { state in
+            guard case .waiting(let continuation) = state else { return nil }
+            state = .done(result)
+            return continuation
+        }
+        waiter?.resume(with: result)
+    }
+
+    func wait() async throws -> SocketAddress? {
+        try await withCheckedThrowingContinuation { continuation in
+            let ready: Result<SocketAddress?, any Error>? = state.withLock { state in
+                switch state {
+                case .waiting: state = .waiting(continuation); return nil
+                case .done(let result): return result
+                }
+            }
+            if let ready { continuation.resume(with: ready) }
+        }
+    }
+}
+
+/// Records each loader fetched over HTTP: the trail of a UEFI HTTP boot, and proof that
+/// iPXE, once running, is not handed a loader again.
+struct LoaderLog: RouterMiddleware {
+    typealias Context = BootRequestContext
+    let statistics: HTTPStatistics
+    let logger: Logger
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let response = try await next(request, context)
+        if request.uri.path.hasPrefix("/loaders/"), response.status == .ok || response.status == .partialContent {
+            statistics.update { $0.loaders += 1 }
+            logger.info("served loader \(request.uri.path) to \(context.clientAddress.map { "\($0)" } ?? "?")")
+        }
+        return response
+    }
+}

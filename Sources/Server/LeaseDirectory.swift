@@ -1,0 +1,25 @@
+import Addressing
+import Boot
+import Synchronization
+
+/// The durable lease of each address, for readers off the DHCP event loop: the HTTP
+/// server checks that a host asking for its files holds its address's lease.
+///
+/// The DHCP engines keep their own tables for deciding; they publish here what they
+/// committed, once per group commit, so a reader never sees a lease a crash could lose.
+public final class LeaseDirectory: Sendable {
+    private let box: Mutex<[IPv4Address: Lease]>
+
+    public init(_ leases: [Lease]) {
+        box = Mutex(Dictionary(leases.map { ($0.address, $0) }, uniquingKeysWith: { $0.updatedAt >= $1.updatedAt ? $0 : $1 }))
+    }
+
+    public var all: [Lease] { box.withLock { Array($0.values) } }
+
+    public func lease(address: IPv4Address) -> Lease? { box.withLock { $0[address] } }
+
+    func record(_ leases: [Lease]) {
+        guard !leases.isEmpty else { return }
+        box.withLock { table in for lease in leases { table[lease.address] = lease } }
+    }
+}

@@ -1,0 +1,157 @@
+"""Network boot with real firmware: QEMU (TCG) on a switch port behind `dhcrelay -a`.
+
+    [srv: eth0 198.18.0.10] ── [rly: up0 198.18.0.1 | tap swp1, swp2 198.18.16.1] ── QEMU
+
+QEMU's NIC sits on a tap named after the switch port, inside the relay namespace, so
+dhcrelay puts that port's name in Option 82 like a ToR does. Each boot must end with
+the served script fetching `/hosts/<name>/booted`, which only that host's script holds,
+from that host's address: the server logs it, and the test reads the log.
+"""
+import re
+import shutil
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from netlab import lab, require_tools, start_zonebootd, wait_for
+
+SERVER = "198.18.0.10"
+OVMF_CODE = Path("/usr/share/OVMF/OVMF_CODE.fd")
+OVMF_VARS = Path("/usr/share/OVMF/OVMF_VARS.fd")
+
+ZONE = textwrap.dedent("""\
+    apiVersion: zoneboot/v1
+    zone: lab
+    domain: lab.example.net
+    defaults:
+      lease: 1h
+      dns: [198.18.0.53]
+      boot-server: 198.18.0.10
+    pods:
+      - name: p01
+        relays: [198.18.16.1]
+        networks:
+          servers: { subnet: 198.18.16.0/24, gateway: 198.18.16.1 }
+        switches:
+          - name: tor-a
+            ports:
+              - { ports: swp1-swp2, rack: 1, units: 1-2, role: hypervisor, network: servers, address: 198.18.16.11 }
+    roles:
+      hypervisor: { boot: lab }
+    profiles:
+      lab:
+        ipxe: boot.ipxe
+    """)
+
+# What the host's script does: fetch the marker only this host's script names, then stop.
+SCRIPT = textwrap.dedent("""\
+    #!ipxe
+    echo ZoneBoot: {{name}} at {{address}} on {{switch}}/{{port}}
+    imgfetch {{boot_url}}/hosts/{{name}}/booted
+    poweroff
+    """)
+
+HOSTS = {"swp1": ("lab-p01-r01-u01", "198.18.16.11"), "swp2": ("lab-p01-r01-u02", "198.18.16.12")}
+
+
+class BootLab:
+    def __init__(self, the_lab, tmp: Path):
+        self.lab = the_lab
+        self.tmp = tmp
+        (tmp / "zone.yaml").write_text(ZONE)
+        (tmp / "boot.ipxe").write_text(SCRIPT)
+        self.srv = the_lab.ns("srv")
+        self.relay = the_lab.ns("rly")
+        the_lab.link(self.srv, "eth0", self.relay, "up0")
+        the_lab.addr(self.srv, "eth0", f"{SERVER}/24")
+        the_lab.addr(self.relay, "up0", "198.18.0.1/24")
+        the_lab.route(self.srv, "198.18.16.0/22", "198.18.0.1")
+        the_lab.run(self.relay, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+        for port, (_, address) in HOSTS.items():
+            the_lab.run(self.relay, "ip", "tuntap", "add", "dev", port, "mode", "tap")
+            the_lab.addr(self.relay, port, "198.18.16.1/24")
+            the_lab.run(self.relay, "ip", "link", "set", port, "up")
+            # Every port holds the gateway address; the switch knows which host is behind which port.
+            the_lab.run(self.relay, "ip", "route", "add", f"{address}/32", "dev", port)
+        the_lab.wait_up(self.srv, "eth0")
+        self.log = tmp / "zonebootd.log"
+        self.server = start_zonebootd(the_lab, self.srv, tmp / "zone.yaml", tmp / "state", SERVER,
+                                      tmp / "counters.json", "--log-level", "debug", log=self.log)
+        self.relay_proc = the_lab.spawn(self.relay, "dhcrelay", "-4", "-d", "-a", "-m", "replace",
+                                        "-pf", tmp / "dhcrelay.pid", "-id", "swp1", "-id", "swp2",
+                                        "-iu", "up0", SERVER, log=tmp / "dhcrelay.log")
+        time.sleep(1)
+
+    def boot(self, port, firmware, mac, timeout=150):
+        """Boots a VM on a port and returns the host the server saw boot, and from where."""
+        name, address = HOSTS[port]
+        args = ["qemu-system-x86_64", "-machine", "accel=tcg", "-m", "256", "-display", "none",
+                "-serial", f"file:{self.tmp / f'serial-{port}-{firmware}.log'}", "-monitor", "none",
+                "-netdev", f"tap,id=n0,ifname={port},script=no,downscript=no"]
+        if firmware == "bios-ipxe":
+            # QEMU's own NIC ROM is iPXE.
+            args += ["-device", f"virtio-net-pci,netdev=n0,mac={mac}", "-boot", "n"]
+        else:
+            vars_copy = self.tmp / f"vars-{port}-{firmware}.fd"
+            shutil.copyfile(OVMF_VARS, vars_copy)
+            # romfile= removes QEMU's iPXE ROM, so OVMF's own PXE or HTTP boot stack runs.
+            args += ["-drive", f"if=pflash,format=raw,readonly=on,file={OVMF_CODE}",
+                     "-drive", f"if=pflash,format=raw,file={vars_copy}",
+                     "-device", f"virtio-net-pci,netdev=n0,mac={mac},romfile="]
+            if firmware == "uefi-http":
+                # Skip OVMF's PXE attempts (about two minutes) and go straight to HTTP boot.
+                args += ["-fw_cfg", "name=opt/org.tianocore/IPv4PXESupport,string=n",
+                         "-fw_cfg", "name=opt/org.tianocore/IPv6PXESupport,string=n"]
+        marker = re.compile(rf"host {re.escape(name)} booted from {re.escape(address)}:")
+        seen_before = len(marker.findall(self.log.read_text()))
+        vm = self.lab.spawn(self.relay, *args, log=self.tmp / f"qemu-{port}-{firmware}.log")
+        try:
+            wait_for(lambda: len(marker.findall(self.log.read_text())) > seen_before, timeout=timeout, interval=1,
+                     what=f"{firmware} VM on {port} to run {name}'s script to the end")
+        finally:
+            self.lab.stop(vm)
+        return name
+
+    def served(self, pattern):
+        return re.findall(pattern, self.log.read_text())
+
+
+@pytest.fixture
+def boot_lab(tmp_path):
+    require_tools("qemu-system-x86_64", "dhcrelay")
+    for path in (OVMF_CODE, OVMF_VARS):
+        assert path.exists(), f"{path} missing: run `make deps`"
+    with lab() as the_lab:
+        yield BootLab(the_lab, tmp_path)
+
+
+def test_bios_ipxe_rom_gets_its_ports_script_and_moving_the_vm_moves_the_identity(boot_lab):
+    # The same VM (same MAC) on two ports: the port decides who it is.
+    assert boot_lab.boot("swp1", "bios-ipxe", "52:54:00:b0:00:01") == "lab-p01-r01-u01"
+    assert boot_lab.boot("swp2", "bios-ipxe", "52:54:00:b0:00:01") == "lab-p01-r01-u02"
+    # iPXE was answered with its script, never a loader: no chainload loop.
+    assert not boot_lab.served(r"served loader")
+
+
+def test_uefi_http_boot_gets_the_loader_by_url_then_the_script(boot_lab):
+    assert boot_lab.boot("swp1", "uefi-http", "52:54:00:b1:00:01") == "lab-p01-r01-u01"
+    assert boot_lab.served(r"served loader /loaders/ipxe.efi to 198\.18\.16\.11")
+
+
+def test_a_host_reads_only_its_own_files(boot_lab):
+    # From the server's namespace (not a host's address, no lease): refused.
+    out = boot_lab.lab.run(boot_lab.relay, "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+                           f"http://{SERVER}/hosts/lab-p01-r01-u01/boot.ipxe", check=False)
+    assert out.stdout == "403"
+    out = boot_lab.lab.run(boot_lab.relay, "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+                           f"http://{SERVER}/hosts/nobody/boot.ipxe", check=False)
+    assert out.stdout == "404"
+    # Loaders are open to any machine, with Range and HEAD.
+    out = boot_lab.lab.run(boot_lab.relay, "curl", "-s", "-r", "0-3", f"http://{SERVER}/loaders/ipxe.efi",
+                           check=False)
+    assert out.stdout.startswith("MZ")
+    out = boot_lab.lab.run(boot_lab.relay, "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+                           f"http://{SERVER}/loaders/../manifest.json", "--path-as-is", check=False)
+    assert out.stdout in ("400", "404")
