@@ -56,6 +56,9 @@ struct ZoneBootD: AsyncParsableCommand {
     @Option(help: "Where to write counters as JSON every second (default: <state>/dhcp-counters.json).")
     var countersFile: String?
 
+    @OptionGroup(title: "TFTP")
+    var tftp: TFTPOptions
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: Logger.Level = .info
 
@@ -147,6 +150,17 @@ struct ZoneBootD: AsyncParsableCommand {
             }
         }
 
+        let tftpService: TFTPService?
+        do {
+            tftpService = try await tftp.start(listen: listen, stateDirectory: stateDirectory, logger: logger)
+        } catch {
+            logger.critical("cannot start TFTP: \(error)")
+            for server in servers { await server.close() }
+            await directServer?.close()
+            try? await group.shutdownGracefully()
+            throw ExitCode.failure
+        }
+
         let countersPath = countersFile ?? (stateDirectory as NSString).appendingPathComponent("dhcp-counters.json")
         let reporter = CountersReporter(path: countersPath,
                                         statistics: servers.map(\.statistics) + (directServer.map { [$0.statistics] } ?? []))
@@ -167,6 +181,7 @@ struct ZoneBootD: AsyncParsableCommand {
         logger.info("stopping")
         for server in servers { await server.close() }
         await directServer?.close()
+        await tftpService?.close()
         reporter.write()
         try? await group.shutdownGracefully()
     }
