@@ -10,7 +10,8 @@ ZONE ?= zones/ams1.yaml
 # What the tests and benchmarks drive: relays, clients, load generators, peers to compare with.
 APT_PACKAGES := libsqlite3-dev sqlite3 iproute2 time procps \
 	python3 python3-yaml python3-jsonschema python3-pytest python3-scapy \
-	isc-dhcp-relay isc-dhcp-client busybox dhcpcd-base kea-admin kea-dhcp4-server
+	isc-dhcp-relay isc-dhcp-client busybox dhcpcd-base kea-admin kea-dhcp4-server \
+	tftp-hpa atftp curl tftpd-hpa
 
 .PHONY: deps build release run test test-swift test-e2e bench clean
 

@@ -27,11 +27,15 @@ struct TFTPOptions: ParsableArguments {
     @Option(help: "Largest TFTP window granted (RFC 7440).")
     var tftpMaxWindow = 64
 
+    @Option(help: "TFTP retransmissions of one window (timeout doubling each time) before a transfer is given up.")
+    var tftpRetries = 5
+
     @Option(help: "Where to write TFTP counters as JSON every second (default: <state>/tftp-counters.json).")
     var tftpCountersFile: String?
 
     func validate() throws {
         guard (0...65535).contains(tftpPort) else { throw ValidationError("--tftp-port must be 0 to 65535") }
+        guard (0...20).contains(tftpRetries) else { throw ValidationError("--tftp-retries must be 0 to 20") }
         guard tftpMaxTransfers >= 1, tftpMaxPerClient >= 1 else { throw ValidationError("TFTP transfer limits must be at least 1") }
         guard (8...65464).contains(tftpMaxBlockSize) else { throw ValidationError("--tftp-max-block-size must be 8 to 65464") }
         guard (1...65535).contains(tftpMaxWindow) else { throw ValidationError("--tftp-max-window must be 1 to 65535") }
@@ -64,7 +68,7 @@ struct TFTPOptions: ParsableArguments {
         let configuration = { (host: String) in
             TFTPServer.Configuration(host: host, port: tftpPort,
                                      limits: TFTPLimits(maximumBlockSize: tftpMaxBlockSize, maximumWindowSize: tftpMaxWindow),
-                                     maximumTransfers: tftpMaxTransfers, maximumTransfersPerClient: tftpMaxPerClient)
+                                     maximumRetries: tftpRetries, maximumTransfers: tftpMaxTransfers, maximumTransfersPerClient: tftpMaxPerClient)
         }
         let statistics = TFTPStatistics()
         var servers: [TFTPServer] = []

@@ -45,6 +45,8 @@ public final class TFTPServer: Sendable {
                                       maximumPerClient: configuration.maximumTransfersPerClient)
         let bootstrap = DatagramBootstrap(group: group.next())
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
+            // A boot storm's requests arrive at once: let the kernel queue them (capped by net.core.rmem_max).
+            .channelOption(.socketOption(.so_rcvbuf), value: 4 << 20)
             // A request with options fits easily; one byte more than a block shows an oversized one.
             .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 65536))
             .channelInitializer { channel in
