@@ -11,7 +11,7 @@ ZONE ?= zones/ams1.yaml
 APT_PACKAGES := libsqlite3-dev sqlite3 iproute2 time procps \
 	python3 python3-yaml python3-jsonschema python3-pytest python3-scapy \
 	isc-dhcp-relay isc-dhcp-client busybox dhcpcd-base kea-admin kea-dhcp4-server \
-	ipxe qemu-system-x86 ipxe-qemu ovmf curl
+	ipxe qemu-system-x86 ipxe-qemu ovmf curl tftp-hpa atftp tftpd-hpa
 
 .PHONY: deps firmware build release run test test-swift test-e2e bench clean
 

@@ -26,6 +26,8 @@ let package = Package(
         .target(name: "Addressing", swiftSettings: strict),
         // DHCPv4 wire codec: pure, total, symmetric; no dependencies.
         .target(name: "DHCPv4", swiftSettings: strict),
+        // TFTP wire codec, option negotiation and the read-transfer state machine: pure; no dependencies.
+        .target(name: "TFTP", swiftSettings: strict),
         // The zone file: parsing with positions, validation, expansion into a revision, plan.
         .target(name: "Zone", dependencies: [
             "Addressing",
@@ -45,7 +47,7 @@ let package = Package(
         .target(name: "CPacketSocket"),
         // Thin I/O: the DHCP listener, group-committed lease writes, counters, the boot HTTP server.
         .target(name: "Server", dependencies: [
-            "Addressing", "DHCPv4", "Zone", "Boot", "Store", "CPacketSocket",
+            "Addressing", "DHCPv4", "Zone", "Boot", "Store", "CPacketSocket", "TFTP",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
@@ -61,6 +63,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
         .testTarget(name: "DHCPv4Tests", dependencies: ["DHCPv4"], swiftSettings: strict),
+        .testTarget(name: "TFTPTests", dependencies: ["TFTP"], swiftSettings: strict),
         .testTarget(name: "AddressingTests", dependencies: ["Addressing"], swiftSettings: strict),
         // Golden files and fixtures are read through #filePath, not bundled.
         .testTarget(name: "ZoneTests", dependencies: ["Zone", "Addressing"], exclude: ["Golden"], swiftSettings: strict),

@@ -66,6 +66,9 @@ struct ZoneBootD: AsyncParsableCommand {
     @Option(help: "A directory served at /files/ over HTTP (kernels, initrds, images), with Range and HEAD.")
     var files: String?
 
+    @OptionGroup(title: "TFTP")
+    var tftp: TFTPOptions
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: Logger.Level = .info
 
@@ -193,6 +196,29 @@ struct ZoneBootD: AsyncParsableCommand {
             }
         }
 
+        let tftpService: TFTPService?
+        do {
+            // The loaders by their manifest names, and each host's rendered files at
+            // hosts/<name>/<file> for that host's own address, as over HTTP.
+            tftpService = try await tftp.start(
+                listen: listen, stateDirectory: stateDirectory, defaultRoot: FirmwareManifest.cacheDirectory(firmware),
+                overlay: { path, client in
+                    let parts = path.split(separator: "/", omittingEmptySubsequences: false)
+                    guard parts.count == 3, parts[0] == "hosts" else { return nil }
+                    let answer = HostFileAccess.answer(host: String(parts[1]), file: String(parts[2]), from: client,
+                                                       revision: revisions.current, now: Int64(Date().timeIntervalSince1970),
+                                                       lease: directory.lease(address:))
+                    guard case .file(let rendered) = answer else { return nil }
+                    return Array(rendered.content.utf8)
+                },
+                logger: logger)
+        } catch {
+            logger.critical("cannot start TFTP: \(error)")
+            await directServer?.close()
+            await closeAll()
+            throw ExitCode.failure
+        }
+
         let countersPath = countersFile ?? (stateDirectory as NSString).appendingPathComponent("dhcp-counters.json")
         let reporter = CountersReporter(path: countersPath,
                                         statistics: servers.map(\.statistics) + (directServer.map { [$0.statistics] } ?? []))
@@ -212,6 +238,7 @@ struct ZoneBootD: AsyncParsableCommand {
             tick: { reporter.write() })
         logger.info("stopping")
         await directServer?.close()
+        await tftpService?.close()
         await closeAll()
         reporter.write()
     }

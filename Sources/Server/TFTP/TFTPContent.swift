@@ -1,0 +1,154 @@
+import Addressing
+import Foundation
+import NIOCore
+import Synchronization
+
+/// One opened file a transfer reads from: its size, and bytes at an offset.
+///
+/// Reads happen block by block on the transfer's event loop, so a 64 MiB loader is never
+/// held in memory per transfer (a file is `pread` from the page cache as blocks go out).
+public protocol TFTPContent: Sendable {
+    var size: UInt64 { get }
+    /// Appends exactly `count` bytes from `offset` to `buffer`.
+    func read(offset: UInt64, count: Int, into buffer: inout ByteBuffer) throws
+    /// Releases the file; called once when the transfer ends.
+    func close()
+}
+
+/// Why a requested file is not served; `reason` names it for counters.
+public enum TFTPContentError: Error, Sendable, Hashable {
+    case notFound
+    /// Outside the root once symlinks are resolved, or not a regular file (a device, a directory).
+    case accessDenied(reason: String)
+    case readFailed(errno: Int32)
+
+    public var reason: String {
+        switch self {
+        case .notFound: "not-found"
+        case .accessDenied(let reason): reason
+        case .readFailed: "read-failed"
+        }
+    }
+}
+
+/// Where TFTP content comes from: a directory, rendered per-host files, an upstream.
+public protocol TFTPContentSource: Sendable {
+    /// Opens a normalized relative path (see `TFTPPath.normalize`) for `client`.
+    func open(_ path: String, client: IPv4Address) throws(TFTPContentError) -> any TFTPContent
+}
+
+/// A file of a directory, read with `pread` at each block's offset.
+final class FileContent: TFTPContent {
+    let size: UInt64
+    private let descriptor: Int32
+    private let closed = Atomic<Bool>(false)
+
+    init(descriptor: Int32, size: UInt64) {
+        self.descriptor = descriptor
+        self.size = size
+    }
+
+    func read(offset: UInt64, count: Int, into buffer: inout ByteBuffer) throws {
+        guard count > 0 else { return }
+        let descriptor = self.descriptor
+        var done = 0
+        while done < count {
+            let got = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count - done) { pointer in
+                let n = pread(descriptor, pointer.baseAddress, count - done, off_t(offset) + off_t(done))
+                return max(n, 0)
+            }
+            // A file that shrank under a running transfer, or an I/O error: the transfer fails.
+            if got == 0 { throw TFTPContentError.readFailed(errno: errno) }
+            done += got
+        }
+    }
+
+    func close() {
+        if !closed.exchange(true, ordering: .acquiringAndReleasing) { _ = Glibc.close(descriptor) }
+    }
+
+    deinit { close() }
+}
+
+/// Bytes held in memory (rendered per-host files).
+public struct MemoryContent: TFTPContent {
+    public let bytes: [UInt8]
+    public var size: UInt64 { UInt64(bytes.count) }
+
+    public init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+    public func read(offset: UInt64, count: Int, into buffer: inout ByteBuffer) throws {
+        let start = Int(offset)
+        guard start >= 0, count >= 0, start + count <= bytes.count else { throw TFTPContentError.readFailed(errno: EINVAL) }
+        buffer.writeBytes(bytes[start..<start + count])
+    }
+
+    public func close() {}
+}
+
+/// Regular files under one directory. No path leaves it: the requested name is already free
+/// of `..`, and the real path (symlinks resolved) must still lie under the root's real path.
+public struct DirectoryContentSource: TFTPContentSource {
+    /// The root's real path.
+    public let root: String
+
+    public init(root: String) throws(TFTPContentError) {
+        guard let resolved = Self.realPath(root) else { throw .notFound }
+        self.root = resolved
+    }
+
+    public func open(_ path: String, client: IPv4Address) throws(TFTPContentError) -> any TFTPContent {
+        guard let resolved = Self.realPath(root + "/" + path) else { throw .notFound }
+        guard resolved.hasPrefix(root == "/" ? "/" : root + "/") else { throw .accessDenied(reason: "outside-root") }
+        // O_NOFOLLOW: the resolved path names no symlink; if one was swapped in since, refuse it.
+        let descriptor = Glibc.open(resolved, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
+        guard descriptor >= 0 else { throw errno == ENOENT ? .notFound : .accessDenied(reason: "unreadable") }
+        var status = stat()
+        guard fstat(descriptor, &status) == 0, status.st_mode & S_IFMT == S_IFREG else {
+            _ = Glibc.close(descriptor)
+            throw .accessDenied(reason: "not-a-regular-file")
+        }
+        return FileContent(descriptor: descriptor, size: UInt64(status.st_size))
+    }
+
+    static func realPath(_ path: String) -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+}
+
+/// Files that exist only in memory (per-host rendered files such as `hosts/<name>/boot.ipxe`),
+/// looked up through a closure, in front of another source.
+public struct OverlayContentSource: TFTPContentSource {
+    /// The bytes of `path` for `client`, or nil to fall through to `base`.
+    public typealias Lookup = @Sendable (_ path: String, _ client: IPv4Address) -> [UInt8]?
+
+    public let lookup: Lookup
+    public let base: (any TFTPContentSource)?
+
+    public init(base: (any TFTPContentSource)?, lookup: @escaping Lookup) {
+        self.base = base
+        self.lookup = lookup
+    }
+
+    public func open(_ path: String, client: IPv4Address) throws(TFTPContentError) -> any TFTPContent {
+        if let bytes = lookup(path, client) { return MemoryContent(bytes) }
+        guard let base else { throw .notFound }
+        return try base.open(path, client: client)
+    }
+}
+
+/// A path → bytes table that can be filled while the server runs (rendered files).
+public final class TFTPMemoryFiles: Sendable {
+    private let files = Mutex<[String: [UInt8]]>([:])
+
+    public init(_ initial: [String: [UInt8]] = [:]) { files.withLock { $0 = initial } }
+
+    public func set(_ path: String, _ bytes: [UInt8]?) { files.withLock { $0[path] = bytes } }
+    public func replaceAll(_ table: [String: [UInt8]]) { files.withLock { $0 = table } }
+    public func bytes(_ path: String) -> [UInt8]? { files.withLock { $0[path] } }
+
+    /// This table as an overlay's lookup.
+    public var lookup: OverlayContentSource.Lookup { { [self] path, _ in self.bytes(path) } }
+}

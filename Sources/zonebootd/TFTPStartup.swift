@@ -1,0 +1,120 @@
+import ArgumentParser
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import Server
+import TFTP
+
+/// zonebootd's TFTP options, and the servers they start.
+struct TFTPOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Directory served over TFTP (default: the firmware cache, <firmware>/cache).",
+                               discussion: "Without one, only rendered per-host files are served."))
+    var tftpRoot: String?
+
+    @Option(help: "UDP port for TFTP on each --listen address (0: no TFTP).")
+    var tftpPort = 69
+
+    @Option(help: "TFTP transfers running at once, in total; more are refused with an ERROR and counted.")
+    var tftpMaxTransfers = 1024
+
+    @Option(help: "TFTP transfers running at once per client address.")
+    var tftpMaxPerClient = 16
+
+    @Option(help: "Largest TFTP block size granted (RFC 2348: 8 to 65464).")
+    var tftpMaxBlockSize = 65464
+
+    @Option(help: "Largest TFTP window granted (RFC 7440).")
+    var tftpMaxWindow = 64
+
+    @Option(help: "TFTP retransmissions of one window (timeout doubling each time) before a transfer is given up.")
+    var tftpRetries = 5
+
+    @Option(help: "Where to write TFTP counters as JSON every second (default: <state>/tftp-counters.json).")
+    var tftpCountersFile: String?
+
+    func validate() throws {
+        guard (0...65535).contains(tftpPort) else { throw ValidationError("--tftp-port must be 0 to 65535") }
+        guard (0...20).contains(tftpRetries) else { throw ValidationError("--tftp-retries must be 0 to 20") }
+        guard tftpMaxTransfers >= 1, tftpMaxPerClient >= 1 else { throw ValidationError("TFTP transfer limits must be at least 1") }
+        guard (8...65464).contains(tftpMaxBlockSize) else { throw ValidationError("--tftp-max-block-size must be 8 to 65464") }
+        guard (1...65535).contains(tftpMaxWindow) else { throw ValidationError("--tftp-max-window must be 1 to 65535") }
+    }
+
+    /// The served directory: the one named, else the firmware cache if there is one.
+    func resolvedRoot(default defaultRoot: String) -> String? {
+        if let tftpRoot { return tftpRoot }
+        var isDirectory: ObjCBool = false
+        return FileManager.default.fileExists(atPath: defaultRoot, isDirectory: &isDirectory) && isDirectory.boolValue ? defaultRoot : nil
+    }
+
+    /// Starts TFTP on every listen address (nothing when the port is 0). `overlay` serves
+    /// per-host rendered files in front of the directory.
+    func start(listen: [String], stateDirectory: String, defaultRoot: String, overlay: OverlayContentSource.Lookup? = nil,
+               logger: Logger) async throws -> TFTPService? {
+        guard tftpPort != 0 else { return nil }
+        // Its own threads, one per core: a boot storm's transfers never delay a DHCP answer.
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+        var base: (any TFTPContentSource)?
+        if let root = resolvedRoot(default: defaultRoot) {
+            do {
+                base = try DirectoryContentSource(root: root)
+            } catch {
+                throw TFTPStartupError(message: "--tftp-root \(root): no such directory")
+            }
+            logger.info("TFTP serves \(root)")
+        }
+        let content: any TFTPContentSource = OverlayContentSource(base: base, lookup: overlay ?? { _, _ in nil })
+        let configuration = { (host: String) in
+            TFTPServer.Configuration(host: host, port: tftpPort,
+                                     limits: TFTPLimits(maximumBlockSize: tftpMaxBlockSize, maximumWindowSize: tftpMaxWindow),
+                                     maximumRetries: tftpRetries, maximumTransfers: tftpMaxTransfers, maximumTransfersPerClient: tftpMaxPerClient)
+        }
+        let statistics = TFTPStatistics()
+        var servers: [TFTPServer] = []
+        do {
+            for host in listen {
+                servers.append(try await TFTPServer.start(configuration(host), content: content, statistics: statistics,
+                                                          group: group, logger: logger))
+            }
+        } catch {
+            for server in servers { await server.close() }
+            try? await group.shutdownGracefully()
+            throw error
+        }
+        let path = tftpCountersFile ?? (stateDirectory as NSString).appendingPathComponent("tftp-counters.json")
+        return TFTPService(servers: servers, statistics: statistics, countersPath: path, group: group)
+    }
+}
+
+/// The running TFTP servers and their counters file, rewritten every second.
+final class TFTPService: Sendable {
+    let servers: [TFTPServer]
+    let statistics: TFTPStatistics
+    let countersPath: String
+    private let reporter: RepeatedTask
+    private let group: MultiThreadedEventLoopGroup
+
+    init(servers: [TFTPServer], statistics: TFTPStatistics, countersPath: String, group: MultiThreadedEventLoopGroup) {
+        self.servers = servers
+        self.group = group
+        self.statistics = statistics
+        self.countersPath = countersPath
+        statistics.write(to: countersPath)
+        reporter = group.next().scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
+            statistics.write(to: countersPath)
+        }
+    }
+
+    func close() async {
+        reporter.cancel()
+        for server in servers { await server.close() }
+        try? await group.shutdownGracefully()
+        statistics.write(to: countersPath)
+    }
+}
+
+struct TFTPStartupError: Error, CustomStringConvertible {
+    let message: String
+    var description: String { message }
+}

@@ -1,0 +1,411 @@
+"""TFTP end to end: the real zonebootd on 127.0.0.1 (high ports), fetched from by real clients
+(tftp-hpa, curl, atftp) and by crafted packets (scapy), compared byte for byte.
+
+Everything talks to 127.0.0.1 only, on ports the test picks; zonebootd is started and stopped
+by PID; loads are bounded in count and time.
+"""
+import hashlib
+import os
+import random
+import signal
+import socket
+import struct
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from scapy.layers.tftp import TFTP, TFTP_ACK, TFTP_ERROR, TFTP_Option, TFTP_Options, TFTP_RRQ, TFTP_WRQ
+
+from netlab import ROOT, ZONEBOOTD, read_counters, require_tools, wait_for
+
+HOST = "127.0.0.1"
+BIG = 64 * 1024 * 1024 + 1234  # over 32 MiB at 512: block numbers wrap twice
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind((HOST, 0))
+        return probe.getsockname()[1]
+
+
+def sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class Server:
+    """zonebootd answering TFTP on 127.0.0.1:port (and DHCP on another high port)."""
+
+    def __init__(self, tmp, root, *extra):
+        self.port = free_port()
+        self.counters = Path(tmp) / f"tftp-{self.port}.json"
+        state = Path(tmp) / f"state-{self.port}"
+        state.mkdir()
+        self.log = open(Path(tmp) / f"zonebootd-{self.port}.log", "w")
+        self.proc = subprocess.Popen(
+            [str(ZONEBOOTD), "--zone", str(ROOT / "zones" / "ams1.yaml"), "--state", str(state),
+             "--listen", HOST, "--dhcp-port", str(free_port()), "--counters-file", str(state / "dhcp.json"),
+             "--tftp-port", str(self.port), "--tftp-root", str(root), "--tftp-counters-file", str(self.counters),
+             "--http-port", "0", "--firmware", str(ROOT / "firmware"),
+             *[str(a) for a in extra]],
+            stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        wait_for(lambda: read_counters(self.counters) is not None, timeout=30, what="zonebootd to start")
+
+    def counters_now(self):
+        # The file is rewritten every second: wait for a fresh one.
+        before = self.counters.stat().st_mtime_ns
+        wait_for(lambda: self.counters.stat().st_mtime_ns != before, timeout=5, what="fresh counters")
+        return read_counters(self.counters)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=5)
+        self.log.close()
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("tftp")
+    root = tmp / "root"
+    (root / "boot" / "x64").mkdir(parents=True)
+    rng = random.Random(4)
+    (root / "small.txt").write_bytes(b"hello from zoneboot\n")
+    (root / "exact.bin").write_bytes(rng.randbytes(512 * 8))  # a multiple of the block size
+    (root / "mid.bin").write_bytes(rng.randbytes(3 * 1024 * 1024 + 77))
+    (root / "boot" / "x64" / "ipxe.efi").write_bytes(rng.randbytes(200_000))
+    (root / "big.bin").write_bytes(os.urandom(BIG))
+    (tmp / "secret").write_text("outside the root\n")
+    (root / "escape").symlink_to(tmp / "secret")
+    (root / "passwd").symlink_to("/etc/passwd")
+    (root / "inside").symlink_to("small.txt")
+    os.mkfifo(root / "fifo")
+    return tmp, root
+
+
+@pytest.fixture(scope="module")
+def server(files):
+    require_tools("tftp", "atftp", "curl")
+    tmp, root = files
+    running = Server(tmp, root, "--tftp-max-per-client", 64)
+    yield running
+    running.stop()
+
+
+# --- a small client of our own, for what no packaged client lets us do ---
+
+def rrq(name, options=(), mode=b"octet"):
+    packet = TFTP() / TFTP_RRQ(filename=name.encode() if isinstance(name, str) else name, mode=mode)
+    if options:
+        packet = packet / TFTP_Options(options=[TFTP_Option(oname=k.encode(), value=str(v).encode()) for k, v in options])
+    return bytes(packet)
+
+
+def ack(block):
+    return bytes(TFTP() / TFTP_ACK(block=block & 0xFFFF))
+
+
+def parse_options(payload):
+    parts = payload.split(b"\0")[:-1]
+    return {parts[i].decode().lower(): parts[i + 1].decode() for i in range(0, len(parts) - 1, 2)}
+
+
+def udp(timeout=3.0):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((HOST, 0))
+    s.settimeout(timeout)
+    return s
+
+
+def expect_error(sock, server_port, request):
+    sock.sendto(request, (HOST, server_port))
+    data, _ = sock.recvfrom(65536)
+    opcode, code = struct.unpack("!HH", data[:4])
+    assert opcode == 5, f"expected an ERROR, got opcode {opcode}"
+    return code, data[4:-1].decode()
+
+
+def fetch(server_port, name, options=(), sock=None, on_first_data=None):
+    """Reads a file with RFC 7440 windows when asked; returns (oack, bytes)."""
+    s = sock or udp()
+    s.sendto(rrq(name, options), (HOST, server_port))
+    blksize = 512
+    oack = {}
+    window = 1
+    expected = 1
+    chunks = []
+    data, peer = s.recvfrom(65536)
+    if struct.unpack("!H", data[:2])[0] == 6:
+        oack = parse_options(data[2:])
+        blksize = int(oack.get("blksize", 512))
+        window = int(oack.get("windowsize", 1))
+        s.sendto(ack(0), peer)
+        data, peer = s.recvfrom(65536)
+    first = True
+    received_in_window = 0
+    while True:
+        opcode, block = struct.unpack("!HH", data[:4])
+        assert opcode == 3, f"expected DATA, got {data[:40]!r}"
+        if first and on_first_data:
+            on_first_data(s, peer)
+            first = False
+        if block == expected & 0xFFFF:
+            chunks.append(data[4:])
+            expected += 1
+            received_in_window += 1
+            last = len(data) - 4 < blksize
+            if last or received_in_window == window:
+                s.sendto(ack(block), peer)
+                received_in_window = 0
+            if last:
+                break
+        data, peer = s.recvfrom(65536)
+    if sock is None:
+        s.close()
+    return oack, b"".join(chunks)
+
+
+# --- real clients ---
+
+def curl(server, name, out, *args, timeout=120):
+    return subprocess.run(["curl", "-sS", "-o", str(out), *args, f"tftp://{HOST}:{server.port}/{name}"],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.mark.parametrize("blksize", [512, 1468, 8192, 65464])
+def test_curl_fetches_identical_bytes_at_every_block_size(server, files, tmp_path, blksize):
+    _, root = files
+    out = tmp_path / "mid.bin"
+    result = curl(server, "mid.bin", out, "--tftp-blksize", str(blksize))
+    assert result.returncode == 0, result.stderr
+    assert sha256(out) == sha256(root / "mid.bin")
+
+
+def test_tftp_hpa_fetches_without_options(server, files, tmp_path):
+    _, root = files
+    for name in ("small.txt", "exact.bin", "mid.bin", "inside"):
+        out = tmp_path / name
+        result = subprocess.run(["tftp", HOST, str(server.port), "-m", "octet", "-c", "get", name, str(out)],
+                                capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert sha256(out) == sha256(root / name)
+
+
+def test_atftp_with_windowsize(server, files, tmp_path):
+    _, root = files
+    out = tmp_path / "ipxe.efi"
+    result = subprocess.run(["atftp", "--option", "blksize 1468", "--option", "windowsize 16", "--option", "tsize 0",
+                             "-g", "-r", "boot/x64/ipxe.efi", "-l", str(out), HOST, str(server.port)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert sha256(out) == sha256(root / "boot" / "x64" / "ipxe.efi")
+
+
+def test_64_mib_at_512_rolls_block_numbers_over(server, files, tmp_path):
+    """131,076 blocks of 512: the 16-bit block number wraps twice (tftp-hpa, no options)."""
+    _, root = files
+    out = tmp_path / "big.bin"
+    started = time.time()
+    result = subprocess.run(["tftp", HOST, str(server.port), "-m", "octet", "-c", "get", "big.bin", str(out)],
+                            capture_output=True, text=True, timeout=240)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert out.stat().st_size == BIG
+    assert sha256(out) == sha256(root / "big.bin")
+    assert time.time() - started < 240
+
+
+def test_pxe_rom_spellings_are_served(server, files):
+    _, root = files
+    expected = (root / "boot" / "x64" / "ipxe.efi").read_bytes()
+    for name in ("/boot/x64/ipxe.efi", "boot\\x64\\ipxe.efi", "\\boot\\x64\\ipxe.efi", "boot//x64/./ipxe.efi"):
+        _, data = fetch(server.port, name, [("blksize", 1432)])
+        assert data == expected, name
+
+
+# --- what OVMF does ---
+
+def test_ovmf_tsize_probe_then_windowed_fetch(server, files):
+    """OVMF asks for tsize alone, aborts with error 8, then fetches with windowsize 4."""
+    _, root = files
+    before = server.counters_now()
+    s = udp()
+    s.sendto(rrq("boot/x64/ipxe.efi", [("tsize", 0)]), (HOST, server.port))
+    data, peer = s.recvfrom(65536)
+    assert data[:2] == b"\x00\x06"
+    assert parse_options(data[2:]) == {"tsize": str((root / "boot" / "x64" / "ipxe.efi").stat().st_size)}
+    s.sendto(bytes(TFTP() / TFTP_ERROR(errorcode=8, errormsg=b"User aborted the transfer")), peer)
+    oack, data = fetch(server.port, "boot/x64/ipxe.efi", [("tsize", 0), ("blksize", 1468), ("windowsize", 4)], sock=s)
+    s.close()
+    assert oack == {"tsize": "200000", "blksize": "1468", "windowsize": "4"}
+    assert data == (root / "boot" / "x64" / "ipxe.efi").read_bytes()
+    after = server.counters_now()
+    assert after["transfers_ended"].get("aborted-by-client", 0) == before["transfers_ended"].get("aborted-by-client", 0) + 1
+
+
+# --- refused ---
+
+@pytest.mark.parametrize("name,code,reason", [
+    ("../etc/passwd", 2, "parent-component"),
+    ("boot/../../etc/passwd", 2, "parent-component"),
+    ("..\\..\\etc\\passwd", 2, "parent-component"),
+    ("/etc/passwd", 1, "not-found"),  # means etc/passwd under the root, which does not exist
+    ("escape", 2, "outside-root"),  # a symlink to a file outside the root
+    ("passwd", 2, "outside-root"),
+    ("fifo", 2, "not-a-regular-file"),
+    ("boot", 2, "not-a-regular-file"),
+    ("no-such-file", 1, "not-found"),
+])
+def test_traversal_and_non_files_are_refused(server, name, code, reason):
+    before = server.counters_now()
+    s = udp()
+    got_code, _ = expect_error(s, server.port, rrq(name))
+    s.close()
+    assert got_code == code
+    after = server.counters_now()
+    assert after["refused"].get(reason, 0) == before["refused"].get(reason, 0) + 1
+
+
+def test_real_clients_get_errors_for_traversal(server, tmp_path):
+    result = curl(server, "..%2Fetc%2Fpasswd", tmp_path / "x")
+    assert result.returncode != 0
+    result = subprocess.run(["tftp", HOST, str(server.port), "-m", "octet", "-c", "get", "../etc/passwd", str(tmp_path / "y")],
+                            capture_output=True, text=True, timeout=30)
+    assert "Error code 2" in result.stdout + result.stderr
+
+
+def test_write_requests_are_refused(server, tmp_path):
+    (tmp_path / "upload").write_text("x")
+    before = server.counters_now()
+    result = subprocess.run(["tftp", HOST, str(server.port), "-m", "octet", "-c", "put", str(tmp_path / "upload"), "upload"],
+                            capture_output=True, text=True, timeout=30)
+    assert "Error code 2" in result.stdout + result.stderr
+    s = udp()
+    code, _ = expect_error(s, server.port, bytes(TFTP() / TFTP_WRQ(filename=b"x", mode=b"octet")))
+    s.close()
+    assert code == 2
+    after = server.counters_now()
+    assert after["refused"].get("write-request", 0) == before["refused"].get("write-request", 0) + 2
+
+
+def test_unsupported_mode_and_unknown_opcode_get_error_4(server):
+    s = udp()
+    assert expect_error(s, server.port, rrq("small.txt", mode=b"mail"))[0] == 4
+    assert expect_error(s, server.port, b"\x00\x09whatever\x00")[0] == 4
+    s.close()
+
+
+# --- bad input ---
+
+def test_option_edges(server, files):
+    _, root = files
+    expected = (root / "mid.bin").read_bytes()
+    oack, data = fetch(server.port, "mid.bin", [("blksize", 65536)])
+    assert oack == {"blksize": "65464"} and data == expected
+    oack, data = fetch(server.port, "mid.bin", [("blksize", 1)])  # refused option: plain 512, no OACK
+    assert oack == {} and data == expected
+    oack, data = fetch(server.port, "mid.bin", [("windowsize", 100000), ("blksize", 1024)])
+    assert oack == {"windowsize": "64", "blksize": "1024"} and data == expected
+    before = server.counters_now()
+    oack, data = fetch(server.port, "small.txt", [("blksize", "1e3"), ("multicast", ""), ("timeout", 0), ("BLKSIZE", 99)])
+    assert oack == {} and data == (root / "small.txt").read_bytes()
+    after = server.counters_now()["ignored_options"]
+    for key in ("blksize:not-a-number", "multicast:unknown", "timeout:out-of-range", "blksize:duplicate"):
+        assert after.get(key, 0) == before["ignored_options"].get(key, 0) + 1, key
+
+
+def test_garbage_is_counted_and_the_server_keeps_serving(server, files, tmp_path):
+    _, root = files
+    before = server.counters_now()
+    rng = random.Random(9)
+    s = udp()
+    sent = 0
+    deadline = time.time() + 10
+    for _ in range(3000):
+        if time.time() > deadline:
+            break
+        length = rng.randint(0, 80)
+        payload = bytes(rng.getrandbits(8) for _ in range(length))
+        if length >= 2 and rng.random() < 0.5:
+            payload = bytes([0, rng.choice([1, 2, 3, 4, 5, 6])]) + payload[2:]
+        s.sendto(payload, (HOST, server.port))
+        sent += 1
+        if sent % 50 == 0:
+            time.sleep(0.005)  # bounded bursts: the count is exact only if the socket buffer never overflows
+    s.close()
+    out = tmp_path / "small.txt"
+    result = curl(server, "small.txt", out)
+    assert result.returncode == 0 and out.read_bytes() == (root / "small.txt").read_bytes()
+    after = server.counters_now()
+    assert after["received"] - before["received"] == sent + 1, "every datagram counted"
+    malformed = sum(after["malformed"].values()) - sum(before["malformed"].values())
+    assert malformed > sent // 4
+    assert server.proc.poll() is None
+
+
+def test_ack_floods_never_cause_extra_sends(server, files):
+    """Mid-transfer, 2,000 duplicate ACKs, ACKs for blocks never sent and strangers' ACKs:
+    all ignored and counted; the transfer completes with exactly one send per block."""
+    _, root = files
+    before = server.counters_now()
+
+    def flood(sock, peer):
+        stranger = udp()
+        for i in range(500):
+            sock.sendto(ack(0), peer)  # duplicate: block 0 was acknowledged already (OACK)
+            sock.sendto(ack(5000 + i), peer)  # never sent
+            sock.sendto(b"\x00\x04", peer)  # truncated
+            stranger.sendto(ack(1), peer)  # another transfer ID
+            if i % 20 == 19:
+                time.sleep(0.005)  # bounded bursts, so the socket buffer holds every one
+        stranger.close()
+
+    oack, data = fetch(server.port, "mid.bin", [("blksize", 1468)], on_first_data=flood)
+    assert data == (root / "mid.bin").read_bytes()
+    expected_blocks = len(data) // 1468 + 1
+
+    def settled():
+        c = server.counters_now()
+        ignored = {k: c["ignored"].get(k, 0) - before["ignored"].get(k, 0) for k in c["ignored"]}
+        return (ignored.get("duplicate-ack", 0) >= 500 and ignored.get("unknown-tid", 0) >= 500 and (c, ignored))
+
+    after, ignored = wait_for(settled, timeout=10, what="flood counted")
+    assert ignored.get("ack-unsent", 0) == 500
+    assert ignored.get("malformed-in-transfer", 0) == 500
+    assert after["blocks_sent"] - before["blocks_sent"] == expected_blocks
+    assert after["blocks_retransmitted"] == before["blocks_retransmitted"]
+
+
+# --- limits and reaping ---
+
+def test_limits_refuse_and_idle_transfers_are_reaped(files):
+    tmp, root = files
+    limited = Server(tmp, root, "--tftp-max-per-client", 2, "--tftp-max-transfers", 3, "--tftp-retries", 1)
+    try:
+        socks = [udp() for _ in range(3)]
+        for s in socks[:2]:
+            s.sendto(rrq("mid.bin"), (HOST, limited.port))
+            assert s.recvfrom(65536)[0][:2] == b"\x00\x03"  # DATA 1, never acknowledged
+        code, message = expect_error(socks[2], limited.port, rrq("mid.bin"))
+        assert code == 0 and "busy" in message
+        counters = limited.counters_now()
+        assert counters["refused"].get("busy-client") == 1
+        assert counters["transfers_active"] == 2
+        # One retry after 1 s, then given up 2 s later: both idle transfers are reaped.
+        counters = wait_for(lambda: (c := limited.counters_now())["transfers_active"] == 0 and c, timeout=15,
+                            what="idle transfers reaped")
+        assert counters["transfers_ended"].get("timed-out") == 2
+        assert counters["blocks_retransmitted"] == 2
+        _, data = fetch(limited.port, "small.txt", sock=socks[2])
+        assert data == (root / "small.txt").read_bytes()
+        for s in socks:
+            s.close()
+    finally:
+        limited.stop()
