@@ -7,6 +7,8 @@ dhcrelay puts that port's name in Option 82 like a ToR does. Each boot must end 
 the served script fetching `/hosts/<name>/booted`, which only that host's script holds,
 from that host's address: the server logs it, and the test reads the log.
 """
+import hashlib
+import json
 import re
 import shutil
 import textwrap
@@ -15,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from netlab import lab, require_tools, start_zonebootd, wait_for
+from netlab import ROOT, lab, read_counters, require_tools, start_zonebootd, wait_for
 
 SERVER = "198.18.0.10"
 OVMF_CODE = Path("/usr/share/OVMF/OVMF_CODE.fd")
@@ -37,7 +39,7 @@ ZONE = textwrap.dedent("""\
         switches:
           - name: tor-a
             ports:
-              - { ports: swp1-swp2, rack: 1, units: 1-2, role: hypervisor, network: servers, address: 198.18.16.11 }
+              - { ports: swp1-swp3, rack: 1, units: 1-3, role: hypervisor, network: servers, address: 198.18.16.11 }
     roles:
       hypervisor: { boot: lab }
     profiles:
@@ -54,6 +56,8 @@ SCRIPT = textwrap.dedent("""\
     """)
 
 HOSTS = {"swp1": ("lab-p01-r01-u01", "198.18.16.11"), "swp2": ("lab-p01-r01-u02", "198.18.16.12")}
+# A port with a veth instead of a tap, for a PXE ROM played by scapy (see the BIOS PXE test).
+PXE_PORT, PXE_HOST, PXE_ADDRESS = "swp3", "lab-p01-r01-u03", "198.18.16.13"
 
 
 class BootLab:
@@ -75,12 +79,17 @@ class BootLab:
             the_lab.run(self.relay, "ip", "link", "set", port, "up")
             # Every port holds the gateway address; the switch knows which host is behind which port.
             the_lab.run(self.relay, "ip", "route", "add", f"{address}/32", "dev", port)
+        self.pxe_client = the_lab.ns("pxe")
+        the_lab.link(self.relay, PXE_PORT, self.pxe_client, "eth0")
+        the_lab.addr(self.relay, PXE_PORT, "198.18.16.1/24")
+        the_lab.run(self.relay, "ip", "route", "add", f"{PXE_ADDRESS}/32", "dev", PXE_PORT)
         the_lab.wait_up(self.srv, "eth0")
+        the_lab.wait_up(self.relay, PXE_PORT)
         self.log = tmp / "zonebootd.log"
         self.server = start_zonebootd(the_lab, self.srv, tmp / "zone.yaml", tmp / "state", SERVER,
                                       tmp / "counters.json", "--log-level", "debug", log=self.log)
         self.relay_proc = the_lab.spawn(self.relay, "dhcrelay", "-4", "-d", "-a", "-m", "replace",
-                                        "-pf", tmp / "dhcrelay.pid", "-id", "swp1", "-id", "swp2",
+                                        "-pf", tmp / "dhcrelay.pid", "-id", "swp1", "-id", "swp2", "-id", PXE_PORT,
                                         "-iu", "up0", SERVER, log=tmp / "dhcrelay.log")
         time.sleep(1)
 
@@ -140,6 +149,13 @@ def test_uefi_http_boot_gets_the_loader_by_url_then_the_script(boot_lab):
     assert boot_lab.served(r"served loader /loaders/ipxe.efi to 198\.18\.16\.11")
 
 
+def test_uefi_pxe_gets_the_efi_loader_over_tftp_then_the_script(boot_lab):
+    # OVMF's own PXE stack (no iPXE ROM): arch 7 → ipxe.efi over TFTP → iPXE asks again → script.
+    assert boot_lab.boot("swp2", "uefi-pxe", "52:54:00:b2:00:02") == "lab-p01-r01-u02"
+    counters = read_counters(boot_lab.tmp / "state" / "tftp-counters.json")
+    assert counters["transfers_ended"].get("completed", 0) >= 1
+
+
 def test_a_host_reads_only_its_own_files(boot_lab):
     # From the server's namespace (not a host's address, no lease): refused.
     out = boot_lab.lab.run(boot_lab.relay, "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
@@ -155,3 +171,58 @@ def test_a_host_reads_only_its_own_files(boot_lab):
     out = boot_lab.lab.run(boot_lab.relay, "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
                            f"http://{SERVER}/loaders/../manifest.json", "--path-as-is", check=False)
     assert out.stdout in ("400", "404")
+
+
+# What a vendor BIOS PXE ROM (Intel Boot Agent and the like) sends: no user class, no
+# option 175. Debian ships no such ROM (QEMU's NIC ROMs are all iPXE), so scapy plays its
+# DHCP part through the real relay, and the real tftp-hpa client fetches the loader.
+PXE_ROM = textwrap.dedent("""
+    import sys
+    from scapy.all import BOOTP, DHCP, IP, UDP, Ether, conf, get_if_hwaddr, srp1
+    conf.checkIPaddr = False
+    iface = "eth0"
+    mac = get_if_hwaddr(iface)
+    chaddr = bytes.fromhex(mac.replace(":", ""))
+    rom = [("vendor_class_id", b"PXEClient:Arch:00000:UNDI:002001"), (93, b"\\x00\\x00"), (94, b"\\x01\\x02\\x01"),
+           (97, b"\\x00" + bytes(range(16)))]
+    def exchange(kind, extra):
+        packet = (Ether(dst="ff:ff:ff:ff:ff:ff", src=mac) / IP(src="0.0.0.0", dst="255.255.255.255")
+                  / UDP(sport=68, dport=67) / BOOTP(chaddr=chaddr, xid=0x5045, flags=0x8000)
+                  / DHCP(options=[("message-type", kind)] + rom + extra + ["end"]))
+        reply = srp1(packet, iface=iface, timeout=5, retry=3, verbose=False)
+        if reply is None:
+            sys.exit(f"no answer to {kind}")
+        return reply[BOOTP]
+    offer = exchange("discover", [])
+    ack = exchange("request", [("requested_addr", offer.yiaddr), ("server_id", "198.18.0.10")])
+    options = {o[0]: o[1] for o in ack[DHCP].options if isinstance(o, tuple)}
+    print(ack.yiaddr, ack.siaddr, ack.file.rstrip(b"\\x00").decode(), options.get("boot-file-name", b"").decode(),
+          options.get("tftp_server_name", b"").decode(), 175 in options or "vendor_class_id" in options)
+    """)
+
+
+def test_bios_pxe_rom_gets_undionly_over_tftp(boot_lab):
+    script = boot_lab.tmp / "pxe_rom.py"
+    script.write_text(PXE_ROM)
+    out = boot_lab.lab.run(boot_lab.pxe_client, "/usr/bin/python3", script, timeout=60)
+    yiaddr, siaddr, file_field, option67, option66, extra = out.stdout.split()
+    assert (yiaddr, siaddr, file_field, option67, option66) == (PXE_ADDRESS, SERVER, "undionly.kpxe",
+                                                                "undionly.kpxe", SERVER)
+    assert extra == "False"  # no option 60 echoed to a PXE ROM, nothing iPXE-only
+    # The ROM now has the port's address and fetches the loader over TFTP from siaddr.
+    boot_lab.lab.addr(boot_lab.pxe_client, "eth0", f"{PXE_ADDRESS}/24")
+    boot_lab.lab.run(boot_lab.pxe_client, "ip", "route", "add", "default", "via", "198.18.16.1")
+    target = boot_lab.tmp / "undionly.kpxe"
+    boot_lab.lab.run(boot_lab.pxe_client, "tftp", "-m", "binary", SERVER, "-c", "get", "undionly.kpxe", target,
+                     timeout=60)
+    manifest = json.loads((ROOT / "firmware" / "manifest.json").read_text())
+    pinned = next(entry["sha256"] for entry in manifest["loaders"] if entry["file"] == "undionly.kpxe")
+    assert hashlib.sha256(target.read_bytes()).hexdigest() == pinned
+    # The host's own script is served over TFTP too, to the host's address only.
+    script_copy = boot_lab.tmp / "boot.ipxe.tftp"
+    boot_lab.lab.run(boot_lab.pxe_client, "tftp", "-m", "binary", SERVER, "-c", "get", f"hosts/{PXE_HOST}/boot.ipxe",
+                     script_copy, timeout=60)
+    assert f"imgfetch http://{SERVER}/hosts/{PXE_HOST}/booted" in script_copy.read_text()
+    refused = boot_lab.lab.run(boot_lab.pxe_client, "tftp", "-m", "binary", SERVER, "-c", "get",
+                               "hosts/lab-p01-r01-u01/boot.ipxe", boot_lab.tmp / "other.ipxe", timeout=60, check=False)
+    assert "Error" in refused.stdout + refused.stderr
