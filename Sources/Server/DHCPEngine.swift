@@ -39,9 +39,14 @@ final class DHCPEngine {
     private var committing = false
     /// Where replies leave: a UDP socket (relayed) or packet sockets (direct); set once it is open.
     var sender: (any ReplySender)?
+    /// proxyDHCP: the boot server socket (port 4011); its requests are answered from it.
+    var bootServerSender: (any ReplySender)?
 
     /// Sends what was written since the last flush: several replies leave together.
-    func flush() { sender?.flush() }
+    func flush() {
+        sender?.flush()
+        bootServerSender?.flush()
+    }
 
     init(loop: any EventLoop, revisions: RevisionHolder, store: any LeaseStore, directory: LeaseDirectory, leases: LeaseTable,
          settings: DHCPSettings, rateLimit: RequestRateLimit, writer: NIOThreadPool, statistics: DHCPStatistics,
@@ -59,7 +64,7 @@ final class DHCPEngine {
         table = leases
     }
 
-    func handle(_ bytes: [UInt8], ingressInterface: String?, sourcePort: UInt16) {
+    func handle(_ bytes: [UInt8], ingressInterface: String?, sourcePort: UInt16, onBootServerPort: Bool = false) {
         loop.preconditionInEventLoop()
         statistics.update { $0.received += 1 }
         let message: DHCPMessage
@@ -96,8 +101,10 @@ final class DHCPEngine {
         case .reply(let message, let route):
             // A client's option 57 covers the IP and UDP headers (28 bytes) as well.
             reply = OutgoingReply(message: message, route: route, maximumSize: (facts.maximumMessageSize ?? 576) - 28,
-                                  ingress: ingressInterface)
+                                  ingress: ingressInterface, onBootServerPort: onBootServerPort)
         }
+        if let client = decision.proxyClient { table.remember(client, now: now) }
+        if let binding = decision.proxyBinding { directory.record([binding]) }
         // The next decision must see this one's leases, durable or not yet.
         for lease in decision.leases { table.apply(lease) }
         // An offer is a promise for a moment: it reserves a discovery address in memory and
@@ -143,7 +150,7 @@ final class DHCPEngine {
     }
 
     private func send(_ reply: OutgoingReply) {
-        sender?.send(reply.message.serialized(maximumSize: reply.maximumSize), type: reply.message.messageType,
+        (reply.onBootServerPort ? bootServerSender : sender)?.send(reply.message.serialized(maximumSize: reply.maximumSize), type: reply.message.messageType,
                      route: reply.route, ingress: reply.ingress)
     }
 }
@@ -155,14 +162,18 @@ final class DHCPChannelHandler: ChannelInboundHandler {
 
     private let engine: DHCPEngine
     private let statistics: DHCPStatistics
+    /// This socket is the proxy's boot server port (4011), not the DHCP port.
+    private let bootServerPort: Bool
 
-    init(engine: DHCPEngine, statistics: DHCPStatistics) {
+    init(engine: DHCPEngine, statistics: DHCPStatistics, bootServerPort: Bool = false) {
         self.engine = engine
         self.statistics = statistics
+        self.bootServerPort = bootServerPort
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        engine.sender = DatagramReplySender(channel: context.channel, statistics: statistics)
+        let sender = DatagramReplySender(channel: context.channel, statistics: statistics)
+        if bootServerPort { engine.bootServerSender = sender } else { engine.sender = sender }
         context.fireChannelActive()
     }
 
@@ -175,6 +186,6 @@ final class DHCPChannelHandler: ChannelInboundHandler {
         let envelope = unwrapInboundIn(data)
         // A UDP socket does not know the switch port: relayed requests carry it in Option 82.
         engine.handle(Array(envelope.data.readableBytesView), ingressInterface: nil,
-                      sourcePort: UInt16(clamping: envelope.remoteAddress.port ?? 68))
+                      sourcePort: UInt16(clamping: envelope.remoteAddress.port ?? 68), onBootServerPort: bootServerPort)
     }
 }

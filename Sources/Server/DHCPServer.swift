@@ -17,12 +17,16 @@ public final class DHCPServer: Sendable {
         public var port: Int
         public var settings: DHCPSettings
         public var rateLimit: RequestRateLimit
+        /// proxyDHCP: also listen on the PXE boot server port (4011) for clients' boot requests.
+        public var bootServerPort: Int?
 
-        public init(host: String, port: Int = 67, settings: DHCPSettings, rateLimit: RequestRateLimit = RequestRateLimit()) {
+        public init(host: String, port: Int = 67, settings: DHCPSettings, rateLimit: RequestRateLimit = RequestRateLimit(),
+                    bootServerPort: Int? = nil) {
             self.host = host
             self.port = port
             self.settings = settings
             self.rateLimit = rateLimit
+            self.bootServerPort = bootServerPort
         }
     }
 
@@ -33,14 +37,14 @@ public final class DHCPServer: Sendable {
 
     public let statistics: DHCPStatistics
     public let localAddress: SocketAddress?
-    private let channel: any Channel
+    private let channels: [any Channel]
     private let writer: NIOThreadPool
 
-    private init(channel: any Channel, writer: NIOThreadPool, statistics: DHCPStatistics) {
-        self.channel = channel
+    private init(channels: [any Channel], writer: NIOThreadPool, statistics: DHCPStatistics) {
+        self.channels = channels
         self.writer = writer
         self.statistics = statistics
-        localAddress = channel.localAddress
+        localAddress = channels.first?.localAddress
     }
 
     /// Starts listening, deciding against the durable leases the directory holds.
@@ -53,7 +57,15 @@ public final class DHCPServer: Sendable {
         let statistics = DHCPStatistics()
         let loop = group.next()
         let settings = configuration.settings, rateLimit = configuration.rateLimit
-        let bootstrap = DatagramBootstrap(group: loop)
+        // One engine for the DHCP port and the boot server port: a proxy client's boot request
+        // is placed by what its DISCOVER told.
+        let engine = try await loop.submit {
+            NIOLoopBound(DHCPEngine(loop: loop, revisions: revisions, store: store, directory: directory, leases: leases,
+                                    settings: settings, rateLimit: rateLimit, writer: writer, statistics: statistics, logger: logger,
+                                    clock: { Int64(Date().timeIntervalSince1970) }), eventLoop: loop)
+        }.get()
+        func bootstrap(bootServerPort: Bool) -> DatagramBootstrap {
+            DatagramBootstrap(group: loop)
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
             .channelOption(.socketOption(.so_broadcast), value: 1)
             // A storm is read in batches (recvmmsg), and replies of a batch leave together (sendmmsg).
@@ -69,22 +81,30 @@ public final class DHCPServer: Sendable {
                 capacity: (DHCPMessage.maximumLength + 1) * DHCPServer.readBatch))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    let engine = DHCPEngine(loop: channel.eventLoop, revisions: revisions, store: store, directory: directory, leases: leases,
-                                            settings: settings, rateLimit: rateLimit, writer: writer, statistics: statistics, logger: logger,
-                                            clock: { Int64(Date().timeIntervalSince1970) })
                     try channel.pipeline.syncOperations.addHandler(
-                        DHCPChannelHandler(engine: engine, statistics: statistics))
+                        DHCPChannelHandler(engine: engine.value, statistics: statistics, bootServerPort: bootServerPort))
                 }
             }
+        }
         do {
-            let channel = try await bootstrap.bind(host: configuration.host, port: configuration.port).get()
+            let channel = try await bootstrap(bootServerPort: false).bind(host: configuration.host, port: configuration.port).get()
             // SO_RCVBUFFORCE passes net.core.rmem_max (CAP_NET_ADMIN); without it the capped size stays.
             let forced: Void? = try? await channel.setOption(
                 ChannelOptions.Types.SocketOption(level: .socket, name: NIOBSDSocket.Option(rawValue: SO_RCVBUFFORCE)),
                 value: SocketOptionValue(DHCPServer.receiveBuffer)).get()
             if forced == nil { logger.notice("receive buffer capped by net.core.rmem_max: a boot storm may be dropped and retried") }
             logger.info("DHCP listening on \(channel.localAddress.map { "\($0)" } ?? configuration.host)")
-            return DHCPServer(channel: channel, writer: writer, statistics: statistics)
+            var channels = [channel]
+            if let port = configuration.bootServerPort {
+                do {
+                    channels.append(try await bootstrap(bootServerPort: true).bind(host: configuration.host, port: port).get())
+                } catch {
+                    try? await channel.close()
+                    throw error
+                }
+                logger.info("proxyDHCP boot server listening on \(configuration.host):\(port)")
+            }
+            return DHCPServer(channels: channels, writer: writer, statistics: statistics)
         } catch {
             try? await writer.shutdownGracefully()
             throw error
@@ -92,7 +112,7 @@ public final class DHCPServer: Sendable {
     }
 
     public func close() async {
-        try? await channel.close()
+        for channel in channels { try? await channel.close() }
         try? await writer.shutdownGracefully()
     }
 }

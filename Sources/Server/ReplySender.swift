@@ -14,6 +14,8 @@ struct OutgoingReply {
     var maximumSize: Int
     /// The interface the request came in on, where that is known (direct mode).
     var ingress: String?
+    /// A proxyDHCP boot server request: answered from port 4011, where the client expects it.
+    var onBootServerPort = false
 }
 
 /// Where the engine's replies leave. Used only on the engine's event loop.
@@ -59,7 +61,7 @@ final class DatagramReplySender: ReplySender {
     static func address(for route: ReplyRoute) throws -> SocketAddress {
         switch route {
         case .relay(let giaddr, let port): try SocketAddress(ipAddress: giaddr.description, port: Int(port))
-        case .unicast(let address): try SocketAddress(ipAddress: address.description, port: 68)
+        case .unicast(let address, let port): try SocketAddress(ipAddress: address.description, port: Int(port))
         case .broadcast, .hardware: try SocketAddress(ipAddress: "255.255.255.255", port: 68)
         }
     }
@@ -87,7 +89,7 @@ final class PacketReplySender: ReplySender {
         let destination: (address: IPv4Address, mac: [UInt8])
         switch route {
         case .hardware(let yiaddr, let mac) where mac.count == 6: destination = (yiaddr, mac)
-        case .unicast(let ciaddr): destination = (ciaddr, broadcastMAC)
+        case .unicast(let ciaddr, _): destination = (ciaddr, broadcastMAC)
         case .broadcast, .hardware, .relay: destination = (IPv4Address(0xffff_ffff), broadcastMAC)
         }
         let frame = UDPFrame(source: serverAddress.value, destination: destination.address.value, sourcePort: 67,

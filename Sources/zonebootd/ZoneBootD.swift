@@ -56,6 +56,13 @@ struct ZoneBootD: AsyncParsableCommand {
     @Option(help: "Where to write counters as JSON every second (default: <state>/dhcp-counters.json).")
     var countersFile: String?
 
+    @Flag(help: ArgumentHelp("proxyDHCP: another DHCP server gives addresses; answer network boot clients only, with boot information, never an address.",
+                             discussion: "Boot requests are also answered on the PXE boot server port (--boot-server-port)."))
+    var proxyDHCP = false
+
+    @Option(help: "proxyDHCP: UDP port of the PXE boot server.")
+    var bootServerPort = Int(DHCPPolicy.bootServerPort)
+
     @Option(help: "TCP port for HTTP: boot scripts, profile files, loaders, files (0: no HTTP).")
     var httpPort: Int = 80
 
@@ -140,6 +147,7 @@ struct ZoneBootD: AsyncParsableCommand {
         let serverIdentifier = serverID.flatMap(IPv4Address.init) ?? IPv4Address(listen[0]) ?? IPv4Address(127, 0, 0, 1)
         var settings = DHCPSettings(serverIdentifier: serverIdentifier)
         settings.loaders = loaders
+        settings.proxyMode = proxyDHCP
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         // HTTP gets its own threads: a burst of downloads must not delay DHCP answers.
         let httpGroup = MultiThreadedEventLoopGroup(numberOfThreads: 2)
@@ -155,7 +163,8 @@ struct ZoneBootD: AsyncParsableCommand {
             for address in listen {
                 let configuration = DHCPServer.Configuration(
                     host: address, port: dhcpPort, settings: settings,
-                    rateLimit: RequestRateLimit(perMAC: maxRequestsPerMAC, perCircuit: maxRequestsPerCircuit))
+                    rateLimit: RequestRateLimit(perMAC: maxRequestsPerMAC, perCircuit: maxRequestsPerCircuit),
+                    bootServerPort: proxyDHCP ? bootServerPort : nil)
                 servers.append(try await DHCPServer.start(configuration, revisions: revisions, store: store,
                                                           directory: directory, group: group, logger: logger))
             }

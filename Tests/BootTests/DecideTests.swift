@@ -168,7 +168,7 @@ private let macB: [UInt8] = [0x52, 0x54, 0, 0, 0, 0xB]
         let (ack, route) = try reply(decide(renewal, leases))
         #expect(ack.messageType == .ack)
         #expect(ack.options[DHCPOptionCode.hostName] == Array("ams1-p01-r01-u07".utf8))
-        #expect(route == .unicast(IPv4Address(198, 18, 16, 17)))
+        #expect(route == .unicast(IPv4Address(198, 18, 16, 17), port: 68))
         // Another machine cannot renew a lease that is not its own.
         let stranger = try request(.request, mac: macB, circuit: nil, remoteID: nil, giaddr: nil, ciaddr: IPv4Address(198, 18, 16, 17))
         #expect(dropReason(decide(stranger, leases)) == .notDirect)
@@ -376,5 +376,72 @@ private let macB: [UInt8] = [0x52, 0x54, 0, 0, 0, 0xB]
                                          settings: DHCPSettings(serverIdentifier: server), now: now)
         guard case .reply(let message, _) = decision.outcome else { throw CancellationError() }
         #expect(message.options[67] == nil)
+    }
+}
+
+/// proxyDHCP: boot information for boot clients, never an address.
+@Suite struct ProxyDHCPTests {
+    let revision: ZoneRevision
+    let now: Int64 = 1_800_000_000
+    let settings: DHCPSettings = {
+        var settings = DHCPSettings(serverIdentifier: server)
+        settings.proxyMode = true
+        return settings
+    }()
+    let pxe = [DHCPOption(60, Array("PXEClient:Arch:00000:UNDI:002001".utf8)), DHCPOption(93, [0, 0])]
+    let ipxe = [DHCPOption(77, [4] + Array("iPXE".utf8)), DHCPOption(175, [19, 1, 1]), DHCPOption(93, [0, 0])]
+
+    init() throws { revision = try ZoneLoader.load(path: exampleZonePath) }
+
+    private func decide(_ facts: RequestFacts, _ table: LeaseTable = LeaseTable()) -> Decision {
+        DHCPPolicy.decide(facts, revision: revision, leases: table, settings: settings, now: now)
+    }
+
+    @Test func aPXEDiscoverGetsAProxyOfferWithTheLoaderAndNoAddress() throws {
+        let decision = decide(try request(.discover, mac: macA, clientOptions: pxe))
+        guard case .reply(let offer, let route) = decision.outcome else { throw CancellationError() }
+        #expect(offer.messageType == .offer)
+        #expect(offer.yiaddr == 0)
+        #expect(offer.isBroadcast)  // the relay has no yiaddr to send it to
+        #expect(offer.options[60] == Array("PXEClient".utf8))
+        #expect(offer.options[67] == Array("undionly.kpxe".utf8))
+        #expect(offer.options[43] == [6, 1, 8, 255])
+        #expect(offer.options[DHCPOptionCode.leaseTime] == nil)
+        #expect(offer.options.all.last?.code == DHCPOptionCode.relayAgentInformation)
+        #expect(route == .relay(relayA, port: 67))
+        #expect(decision.leases.isEmpty)
+        #expect(decision.proxyClient?.location == Location(pod: "p01", switch: "tor-a", port: "swp7"))
+    }
+
+    @Test func requestsForTheOtherServersAddressAndNonBootClientsAreNotOurs() throws {
+        let selecting = decide(try request(.request, mac: macA, requested: IPv4Address(198, 18, 16, 99), clientOptions: pxe))
+        guard case .drop(.proxyNothingToBoot) = selecting.outcome else { Issue.record("\(selecting.outcome)"); return }
+        let os = decide(try request(.discover, mac: macA))
+        guard case .drop(.proxyNotABootClient) = os.outcome else { Issue.record("\(os.outcome)"); return }
+    }
+
+    @Test func iPXEsBootServerRequestGetsItsScriptAndBindsItsAddressToTheHost() throws {
+        var table = LeaseTable()
+        let offered = decide(try request(.discover, mac: macA, clientOptions: ipxe), table)
+        let client = try #require(offered.proxyClient)
+        table.remember(client, now: now)
+        // Unicast to port 4011 from the address the other server gave: no relay, no Option 82.
+        let address = IPv4Address(198, 18, 16, 123)
+        let bootRequest = try request(.request, mac: macA, circuit: nil, remoteID: nil, giaddr: nil, ciaddr: address,
+                                      sourcePort: 68, clientOptions: ipxe)
+        let decision = decide(bootRequest, table)
+        guard case .reply(let ack, let route) = decision.outcome else { Issue.record("\(decision.outcome)"); return }
+        #expect(ack.messageType == .ack)
+        #expect(ack.options[67] == Array("http://198.18.0.10/hosts/ams1-p01-r01-u07/boot.ipxe".utf8))
+        #expect(route == .unicast(address, port: 68))
+        #expect(IPv4Address(ack.siaddr) == server)  // iPXE ignores a boot server ACK without next-server
+        guard case .reply(let offer, _) = offered.outcome else { throw CancellationError() }
+        #expect(offer.siaddr == 0)  // so that iPXE asks the boot server port, telling its address
+        #expect(decision.proxyBinding?.address == address)
+        #expect(decision.proxyBinding?.name == "ams1-p01-r01-u07")
+        // A MAC the proxy never offered to is not placed.
+        let stranger = try request(.request, mac: macB, circuit: nil, remoteID: nil, giaddr: nil, ciaddr: address,
+                                   clientOptions: ipxe)
+        guard case .drop(.proxyUnknownClient) = decide(stranger, table).outcome else { Issue.record("stranger placed"); return }
     }
 }

@@ -11,13 +11,14 @@ import hashlib
 import json
 import re
 import shutil
+import sqlite3
 import textwrap
 import time
 from pathlib import Path
 
 import pytest
 
-from netlab import ROOT, lab, read_counters, require_tools, start_zonebootd, wait_for
+from netlab import ROOT, lab, read_counters, require_tools, start_kea, start_zonebootd, wait_for
 
 SERVER = "198.18.0.10"
 OVMF_CODE = Path("/usr/share/OVMF/OVMF_CODE.fd")
@@ -61,7 +62,7 @@ PXE_PORT, PXE_HOST, PXE_ADDRESS = "swp3", "lab-p01-r01-u03", "198.18.16.13"
 
 
 class BootLab:
-    def __init__(self, the_lab, tmp: Path):
+    def __init__(self, the_lab, tmp: Path, proxy=False):
         self.lab = the_lab
         self.tmp = tmp
         (tmp / "zone.yaml").write_text(ZONE)
@@ -86,16 +87,26 @@ class BootLab:
         the_lab.wait_up(self.srv, "eth0")
         the_lab.wait_up(self.relay, PXE_PORT)
         self.log = tmp / "zonebootd.log"
+        servers = [SERVER]
+        if proxy:
+            # proxyDHCP: Kea gives the addresses, from a pool; zonebootd only the boot.
+            the_lab.addr(self.srv, "eth0", f"{KEA}/24")
+            start_kea(the_lab, self.srv, kea_config(tmp), tmp)
+            servers.append(KEA)
+            # Kea's pool is behind swp1 (the only port these tests boot on in proxy mode).
+            the_lab.run(self.relay, "ip", "route", "add", "198.18.16.96/27", "dev", "swp1")
         self.server = start_zonebootd(the_lab, self.srv, tmp / "zone.yaml", tmp / "state", SERVER,
-                                      tmp / "counters.json", "--log-level", "debug", log=self.log)
+                                      tmp / "counters.json", "--log-level", "debug",
+                                      *(["--proxy-dhcp"] if proxy else []), log=self.log)
         self.relay_proc = the_lab.spawn(self.relay, "dhcrelay", "-4", "-d", "-a", "-m", "replace",
                                         "-pf", tmp / "dhcrelay.pid", "-id", "swp1", "-id", "swp2", "-id", PXE_PORT,
-                                        "-iu", "up0", SERVER, log=tmp / "dhcrelay.log")
+                                        "-iu", "up0", *servers, log=tmp / "dhcrelay.log")
         time.sleep(1)
 
-    def boot(self, port, firmware, mac, timeout=150):
+    def boot(self, port, firmware, mac, timeout=150, address=None):
         """Boots a VM on a port and returns the host the server saw boot, and from where."""
-        name, address = HOSTS[port]
+        name, zone_address = HOSTS[port]
+        address = address or zone_address
         args = ["qemu-system-x86_64", "-machine", "accel=tcg", "-m", "256", "-display", "none",
                 "-serial", f"file:{self.tmp / f'serial-{port}-{firmware}.log'}", "-monitor", "none",
                 "-netdev", f"tap,id=n0,ifname={port},script=no,downscript=no"]
@@ -113,7 +124,7 @@ class BootLab:
                 # Skip OVMF's PXE attempts (about two minutes) and go straight to HTTP boot.
                 args += ["-fw_cfg", "name=opt/org.tianocore/IPv4PXESupport,string=n",
                          "-fw_cfg", "name=opt/org.tianocore/IPv6PXESupport,string=n"]
-        marker = re.compile(rf"host {re.escape(name)} booted from {re.escape(address)}:")
+        marker = re.compile(rf"host {re.escape(name)} booted from {address if isinstance(address, str) and address.startswith('(') else re.escape(address)}:")
         seen_before = len(marker.findall(self.log.read_text()))
         vm = self.lab.spawn(self.relay, *args, log=self.tmp / f"qemu-{port}-{firmware}.log")
         try:
@@ -125,6 +136,43 @@ class BootLab:
 
     def served(self, pattern):
         return re.findall(pattern, self.log.read_text())
+
+
+KEA = "198.18.0.11"
+KEA_POOL = ("198.18.16.100", "198.18.16.150")
+
+
+def kea_config(tmp):
+    return {"Dhcp4": {
+        "interfaces-config": {"interfaces": [f"eth0/{KEA}"], "dhcp-socket-type": "udp"},
+        "lease-database": {"type": "memfile", "persist": False},
+        "valid-lifetime": 3600,
+        "subnet4": [{"id": 1, "subnet": "198.18.16.0/24", "relay": {"ip-addresses": ["198.18.16.1"]},
+                     "pools": [{"pool": f"{KEA_POOL[0]} - {KEA_POOL[1]}"}],
+                     "option-data": [{"name": "routers", "data": "198.18.16.1"}]}],
+        "loggers": [{"name": "kea-dhcp4", "severity": "INFO", "output_options": [{"output": str(tmp / "kea.log")}]}],
+    }}
+
+
+@pytest.fixture
+def proxy_lab(tmp_path):
+    require_tools("qemu-system-x86_64", "dhcrelay", "kea-dhcp4")
+    with lab() as the_lab:
+        yield BootLab(the_lab, tmp_path, proxy=True)
+
+
+def test_proxy_dhcp_boots_the_ports_host_on_another_servers_address(proxy_lab):
+    # Kea's pool address, not the zone's: the host is still the port's, and reads its own script.
+    assert proxy_lab.boot("swp1", "bios-ipxe", "52:54:00:b3:00:01", address=r"(198\.18\.16\.1[0-5][0-9])") \
+        == "lab-p01-r01-u01"
+    log = proxy_lab.log.read_text()
+    assert "proxyDHCP boot server listening" in log
+    # zonebootd gave no address: no lease of its own in its store.
+    db = sqlite3.connect(proxy_lab.tmp / "state" / "zoneboot.sqlite")
+    try:
+        assert db.execute("SELECT count(*) FROM lease").fetchone()[0] == 0
+    finally:
+        db.close()
 
 
 @pytest.fixture

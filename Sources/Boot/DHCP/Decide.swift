@@ -14,6 +14,9 @@ public struct DHCPSettings: Sendable {
     public var quarantineSeconds: Int64 = 3600
     /// The boot loaders installed: a PXE client whose loader is missing gets no boot file.
     public var loaders: BootLoaders = .all
+    /// proxyDHCP: another server hands out addresses; this one answers only network boot
+    /// clients, with boot information and never an address.
+    public var proxyMode = false
 
     public init(serverIdentifier: IPv4Address, directSwitch: (pod: String, switch: String)? = nil) {
         self.serverIdentifier = serverIdentifier
@@ -27,8 +30,9 @@ public enum ReplyRoute: Sendable, Hashable {
     case relay(IPv4Address, port: UInt16)
     /// To 255.255.255.255:68 on the ingress interface.
     case broadcast
-    /// To a client that has an address (ciaddr) on port 68.
-    case unicast(IPv4Address)
+    /// To a client that has an address (ciaddr), on port 68 or, for a boot server request
+    /// (port 4011), the port it came from.
+    case unicast(IPv4Address, port: UInt16)
     /// To a client with no address yet: yiaddr at chaddr, without ARP.
     case hardware(IPv4Address, mac: [UInt8])
 }
@@ -45,6 +49,9 @@ public enum DropReason: String, Error, Sendable, CaseIterable {
     case otherServerSelected = "other-server-selected"
     case noLease = "no-lease"
     case notAServerMessage = "not-a-client-message"
+    case proxyNotABootClient = "proxy-not-a-boot-client"
+    case proxyNothingToBoot = "proxy-nothing-to-boot"
+    case proxyUnknownClient = "proxy-unknown-boot-client"
 }
 
 /// The answer to one request: what to send, what to store first, what happened.
@@ -60,6 +67,11 @@ public struct Decision: Sendable {
     /// Lease states to make durable before the reply leaves.
     public var leases: [Lease] = []
     public var events: [DHCPEvent] = []
+    /// proxyDHCP: where a boot client was seen, so its request to the boot server port
+    /// (unicast, past the relay, without Option 82) can be placed.
+    public var proxyClient: ProxyClient?
+    /// proxyDHCP: a client address (given by another server) now known to be a host's.
+    public var proxyBinding: Lease?
 
     static func drop(_ reason: DropReason) -> Decision { Decision(outcome: .drop(reason)) }
 }
@@ -76,6 +88,7 @@ public enum DHCPPolicy {
     /// All of DHCP policy: a pure function of the request, the zone, the leases and the time.
     public static func decide(_ facts: RequestFacts, revision: ZoneRevision, leases: some LeaseView,
                               settings: DHCPSettings, now: Int64) -> Decision {
+        if settings.proxyMode { return proxy(facts, revision: revision, leases: leases, settings: settings, now: now) }
         let placement: Placement
         switch place(facts, revision: revision, leases: leases, settings: settings) {
         case .success(let found): placement = found
@@ -268,7 +281,7 @@ public enum DHCPPolicy {
             message.options.set(option.code, encode(option.value))
         }
         appendRelayInformation(&message, facts)
-        return Decision(outcome: .reply(message, facts.giaddr.map { .relay($0, port: relayPort(facts)) } ?? .unicast(ciaddr)))
+        return Decision(outcome: .reply(message, facts.giaddr.map { .relay($0, port: relayPort(facts)) } ?? .unicast(ciaddr, port: 68)))
     }
 
     private static func nak(_ facts: RequestFacts, _ revision: ZoneRevision, _ settings: DHCPSettings,
@@ -281,7 +294,7 @@ public enum DHCPPolicy {
 
     // MARK: Building replies
 
-    private static func baseReply(_ type: DHCPMessageType, _ facts: RequestFacts, _ settings: DHCPSettings) -> DHCPMessage {
+    static func baseReply(_ type: DHCPMessageType, _ facts: RequestFacts, _ settings: DHCPSettings) -> DHCPMessage {
         var options = DHCPOptions()
         options.set(DHCPOptionCode.messageType, [type.rawValue])
         let serverID = facts.relayInformation?.serverIDOverride.map(IPv4Address.init) ?? settings.serverIdentifier
@@ -319,7 +332,7 @@ public enum DHCPPolicy {
 
     /// The boot file goes in option 67 and, where it fits, in the BOOTP `file` field that
     /// older ROMs read; a TFTP server is named in siaddr and option 66 alike.
-    private static func setBootTarget(_ target: BootTarget, in message: inout DHCPMessage) {
+    static func setBootTarget(_ target: BootTarget, in message: inout DHCPMessage) {
         let file: String
         switch target {
         case .tftp(let server, let name):
@@ -335,7 +348,7 @@ public enum DHCPPolicy {
     }
 
     /// RFC 3046: option 82 goes back exactly as received, as the last option.
-    private static func appendRelayInformation(_ message: inout DHCPMessage, _ facts: RequestFacts) {
+    static func appendRelayInformation(_ message: inout DHCPMessage, _ facts: RequestFacts) {
         guard facts.giaddr != nil, let info = facts.relayInformation else { return }
         message.options.set(DHCPOptionCode.relayAgentInformation, info.serialized)
     }
@@ -348,7 +361,7 @@ public enum DHCPPolicy {
     static func route(_ facts: RequestFacts, yiaddr: IPv4Address?, nak: Bool) -> ReplyRoute {
         if let giaddr = facts.giaddr { return .relay(giaddr, port: relayPort(facts)) }
         if nak { return .broadcast }
-        if let ciaddr = facts.ciaddr { return .unicast(ciaddr) }
+        if let ciaddr = facts.ciaddr { return .unicast(ciaddr, port: 68) }
         guard let yiaddr, !facts.broadcastFlag else { return .broadcast }
         return .hardware(yiaddr, mac: facts.mac)
     }

@@ -59,9 +59,13 @@ public protocol LeaseView {
     func discoveryLease(pod: String, mac: [UInt8], clientID: [UInt8]?) -> Lease?
     /// An address of the pod's discovery range that no lease blocks at `now`, if any.
     func freeAddress(in range: IPv4Range, pod: String, now: Int64) -> IPv4Address?
+    /// proxyDHCP: where a boot client was last offered boot information.
+    func proxyClient(mac: [UInt8]) -> ProxyClient?
 }
 
 extension LeaseView {
+    public func proxyClient(mac: [UInt8]) -> ProxyClient? { nil }
+
     /// Lowest free address first: a scan of the range, for views that keep no index.
     public func scanForFreeAddress(in range: IPv4Range, from start: IPv4Address? = nil, now: Int64) -> IPv4Address? {
         var candidate: IPv4Address? = start.flatMap { range.contains($0) ? $0 : nil } ?? range.first

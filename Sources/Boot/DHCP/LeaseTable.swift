@@ -11,6 +11,9 @@ public struct LeaseTable: LeaseView, Sendable {
     /// the next address in O(1) until the range has been used to its end; only then does
     /// allocation scan for addresses freed since (by release, decline or expiry).
     private var highWater: [String: IPv4Address] = [:]
+    /// proxyDHCP's boot clients by MAC: short-lived, never stored, bounded.
+    private var proxyClients: [[UInt8]: ProxyClient] = [:]
+    static let proxyClientLimit = 65_536
 
     public init(_ leases: some Sequence<Lease> = []) {
         for lease in leases { apply(lease) }
@@ -37,6 +40,20 @@ public struct LeaseTable: LeaseView, Sendable {
                 highWater[lease.pod] = next
             }
         }
+    }
+
+    public func proxyClient(mac: [UInt8]) -> ProxyClient? { proxyClients[mac] }
+
+    public mutating func remember(_ client: ProxyClient, now: Int64) {
+        if proxyClients.count >= Self.proxyClientLimit {
+            // A storm of boot clients outgrew the table: forget the expired, then the oldest half.
+            proxyClients = proxyClients.filter { $0.value.expiresAt > now }
+            if proxyClients.count >= Self.proxyClientLimit {
+                let kept = proxyClients.values.sorted { $0.expiresAt > $1.expiresAt }.prefix(Self.proxyClientLimit / 2)
+                proxyClients = Dictionary(uniqueKeysWithValues: kept.map { ($0.mac, $0) })
+            }
+        }
+        proxyClients[client.mac] = client
     }
 
     public func freeAddress(in range: IPv4Range, pod: String, now: Int64) -> IPv4Address? {

@@ -15,18 +15,21 @@ public enum HostFileAccess {
     /// script ran to the end and from where.
     public static let bootedMarker = "booted"
 
-    /// A request is the host's own when it comes from the host's address and that address
-    /// holds a live lease: the address only the host's port is given, so a machine on
-    /// another port (or a discovery address) cannot read another host's kickstart.
+    /// A request is the host's own when its source address holds a live lease that names
+    /// the host: the address only the host's port is given (or, under proxyDHCP, the
+    /// address another server gave and the host's boot request bound to it). A machine on
+    /// another port, or on a discovery address, cannot read another host's kickstart.
     public static func answer(host name: String, file: String, from client: IPv4Address,
                               revision: ZoneRevision, now: Int64,
                               lease: (IPv4Address) -> Lease?) -> HostFileAnswer {
-        guard let identity = revision.identity(named: name) else { return .notFound("no host \(name) in zone \(revision.zoneName)") }
-        guard client == identity.address else {
-            return .forbidden("\(client) is not \(name)'s address")
+        guard let identity = revision.identity(named: name) else {
+            return .notFound("no host \(name) in zone \(revision.zoneName)")
         }
         guard let lease = lease(client), lease.state == .bound, lease.isActive(at: now) else {
             return .forbidden("\(client) holds no lease")
+        }
+        guard lease.name == name else {
+            return .forbidden("\(client) is not \(name)'s address")
         }
         if file == bootedMarker { return .booted(name: name) }
         guard let rendered = HostFiles.render(file, of: identity, in: revision, facts: ["mac": MAC.text(lease.mac)]) else {
