@@ -11,7 +11,7 @@ ZONE ?= zones/ams1.yaml
 APT_PACKAGES := libsqlite3-dev sqlite3 iproute2 time procps \
 	python3 python3-yaml python3-jsonschema python3-pytest python3-scapy \
 	isc-dhcp-relay isc-dhcp-client busybox dhcpcd-base kea-admin kea-dhcp4-server \
-	ipxe qemu-system-x86 ipxe-qemu ovmf curl tftp-hpa atftp tftpd-hpa
+	ipxe qemu-system-x86 ipxe-qemu ovmf curl tftp-hpa atftp tftpd-hpa wrk nginx
 
 .PHONY: deps firmware build release run test test-swift test-e2e bench clean
 
@@ -60,6 +60,7 @@ bench: deps firmware release
 	bench/zone-bench.sh
 	$(PYTHON) bench/dhcp_bench.py
 	$(PYTHON) bench/boot_storm.py
+	$(PYTHON) bench/http_bench.py
 
 clean:
 	rm -rf .build $(STATE)

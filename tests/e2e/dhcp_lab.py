@@ -41,7 +41,13 @@ SERVER = "198.18.0.10"
 
 
 class DHCPLab:
-    def __init__(self, lab, tmp: Path, ports=4, untrusted=(), zone=ZONE):
+    # What start_server passes zonebootd beyond the lab's own arguments, and which binary.
+    server_args = ()
+    binary = None
+
+    def __init__(self, lab, tmp: Path, ports=4, untrusted=(), zone=ZONE, server_args=(), binary=None):
+        self.server_args = tuple(server_args)
+        self.binary = binary
         self.use_files(lab, tmp, zone)
         self.srv = lab.ns("srv")
         self.relay = lab.ns("rly")
@@ -88,7 +94,8 @@ class DHCPLab:
 
     def start_server(self):
         self.server = start_zonebootd(self.lab, self.srv, self.zone, self.state, SERVER, self.counters,
-                                      "--log-level", "debug", log=self.tmp / f"zonebootd-{time.time_ns()}.log")
+                                      "--log-level", "debug", *self.server_args, binary=self.binary,
+                                      log=self.tmp / f"zonebootd-{time.time_ns()}.log")
 
     def stop_server(self, sig=None):
         import signal

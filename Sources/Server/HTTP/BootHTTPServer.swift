@@ -4,6 +4,7 @@ import Foundation
 import Hummingbird
 import Logging
 import NIOCore
+import ServiceLifecycle
 import Synchronization
 import Zone
 
@@ -63,11 +64,13 @@ public final class BootHTTPServer: Sendable {
 
     public let statistics: HTTPStatistics
     public let localAddress: SocketAddress?
+    private let services: ServiceGroup
     private let task: Task<Void, any Error>
 
-    private init(statistics: HTTPStatistics, localAddress: SocketAddress?, task: Task<Void, any Error>) {
+    private init(statistics: HTTPStatistics, localAddress: SocketAddress?, services: ServiceGroup, task: Task<Void, any Error>) {
         self.statistics = statistics
         self.localAddress = localAddress
+        self.services = services
         self.task = task
     }
 
@@ -115,10 +118,11 @@ public final class BootHTTPServer: Sendable {
             onServerRunning: { channel in started.finish(.success(channel.localAddress)) },
             eventLoopGroupProvider: .shared(group),
             logger: logger)
+        // zonebootd handles signals itself; `close` shuts the server down gracefully.
+        let services = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [], logger: logger))
         let serving = Task {
             do {
-                // zonebootd handles signals itself; the server stops when this task is cancelled.
-                try await app.runService(gracefulShutdownSignals: [])
+                try await services.run()
             } catch {
                 started.finish(.failure(error))
                 throw error
@@ -126,11 +130,12 @@ public final class BootHTTPServer: Sendable {
         }
         let address = try await started.wait()
         logger.info("HTTP listening on \(address.map { "\($0)" } ?? configuration.host)")
-        return BootHTTPServer(statistics: statistics, localAddress: address, task: serving)
+        return BootHTTPServer(statistics: statistics, localAddress: address, services: services, task: serving)
     }
 
+    /// Stops accepting, lets requests in flight finish, then returns.
     public func close() async {
-        task.cancel()
+        await services.triggerGracefulShutdown()
         _ = try? await task.value
     }
 }
