@@ -56,6 +56,7 @@ bench: deps release
 	bench/zone-bench.sh
 	$(PYTHON) bench/dhcp_bench.py
 	$(PYTHON) bench/boot_storm.py
+	$(PYTHON) bench/tftp_bench.py
 
 clean:
 	rm -rf .build $(STATE)

@@ -152,3 +152,38 @@ public final class TFTPMemoryFiles: Sendable {
     /// This table as an overlay's lookup.
     public var lookup: OverlayContentSource.Lookup { { [self] path, _ in self.bytes(path) } }
 }
+
+/// One transfer's view of its content: reads a chunk of whole blocks at a time (one `pread`
+/// for many small blocks), and serves blocks from it until the transfer moves past it.
+struct ReadAheadContent {
+    /// About this much is read at once (at least one block).
+    static let chunkBytes = 64 * 1024
+
+    let content: any TFTPContent
+    private let chunkSize: Int
+    private var chunk: ByteBuffer?
+    private var chunkOffset: UInt64 = 0
+
+    init(_ content: any TFTPContent, blockSize: Int) {
+        self.content = content
+        chunkSize = max(blockSize, Self.chunkBytes / blockSize * blockSize)
+    }
+
+    mutating func read(offset: UInt64, count: Int, into buffer: inout ByteBuffer) throws {
+        guard count > 0 else { return }
+        if let chunk, offset >= chunkOffset, offset + UInt64(count) <= chunkOffset + UInt64(chunk.readableBytes) {
+            buffer.writeImmutableBuffer(chunk.getSlice(at: chunk.readerIndex + Int(offset - chunkOffset), length: count)!)
+            return
+        }
+        guard content.size > offset else { throw TFTPContentError.readFailed(errno: EINVAL) }
+        let length = Int(min(UInt64(max(chunkSize, count)), content.size - offset))
+        guard length >= count else { throw TFTPContentError.readFailed(errno: EINVAL) }
+        var fresh = ByteBufferAllocator().buffer(capacity: length)
+        try content.read(offset: offset, count: length, into: &fresh)
+        chunk = fresh
+        chunkOffset = offset
+        buffer.writeImmutableBuffer(fresh.getSlice(at: fresh.readerIndex, length: count)!)
+    }
+
+    func close() { content.close() }
+}

@@ -169,10 +169,14 @@ final class TFTPRequestHandler: ChannelInboundHandler {
             // A whole window goes out in one burst.
             .channelOption(.socketOption(.so_sndbuf), value: 1 << 20)
             .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 2048))
+            // A transfer's peer sends one ACK per window and waits: one read per wakeup, so no
+            // second recvmsg that would only say EAGAIN.
+            .channelOption(.maxMessagesPerRead, value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
-                        TFTPTransferHandler(transfer: transfer, content: file, client: client, statistics: statistics, onEnd: release))
+                        TFTPTransferHandler(transfer: transfer, content: ReadAheadContent(file, blockSize: negotiation.blockSize),
+                                            client: client, statistics: statistics, onEnd: release))
                 }
             }
             .bind(host: configuration.host, port: 0)
@@ -198,7 +202,7 @@ final class TFTPTransferHandler: ChannelInboundHandler {
     typealias OutboundOut = AddressedEnvelope<ByteBuffer>
 
     private var transfer: TFTPTransfer
-    private let content: any TFTPContent
+    private var content: ReadAheadContent
     private let client: SocketAddress
     private let statistics: TFTPStatistics
     private let onEnd: @Sendable () -> Void
@@ -210,7 +214,7 @@ final class TFTPTransferHandler: ChannelInboundHandler {
     private var blocksRetransmitted = 0
     private var bytesSent: UInt64 = 0
 
-    init(transfer: TFTPTransfer, content: any TFTPContent, client: SocketAddress, statistics: TFTPStatistics,
+    init(transfer: TFTPTransfer, content: ReadAheadContent, client: SocketAddress, statistics: TFTPStatistics,
          onEnd: @escaping @Sendable () -> Void) {
         self.transfer = transfer
         self.content = content
