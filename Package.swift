@@ -48,6 +48,7 @@ let package = Package(
             "Addressing", "DHCPv4", "Zone", "Boot", "Store", "CPacketSocket", "TFTP",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
         .executableTarget(name: "zonectl", dependencies: [

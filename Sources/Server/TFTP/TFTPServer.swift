@@ -141,17 +141,25 @@ final class TFTPRequestHandler: ChannelInboundHandler {
         if let busy = admission.admit(clientValue) {
             return refuse(context, client, .notDefined, "server busy, try again", reason: busy)
         }
-        let file: any TFTPContent
-        do {
-            file = try content.open(path, client: IPv4Address(clientValue))
-        } catch {
-            admission.release(clientValue)
-            switch error {
-            case .notFound: refuse(context, client, .fileNotFound, "file not found", reason: error.reason)
-            default: refuse(context, client, .accessViolation, "access violation", reason: error.reason)
+        content.open(path, client: IPv4Address(clientValue), on: context.eventLoop)
+            .hop(to: context.eventLoop).assumeIsolated()
+            .whenComplete { [self] result in
+                switch result {
+                case .success(let file):
+                    begin(request, path: path, file: file, client: client)
+                case .failure(let error):
+                    admission.release(clientValue)
+                    switch error as? TFTPContentError ?? .notFound {
+                    case .notFound: refuse(context, client, .fileNotFound, "file not found", reason: "not-found")
+                    case let other: refuse(context, client, .accessViolation, "access violation", reason: other.reason)
+                    }
+                }
             }
-            return
-        }
+    }
+
+    /// Starts the transfer of an opened file on a new socket.
+    private func begin(_ request: TFTPRequest, path: String, file: any TFTPContent, client: SocketAddress) {
+        let clientValue = client.ipv4Value
         let negotiation = TFTPNegotiation(options: request.options, fileSize: file.size, limits: configuration.limits)
         let transfer = TFTPTransfer(fileSize: file.size, negotiation: negotiation, maximumRetries: configuration.maximumRetries)
         statistics.update { counters in
@@ -209,6 +217,9 @@ final class TFTPTransferHandler: ChannelInboundHandler {
     private var timer: Scheduled<Void>?
     private var timerDeadline: Int64?
     private var ended = false
+    /// Packets of the current window whose bytes an upstream has not delivered yet.
+    private var deferred: [TFTPTransfer.Outgoing] = []
+    private var deferredRetry: Scheduled<Void>?
     // Kept here and added to the shared counters once, when the transfer ends.
     private var blocksSent = 0
     private var blocksRetransmitted = 0
@@ -267,7 +278,18 @@ final class TFTPTransferHandler: ChannelInboundHandler {
     private func perform(_ actions: TFTPTransfer.Actions, context: ChannelHandlerContext) {
         if let ignored = actions.ignored { statistics.ignored(ignored.rawValue) }
         if !actions.send.isEmpty {
-            for outgoing in actions.send {
+            // A new send list is the machine's current window: anything still deferred is superseded.
+            deferred = []
+            send(actions.send, isRetransmission: actions.isRetransmission, context: context)
+        }
+        if ended { return }
+        if let outcome = actions.outcome { return end(context: context, reason: outcome.reason) }
+        armTimer(context: context)
+    }
+
+    private func send(_ packets: [TFTPTransfer.Outgoing], isRetransmission: Bool, context: ChannelHandlerContext) {
+        do {
+            packets: for (position, outgoing) in packets.enumerated() {
                 var buffer: ByteBuffer
                 switch outgoing {
                 case .optionAcknowledgement(let options):
@@ -278,22 +300,37 @@ final class TFTPTransferHandler: ChannelInboundHandler {
                     buffer.writeInteger(block)
                     do {
                         try content.read(offset: offset, count: count, into: &buffer)
-                    } catch {
-                        let bytes = TFTPPacket.error(.notDefined, "read error").serialized()
-                        context.writeAndFlush(wrapOutboundOut(AddressedEnvelope(remoteAddress: client,
-                                                                                data: context.channel.allocator.buffer(bytes: bytes))), promise: nil)
-                        return end(context: context, reason: "read-failed")
+                    } catch TFTPContentError.notYetAvailable {
+                        // Still filling from the upstream: send what is there, the rest shortly.
+                        deferred = Array(packets[position...])
+                        scheduleDeferred(context: context, isRetransmission: isRetransmission)
+                        break packets
                     }
                     blocksSent += 1
                     bytesSent += UInt64(count)
-                    if actions.isRetransmission { blocksRetransmitted += 1 }
+                    if isRetransmission { blocksRetransmitted += 1 }
                 }
                 context.write(wrapOutboundOut(AddressedEnvelope(remoteAddress: client, data: buffer)), promise: nil)
             }
             context.flush()
+        } catch {
+            context.flush()
+            let bytes = TFTPPacket.error(.notDefined, "read error").serialized()
+            context.writeAndFlush(wrapOutboundOut(AddressedEnvelope(remoteAddress: client,
+                                                                    data: context.channel.allocator.buffer(bytes: bytes))), promise: nil)
+            end(context: context, reason: "read-failed")
         }
-        if let outcome = actions.outcome { return end(context: context, reason: outcome.reason) }
-        armTimer(context: context)
+    }
+
+    private func scheduleDeferred(context: ChannelHandlerContext, isRetransmission: Bool) {
+        guard deferredRetry == nil else { return }
+        deferredRetry = context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(5)) { [self] in
+            deferredRetry = nil
+            guard !ended, !deferred.isEmpty else { return }
+            let packets = deferred
+            deferred = []
+            send(packets, isRetransmission: isRetransmission, context: context)
+        }
     }
 
     /// One timer per transfer, moved only when the machine's deadline comes earlier than it:
@@ -323,6 +360,8 @@ final class TFTPTransferHandler: ChannelInboundHandler {
         ended = true
         timer?.cancel()
         timer = nil
+        deferredRetry?.cancel()
+        deferredRetry = nil
         content.close()
         let blocks = blocksSent, retransmitted = blocksRetransmitted, bytes = bytesSent
         statistics.update { counters in
