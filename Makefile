@@ -61,6 +61,7 @@ bench: deps firmware release
 	$(PYTHON) bench/dhcp_bench.py
 	$(PYTHON) bench/boot_storm.py
 	$(PYTHON) bench/http_bench.py
+	$(PYTHON) bench/tftp_bench.py
 
 clean:
 	rm -rf .build $(STATE)

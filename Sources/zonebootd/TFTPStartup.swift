@@ -30,11 +30,25 @@ struct TFTPOptions: ParsableArguments {
     @Option(help: "TFTP retransmissions of one window (timeout doubling each time) before a transfer is given up.")
     var tftpRetries = 5
 
+    @Option(help: ArgumentHelp("HTTP upstream for files the TFTP root does not have, e.g. http://boot.example.net/tftp/.",
+                               discussion: "Each file is fetched once, cached on disk, revalidated (ETag, Last-Modified) and served from the cache when the upstream is down."))
+    var tftpUpstream: String?
+
+    @Option(help: "Cache directory for upstream files (default: <state>/tftp-cache).")
+    var tftpCache: String?
+
+    @Option(help: "Seconds a cached upstream file is served before it is revalidated.")
+    var tftpUpstreamRevalidate = 10
+
     @Option(help: "Where to write TFTP counters as JSON every second (default: <state>/tftp-counters.json).")
     var tftpCountersFile: String?
 
     func validate() throws {
         guard (0...65535).contains(tftpPort) else { throw ValidationError("--tftp-port must be 0 to 65535") }
+        if let tftpUpstream, UpstreamContentSource.Upstream(tftpUpstream) == nil {
+            throw ValidationError("--tftp-upstream \(tftpUpstream): expected http://host[:port][/prefix]")
+        }
+        guard tftpUpstreamRevalidate >= 0 else { throw ValidationError("--tftp-upstream-revalidate must be at least 0") }
         guard (0...20).contains(tftpRetries) else { throw ValidationError("--tftp-retries must be 0 to 20") }
         guard tftpMaxTransfers >= 1, tftpMaxPerClient >= 1 else { throw ValidationError("TFTP transfer limits must be at least 1") }
         guard (8...65464).contains(tftpMaxBlockSize) else { throw ValidationError("--tftp-max-block-size must be 8 to 65464") }
@@ -63,6 +77,13 @@ struct TFTPOptions: ParsableArguments {
                 throw TFTPStartupError(message: "--tftp-root \(root): no such directory")
             }
             logger.info("TFTP serves \(root)")
+        }
+        if let tftpUpstream, let upstream = UpstreamContentSource.Upstream(tftpUpstream) {
+            let cache = tftpCache ?? (stateDirectory as NSString).appendingPathComponent("tftp-cache")
+            let proxy = try UpstreamContentSource(upstream: upstream, cacheDirectory: cache,
+                                                  revalidateAfter: .seconds(Int64(tftpUpstreamRevalidate)), group: group, logger: logger)
+            base = FallbackContentSource([base, proxy].compactMap { $0 })
+            logger.info("TFTP proxies \(tftpUpstream), cached in \(cache)")
         }
         let content: any TFTPContentSource = OverlayContentSource(base: base, lookup: overlay ?? { _, _ in nil })
         let configuration = { (host: String) in

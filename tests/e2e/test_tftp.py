@@ -409,3 +409,107 @@ def test_limits_refuse_and_idle_transfers_are_reaped(files):
             s.close()
     finally:
         limited.stop()
+
+
+# --- the HTTP upstream proxy ---
+
+class Upstream:
+    """An HTTP server on 127.0.0.1 with ETags, counting what it is asked; `slow` paths stream in small steps."""
+
+    def __init__(self, files, slow=()):
+        import http.server
+        import threading
+        self.files, self.slow, self.requests = files, set(slow), []
+        upstream = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                path = self.path.removeprefix("/files/")
+                body = upstream.files.get(path)
+                etag = f'"{hashlib.sha256(body).hexdigest()[:16]}"' if body is not None else None
+                conditional = self.headers.get("If-None-Match")
+                if body is None:
+                    status = 404
+                elif conditional == etag:
+                    status = 304
+                else:
+                    status = 200
+                upstream.requests.append((path, status))
+                self.send_response(status)
+                if status == 200:
+                    self.send_header("Content-Length", str(len(body)))
+                    self.send_header("ETag", etag)
+                    self.end_headers()
+                    step = 64 * 1024
+                    for i in range(0, len(body), step):
+                        self.wfile.write(body[i:i + step])
+                        if path in upstream.slow:
+                            self.wfile.flush()
+                            time.sleep(0.02)
+                else:
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+
+        self.httpd = http.server.ThreadingHTTPServer((HOST, 0), Handler)
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_upstream_files_are_fetched_once_revalidated_and_served_when_the_upstream_is_down(files, tmp_path):
+    tmp, root = files
+    rng = random.Random(12)
+    body = rng.randbytes(700_000)
+    upstream = Upstream({"loaders/ipxe.efi": body, "small.txt": b"upstream copy\n"})
+    empty_cache = tmp_path / "cache"
+    proxy = Server(tmp, root, "--tftp-upstream", f"http://{HOST}:{upstream.port}/files/", "--tftp-cache", empty_cache,
+                   "--tftp-upstream-revalidate", 0)
+    try:
+        out = tmp_path / "ipxe.efi"
+        for expected_requests in ([("loaders/ipxe.efi", 200)], [("loaders/ipxe.efi", 200), ("loaders/ipxe.efi", 304)]):
+            result = curl(proxy, "loaders/ipxe.efi", out, "--tftp-blksize", "1468")
+            assert result.returncode == 0, result.stderr
+            assert out.read_bytes() == body
+            assert upstream.requests == expected_requests
+        # The local root comes first: its small.txt, not the upstream's.
+        assert curl(proxy, "small.txt", out).returncode == 0 and out.read_bytes() == (root / "small.txt").read_bytes()
+        assert len(upstream.requests) == 2
+        s = udp()
+        assert expect_error(s, proxy.port, rrq("loaders/missing.efi"))[0] == 1
+        s.close()
+        upstream.stop()
+        result = curl(proxy, "loaders/ipxe.efi", out, "--tftp-blksize", "1468")
+        assert result.returncode == 0, result.stderr
+        assert out.read_bytes() == body
+    finally:
+        proxy.stop()
+        upstream.stop()
+
+
+def test_concurrent_readers_stream_while_the_cache_fills(files, tmp_path):
+    tmp, root = files
+    body = random.Random(13).randbytes(3 * 1024 * 1024)  # 48 steps of 64 KiB, 20 ms apart: about 1 s to fill
+    upstream = Upstream({"big.img": body}, slow={"big.img"})
+    proxy = Server(tmp, root, "--tftp-upstream", f"http://{HOST}:{upstream.port}/files", "--tftp-cache", tmp_path / "cache")
+    try:
+        outs = [tmp_path / f"out{i}" for i in range(4)]
+        procs = [subprocess.Popen(["curl", "-sS", "-o", str(out), "--tftp-blksize", "1468", f"tftp://{HOST}:{proxy.port}/big.img"],
+                                  stderr=subprocess.PIPE) for out in outs]
+        for proc in procs:
+            _, err = proc.communicate(timeout=60)
+            assert proc.returncode == 0, err
+        for out in outs:
+            assert out.read_bytes() == body
+        assert upstream.requests == [("big.img", 200)]
+        counters = proxy.counters_now()
+        assert counters["transfers_ended"].get("completed") == 4
+    finally:
+        proxy.stop()
+        upstream.stop()

@@ -21,12 +21,15 @@ public enum TFTPContentError: Error, Sendable, Hashable {
     /// Outside the root once symlinks are resolved, or not a regular file (a device, a directory).
     case accessDenied(reason: String)
     case readFailed(errno: Int32)
+    /// The bytes are still on their way (an upstream fill): ask again shortly.
+    case notYetAvailable
 
     public var reason: String {
         switch self {
         case .notFound: "not-found"
         case .accessDenied(let reason): reason
         case .readFailed: "read-failed"
+        case .notYetAvailable: "not-yet-available"
         }
     }
 }
@@ -35,6 +38,45 @@ public enum TFTPContentError: Error, Sendable, Hashable {
 public protocol TFTPContentSource: Sendable {
     /// Opens a normalized relative path (see `TFTPPath.normalize`) for `client`.
     func open(_ path: String, client: IPv4Address) throws(TFTPContentError) -> any TFTPContent
+    /// The same, for sources that must wait for something (an upstream's answer). The
+    /// default opens synchronously.
+    func open(_ path: String, client: IPv4Address, on eventLoop: any EventLoop) -> EventLoopFuture<any TFTPContent>
+}
+
+extension TFTPContentSource {
+    public func open(_ path: String, client: IPv4Address, on eventLoop: any EventLoop) -> EventLoopFuture<any TFTPContent> {
+        do {
+            return eventLoop.makeSucceededFuture(try open(path, client: client))
+        } catch {
+            return eventLoop.makeFailedFuture(error)
+        }
+    }
+}
+
+/// The first source that has a file, then the next (a local directory in front of an upstream).
+public struct FallbackContentSource: TFTPContentSource {
+    public let sources: [any TFTPContentSource]
+
+    public init(_ sources: [any TFTPContentSource]) { self.sources = sources }
+
+    public func open(_ path: String, client: IPv4Address) throws(TFTPContentError) -> any TFTPContent {
+        for source in sources.dropLast() {
+            do { return try source.open(path, client: client) } catch .notFound { continue }
+        }
+        guard let last = sources.last else { throw .notFound }
+        return try last.open(path, client: client)
+    }
+
+    public func open(_ path: String, client: IPv4Address, on eventLoop: any EventLoop) -> EventLoopFuture<any TFTPContent> {
+        var future: EventLoopFuture<any TFTPContent> = eventLoop.makeFailedFuture(TFTPContentError.notFound)
+        for source in sources {
+            future = future.flatMapError { error in
+                guard case .notFound? = error as? TFTPContentError else { return eventLoop.makeFailedFuture(error) }
+                return source.open(path, client: client, on: eventLoop)
+            }
+        }
+        return future
+    }
 }
 
 /// A file of a directory, read with `pread` at each block's offset.
@@ -137,6 +179,12 @@ public struct OverlayContentSource: TFTPContentSource {
         guard let base else { throw .notFound }
         return try base.open(path, client: client)
     }
+
+    public func open(_ path: String, client: IPv4Address, on eventLoop: any EventLoop) -> EventLoopFuture<any TFTPContent> {
+        if let bytes = lookup(path, client) { return eventLoop.makeSucceededFuture(MemoryContent(bytes)) }
+        guard let base else { return eventLoop.makeFailedFuture(TFTPContentError.notFound) }
+        return base.open(path, client: client, on: eventLoop)
+    }
 }
 
 /// A path → bytes table that can be filled while the server runs (rendered files).
@@ -151,4 +199,45 @@ public final class TFTPMemoryFiles: Sendable {
 
     /// This table as an overlay's lookup.
     public var lookup: OverlayContentSource.Lookup { { [self] path, _ in self.bytes(path) } }
+}
+
+/// One transfer's view of its content: reads a chunk of whole blocks at a time (one `pread`
+/// for many small blocks), and serves blocks from it until the transfer moves past it.
+struct ReadAheadContent {
+    /// About this much is read at once (at least one block).
+    static let chunkBytes = 64 * 1024
+
+    let content: any TFTPContent
+    private let chunkSize: Int
+    private var chunk: ByteBuffer?
+    private var chunkOffset: UInt64 = 0
+
+    init(_ content: any TFTPContent, blockSize: Int) {
+        self.content = content
+        chunkSize = max(blockSize, Self.chunkBytes / blockSize * blockSize)
+    }
+
+    mutating func read(offset: UInt64, count: Int, into buffer: inout ByteBuffer) throws {
+        guard count > 0 else { return }
+        if let chunk, offset >= chunkOffset, offset + UInt64(count) <= chunkOffset + UInt64(chunk.readableBytes) {
+            buffer.writeImmutableBuffer(chunk.getSlice(at: chunk.readerIndex + Int(offset - chunkOffset), length: count)!)
+            return
+        }
+        guard content.size > offset else { throw TFTPContentError.readFailed(errno: EINVAL) }
+        let length = Int(min(UInt64(max(chunkSize, count)), content.size - offset))
+        guard length >= count else { throw TFTPContentError.readFailed(errno: EINVAL) }
+        var fresh = ByteBufferAllocator().buffer(capacity: length)
+        do {
+            try content.read(offset: offset, count: length, into: &fresh)
+        } catch TFTPContentError.notYetAvailable where length > count {
+            // A file still filling from its upstream: this block may be there even if the chunk is not.
+            try content.read(offset: offset, count: count, into: &buffer)
+            return
+        }
+        chunk = fresh
+        chunkOffset = offset
+        buffer.writeImmutableBuffer(fresh.getSlice(at: fresh.readerIndex, length: count)!)
+    }
+
+    func close() { content.close() }
 }

@@ -141,17 +141,25 @@ final class TFTPRequestHandler: ChannelInboundHandler {
         if let busy = admission.admit(clientValue) {
             return refuse(context, client, .notDefined, "server busy, try again", reason: busy)
         }
-        let file: any TFTPContent
-        do {
-            file = try content.open(path, client: IPv4Address(clientValue))
-        } catch {
-            admission.release(clientValue)
-            switch error {
-            case .notFound: refuse(context, client, .fileNotFound, "file not found", reason: error.reason)
-            default: refuse(context, client, .accessViolation, "access violation", reason: error.reason)
+        content.open(path, client: IPv4Address(clientValue), on: context.eventLoop)
+            .hop(to: context.eventLoop).assumeIsolated()
+            .whenComplete { [self] result in
+                switch result {
+                case .success(let file):
+                    begin(request, path: path, file: file, client: client)
+                case .failure(let error):
+                    admission.release(clientValue)
+                    switch error as? TFTPContentError ?? .notFound {
+                    case .notFound: refuse(context, client, .fileNotFound, "file not found", reason: "not-found")
+                    case let other: refuse(context, client, .accessViolation, "access violation", reason: other.reason)
+                    }
+                }
             }
-            return
-        }
+    }
+
+    /// Starts the transfer of an opened file on a new socket.
+    private func begin(_ request: TFTPRequest, path: String, file: any TFTPContent, client: SocketAddress) {
+        let clientValue = client.ipv4Value
         let negotiation = TFTPNegotiation(options: request.options, fileSize: file.size, limits: configuration.limits)
         let transfer = TFTPTransfer(fileSize: file.size, negotiation: negotiation, maximumRetries: configuration.maximumRetries)
         statistics.update { counters in
@@ -169,10 +177,14 @@ final class TFTPRequestHandler: ChannelInboundHandler {
             // A whole window goes out in one burst.
             .channelOption(.socketOption(.so_sndbuf), value: 1 << 20)
             .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 2048))
+            // A transfer's peer sends one ACK per window and waits: one read per wakeup, so no
+            // second recvmsg that would only say EAGAIN.
+            .channelOption(.maxMessagesPerRead, value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
-                        TFTPTransferHandler(transfer: transfer, content: file, client: client, statistics: statistics, onEnd: release))
+                        TFTPTransferHandler(transfer: transfer, content: ReadAheadContent(file, blockSize: negotiation.blockSize),
+                                            client: client, statistics: statistics, onEnd: release))
                 }
             }
             .bind(host: configuration.host, port: 0)
@@ -198,19 +210,22 @@ final class TFTPTransferHandler: ChannelInboundHandler {
     typealias OutboundOut = AddressedEnvelope<ByteBuffer>
 
     private var transfer: TFTPTransfer
-    private let content: any TFTPContent
+    private var content: ReadAheadContent
     private let client: SocketAddress
     private let statistics: TFTPStatistics
     private let onEnd: @Sendable () -> Void
     private var timer: Scheduled<Void>?
     private var timerDeadline: Int64?
     private var ended = false
+    /// Packets of the current window whose bytes an upstream has not delivered yet.
+    private var deferred: [TFTPTransfer.Outgoing] = []
+    private var deferredRetry: Scheduled<Void>?
     // Kept here and added to the shared counters once, when the transfer ends.
     private var blocksSent = 0
     private var blocksRetransmitted = 0
     private var bytesSent: UInt64 = 0
 
-    init(transfer: TFTPTransfer, content: any TFTPContent, client: SocketAddress, statistics: TFTPStatistics,
+    init(transfer: TFTPTransfer, content: ReadAheadContent, client: SocketAddress, statistics: TFTPStatistics,
          onEnd: @escaping @Sendable () -> Void) {
         self.transfer = transfer
         self.content = content
@@ -263,7 +278,18 @@ final class TFTPTransferHandler: ChannelInboundHandler {
     private func perform(_ actions: TFTPTransfer.Actions, context: ChannelHandlerContext) {
         if let ignored = actions.ignored { statistics.ignored(ignored.rawValue) }
         if !actions.send.isEmpty {
-            for outgoing in actions.send {
+            // A new send list is the machine's current window: anything still deferred is superseded.
+            deferred = []
+            send(actions.send, isRetransmission: actions.isRetransmission, context: context)
+        }
+        if ended { return }
+        if let outcome = actions.outcome { return end(context: context, reason: outcome.reason) }
+        armTimer(context: context)
+    }
+
+    private func send(_ packets: [TFTPTransfer.Outgoing], isRetransmission: Bool, context: ChannelHandlerContext) {
+        do {
+            packets: for (position, outgoing) in packets.enumerated() {
                 var buffer: ByteBuffer
                 switch outgoing {
                 case .optionAcknowledgement(let options):
@@ -274,22 +300,37 @@ final class TFTPTransferHandler: ChannelInboundHandler {
                     buffer.writeInteger(block)
                     do {
                         try content.read(offset: offset, count: count, into: &buffer)
-                    } catch {
-                        let bytes = TFTPPacket.error(.notDefined, "read error").serialized()
-                        context.writeAndFlush(wrapOutboundOut(AddressedEnvelope(remoteAddress: client,
-                                                                                data: context.channel.allocator.buffer(bytes: bytes))), promise: nil)
-                        return end(context: context, reason: "read-failed")
+                    } catch TFTPContentError.notYetAvailable {
+                        // Still filling from the upstream: send what is there, the rest shortly.
+                        deferred = Array(packets[position...])
+                        scheduleDeferred(context: context, isRetransmission: isRetransmission)
+                        break packets
                     }
                     blocksSent += 1
                     bytesSent += UInt64(count)
-                    if actions.isRetransmission { blocksRetransmitted += 1 }
+                    if isRetransmission { blocksRetransmitted += 1 }
                 }
                 context.write(wrapOutboundOut(AddressedEnvelope(remoteAddress: client, data: buffer)), promise: nil)
             }
             context.flush()
+        } catch {
+            context.flush()
+            let bytes = TFTPPacket.error(.notDefined, "read error").serialized()
+            context.writeAndFlush(wrapOutboundOut(AddressedEnvelope(remoteAddress: client,
+                                                                    data: context.channel.allocator.buffer(bytes: bytes))), promise: nil)
+            end(context: context, reason: "read-failed")
         }
-        if let outcome = actions.outcome { return end(context: context, reason: outcome.reason) }
-        armTimer(context: context)
+    }
+
+    private func scheduleDeferred(context: ChannelHandlerContext, isRetransmission: Bool) {
+        guard deferredRetry == nil else { return }
+        deferredRetry = context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(5)) { [self] in
+            deferredRetry = nil
+            guard !ended, !deferred.isEmpty else { return }
+            let packets = deferred
+            deferred = []
+            send(packets, isRetransmission: isRetransmission, context: context)
+        }
     }
 
     /// One timer per transfer, moved only when the machine's deadline comes earlier than it:
@@ -319,6 +360,8 @@ final class TFTPTransferHandler: ChannelInboundHandler {
         ended = true
         timer?.cancel()
         timer = nil
+        deferredRetry?.cancel()
+        deferredRetry = nil
         content.close()
         let blocks = blocksSent, retransmitted = blocksRetransmitted, bytes = bytesSent
         statistics.update { counters in
