@@ -40,6 +40,9 @@ struct TFTPOptions: ParsableArguments {
     @Option(help: "Seconds a cached upstream file is served before it is revalidated.")
     var tftpUpstreamRevalidate = 10
 
+    @Option(help: "Event-loop threads for TFTP transfers (default: one per core).")
+    var tftpThreads: Int?
+
     @Option(help: "Where to write TFTP counters as JSON every second (default: <state>/tftp-counters.json).")
     var tftpCountersFile: String?
 
@@ -48,6 +51,7 @@ struct TFTPOptions: ParsableArguments {
         if let tftpUpstream, UpstreamContentSource.Upstream(tftpUpstream) == nil {
             throw ValidationError("--tftp-upstream \(tftpUpstream): expected http://host[:port][/prefix]")
         }
+        if let tftpThreads, !(1...256).contains(tftpThreads) { throw ValidationError("--tftp-threads must be 1 to 256") }
         guard tftpUpstreamRevalidate >= 0 else { throw ValidationError("--tftp-upstream-revalidate must be at least 0") }
         guard (0...20).contains(tftpRetries) else { throw ValidationError("--tftp-retries must be 0 to 20") }
         guard tftpMaxTransfers >= 1, tftpMaxPerClient >= 1 else { throw ValidationError("TFTP transfer limits must be at least 1") }
@@ -68,7 +72,7 @@ struct TFTPOptions: ParsableArguments {
                logger: Logger) async throws -> TFTPService? {
         guard tftpPort != 0 else { return nil }
         // Its own threads, one per core: a boot storm's transfers never delay a DHCP answer.
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: tftpThreads ?? System.coreCount)
         var base: (any TFTPContentSource)?
         if let root = resolvedRoot(default: defaultRoot) {
             do {

@@ -52,7 +52,7 @@ public final class TFTPServer: Sendable {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
-                        TFTPRequestHandler(configuration: configuration, content: content, admission: admission,
+                        try TFTPRequestHandler(configuration: configuration, content: content, admission: admission,
                                            statistics: statistics, group: group, logger: logger))
                 }
             }
@@ -87,9 +87,12 @@ final class TFTPRequestHandler: ChannelInboundHandler {
     private let statistics: TFTPStatistics
     private let group: any EventLoopGroup
     private let logger: Logger
+    /// Where transfer sockets bind: the listening address, any port (resolved once, not per transfer).
+    private let transferAddress: SocketAddress
 
     init(configuration: TFTPServer.Configuration, content: any TFTPContentSource, admission: TFTPAdmission,
-         statistics: TFTPStatistics, group: any EventLoopGroup, logger: Logger) {
+         statistics: TFTPStatistics, group: any EventLoopGroup, logger: Logger) throws {
+        transferAddress = try SocketAddress.makeAddressResolvingHost(configuration.host, port: 0)
         self.configuration = configuration
         self.content = content
         self.admission = admission
@@ -187,12 +190,25 @@ final class TFTPRequestHandler: ChannelInboundHandler {
                                             client: client, statistics: statistics, onEnd: release))
                 }
             }
-            .bind(host: configuration.host, port: 0)
-            .whenFailure { error in
+            .bind(to: transferAddress)
+            // Connected to the client, as tftpd-hpa does: the kernel keeps other senders off this
+            // transfer ID (they get ICMP port unreachable) and sends without a per-packet route lookup.
+            .flatMap { channel in
+                channel.connect(to: client).flatMapError { error in
+                    channel.close(promise: nil)
+                    return channel.eventLoop.makeFailedFuture(error)
+                }.map { channel }
+            }
+            .whenComplete { result in
+                switch result {
+                case .success(let channel): channel.pipeline.fireUserInboundEventTriggered(TFTPTransferHandler.Start())
+                case .failure(let error):
+                logger.error("TFTP: no socket for a transfer to \(client): \(error)")
                 logger.error("TFTP: no socket for a transfer to \(client): \(error)")
                 file.close()
                 release()
                 statistics.update { $0.transfersEnded["no-socket", default: 0] += 1 }
+                }
             }
     }
 
@@ -207,7 +223,7 @@ final class TFTPRequestHandler: ChannelInboundHandler {
 /// One transfer on its own socket: feeds the state machine, sends what it asks, keeps its timer.
 final class TFTPTransferHandler: ChannelInboundHandler {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
-    typealias OutboundOut = AddressedEnvelope<ByteBuffer>
+    typealias OutboundOut = ByteBuffer
 
     private var transfer: TFTPTransfer
     private var content: ReadAheadContent
@@ -234,9 +250,12 @@ final class TFTPTransferHandler: ChannelInboundHandler {
         self.onEnd = onEnd
     }
 
-    func channelActive(context: ChannelHandlerContext) {
+    /// Sent once the socket is connected to the client: the transfer begins.
+    struct Start {}
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard event is Start else { return context.fireUserInboundEventTriggered(event) }
         perform(transfer.handle(.start(now: monotonicMilliseconds())), context: context)
-        context.fireChannelActive()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -250,15 +269,8 @@ final class TFTPTransferHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        // The socket is connected: everything read comes from the client.
         let envelope = unwrapInboundIn(data)
-        guard envelope.remoteAddress == client else {
-            // Another host or port writing to this transfer's ID: answered (RFC 1350), not acted on.
-            statistics.ignored("unknown-tid")
-            let bytes = TFTPPacket.error(.unknownTransferID, "unknown transfer ID").serialized()
-            context.writeAndFlush(wrapOutboundOut(AddressedEnvelope(remoteAddress: envelope.remoteAddress,
-                                                                    data: context.channel.allocator.buffer(bytes: bytes))), promise: nil)
-            return
-        }
         let event: TFTPTransfer.Event
         var buffer = envelope.data
         // The common case, an ACK, is read without building a packet.
@@ -310,14 +322,13 @@ final class TFTPTransferHandler: ChannelInboundHandler {
                     bytesSent += UInt64(count)
                     if isRetransmission { blocksRetransmitted += 1 }
                 }
-                context.write(wrapOutboundOut(AddressedEnvelope(remoteAddress: client, data: buffer)), promise: nil)
+                context.write(wrapOutboundOut(buffer), promise: nil)
             }
             context.flush()
         } catch {
             context.flush()
             let bytes = TFTPPacket.error(.notDefined, "read error").serialized()
-            context.writeAndFlush(wrapOutboundOut(AddressedEnvelope(remoteAddress: client,
-                                                                    data: context.channel.allocator.buffer(bytes: bytes))), promise: nil)
+            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: bytes)), promise: nil)
             end(context: context, reason: "read-failed")
         }
     }
