@@ -54,6 +54,19 @@ let mistakes: [MistakeCase] = [
     .init(name: "bmc-without-host", edits: [("rack: 1, units: 1-40, role: lom", "rack: 2, units: 1-40, role: lom")], errors: 1),
     .init(name: "yaml-syntax", edits: [("dns: [198.18.0.53]", "dns: [198.18.0.53")], errors: 1),
     .init(name: "chef-run-list", edits: [("run-list: [\"role[hypervisor]\"]", "run-list: [\"hypervisor\"]")], errors: 1),
+    .init(name: "chef-run-list-recipe-name", edits: [("run-list: [\"role[hypervisor]\"]", "run-list: [\"recipe[kvm host]\"]")],
+          errors: 1),
+    .init(name: "chef-environment", edits: [("environment: production", "environment: \"prod/eu\"")], errors: 1),
+    .init(name: "chef-attribute-reserved", edits: [("environment: production }",
+                                                    "environment: production, attributes: { run_list: [] } }")], errors: 1),
+    .init(name: "chef-attributes-not-a-mapping", edits: [("environment: production }",
+                                                          "environment: production, attributes: [kvm] }")], errors: 1),
+    .init(name: "ansible-variable-name", edits: [("vars: { kvm: true }", "vars: { kvm: true, kvm-nested: yes }")], errors: 1),
+    .init(name: "ansible-variable-keyword", edits: [("vars: { kvm: true }", "vars: { kvm: true, class: gold }")], errors: 1),
+    .init(name: "ansible-variable-reserved", edits: [("vars: { kvm: true }", "vars: { kvm: true, environment: prod }")],
+          errors: 1),
+    .init(name: "ansible-variable-is-identity", edits: [("vars: { kvm: true }", "vars: { kvm: true, rack: 9 }")], errors: 1),
+    .init(name: "ansible-group-name", edits: [("groups: [hypervisors]", "groups: [hypervisors, kvm-hosts]")], errors: 1),
 ]
 
 @Suite struct ValidationTests {
