@@ -9,8 +9,13 @@ ZONE ?= zones/ams1.yaml
 
 # What the tests and benchmarks drive: relays, clients, load generators, peers to compare with.
 APT_PACKAGES := libsqlite3-dev sqlite3 iproute2 time procps \
-	python3 python3-yaml python3-jsonschema python3-pytest python3-scapy \
+	python3 python3-venv python3-yaml python3-jsonschema python3-pytest python3-scapy \
 	isc-dhcp-relay isc-dhcp-client busybox dhcpcd-base kea-admin kea-dhcp4-server
+
+# Real Ansible for the inventory tests, from PyPI into a virtualenv: Debian's python is
+# externally managed. The tests and the benchmark find it in $(VENV)/bin.
+VENV := .venv
+ANSIBLE_CORE := ansible-core>=2.19,<2.20
 
 .PHONY: deps build release run test test-swift test-e2e bench clean
 
@@ -24,8 +29,11 @@ deps:
 			printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && policy=1; fi; \
 		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
-		status=$$?; [ -n "$$policy" ] && rm -f /usr/sbin/policy-rc.d; exit $$status; \
+		status=$$?; [ -n "$$policy" ] && rm -f /usr/sbin/policy-rc.d; [ $$status = 0 ] || exit $$status; \
 	fi
+	@$(VENV)/bin/python -c 'import ansible' 2>/dev/null && [ -x $(VENV)/bin/ansible-inventory ] || { \
+		echo "make deps: installing $(ANSIBLE_CORE) into $(VENV)"; \
+		$(PYTHON) -m venv $(VENV) && $(VENV)/bin/pip install -q '$(ANSIBLE_CORE)'; }
 
 build:
 	$(SWIFT) build
@@ -44,7 +52,8 @@ test-swift: deps
 # Real peers (dhcrelay, dhclient, udhcpc, dhcpcd, scapy) in network namespaces the tests make and remove.
 test-e2e: deps build
 	@[ "$$(id -u)" = 0 ] || { echo "make test-e2e: network namespaces need root" >&2; exit 1; }
-	ZONEBOOTD=$(CURDIR)/.build/debug/zonebootd $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
+	ZONEBOOTD=$(CURDIR)/.build/debug/zonebootd ZONECTL=$(CURDIR)/.build/debug/zonectl \
+		$(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
 
 # The end-to-end tests first, Swift's own last: its summary is the run's closing line.
 test: deps build
@@ -52,9 +61,9 @@ test: deps build
 	$(MAKE) --no-print-directory test-swift
 
 bench: deps release
-	bench/zone-bench.sh
+	ANSIBLE_INVENTORY=$(CURDIR)/$(VENV)/bin/ansible-inventory bench/zone-bench.sh
 	$(PYTHON) bench/dhcp_bench.py
 	$(PYTHON) bench/boot_storm.py
 
 clean:
-	rm -rf .build $(STATE)
+	rm -rf .build $(STATE) $(VENV)

@@ -94,6 +94,10 @@ struct Inventory: ParsableCommand {
                                valueName: "all|seen"))
     var state: AnsibleInventory.Selection = .all
 
+    @Flag(help: ArgumentHelp("Print to stderr how long loading the zone and building the inventory took.",
+                             visibility: .hidden))
+    var timings = false
+
     func validate() throws {
         if [list, host != nil, yaml].filter({ $0 }).count > 1 {
             throw ValidationError("give one of --list, --host NAME and --yaml")
@@ -101,9 +105,19 @@ struct Inventory: ParsableCommand {
     }
 
     func run() throws {
+        let clock = ContinuousClock()
+        let started = clock.now
         let revision = try source.revision()
         let live = try source.liveState()
+        let loaded = clock.now
         let inventory = AnsibleInventory(revision: revision, live: live, selection: state)
+        if timings && host == nil && !yaml {
+            // What the server does per request: build the inventory and write its JSON.
+            let bytes = inventory.json()
+            let built = clock.now
+            printError("inventory: \(inventory.hosts.count) hosts, \(inventory.groups.count) groups, \(bytes.count) bytes of JSON "
+                + "in \(Self.milliseconds(built - loaded)) ms (zone and leases loaded in \(Self.milliseconds(loaded - started)) ms)")
+        }
         if let host {
             guard let vars = inventory.hostJSON(named: host) else {
                 let why = revision.identity(named: host) != nil ? " that has taken a lease (--state seen)" : ""
@@ -119,6 +133,13 @@ struct Inventory: ParsableCommand {
         } else {
             FileHandle.standardOutput.write(Data(inventory.json()))
         }
+    }
+}
+
+extension Inventory {
+    static func milliseconds(_ duration: Swift.Duration) -> String {
+        let (seconds, attoseconds) = duration.components
+        return String(format: "%.1f", Double(seconds) * 1000 + Double(attoseconds) / 1e15)
     }
 }
 

@@ -43,12 +43,13 @@ import Zone
         #expect(inventory.groups["hypervisor"]?.hosts == hypervisors)
         #expect(inventory.groups["hypervisors"]?.hosts == hypervisors)
         #expect(inventory.groups["lom"]?.hosts == hypervisors.map { $0 + "-lom" })
+        #expect(inventory.groups["p01_r01"]?.hosts == hypervisors.flatMap { [$0, $0 + "-lom"] })
         #expect(inventory.groups["tor"]?.hosts == ["ams1-p01-tor-a"])
         #expect(inventory.groups["lom_switch"]?.hosts == ["ams1-p01-lom-1"])
         // A rack holds every identity in it: the hosts and their BMCs.
         #expect(inventory.groups["p01_r01"]?.hosts.count == 80)
         // A switch's group is what is plugged into it: lom-1's management port is on tor-a.
-        #expect(inventory.groups["p01_tor_a"]?.hosts == hypervisors + ["ams1-p01-lom-1"])
+        #expect(inventory.groups["p01_tor_a"]?.hosts == ["ams1-p01-lom-1"] + hypervisors)
         #expect(inventory.groups["p01_lom_1"]?.hosts == hypervisors.map { $0 + "-lom" } + ["ams1-p01-tor-a"])
     }
 
@@ -56,7 +57,7 @@ import Zone
         let inventory = AnsibleInventory(revision: revision)
         let pod = try #require(inventory.groups["pod_p01"])
         #expect(pod.children == ["p01_r01"])
-        #expect(pod.hosts == ["ams1-p01-tor-a", "ams1-p01-lom-1"])
+        #expect(pod.hosts == ["ams1-p01-lom-1", "ams1-p01-tor-a"])
         // Every group is reachable from `all`; racks through their pod only.
         #expect(!inventory.topLevelGroups.contains("p01_r01"))
         #expect(inventory.topLevelGroups.contains("pod_p01"))
@@ -111,7 +112,7 @@ import Zone
         let set = Set(inventory.hosts.flatMap { $0.vars.map(\.key) } + inventory.allVars.map(\.key)).subtracting(roleVars)
         #expect(set.isSubset(of: HandoffNames.identityVariables), "\(set.subtracting(HandoffNames.identityVariables))")
         #expect(set.isDisjoint(with: HandoffNames.ansibleReserved))
-        let chef = Set(ChefNode(named: "ams1-p01-r01-u07", in: revision)!.value.objectKeys)
+        let chef = Set(ChefNode(named: "ams1-p01-r01-u07", in: revision)!.value.objectKeys).subtracting(["chef_client"])
         #expect(chef == HandoffNames.chefReservedKeys.subtracting(["recipes"]))
     }
 
@@ -216,7 +217,8 @@ import Zone
     @Test func yamlInventoryHoldsTheSameGroupsAndVariables() throws {
         let yaml = try AnsibleInventory(revision: revision).yaml()
         #expect(yaml.hasPrefix("# Ansible inventory written by `zonectl inventory --yaml`"))
-        #expect(yaml.contains("\n    pod_p01:\n      children:\n        p01_r01: null\n      hosts:\n        ams1-p01-lom-1: null\n"))
+        #expect(yaml.contains("\n    pod_p01:\n      children:\n        p01_r01:\n          hosts:\n            ams1-p01-r01-u01: null\n"))
+        #expect(yaml.contains("\n      hosts:\n        ams1-p01-lom-1: null\n        ams1-p01-tor-a: null\n    tor:\n"))
         #expect(yaml.contains("\n    ams1-p01-r01-u07:\n      address: 198.18.16.17\n      ansible_host: 198.18.16.17\n"))
         #expect(yaml.contains("\n      switch_port: swp7\n"))
         #expect(yaml.contains("\n  vars:\n    boot_server: 198.18.0.10\n"))
@@ -227,7 +229,7 @@ import Zone
     @Test func chefNodeIsWhatChefClientDashJReads() throws {
         let node = try parse(try #require(ChefNode(named: "ams1-p01-r01-u07", in: revision)).json())
         // chef-client -j takes run_list and chef_environment; every other key is a normal attribute.
-        #expect(Set(node.keys) == ["chef_environment", "run_list", "zoneboot"])
+        #expect(Set(node.keys) == ["chef_environment", "run_list", "zoneboot", "chef_client"])
         #expect(node["chef_environment"] as? String == "production")
         #expect(node["run_list"] as? [String] == ["role[hypervisor]"])
         let zoneboot = try #require(node["zoneboot"] as? [String: Any])
@@ -242,10 +244,11 @@ import Zone
     }
 
     @Test func chefAttributesAreTopLevelNormalAttributes() throws {
-        let zone = try edited([("environment: production }",
-                                "environment: production, attributes: { kvm: { nested: true, hugepages: 512 }, ntp: { servers: [a] } } }")])
+        let zone = try edited([("attributes: { chef_client:", "attributes: { kvm: { nested: true, hugepages: 512 }, chef_client:")])
         let node = try parse(try #require(ChefNode(named: "ams1-p01-r01-u01", in: zone)).json())
-        #expect(Set(node.keys) == ["chef_environment", "run_list", "zoneboot", "kvm", "ntp"])
+        #expect(Set(node.keys) == ["chef_environment", "run_list", "zoneboot", "kvm", "chef_client"])
+        let config = (node["chef_client"] as? [String: Any])?["config"] as? [String: Any]
+        #expect(config?["chef_server_url"] as? String == "https://chef.ams1.example.net/organizations/ams1")
         #expect((node["kvm"] as? [String: Any])?["hugepages"] as? Int == 512)
         #expect((node["kvm"] as? [String: Any])?["nested"] as? Bool == true)
     }
@@ -289,6 +292,49 @@ import Zone
             let env = try #require(try parse(ChefNode(named: "ams1-p01-r01-u01", in: zone)!.json())["chef_environment"] as? String)
             #expect(env.wholeMatch(of: /[A-Za-z0-9_\-]+/) != nil)
         }
+    }
+
+    /// The example's profiles, each on a port of its own: every one renders completely
+    /// and ends by handing the host to Chef or Ansible with this host's data.
+    @Test func exampleProfilesEndWithAHandoff() throws {
+        let zone = try edited([("          - { ports: swp48, device: lom-1", """
+                      - { ports: swp41, rack: 2, units: 1, role: compute, network: servers, address: 198.18.16.61 }
+                      - { ports: swp42, rack: 2, units: 2, role: storage, network: servers, address: 198.18.16.62 }
+                      - { ports: swp43, rack: 2, units: 3, role: edge, network: servers, address: 198.18.16.63 }
+                      - { ports: swp48, device: lom-1
+            """)])
+        func files(_ name: String) throws -> [String: String] {
+            let identity = try #require(zone.identity(named: name))
+            let rendered = HostFiles.render(identity, in: zone)
+            for file in rendered { #expect(!file.content.contains("{{") && !file.content.contains("}}"), "\(name)/\(file.name)") }
+            return Dictionary(uniqueKeysWithValues: rendered.map { ($0.name, $0.content) })
+        }
+        let chefJ = { (name: String) in "chef-client --once -j http://198.18.0.10/chef/nodes/\(name).json" }
+
+        let hypervisor = try files("ams1-p01-r01-u07")
+        #expect(hypervisor["ks.cfg"]?.contains("ExecStart=/usr/bin/chef-client --once -j http://198.18.0.10/chef/nodes/ams1-p01-r01-u07.json") == true)
+        #expect(hypervisor["ks.cfg"]?.contains("chef_server_url \"https://chef.ams1.example.net/organizations/ams1\"") == true)
+
+        let rocky = try files("ams1-p01-r02-u01")
+        #expect(rocky.keys.sorted() == ["boot.ipxe", "ks.cfg"])
+        #expect(rocky["boot.ipxe"]?.contains("inst.ks=http://198.18.0.10/hosts/ams1-p01-r02-u01/ks.cfg") == true)
+        #expect(rocky["ks.cfg"]?.contains("--ip=198.18.16.61 --netmask=255.255.255.0 --gateway=198.18.16.1") == true)
+        #expect(rocky["ks.cfg"]?.contains(chefJ("ams1-p01-r02-u01")) == true)
+
+        let debian = try files("ams1-p01-r02-u02")
+        #expect(debian.keys.sorted() == ["boot.ipxe", "firstboot.sh", "preseed.cfg"])
+        #expect(debian["boot.ipxe"]?.contains("url=http://198.18.0.10/hosts/ams1-p01-r02-u02/preseed.cfg") == true)
+        #expect(debian["preseed.cfg"]?.contains("d-i netcfg/get_ipaddress string 198.18.16.62\n") == true)
+        #expect(debian["preseed.cfg"]?.contains("http://198.18.0.10/hosts/ams1-p01-r02-u02/firstboot.sh") == true)
+        #expect(debian["firstboot.sh"]?.contains("ansible-pull --url https://git.ams1.example.net/infra/site.git") == true)
+        #expect(debian["firstboot.sh"]?.contains("\"groups\": [\"storage\", \"ceph_osd\"]") == true)
+
+        let ubuntu = try files("ams1-p01-r02-u03")
+        #expect(ubuntu.keys.sorted() == ["boot.ipxe", "meta-data", "user-data"])
+        #expect(ubuntu["boot.ipxe"]?.contains("ds=nocloud-net;s=http://198.18.0.10/hosts/ams1-p01-r02-u03/") == true)
+        #expect(ubuntu["user-data"]?.hasPrefix("#cloud-config\n") == true)
+        #expect(ubuntu["user-data"]?.contains("- [chef-client, --once, -j, \"http://198.18.0.10/chef/nodes/ams1-p01-r02-u03.json\"]") == true)
+        #expect(ubuntu["meta-data"] == "instance-id: ams1-p01-r02-u03\nlocal-hostname: ams1-p01-r02-u03\n")
     }
 
     @Test func templatesSeeTheSameFactsAsTheHandoff() throws {

@@ -33,7 +33,7 @@ public struct AnsibleInventory: Sendable {
     }
 
     public struct Group: Sendable, Hashable {
-        /// In location order.
+        /// Sorted by name, as in the YAML rendering.
         public var hosts: [String] = []
         /// Sorted.
         public var children: [String] = []
@@ -86,7 +86,9 @@ public struct AnsibleInventory: Sendable {
             members[Self.groupName(pod + "_" + identity.location.switch), default: []].append(identity.name)
         }
         var groups: [String: Group] = [:]
-        for (name, hostNames) in members { groups[name, default: Group()].hosts = Self.unique(hostNames) }
+        for (name, hostNames) in members {
+            groups[name, default: Group()].hosts = Self.unique(hostNames).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        }
         for (name, kids) in children { groups[name, default: Group()].children = kids.sorted() }
         // `all` is Ansible's implicit top; a group named so by a role would merge into it.
         groups["all"] = nil
@@ -186,16 +188,19 @@ public struct AnsibleInventory: Sendable {
     /// host variables under `all.hosts`, each group under `all.children` naming its
     /// hosts and child groups.
     public func yaml() throws -> String {
-        let groupEntries: [ZoneValue.Member] = groups.map { name, group in
+        // A group is defined where its parent names it (racks inside their pod), so that
+        // `all` has the same children as in the JSON.
+        func definition(_ name: String) -> ZoneValue.Member {
+            let group = groups[name] ?? Group()
             var body: [ZoneValue.Member] = []
             if !group.hosts.isEmpty { body.append(.init("hosts", .object(group.hosts.map { .init($0, .null) }))) }
-            if !group.children.isEmpty { body.append(.init("children", .object(group.children.map { .init($0, .null) }))) }
+            if !group.children.isEmpty { body.append(.init("children", .object(group.children.map(definition)))) }
             return .init(name, .object(body))
         }
         let all: ZoneValue = .object([
             .init("vars", .object(allVars)),
             .init("hosts", .object(hosts.map { .init($0.name, .object($0.vars)) })),
-            .init("children", .object(groupEntries)),
+            .init("children", .object(topLevelGroups.map(definition))),
         ])
         let encoder = YAMLEncoder()
         encoder.options = .init(sortKeys: true)
