@@ -113,10 +113,12 @@ struct Inventory: ParsableCommand {
         let inventory = AnsibleInventory(revision: revision, live: live, selection: state)
         if timings && host == nil && !yaml {
             // What the server does per request: build the inventory and write its JSON.
-            let bytes = inventory.json()
             let built = clock.now
+            let bytes = inventory.json()
+            let written = clock.now
             printError("inventory: \(inventory.hosts.count) hosts, \(inventory.groups.count) groups, \(bytes.count) bytes of JSON "
-                + "in \(Self.milliseconds(built - loaded)) ms (zone and leases loaded in \(Self.milliseconds(loaded - started)) ms)")
+                + "in \(Self.milliseconds(written - loaded)) ms (built in \(Self.milliseconds(built - loaded)) ms, written in "
+                + "\(Self.milliseconds(written - built)) ms; zone and leases loaded in \(Self.milliseconds(loaded - started)) ms)")
         }
         if let host {
             guard let vars = inventory.hostJSON(named: host) else {

@@ -39,7 +39,7 @@ public struct AnsibleInventory: Sendable {
         public var children: [String] = []
     }
 
-    /// In location order.
+    /// Sorted by name.
     public let hosts: [Host]
     /// Group name → group; `all` is not among them.
     public let groups: [String: Group]
@@ -53,7 +53,7 @@ public struct AnsibleInventory: Sendable {
         var roleGroups: [String: [String]] = [:]
         for role in revision.spec.roles {
             let name = role.name.value
-            roleVars[name] = (role.ansible?.vars ?? []).map { .init($0.name.value, $0.value) }
+            roleVars[name] = JSONWriter.sortedUnique((role.ansible?.vars ?? []).map { .init($0.name.value, $0.value) })
             roleGroups[name] = [Self.groupName(name)] + (role.ansible?.groups.map(\.value) ?? [])
         }
         var hosts: [Host] = []
@@ -65,11 +65,15 @@ public struct AnsibleInventory: Sendable {
             if selection == .seen && state == nil { continue }
             // Role variables first: identity facts written after them win (the zone check
             // already refuses role variables with an identity's name).
-            var vars = roleVars[identity.role] ?? []
-            vars.append(.init("ansible_host", .string(identity.address.description)))
-            vars += HostFacts.identity(identity).compactMap(Self.hostVariable)
-            if let state { vars += state.facts }
-            hosts.append(Host(name: identity.name, vars: JSONWriter.sortedUnique(vars)))
+            var facts: [ZoneValue.Member] = []
+            facts.reserveCapacity(20)
+            for fact in HostFacts.identity(identity) {
+                if fact.key == "address" { facts.append(.init("ansible_host", fact.value)) }
+                if let variable = Self.hostVariable(fact) { facts.append(variable) }
+            }
+            facts.sort { $0.key < $1.key }
+            let vars = JSONWriter.merged(roleVars[identity.role] ?? [], facts, state?.facts ?? [])
+            hosts.append(Host(name: identity.name, vars: vars))
 
             let pod = identity.location.pod
             let podGroup = "pod_" + Self.groupName(pod)
@@ -85,9 +89,10 @@ public struct AnsibleInventory: Sendable {
             }
             members[Self.groupName(pod + "_" + identity.location.switch), default: []].append(identity.name)
         }
+        hosts.sort { $0.name < $1.name }
         var groups: [String: Group] = [:]
         for (name, hostNames) in members {
-            groups[name, default: Group()].hosts = Self.unique(hostNames).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+            groups[name, default: Group()].hosts = Self.unique(hostNames).sorted()
         }
         for (name, kids) in children { groups[name, default: Group()].children = kids.sorted() }
         // `all` is Ansible's implicit top; a group named so by a role would merge into it.
@@ -145,17 +150,16 @@ public struct AnsibleInventory: Sendable {
     public func json() -> [UInt8] {
         var out = JSONWriter(reservingCapacity: hosts.count * 640 + groups.count * 128)
         out.raw("{\"_meta\":{\"hostvars\":{")
-        let sortedHosts = hosts.indices.sorted { hosts[$0].name.utf8.lexicographicallyPrecedes(hosts[$1].name.utf8) }
-        for (i, index) in sortedHosts.enumerated() {
-            out.key(hosts[index].name, first: i == 0)
-            out.object(hosts[index].vars)
+        for (i, host) in hosts.enumerated() {
+            out.key(host.name, first: i == 0)
+            out.sortedObject(host.vars)
         }
         out.raw("}},\"all\":{\"children\":")
         out.array(topLevelGroups) { $0.string($1) }
         out.raw(",\"vars\":")
         out.object(allVars)
         out.raw("}")
-        for name in groups.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
+        for name in groups.keys.sorted() {
             let group = groups[name]!
             out.key(name, first: false)
             out.raw("{")
@@ -179,7 +183,7 @@ public struct AnsibleInventory: Sendable {
     public func hostJSON(named name: String) -> [UInt8]? {
         guard let host = host(named: name) else { return nil }
         var out = JSONWriter()
-        out.object(host.vars)
+        out.sortedObject(host.vars)
         out.raw("\n")
         return out.bytes
     }

@@ -14,6 +14,18 @@ struct JSONWriter {
 
     mutating func string(_ text: String) {
         bytes.append(UInt8(ascii: "\""))
+        // Most strings (names, addresses) need no escaping: copy them whole.
+        var text = text
+        let copied = text.withUTF8 { utf8 -> Bool in
+            guard !utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) else { return false }
+            bytes.append(contentsOf: utf8)
+            return true
+        }
+        if !copied { escaped(text) }
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    private mutating func escaped(_ text: String) {
         for byte in text.utf8 {
             switch byte {
             case UInt8(ascii: "\""): raw("\\\"")
@@ -28,7 +40,6 @@ struct JSONWriter {
             default: bytes.append(byte)
             }
         }
-        bytes.append(UInt8(ascii: "\""))
     }
 
     private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
@@ -49,7 +60,11 @@ struct JSONWriter {
     /// An object from members in any order; a key given twice keeps its last value, as
     /// a later `vars` entry overrides an earlier one.
     mutating func object(_ members: [ZoneValue.Member]) {
-        let sorted = Self.sortedUnique(members)
+        sortedObject(Self.sortedUnique(members))
+    }
+
+    /// An object from members already sorted by key, each key once.
+    mutating func sortedObject(_ sorted: [ZoneValue.Member]) {
         bytes.append(UInt8(ascii: "{"))
         for (i, member) in sorted.enumerated() {
             if i > 0 { bytes.append(UInt8(ascii: ",")) }
@@ -76,11 +91,34 @@ struct JSONWriter {
         bytes.append(UInt8(ascii: ":"))
     }
 
-    /// Members sorted by key (byte order, as Python's and Foundation's sorted keys),
+    /// Lists each sorted by key with each key once, merged into one such list; where
+    /// lists share a key, the later list's member wins.
+    static func merged(_ lists: [ZoneValue.Member]...) -> [ZoneValue.Member] {
+        var heads = Array(repeating: 0, count: lists.count)
+        var result: [ZoneValue.Member] = []
+        result.reserveCapacity(lists.reduce(0) { $0 + $1.count })
+        while true {
+            var pick: Int?
+            for (list, head) in zip(lists.indices, heads) where head < lists[list].count {
+                // `<=`: on equal keys the later list is picked.
+                if let p = pick, !(lists[list][head].key <= lists[p][heads[p]].key) { continue }
+                pick = list
+            }
+            guard let p = pick else { return result }
+            let key = lists[p][heads[p]].key
+            result.append(lists[p][heads[p]])
+            for list in lists.indices where heads[list] < lists[list].count && lists[list][heads[list]].key == key {
+                heads[list] += 1
+            }
+        }
+    }
+
+    /// Members sorted by key (code point order, as Python's and Foundation's sorted keys),
     /// the last of equal keys winning.
     static func sortedUnique(_ members: [ZoneValue.Member]) -> [ZoneValue.Member] {
+        if zip(members, members.dropFirst()).allSatisfy({ $0.key < $1.key }) { return members }
         let ordered = members.enumerated().sorted { a, b in
-            a.element.key != b.element.key ? a.element.key.utf8.lexicographicallyPrecedes(b.element.key.utf8) : a.offset < b.offset
+            a.element.key != b.element.key ? a.element.key < b.element.key : a.offset < b.offset
         }
         var result: [ZoneValue.Member] = []
         result.reserveCapacity(ordered.count)
