@@ -63,8 +63,8 @@ public struct AnsibleInventory: Sendable {
         for identity in revision.identities {
             let state = live[identity.name]
             if selection == .seen && state == nil { continue }
-            // Role variables first: identity facts written after them win (the zone check
-            // already refuses role variables with an identity's name).
+            // Identity facts win over role variables of the same name (which the zone check
+            // refuses anyway), the live state over both.
             var facts: [ZoneValue.Member] = []
             facts.reserveCapacity(20)
             for fact in HostFacts.identity(identity) {

@@ -28,8 +28,9 @@ public struct HostLiveState: Sendable, Hashable {
     }
 
     /// Identity name → its state, from the latest lease of each named identity
-    /// (discovery leases have no name and are left out).
-    public static func byName(_ leases: [Lease], now: Int64) -> [String: HostLiveState] {
+    /// (discovery leases have no name and are left out). The server passes its
+    /// `LeaseTable.all`; zonectl the store's `loadLeases()`.
+    public static func byName(_ leases: some Sequence<Lease>, now: Int64) -> [String: HostLiveState] {
         var latest: [String: Lease] = [:]
         for lease in leases {
             guard let name = lease.name else { continue }
