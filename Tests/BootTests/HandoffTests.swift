@@ -224,6 +224,15 @@ import Zone
         #expect(yaml.contains("\n  vars:\n    boot_server: 198.18.0.10\n"))
     }
 
+    @Test func yamlQuotesTextThatWouldReadAsAnotherType() throws {
+        let zone = try edited([("vars: { kvm: true }", "vars: { kvm: true, answer: \"yes\", code: \"012\", ratio: 1.5, word: \"null\" }")])
+        let yaml = try AnsibleInventory(revision: zone).yaml()
+        #expect(yaml.contains("\n      answer: 'yes'\n      code: '012'\n"))
+        #expect(yaml.contains("\n      kvm: true\n"))
+        #expect(yaml.contains("\n      ratio: 1.5\n"))
+        #expect(yaml.contains("\n      word: 'null'\n"))
+    }
+
     // MARK: Chef
 
     @Test func chefNodeIsWhatChefClientDashJReads() throws {

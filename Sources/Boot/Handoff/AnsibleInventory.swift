@@ -197,20 +197,53 @@ public struct AnsibleInventory: Sendable {
         func definition(_ name: String) -> ZoneValue.Member {
             let group = groups[name] ?? Group()
             var body: [ZoneValue.Member] = []
-            if !group.hosts.isEmpty { body.append(.init("hosts", .object(group.hosts.map { .init($0, .null) }))) }
             if !group.children.isEmpty { body.append(.init("children", .object(group.children.map(definition)))) }
+            if !group.hosts.isEmpty { body.append(.init("hosts", .object(group.hosts.map { .init($0, .null) }))) }
             return .init(name, .object(body))
         }
         let all: ZoneValue = .object([
-            .init("vars", .object(allVars)),
-            .init("hosts", .object(hosts.map { .init($0.name, .object($0.vars)) })),
             .init("children", .object(topLevelGroups.map(definition))),
+            .init("hosts", .object(hosts.map { .init($0.name, .object($0.vars)) })),
+            .init("vars", .object(allVars)),
         ])
-        let encoder = YAMLEncoder()
-        encoder.options = .init(sortKeys: true)
+        // Keys are written in order (sorted, as in the JSON): Yams' own sortKeys looks each key up again with a
+        // linear search, which 20,000 hosts make quadratic.
         return "# Ansible inventory written by `zonectl inventory --yaml`; regenerate it, do not edit.\n"
-            + (try encoder.encode(ZoneValue.object([.init("all", all)])))
+            + (try Yams.serialize(node: Self.yamlNode(.object([.init("all", all)]))))
     }
+
+    /// A value as a YAML node that reads back as the same type: a string that YAML would
+    /// read as something else (`"true"`, `"012"`, `"null"`) is quoted.
+    static func yamlNode(_ value: ZoneValue) -> Node {
+        switch value {
+        case .null: return Node("null")
+        case .bool(let b): return Node(b ? "true" : "false")
+        case .int(let i): return Node(String(i))
+        case .double(let d): return d.isFinite ? Node("\(d)", Tag(.float)) : Node("null")
+        case .string(let s): return yamlString(s)
+        case .array(let items): return Node(items.map(yamlNode))
+        case .object(let members): return Node(members.map { (yamlString($0.key), yamlNode($0.value)) })
+        }
+    }
+
+    private static func yamlString(_ text: String) -> Node {
+        // Names like `tor-a` or `ams1-p01-r01-u07` cannot be read as anything but text;
+        // anything else asks YAML's resolver.
+        let plain = text.utf8.first.map { (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0 | 0x20) } ?? false
+            && text.utf8.allSatisfy { byte in
+                switch byte {
+                case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                     UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."): true
+                default: false
+                }
+            }
+            && !yamlWords.contains(text.lowercased())
+        if plain { return Node(text) }
+        return Resolver.default.resolveTag(of: Node(text)) == .str ? Node(text) : Node(text, Tag(.str), .singleQuoted)
+    }
+
+    /// Words YAML 1.1 readers (PyYAML, so Ansible) take for booleans or null.
+    private static let yamlWords: Set<String> = ["y", "n", "yes", "no", "true", "false", "on", "off", "null"]
 
     private static func unique(_ names: [String]) -> [String] {
         var seen = Set<String>()
