@@ -84,6 +84,11 @@ echo "$summary"
 printf '%-36s %8s ms  %-16s %s\n' "inventory JSON (build + write)" "$best" "<300 ms" "$verdict"
 read -r s m code < <(measure - "$ZONECTL" inventory --zone "$zone")
 report "inventory --list (load + JSON)" "$s" "$m" "$code" 0
+/usr/bin/time -f '%e %M %x' -o "$work/time" timeout 120 "$ZONECTL" inventory --zone "$zone" --yaml > "$work/inventory.yaml" 2>&1 || true
+read -r s k code < <(tail -n 1 "$work/time")
+[ "$code" = 0 ] || failed=1
+printf '%-36s %8s %9s  %-16s %s\n' "inventory --yaml (static file)" "$s" "$(awk "BEGIN{printf \"%.1f\", $k / 1024}")" \
+    "reported" "$([ "$code" = 0 ] && echo "$(wc -c < "$work/inventory.yaml") bytes" || echo "FAIL (exit $code)")"
 
 ANSIBLE_INVENTORY=${ANSIBLE_INVENTORY:-$(command -v ansible-inventory || true)}
 if [ -x "$ANSIBLE_INVENTORY" ]; then
