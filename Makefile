@@ -9,9 +9,14 @@ ZONE ?= zones/ams1.yaml
 
 # What the tests and benchmarks drive: relays, clients, load generators, peers to compare with.
 APT_PACKAGES := libsqlite3-dev sqlite3 iproute2 time procps \
-	python3 python3-yaml python3-jsonschema python3-pytest python3-scapy \
+	python3 python3-venv python3-yaml python3-jsonschema python3-pytest python3-scapy \
 	isc-dhcp-relay isc-dhcp-client busybox dhcpcd-base kea-admin kea-dhcp4-server \
 	ipxe qemu-system-x86 ipxe-qemu ovmf curl tftp-hpa atftp tftpd-hpa wrk nginx
+
+# Real Ansible for the inventory tests, from PyPI into a virtualenv: Debian's python is
+# externally managed. The tests and the benchmark find it in $(VENV)/bin.
+VENV := .venv
+ANSIBLE_CORE := ansible-core>=2.19,<2.20
 
 .PHONY: deps firmware build release run test test-swift test-e2e bench clean
 
@@ -25,8 +30,11 @@ deps:
 			printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && policy=1; fi; \
 		DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends $$missing >/dev/null; \
-		status=$$?; [ -n "$$policy" ] && rm -f /usr/sbin/policy-rc.d; exit $$status; \
+		status=$$?; [ -n "$$policy" ] && rm -f /usr/sbin/policy-rc.d; [ $$status = 0 ] || exit $$status; \
 	fi
+	@$(VENV)/bin/python -c 'import ansible' 2>/dev/null && [ -x $(VENV)/bin/ansible-inventory ] || { \
+		echo "make deps: installing $(ANSIBLE_CORE) into $(VENV)"; \
+		$(PYTHON) -m venv $(VENV) && $(VENV)/bin/pip install -q '$(ANSIBLE_CORE)'; }
 
 # Boot loaders from Debian's ipxe package into firmware/cache, checked against firmware/manifest.json.
 firmware: deps
@@ -49,19 +57,21 @@ test-swift: deps
 # Real peers (dhcrelay, dhclient, udhcpc, dhcpcd, scapy) in network namespaces the tests make and remove.
 test-e2e: deps firmware build
 	@[ "$$(id -u)" = 0 ] || { echo "make test-e2e: network namespaces need root" >&2; exit 1; }
-	ZONEBOOTD=$(CURDIR)/.build/debug/zonebootd $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
+	ZONEBOOTD=$(CURDIR)/.build/debug/zonebootd ZONECTL=$(CURDIR)/.build/debug/zonectl \
+		$(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
 
 # The end-to-end tests first, Swift's own last: its summary is the run's closing line.
 test: deps build
 	$(MAKE) --no-print-directory test-e2e
 	$(MAKE) --no-print-directory test-swift
 
-bench: deps firmware release
-	bench/zone-bench.sh
+		DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends $$missing >/dev/null; \
+		status=$$?; [ -n "$$policy" ] && rm -f /usr/sbin/policy-rc.d; [ $$status = 0 ] || exit $$status; \
 	$(PYTHON) bench/dhcp_bench.py
 	$(PYTHON) bench/boot_storm.py
 	$(PYTHON) bench/http_bench.py
 	$(PYTHON) bench/tftp_bench.py
 
 clean:
-	rm -rf .build $(STATE)
+	rm -rf .build $(STATE) $(VENV)

@@ -38,6 +38,8 @@ let package = Package(
         // Pure policy: what a location is answered with, and its rendered files.
         .target(name: "Boot", dependencies: [
             "Addressing", "DHCPv4", "Zone",
+            // The static YAML Ansible inventory.
+            .product(name: "Yams", package: "Yams"),
         ], swiftSettings: strict),
         // Durable state: applied revisions (and later leases, hosts, events).
         .target(name: "Store", dependencies: [

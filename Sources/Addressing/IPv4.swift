@@ -34,7 +34,19 @@ public struct IPv4Address: Sendable, Hashable, Comparable, Codable, CustomString
         [UInt8(value >> 24), UInt8(value >> 16 & 0xff), UInt8(value >> 8 & 0xff), UInt8(value & 0xff)]
     }
 
-    public var description: String { bytes.map(String.init).joined(separator: ".") }
+    /// Written digit by digit: inventories print tens of thousands of these.
+    public var description: String {
+        var utf8: [UInt8] = []
+        utf8.reserveCapacity(15)
+        for shift in stride(from: 24, through: 0, by: -8) {
+            let octet = UInt8(truncatingIfNeeded: value >> UInt32(shift))
+            if shift != 24 { utf8.append(UInt8(ascii: ".")) }
+            if octet >= 100 { utf8.append(UInt8(ascii: "0") + octet / 100) }
+            if octet >= 10 { utf8.append(UInt8(ascii: "0") + octet / 10 % 10) }
+            utf8.append(UInt8(ascii: "0") + octet % 10)
+        }
+        return String(decoding: utf8, as: UTF8.self)
+    }
 
     /// The address `n` further on, or nil past 255.255.255.255.
     public func advanced(by n: Int) -> IPv4Address? {

@@ -46,25 +46,8 @@ public enum HostFiles {
     /// data, and live facts (`mac`, `serial`) where known.
     public static func templateContext(_ identity: Identity, in revision: ZoneRevision,
                                        facts: [String: String] = [:]) -> [String: Any] {
-        let defaults = revision.spec.defaults
-        var context: [String: Any] = [
-            "name": identity.name, "fqdn": identity.fqdn, "kind": identity.kind.rawValue,
-            "address": identity.address.description, "netmask": identity.netmask.description,
-            "prefix_length": identity.subnet.prefixLength, "network": identity.network,
-            "subnet": identity.subnet.description,
-            "dns": defaults.dns.map(\.value.description), "ntp": defaults.ntp.map(\.value.description),
-            "zone": revision.zoneName, "domain": revision.spec.domain.value,
-            "pod": identity.location.pod, "switch": identity.location.switch, "port": identity.location.port,
-            "role": identity.role,
-        ]
-        if let gateway = identity.gateway { context["gateway"] = gateway.description }
-        if let rack = identity.rack { context["rack"] = rack }
-        if let unit = identity.unit { context["unit"] = unit }
-        if let profile = identity.profile { context["profile"] = profile }
-        if let host = identity.managedHost { context["host"] = host }
-        if let device = identity.device { context["device"] = device }
-        if let server = defaults.bootServer { context["boot_server"] = server.value.description }
-        if let base = baseURL(revision) { context["boot_url"] = base }
+        var context: [String: Any] = [:]
+        for fact in HostFacts.zone(revision) + HostFacts.identity(identity) { context[fact.key] = fact.value.plain }
         if let role = revision.role(named: identity.role) {
             if let chef = role.chef {
                 var chefContext: [String: Any] = ["run_list": chef.runList.map(\.value), "attributes": chef.attributes.plain]

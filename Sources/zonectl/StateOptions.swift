@@ -9,7 +9,12 @@ struct StateOptions: ParsableArguments {
                                             discussion: "Default: $ZONEBOOT_STATE, else /var/lib/zoneboot."))
     var state: String?
 
-    var directory: String { state ?? ProcessInfo.processInfo.environment["ZONEBOOT_STATE"] ?? "/var/lib/zoneboot" }
+    var directory: String { Self.directory(state) }
+
+    /// The state directory: the one given, else $ZONEBOOT_STATE, else /var/lib/zoneboot.
+    static func directory(_ given: String?) -> String {
+        given ?? ProcessInfo.processInfo.environment["ZONEBOOT_STATE"] ?? "/var/lib/zoneboot"
+    }
 
     func openRevisions() throws -> SQLiteRevisionStore {
         do {

@@ -149,6 +149,7 @@ private func loadExample(zone: String = "example", pods: Int, racks: Int, units:
             Dictionary(grouping: r.identities, by: { "\($0.kind.rawValue) \($0.role)" }).mapValues(\.count)
         }
         #expect(shape(generated) == shape(ams1))
-        #expect(generated.spec.roles.map(\.name.value).sorted() == ams1.spec.roles.map(\.name.value).sorted())
+        // The roles that hold identities; ams1 also shows a role per installer with no port plugged in.
+        #expect(generated.spec.roles.map(\.name.value).sorted() == Set(ams1.identities.map(\.role)).sorted())
     }
 }

@@ -111,7 +111,11 @@ import Testing
         let again = try ZoneLoader.load(source: revision.source)
         #expect(again.identities == revision.identities)
         #expect(again.source == revision.source)
-        #expect(Set(revision.source.files.keys) == ["templates/centos7.ipxe", "templates/centos7-ks.cfg"])
+        #expect(Set(revision.source.files.keys) == [
+            "templates/centos7.ipxe", "templates/centos7-ks.cfg", "templates/rocky9.ipxe", "templates/rocky9-ks.cfg",
+            "templates/debian12.ipxe", "templates/debian12-preseed.cfg", "templates/ansible-pull-firstboot.sh",
+            "templates/ubuntu2404.ipxe", "templates/ubuntu2404-user-data", "templates/ubuntu2404-meta-data",
+        ])
     }
 
     @Test func builtInNamingTemplatesParse() throws {

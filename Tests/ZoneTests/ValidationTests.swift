@@ -54,6 +54,20 @@ let mistakes: [MistakeCase] = [
     .init(name: "bmc-without-host", edits: [("rack: 1, units: 1-40, role: lom", "rack: 2, units: 1-40, role: lom")], errors: 1),
     .init(name: "yaml-syntax", edits: [("dns: [198.18.0.53]", "dns: [198.18.0.53")], errors: 1),
     .init(name: "chef-run-list", edits: [("run-list: [\"role[hypervisor]\"]", "run-list: [\"hypervisor\"]")], errors: 1),
+    .init(name: "chef-run-list-recipe-name", edits: [("run-list: [\"role[hypervisor]\"]", "run-list: [\"recipe[kvm host]\"]")],
+          errors: 1),
+    .init(name: "chef-environment", edits: [("environment: production", "environment: \"prod/eu\"")], errors: 1),
+    .init(name: "chef-attribute-reserved", edits: [("attributes: { chef_client:", "attributes: { run_list: [], chef_client:")],
+          errors: 1),
+    .init(name: "chef-attributes-not-a-mapping",
+          edits: [("attributes: { chef_client: { config: { chef_server_url: \"https://chef.ams1.example.net/organizations/ams1\" } } } }",
+                   "attributes: [kvm] }")], errors: 1),
+    .init(name: "ansible-variable-name", edits: [("vars: { kvm: true }", "vars: { kvm: true, kvm-nested: yes }")], errors: 1),
+    .init(name: "ansible-variable-keyword", edits: [("vars: { kvm: true }", "vars: { kvm: true, class: gold }")], errors: 1),
+    .init(name: "ansible-variable-reserved", edits: [("vars: { kvm: true }", "vars: { kvm: true, environment: prod }")],
+          errors: 1),
+    .init(name: "ansible-variable-is-identity", edits: [("vars: { kvm: true }", "vars: { kvm: true, rack: 9 }")], errors: 1),
+    .init(name: "ansible-group-name", edits: [("groups: [hypervisors]", "groups: [hypervisors, kvm-hosts]")], errors: 1),
 ]
 
 @Suite struct ValidationTests {
@@ -121,10 +135,10 @@ let mistakes: [MistakeCase] = [
     }
 
     @Test func templateSyntaxErrorPointsIntoTheTemplate() {
-        let source = ZoneSource(zoneFile: "ams1.yaml", text: exampleZoneText, files: [
-            "templates/centos7.ipxe": "#!ipxe\nkernel {{#dns}}x\n",
-            "templates/centos7-ks.cfg": "text\n",
-        ])
+        // Every template of the example zone, one of them broken.
+        var files = (try? loadZone(exampleZoneText).get().source.files) ?? [:]
+        files["templates/centos7.ipxe"] = "#!ipxe\nkernel {{#dns}}x\n"
+        let source = ZoneSource(zoneFile: "ams1.yaml", text: exampleZoneText, files: files)
         do {
             _ = try ZoneLoader.load(source: source)
             Issue.record("a broken template loaded")

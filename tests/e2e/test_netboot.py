@@ -274,3 +274,20 @@ def test_bios_pxe_rom_gets_undionly_over_tftp(boot_lab):
     refused = boot_lab.lab.run(boot_lab.pxe_client, "tftp", "-m", "binary", SERVER, "-c", "get",
                                "hosts/lab-p01-r01-u01/boot.ipxe", boot_lab.tmp / "other.ipxe", timeout=60, check=False)
     assert "Error" in refused.stdout + refused.stderr
+
+
+def test_inventory_and_chef_nodes_are_served_over_http(boot_lab):
+    run = boot_lab.lab.run
+    inventory = json.loads(run(boot_lab.relay, "curl", "-sf", f"http://{SERVER}/ansible/inventory").stdout)
+    assert inventory["_meta"]["hostvars"]["lab-p01-r01-u01"]["ansible_host"] == "198.18.16.11"
+    assert "lab-p01-r01-u02" in inventory["hypervisor"]["hosts"]
+    # Nothing has a lease yet: "seen" lists no host.
+    seen = json.loads(run(boot_lab.relay, "curl", "-sf", f"http://{SERVER}/ansible/inventory?state=seen").stdout)
+    assert not seen["_meta"]["hostvars"]
+    host = json.loads(run(boot_lab.relay, "curl", "-sf", f"http://{SERVER}/ansible/inventory/lab-p01-r01-u02").stdout)
+    assert host["ansible_host"] == "198.18.16.12"
+    node = json.loads(run(boot_lab.relay, "curl", "-sf", f"http://{SERVER}/chef/nodes/lab-p01-r01-u01.json").stdout)
+    assert node["zoneboot"]["name"] == "lab-p01-r01-u01"
+    missing = run(boot_lab.relay, "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+                  f"http://{SERVER}/chef/nodes/nobody.json", check=False)
+    assert missing.stdout == "404"

@@ -46,6 +46,9 @@ public final class HTTPStatistics: Sendable {
 ///   marker a script fetches last and is logged.
 /// - `GET|HEAD /loaders/<file>`: the boot loaders of the firmware manifest.
 /// - `GET|HEAD /files/<path>`: the operator's files directory (kernels, images), with Range.
+/// - `GET /ansible/inventory` (`?state=seen` for hosts with a lease only) and
+///   `GET /ansible/inventory/<name>`: Ansible's dynamic inventory, live state from leases.
+/// - `GET /chef/nodes/<name>.json`: the host's first-boot node JSON for `chef-client -j`.
 public final class BootHTTPServer: Sendable {
     public struct Configuration: Sendable {
         public var host: String
@@ -110,6 +113,25 @@ public final class BootHTTPServer: Sendable {
             }
         }
 
+        router.get("/ansible/inventory") { request, _ -> Response in
+            let selection = request.uri.queryParameters.get("state").flatMap(AnsibleInventory.Selection.init(rawValue:)) ?? .all
+            return json(inventory(revisions.current, leases, selection).json())
+        }
+        router.get("/ansible/inventory/:name") { _, context -> Response in
+            let name = try context.parameters.require("name")
+            guard let host = inventory(revisions.current, leases, .all).hostJSON(named: name) else {
+                throw HTTPError(.notFound, message: "no host \(name)")
+            }
+            return json(host)
+        }
+        router.get("/chef/nodes/:file") { _, context -> Response in
+            let file = try context.parameters.require("file")
+            guard file.hasSuffix(".json"), let node = ChefNode(named: String(file.dropLast(5)), in: revisions.current) else {
+                throw HTTPError(.notFound, message: "no host \(file)")
+            }
+            return json(node.json())
+        }
+
         let started = StartSignal()
         let app = Application(
             router: router,
@@ -138,6 +160,17 @@ public final class BootHTTPServer: Sendable {
         await services.triggerGracefulShutdown()
         _ = try? await task.value
     }
+}
+
+private func json(_ bytes: [UInt8]) -> Response {
+    Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+}
+
+/// The inventory with each host's live state from its lease (MAC, lease state, last seen).
+private func inventory(_ revision: ZoneRevision, _ leases: LeaseDirectory,
+                       _ selection: AnsibleInventory.Selection) -> AnsibleInventory {
+    let live = HostLiveState.byName(leases.all, now: Int64(Date().timeIntervalSince1970))
+    return AnsibleInventory(revision: revision, live: live, selection: selection)
 }
 
 /// The first of "listening" or "failed to start", whichever the server task reports,

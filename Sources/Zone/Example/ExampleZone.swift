@@ -149,7 +149,8 @@ public enum ExampleZone {
             roles:
               hypervisor:
                 boot: centos7-kvm
-                chef: { run-list: ["role[hypervisor]"], environment: production }
+                chef: { run-list: ["role[hypervisor]"], environment: production,
+                        attributes: { chef_client: { config: { chef_server_url: "https://chef.ams1.example.net/organizations/ams1" } } } }
                 ansible: { groups: [hypervisors], vars: { kvm: true } }
               lom:
                 hooks: [register-bmc]
@@ -232,8 +233,39 @@ public enum ExampleZone {
         %end
 
         %post --log=/root/zoneboot-post.log
-        # Hand the host to configuration management.
-        curl -fsS {{boot_url}}/hosts/{{name}}/booted
+        {{#chef}}
+        # Hand the host to Chef on its first boot, from the installed system (not this
+        # installer chroot): chef-client reads the node's first-boot JSON from ZoneBoot
+        # (run_list, chef_environment, and the identity as node['zoneboot']).
+        curl -fsS -o /tmp/chef.rpm {{boot_url}}/files/chef/chef.el7.x86_64.rpm && rpm -Uvh /tmp/chef.rpm && rm -f /tmp/chef.rpm
+        mkdir -p /etc/chef
+        cat > /etc/chef/client.rb <<'CLIENT_RB'
+        chef_server_url "{{chef.attributes.chef_client.config.chef_server_url}}"
+        node_name       "{{name}}"
+        chef_license    "accept"
+        CLIENT_RB
+        curl -fsS -o /etc/chef/validation.pem {{boot_url}}/files/chef/validation.pem
+        chmod 0600 /etc/chef/validation.pem
+        cat > /etc/systemd/system/zoneboot-handoff.service <<'UNIT'
+        [Unit]
+        Description=Hand {{name}} to Chef (ZoneBoot first boot)
+        Wants=network-online.target
+        After=network-online.target
+        ConditionPathExists=!/var/lib/zoneboot/handoff.done
+
+        [Service]
+        Type=oneshot
+        ExecStart=/usr/bin/chef-client --once -j {{boot_url}}/chef/nodes/{{name}}.json
+        ExecStartPost=/usr/bin/mkdir -p /var/lib/zoneboot
+        ExecStartPost=/usr/bin/touch /var/lib/zoneboot/handoff.done
+        ExecStartPost=/usr/bin/rm -f /etc/chef/validation.pem
+
+        [Install]
+        WantedBy=multi-user.target
+        UNIT
+        systemctl enable zoneboot-handoff.service
+        {{/chef}}
+        curl -fsS {{boot_url}}/hosts/{{name}}/booted || true
         %end
 
         """

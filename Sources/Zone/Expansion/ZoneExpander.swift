@@ -83,6 +83,20 @@ struct ZoneExpander {
                 if let env = chef.environment, !ChefSyntax.isEnvironmentName(env.value) {
                     error(env.path, "'\(env.value)' is not a Chef environment name (letters, digits, '_' and '-')", env.at)
                 }
+                for key in chef.attributeKeys where HandoffNames.chefReservedKeys.contains(key.value) {
+                    error(key.path, "'\(key.value)' is not an attribute in Chef's first-boot JSON: "
+                        + (key.value == "zoneboot" ? "ZoneBoot puts the identity there"
+                            : "write the run-list and environment under chef.run-list and chef.environment"), key.at)
+                }
+            }
+            for (name, _) in role.ansible?.vars ?? [] {
+                if HandoffNames.identityVariables.contains(name.value) {
+                    error(name.path, "'\(name.value)' is a host variable ZoneBoot sets from the identity; "
+                        + "name this variable otherwise", name.at)
+                } else if HandoffNames.ansibleReserved.contains(name.value) {
+                    error(name.path, "'\(name.value)' is a name Ansible reserves (a keyword of plays and tasks); "
+                        + "name this variable otherwise", name.at)
+                }
             }
         }
     }

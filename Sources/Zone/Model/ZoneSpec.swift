@@ -101,6 +101,8 @@ public struct ZoneSpec: Sendable {
         public var runList: [Located<String>]
         public var environment: Located<String>?
         public var attributes: ZoneValue
+        /// The top-level attribute names as written, for checks that point at one.
+        public var attributeKeys: [Located<String>] = []
     }
 
     public struct Ansible: Sendable {

@@ -71,7 +71,7 @@ public enum ZoneSchema {
             return ["type": "string", "pattern": "^([^{}]|\\{(\(names))(:[0-9]{1,2})?\\})*$"]
         case .oneOf(let choices):
             return ["type": "string", "enum": choices]
-        case .variableName:
+        case .variableName, .groupName:
             return ["type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"]
         }
     }

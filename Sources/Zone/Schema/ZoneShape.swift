@@ -56,10 +56,10 @@ enum ZoneShape {
         F("chef", .object([
             F("run-list", .list(.scalar(.text)), "Chef run-list items: recipe[x] or role[y]"),
             F("environment", .scalar(.text), "Chef environment"),
-            F("attributes", .any, "Chef node attributes"),
+            F("attributes", .dictionary(key: .text, value: .any), "Chef normal attributes (top-level keys of the first-boot JSON)"),
         ]), "Chef first-boot data"),
         F("ansible", .object([
-            F("groups", .list(.scalar(.variableName)), "extra Ansible groups"),
+            F("groups", .list(.scalar(.groupName)), "extra Ansible groups"),
             F("vars", .dictionary(key: .variableName, value: .any), "Ansible host variables"),
         ]), "Ansible inventory data"),
         F("hooks", .list(.scalar(.label)), "hooks (keys of hooks:) run on this role's events"),

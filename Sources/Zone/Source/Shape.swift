@@ -46,6 +46,8 @@ enum Format: Sendable {
     case oneOf([String])
     /// An Ansible variable name.
     case variableName
+    /// An Ansible group name: a variable name that may be a Python keyword.
+    case groupName
     /// A relative path to a file next to the zone file.
     case path
 
@@ -102,7 +104,11 @@ enum Format: Sendable {
                 : "'\(text)' is not one of: \(choices.joined(separator: ", "))" + Suggest.hint(text, among: choices)
         case .variableName:
             return Format.isVariableName(text) ? nil
-                : "'\(text)' is not a valid Ansible variable name (letters, digits and '_', not starting with a digit)"
+                : "'\(text)' is not a valid Ansible variable name (letters, digits and '_', not starting with a digit, "
+                    + "not a Python keyword)"
+        case .groupName:
+            return Format.isGroupName(text) ? nil
+                : "'\(text)' is not a valid Ansible group name (letters, digits and '_', not starting with a digit)"
         case .path:
             if text.isEmpty { return "needs a file path, found an empty string" }
             return text.hasPrefix("/") ? "'\(text)' is absolute: write a path relative to the zone file" : nil
@@ -124,6 +130,7 @@ enum Format: Sendable {
         case .nameTemplate: "a naming template"
         case .oneOf(let choices): "one of \(choices.joined(separator: ", "))"
         case .variableName: "a variable name"
+        case .groupName: "a group name"
         case .path: "a file path"
         }
     }
@@ -135,6 +142,10 @@ enum Format: Sendable {
     }
 
     static func isVariableName(_ text: String) -> Bool {
+        isGroupName(text) && !HandoffNames.pythonKeywords.contains(text)
+    }
+
+    static func isGroupName(_ text: String) -> Bool {
         guard let first = text.first, !(first.isASCII && first.isNumber) else { return false }
         return text.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }
     }

@@ -87,7 +87,10 @@ struct ZoneDecoder {
         let chef = m["chef"]?.mapping.map { c in
             ZoneSpec.Chef(runList: list(c, "run-list", "\(path).chef.run-list") { scalar($0, $1) { $0 } },
                           environment: text(c, "environment", "\(path).chef.environment"),
-                          attributes: c["attributes"].map(value) ?? .object([]))
+                          attributes: c["attributes"].map(value) ?? .object([]),
+                          attributeKeys: (c["attributes"]?.mapping?.entries ?? []).map {
+                              Located($0.key.text, at: $0.key.at, path: "\(path).chef.attributes.\($0.key.text)")
+                          })
         }
         let ansible = m["ansible"]?.mapping.map { a in
             ZoneSpec.Ansible(

@@ -1,0 +1,145 @@
+import Zone
+
+/// Writes JSON bytes directly, object keys sorted: the inventory of a 20,000-identity
+/// zone is written in one pass without building Foundation dictionaries, and the same
+/// zone always gives the same bytes (diffable, cacheable).
+struct JSONWriter {
+    private(set) var bytes: [UInt8] = []
+
+    init(reservingCapacity capacity: Int = 0) { bytes.reserveCapacity(capacity) }
+
+    mutating func raw(_ text: StaticString) {
+        text.withUTF8Buffer { bytes.append(contentsOf: $0) }
+    }
+
+    mutating func string(_ text: String) {
+        bytes.append(UInt8(ascii: "\""))
+        // Most strings (names, addresses) need no escaping: copy them whole.
+        var text = text
+        let copied = text.withUTF8 { utf8 -> Bool in
+            guard !utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) else { return false }
+            bytes.append(contentsOf: utf8)
+            return true
+        }
+        if !copied { escaped(text) }
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    private mutating func escaped(_ text: String) {
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): raw("\\\"")
+            case UInt8(ascii: "\\"): raw("\\\\")
+            case 0x0A: raw("\\n")
+            case 0x0D: raw("\\r")
+            case 0x09: raw("\\t")
+            case 0..<0x20:
+                raw("\\u00")
+                bytes.append(Self.hex[Int(byte >> 4)])
+                bytes.append(Self.hex[Int(byte & 0x0F)])
+            default: bytes.append(byte)
+            }
+        }
+    }
+
+    private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
+
+    mutating func value(_ value: ZoneValue) {
+        switch value {
+        case .null: raw("null")
+        case .bool(let b): b ? raw("true") : raw("false")
+        case .int(let i): bytes.append(contentsOf: String(i).utf8)
+        // JSON has no infinity or NaN (YAML's .inf, .nan): they are written as null.
+        case .double(let d): d.isFinite ? bytes.append(contentsOf: "\(d)".utf8) : raw("null")
+        case .string(let s): string(s)
+        case .array(let items): array(items) { $0.value($1) }
+        case .object(let members): object(members)
+        }
+    }
+
+    /// An object from members in any order; a key given twice keeps its last value, as
+    /// a later `vars` entry overrides an earlier one.
+    mutating func object(_ members: [ZoneValue.Member]) {
+        sortedObject(Self.sortedUnique(members))
+    }
+
+    /// An object from members already sorted by key, each key once.
+    mutating func sortedObject(_ sorted: [ZoneValue.Member]) {
+        bytes.append(UInt8(ascii: "{"))
+        for (i, member) in sorted.enumerated() {
+            if i > 0 { bytes.append(UInt8(ascii: ",")) }
+            string(member.key)
+            bytes.append(UInt8(ascii: ":"))
+            value(member.value)
+        }
+        bytes.append(UInt8(ascii: "}"))
+    }
+
+    mutating func array<T>(_ items: [T], _ write: (inout JSONWriter, T) -> Void) {
+        bytes.append(UInt8(ascii: "["))
+        for (i, item) in items.enumerated() {
+            if i > 0 { bytes.append(UInt8(ascii: ",")) }
+            write(&self, item)
+        }
+        bytes.append(UInt8(ascii: "]"))
+    }
+
+    /// Writes `"key":` (after a comma unless it is the object's first key).
+    mutating func key(_ key: String, first: Bool) {
+        if !first { bytes.append(UInt8(ascii: ",")) }
+        string(key)
+        bytes.append(UInt8(ascii: ":"))
+    }
+
+    /// Lists each sorted by key with each key once, merged into one such list; where
+    /// lists share a key, the later list's member wins.
+    static func merged(_ lists: [ZoneValue.Member]...) -> [ZoneValue.Member] {
+        var heads = Array(repeating: 0, count: lists.count)
+        var result: [ZoneValue.Member] = []
+        result.reserveCapacity(lists.reduce(0) { $0 + $1.count })
+        while true {
+            var pick: Int?
+            for (list, head) in zip(lists.indices, heads) where head < lists[list].count {
+                // `<=`: on equal keys the later list is picked.
+                if let p = pick, !(lists[list][head].key <= lists[p][heads[p]].key) { continue }
+                pick = list
+            }
+            guard let p = pick else { return result }
+            let key = lists[p][heads[p]].key
+            result.append(lists[p][heads[p]])
+            for list in lists.indices where heads[list] < lists[list].count && lists[list][heads[list]].key == key {
+                heads[list] += 1
+            }
+        }
+    }
+
+    /// Members sorted by key (code point order, as Python's and Foundation's sorted keys),
+    /// the last of equal keys winning.
+    static func sortedUnique(_ members: [ZoneValue.Member]) -> [ZoneValue.Member] {
+        if zip(members, members.dropFirst()).allSatisfy({ $0.key < $1.key }) { return members }
+        let ordered = members.enumerated().sorted { a, b in
+            a.element.key != b.element.key ? a.element.key < b.element.key : a.offset < b.offset
+        }
+        var result: [ZoneValue.Member] = []
+        result.reserveCapacity(ordered.count)
+        for (_, member) in ordered {
+            if let last = result.last, last.key == member.key { result[result.count - 1] = member } else { result.append(member) }
+        }
+        return result
+    }
+}
+
+extension ZoneValue {
+    /// Members of an object (in order), nothing for any other value.
+    var members: [Member] {
+        if case .object(let members) = self { return members }
+        return []
+    }
+
+    /// The value as JSON bytes, object keys sorted.
+    public var json: [UInt8] {
+        var writer = JSONWriter()
+        writer.value(self)
+        return writer.bytes
+    }
+}
