@@ -48,6 +48,8 @@ enum Format: Sendable {
     case variableName
     /// A relative path to a file next to the zone file.
     case path
+    /// A URL ONIE can fetch (http, https, ftp, tftp), or a path under the boot server's `/files/`.
+    case installer
 
     /// Nil when the scalar fits, else why not.
     func problem(with scalar: YScalar) -> String? {
@@ -106,6 +108,10 @@ enum Format: Sendable {
         case .path:
             if text.isEmpty { return "needs a file path, found an empty string" }
             return text.hasPrefix("/") ? "'\(text)' is absolute: write a path relative to the zone file" : nil
+        case .installer:
+            return InstallerLocation(text) != nil ? nil
+                : "'\(text)' is not an installer location: write an http, https, ftp or tftp URL, "
+                    + "or a path under the boot server's files directory (no leading '/', no '..')"
         }
     }
 
@@ -125,6 +131,7 @@ enum Format: Sendable {
         case .oneOf(let choices): "one of \(choices.joined(separator: ", "))"
         case .variableName: "a variable name"
         case .path: "a file path"
+        case .installer: "an installer URL or files path"
         }
     }
 
