@@ -358,3 +358,22 @@ private let mac: [UInt8] = [0x0c, 0x29, 0xef, 0, 0, 0x48]
         #expect(parsed?.serialized == wire)
     }
 }
+
+@Suite struct ONIERequestTests {
+    @Test func onieHeadersAreReadWhateverTheirCase() throws {
+        let onie = try #require(ONIERequest(headers: [
+            ("ONIE-SERIAL-NUMBER", "AC7712X1234"), ("onie-eth-addr", "08:9e:01:62:d1:93"), ("ONIE-VENDOR-ID", "259"),
+            ("ONIE-MACHINE", "accton_as7712_32x"), ("ONIE-MACHINE-REV", "0"), ("ONIE-ARCH", "x86_64"),
+            ("ONIE-SECURITY-KEY", "d3b07384d-ac-6238ad5ff00"), ("ONIE-OPERATION", "os-install"), ("ONIE-VERSION", "2019.05"),
+            ("User-Agent", "Wget"),
+        ]))
+        #expect(onie.serialNumber == "AC7712X1234")
+        #expect(onie.ethernetAddress == "08:9e:01:62:d1:93")
+        #expect(onie.operation == "os-install")
+        #expect(onie.summary == "serial=AC7712X1234 mac=08:9e:01:62:d1:93 vendor-id=259 machine=accton_as7712_32x "
+            + "machine-rev=0 arch=x86_64 operation=os-install version=2019.05")
+        // The security key is never logged.
+        #expect(!onie.summary.contains("d3b07384d"))
+        #expect(ONIERequest(headers: [("User-Agent", "curl/8")]) == nil)
+    }
+}
