@@ -16,30 +16,40 @@ public enum HostFiles {
         revision.spec.defaults.bootServer.map { "http://\($0.value)" }
     }
 
-    /// Every file of the identity's profile, the iPXE script first as `boot.ipxe`.
+    /// Every file of the identity: its profile's, the iPXE script first as `boot.ipxe`, then
+    /// a switch's built-in ZTP files that no profile file of the same name replaces.
     public static func render(_ identity: Identity, in revision: ZoneRevision,
                               facts: [String: String] = [:]) -> [RenderedFile] {
         let files = fileTemplates(of: identity, in: revision)
         guard !files.isEmpty else { return [] }
         let context = templateContext(identity, in: revision, facts: facts)
-        return files.compactMap { name, template in
-            revision.templates[template].map { RenderedFile(name: name, template: template, content: $0.render(context)) }
-        }
+        return files.map { RenderedFile(name: $0.name, template: $0.label, content: $0.template.render(context)) }
     }
 
-    /// One file of the identity's profile, as served at `/hosts/<host>/<name>`.
+    /// One file of the identity, as served at `/hosts/<host>/<name>`.
     public static func render(_ name: String, of identity: Identity, in revision: ZoneRevision,
                               facts: [String: String] = [:]) -> RenderedFile? {
-        guard let template = fileTemplates(of: identity, in: revision).first(where: { $0.name == name })?.template,
-              let compiled = revision.templates[template] else { return nil }
-        return RenderedFile(name: name, template: template,
-                            content: compiled.render(templateContext(identity, in: revision, facts: facts)))
+        guard let file = fileTemplates(of: identity, in: revision).first(where: { $0.name == name }) else { return nil }
+        return RenderedFile(name: name, template: file.label,
+                            content: file.template.render(templateContext(identity, in: revision, facts: facts)))
     }
 
-    /// Served name → template path, the iPXE script first.
-    private static func fileTemplates(of identity: Identity, in revision: ZoneRevision) -> [(name: String, template: String)] {
-        guard let profile = identity.profile.flatMap(revision.profile(named:)) else { return [] }
-        return (profile.ipxe.map { [("boot.ipxe", $0.value)] } ?? []) + profile.files.map { ($0.name.value, $0.template.value) }
+    /// Served name, where the template comes from (as `render` shows it) and the template.
+    private static func fileTemplates(of identity: Identity, in revision: ZoneRevision)
+        -> [(name: String, label: String, template: ZoneTemplate)] {
+        var files: [(name: String, label: String, template: ZoneTemplate)] = []
+        if let profile = identity.profile.flatMap(revision.profile(named:)) {
+            let named = (profile.ipxe.map { [("boot.ipxe", $0.value)] } ?? []) + profile.files.map { ($0.name.value, $0.template.value) }
+            files = named.compactMap { name, path in revision.templates[path].map { (name, path, $0) } }
+        }
+        // A switch's ZTP files are built in; the operator replaces one by giving the role a
+        // boot profile with a file of the same name.
+        if identity.kind == .switch, let platform = revision.role(named: identity.role)?.ztp?.value {
+            for builtIn in SwitchZTP.builtInFiles(for: platform) where !files.contains(where: { $0.name == builtIn.name }) {
+                files.append((builtIn.name, SwitchZTP.builtInLabel(platform, builtIn.name), builtIn.template))
+            }
+        }
+        return files
     }
 
     /// What templates see: the identity, zone-wide answers, the role's Chef and Ansible
@@ -48,6 +58,10 @@ public enum HostFiles {
                                        facts: [String: String] = [:]) -> [String: Any] {
         var context: [String: Any] = [:]
         for fact in HostFacts.zone(revision) + HostFacts.identity(identity) { context[fact.key] = fact.value.plain }
+        if identity.kind == .switch, let role = revision.role(named: identity.role) {
+            if let ztp = role.ztp { context["ztp"] = ztp.value.rawValue }
+            if let installer = role.installer?.value.url(base: baseURL(revision)) { context["installer_url"] = installer }
+        }
         if let role = revision.role(named: identity.role) {
             if let chef = role.chef {
                 var chefContext: [String: Any] = ["run_list": chef.runList.map(\.value), "attributes": chef.attributes.plain]

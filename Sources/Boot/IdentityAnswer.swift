@@ -8,17 +8,32 @@ public struct AnswerOption: Sendable, Hashable, Codable {
         case addresses([IPv4Address])
         case text(String)
         case seconds(UInt32)
+        /// One text sub-option of an RFC 3925 option (125): ONIE's installer URL.
+        case vendorText(enterprise: UInt32, subOption: UInt8, text: String)
 
         public var description: String {
             switch self {
             case .addresses(let list): list.map(\.description).joined(separator: ", ")
             case .text(let text): text
             case .seconds(let s): "\(s) (\(Duration(seconds: Int(s))))"
+            case .vendorText(let enterprise, let code, let text): "enterprise \(enterprise), sub-option \(code): \(text)"
             }
+        }
+
+        private struct VendorTextJSON: Codable {
+            var enterprise: UInt32
+            var subOption: UInt8
+            var text: String
+
+            enum CodingKeys: String, CodingKey { case enterprise, subOption = "sub_option", text }
         }
 
         // JSON carries the plain value: a list of addresses, a string, or a number of seconds.
         public init(from decoder: any Decoder) throws {
+            if let vendor = try? VendorTextJSON(from: decoder) {
+                self = .vendorText(enterprise: vendor.enterprise, subOption: vendor.subOption, text: vendor.text)
+                return
+            }
             let single = try decoder.singleValueContainer()
             if let seconds = try? single.decode(UInt32.self) { self = .seconds(seconds) }
             else if let list = try? single.decode([IPv4Address].self) { self = .addresses(list) }
@@ -31,6 +46,8 @@ public struct AnswerOption: Sendable, Hashable, Codable {
             case .addresses(let list): try single.encode(list)
             case .text(let text): try single.encode(text)
             case .seconds(let s): try single.encode(s)
+            case .vendorText(let enterprise, let code, let text):
+                try single.encode(VendorTextJSON(enterprise: enterprise, subOption: code, text: text))
             }
         }
     }
@@ -58,6 +75,12 @@ public struct IdentityAnswer: Sendable, Codable {
     public var bootScriptURL: String?
     /// The x64 UEFI loader its profile asks for.
     public var efiLoader: EFILoader = .ipxe
+    /// The ZTP dialect of a switch's role (`ztp:`), and what that switch is pointed at.
+    public var ztp: ZTPPlatform?
+    /// The switch's rendered ZTP file (`ztp.sh`, `ztp.json` or `bootstrap`), by URL.
+    public var ztpFileURL: String?
+    /// The NOS installer ONIE is given (the role's `installer`).
+    public var installerURL: String?
 
     /// Renewal (T1) and rebinding (T2) at the RFC 2131 §4.4.5 defaults: 1/2 and 7/8 of the lease.
     public static func renewal(_ lease: UInt32) -> UInt32 { lease / 2 }
@@ -89,6 +112,14 @@ public struct IdentityAnswer: Sendable, Codable {
             bootScriptURL = "\(base)/hosts/\(identity.name)/boot.ipxe"
         }
         efiLoader = profile?.efiLoader?.value ?? .ipxe
+        if identity.kind == .switch, let role = revision.role(named: identity.role) {
+            let base = HostFiles.baseURL(revision)
+            ztp = role.ztp?.value
+            if let file = ztp.flatMap(SwitchZTP.fileName(for:)), let base {
+                ztpFileURL = "\(base)/hosts/\(identity.name)/\(file)"
+            }
+            installerURL = role.installer?.value.url(base: base)
+        }
         self.options = options
     }
 }

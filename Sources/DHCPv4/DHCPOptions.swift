@@ -27,7 +27,16 @@ public enum DHCPOptionCode {
     public static let clientArchitecture: UInt8 = 93
     public static let clientNetworkInterface: UInt8 = 94
     public static let clientMachineID: UInt8 = 97
+    /// RFC 3679 `default-url`: ONIE's exact installer URL.
+    public static let defaultURL: UInt8 = 114
+    /// RFC 3925 Vendor-Identifying Vendor Class.
+    public static let vendorIdentifyingClass: UInt8 = 124
+    /// RFC 3925 Vendor-Identifying Vendor-Specific Information (ONIE: enterprise 42623).
+    public static let vendorIdentifyingOptions: UInt8 = 125
     public static let ipxeEncapsulated: UInt8 = 175
+    /// Site-specific 239: the provisioning script URL Cumulus Linux ZTP
+    /// (`cumulus-provision-url`) and SONiC ZTP (`ztp_provisioning_script_url`) read.
+    public static let provisioningScriptURL: UInt8 = 239
     public static let end: UInt8 = 255
 }
 
@@ -181,6 +190,16 @@ extension DHCPOptions {
     }
 
     public var relayAgentInformation: [UInt8]? { self[DHCPOptionCode.relayAgentInformation] }
+
+    /// Option 125 parsed; nil when absent or malformed.
+    public var vendorIdentifyingOptions: VendorIdentifyingOptions? {
+        self[DHCPOptionCode.vendorIdentifyingOptions].flatMap(VendorIdentifyingOptions.init(parsing:))
+    }
+
+    /// Option 124 parsed; nil when absent or malformed.
+    public var vendorIdentifyingClasses: VendorIdentifyingClasses? {
+        self[DHCPOptionCode.vendorIdentifyingClass].flatMap(VendorIdentifyingClasses.init(parsing:))
+    }
 
     static func u32(_ data: [UInt8]) -> UInt32? {
         data.count == 4 ? data.reduce(0) { $0 << 8 | UInt32($1) } : nil

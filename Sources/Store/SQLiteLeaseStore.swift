@@ -33,14 +33,16 @@ public final class SQLiteLeaseStore: LeaseStore {
         let bodies = try events.map { String(decoding: try encoder.encode($0), as: UTF8.self) }
         try writer.write { db in
             let upsert = try db.cachedStatement(sql: """
-                INSERT OR REPLACE INTO lease (address, mac, client_id, pod, switch, port, name, state, expires_at, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT OR REPLACE INTO lease (address, mac, client_id, pod, switch, port, name, state, expires_at, updated_at,
+                                              device_kind, device_model, device_serial, miscabled)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
             for lease in leases {
                 try upsert.execute(arguments: [
                     Int64(lease.address.value), Data(lease.mac), lease.clientID.map { Data($0) }, lease.pod,
                     lease.location?.switch, lease.location?.port, lease.name, lease.state.rawValue,
                     lease.expiresAt, lease.updatedAt,
+                    lease.device?.kind.rawValue, lease.device?.model, lease.device?.serial, lease.miscabled,
                 ])
             }
             let insert = try db.cachedStatement(sql: "INSERT INTO event (type, at, body) VALUES (?, ?, ?)")
@@ -70,8 +72,14 @@ public final class SQLiteLeaseStore: LeaseStore {
         let clientID: Data? = row["client_id"]
         let pod: String = row["pod"]
         let sw: String? = row["switch"], port: String? = row["port"]
+        // A kind this build does not know (written by a newer one) reads as unknown.
+        let kind: String? = row["device_kind"]
+        let device = kind.map {
+            RecognizedDevice(kind: DeviceKind(rawValue: $0) ?? .unknown, model: row["device_model"], serial: row["device_serial"])
+        }
         return Lease(address: IPv4Address(UInt32(address)), mac: Array(mac), clientID: clientID.map { Array($0) },
                      pod: pod, location: sw.flatMap { s in port.map { Location(pod: pod, switch: s, port: $0) } },
-                     name: row["name"], state: state, expiresAt: row["expires_at"], updatedAt: row["updated_at"])
+                     name: row["name"], state: state, expiresAt: row["expires_at"], updatedAt: row["updated_at"],
+                     device: device, miscabled: row["miscabled"])
     }
 }

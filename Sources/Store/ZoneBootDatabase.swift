@@ -75,6 +75,15 @@ public enum ZoneBootDatabase {
                 CREATE INDEX event_undelivered ON event(id) WHERE delivered_at IS NULL;
                 """)
         }
+        // What the lease holder said it is, and whether that fits its port (see RecognizedDevice).
+        migrator.registerMigration("lease-device-v1") { db in
+            try db.execute(sql: """
+                ALTER TABLE lease ADD COLUMN device_kind TEXT;       -- onie, cumulus, hpe-ilo, pxe, ... (DeviceKind)
+                ALTER TABLE lease ADD COLUMN device_model TEXT;      -- model, or ONIE's platform
+                ALTER TABLE lease ADD COLUMN device_serial TEXT;
+                ALTER TABLE lease ADD COLUMN miscabled INTEGER NOT NULL DEFAULT 0;  -- kind does not fit the port's role
+                """)
+        }
         return migrator
     }
 }

@@ -28,6 +28,11 @@ struct Render: ParsableCommand {
     @Option(help: "An identity's name instead of a location.")
     var name: String?
 
+    @Option(name: .customLong("vendor-class"),
+            help: ArgumentHelp("Show the answer to a requester that sends this option 60 (e.g. onie_vendor:x86_64-accton_as7712_32x-r0, CPQRIB3).",
+                               discussion: "Without it, a switch port shows what its platform's own ZTP gets."))
+    var vendorClass: String?
+
     @Flag(help: "Print JSON.")
     var json = false
 
@@ -45,14 +50,28 @@ struct Render: ParsableCommand {
         let identity = try find(in: revision)
         let answer = IdentityAnswer(identity: identity, revision: revision)
         let files = HostFiles.render(identity, in: revision)
+        let requester = requester(for: answer)
         if json {
             try printJSON(RenderReport(identity: identity,
                                        dhcp: .init(yiaddr: identity.address, nextServer: answer.nextServer,
-                                                   options: answer.options, bootScriptURL: answer.bootScriptURL),
+                                                   options: answer.options, bootScriptURL: answer.bootScriptURL,
+                                                   requester: requester),
                                        files: files))
             return
         }
-        print(Self.text(identity, answer, files))
+        print(Self.text(identity, answer, files, requester))
+    }
+
+    /// Who is assumed to ask, and the ZTP or boot options it gets: the `--vendor-class`
+    /// given, else (on a switch port) the platform's own ZTP client.
+    private func requester(for answer: IdentityAnswer) -> RenderReport.Requester? {
+        guard vendorClass != nil || answer.ztp != nil else { return nil }
+        let facts = RequestFacts.discover(vendorClass: vendorClass)
+        let device = RecognizedDevice(facts: facts)
+        // The same choice the server makes, with every loader assumed installed.
+        let target = DHCPPolicy.bootTarget(facts, answer, loaders: .all)
+        return .init(vendorClass: vendorClass, kind: device.kind, model: device.model,
+                     miscabled: !device.fits(answer.identity.kind), options: target?.options ?? [])
     }
 
     private func find(in revision: ZoneRevision) throws -> Identity {
@@ -80,10 +99,11 @@ struct Render: ParsableCommand {
         return found
     }
 
-    static func text(_ identity: Identity, _ answer: IdentityAnswer, _ files: [RenderedFile]) -> String {
+    static func text(_ identity: Identity, _ answer: IdentityAnswer, _ files: [RenderedFile],
+                     _ requester: RenderReport.Requester?) -> String {
         var lines: [String] = []
         func row(_ key: String, _ value: String?) {
-            if let value { lines.append("  " + key.padding(toLength: 24, withPad: " ", startingAt: 0) + value) }
+            if let value { lines.append("  " + key.padding(toLength: max(24, key.count + 1), withPad: " ", startingAt: 0) + value) }
         }
         lines.append("\(identity.location) → \(identity.name) (\(identity.kind.rawValue))")
         lines.append("")
@@ -105,6 +125,18 @@ struct Render: ParsableCommand {
         row("next-server", answer.nextServer?.description)
         for option in answer.options { row("\(option.code) \(option.name)", option.value.description) }
         row("iPXE script", answer.bootScriptURL)
+        if let requester {
+            lines.append("")
+            lines.append("Asked by " + (requester.vendorClass.map { "vendor class '\($0)': " } ?? "a request that names nothing: ")
+                + requester.kind.rawValue + (requester.model.map { " (\($0))" } ?? ""))
+            if requester.miscabled {
+                lines.append("  miscabled: \(requester.kind.rawValue) does not belong on a \(identity.kind.rawValue) port; "
+                    + "it gets an address, no boot or ZTP file, and a host.miscabled event")
+            } else if requester.options.isEmpty {
+                lines.append("  no boot, ZTP or installer options")
+            }
+            for option in requester.options { row("\(option.code) \(option.name)", option.value.description) }
+        }
         for file in files {
             lines.append("")
             lines.append("── /hosts/\(identity.name)/\(file.name) (from \(file.template)) ──")
@@ -120,6 +152,16 @@ struct RenderReport: Encodable {
         var nextServer: IPv4Address?
         var options: [AnswerOption]
         var bootScriptURL: String?
+        var requester: Requester?
+    }
+
+    /// The requester assumed (`--vendor-class`, or a switch's own ZTP) and what it gets.
+    struct Requester: Encodable {
+        var vendorClass: String?
+        var kind: DeviceKind
+        var model: String?
+        var miscabled: Bool
+        var options: [AnswerOption]
     }
 
     var identity: Identity

@@ -88,4 +88,20 @@ private let source = ZoneSource(zoneFile: "z.yaml", text: "zone: a\n", files: ["
         #expect(events.map(\.event) == [event])
         #expect(events.first?.id == 1)
     }
+
+    @Test func whatTheHolderIsSurvivesReopening() throws {
+        let state = temporaryState()
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        let store = try SQLiteLeaseStore(stateDirectory: state)
+        let miscabled = Lease(address: IPv4Address(198, 18, 16, 17), mac: [0x52, 0x54, 0, 0, 0, 1], clientID: nil, pod: "p01",
+                              location: Location(pod: "p01", switch: "tor-a", port: "swp7"), name: "h7", state: .bound,
+                              expiresAt: 2000, updatedAt: 1000, device: RecognizedDevice(kind: .hpeILO), miscabled: true)
+        let onie = Lease(address: IPv4Address(198, 18, 18, 11), mac: [0x52, 0x54, 0, 0, 0, 2], clientID: nil, pod: "p01",
+                         location: Location(pod: "p01", switch: "lom-1", port: "swp48"), name: "tor-a", state: .bound,
+                         expiresAt: 2000, updatedAt: 1000,
+                         device: RecognizedDevice(kind: .onie, model: "x86_64-accton_as7712_32x-r0", serial: "AC7712X1234"))
+        try store.commit(leases: [miscabled, onie], events: [])
+        let loaded = try SQLiteLeaseStore(stateDirectory: state).loadLeases().sorted { $0.address < $1.address }
+        #expect(loaded == [miscabled, onie])
+    }
 }

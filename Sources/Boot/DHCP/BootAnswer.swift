@@ -61,6 +61,43 @@ public enum BootTarget: Sendable, Hashable {
     /// A URL (option 67). `vendorClass` is echoed in option 60: UEFI HTTP boot ignores an
     /// answer that does not say `HTTPClient`.
     case url(String, vendorClass: String?)
+    /// A script URL in option 239, which Cumulus Linux ZTP runs (`cumulus-provision-url`).
+    case provisioningScript(String)
+    /// A NOS installer URL for ONIE: option 114 (`default-url`) and option 125, enterprise
+    /// 42623 sub-option 1, which ONIE prefers.
+    case installer(String)
+
+    /// The options that carry this target, in the order they are written.
+    public var options: [AnswerOption] {
+        switch self {
+        case .tftp(let server, let file):
+            return [.init(code: 66, name: "tftp-server-name", value: .text(server.description)),
+                    .init(code: 67, name: "bootfile-name", value: .text(file))]
+        case .url(let url, let vendorClass):
+            return (vendorClass.map { [AnswerOption(code: 60, name: "vendor-class-identifier", value: .text($0))] } ?? [])
+                + [.init(code: 67, name: "bootfile-name", value: .text(url))]
+        case .provisioningScript(let url):
+            return [.init(code: 239, name: "cumulus-provision-url", value: .text(url))]
+        case .installer(let url):
+            var options: [AnswerOption] = [.init(code: 114, name: "default-url", value: .text(url))]
+            // One length byte for the sub-option and one for the enterprise's data: a longer
+            // URL goes in option 114 alone, which ONIE reads as well.
+            if url.utf8.count <= 253 {
+                options.append(.init(code: 125, name: "vivso", value: .vendorText(
+                    enterprise: RecognizedDevice.onieEnterprise, subOption: 1, text: url)))
+            }
+            return options
+        }
+    }
+
+    /// What goes in the BOOTP `file` field as well, for ROMs that read only that.
+    public var bootFile: String? {
+        switch self {
+        case .tftp(_, let file): file
+        case .url(let url, _): url
+        case .provisioningScript, .installer: nil
+        }
+    }
 }
 
 /// The boot loaders this server has (from the firmware manifest), by the file names

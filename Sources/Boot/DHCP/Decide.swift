@@ -240,6 +240,18 @@ public enum DHCPPolicy {
         // Discovered once: when the machine is first bound here (its own offer does not count).
         let firstTime = !(bound.existing.map { $0.state == .bound && $0.belongs(toMAC: facts.mac, clientID: facts.clientID) } ?? false)
         if firstTime && placement.identity == nil { decision.events.append(event(.hostDiscovered, facts, placement, bound.address, now)) }
+        if newLease.miscabled, let identity = placement.identity {
+            // Once per machine and kind: a renewal of a known finding is not news.
+            let known = bound.existing.map {
+                $0.miscabled && $0.state == .bound && $0.device?.kind == newLease.device?.kind
+                    && $0.belongs(toMAC: facts.mac, clientID: facts.clientID)
+            } ?? false
+            if !known {
+                var miscabled = event(.hostMiscabled, facts, placement, bound.address, now)
+                miscabled.details["expected"] = DeviceCategory(expectedAt: identity.kind).rawValue
+                decision.events.append(miscabled)
+            }
+        }
         if recorded(.leaseAcked, placement, revision) {
             decision.events.append(event(.leaseAcked, facts, placement, bound.address, now))
         }
@@ -313,9 +325,7 @@ public enum DHCPPolicy {
         if let answer = bound.answer {
             for option in answer.options { message.options.set(option.code, encode(option.value)) }
             if let next = answer.nextServer { message.siaddr = next.value }
-            if let client = BootClient(facts: facts), let target = answer.bootTarget(for: client, loaders: settings.loaders) {
-                setBootTarget(target, in: &message)
-            }
+            if let target = bootTarget(facts, answer, loaders: settings.loaders) { setBootTarget(target, in: &message) }
         } else {
             let lease = bound.leaseSeconds
             message.options.set(DHCPOptionCode.subnetMask, bound.subnet.netmask.bytes)
@@ -330,21 +340,22 @@ public enum DHCPPolicy {
         return message
     }
 
+    /// What the machine fetches next: a switch's ZTP file or NOS installer, else a network
+    /// boot client's loader or script. A machine whose kind does not fit its port (an iLO
+    /// on a host port) gets neither: those files were written for another kind of machine.
+    public static func bootTarget(_ facts: RequestFacts, _ answer: IdentityAnswer, loaders: BootLoaders) -> BootTarget? {
+        let device = RecognizedDevice(facts: facts)
+        guard device.fits(answer.identity.kind) else { return nil }
+        if let ztp = answer.ztpTarget(for: device.kind) { return ztp }
+        return BootClient(facts: facts).flatMap { answer.bootTarget(for: $0, loaders: loaders) }
+    }
+
     /// The boot file goes in option 67 and, where it fits, in the BOOTP `file` field that
     /// older ROMs read; a TFTP server is named in siaddr and option 66 alike.
     static func setBootTarget(_ target: BootTarget, in message: inout DHCPMessage) {
-        let file: String
-        switch target {
-        case .tftp(let server, let name):
-            message.siaddr = server.value
-            message.options.set(DHCPOptionCode.tftpServerName, Array(server.description.utf8))
-            file = name
-        case .url(let url, let vendorClass):
-            if let vendorClass { message.options.set(DHCPOptionCode.vendorClass, Array(vendorClass.utf8)) }
-            file = url
-        }
-        message.options.set(DHCPOptionCode.bootFileName, Array(file.utf8))
-        if file.utf8.count < 128 { message.bootFile = Array(file.utf8) }
+        if case .tftp(let server, _) = target { message.siaddr = server.value }
+        for option in target.options { message.options.set(option.code, encode(option.value)) }
+        if let file = target.bootFile, file.utf8.count < 128 { message.bootFile = Array(file.utf8) }
     }
 
     /// RFC 3046: option 82 goes back exactly as received, as the last option.
@@ -368,15 +379,18 @@ public enum DHCPPolicy {
 
     private static func lease(_ facts: RequestFacts, _ placement: Placement, _ bound: Binding, _ state: Lease.State,
                               expires: Int64, _ now: Int64) -> Lease {
-        Lease(address: bound.address, mac: facts.mac, clientID: facts.clientID, pod: placement.pod,
-              location: placement.identity?.location, name: placement.identity?.name, state: state,
-              expiresAt: expires, updatedAt: now)
+        let device = RecognizedDevice(facts: facts)
+        return Lease(address: bound.address, mac: facts.mac, clientID: facts.clientID, pod: placement.pod,
+                     location: placement.identity?.location, name: placement.identity?.name, state: state,
+                     expiresAt: expires, updatedAt: now, device: device,
+                     miscabled: placement.identity.map { !device.fits($0.kind) } ?? false)
     }
 
     /// The outbox keeps what hooks run on, and every host.* event (rare, and what operators
     /// look for); a lease event no hook of the host's role wants is not even built.
     private static func recorded(_ type: HookEvent, _ placement: Placement, _ revision: ZoneRevision) -> Bool {
-        type == .hostReplaced || type == .hostDiscovered || revision.hooksWant(type, role: placement.identity?.role)
+        type == .hostReplaced || type == .hostDiscovered || type == .hostMiscabled
+            || revision.hooksWant(type, role: placement.identity?.role)
     }
 
     private static func event(_ type: HookEvent, _ facts: RequestFacts, _ placement: Placement,
@@ -385,6 +399,10 @@ public enum DHCPPolicy {
         if let vendor = facts.vendorClass { details["vendor_class"] = vendor }
         if let circuit = facts.relayInformation?.circuitID { details["circuit_id"] = circuit }
         if let remote = facts.relayInformation?.remoteID { details["remote_id"] = remote }
+        let device = RecognizedDevice(facts: facts)
+        details["device_kind"] = device.kind.rawValue
+        if let model = device.model { details["device_model"] = model }
+        if let serial = device.serial { details["device_serial"] = serial }
         return DHCPEvent(type: type, address: address, mac: facts.macText, name: placement.identity?.name,
                          pod: placement.pod, location: placement.location, details: details, at: now)
     }
@@ -394,6 +412,10 @@ public enum DHCPPolicy {
         case .addresses(let list): list.flatMap(\.bytes)
         case .text(let text): Array(text.utf8)
         case .seconds(let s): u32(s)
+        case .vendorText(let enterprise, let code, let text):
+            // BootTarget.options only builds sub-options that fit their length bytes.
+            VendorIdentifyingOptions([.init(enterprise: enterprise, subOptions: [DHCPOption(code, Array(text.utf8))])])
+                .serialized ?? []
         }
     }
 

@@ -25,9 +25,14 @@ public struct Lease: Sendable, Hashable, Codable {
     /// Seconds since the Unix epoch.
     public var expiresAt: Int64
     public var updatedAt: Int64
+    /// What the holder said it is (kind, model, serial), from its last request.
+    public var device: RecognizedDevice?
+    /// The holder's kind does not fit its port's role (an iLO on a host port).
+    public var miscabled: Bool
 
     public init(address: IPv4Address, mac: [UInt8], clientID: [UInt8]?, pod: String, location: Location?,
-                name: String?, state: State, expiresAt: Int64, updatedAt: Int64) {
+                name: String?, state: State, expiresAt: Int64, updatedAt: Int64,
+                device: RecognizedDevice? = nil, miscabled: Bool = false) {
         self.address = address
         self.mac = mac
         self.clientID = clientID
@@ -37,6 +42,8 @@ public struct Lease: Sendable, Hashable, Codable {
         self.state = state
         self.expiresAt = expiresAt
         self.updatedAt = updatedAt
+        self.device = device
+        self.miscabled = miscabled
     }
 
     /// Holds its address now: offered or bound, and not expired; a declined address is

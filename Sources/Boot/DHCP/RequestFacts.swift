@@ -24,6 +24,12 @@ public struct RequestFacts: Sendable, Hashable {
     public var userClasses: [String]
     public var architectures: [UInt16]
     public var machineID: [UInt8]?
+    /// Option 125 (ONIE sends its machine, arch and revision under enterprise 42623).
+    public var vendorOptions: VendorIdentifyingOptions?
+    /// Option 124.
+    public var vendorClasses: VendorIdentifyingClasses?
+    /// Option 55: what the client asks for (Cumulus ZTP asks for 239).
+    public var parameterRequestList: [UInt8]
     /// iPXE is running: user class `iPXE` or option 175 (some ROMs send only the latter).
     public var isIPXE: Bool
     public var broadcastFlag: Bool
@@ -60,6 +66,9 @@ public struct RequestFacts: Sendable, Hashable {
         userClasses = message.options.userClasses
         architectures = message.options.clientArchitectures
         machineID = message.options.clientMachineID
+        vendorOptions = message.options.vendorIdentifyingOptions
+        vendorClasses = message.options.vendorIdentifyingClasses
+        parameterRequestList = message.options.parameterRequestList
         isIPXE = userClasses.contains("iPXE") || message.options.ipxeEncapsulated != nil
         broadcastFlag = message.isBroadcast
         maximumMessageSize = message.options.maximumMessageSize
@@ -69,6 +78,17 @@ public struct RequestFacts: Sendable, Hashable {
         chaddr = message.chaddr
         flags = message.flags
         self.sourcePort = sourcePort
+    }
+
+    /// A DHCPDISCOVER that sends only option 60 (or nothing): what `zonectl render
+    /// --vendor-class` asks the policy about.
+    public static func discover(vendorClass: String?) -> RequestFacts {
+        var options = DHCPOptions()
+        options.set(DHCPOptionCode.messageType, [DHCPMessageType.discover.rawValue])
+        if let vendorClass { options.set(DHCPOptionCode.vendorClass, Array(vendorClass.utf8)) }
+        let message = DHCPMessage(op: .request, xid: 0, chaddr: [0, 0, 0, 0, 0, 0], options: options)
+        // A request with a message type always has facts.
+        return RequestFacts(message: message)!
     }
 
     /// The MAC as people write it: `52:54:00:12:34:56`.

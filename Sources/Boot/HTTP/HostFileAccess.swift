@@ -32,7 +32,11 @@ public enum HostFileAccess {
             return .forbidden("\(client) is not \(name)'s address")
         }
         if file == bootedMarker { return .booted(name: name) }
-        guard let rendered = HostFiles.render(file, of: identity, in: revision, facts: ["mac": MAC.text(lease.mac)]) else {
+        var facts = ["mac": MAC.text(lease.mac)]
+        // What the machine said it is, for templates (`serial`, `model`) where it said so.
+        if let serial = lease.device?.serial { facts["serial"] = serial }
+        if let model = lease.device?.model { facts["model"] = model }
+        guard let rendered = HostFiles.render(file, of: identity, in: revision, facts: facts) else {
             return .notFound("\(name) has no file \(file)")
         }
         return .file(rendered)

@@ -29,6 +29,8 @@ public struct HTTPCounters: Sendable, Codable, Equatable {
     public var booted = 0
     public var forbidden = 0
     public var notFound = 0
+    /// Requests that carried ONIE's `ONIE-*` headers (installer and updater fetches).
+    public var onie = 0
 }
 
 public final class HTTPStatistics: Sendable {
@@ -81,6 +83,7 @@ public final class BootHTTPServer: Sendable {
                              group: any EventLoopGroup, logger: Logger) async throws -> BootHTTPServer {
         let statistics = HTTPStatistics()
         let router = Router(context: BootRequestContext.self)
+        router.add(middleware: ONIELog(statistics: statistics, logger: logger))
         if let loaders = configuration.loadersDirectory {
             router.add(middleware: LoaderLog(statistics: statistics, logger: logger))
             router.add(middleware: FileMiddleware(loaders, urlBasePath: "/loaders", logger: logger))
@@ -201,6 +204,23 @@ final class StartSignal: Sendable {
             }
             if let ready { continuation.resume(with: ready) }
         }
+    }
+}
+
+/// Logs what ONIE says about itself (serial, MAC, machine, operation) with each request it
+/// makes, whatever the path: its installer usually comes from `/files/` or elsewhere.
+struct ONIELog: RouterMiddleware {
+    typealias Context = BootRequestContext
+    let statistics: HTTPStatistics
+    let logger: Logger
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let headers = request.headers.map { (name: $0.name.canonicalName, value: $0.value) }
+        if let onie = ONIERequest(headers: headers) {
+            statistics.update { $0.onie += 1 }
+            logger.notice("ONIE \(request.method) \(request.uri.path) from \(context.clientAddress.map { "\($0)" } ?? "?"): \(onie.summary)")
+        }
+        return try await next(request, context)
     }
 }
 

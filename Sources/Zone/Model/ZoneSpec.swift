@@ -95,6 +95,8 @@ public struct ZoneSpec: Sendable {
         public var ansible: Ansible?
         public var hooks: [Located<String>]
         public var ztp: Located<ZTPPlatform>?
+        /// Addition: the NOS installer ONIE gets on this role's switches (option 114 and 125).
+        public var installer: Located<InstallerLocation>? = nil
     }
 
     public struct Chef: Sendable {
@@ -139,6 +141,40 @@ public enum ZTPPlatform: String, Sendable, Codable, CaseIterable {
     case cumulus, onie, sonic, arista
 }
 
+/// Where ONIE fetches a NOS installer: a URL as written, or a path under the boot
+/// server's files directory (served at `/files/<path>`).
+public enum InstallerLocation: Sendable, Hashable, CustomStringConvertible {
+    case url(String)
+    case files(String)
+
+    public init?(_ text: String) {
+        guard !text.isEmpty, text.utf8.count <= 1024, !text.contains(where: { $0.isWhitespace }) else { return nil }
+        let schemes = ["http://", "https://", "ftp://", "tftp://"]
+        if schemes.contains(where: { text.hasPrefix($0) }) {
+            guard schemes.allSatisfy({ text != $0 }) else { return nil }
+            self = .url(text)
+            return
+        }
+        guard !text.contains("://"), !text.hasPrefix("/"), !text.split(separator: "/").contains("..") else { return nil }
+        self = .files(text)
+    }
+
+    /// The URL a switch is given; a files path needs the boot server's base URL.
+    public func url(base: String?) -> String? {
+        switch self {
+        case .url(let url): url
+        case .files(let path): base.map { "\($0)/files/\(path)" }
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .url(let url): url
+        case .files(let path): path
+        }
+    }
+}
+
 /// Events a hook can subscribe to.
 public enum HookEvent: String, Sendable, Codable, CaseIterable {
     case leaseOffered = "lease.offered"
@@ -147,6 +183,8 @@ public enum HookEvent: String, Sendable, Codable, CaseIterable {
     case leaseExpired = "lease.expired"
     case hostDiscovered = "host.discovered"
     case hostReplaced = "host.replaced"
+    /// Addition: a machine whose kind does not fit its port's role (an iLO on a host port).
+    case hostMiscabled = "host.miscabled"
     case bmcDiscovered = "bmc.discovered"
     case zoneApplied = "zone.applied"
 }

@@ -159,6 +159,7 @@ enum PlanResources {
             var fields: [(String, String)] = []
             if let boot = role.boot { fields.append(("boot", boot.value)) }
             if let ztp = role.ztp { fields.append(("ztp", ztp.value.rawValue)) }
+            if let installer = role.installer { fields.append(("installer", installer.value.description)) }
             if !role.hooks.isEmpty { fields.append(("hooks", role.hooks.map(\.value).joined(separator: ", "))) }
             if let chef = role.chef {
                 fields.append(("chef.run-list", chef.runList.map(\.value).joined(separator: ", ")))

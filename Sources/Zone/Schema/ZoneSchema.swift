@@ -43,7 +43,7 @@ public enum ZoneSchema {
 
     private static func schema(for format: Format) -> [String: Any] {
         switch format {
-        case .text, .path:
+        case .text, .path, .installer:
             return ["type": "string"]
         case .label:
             return ["type": "string", "pattern": "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"]

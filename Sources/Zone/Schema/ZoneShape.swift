@@ -64,6 +64,8 @@ enum ZoneShape {
         ]), "Ansible inventory data"),
         F("hooks", .list(.scalar(.label)), "hooks (keys of hooks:) run on this role's events"),
         F("ztp", .scalar(.oneOf(ZTPPlatform.allCases.map(\.rawValue))), "zero-touch provisioning dialect of a switch"),
+        F("installer", .scalar(.installer),
+          "the NOS installer ONIE is pointed at: a URL, or a path under the boot server's /files/"),
     ])
 
     static let profile: Shape = .object([

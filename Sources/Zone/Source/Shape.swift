@@ -50,6 +50,8 @@ enum Format: Sendable {
     case groupName
     /// A relative path to a file next to the zone file.
     case path
+    /// A URL ONIE can fetch (http, https, ftp, tftp), or a path under the boot server's `/files/`.
+    case installer
 
     /// Nil when the scalar fits, else why not.
     func problem(with scalar: YScalar) -> String? {
@@ -112,6 +114,10 @@ enum Format: Sendable {
         case .path:
             if text.isEmpty { return "needs a file path, found an empty string" }
             return text.hasPrefix("/") ? "'\(text)' is absolute: write a path relative to the zone file" : nil
+        case .installer:
+            return InstallerLocation(text) != nil ? nil
+                : "'\(text)' is not an installer location: write an http, https, ftp or tftp URL, "
+                    + "or a path under the boot server's files directory (no leading '/', no '..')"
         }
     }
 
@@ -132,6 +138,7 @@ enum Format: Sendable {
         case .variableName: "a variable name"
         case .groupName: "a group name"
         case .path: "a file path"
+        case .installer: "an installer URL or files path"
         }
     }
 

@@ -102,7 +102,8 @@ struct ZoneDecoder {
         }
         return .init(name: name, boot: label(m, "boot", path), chef: chef, ansible: ansible,
                      hooks: list(m, "hooks", "\(path).hooks") { scalar($0, $1) { $0.isEmpty ? nil : $0 } },
-                     ztp: parsed(m, "ztp", "\(path).ztp", ZTPPlatform.init(rawValue:)))
+                     ztp: parsed(m, "ztp", "\(path).ztp", ZTPPlatform.init(rawValue:)),
+                     installer: parsed(m, "installer", "\(path).installer", InstallerLocation.init))
     }
 
     private func profile(_ name: Located<String>, _ node: YNode, _ path: String) -> ZoneSpec.Profile? {
