@@ -26,7 +26,7 @@ public struct RequestFacts: Sendable, Hashable {
     public var machineID: [UInt8]?
     /// Option 125 (ONIE sends its machine, arch and revision under enterprise 42623).
     public var vendorOptions: VendorIdentifyingOptions?
-    /// Option 124.
+    /// Option 124: parsed and kept for records; no platform here is recognized by it.
     public var vendorClasses: VendorIdentifyingClasses?
     /// Option 55: what the client asks for (Cumulus ZTP asks for 239).
     public var parameterRequestList: [UInt8]
