@@ -9,7 +9,7 @@ struct Hosts: ParsableCommand {
         commandName: "hosts",
         abstract: "List the machines holding leases: where, what they said they are, and miscabling findings.",
         discussion: """
-            KIND, MODEL and SERIAL are what each machine's DHCP request said (option 60, 77, 124, 125, 61). \
+            KIND, MODEL and SERIAL are what each machine's DHCP request said (options 60, 77, 125, 61, 55). \
             MISCABLED marks a kind that does not fit its port's role, such as an iLO on a hypervisor port; \
             each finding is also a host.miscabled event.
             """)

@@ -67,7 +67,7 @@ struct Render: ParsableCommand {
     private func requester(for answer: IdentityAnswer) -> RenderReport.Requester? {
         guard vendorClass != nil || answer.ztp != nil else { return nil }
         let facts = RequestFacts.discover(vendorClass: vendorClass)
-        let device = RecognizedDevice(facts: facts)
+        let device = facts.device
         // The same choice the server makes, with every loader assumed installed.
         let target = DHCPPolicy.bootTarget(facts, answer, loaders: .all)
         return .init(vendorClass: vendorClass, kind: device.kind, model: device.model,

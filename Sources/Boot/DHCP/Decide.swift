@@ -344,7 +344,7 @@ public enum DHCPPolicy {
     /// boot client's loader or script. A machine whose kind does not fit its port (an iLO
     /// on a host port) gets neither: those files were written for another kind of machine.
     public static func bootTarget(_ facts: RequestFacts, _ answer: IdentityAnswer, loaders: BootLoaders) -> BootTarget? {
-        let device = RecognizedDevice(facts: facts)
+        let device = facts.device
         guard device.fits(answer.identity.kind) else { return nil }
         if let ztp = answer.ztpTarget(for: device.kind) { return ztp }
         return BootClient(facts: facts).flatMap { answer.bootTarget(for: $0, loaders: loaders) }
@@ -379,7 +379,7 @@ public enum DHCPPolicy {
 
     private static func lease(_ facts: RequestFacts, _ placement: Placement, _ bound: Binding, _ state: Lease.State,
                               expires: Int64, _ now: Int64) -> Lease {
-        let device = RecognizedDevice(facts: facts)
+        let device = facts.device
         return Lease(address: bound.address, mac: facts.mac, clientID: facts.clientID, pod: placement.pod,
                      location: placement.identity?.location, name: placement.identity?.name, state: state,
                      expiresAt: expires, updatedAt: now, device: device,
@@ -399,7 +399,7 @@ public enum DHCPPolicy {
         if let vendor = facts.vendorClass { details["vendor_class"] = vendor }
         if let circuit = facts.relayInformation?.circuitID { details["circuit_id"] = circuit }
         if let remote = facts.relayInformation?.remoteID { details["remote_id"] = remote }
-        let device = RecognizedDevice(facts: facts)
+        let device = facts.device
         details["device_kind"] = device.kind.rawValue
         if let model = device.model { details["device_model"] = model }
         if let serial = device.serial { details["device_serial"] = serial }

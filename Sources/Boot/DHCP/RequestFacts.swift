@@ -26,7 +26,7 @@ public struct RequestFacts: Sendable, Hashable {
     public var machineID: [UInt8]?
     /// Option 125 (ONIE sends its machine, arch and revision under enterprise 42623).
     public var vendorOptions: VendorIdentifyingOptions?
-    /// Option 124.
+    /// Option 124: parsed and kept for records; no platform here is recognized by it.
     public var vendorClasses: VendorIdentifyingClasses?
     /// Option 55: what the client asks for (Cumulus ZTP asks for 239).
     public var parameterRequestList: [UInt8]
@@ -42,6 +42,9 @@ public struct RequestFacts: Sendable, Hashable {
     public var flags: UInt16
     /// UDP source port of the datagram: where a relay that asks for relay-port (RFC 8357) listens.
     public var sourcePort: UInt16
+    /// What the requester says it is (kind, model, serial), read once from the facts above
+    /// for the answer, the lease and the events alike.
+    public private(set) var device = RecognizedDevice(kind: .unknown)
 
     /// Facts of a request; nil when the message is not a client request with a type.
     public init?(message: DHCPMessage, ingressInterface: String? = nil, sourcePort: UInt16 = 68) {
@@ -78,6 +81,7 @@ public struct RequestFacts: Sendable, Hashable {
         chaddr = message.chaddr
         flags = message.flags
         self.sourcePort = sourcePort
+        device = RecognizedDevice(facts: self)
     }
 
     /// A DHCPDISCOVER that sends only option 60 (or nothing): what `zonectl render

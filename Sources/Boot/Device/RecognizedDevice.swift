@@ -48,7 +48,7 @@ public enum DeviceCategory: String, Sendable, Hashable, Codable {
     }
 }
 
-/// The requester recognized from options 60, 77, 124, 125, 61, 55 and the boot-client
+/// The requester recognized from options 60, 77, 125, 61, 55 and the boot-client
 /// options (93, 175): its kind, and its model (ONIE: platform) and serial where it sends them.
 public struct RecognizedDevice: Sendable, Hashable, Codable {
     public var kind: DeviceKind
