@@ -65,9 +65,8 @@ test: deps build
 	$(MAKE) --no-print-directory test-e2e
 	$(MAKE) --no-print-directory test-swift
 
-		DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update -qq && \
-		DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends $$missing >/dev/null; \
-		status=$$?; [ -n "$$policy" ] && rm -f /usr/sbin/policy-rc.d; [ $$status = 0 ] || exit $$status; \
+bench: deps firmware release
+	ANSIBLE_INVENTORY=$(CURDIR)/$(VENV)/bin/ansible-inventory bench/zone-bench.sh
 	$(PYTHON) bench/dhcp_bench.py
 	$(PYTHON) bench/boot_storm.py
 	$(PYTHON) bench/http_bench.py
