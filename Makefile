@@ -11,7 +11,13 @@ ZONE ?= zones/ams1.yaml
 APT_PACKAGES := libsqlite3-dev sqlite3 iproute2 time procps \
 	python3 python3-yaml python3-jsonschema python3-pytest python3-scapy \
 	isc-dhcp-relay isc-dhcp-client busybox dhcpcd-base kea-admin kea-dhcp4-server \
-	ipxe qemu-system-x86 ipxe-qemu ovmf curl tftp-hpa atftp tftpd-hpa
+	ipxe qemu-system-x86 ipxe-qemu ovmf curl tftp-hpa atftp tftpd-hpa \
+	python3-venv openssl
+
+# From PyPI, into a venv of the repo's own (Debian's python is externally managed):
+# sushy-tools is the Redfish BMC the hook tests register.
+TOOLS_VENV := .venv-tools
+PIP_PACKAGES := sushy-tools==2.2.0
 
 .PHONY: deps firmware build release run test test-swift test-e2e bench clean
 
@@ -27,6 +33,13 @@ deps:
 		DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends $$missing >/dev/null; \
 		status=$$?; [ -n "$$policy" ] && rm -f /usr/sbin/policy-rc.d; exit $$status; \
 	fi
+	@for p in $(PIP_PACKAGES); do \
+		[ -x $(TOOLS_VENV)/bin/python ] && $(TOOLS_VENV)/bin/python -m pip show -q $${p%%==*} >/dev/null 2>&1 && \
+			[ "$$($(TOOLS_VENV)/bin/python -m pip show $${p%%==*} | sed -n 's/^Version: //p')" = "$${p##*==}" ] && continue; \
+		echo "make deps: installing $(PIP_PACKAGES) into $(TOOLS_VENV)"; \
+		[ -x $(TOOLS_VENV)/bin/python ] || $(PYTHON) -m venv $(TOOLS_VENV) || exit 1; \
+		$(TOOLS_VENV)/bin/python -m pip install -q $(PIP_PACKAGES) || exit 1; break; \
+	done
 
 # Boot loaders from Debian's ipxe package into firmware/cache, checked against firmware/manifest.json.
 firmware: deps
@@ -60,6 +73,7 @@ bench: deps firmware release
 	bench/zone-bench.sh
 	$(PYTHON) bench/dhcp_bench.py
 	$(PYTHON) bench/boot_storm.py
+	$(PYTHON) bench/hooks_bench.py
 
 clean:
 	rm -rf .build $(STATE)

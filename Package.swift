@@ -20,6 +20,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", exact: "2.101.3"),
         // No traits: the swift-configuration support is not used and not worth its build.
         .package(url: "https://github.com/hummingbird-project/hummingbird", exact: "2.28.1", traits: []),
+        // HTTPS to BMCs' Redfish services and webhook POSTs from the hook runner.
+        .package(url: "https://github.com/swift-server/async-http-client", exact: "1.37.0"),
+        // Its TLS settings (BMCs' self-signed certificates); async-http-client builds on it anyway.
+        .package(url: "https://github.com/apple/swift-nio-ssl", exact: "2.37.6"),
     ],
     targets: [
         // IPv4 addresses, networks and ranges: pure values shared by the zone and the codecs.
@@ -52,6 +56,9 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ], swiftSettings: strict),
         .executableTarget(name: "zonectl", dependencies: [
             "Addressing", "Zone", "Boot", "Store",

@@ -69,6 +69,9 @@ struct ZoneBootD: AsyncParsableCommand {
     @OptionGroup(title: "TFTP")
     var tftp: TFTPOptions
 
+    @OptionGroup(title: "Hooks")
+    var hooks: HookOptions
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: Logger.Level = .info
 
@@ -119,8 +122,14 @@ struct ZoneBootD: AsyncParsableCommand {
         logger.info("zone \(revision.zoneName) loaded: \(revision.identities.count) identities")
         let revisions = RevisionHolder(revision)
         let store: SQLiteLeaseStore
+        let outbox: SQLiteEventOutbox
+        let inventory: SQLiteBMCInventory
         do {
-            store = try SQLiteLeaseStore(stateDirectory: stateDirectory)
+            // One database: leases, the events describing them and BMC records commit together.
+            let database = try ZoneBootDatabase.open(stateDirectory: stateDirectory)
+            store = SQLiteLeaseStore(writer: database)
+            outbox = SQLiteEventOutbox(writer: database)
+            inventory = SQLiteBMCInventory(writer: database)
         } catch {
             logger.critical("\(error)")
             throw ExitCode.failure
@@ -219,6 +228,15 @@ struct ZoneBootD: AsyncParsableCommand {
             throw ExitCode.failure
         }
 
+        // Hooks run off the DHCP event loop and threads: a slow hook delays no answer.
+        let hookClients = HookHTTPClients()
+        let runner = HookRunner(
+            configuration: .init(policy: hooks.policy, concurrency: hooks.hookConcurrency,
+                                 zoneFolder: (zone as NSString).deletingLastPathComponent, stateDirectory: stateDirectory),
+            outbox: outbox, leases: store, inventory: inventory, revisions: revisions, http: hookClients,
+            statistics: HookStatistics(), logger: logger)
+        let runnerTask = Task { await runner.run() }
+
         let countersPath = countersFile ?? (stateDirectory as NSString).appendingPathComponent("dhcp-counters.json")
         let reporter = CountersReporter(path: countersPath,
                                         statistics: servers.map(\.statistics) + (directServer.map { [$0.statistics] } ?? []))
@@ -237,6 +255,10 @@ struct ZoneBootD: AsyncParsableCommand {
             },
             tick: { reporter.write() })
         logger.info("stopping")
+        // Deliveries in progress stay claimed and run again after the next start.
+        runnerTask.cancel()
+        await runnerTask.value
+        await hookClients.shutdown()
         await directServer?.close()
         await tftpService?.close()
         await closeAll()

@@ -1,0 +1,97 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Foundation
+
+/// Runs a hook executable: the event JSON on its stdin, its fields in the environment,
+/// in a process group of its own so that a timeout kills whatever it started too.
+enum HookProcess {
+    enum Outcome: Sendable, Equatable {
+        case exited(Int32)
+        case signaled(Int32)
+        case timedOut
+        case cannotStart(String)
+
+        var succeeded: Bool { self == .exited(0) }
+
+        var description: String {
+            switch self {
+            case .exited(let code): "exited with status \(code)"
+            case .signaled(let signal): "killed by signal \(signal)"
+            case .timedOut: "timed out"
+            case .cannotStart(let why): "cannot start: \(why)"
+            }
+        }
+    }
+
+    /// The daemon ignores SIGPIPE so that a hook that exits without reading its stdin
+    /// costs a failed write, not the server. Called once before the first hook runs.
+    static func ignoreBrokenPipes() { signal(SIGPIPE, SIG_IGN) }
+
+    static func run(path: String, stdin: [UInt8], environment: [String: String], timeoutSeconds: Int) async -> Outcome {
+        var pipe: [Int32] = [0, 0]
+        guard Glibc.pipe(&pipe) == 0 else { return .cannotStart(String(cString: strerror(errno))) }
+        let (readEnd, writeEnd) = (pipe[0], pipe[1])
+        _ = fcntl(writeEnd, F_SETFD, FD_CLOEXEC)
+
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, readEnd, 0)
+        posix_spawn_file_actions_addclose(&actions, readEnd)
+
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        // Its own process group (killed whole on timeout), default signal dispositions (the
+        // daemon ignores SIGTERM, SIGHUP and SIGPIPE, which exec would pass on) and no mask.
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for number in [SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGCHLD] { sigaddset(&defaults, number) }
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        var mask = sigset_t()
+        sigemptyset(&mask)
+        posix_spawnattr_setsigmask(&attributes, &mask)
+        posix_spawnattr_setpgroup(&attributes, 0)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+
+        let argv: [UnsafeMutablePointer<CChar>?] = [strdup(path), nil]
+        let envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { for p in argv + envp { free(p) } }
+        var pid: pid_t = 0
+        let status = posix_spawn(&pid, path, &actions, &attributes, argv, envp)
+        close(readEnd)
+        guard status == 0 else {
+            close(writeEnd)
+            return .cannotStart(String(cString: strerror(status)))
+        }
+        // Events are small (well under a pipe's 64 KiB), so this write does not wait for the
+        // hook to read; a hook that exits first makes it fail with EPIPE, which is its business.
+        stdin.withUnsafeBytes { bytes in _ = write(writeEnd, bytes.baseAddress, bytes.count) }
+        close(writeEnd)
+
+        let deadline = ContinuousClock.now + .seconds(timeoutSeconds)
+        var pause = Duration.milliseconds(1)
+        while true {
+            var wstatus: Int32 = 0
+            let done = waitpid(pid, &wstatus, WNOHANG)
+            if done == pid { return outcome(wstatus) }
+            if done < 0 && errno != EINTR { return .cannotStart("waitpid: \(String(cString: strerror(errno)))") }
+            if ContinuousClock.now >= deadline || Task.isCancelled {
+                kill(-pid, SIGKILL)
+                _ = waitpid(pid, &wstatus, 0)
+                return Task.isCancelled ? .signaled(SIGKILL) : .timedOut
+            }
+            // Short hooks are noticed within a few ms; long ones cost a wakeup every 50 ms.
+            try? await Task.sleep(for: pause)
+            pause = min(pause * 2, .milliseconds(50))
+        }
+    }
+
+    private static func outcome(_ status: Int32) -> Outcome {
+        let signal = status & 0x7f
+        return signal == 0 ? .exited((status >> 8) & 0xff) : .signaled(signal)
+    }
+}
