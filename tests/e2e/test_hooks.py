@@ -337,3 +337,75 @@ def test_a_bmc_is_registered_over_redfish_once_its_service_is_up(tmp_path):
         assert [r[2] is not None for r in bmc.event_rows() if r[0] == event_id] == [True]
         for path in tmp_path.glob("zonebootd-*.log"):
             assert password not in path.read_text(), f"the password is in {path}"
+
+
+# --- Webhooks and lease.expired ------------------------------------------------------------------
+
+WEBHOOK_ZONE = textwrap.dedent("""\
+    apiVersion: zoneboot/v1
+    zone: lab
+    domain: lab.example.net
+    defaults: { lease: 3s, boot-server: 198.18.0.10 }
+    pods:
+      - name: p01
+        relays: [198.18.16.1]
+        networks:
+          servers: { subnet: 198.18.16.0/24, gateway: 198.18.16.1 }
+        switches:
+          - name: tor-a
+            ports:
+              - { ports: swp1-swp4, rack: 1, units: 1-4, role: hypervisor, network: servers, address: 198.18.16.11 }
+    roles:
+      hypervisor: { hooks: [cmdb] }
+    hooks:
+      cmdb: { on: [lease.acked, lease.expired], url: "http://198.18.0.10:8081/zoneboot", timeout: 5s }
+    """)
+
+# Records each POST (headers and body) in a file; answers 503 to the first, 204 to the rest.
+RECEIVER = textwrap.dedent("""\
+    import json, sys
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+    out = sys.argv[1]
+    seen = []
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            seen.append(1)
+            with open(out, "a") as f:
+                f.write(json.dumps({"path": self.path, "headers": dict(self.headers), "body": json.loads(body),
+                                    "answer": 503 if len(seen) == 1 else 204}) + "\\n")
+            self.send_response(503 if len(seen) == 1 else 204)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+    HTTPServer(("198.18.0.10", 8081), Handler).serve_forever()
+    """)
+
+
+def test_a_webhook_gets_the_event_posted_and_a_lease_expiry_is_an_event(tmp_path):
+    require_tools("ip", "dhcrelay", "dhclient")
+    with lab() as the_lab:
+        hook_lab = HookLab(the_lab, tmp_path, WEBHOOK_ZONE, {}, FAST_RETRIES)
+        received = tmp_path / "received.jsonl"
+        (tmp_path / "receiver.py").write_text(RECEIVER)
+        the_lab.spawn(hook_lab.srv, "/usr/bin/python3", tmp_path / "receiver.py", received, log=tmp_path / "receiver.log")
+        got = hook_lab.dhclient("swp1")
+        assert got["ip"] == "198.18.16.11" and got["lease"] == "3", got
+
+        def posts():
+            return [json.loads(line) for line in received.read_text().splitlines()] if received.exists() else []
+
+        # The first POST is answered 503 and retried; the lease then expires (dhclient was stopped) and that
+        # is posted too, once.
+        wait_for(lambda: [p["body"]["type"] for p in posts() if p["answer"] == 204] == ["lease.acked", "lease.expired"],
+                 timeout=30, what="lease.acked retried and lease.expired posted")
+        first, retried, expired = posts()
+        assert first["body"]["id"] == retried["body"]["id"] and first["answer"] == 503
+        assert (first["body"]["attempt"], retried["body"]["attempt"]) == (1, 2)
+        assert retried["path"] == "/zoneboot" and retried["headers"]["Content-Type"] == "application/json"
+        assert retried["headers"]["ZoneBoot-Event"] == "lease.acked"
+        assert retried["headers"]["ZoneBoot-Event-Id"] == str(retried["body"]["id"])
+        assert retried["headers"]["Idempotency-Key"] == f"zoneboot-event-{retried['body']['id']}"
+        assert retried["body"]["name"] == "lab-p01-r01-u01" and retried["body"]["mac"] == DHCPLab.mac(1)
+        assert expired["body"]["address"] == "198.18.16.11" and expired["body"]["name"] == "lab-p01-r01-u01"
+        time.sleep(6)  # a sweep or two later: still reported once
+        assert [p["body"]["type"] for p in posts()].count("lease.expired") == 1
