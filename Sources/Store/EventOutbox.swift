@@ -24,6 +24,20 @@ public enum DeliveryOutcome: Sendable, Equatable {
     case dead(error: String)
 }
 
+/// How one claimed event's try ended.
+public struct DeliveryResult: Sendable, Equatable {
+    public var id: Int64
+    /// Hooks that took the event in this try: not run for it again.
+    public var succeeded: [String]
+    public var outcome: DeliveryOutcome
+
+    public init(id: Int64, succeeded: [String], outcome: DeliveryOutcome) {
+        self.id = id
+        self.succeeded = succeeded
+        self.outcome = outcome
+    }
+}
+
 /// One event as operators see it.
 public struct EventRecord: Sendable, Codable, Equatable {
     public enum State: String, Sendable, Codable {
@@ -57,8 +71,8 @@ public protocol EventOutbox: Sendable {
     func releaseClaims() throws -> Int
     /// Claims up to `limit` due events, oldest due first, counting a try for each.
     func claimDue(nowMs: Int64, limit: Int) throws -> [OutboxEntry]
-    /// Records how a claimed event's try ended; `succeeded` hooks are not run for it again.
-    func finish(id: Int64, succeeded: [String], outcome: DeliveryOutcome, nowMs: Int64) throws
+    /// Records how claimed events' tries ended, all in one transaction.
+    func finish(_ results: [DeliveryResult], nowMs: Int64) throws
     /// Writes events that no lease change carries (bmc.discovered).
     func append(_ events: [DHCPEvent]) throws
     /// Newest first.
@@ -92,12 +106,16 @@ public final class SQLiteEventOutbox: EventOutbox {
 
     public func claimDue(nowMs: Int64, limit: Int) throws -> [OutboxEntry] {
         let decoder = JSONDecoder()
+        let due = """
+            SELECT id, body, attempts, done_hooks FROM event
+            WHERE delivered_at IS NULL AND dead_at IS NULL AND claimed_ms IS NULL AND next_attempt_ms <= ?
+            ORDER BY next_attempt_ms, id LIMIT ?
+            """
+        // Polled several times a second: a read when nothing is due keeps the write lock,
+        // which the DHCP path's commits need, free.
+        guard try writer.read({ db in try Row.fetchOne(db, sql: due, arguments: [nowMs, 1]) }) != nil else { return [] }
         return try writer.write { db in
-            let rows = try Row.fetchAll(db, sql: """
-                SELECT id, body, attempts, done_hooks FROM event
-                WHERE delivered_at IS NULL AND dead_at IS NULL AND claimed_ms IS NULL AND next_attempt_ms <= ?
-                ORDER BY next_attempt_ms, id LIMIT ?
-                """, arguments: [nowMs, limit])
+            let rows = try Row.fetchAll(db, sql: due, arguments: [nowMs, limit])
             let claim = try db.cachedStatement(sql: "UPDATE event SET claimed_ms = ?, attempts = attempts + 1 WHERE id = ?")
             var entries: [OutboxEntry] = []
             for row in rows {
@@ -118,23 +136,27 @@ public final class SQLiteEventOutbox: EventOutbox {
         }
     }
 
-    public func finish(id: Int64, succeeded: [String], outcome: DeliveryOutcome, nowMs: Int64) throws {
+    public func finish(_ results: [DeliveryResult], nowMs: Int64) throws {
+        guard !results.isEmpty else { return }
         try writer.write { db in
-            let done: String = try String.fetchOne(db, sql: "SELECT done_hooks FROM event WHERE id = ?", arguments: [id]) ?? ""
-            let hooks = Set(done.split(separator: "\n").map(String.init)).union(succeeded).sorted().joined(separator: "\n")
-            switch outcome {
-            case .delivered:
-                try db.execute(sql: """
-                    UPDATE event SET claimed_ms = NULL, delivered_at = ?, done_hooks = ?, last_error = NULL WHERE id = ?
-                    """, arguments: [nowMs / 1000, hooks, id])
-            case .retry(let at, let error):
-                try db.execute(sql: """
-                    UPDATE event SET claimed_ms = NULL, next_attempt_ms = ?, done_hooks = ?, last_error = ? WHERE id = ?
-                    """, arguments: [at, hooks, error, id])
-            case .dead(let error):
-                try db.execute(sql: """
-                    UPDATE event SET claimed_ms = NULL, dead_at = ?, done_hooks = ?, last_error = ? WHERE id = ?
-                    """, arguments: [nowMs / 1000, hooks, error, id])
+            for result in results {
+                let done = try String.fetchOne(db, sql: "SELECT done_hooks FROM event WHERE id = ?", arguments: [result.id]) ?? ""
+                let hooks = Set(done.split(separator: "\n").map(String.init)).union(result.succeeded).sorted()
+                    .joined(separator: "\n")
+                switch result.outcome {
+                case .delivered:
+                    try db.execute(sql: """
+                        UPDATE event SET claimed_ms = NULL, delivered_at = ?, done_hooks = ?, last_error = NULL WHERE id = ?
+                        """, arguments: [nowMs / 1000, hooks, result.id])
+                case .retry(let at, let error):
+                    try db.execute(sql: """
+                        UPDATE event SET claimed_ms = NULL, next_attempt_ms = ?, done_hooks = ?, last_error = ? WHERE id = ?
+                        """, arguments: [at, hooks, error, result.id])
+                case .dead(let error):
+                    try db.execute(sql: """
+                        UPDATE event SET claimed_ms = NULL, dead_at = ?, done_hooks = ?, last_error = ? WHERE id = ?
+                        """, arguments: [nowMs / 1000, hooks, error, result.id])
+                }
             }
         }
     }

@@ -27,7 +27,7 @@ public final class HookRunner: Sendable {
         /// Handed to executables as ZONEBOOT_STATE.
         public var stateDirectory: String
 
-        public init(policy: RetryPolicy, concurrency: Int, pollMs: Int = 100, expirySweepSeconds: Int = 5,
+        public init(policy: RetryPolicy, concurrency: Int, pollMs: Int = 50, expirySweepSeconds: Int = 5,
                     zoneFolder: String, stateDirectory: String) {
             self.policy = policy
             self.concurrency = max(1, concurrency)
@@ -64,6 +64,11 @@ public final class HookRunner: Sendable {
 
     /// Runs until the task is cancelled. Events in delivery then stay claimed, and are
     /// delivered again after the next start.
+    ///
+    /// Ticks every `pollMs`: each tick records the tries that ended since the last one and
+    /// claims due events for the free slots, one transaction each, so the runner's writes
+    /// (which share the database with the DHCP path's commits) stay a few per second
+    /// however many events flow.
     public func run() async {
         HookProcess.ignoreBrokenPipes()
         do {
@@ -72,44 +77,46 @@ public final class HookRunner: Sendable {
         } catch {
             logger.error("hooks: cannot release old claims: \(error)")
         }
+        let ended = EndedTries()
         var lastSweep = Int64(0)
-        await withTaskGroup(of: Bool.self) { group in
-            var inFlight = 0
-            var waiting = false
+        var inFlight = 0
+        await withDiscardingTaskGroup { group in
             while !Task.isCancelled {
+                let results = ended.take()
+                inFlight -= results.count
                 let now = Self.nowMs()
+                do {
+                    try outbox.finish(results, nowMs: now)
+                } catch {
+                    // Still claimed: delivered again after the next start.
+                    logger.error("hooks: cannot record \(results.count) deliveries: \(error)")
+                }
                 if now - lastSweep >= Int64(configuration.expirySweepSeconds) * 1000 {
                     lastSweep = now
                     sweepExpiredLeases(now: now / 1000)
                 }
                 if inFlight < configuration.concurrency {
-                    let claimed: [OutboxEntry]
                     do {
-                        claimed = try outbox.claimDue(nowMs: now, limit: configuration.concurrency - inFlight)
+                        for entry in try outbox.claimDue(nowMs: now, limit: configuration.concurrency - inFlight) {
+                            inFlight += 1
+                            group.addTask {
+                                guard let result = await self.deliver(entry) else { return }
+                                ended.add(result)
+                            }
+                        }
                     } catch {
                         logger.error("hooks: cannot read the outbox: \(error)")
-                        claimed = []
-                    }
-                    for entry in claimed {
-                        inFlight += 1
-                        group.addTask { await self.deliver(entry); return true }
                     }
                 }
-                // Wake when a delivery ends (a free slot) or the poll interval passes (new events).
-                if !waiting {
-                    waiting = true
-                    let pause = configuration.pollMs
-                    group.addTask { try? await Task.sleep(for: .milliseconds(pause)); return false }
-                }
-                guard let finished = await group.next() else { break }
-                if finished { inFlight -= 1 } else { waiting = false }
+                try? await Task.sleep(for: .milliseconds(configuration.pollMs))
             }
             group.cancelAll()
         }
     }
 
     /// One try of one event: every hook that wants it and has not taken it yet, in zone order.
-    func deliver(_ entry: OutboxEntry) async {
+    /// Nil when the runner stops meanwhile: the event stays claimed and runs again after the next start.
+    func deliver(_ entry: OutboxEntry) async -> DeliveryResult? {
         let revision = revisions.current
         let hooks = HookSelection.hooks(for: entry.event, in: revision, except: entry.doneHooks)
         let payload = HookPayload(id: entry.id, attempt: entry.attempt, event: entry.event, zone: revision.zoneName)
@@ -117,7 +124,9 @@ public final class HookRunner: Sendable {
         var failures: [String] = []
         for hook in hooks {
             let started = ContinuousClock.now
-            if let problem = await runHook(hook, payload: payload, entry: entry, revision: revision) {
+            let problem = await runHook(hook, payload: payload, entry: entry, revision: revision)
+            if Task.isCancelled { return nil }
+            if let problem {
                 failures.append("\(hook.name.value): \(problem)")
                 statistics.update { $0.failures += 1 }
                 logger.warning("hook \(hook.name.value) failed on event \(entry.id) (\(payload.type), try \(entry.attempt))",
@@ -128,29 +137,21 @@ public final class HookRunner: Sendable {
                 logger.debug("hook \(hook.name.value) took event \(entry.id) in \(ContinuousClock.now - started)")
             }
         }
-        let nowMs = Self.nowMs()
-        let outcome: DeliveryOutcome
-        if failures.isEmpty {
-            outcome = .delivered
+        guard !failures.isEmpty else {
             statistics.update { $0.delivered += 1 }
-        } else {
-            let error = failures.joined(separator: "; ")
-            switch configuration.policy.afterFailure(attempt: entry.attempt, nowMs: nowMs) {
-            case .retry(let at): outcome = .retry(atMs: at, error: error)
-            case .deadLetter:
-                outcome = .dead(error: error)
-                statistics.update { $0.deadLetters += 1 }
-                logger.error("""
-                    event \(entry.id) (\(payload.type)) is a dead letter after \(entry.attempt) tries: \(error); \
-                    `zonectl events retry \(entry.id)` delivers it again
-                    """)
-            }
+            return DeliveryResult(id: entry.id, succeeded: succeeded, outcome: .delivered)
         }
-        do {
-            try outbox.finish(id: entry.id, succeeded: succeeded, outcome: outcome, nowMs: nowMs)
-        } catch {
-            // Still claimed: delivered again after the next start.
-            logger.error("hooks: cannot record delivery of event \(entry.id): \(error)")
+        let error = failures.joined(separator: "; ")
+        switch configuration.policy.afterFailure(attempt: entry.attempt, nowMs: Self.nowMs()) {
+        case .retry(let at):
+            return DeliveryResult(id: entry.id, succeeded: succeeded, outcome: .retry(atMs: at, error: error))
+        case .deadLetter:
+            statistics.update { $0.deadLetters += 1 }
+            logger.error("""
+                event \(entry.id) (\(payload.type)) is a dead letter after \(entry.attempt) tries: \(error); \
+                `zonectl events retry \(entry.id)` delivers it again
+                """)
+            return DeliveryResult(id: entry.id, succeeded: succeeded, outcome: .dead(error: error))
         }
     }
 
@@ -235,7 +236,21 @@ public final class HookRunner: Sendable {
     }
 }
 
-/// The runner's counters, for the counters file.
+/// Tries that ended since the runner's last tick.
+private final class EndedTries: Sendable {
+    private let box = Mutex<[DeliveryResult]>([])
+
+    func add(_ result: DeliveryResult) { box.withLock { $0.append(result) } }
+
+    func take() -> [DeliveryResult] {
+        box.withLock { results in
+            defer { results = [] }
+            return results
+        }
+    }
+}
+
+/// The runner's counters.
 public struct HookCounters: Sendable, Codable, Equatable {
     public var runs = 0
     public var failures = 0
