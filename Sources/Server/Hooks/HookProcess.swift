@@ -67,6 +67,9 @@ enum HookProcess {
             close(writeEnd)
             return .cannotStart(String(cString: strerror(status)))
         }
+        // Hooks yield the CPU to the DHCP path: on a small boot host a burst of hook processes
+        // must not delay answers. The group's later children inherit this.
+        _ = setpriority(__priority_which_t(PRIO_PGRP.rawValue), id_t(pid), 10)
         // Events are small (well under a pipe's 64 KiB), so this write does not wait for the
         // hook to read; a hook that exits first makes it fail with EPIPE, which is its business.
         stdin.withUnsafeBytes { bytes in _ = write(writeEnd, bytes.baseAddress, bytes.count) }
