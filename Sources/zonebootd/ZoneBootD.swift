@@ -230,16 +230,18 @@ struct ZoneBootD: AsyncParsableCommand {
 
         // Hooks run off the DHCP event loop and threads: a slow hook delays no answer.
         let hookClients = HookHTTPClients()
+        let hookStatistics = HookStatistics()
         let runner = HookRunner(
             configuration: .init(policy: hooks.policy, concurrency: hooks.hookConcurrency,
                                  zoneFolder: (zone as NSString).deletingLastPathComponent, stateDirectory: stateDirectory),
             outbox: outbox, leases: store, inventory: inventory, revisions: revisions, http: hookClients,
-            statistics: HookStatistics(), logger: logger)
+            statistics: hookStatistics, logger: logger)
         let runnerTask = Task { await runner.run() }
 
         let countersPath = countersFile ?? (stateDirectory as NSString).appendingPathComponent("dhcp-counters.json")
         let reporter = CountersReporter(path: countersPath,
-                                        statistics: servers.map(\.statistics) + (directServer.map { [$0.statistics] } ?? []))
+                                        statistics: servers.map(\.statistics) + (directServer.map { [$0.statistics] } ?? []),
+                                        hooks: hookStatistics)
         let signals = SignalWaiter()
         let zonePath = zone
         let reloadLogger = logger
@@ -270,6 +272,21 @@ struct ZoneBootD: AsyncParsableCommand {
 struct CountersReporter: Sendable {
     let path: String
     let statistics: [DHCPStatistics]
+    let hooks: HookStatistics
+
+    /// The DHCP counters at the top level, the hook runner's under "hooks".
+    private struct Document: Encodable {
+        var dhcp: DHCPCounters
+        var hooks: HookCounters
+
+        func encode(to encoder: any Encoder) throws {
+            try dhcp.encode(to: encoder)
+            var container = encoder.container(keyedBy: Key.self)
+            try container.encode(hooks, forKey: .hooks)
+        }
+
+        enum Key: CodingKey { case hooks }
+    }
 
     func write() {
         var total = DHCPCounters()
@@ -277,7 +294,7 @@ struct CountersReporter: Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         encoder.keyEncodingStrategy = .convertToSnakeCase
-        guard let data = try? encoder.encode(total) else { return }
+        guard let data = try? encoder.encode(Document(dhcp: total, hooks: hooks.snapshot)) else { return }
         try? data.write(to: URL(fileURLWithPath: path), options: .atomic)
     }
 }
