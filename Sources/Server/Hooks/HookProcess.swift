@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import Foundation
+import Synchronization
 
 /// Runs a hook executable: the event JSON on its stdin, its fields in the environment,
 /// in a process group of its own so that a timeout kills whatever it started too.
@@ -75,26 +76,62 @@ enum HookProcess {
         stdin.withUnsafeBytes { bytes in _ = write(writeEnd, bytes.baseAddress, bytes.count) }
         close(writeEnd)
 
-        let deadline = ContinuousClock.now + .seconds(timeoutSeconds)
-        var pause = Duration.milliseconds(1)
-        while true {
-            var wstatus: Int32 = 0
-            let done = waitpid(pid, &wstatus, WNOHANG)
-            if done == pid { return outcome(wstatus) }
-            if done < 0 && errno != EINTR { return .cannotStart("waitpid: \(String(cString: strerror(errno)))") }
-            if ContinuousClock.now >= deadline || Task.isCancelled {
-                kill(-pid, SIGKILL)
-                _ = waitpid(pid, &wstatus, 0)
-                return Task.isCancelled ? .signaled(SIGKILL) : .timedOut
-            }
-            // Short hooks are noticed within a few ms; long ones cost a wakeup every 50 ms.
-            try? await Task.sleep(for: pause)
-            pause = min(pause * 2, .milliseconds(50))
+        // The exit is waited for on a thread of its own (blocking waitpid: noticed at once, no
+        // polling); a timer kills the process group at the timeout, as does cancellation.
+        let watch = HookWatch(pid: pid)  // from here on only through the watch
+        let timer = Task {
+            try await Task.sleep(for: .seconds(timeoutSeconds))
+            watch.kill(timedOut: true)
         }
+        let exit = await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Int32, Never>) in
+                DispatchQueue.global().async { continuation.resume(returning: watch.waitAndReap()) }
+            }
+        } onCancel: {
+            watch.kill(timedOut: false)
+        }
+        timer.cancel()
+        return watch.timedOut ? .timedOut : outcome(exit)
     }
 
     private static func outcome(_ status: Int32) -> Outcome {
         let signal = status & 0x7f
         return signal == 0 ? .exited((status >> 8) & 0xff) : .signaled(signal)
     }
+}
+
+/// A running hook's process group: killed at most once, and never after it was reaped
+/// (its id could then name someone else's group).
+private final class HookWatch: Sendable {
+    private struct State {
+        var reaped = false
+        var timedOut = false
+    }
+
+    private let pid: pid_t
+    private let state = Mutex(State())
+
+    init(pid: pid_t) { self.pid = pid }
+
+    func kill(timedOut: Bool) {
+        state.withLock { state in
+            guard !state.reaped else { return }
+            state.timedOut = state.timedOut || timedOut
+            _ = Glibc.kill(-pid, SIGKILL)
+        }
+    }
+
+    /// Blocks until the process exits; then reaps it under the lock, so a kill never races it.
+    func waitAndReap() -> Int32 {
+        var info = siginfo_t()
+        while waitid(P_PID, id_t(pid), &info, WEXITED | WNOWAIT) < 0 && errno == EINTR {}
+        return state.withLock { state in
+            state.reaped = true
+            var status: Int32 = 0
+            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+            return status
+        }
+    }
+
+    var timedOut: Bool { state.withLock { $0.timedOut } }
 }
