@@ -46,7 +46,7 @@ public final class SQLiteBMCInventory: Sendable {
     public func record(_ bmc: BMCRecord, event: DHCPEvent?) throws {
         let events = event.map { [$0] } ?? []
         let bodies = try events.map(SQLiteEventOutbox.body)
-        try writer.write { db in
+        try writer.writeWithoutFlush { db in
             try db.execute(sql: """
                 INSERT OR REPLACE INTO bmc (name, address, mac, hostname, manufacturer, model, serial, bios_version,
                                             bmc_firmware, registered_at)

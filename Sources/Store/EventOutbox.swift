@@ -95,7 +95,7 @@ public final class SQLiteEventOutbox: EventOutbox {
     }
 
     public func releaseClaims() throws -> Int {
-        try writer.write { db in
+        try writer.writeWithoutFlush { db in
             try db.execute(sql: """
                 UPDATE event SET claimed_ms = NULL
                 WHERE claimed_ms IS NOT NULL AND delivered_at IS NULL AND dead_at IS NULL
@@ -114,7 +114,7 @@ public final class SQLiteEventOutbox: EventOutbox {
         // Polled several times a second: a read when nothing is due keeps the write lock,
         // which the DHCP path's commits need, free.
         guard try writer.read({ db in try Row.fetchOne(db, sql: due, arguments: [nowMs, 1]) }) != nil else { return [] }
-        return try writer.write { db in
+        return try writer.writeWithoutFlush { db in
             let rows = try Row.fetchAll(db, sql: due, arguments: [nowMs, limit])
             let claim = try db.cachedStatement(sql: "UPDATE event SET claimed_ms = ?, attempts = attempts + 1 WHERE id = ?")
             var entries: [OutboxEntry] = []
@@ -138,7 +138,7 @@ public final class SQLiteEventOutbox: EventOutbox {
 
     public func finish(_ results: [DeliveryResult], nowMs: Int64) throws {
         guard !results.isEmpty else { return }
-        try writer.write { db in
+        try writer.writeWithoutFlush { db in
             for result in results {
                 let done = try String.fetchOne(db, sql: "SELECT done_hooks FROM event WHERE id = ?", arguments: [result.id]) ?? ""
                 let hooks = Set(done.split(separator: "\n").map(String.init)).union(result.succeeded).sorted()

@@ -51,7 +51,7 @@ public final class SQLiteLeaseStore: LeaseStore {
     /// Returns how many events were written.
     @discardableResult
     public func reportExpiredLeases(now: Int64, limit: Int = 500, event: (Lease) -> DHCPEvent?) throws -> Int {
-        try writer.write { db in
+        try writer.writeWithoutFlush { db in
             let rows = try Row.fetchAll(db, sql: """
                 SELECT * FROM lease WHERE state = 'bound' AND expires_at <= ?
                 AND (expiry_reported IS NULL OR expiry_reported != expires_at) LIMIT ?

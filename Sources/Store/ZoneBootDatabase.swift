@@ -105,6 +105,27 @@ public enum ZoneBootDatabase {
     }
 }
 
+extension DatabaseWriter {
+    /// A transaction that is not flushed to disk on commit (WAL, `synchronous = NORMAL`): the
+    /// next flushed commit, or a checkpoint, makes it durable. For the hook runner's
+    /// bookkeeping (claims, delivery marks, BMC records, expiry marks): a power cut may undo
+    /// some of it, and then the work is done again (at least once), while the DHCP path's
+    /// lease commits, which do flush, never wait behind a flush of the runner's.
+    func writeWithoutFlush<T>(_ updates: (Database) throws -> T) throws -> T {
+        try writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            defer { try? db.execute(sql: "PRAGMA synchronous = FULL") }
+            var result: T?
+            try db.inTransaction {
+                result = try updates(db)
+                return .commit
+            }
+            guard let result else { preconditionFailure("a committed transaction produced no result") }
+            return result
+        }
+    }
+}
+
 public enum StoreError: Error, Equatable, CustomStringConvertible {
     case cannotOpen(path: String, reason: String)
     /// The running revision moved since the plan was made (optimistic concurrency).
