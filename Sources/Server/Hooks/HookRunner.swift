@@ -27,7 +27,7 @@ public final class HookRunner: Sendable {
         /// Handed to executables as ZONEBOOT_STATE.
         public var stateDirectory: String
 
-        public init(policy: RetryPolicy, concurrency: Int, pollMs: Int = 50, expirySweepSeconds: Int = 5,
+        public init(policy: RetryPolicy, concurrency: Int, pollMs: Int = 20, expirySweepSeconds: Int = 5,
                     zoneFolder: String, stateDirectory: String) {
             self.policy = policy
             self.concurrency = max(1, concurrency)
