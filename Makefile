@@ -11,12 +11,13 @@ ZONE ?= zones/ams1.yaml
 APT_PACKAGES := libsqlite3-dev sqlite3 iproute2 time procps \
 	python3 python3-venv python3-yaml python3-jsonschema python3-pytest python3-scapy \
 	isc-dhcp-relay isc-dhcp-client busybox dhcpcd-base kea-admin kea-dhcp4-server \
-	ipxe qemu-system-x86 ipxe-qemu ovmf curl tftp-hpa atftp tftpd-hpa wrk nginx
+	ipxe qemu-system-x86 ipxe-qemu ovmf curl tftp-hpa atftp tftpd-hpa wrk nginx openssl
 
-# Real Ansible for the inventory tests, from PyPI into a virtualenv: Debian's python is
-# externally managed. The tests and the benchmark find it in $(VENV)/bin.
+# From PyPI, into the repository's own virtualenv (Debian's python is externally
+# managed): real Ansible for the inventory tests, and sushy-tools, the Redfish BMC the
+# hook tests register. Tests and benchmarks find them in $(VENV)/bin.
 VENV := .venv
-ANSIBLE_CORE := ansible-core>=2.19,<2.20
+PIP_PACKAGES := ansible-core==2.19.14 sushy-tools==2.2.0
 
 .PHONY: deps firmware build release run test test-swift test-e2e bench clean
 
@@ -32,9 +33,13 @@ deps:
 		DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends $$missing >/dev/null; \
 		status=$$?; [ -n "$$policy" ] && rm -f /usr/sbin/policy-rc.d; [ $$status = 0 ] || exit $$status; \
 	fi
-	@$(VENV)/bin/python -c 'import ansible' 2>/dev/null && [ -x $(VENV)/bin/ansible-inventory ] || { \
-		echo "make deps: installing $(ANSIBLE_CORE) into $(VENV)"; \
-		$(PYTHON) -m venv $(VENV) && $(VENV)/bin/pip install -q '$(ANSIBLE_CORE)'; }
+	@for p in $(PIP_PACKAGES); do \
+		[ -x $(VENV)/bin/python ] && \
+			[ "$$($(VENV)/bin/python -m pip show $${p%%==*} 2>/dev/null | sed -n 's/^Version: //p')" = "$${p##*==}" ] && continue; \
+		echo "make deps: installing $(PIP_PACKAGES) into $(VENV)"; \
+		[ -x $(VENV)/bin/python ] || $(PYTHON) -m venv $(VENV) || exit 1; \
+		$(VENV)/bin/python -m pip install -q $(PIP_PACKAGES) || exit 1; break; \
+	done
 
 # Boot loaders from Debian's ipxe package into firmware/cache, checked against firmware/manifest.json.
 firmware: deps
@@ -71,6 +76,7 @@ bench: deps firmware release
 	$(PYTHON) bench/boot_storm.py
 	$(PYTHON) bench/http_bench.py
 	$(PYTHON) bench/tftp_bench.py
+	$(PYTHON) bench/hooks_bench.py
 
 clean:
 	rm -rf .build $(STATE) $(VENV)

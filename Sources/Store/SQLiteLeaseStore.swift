@@ -28,9 +28,7 @@ public final class SQLiteLeaseStore: LeaseStore {
     }
 
     public func commit(leases: [Lease], events: [DHCPEvent]) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        let bodies = try events.map { String(decoding: try encoder.encode($0), as: UTF8.self) }
+        let bodies = try events.map(SQLiteEventOutbox.body)
         try writer.write { db in
             let upsert = try db.cachedStatement(sql: """
                 INSERT OR REPLACE INTO lease (address, mac, client_id, pod, switch, port, name, state, expires_at, updated_at,
@@ -45,10 +43,29 @@ public final class SQLiteLeaseStore: LeaseStore {
                     lease.device?.kind.rawValue, lease.device?.model, lease.device?.serial, lease.miscabled,
                 ])
             }
-            let insert = try db.cachedStatement(sql: "INSERT INTO event (type, at, body) VALUES (?, ?, ?)")
-            for (event, body) in zip(events, bodies) {
-                try insert.execute(arguments: [event.type.rawValue, event.at, body])
+            try SQLiteEventOutbox.insert(events, bodies: bodies, db)
+        }
+    }
+
+    /// Bound leases past their expiry that no `lease.expired` was written for yet: each is
+    /// marked as reported, and `event` (nil where no hook wants one) is written in the same
+    /// transaction. A renewal sets a new expiry, so the next expiry is reported again.
+    /// Returns how many events were written.
+    @discardableResult
+    public func reportExpiredLeases(now: Int64, limit: Int = 500, event: (Lease) -> DHCPEvent?) throws -> Int {
+        try writer.writeWithoutFlush { db in
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT * FROM lease WHERE state = 'bound' AND expires_at <= ?
+                AND (expiry_reported IS NULL OR expiry_reported != expires_at) LIMIT ?
+                """, arguments: [now, limit])
+            let mark = try db.cachedStatement(sql: "UPDATE lease SET expiry_reported = expires_at WHERE address = ?")
+            var events: [DHCPEvent] = []
+            for row in rows {
+                try mark.execute(arguments: [row["address"] as Int64])
+                if let lease = Self.lease(row), let expired = event(lease) { events.append(expired) }
             }
+            try SQLiteEventOutbox.insert(events, bodies: try events.map(SQLiteEventOutbox.body), db)
+            return events.count
         }
     }
 

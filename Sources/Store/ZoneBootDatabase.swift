@@ -84,7 +84,54 @@ public enum ZoneBootDatabase {
                 ALTER TABLE lease ADD COLUMN miscabled INTEGER NOT NULL DEFAULT 0;  -- kind does not fit the port's role
                 """)
         }
+        migrator.registerMigration("hooks-v1") { db in
+            try db.execute(sql: """
+                -- The outbox's delivery state: one row per event, whichever hooks it goes to.
+                ALTER TABLE event ADD COLUMN next_attempt_ms INTEGER NOT NULL DEFAULT 0;  -- not before (Unix ms)
+                ALTER TABLE event ADD COLUMN claimed_ms INTEGER;     -- a runner is delivering it; cleared on startup
+                ALTER TABLE event ADD COLUMN dead_at INTEGER;        -- dead letter since (Unix s): no more tries
+                ALTER TABLE event ADD COLUMN last_error TEXT;
+                ALTER TABLE event ADD COLUMN done_hooks TEXT NOT NULL DEFAULT '';  -- hooks that succeeded, one per line
+                CREATE INDEX event_due ON event(next_attempt_ms, id) WHERE delivered_at IS NULL AND dead_at IS NULL;
+                -- The expiry a lease.expired event was written for: once per lease, and again after a renewal.
+                ALTER TABLE lease ADD COLUMN expiry_reported INTEGER;
+                -- What a BMC's Redfish service told about it and its system (redfish-register).
+                CREATE TABLE bmc (
+                    name TEXT PRIMARY KEY,           -- the BMC's zone name, now also its hostname
+                    address INTEGER NOT NULL,        -- IPv4 as a 32-bit number
+                    mac TEXT NOT NULL,
+                    hostname TEXT,                   -- as the BMC reports it after registration
+                    manufacturer TEXT,
+                    model TEXT,
+                    serial TEXT,
+                    bios_version TEXT,
+                    bmc_firmware TEXT,
+                    registered_at INTEGER NOT NULL   -- Unix s
+                );
+                """)
+        }
         return migrator
+    }
+}
+
+extension DatabaseWriter {
+    /// A transaction that is not flushed to disk on commit (WAL, `synchronous = NORMAL`): the
+    /// next flushed commit, or a checkpoint, makes it durable. For the hook runner's
+    /// bookkeeping (claims, delivery marks, BMC records, expiry marks): a power cut may undo
+    /// some of it, and then the work is done again (at least once), while the DHCP path's
+    /// lease commits, which do flush, never wait behind a flush of the runner's.
+    func writeWithoutFlush<T>(_ updates: (Database) throws -> T) throws -> T {
+        try writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            defer { try? db.execute(sql: "PRAGMA synchronous = FULL") }
+            var result: T?
+            try db.inTransaction {
+                result = try updates(db)
+                return .commit
+            }
+            guard let result else { preconditionFailure("a committed transaction produced no result") }
+            return result
+        }
     }
 }
 

@@ -181,13 +181,14 @@ struct TemplateReader<Files: ZoneFileAccess> {
             for file in profile.files { readTemplate(file.template) }
         }
         for hook in spec.hooks {
-            let name = files.displayName(hook.run.value)
-            switch files.executable(hook.run.value) {
+            guard let run = hook.run else { continue }
+            let name = files.displayName(run.value)
+            switch files.executable(run.value) {
             case .missing:
-                diagnostics.append(Diagnostic(path: hook.run.path, "hook program \(name) does not exist", at: hook.run.at))
+                diagnostics.append(Diagnostic(path: run.path, "hook program \(name) does not exist", at: run.at))
             case .notExecutable:
-                diagnostics.append(Diagnostic(path: hook.run.path, "hook program \(name) is not executable (chmod +x)",
-                                              at: hook.run.at))
+                diagnostics.append(Diagnostic(path: run.path, "hook program \(name) is not executable (chmod +x)",
+                                              at: run.at))
             case .executable, .unknown:
                 break
             }

@@ -76,6 +76,9 @@ struct ZoneBootD: AsyncParsableCommand {
     @OptionGroup(title: "TFTP")
     var tftp: TFTPOptions
 
+    @OptionGroup(title: "Hooks")
+    var hooks: HookOptions
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: Logger.Level = .info
 
@@ -126,8 +129,14 @@ struct ZoneBootD: AsyncParsableCommand {
         logger.info("zone \(revision.zoneName) loaded: \(revision.identities.count) identities")
         let revisions = RevisionHolder(revision)
         let store: SQLiteLeaseStore
+        let outbox: SQLiteEventOutbox
+        let inventory: SQLiteBMCInventory
         do {
-            store = try SQLiteLeaseStore(stateDirectory: stateDirectory)
+            // One database: leases, the events describing them and BMC records commit together.
+            let database = try ZoneBootDatabase.open(stateDirectory: stateDirectory)
+            store = SQLiteLeaseStore(writer: database)
+            outbox = SQLiteEventOutbox(writer: database)
+            inventory = SQLiteBMCInventory(writer: database)
         } catch {
             logger.critical("\(error)")
             throw ExitCode.failure
@@ -228,9 +237,20 @@ struct ZoneBootD: AsyncParsableCommand {
             throw ExitCode.failure
         }
 
+        // Hooks run off the DHCP event loop and threads: a slow hook delays no answer.
+        let hookClients = HookHTTPClients()
+        let hookStatistics = HookStatistics()
+        let runner = HookRunner(
+            configuration: .init(policy: hooks.policy, concurrency: hooks.hookConcurrency,
+                                 zoneFolder: (zone as NSString).deletingLastPathComponent, stateDirectory: stateDirectory),
+            outbox: outbox, leases: store, inventory: inventory, revisions: revisions, http: hookClients,
+            statistics: hookStatistics, logger: logger)
+        let runnerTask = Task { await runner.run() }
+
         let countersPath = countersFile ?? (stateDirectory as NSString).appendingPathComponent("dhcp-counters.json")
         let reporter = CountersReporter(path: countersPath,
-                                        statistics: servers.map(\.statistics) + (directServer.map { [$0.statistics] } ?? []))
+                                        statistics: servers.map(\.statistics) + (directServer.map { [$0.statistics] } ?? []),
+                                        hooks: hookStatistics)
         let signals = SignalWaiter()
         let zonePath = zone
         let reloadLogger = logger
@@ -246,6 +266,10 @@ struct ZoneBootD: AsyncParsableCommand {
             },
             tick: { reporter.write() })
         logger.info("stopping")
+        // Deliveries in progress stay claimed and run again after the next start.
+        runnerTask.cancel()
+        await runnerTask.value
+        await hookClients.shutdown()
         await directServer?.close()
         await tftpService?.close()
         await closeAll()
@@ -257,6 +281,21 @@ struct ZoneBootD: AsyncParsableCommand {
 struct CountersReporter: Sendable {
     let path: String
     let statistics: [DHCPStatistics]
+    let hooks: HookStatistics
+
+    /// The DHCP counters at the top level, the hook runner's under "hooks".
+    private struct Document: Encodable {
+        var dhcp: DHCPCounters
+        var hooks: HookCounters
+
+        func encode(to encoder: any Encoder) throws {
+            try dhcp.encode(to: encoder)
+            var container = encoder.container(keyedBy: Key.self)
+            try container.encode(hooks, forKey: .hooks)
+        }
+
+        enum Key: CodingKey { case hooks }
+    }
 
     func write() {
         var total = DHCPCounters()
@@ -264,7 +303,7 @@ struct CountersReporter: Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         encoder.keyEncodingStrategy = .convertToSnakeCase
-        guard let data = try? encoder.encode(total) else { return }
+        guard let data = try? encoder.encode(Document(dhcp: total, hooks: hooks.snapshot)) else { return }
         try? data.write(to: URL(fileURLWithPath: path), options: .atomic)
     }
 }

@@ -272,8 +272,9 @@ public enum ExampleZone {
 
     static let registerBMC = """
         #!/bin/sh
-        # Example hook: receives the event as JSON on stdin. A real one would register the
-        # BMC over Redfish; this one appends the event to a log next to the state.
+        # Example hook: receives the event as JSON on stdin (ZONEBOOT_EVENT_ID and the host's
+        # fields in the environment) and appends it to a log next to the state. Registering BMCs
+        # over Redfish is built in: `builtin: redfish-register` (docs/zone-format.md, Hooks).
         set -eu
         cat >> "${ZONEBOOT_STATE:-/tmp}/register-bmc.log"
         echo >> "${ZONEBOOT_STATE:-/tmp}/register-bmc.log"

@@ -102,6 +102,29 @@ struct ZoneExpander {
     }
 
     private mutating func checkHooks() {
+        for hook in spec.hooks {
+            let kinds = [hook.run.map { ("run", $0.at) }, hook.url.map { ("url", $0.at) },
+                         hook.builtin.map { ("builtin", $0.at) }].compactMap { $0 }
+            if kinds.isEmpty {
+                error(hook.name.path, "hook '\(hook.name.value)' does nothing: give it one of run, url or builtin", hook.name.at)
+            } else if kinds.count > 1 {
+                error(hook.name.path, "hook '\(hook.name.value)' has \(kinds.map(\.0).joined(separator: " and ")): "
+                    + "a hook does one thing, split it in two", kinds[1].1)
+            }
+            if let url = hook.url, !(url.value.hasPrefix("http://") || url.value.hasPrefix("https://")) {
+                error(url.path, "'\(url.value)' is not an http:// or https:// URL", url.at)
+            }
+            if let credentials = hook.credentials, hook.builtin?.value != .redfishRegister {
+                error(credentials.path, "credentials are read by the built-in redfish-register hook only", credentials.at)
+            }
+            if hook.builtin?.value == .redfishRegister, hook.credentials == nil {
+                error(hook.name.path, "hook '\(hook.name.value)' runs redfish-register: it needs credentials "
+                    + "(a JSON file with username and password, mode 0600)", hook.name.at)
+            }
+            if let tls = hook.tls, hook.run != nil {
+                error(tls.path, "tls applies to url and redfish-register hooks, not to executables", tls.at)
+            }
+        }
         for profile in spec.profiles {
             for file in profile.files {
                 let name = file.name.value

@@ -190,7 +190,14 @@ enum PlanResources {
             setting("profile", profile.name.value, fields)
         }
         for hook in spec.hooks {
-            setting("hook", hook.name.value, [("on", hook.on.map(\.value.rawValue).joined(separator: ", ")), ("run", hook.run.value)])
+            var fields = [("on", hook.on.map(\.value.rawValue).joined(separator: ", "))]
+            if let run = hook.run { fields.append(("run", run.value)) }
+            if let url = hook.url { fields.append(("url", url.value)) }
+            if let builtin = hook.builtin { fields.append(("builtin", builtin.value.rawValue)) }
+            if let timeout = hook.timeout { fields.append(("timeout", timeout.value.description)) }
+            if let credentials = hook.credentials { fields.append(("credentials", credentials.value)) }
+            if let tls = hook.tls { fields.append(("tls", tls.value.rawValue)) }
+            setting("hook", hook.name.value, fields)
         }
         return resources
     }

@@ -77,7 +77,15 @@ enum ZoneShape {
 
     static let hook: Shape = .object([
         F("on", .list(.scalar(.oneOf(HookEvent.allCases.map(\.rawValue)))), required: true, "events that run the hook"),
-        F("run", .scalar(.path), required: true, "executable that gets the event as JSON on stdin"),
+        F("run", .scalar(.path), "executable that gets the event as JSON on stdin (one of run, url, builtin)"),
+        F("url", .scalar(.text), "http(s) URL the event is POSTed to as JSON (one of run, url, builtin)"),
+        F("builtin", .scalar(.oneOf(BuiltinHook.allCases.map(\.rawValue))),
+          "a hook built into zonebootd: redfish-register (one of run, url, builtin)"),
+        F("timeout", .scalar(.duration), "how long one run may take before it is killed (default 30s)"),
+        F("credentials", .scalar(.text),
+          "redfish-register: JSON file with username and password, mode 0600, absolute or next to the zone file"),
+        F("tls", .scalar(.oneOf(HookTLS.allCases.map(\.rawValue))),
+          "HTTPS peers: verify (default) or accept-self-signed (BMCs' factory certificates)"),
     ])
 
     static let document: Shape = .object([

@@ -120,9 +120,14 @@ struct ZoneDecoder {
     }
 
     private func hook(_ name: Located<String>, _ node: YNode, _ path: String) -> ZoneSpec.Hook? {
-        guard let m = node.mapping,
-              let run = parsed(m, "run", "\(path).run", { $0.isEmpty || $0.hasPrefix("/") ? nil : $0 }) else { return nil }
-        return .init(name: name, on: list(m, "on", "\(path).on") { scalar($0, $1, HookEvent.init(rawValue:)) }, run: run)
+        guard let m = node.mapping else { return nil }
+        return .init(name: name, on: list(m, "on", "\(path).on") { scalar($0, $1, HookEvent.init(rawValue:)) },
+                     run: parsed(m, "run", "\(path).run", { $0.isEmpty || $0.hasPrefix("/") ? nil : $0 }),
+                     url: parsed(m, "url", "\(path).url", { $0.isEmpty ? nil : $0 }),
+                     builtin: parsed(m, "builtin", "\(path).builtin", BuiltinHook.init(rawValue:)),
+                     timeout: parsed(m, "timeout", "\(path).timeout", Duration.init),
+                     credentials: parsed(m, "credentials", "\(path).credentials", { $0.isEmpty ? nil : $0 }),
+                     tls: parsed(m, "tls", "\(path).tls", HookTLS.init(rawValue:)))
     }
 
     // MARK: Readers

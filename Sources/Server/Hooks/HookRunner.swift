@@ -1,0 +1,268 @@
+import Addressing
+import Boot
+import Foundation
+import Logging
+import Store
+import Synchronization
+import Zone
+
+/// Delivers the outbox's events to the zone's hooks, off the DHCP event loop: the DHCP
+/// path only writes events, in the transaction of the leases they describe.
+///
+/// At least once: an event is claimed, its hooks run, and only then is it marked
+/// delivered; a claim left by a process that died is released at the next start. A
+/// failed try is retried with exponential backoff and becomes a dead letter after the
+/// policy's last try. At most `concurrency` events are in delivery at once, and each
+/// hook run is bounded by its timeout.
+public final class HookRunner: Sendable {
+    public struct Configuration: Sendable {
+        public var policy: RetryPolicy
+        public var concurrency: Int
+        /// How often the outbox is polled for due events when nothing else wakes the runner.
+        public var pollMs: Int
+        /// How often bound leases past their expiry are looked for.
+        public var expirySweepSeconds: Int
+        /// The zone file's folder: `run:` and `credentials:` paths are relative to it.
+        public var zoneFolder: String
+        /// Handed to executables as ZONEBOOT_STATE.
+        public var stateDirectory: String
+
+        public init(policy: RetryPolicy, concurrency: Int, pollMs: Int = 20, expirySweepSeconds: Int = 5,
+                    zoneFolder: String, stateDirectory: String) {
+            self.policy = policy
+            self.concurrency = max(1, concurrency)
+            self.pollMs = max(10, pollMs)
+            self.expirySweepSeconds = max(1, expirySweepSeconds)
+            self.zoneFolder = zoneFolder
+            self.stateDirectory = stateDirectory
+        }
+    }
+
+    private let configuration: Configuration
+    private let outbox: any EventOutbox
+    private let leases: SQLiteLeaseStore
+    private let inventory: SQLiteBMCInventory
+    private let revisions: RevisionHolder
+    private let http: HookHTTPClients
+    private let logger: Logger
+    private let statistics: HookStatistics
+
+    public init(configuration: Configuration, outbox: any EventOutbox, leases: SQLiteLeaseStore,
+                inventory: SQLiteBMCInventory, revisions: RevisionHolder, http: HookHTTPClients,
+                statistics: HookStatistics, logger: Logger) {
+        self.configuration = configuration
+        self.outbox = outbox
+        self.leases = leases
+        self.inventory = inventory
+        self.revisions = revisions
+        self.http = http
+        self.statistics = statistics
+        self.logger = logger
+    }
+
+    private static func nowMs() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+
+    /// Runs until the task is cancelled. Events in delivery then stay claimed, and are
+    /// delivered again after the next start.
+    ///
+    /// Ticks every `pollMs`: each tick records the tries that ended since the last one and
+    /// claims due events for the free slots, one transaction each, so the runner's writes
+    /// (which share the database with the DHCP path's commits) stay a few per second
+    /// however many events flow.
+    public func run() async {
+        HookProcess.ignoreBrokenPipes()
+        do {
+            let released = try outbox.releaseClaims()
+            if released > 0 { logger.notice("hooks: \(released) events interrupted by the last stop are due again") }
+        } catch {
+            logger.error("hooks: cannot release old claims: \(error)")
+        }
+        let ended = EndedTries()
+        var lastSweep = Int64(0)
+        var inFlight = 0
+        await withDiscardingTaskGroup { group in
+            while !Task.isCancelled {
+                let results = ended.take()
+                inFlight -= results.count
+                let now = Self.nowMs()
+                do {
+                    try outbox.finish(results, nowMs: now)
+                } catch {
+                    // Still claimed: delivered again after the next start.
+                    logger.error("hooks: cannot record \(results.count) deliveries: \(error)")
+                }
+                if now - lastSweep >= Int64(configuration.expirySweepSeconds) * 1000 {
+                    lastSweep = now
+                    sweepExpiredLeases(now: now / 1000)
+                }
+                if inFlight < configuration.concurrency {
+                    do {
+                        for entry in try outbox.claimDue(nowMs: now, limit: configuration.concurrency - inFlight) {
+                            inFlight += 1
+                            group.addTask {
+                                guard let result = await self.deliver(entry) else { return }
+                                ended.add(result)
+                            }
+                        }
+                    } catch {
+                        logger.error("hooks: cannot read the outbox: \(error)")
+                    }
+                }
+                try? await Task.sleep(for: .milliseconds(configuration.pollMs))
+            }
+            group.cancelAll()
+        }
+    }
+
+    /// One try of one event: every hook that wants it and has not taken it yet, in zone order.
+    /// Nil when the runner stops meanwhile: the event stays claimed and runs again after the next start.
+    func deliver(_ entry: OutboxEntry) async -> DeliveryResult? {
+        let revision = revisions.current
+        let hooks = HookSelection.hooks(for: entry.event, in: revision, except: entry.doneHooks)
+        let payload = HookPayload(id: entry.id, attempt: entry.attempt, event: entry.event, zone: revision.zoneName)
+        var succeeded: [String] = []
+        var failures: [String] = []
+        for hook in hooks {
+            let started = ContinuousClock.now
+            let problem = await runHook(hook, payload: payload, entry: entry, revision: revision)
+            if Task.isCancelled { return nil }
+            if let problem {
+                failures.append("\(hook.name.value): \(problem)")
+                statistics.update { $0.failures += 1 }
+                logger.warning("hook \(hook.name.value) failed on event \(entry.id) (\(payload.type), try \(entry.attempt))",
+                               metadata: ["problem": "\(problem)"])
+            } else {
+                succeeded.append(hook.name.value)
+                statistics.update { $0.runs += 1 }
+                logger.debug("hook \(hook.name.value) took event \(entry.id) in \(ContinuousClock.now - started)")
+            }
+        }
+        guard !failures.isEmpty else {
+            statistics.update { $0.delivered += 1 }
+            return DeliveryResult(id: entry.id, succeeded: succeeded, outcome: .delivered)
+        }
+        let error = failures.joined(separator: "; ")
+        switch configuration.policy.afterFailure(attempt: entry.attempt, nowMs: Self.nowMs()) {
+        case .retry(let at):
+            return DeliveryResult(id: entry.id, succeeded: succeeded, outcome: .retry(atMs: at, error: error))
+        case .deadLetter:
+            statistics.update { $0.deadLetters += 1 }
+            logger.error("""
+                event \(entry.id) (\(payload.type)) is a dead letter after \(entry.attempt) tries: \(error); \
+                `zonectl events retry \(entry.id)` delivers it again
+                """)
+            return DeliveryResult(id: entry.id, succeeded: succeeded, outcome: .dead(error: error))
+        }
+    }
+
+    /// Nil when the hook took the event, else why not.
+    private func runHook(_ hook: ZoneSpec.Hook, payload: HookPayload, entry: OutboxEntry,
+                         revision: ZoneRevision) async -> String? {
+        let timeout = (hook.timeout?.value ?? ZoneSpec.Hook.defaultTimeout).seconds
+        switch hook.action {
+        case .run(let path)?:
+            var environment = ProcessInfo.processInfo.environment
+            environment.merge(payload.environment) { $1 }
+            environment["ZONEBOOT_STATE"] = configuration.stateDirectory
+            let outcome = await HookProcess.run(path: resolve(path), stdin: payload.json(), environment: environment,
+                                                timeoutSeconds: timeout)
+            if outcome == .timedOut { statistics.update { $0.timeouts += 1 } }
+            return outcome.succeeded ? nil : outcome == .timedOut ? "killed after its timeout of \(timeout)s" : outcome.description
+        case .post(let url)?:
+            return await Webhook.post(url, payload: HookPayloadBytes(id: payload.id, type: payload.type, json: payload.json()),
+                                      client: http.client(hook.tls?.value), timeoutSeconds: timeout)
+        case .builtin(.redfishRegister)?:
+            return await registerBMC(hook, entry: entry, revision: revision, timeout: timeout)
+        case nil:
+            return "the hook names no action"
+        }
+    }
+
+    private func registerBMC(_ hook: ZoneSpec.Hook, entry: OutboxEntry, revision: ZoneRevision, timeout: Int) async -> String? {
+        let event = entry.event
+        guard let name = event.name else { return nil }  // an unknown location: nothing to name it
+        guard let path = hook.credentials?.value else { return "no credentials" }
+        let credentials: RedfishCredentials
+        do {
+            credentials = try RedfishCredentials.load(path: resolve(path))
+        } catch {
+            return error.description
+        }
+        let registration = RedfishRegistration(client: http.client(hook.tls?.value), address: event.address.description,
+                                               credentials: credentials, timeoutSeconds: timeout)
+        do {
+            let found = try await registration.register(hostname: name)
+            let now = Int64(Date().timeIntervalSince1970)
+            var details: [String: String] = [:]
+            for (key, value) in [("manufacturer", found.manufacturer), ("model", found.model), ("serial", found.serial),
+                                 ("bios_version", found.biosVersion), ("bmc_firmware", found.bmcFirmware), ("hostname", name)] {
+                if let value { details[key] = value }
+            }
+            let discovered = DHCPEvent(type: .bmcDiscovered, address: event.address, mac: event.mac, name: name,
+                                       pod: event.pod, location: event.location, details: details, at: now)
+            try inventory.record(BMCRecord(name: name, address: event.address.description, mac: event.mac, hostname: name,
+                                           manufacturer: found.manufacturer, model: found.model, serial: found.serial,
+                                           biosVersion: found.biosVersion, bmcFirmware: found.bmcFirmware,
+                                           registeredAt: now),
+                                 event: discovered)
+            logger.info("BMC \(name) registered over Redfish at \(event.address)",
+                        metadata: ["serial": "\(found.serial ?? "-")", "model": "\(found.model ?? "-")"])
+            return nil
+        } catch {
+            // Connection refused while the BMC still boots, or an error status: tried again later.
+            return "Redfish at \(event.address): \(error)"
+        }
+    }
+
+    private func resolve(_ path: String) -> String {
+        path.hasPrefix("/") || configuration.zoneFolder.isEmpty ? path : "\(configuration.zoneFolder)/\(path)"
+    }
+
+    private func sweepExpiredLeases(now: Int64) {
+        let revision = revisions.current
+        do {
+            let written = try leases.reportExpiredLeases(now: now) { lease in
+                let role = lease.name.flatMap(revision.identity(named:))?.role
+                guard revision.hooksWant(.leaseExpired, role: role) else { return nil }
+                return DHCPEvent(type: .leaseExpired, address: lease.address,
+                                 mac: MAC.text(lease.mac),
+                                 name: lease.name, pod: lease.pod, location: lease.location,
+                                 details: ["expired_at": String(lease.expiresAt)], at: now)
+            }
+            if written > 0 { logger.debug("hooks: \(written) lease.expired events written") }
+        } catch {
+            logger.error("hooks: cannot sweep expired leases: \(error)")
+        }
+    }
+}
+
+/// Tries that ended since the runner's last tick.
+private final class EndedTries: Sendable {
+    private let box = Mutex<[DeliveryResult]>([])
+
+    func add(_ result: DeliveryResult) { box.withLock { $0.append(result) } }
+
+    func take() -> [DeliveryResult] {
+        box.withLock { results in
+            defer { results = [] }
+            return results
+        }
+    }
+}
+
+/// The runner's counters.
+public struct HookCounters: Sendable, Codable, Equatable {
+    public var runs = 0
+    public var failures = 0
+    public var timeouts = 0
+    public var delivered = 0
+    public var deadLetters = 0
+    public init() {}
+}
+
+public final class HookStatistics: Sendable {
+    private let box = Mutex(HookCounters())
+    public init() {}
+    public var snapshot: HookCounters { box.withLock { $0 } }
+    func update(_ change: (inout HookCounters) -> Void) { box.withLock { change(&$0) } }
+}

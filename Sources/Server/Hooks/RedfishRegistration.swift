@@ -1,0 +1,111 @@
+import AsyncHTTPClient
+import Foundation
+import NIOHTTP1
+import Store
+
+/// A Redfish account from a secrets file. The file must be readable by its owner only,
+/// and its contents never appear in a log or an error.
+struct RedfishCredentials: Sendable {
+    let username: String
+    let password: String
+
+    enum Problem: Error, CustomStringConvertible {
+        case unreadable(String)
+        case tooOpen(String, mode: UInt32)
+        case malformed(String)
+
+        var description: String {
+            switch self {
+            case .unreadable(let path): "credentials \(path) cannot be read"
+            case .tooOpen(let path, let mode):
+                "credentials \(path) have mode \(String(mode, radix: 8)): refused, give them mode 0600"
+            case .malformed(let path): "credentials \(path) are not JSON with string fields username and password"
+            }
+        }
+    }
+
+    static func load(path: String) throws(Problem) -> RedfishCredentials {
+        var info = stat()
+        guard stat(path, &info) == 0 else { throw .unreadable(path) }
+        let mode = UInt32(info.st_mode) & 0o777
+        // Group or others may not read it: a secrets file that anyone can read is a leak already.
+        guard mode & 0o077 == 0 else { throw .tooOpen(path, mode: mode) }
+        guard let data = FileManager.default.contents(atPath: path) else { throw .unreadable(path) }
+        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let username = object["username"] as? String, let password = object["password"] as? String
+        else { throw .malformed(path) }
+        return RedfishCredentials(username: username, password: password)
+    }
+
+    var authorization: String { "Basic " + Data("\(username):\(password)".utf8).base64EncodedString() }
+}
+
+/// The built-in `redfish-register` hook: over the BMC's Redfish service, set its hostname
+/// to its zone name and read what it manages (serial, model, firmware).
+struct RedfishRegistration {
+    let client: HTTPClient
+    let address: String
+    let credentials: RedfishCredentials
+    let timeoutSeconds: Int
+
+    struct Found: Sendable, Equatable {
+        var manufacturer, model, serial, biosVersion, bmcFirmware: String?
+    }
+
+    /// Throws on anything short of a registration (connection refused while the BMC still
+    /// boots, an error status): the runner tries again with backoff.
+    func register(hostname: String) async throws -> Found {
+        let root = try await get("/redfish/v1/")
+        let system = try await firstMember(of: link(root, "Systems"), what: "Systems")
+        let manager = try await firstMember(of: link(root, "Managers"), what: "Managers")
+        // The BMC's own hostname lives on its network interface (Manager.EthernetInterfaces);
+        // a BMC that lists none takes it on the Manager.
+        let patch = Array(#"{"HostName":\#(quoted(hostname))}"#.utf8)
+        if let interfaces = link(manager.object, "EthernetInterfaces") {
+            let interface = try await firstMember(of: interfaces, what: "the manager's EthernetInterfaces")
+            try await send(.PATCH, interface.path, patch)
+        } else {
+            try await send(.PATCH, manager.path, patch)
+        }
+        return Found(manufacturer: system.object["Manufacturer"] as? String, model: system.object["Model"] as? String,
+                     serial: system.object["SerialNumber"] as? String, biosVersion: system.object["BiosVersion"] as? String,
+                     bmcFirmware: manager.object["FirmwareVersion"] as? String)
+    }
+
+    private func url(_ path: String) -> String { "https://\(address)\(path)" }
+
+    private func get(_ path: String) async throws -> [String: Any] {
+        let (status, body) = try await client.json(.GET, url(path), headers: [("Authorization", credentials.authorization)],
+                                                   timeoutSeconds: timeoutSeconds)
+        guard status == 200 else { throw HookHTTPError(description: "GET \(path): HTTP \(status)") }
+        guard let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] else {
+            throw HookHTTPError(description: "GET \(path): not a JSON object")
+        }
+        return object
+    }
+
+    private func send(_ method: HTTPMethod, _ path: String, _ body: [UInt8]) async throws {
+        let (status, _) = try await client.json(method, url(path), body: body,
+                                                headers: [("Authorization", credentials.authorization)],
+                                                timeoutSeconds: timeoutSeconds)
+        guard (200..<300).contains(status) else { throw HookHTTPError(description: "\(method) \(path): HTTP \(status)") }
+    }
+
+    private func link(_ object: [String: Any], _ key: String) -> String? {
+        (object[key] as? [String: Any])?["@odata.id"] as? String
+    }
+
+    private func firstMember(of collection: String?, what: String) async throws -> (path: String, object: [String: Any]) {
+        guard let collection else { throw HookHTTPError(description: "the service lists no \(what)") }
+        let members = try await get(collection)["Members"] as? [[String: Any]] ?? []
+        guard let path = members.first?["@odata.id"] as? String else {
+            throw HookHTTPError(description: "\(collection) has no members")
+        }
+        return (path, try await get(path))
+    }
+
+    private func quoted(_ text: String) -> String {
+        let data = (try? JSONSerialization.data(withJSONObject: [text], options: [.withoutEscapingSlashes])) ?? Data("[\"\"]".utf8)
+        return String(decoding: data, as: UTF8.self).dropFirst().dropLast().description
+    }
+}

@@ -1,0 +1,214 @@
+import Addressing
+import Boot
+import Foundation
+import GRDB
+import Zone
+
+/// An event claimed for delivery.
+public struct OutboxEntry: Sendable, Equatable {
+    /// The idempotency key hooks see.
+    public var id: Int64
+    public var event: DHCPEvent
+    /// Tries so far, this one included.
+    public var attempt: Int
+    /// Hooks that already took this event in an earlier try: not run again.
+    public var doneHooks: Set<String>
+}
+
+/// How one delivery try ended.
+public enum DeliveryOutcome: Sendable, Equatable {
+    case delivered
+    /// Some hook failed: try again from `atMs` (Unix ms).
+    case retry(atMs: Int64, error: String)
+    /// Out of tries: kept as a dead letter until `zonectl events retry`.
+    case dead(error: String)
+}
+
+/// How one claimed event's try ended.
+public struct DeliveryResult: Sendable, Equatable {
+    public var id: Int64
+    /// Hooks that took the event in this try: not run for it again.
+    public var succeeded: [String]
+    public var outcome: DeliveryOutcome
+
+    public init(id: Int64, succeeded: [String], outcome: DeliveryOutcome) {
+        self.id = id
+        self.succeeded = succeeded
+        self.outcome = outcome
+    }
+}
+
+/// One event as operators see it.
+public struct EventRecord: Sendable, Codable, Equatable {
+    public enum State: String, Sendable, Codable {
+        case pending, delivering, delivered, dead
+    }
+
+    public var id: Int64
+    public var type: String
+    /// Unix s.
+    public var at: Int64
+    public var name: String?
+    public var address: String?
+    public var mac: String?
+    public var state: State
+    public var attempts: Int
+    public var nextAttemptMs: Int64?
+    public var deliveredAt: Int64?
+    public var deadAt: Int64?
+    public var lastError: String?
+}
+
+/// The outbox's delivery side: events are written by the lease store in the same
+/// transaction as the leases they describe; the hook runner claims them, runs the
+/// hooks, and records how that went.
+///
+/// One runner per database: a claim is exclusive while its process lives, and every
+/// claim left by a process that died is released on startup, so an event whose hook
+/// was interrupted is delivered again (at least once).
+public protocol EventOutbox: Sendable {
+    /// Makes every claimed-but-unfinished event due again; returns how many. Call once at startup.
+    func releaseClaims() throws -> Int
+    /// Claims up to `limit` due events, oldest due first, counting a try for each.
+    func claimDue(nowMs: Int64, limit: Int) throws -> [OutboxEntry]
+    /// Records how claimed events' tries ended, all in one transaction.
+    func finish(_ results: [DeliveryResult], nowMs: Int64) throws
+    /// Writes events that no lease change carries (bmc.discovered).
+    func append(_ events: [DHCPEvent]) throws
+    /// Newest first.
+    func events(_ filter: EventFilter, limit: Int) throws -> [EventRecord]
+    /// Makes a dead letter due now with a fresh count of tries; false if `id` is no dead letter.
+    func retry(id: Int64, nowMs: Int64) throws -> Bool
+}
+
+public enum EventFilter: String, Sendable, CaseIterable {
+    case all, undelivered, dead
+}
+
+public final class SQLiteEventOutbox: EventOutbox {
+    private let writer: any DatabaseWriter
+
+    public init(writer: any DatabaseWriter) { self.writer = writer }
+
+    public convenience init(stateDirectory: String) throws {
+        self.init(writer: try ZoneBootDatabase.open(stateDirectory: stateDirectory))
+    }
+
+    public func releaseClaims() throws -> Int {
+        try writer.writeWithoutFlush { db in
+            try db.execute(sql: """
+                UPDATE event SET claimed_ms = NULL
+                WHERE claimed_ms IS NOT NULL AND delivered_at IS NULL AND dead_at IS NULL
+                """)
+            return db.changesCount
+        }
+    }
+
+    public func claimDue(nowMs: Int64, limit: Int) throws -> [OutboxEntry] {
+        let decoder = JSONDecoder()
+        let due = """
+            SELECT id, body, attempts, done_hooks FROM event
+            WHERE delivered_at IS NULL AND dead_at IS NULL AND claimed_ms IS NULL AND next_attempt_ms <= ?
+            ORDER BY next_attempt_ms, id LIMIT ?
+            """
+        // Polled several times a second: a read when nothing is due keeps the write lock,
+        // which the DHCP path's commits need, free.
+        guard try writer.read({ db in try Row.fetchOne(db, sql: due, arguments: [nowMs, 1]) }) != nil else { return [] }
+        return try writer.writeWithoutFlush { db in
+            let rows = try Row.fetchAll(db, sql: due, arguments: [nowMs, limit])
+            let claim = try db.cachedStatement(sql: "UPDATE event SET claimed_ms = ?, attempts = attempts + 1 WHERE id = ?")
+            var entries: [OutboxEntry] = []
+            for row in rows {
+                let id: Int64 = row["id"]
+                let body: String = row["body"]
+                guard let event = try? decoder.decode(DHCPEvent.self, from: Data(body.utf8)) else {
+                    // Written by a version that encoded events otherwise: no hook could read it.
+                    try db.execute(sql: "UPDATE event SET dead_at = ?, last_error = ? WHERE id = ?",
+                                   arguments: [nowMs / 1000, "the event's body cannot be decoded", id])
+                    continue
+                }
+                try claim.execute(arguments: [nowMs, id])
+                let done: String = row["done_hooks"]
+                entries.append(OutboxEntry(id: id, event: event, attempt: (row["attempts"] as Int) + 1,
+                                           doneHooks: Set(done.split(separator: "\n").map(String.init))))
+            }
+            return entries
+        }
+    }
+
+    public func finish(_ results: [DeliveryResult], nowMs: Int64) throws {
+        guard !results.isEmpty else { return }
+        try writer.writeWithoutFlush { db in
+            for result in results {
+                let done = try String.fetchOne(db, sql: "SELECT done_hooks FROM event WHERE id = ?", arguments: [result.id]) ?? ""
+                let hooks = Set(done.split(separator: "\n").map(String.init)).union(result.succeeded).sorted()
+                    .joined(separator: "\n")
+                switch result.outcome {
+                case .delivered:
+                    try db.execute(sql: """
+                        UPDATE event SET claimed_ms = NULL, delivered_at = ?, done_hooks = ?, last_error = NULL WHERE id = ?
+                        """, arguments: [nowMs / 1000, hooks, result.id])
+                case .retry(let at, let error):
+                    try db.execute(sql: """
+                        UPDATE event SET claimed_ms = NULL, next_attempt_ms = ?, done_hooks = ?, last_error = ? WHERE id = ?
+                        """, arguments: [at, hooks, error, result.id])
+                case .dead(let error):
+                    try db.execute(sql: """
+                        UPDATE event SET claimed_ms = NULL, dead_at = ?, done_hooks = ?, last_error = ? WHERE id = ?
+                        """, arguments: [nowMs / 1000, hooks, error, result.id])
+                }
+            }
+        }
+    }
+
+    public func append(_ events: [DHCPEvent]) throws {
+        let bodies = try events.map(Self.body)
+        try writer.write { db in try Self.insert(events, bodies: bodies, db) }
+    }
+
+    public func events(_ filter: EventFilter, limit: Int) throws -> [EventRecord] {
+        let condition = switch filter {
+        case .all: "1"
+        case .undelivered: "delivered_at IS NULL AND dead_at IS NULL"
+        case .dead: "dead_at IS NOT NULL"
+        }
+        let decoder = JSONDecoder()
+        return try writer.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM event WHERE \(condition) ORDER BY id DESC LIMIT ?",
+                             arguments: [limit]).map { row in
+                let body: String = row["body"]
+                let event = try? decoder.decode(DHCPEvent.self, from: Data(body.utf8))
+                let delivered: Int64? = row["delivered_at"], dead: Int64? = row["dead_at"], claimed: Int64? = row["claimed_ms"]
+                let state: EventRecord.State = delivered != nil ? .delivered : dead != nil ? .dead : claimed != nil ? .delivering : .pending
+                return EventRecord(id: row["id"], type: row["type"], at: row["at"], name: event?.name,
+                                   address: event?.address.description, mac: event?.mac, state: state,
+                                   attempts: row["attempts"], nextAttemptMs: state == .pending ? row["next_attempt_ms"] : nil,
+                                   deliveredAt: delivered, deadAt: dead, lastError: row["last_error"])
+            }
+        }
+    }
+
+    public func retry(id: Int64, nowMs: Int64) throws -> Bool {
+        try writer.write { db in
+            try db.execute(sql: """
+                UPDATE event SET dead_at = NULL, attempts = 0, next_attempt_ms = ?, claimed_ms = NULL
+                WHERE id = ? AND dead_at IS NOT NULL
+                """, arguments: [nowMs, id])
+            return db.changesCount == 1
+        }
+    }
+
+    /// The one encoding of an event's body: what hooks and `zonectl events` read back.
+    static func body(_ event: DHCPEvent) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: try encoder.encode(event), as: UTF8.self)
+    }
+
+    static func insert(_ events: [DHCPEvent], bodies: [String], _ db: Database) throws {
+        let insert = try db.cachedStatement(sql: "INSERT INTO event (type, at, body) VALUES (?, ?, ?)")
+        for (event, body) in zip(events, bodies) {
+            try insert.execute(arguments: [event.type.rawValue, event.at, body])
+        }
+    }
+}

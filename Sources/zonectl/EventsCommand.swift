@@ -1,0 +1,124 @@
+import ArgumentParser
+import Foundation
+import Store
+
+struct Events: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "events",
+        abstract: "Show the hook events of the outbox, and deliver dead letters again.",
+        discussion: """
+            Every event zonebootd writes for hooks (lease.acked, lease.expired, bmc.discovered, ...) \
+            is delivered at least once, retried with backoff, and kept as a dead letter after its \
+            last try. `zonectl events --dead` lists those; `zonectl events retry ID` makes one due again.
+            """,
+        subcommands: [List.self, Retry.self],
+        defaultSubcommand: List.self)
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "List events, newest first.")
+
+        @OptionGroup var state: StateOptions
+
+        @Flag(help: "Only events not delivered yet (pending or being delivered).")
+        var undelivered = false
+
+        @Flag(help: "Only dead letters.")
+        var dead = false
+
+        @Option(help: "How many events to show.")
+        var limit = 50
+
+        @Flag(help: "Print JSON.")
+        var json = false
+
+        func run() throws {
+            let filter: EventFilter = dead ? .dead : undelivered ? .undelivered : .all
+            let events: [EventRecord]
+            do {
+                events = try SQLiteEventOutbox(stateDirectory: state.directory).events(filter, limit: limit)
+            } catch {
+                throw fail("\(error)")
+            }
+            if json {
+                try printJSON(events)
+                return
+            }
+            guard !events.isEmpty else {
+                print("No \(filter == .all ? "" : "\(filter.rawValue) ")events in \(state.directory).")
+                return
+            }
+            let rows = [["ID", "TYPE", "AT (UTC)", "NAME", "ADDRESS", "STATE", "TRIES", "LAST ERROR"]]
+                + events.map { event in
+                    [String(event.id), event.type, Self.time(event.at), event.name ?? "-", event.address ?? "-",
+                     event.state.rawValue, String(event.attempts), event.lastError ?? ""]
+                }
+            printTable(rows)
+        }
+
+        static func time(_ seconds: Int64) -> String {
+            ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: TimeInterval(seconds)))
+        }
+    }
+
+    struct Retry: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "retry", abstract: "Deliver a dead letter again, with a fresh count of tries.")
+
+        @OptionGroup var state: StateOptions
+
+        @Argument(help: "The event's id (from `zonectl events --dead`).")
+        var id: Int64
+
+        func run() throws {
+            let requeued: Bool
+            do {
+                requeued = try SQLiteEventOutbox(stateDirectory: state.directory)
+                    .retry(id: id, nowMs: Int64(Date().timeIntervalSince1970 * 1000))
+            } catch {
+                throw fail("\(error)")
+            }
+            guard requeued else { throw fail("event \(id) is not a dead letter (see `zonectl events --dead`)") }
+            print("event \(id) is due again: zonebootd delivers it within a second")
+        }
+    }
+}
+
+struct BMCs: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bmcs", abstract: "List the BMCs registered over Redfish, with their system's serial and model.")
+
+    @OptionGroup var state: StateOptions
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    func run() throws {
+        let bmcs: [BMCRecord]
+        do {
+            bmcs = try SQLiteBMCInventory(stateDirectory: state.directory).all()
+        } catch {
+            throw fail("\(error)")
+        }
+        if json {
+            try printJSON(bmcs)
+            return
+        }
+        guard !bmcs.isEmpty else {
+            print("No BMC registered in \(state.directory) yet.")
+            return
+        }
+        printTable([["NAME", "ADDRESS", "MANUFACTURER", "MODEL", "SERIAL", "BIOS", "BMC FIRMWARE"]]
+            + bmcs.map { [$0.name, $0.address, $0.manufacturer ?? "-", $0.model ?? "-", $0.serial ?? "-",
+                          $0.biosVersion ?? "-", $0.bmcFirmware ?? "-"] })
+    }
+}
+
+/// Columns padded to their widest cell, two spaces apart.
+func printTable(_ rows: [[String]]) {
+    guard let columns = rows.first?.count else { return }
+    let widths = (0..<columns).map { column in rows.map { $0[column].count }.max() ?? 0 }
+    for row in rows {
+        print(zip(row, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: "  ")
+            .trimmingCharacters(in: .whitespaces))
+    }
+}

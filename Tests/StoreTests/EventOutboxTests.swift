@@ -1,0 +1,115 @@
+import Addressing
+import Boot
+import Foundation
+import Store
+import Testing
+import Zone
+
+@Suite struct EventOutboxTests {
+    private let state = NSTemporaryDirectory() + "zoneboot-outbox-\(UUID().uuidString)"
+
+    private func event(_ type: HookEvent = .leaseAcked, at: Int64 = 100) -> DHCPEvent {
+        DHCPEvent(type: type, address: IPv4Address(198, 18, 16, 11), mac: "52:54:00:00:00:01", name: "h1", pod: "p01",
+                  location: Location(pod: "p01", switch: "tor-a", port: "swp1"), details: [:], at: at)
+    }
+
+    private func open() throws -> (SQLiteLeaseStore, SQLiteEventOutbox, SQLiteBMCInventory) {
+        (try SQLiteLeaseStore(stateDirectory: state), try SQLiteEventOutbox(stateDirectory: state),
+         try SQLiteBMCInventory(stateDirectory: state))
+    }
+
+    @Test func aClaimIsExclusiveAndCountsATry() throws {
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        let (leases, outbox, _) = try open()
+        try leases.commit(leases: [], events: [event(), event(.leaseReleased)])
+        let first = try outbox.claimDue(nowMs: 1_000, limit: 1)
+        #expect(first.map(\.id) == [1])
+        #expect(first.first?.attempt == 1)
+        #expect(first.first?.event == event())
+        #expect(try outbox.claimDue(nowMs: 1_000, limit: 10).map(\.id) == [2])
+        #expect(try outbox.claimDue(nowMs: 1_000, limit: 10).isEmpty)
+        try outbox.finish([DeliveryResult(id: 1, succeeded: ["a"], outcome: .delivered)], nowMs: 2_000)
+        #expect(try outbox.events(.undelivered, limit: 10).map(\.id) == [2])
+        #expect(try outbox.events(.all, limit: 10).map(\.state) == [.delivering, .delivered])
+    }
+
+    @Test func aFailedTryWaitsForItsTimeAndSkipsHooksThatTookIt() throws {
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        let (leases, outbox, _) = try open()
+        try leases.commit(leases: [], events: [event()])
+        _ = try outbox.claimDue(nowMs: 0, limit: 1)
+        try outbox.finish([DeliveryResult(id: 1, succeeded: ["a"], outcome: .retry(atMs: 5_000, error: "b: exited with status 1"))], nowMs: 0)
+        #expect(try outbox.claimDue(nowMs: 4_999, limit: 1).isEmpty)
+        let again = try #require(try outbox.claimDue(nowMs: 5_000, limit: 1).first)
+        #expect(again.attempt == 2)
+        #expect(again.doneHooks == ["a"])
+        #expect(try outbox.events(.all, limit: 1).first?.lastError == "b: exited with status 1")
+    }
+
+    @Test func deadLettersAreListedAndRetriedWithFreshTries() throws {
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        let (leases, outbox, _) = try open()
+        try leases.commit(leases: [], events: [event()])
+        _ = try outbox.claimDue(nowMs: 0, limit: 1)
+        try outbox.finish([DeliveryResult(id: 1, succeeded: [], outcome: .dead(error: "gave up"))], nowMs: 0)
+        #expect(try outbox.claimDue(nowMs: .max, limit: 1).isEmpty)
+        #expect(try outbox.events(.dead, limit: 10).map(\.id) == [1])
+        #expect(try outbox.retry(id: 1, nowMs: 10))
+        #expect(try outbox.retry(id: 1, nowMs: 10) == false)
+        #expect(try outbox.events(.dead, limit: 10).isEmpty)
+        #expect(try outbox.claimDue(nowMs: 10, limit: 1).first?.attempt == 1)
+    }
+
+    @Test func claimsLeftByADeadProcessAreReleasedOnStartup() throws {
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        do {
+            let (leases, outbox, _) = try open()
+            try leases.commit(leases: [], events: [event(), event()])
+            _ = try outbox.claimDue(nowMs: 0, limit: 2)
+            try outbox.finish([DeliveryResult(id: 2, succeeded: [], outcome: .delivered)], nowMs: 0)
+        }
+        let (_, outbox, _) = try open()
+        #expect(try outbox.claimDue(nowMs: 0, limit: 10).isEmpty)
+        #expect(try outbox.releaseClaims() == 1)
+        let again = try outbox.claimDue(nowMs: 0, limit: 10)
+        #expect(again.map(\.id) == [1])
+        #expect(again.first?.attempt == 2)
+    }
+
+    @Test func anExpiredBoundLeaseIsReportedOncePerExpiry() throws {
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        let (leases, outbox, _) = try open()
+        var lease = Lease(address: IPv4Address(198, 18, 16, 11), mac: [0x52, 0x54, 0, 0, 0, 1], clientID: nil, pod: "p01",
+                          location: Location(pod: "p01", switch: "tor-a", port: "swp1"), name: "h1", state: .bound,
+                          expiresAt: 100, updatedAt: 50)
+        let released = Lease(address: IPv4Address(198, 18, 16, 12), mac: [0x52, 0x54, 0, 0, 0, 2], clientID: nil, pod: "p01",
+                             location: nil, name: nil, state: .released, expiresAt: 100, updatedAt: 50)
+        try leases.commit(leases: [lease, released], events: [])
+        let expired: (Lease) -> DHCPEvent? = { DHCPEvent(type: .leaseExpired, address: $0.address, mac: "m", name: $0.name,
+                                                         pod: $0.pod, location: $0.location, details: [:], at: 200) }
+        #expect(try leases.reportExpiredLeases(now: 99, event: expired) == 0)
+        #expect(try leases.reportExpiredLeases(now: 200, event: expired) == 1)
+        #expect(try leases.reportExpiredLeases(now: 300, event: expired) == 0)
+        // Renewed, then expired again: reported again.
+        lease.expiresAt = 400
+        try leases.commit(leases: [lease], events: [])
+        #expect(try leases.reportExpiredLeases(now: 500, event: expired) == 1)
+        // Where no hook wants it, the expiry is marked but no event is written.
+        lease.expiresAt = 600
+        try leases.commit(leases: [lease], events: [])
+        #expect(try leases.reportExpiredLeases(now: 700) { _ in nil } == 0)
+        #expect(try leases.reportExpiredLeases(now: 700, event: expired) == 0)
+        #expect(try outbox.events(.all, limit: 10).map(\.type) == ["lease.expired", "lease.expired"])
+    }
+
+    @Test func aRegisteredBMCAndItsEventCommitTogether() throws {
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        let (_, outbox, inventory) = try open()
+        let record = BMCRecord(name: "h1-lom", address: "198.18.17.11", mac: "52:54:00:00:00:01", hostname: "h1-lom",
+                               manufacturer: "HPE", model: "ProLiant DL360 Gen10", serial: "CZ1234", biosVersion: "U32",
+                               bmcFirmware: "iLO 5 v2.72", registeredAt: 1)
+        try inventory.record(record, event: event(.bmcDiscovered))
+        #expect(try inventory.all() == [record])
+        #expect(try outbox.events(.all, limit: 10).map(\.type) == ["bmc.discovered"])
+    }
+}
