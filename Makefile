@@ -60,6 +60,7 @@ bench: deps firmware release
 	bench/zone-bench.sh
 	$(PYTHON) bench/dhcp_bench.py
 	$(PYTHON) bench/boot_storm.py
+	$(PYTHON) bench/apply_bench.py
 
 clean:
 	rm -rf .build $(STATE)

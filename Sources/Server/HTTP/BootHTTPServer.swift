@@ -107,24 +107,8 @@ public final class BootHTTPServer: Sendable {
             }
         }
 
-        let started = StartSignal()
-        let app = Application(
-            router: router,
-            configuration: .init(address: .hostname(configuration.host, port: configuration.port),
-                                 serverName: "zonebootd", reuseAddress: true),
-            onServerRunning: { channel in started.finish(.success(channel.localAddress)) },
-            eventLoopGroupProvider: .shared(group),
-            logger: logger)
-        let serving = Task {
-            do {
-                // zonebootd handles signals itself; the server stops when this task is cancelled.
-                try await app.runService(gracefulShutdownSignals: [])
-            } catch {
-                started.finish(.failure(error))
-                throw error
-            }
-        }
-        let address = try await started.wait()
+        let (address, serving) = try await HTTPListener.start(router: router, host: configuration.host,
+                                                              port: configuration.port, group: group, logger: logger)
         logger.info("HTTP listening on \(address.map { "\($0)" } ?? configuration.host)")
         return BootHTTPServer(statistics: statistics, localAddress: address, task: serving)
     }
@@ -132,37 +116,6 @@ public final class BootHTTPServer: Sendable {
     public func close() async {
         task.cancel()
         _ = try? await task.value
-    }
-}
-
-/// The first of "listening" or "failed to start", whichever the server task reports,
-/// and whether it comes before or after someone waits for it.
-final class StartSignal: Sendable {
-    private enum State {
-        case waiting(CheckedContinuation<SocketAddress?, any Error>?)
-        case done(Result<SocketAddress?, any Error>)
-    }
-    private let state = Mutex(State.waiting(nil))
-
-    func finish(_ result: Result<SocketAddress?, any Error>) {
-        let waiter: CheckedContinuation<SocketAddress?, any Error>? = state.withLock { state in
-            guard case .waiting(let continuation) = state else { return nil }
-            state = .done(result)
-            return continuation
-        }
-        waiter?.resume(with: result)
-    }
-
-    func wait() async throws -> SocketAddress? {
-        try await withCheckedThrowingContinuation { continuation in
-            let ready: Result<SocketAddress?, any Error>? = state.withLock { state in
-                switch state {
-                case .waiting: state = .waiting(continuation); return nil
-                case .done(let result): return result
-                }
-            }
-            if let ready { continuation.resume(with: ready) }
-        }
     }
 }
 

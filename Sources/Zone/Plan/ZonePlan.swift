@@ -206,3 +206,8 @@ enum PlanResources {
         }
     }
 }
+
+extension ZonePlan {
+    /// "3 added, 1 changed, 0 removed": how history describes a revision.
+    public var summaryLine: String { "\(summary.add) added, \(summary.change) changed, \(summary.remove) removed" }
+}
