@@ -61,7 +61,7 @@ def run(case, edit, runs):
 
 def one_host(current, original):
     if current == original:
-        text, _, moved = move_one_host(original, unit=7, offset=500)
+        text, _, moved = move_one_host(original, unit=7, offset=-2)
         return text, moved
     return original, ExampleRelayLab.address_of(original, 1, 7)
 

@@ -51,16 +51,18 @@ SERVERS_LINE = re.compile(r"(ports: swp1-swp(\d+), rack: (\d+), units: 1-\d+, ro
 POOL_LINE = re.compile(r"discovery: \{ network: servers, range: ([\d.]+)-([\d.]+), lease: 10m \}")
 
 
-def move_one_host(text, pod="p01", rack=1, unit=7, offset=500):
+def move_one_host(text, pod="p01", rack=1, unit=7, offset=-2):
     """The host at swpU of the rack's ToR gets address <servers network> + offset (a free
-    address above the discovery pool); every other host keeps its address."""
+    address above the discovery pool; negative: from the network's end, -2 being the
+    last usable); every other host keeps its address."""
     pod_start = text.index(f"- name: {pod}\n")
     match = SERVERS_LINE.search(text, pod_start)
     while int(match.group(3)) != rack:
         match = SERVERS_LINE.search(text, match.end())
     units, first = int(match.group(2)), ipaddress.IPv4Address(match.group(4))
     servers = re.search(r"servers: \{ subnet: ([\d./]+)", text[pod_start:]).group(1)
-    moved = ipaddress.IPv4Network(servers).network_address + offset
+    network = ipaddress.IPv4Network(servers)
+    moved = network.network_address + (offset if offset >= 0 else network.num_addresses + offset)
     entries = [
         f"{{ ports: swp1-swp{unit - 1}, rack: {rack}, units: 1-{unit - 1}, role: hypervisor, network: servers, address: {first} }}",
         f"{{ ports: swp{unit}, rack: {rack}, units: {unit}, role: hypervisor, network: servers, address: {moved} }}",

@@ -8,6 +8,7 @@ namespaces the tests make (198.18.0.0/15).
 import http.client
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -55,7 +56,7 @@ def source(path):
 def test_plan_apply_history_and_rollback_through_zonectl(server):
     first = server.revision()
     assert first["id"] == 1 and first["author"] == "zonebootd"
-    text, old, new = move_one_host(server.zone.read_text(), unit=7, offset=300)
+    text, old, new = move_one_host(server.zone.read_text(), unit=7, offset=-2)
     changed = edited(server, text)
 
     plan = server.zonectl("plan", changed, check=2)
@@ -138,8 +139,8 @@ def test_a_server_without_a_token_file_is_read_only(tmp_path):
 
 def test_stale_base_is_409_and_concurrent_applies_are_serialized(server):
     base = server.zone.read_text()
-    a = source(edited(server, move_one_host(base, unit=3, offset=300)[0], "a.yaml"))
-    b = source(edited(server, move_one_host(base, unit=5, offset=301)[0], "b.yaml"))
+    a = source(edited(server, move_one_host(base, unit=3, offset=-2)[0], "a.yaml"))
+    b = source(edited(server, move_one_host(base, unit=5, offset=-3)[0], "b.yaml"))
     results = []
 
     def apply(src):
@@ -206,7 +207,7 @@ def test_kill_9_during_apply_leaves_the_old_or_the_new_revision(tmp_path, point,
     zone = example_zone(tmp_path, 1, 2, 10)
     srv = LocalServer(tmp_path, zone, tokens_file, env={"ZONEBOOT_TEST_CRASH_AT": point})
     try:
-        text, old, new = move_one_host(zone.read_text(), unit=7, offset=300)
+        text, old, new = move_one_host(zone.read_text(), unit=7, offset=-2)
         changed = zone.parent / "next.yaml"
         changed.write_text(text)
         old_digest = srv.revision()["digest"]
@@ -238,7 +239,7 @@ def test_kill_9_during_apply_leaves_the_old_or_the_new_revision(tmp_path, point,
 
 def test_sighup_reloads_the_zone_file_through_the_same_path(server):
     original = server.zone.read_text()
-    text, _, new = move_one_host(original, unit=4, offset=310)
+    text, _, new = move_one_host(original, unit=4, offset=-4)
     server.zone.write_text(text)
     os.kill(server.proc.pid, signal.SIGHUP)
     wait_for(lambda: server.revision()["id"] == 2, timeout=20, what="the SIGHUP revision")
@@ -319,7 +320,7 @@ def test_an_apply_of_1000_hosts_under_steady_load_loses_and_mixes_nothing(tmp_pa
         option82 = (b"\x01\x04swp7\x02\x0bp01-tor-r01").hex()
         seconds, rate = 12, 150
         load = the_lab.spawn(relay.relay, "perfdhcp", "-4", "-l", relay.giaddr, "-r", rate, "-R", 3000,
-                             "-p", seconds, "-W", 3, "-o", f"82,{option82}", "198.19.255.10",
+                             "-p", seconds, "-W", 3, "-d", 5, "-o", f"82,{option82}", "198.19.255.10",
                              log=tmp_path / "perfdhcp.out")
         time.sleep(4)
         started = time.time()
@@ -341,12 +342,12 @@ def test_an_apply_of_1000_hosts_under_steady_load_loses_and_mixes_nothing(tmp_pa
             options = dict(o for o in bootp[DHCP].options if isinstance(o, tuple)) if DHCP in packet else {}
             kind = options.get("message-type")
             if bootp.op == 1:
-                requests[(bootp.xid, kind)] = True
+                requests.setdefault((bootp.xid, kind), float(packet.time))
                 continue
             if kind not in (2, 5, 6):
                 malformed += 1
                 continue
-            replies[(bootp.xid, 1 if kind == 2 else 3)] = True
+            replies.setdefault((bootp.xid, 1 if kind == 2 else 3), float(packet.time))
             if kind == 6:
                 naks += 1
             elif kind == 5:
@@ -354,14 +355,27 @@ def test_an_apply_of_1000_hosts_under_steady_load_loses_and_mixes_nothing(tmp_pa
                 acks.append((bootp.yiaddr, name))
         unanswered = [key for key in requests if key not in replies]
         mixed = [ack for ack in acks if ack not in (old, new)]
+        delays = sorted(replies[key] - sent for key, sent in requests.items() if key in replies)
+        slow = [d for d in delays if d > 1.0]
         olds, news = acks.count(old), acks.count(new)
         print(f"\n{len(requests)} requests, {len(acks)} ACKs ({olds} old, {news} new), {naks} NAKs, "
-              f"{len(unanswered)} unanswered, {malformed} malformed; apply took {apply_seconds:.2f} s")
+              f"{len(unanswered)} unanswered, {malformed} malformed; apply took {apply_seconds:.2f} s; "
+              f"answer delay median {delays[len(delays) // 2] * 1000:.1f} ms, max {delays[-1] * 1000:.0f} ms, "
+              f"{len(slow)} over 1 s")
         print(report[-1200:])
         assert len(requests) > 2 * rate * 4, "the load did not run"
         assert malformed == 0
         assert unanswered == []
         assert mixed == [], mixed[:5]
+        # perfdhcp counts an answer later than its drop time (1 s) as a drop: none may be that late.
+        assert slow == []
         assert olds > 0 and news > 0, "the apply did not happen under load"
-        # A NAK can only answer a REQUEST for an offer the old revision made just before the swap.
-        assert naks <= 5
+        # A NAK answers a REQUEST for an address the old revision offered just before the swap
+        # (the client's next DISCOVER gets the new one). perfdhcp counts each NAK as a drop of
+        # its REQUEST-ACK exchange; the wire capture above is the ground truth (every request
+        # answered), perfdhcp's count is kept close to it: at most a few exchanges it loses on
+        # its own receive side, which shares the two cores with the server and the apply.
+        drops = [int(n) for n in re.findall(r"drops: (\d+)", report)]
+        print(f"perfdhcp drops {drops} (DISCOVER-OFFER, REQUEST-ACK) with {naks} NAKs on the wire")
+        assert sum(drops) <= naks + 5, (drops, naks)
+        assert naks <= 2 * rate, "NAKs beyond the offers in flight at the swap"
