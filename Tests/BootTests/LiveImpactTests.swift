@@ -14,13 +14,13 @@ import Zone
 
     init() throws { old = try ZoneLoader.load(path: exampleZonePath) }
 
-    /// ams1 with its servers moved up by 100 addresses and port swp40 no longer declared.
+    /// ams1 with its servers moved up by 100 addresses and port swp40 (host and BMC) no longer declared.
     func changed() throws -> ZoneRevision {
         var source = old.source
         source.text = source.text
             .replacingOccurrences(of: "network: servers, address: 198.18.16.11", with: "network: servers, address: 198.18.16.111")
-            .replacingOccurrences(of: "{ ports: swp1-swp40, rack: 1, units: 1-40, role: hypervisor,",
-                                  with: "{ ports: swp1-swp39, rack: 1, units: 1-39, role: hypervisor,")
+            // Its host and its BMC: a BMC is named after its host.
+            .replacingOccurrences(of: "{ ports: swp1-swp40, rack: 1, units: 1-40,", with: "{ ports: swp1-swp39, rack: 1, units: 1-39,")
             .replacingOccurrences(of: "range: 198.18.16.200-198.18.16.250", with: "range: 198.18.16.160-198.18.16.190")
         return try ZoneLoader.load(source: source)
     }

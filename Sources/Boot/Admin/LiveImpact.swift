@@ -17,6 +17,16 @@ public struct LiveImpact: Sendable, Codable, Equatable {
         /// The location's name and address in the new revision (nil when it is no longer declared).
         public var newName: String?
         public var newAddress: IPv4Address?
+
+        public init(location: String, mac: String, name: String?, address: IPv4Address, newName: String?,
+                    newAddress: IPv4Address?) {
+            self.location = location
+            self.mac = mac
+            self.name = name
+            self.address = address
+            self.newName = newName
+            self.newAddress = newAddress
+        }
     }
 
     /// A discovery lease whose address the new revision gives to a declared location.
@@ -26,6 +36,13 @@ public struct LiveImpact: Sendable, Codable, Equatable {
         public var address: IPv4Address
         /// The identity the new revision gives that address to.
         public var declaredFor: String
+
+        public init(pod: String, mac: String, address: IPv4Address, declaredFor: String) {
+            self.pod = pod
+            self.mac = mac
+            self.address = address
+            self.declaredFor = declaredFor
+        }
     }
 
     /// The address changes: the holder's next renewal gets a NAK, then the new address.
