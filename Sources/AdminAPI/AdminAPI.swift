@@ -112,6 +112,29 @@ public struct HostRow: Sendable, Codable, Equatable {
     }
 }
 
+/// `GET /v1/leases`: one durable lease, as operators read it.
+public struct LeaseRow: Sendable, Codable, Equatable {
+    public var address: IPv4Address
+    public var state: String
+    public var mac: String
+    public var name: String?
+    /// `p01/tor-a/swp7`; nil for a discovery lease.
+    public var location: String?
+    public var pod: String
+    /// Seconds since the Unix epoch.
+    public var expiresAt: Int64
+
+    public init(_ lease: Lease) {
+        address = lease.address
+        state = lease.state.rawValue
+        mac = lease.macText
+        name = lease.name
+        location = lease.location?.description
+        pod = lease.pod
+        expiresAt = lease.expiresAt
+    }
+}
+
 /// Every error the admin API returns. `diagnostics` and `rendered` are set for a zone
 /// that does not load: `rendered` is exactly what `zonectl validate` prints.
 public struct APIError: Sendable, Codable, Error {

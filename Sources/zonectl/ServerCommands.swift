@@ -1,6 +1,5 @@
 import AdminAPI
 import ArgumentParser
-import Boot
 import Foundation
 import Store
 
@@ -90,13 +89,13 @@ struct Leases: ParsableCommand {
     var json = false
 
     func run() throws {
-        let leases = try remote.client(remote.url).get("/v1/leases", as: [Lease].self)
+        let leases = try remote.client(remote.url).get("/v1/leases", as: [LeaseRow].self)
         if json { return try printJSON(leases) }
         let formatter = ISO8601DateFormatter()
         printTable([["ADDRESS", "STATE", "MAC", "NAME", "LOCATION", "POD", "EXPIRES (UTC)"]]
             + leases.map { lease in
-                [lease.address.description, lease.state.rawValue, lease.macText, lease.name ?? "-",
-                 lease.location?.description ?? "(discovery)", lease.pod,
+                [lease.address.description, lease.state, lease.mac, lease.name ?? "-",
+                 lease.location ?? "(discovery)", lease.pod,
                  formatter.string(from: Date(timeIntervalSince1970: TimeInterval(lease.expiresAt)))]
             })
     }

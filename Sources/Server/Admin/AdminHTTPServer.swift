@@ -43,7 +43,7 @@ public final class AdminHTTPServer: Sendable {
             }
         }
         router.get("/v1/hosts") { _, _ in json(await administrator.hosts(now: now())) }
-        router.get("/v1/leases") { _, _ in json(leases.all.sorted { $0.address < $1.address }) }
+        router.get("/v1/leases") { _, _ in json(leases.all.sorted { $0.address < $1.address }.map(LeaseRow.init)) }
         router.post("/v1/plan") { request, context in
             let body = try await request.decode(as: PlanRequest.self, context: context)
             do throws(AdminFailure) { return json(try await administrator.plan(body.source, now: now())) } catch {

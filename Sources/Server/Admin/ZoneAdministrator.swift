@@ -138,6 +138,11 @@ public actor ZoneAdministrator {
             let result = try apply(revision.source, basedOn: running.id, author: "zonebootd (SIGHUP)",
                                    message: "reloaded \(zoneFile)", now: now)
             if result.applied == nil { logger.info("SIGHUP: \(zoneFile) matches revision \(running.id): no changes") }
+            // The plan itself, as `zonectl plan` shows it, unless it is too long for a log.
+            if result.plan.plan.hasChanges, result.plan.plan.changes.count <= 100 {
+                let rendered = PlanRenderer(color: false).render(result.plan.plan, source: zoneFile, against: result.plan.against)
+                logger.notice("SIGHUP plan:\n\(rendered)")
+            }
             if !result.plan.impact.isEmpty {
                 logger.notice("SIGHUP: \(result.plan.impact.count) machine(s) holding leases are affected")
             }
