@@ -38,7 +38,7 @@ def run(case, edit, runs):
             # Alternate: the change, then back, each a real apply of its own.
             current = texts[-1]
             target, want = edit(current, texts[0])
-            path = tmp / f"step{i}.yaml"
+            path = zone.parent / f"step{i}.yaml"  # beside the zone: its templates resolve the same way
             path.write_text(target)
             probe = subprocess.Popen(["ip", "netns", "exec", relay.relay, "/usr/bin/python3", str(PROBE),
                                       "--server", SERVICES, "--giaddr", relay.giaddr, "--circuit", "swp7",

@@ -54,7 +54,11 @@ struct AdminClient {
         guard let problem = try? JSONDecoder().decode(APIError.self, from: answer.body) else {
             throw fail("\(base) answered HTTP \(answer.status): \(String(decoding: answer.body.prefix(500), as: UTF8.self))")
         }
-        if let rendered = problem.rendered { printError(rendered, terminator: "") }
+        if let rendered = problem.rendered {
+            // A zone that does not load: exactly what `zonectl validate` prints, and its exit status.
+            printError(rendered, terminator: "")
+            throw ExitCode.failure
+        }
         throw fail("\(problem.error) (HTTP \(answer.status))")
     }
 

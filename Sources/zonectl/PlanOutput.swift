@@ -1,4 +1,5 @@
 import AdminAPI
+import ArgumentParser
 import Boot
 import Foundation
 import Zone
@@ -31,9 +32,17 @@ func renderImpact(_ impact: LiveImpact) -> String {
     return lines.joined(separator: "\n") + "\n"
 }
 
-/// The zone file's source as the server should see it: loaded here first, so a broken
-/// zone gets exactly `zonectl validate`'s errors without a round trip.
-func localSource(_ path: String) throws -> ZoneSource { try loadZoneOrExit(path).source }
+/// The zone file and its templates as the server should see them. The server validates
+/// and expands them (its errors print exactly as `zonectl validate`'s); templates and
+/// hook programs are read and checked here, where they live.
+func localSource(_ path: String) throws -> ZoneSource {
+    do {
+        return try ZoneLoader.source(path: path)
+    } catch {
+        printError(error.description, terminator: "")
+        throw ExitCode.failure
+    }
+}
 
 /// Prints rows as aligned columns, the way `zonectl history` does.
 func printTable(_ rows: [[String]]) {

@@ -30,7 +30,7 @@ def main():
     p.add_argument("--remote-id", required=True)
     p.add_argument("--want", required=True)
     p.add_argument("--timeout", type=float, default=30)
-    p.add_argument("--interval", type=float, default=0.005)
+    p.add_argument("--interval", type=float, default=0.005, help="seconds between questions (and the answer timeout)")
     args = p.parse_args()
     assert args.server.startswith(("198.18.", "198.19.")) and args.giaddr.startswith(("198.18.", "198.19."))
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -42,6 +42,8 @@ def main():
     sent = answered = 0
     print(json.dumps({"ready": time.time()}), flush=True)
     while time.time() < deadline:
+        # One question per interval, answered or not: a steady probe, not a flood.
+        next_send = time.time() + args.interval
         xid = int.from_bytes(os.urandom(4), "big")
         mac = b"\x52\x54" + os.urandom(4)
         sock.sendto(discover(xid, mac, args.giaddr, args.circuit.encode(), args.remote_id.encode()), (args.server, 67))
@@ -57,6 +59,7 @@ def main():
                     break
         except socket.timeout:
             pass
+        time.sleep(max(0.0, next_send - time.time()))
     print(json.dumps({"timeout": True, "sent": sent, "answered": answered}), flush=True)
     return 1
 

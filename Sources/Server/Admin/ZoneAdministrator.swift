@@ -41,6 +41,8 @@ public actor ZoneAdministrator {
     private let leases: LeaseDirectory
     private let logger: Logger
     private var running: RevisionSummary
+    /// The running revision flattened for planning, so a plan flattens only the new zone.
+    private var runningSnapshot: PlanSnapshot
     /// Test-only: `ZONEBOOT_TEST_CRASH_AT=before-append|after-append|after-swap` kills the
     /// process with SIGKILL at that point of the next apply, for the crash-safety e2e test.
     private let crashPoint = ProcessInfo.processInfo.environment["ZONEBOOT_TEST_CRASH_AT"]
@@ -49,6 +51,7 @@ public actor ZoneAdministrator {
                 logger: Logger) {
         self.holder = holder
         self.running = running
+        runningSnapshot = PlanSnapshot(holder.current)
         self.store = store
         self.leases = leases
         self.logger = logger
@@ -95,7 +98,9 @@ public actor ZoneAdministrator {
 
     public func apply(_ source: ZoneSource, basedOn: Int, author: String, message: String?,
                       now: Int64) throws(AdminFailure) -> ApplyResponse {
-        let (plan, revision) = try makePlan(source, now: now)
+        let started = ContinuousClock.now
+        let (plan, revision, snapshot) = try makePlan(source, now: now)
+        let planned = ContinuousClock.now
         guard basedOn == running.id else { throw .staleBase(planned: basedOn, current: running.id) }
         guard plan.plan.hasChanges else { return ApplyResponse(plan: plan, applied: nil) }
         crash(at: "before-append")
@@ -112,8 +117,10 @@ public actor ZoneAdministrator {
         crash(at: "after-append")
         holder.swap(revision)
         running = applied
+        runningSnapshot = snapshot
         crash(at: "after-swap")
-        logger.notice("revision \(applied.id) applied by \(author): \(applied.summary)")
+        logger.notice("revision \(applied.id) applied by \(author): \(applied.summary)",
+                      metadata: ["load-and-plan": "\(planned - started)", "record-and-swap": "\(ContinuousClock.now - planned)"])
         return ApplyResponse(plan: plan, applied: applied)
     }
 
@@ -151,13 +158,14 @@ public actor ZoneAdministrator {
         }
     }
 
-    private func makePlan(_ source: ZoneSource, now: Int64) throws(AdminFailure) -> (SavedPlan, ZoneRevision) {
+    private func makePlan(_ source: ZoneSource, now: Int64) throws(AdminFailure) -> (SavedPlan, ZoneRevision, PlanSnapshot) {
         let revision: ZoneRevision
         do { revision = try ZoneLoader.load(source: source) } catch { throw .invalidZone(error) }
-        let plan = ZonePlan(from: holder.current, fromRevision: running.id, to: revision)
+        let snapshot = PlanSnapshot(revision)
+        let plan = ZonePlan(from: runningSnapshot, fromRevision: running.id, to: snapshot)
         let impact = LiveImpact(to: revision, leases: leases.all, now: now)
         return (SavedPlan(baseRevision: running.id, against: running.label, source: revision.source, plan: plan,
-                          impact: impact), revision)
+                          impact: impact), revision, snapshot)
     }
 
     private func crash(at point: String) {
