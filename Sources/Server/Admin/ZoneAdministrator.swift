@@ -1,8 +1,10 @@
 import AdminAPI
 import Boot
+import Dispatch
 import Foundation
 import Logging
 import Store
+import Synchronization
 import Zone
 
 /// Why a plan, apply or rollback was refused.
@@ -41,8 +43,6 @@ public actor ZoneAdministrator {
     private let leases: LeaseDirectory
     private let logger: Logger
     private var running: RevisionSummary
-    /// The running revision flattened for planning, so a plan flattens only the new zone.
-    private var runningSnapshot: PlanSnapshot
     /// Test-only: `ZONEBOOT_TEST_CRASH_AT=before-append|after-append|after-swap` kills the
     /// process with SIGKILL at that point of the next apply, for the crash-safety e2e test.
     private let crashPoint = ProcessInfo.processInfo.environment["ZONEBOOT_TEST_CRASH_AT"]
@@ -51,7 +51,6 @@ public actor ZoneAdministrator {
                 logger: Logger) {
         self.holder = holder
         self.running = running
-        runningSnapshot = PlanSnapshot(holder.current)
         self.store = store
         self.leases = leases
         self.logger = logger
@@ -66,7 +65,9 @@ public actor ZoneAdministrator {
             do { revision = try ZoneLoader.load(source: stored.source) } catch {
                 throw AdminFailure.store("stored revision \(stored.summary.id) no longer loads:\n\(error.description)")
             }
-            if let file = try? ZoneLoader.load(path: zoneFile), file.source.digest != stored.source.digest {
+            // Compared by source, without expanding the file: a second expanded zone would
+            // double the memory a server starts with.
+            if let file = try? ZoneLoader.source(path: zoneFile), file.digest != stored.source.digest {
                 logger.notice("\(zoneFile) differs from the running revision \(stored.summary.id): SIGHUP or `zonectl apply` applies it")
             }
             return (revision, stored.summary)
@@ -99,7 +100,7 @@ public actor ZoneAdministrator {
     public func apply(_ source: ZoneSource, basedOn: Int, author: String, message: String?,
                       now: Int64) throws(AdminFailure) -> ApplyResponse {
         let started = ContinuousClock.now
-        let (plan, revision, snapshot) = try makePlan(source, now: now)
+        let (plan, revision) = try makePlan(source, now: now)
         let planned = ContinuousClock.now
         guard basedOn == running.id else { throw .staleBase(planned: basedOn, current: running.id) }
         guard plan.plan.hasChanges else { return ApplyResponse(plan: plan, applied: nil) }
@@ -117,7 +118,6 @@ public actor ZoneAdministrator {
         crash(at: "after-append")
         holder.swap(revision)
         running = applied
-        runningSnapshot = snapshot
         crash(at: "after-swap")
         logger.notice("revision \(applied.id) applied by \(author): \(applied.summary)",
                       metadata: ["load-and-plan": "\(planned - started)", "record-and-swap": "\(ContinuousClock.now - planned)"])
@@ -158,14 +158,33 @@ public actor ZoneAdministrator {
         }
     }
 
-    private func makePlan(_ source: ZoneSource, now: Int64) throws(AdminFailure) -> (SavedPlan, ZoneRevision, PlanSnapshot) {
+    private func makePlan(_ source: ZoneSource, now: Int64) throws(AdminFailure) -> (SavedPlan, ZoneRevision) {
+        // Loading the new zone and flattening the running one for the diff are independent:
+        // both at once, on two cores. (Keeping the running revision flattened instead would
+        // cost as much memory again as the revision itself.)
+        let current = holder.current
+        let parts = Mutex<(loaded: Result<ZoneRevision, ZoneLoadError>?, running: PlanSnapshot?)>((nil, nil))
+        DispatchQueue.concurrentPerform(iterations: 2) { part in
+            if part == 0 {
+                let loaded: Result<ZoneRevision, ZoneLoadError>
+                do throws(ZoneLoadError) { loaded = .success(try ZoneLoader.load(source: source)) } catch { loaded = .failure(error) }
+                parts.withLock { $0.loaded = loaded }
+            } else {
+                let snapshot = PlanSnapshot(current)
+                parts.withLock { $0.running = snapshot }
+            }
+        }
+        let (loaded, runningSnapshot) = parts.withLock { ($0.loaded, $0.running) }
         let revision: ZoneRevision
-        do { revision = try ZoneLoader.load(source: source) } catch { throw .invalidZone(error) }
-        let snapshot = PlanSnapshot(revision)
-        let plan = ZonePlan(from: runningSnapshot, fromRevision: running.id, to: snapshot)
+        switch loaded {
+        case .success(let value)?: revision = value
+        case .failure(let error)?: throw .invalidZone(error)
+        case nil: throw .store("the zone was not loaded")
+        }
+        let plan = ZonePlan(from: runningSnapshot, fromRevision: running.id, to: PlanSnapshot(revision))
         let impact = LiveImpact(to: revision, leases: leases.all, now: now)
         return (SavedPlan(baseRevision: running.id, against: running.label, source: revision.source, plan: plan,
-                          impact: impact), revision, snapshot)
+                          impact: impact), revision)
     }
 
     private func crash(at point: String) {
