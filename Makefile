@@ -77,6 +77,7 @@ bench: deps firmware release
 	$(PYTHON) bench/http_bench.py
 	$(PYTHON) bench/tftp_bench.py
 	$(PYTHON) bench/hooks_bench.py
+	$(PYTHON) bench/apply_bench.py
 
 clean:
 	rm -rf .build $(STATE) $(VENV)

@@ -50,11 +50,13 @@ let package = Package(
             "Zone", "Boot",
             .product(name: "GRDB", package: "GRDB.swift"),
         ], swiftSettings: strict),
+        // The admin API's JSON bodies and its token file: shared by zonebootd and zonectl.
+        .target(name: "AdminAPI", dependencies: ["Addressing", "Zone", "Boot", "Store"], swiftSettings: strict),
         // AF_PACKET sockets for direct mode (Linux headers Swift does not import).
         .target(name: "CPacketSocket"),
         // Thin I/O: the DHCP listener, group-committed lease writes, counters, the boot HTTP server.
         .target(name: "Server", dependencies: [
-            "Addressing", "DHCPv4", "Zone", "Boot", "Store", "CPacketSocket", "TFTP",
+            "Addressing", "DHCPv4", "Zone", "Boot", "Store", "AdminAPI", "CPacketSocket", "TFTP",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -65,11 +67,11 @@ let package = Package(
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ], swiftSettings: strict),
         .executableTarget(name: "zonectl", dependencies: [
-            "Addressing", "Zone", "Boot", "Store",
+            "Addressing", "Zone", "Boot", "Store", "AdminAPI",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: strict),
         .executableTarget(name: "zonebootd", dependencies: [
-            "Addressing", "Zone", "Boot", "Store", "Server",
+            "Addressing", "Zone", "Boot", "Store", "AdminAPI", "Server",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
@@ -79,6 +81,8 @@ let package = Package(
         // Golden files and fixtures are read through #filePath, not bundled.
         .testTarget(name: "ZoneTests", dependencies: ["Zone", "Addressing"], exclude: ["Golden"], swiftSettings: strict),
         .testTarget(name: "BootTests", dependencies: ["Boot", "Zone", "DHCPv4", "Addressing"], swiftSettings: strict),
+        .testTarget(name: "AdminAPITests", dependencies: ["AdminAPI", "Boot", "Zone", "Store", "Addressing"],
+                    swiftSettings: strict),
         .testTarget(name: "StoreTests", dependencies: ["Store", "Zone", "Boot", "Addressing"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]

@@ -80,7 +80,8 @@ def start_servers(root, state):
     servers.append(Peer("zonebootd", [
         str(ZONEBOOTD), "--zone", str(ROOT / "zones" / "ams1.yaml"), "--state", str(state), "--listen", HOST,
         "--dhcp-port", str(free_port()), "--tftp-port", str(port), "--tftp-root", str(root),
-        "--tftp-max-per-client", "1024", "--log-level", "warning"], port))
+        "--tftp-max-per-client", "1024", "--http-port", "0", "--admin-port", "0",
+        "--firmware", str(ROOT / "firmware"), "--log-level", "warning"], port))
     if shutil.which("in.tftpd"):
         port = free_port()
         servers.append(Peer("tftpd-hpa", ["in.tftpd", "--foreground", "--address", f"{HOST}:{port}",

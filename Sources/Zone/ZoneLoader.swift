@@ -20,6 +20,27 @@ public enum ZoneLoader {
         try load(source, files: StoredFiles(files: source.files))
     }
 
+    /// What a client sends a server that validates and expands the zone itself: the zone
+    /// file and the templates it names, read from disk; hook programs are checked here,
+    /// where they run. Cheaper than `load(path:)` (no expansion). Errors it finds are
+    /// reported as `load(path:)` reports them; a zone that does not parse is returned
+    /// as it is, for the server to report.
+    public static func source(path: String) throws(ZoneLoadError) -> ZoneSource {
+        let text = try readZoneFile(path)
+        let folder = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? ""
+        let files = DiskFiles(folder: folder)
+        let (root, syntaxErrors) = YAMLDocument.parse(text, file: path)
+        guard syntaxErrors.isEmpty, let root else { return ZoneSource(zoneFile: path, text: text) }
+        var templates = TemplateReader(files: files)
+        templates.read(ZoneDecoder(file: path).decode(root))
+        if templates.diagnostics.contains(where: { $0.severity == .error }) {
+            var sources = [path: text]
+            for (name, content) in templates.texts { sources[name] = content }
+            throw ZoneLoadError(diagnostics: templates.diagnostics, sources: sources)
+        }
+        return ZoneSource(zoneFile: path, text: text, files: templates.contents)
+    }
+
     // MARK: Steps
 
     static func readZoneFile(_ path: String) throws(ZoneLoadError) -> String {

@@ -1,3 +1,4 @@
+import AdminAPI
 import Addressing
 import ArgumentParser
 import Boot
@@ -21,8 +22,11 @@ struct ZoneBootD: AsyncParsableCommand {
             like Kea, it listens on real interfaces only where the operator names them). Relayed \
             requests are answered only from giaddrs a pod lists in `relays`.
 
-            Signals: SIGHUP reloads the zone file (a broken file is rejected and the running \
-            revision kept); SIGTERM and SIGINT stop after in-flight writes.
+            The running revision comes from the state directory: at start, the latest applied \
+            revision wins; with none, the zone file is recorded as revision 1. Changes arrive \
+            through the admin API (`zonectl apply --server`) or SIGHUP, which re-reads the zone \
+            file through the same path: validate, plan, record, swap (a broken file is rejected \
+            and the running revision kept). SIGTERM and SIGINT stop after in-flight writes.
             """)
 
     @Option(help: "The zone file (YAML).")
@@ -79,6 +83,16 @@ struct ZoneBootD: AsyncParsableCommand {
     @OptionGroup(title: "Hooks")
     var hooks: HookOptions
 
+    @Option(help: "Address of the admin API (plan, apply, history, rollback, hosts, leases).")
+    var adminListen = "127.0.0.1"
+
+    @Option(help: "TCP port of the admin API (0: no admin API).")
+    var adminPort = AdminAPI.defaultPort
+
+    @Option(help: ArgumentHelp("File of `name:token` lines whose bearer tokens may change the zone; mode 0600.",
+                               discussion: "Without it the admin API is read-only. The name is recorded in history."))
+    var adminTokenFile: String?
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: Logger.Level = .info
 
@@ -86,6 +100,7 @@ struct ZoneBootD: AsyncParsableCommand {
         for address in listen where IPv4Address(address) == nil {
             throw ValidationError("--listen \(address) is not an IPv4 address")
         }
+        if IPv4Address(adminListen) == nil { throw ValidationError("--admin-listen \(adminListen) is not an IPv4 address") }
         if let serverID, IPv4Address(serverID) == nil { throw ValidationError("--server-id \(serverID) is not an IPv4 address") }
         if direct != nil {
             guard directSwitch != nil else { throw ValidationError("--direct takes POD/SWITCH, e.g. p01/tor-a") }
@@ -119,14 +134,29 @@ struct ZoneBootD: AsyncParsableCommand {
         logger.logLevel = logLevel
         let stateDirectory = state ?? ProcessInfo.processInfo.environment["ZONEBOOT_STATE"] ?? "/var/lib/zoneboot"
 
-        let revision: ZoneRevision
+        let tokens: AdminTokens?
         do {
-            revision = try ZoneLoader.load(path: zone)
+            tokens = try adminTokenFile.map { path throws(AdminTokens.Problem) in try AdminTokens.load(path: path) }
         } catch {
-            FileHandle.standardError.write(Data(error.description.utf8))
+            logger.critical("\(error)")
             throw ExitCode.failure
         }
-        logger.info("zone \(revision.zoneName) loaded: \(revision.identities.count) identities")
+        let revisionStore: SQLiteRevisionStore
+        let revision: ZoneRevision, running: RevisionSummary
+        do {
+            revisionStore = try SQLiteRevisionStore(stateDirectory: stateDirectory)
+            (revision, running) = try ZoneAdministrator.startingRevision(zoneFile: zone, store: revisionStore, logger: logger)
+        } catch let error as ZoneLoadError {
+            FileHandle.standardError.write(Data(error.description.utf8))
+            throw ExitCode.failure
+        } catch let error as AdminFailure {
+            logger.critical("\(error.message)")
+            throw ExitCode.failure
+        } catch {
+            logger.critical("\(error)")
+            throw ExitCode.failure
+        }
+        logger.info("zone \(revision.zoneName) \(running.label) running: \(revision.identities.count) identities")
         let revisions = RevisionHolder(revision)
         let store: SQLiteLeaseStore
         let outbox: SQLiteEventOutbox
@@ -162,7 +192,9 @@ struct ZoneBootD: AsyncParsableCommand {
         let httpGroup = MultiThreadedEventLoopGroup(numberOfThreads: 2)
         var servers: [DHCPServer] = []
         var httpServers: [BootHTTPServer] = []
+        var adminServer: AdminHTTPServer?
         func closeAll() async {
+            await adminServer?.close()
             for server in servers { await server.close() }
             for server in httpServers { await server.close() }
             try? await group.shutdownGracefully()
@@ -193,6 +225,19 @@ struct ZoneBootD: AsyncParsableCommand {
                 }
             } catch {
                 logger.critical("cannot listen for HTTP on port \(httpPort): \(error)")
+                await closeAll()
+                throw ExitCode.failure
+            }
+        }
+
+        let administrator = ZoneAdministrator(holder: revisions, running: running, store: revisionStore,
+                                              leases: directory, logger: logger)
+        if adminPort != 0 {
+            do {
+                adminServer = try await AdminHTTPServer.start(host: adminListen, port: adminPort, administrator: administrator,
+                                                              tokens: tokens, leases: directory, group: httpGroup, logger: logger)
+            } catch {
+                logger.critical("cannot listen for the admin API on \(adminListen):\(adminPort): \(error)")
                 await closeAll()
                 throw ExitCode.failure
             }
@@ -253,16 +298,9 @@ struct ZoneBootD: AsyncParsableCommand {
                                         hooks: hookStatistics)
         let signals = SignalWaiter()
         let zonePath = zone
-        let reloadLogger = logger
         await signals.run(
             onReload: {
-                do {
-                    let next = try ZoneLoader.load(path: zonePath)
-                    revisions.swap(next)
-                    reloadLogger.info("SIGHUP: zone \(next.zoneName) reloaded: \(next.identities.count) identities")
-                } catch {
-                    reloadLogger.error("SIGHUP: zone file rejected, running revision kept:\n\(error)")
-                }
+                Task { await administrator.reload(zoneFile: zonePath, now: Int64(Date().timeIntervalSince1970)) }
             },
             tick: { reporter.write() })
         logger.info("stopping")

@@ -1,3 +1,4 @@
+import AdminAPI
 import ArgumentParser
 import Foundation
 import Store
@@ -9,14 +10,21 @@ struct Apply: ParsableCommand {
         abstract: "Record a zone file as the new revision, after showing its plan.",
         discussion: """
             Shows the plan, asks for confirmation at a terminal (--yes skips it), then records the \
-            zone file and its templates as a new revision in the state directory. If someone else \
-            applied since the plan was shown, nothing is recorded: plan again.
+            zone file and its templates as a new revision: in the state directory, or on a running \
+            zonebootd with --server, which swaps to it at once (needs a token: --token-file or \
+            $ZONEBOOT_TOKEN_FILE). `--plan FILE` applies a plan saved by `zonectl plan -o FILE` \
+            exactly. If anyone applied since the plan was made, nothing is recorded: plan again.
             """)
 
-    @Argument(help: "The zone file (YAML).")
-    var zone: String
+    @Argument(help: "The zone file (YAML); not with --plan.")
+    var zone: String?
 
     @OptionGroup var state: StateOptions
+
+    @OptionGroup var remote: ServerOptions
+
+    @Option(help: ArgumentHelp("Apply exactly this saved plan (from `zonectl plan -o`).", valueName: "FILE"))
+    var plan: String?
 
     @Flag(help: "Apply without asking.")
     var yes = false
@@ -32,27 +40,20 @@ struct Apply: ParsableCommand {
 
     func validate() throws {
         if json && !yes { throw ValidationError("--json needs --yes: a script cannot answer the confirmation") }
+        if (zone == nil) == (plan == nil) { throw ValidationError("give a zone file or --plan FILE") }
     }
 
     func run() throws {
+        if plan != nil || remote.explicitURL != nil { return try applyOnServer() }
+        guard let zone else { return }
         let (plan, revision, against, base) = try makePlan(zone: zone, options: state)
         if !json { print(PlanRenderer(color: useColor(noColor: noColor)).render(plan, source: zone, against: against), terminator: "") }
         guard plan.hasChanges else {
             if json { try printJSON(ApplyResult(plan: plan, applied: nil)) } else { print("Nothing to apply.") }
             return
         }
-        if !yes {
-            guard isatty(STDIN_FILENO) == 1 else {
-                throw fail("refusing to apply without confirmation: standard input is not a terminal; pass --yes")
-            }
-            print("\nApply these changes? Only 'yes' is accepted: ", terminator: "")
-            guard readLine()?.trimmingCharacters(in: .whitespaces) == "yes" else {
-                print("Apply cancelled.")
-                throw ExitCode.failure
-            }
-        }
-        let s = plan.summary
-        let summary = "\(s.add) added, \(s.change) changed, \(s.remove) removed"
+        try confirm("Apply these changes?")
+        let summary = plan.summaryLine
         let applied: RevisionSummary
         do {
             applied = try state.openRevisions().append(source: revision.source, zone: revision.zoneName, author: currentAuthor,
@@ -64,6 +65,72 @@ struct Apply: ParsableCommand {
             try printJSON(ApplyResult(plan: plan, applied: applied))
         } else {
             print("\nApplied revision \(applied.id) (zone \(applied.zone)): \(summary).")
+        }
+    }
+
+    /// Plan on the server (or read the saved plan), confirm, then apply against the
+    /// revision the plan was made with: the server refuses (409) if it moved.
+    private func applyOnServer() throws {
+        let client = remote.client(remote.url)
+        let saved: SavedPlan
+        let shownAs: String
+        if let path = plan {
+            guard let data = FileManager.default.contents(atPath: path) else { throw fail("cannot read the plan \(path)") }
+            do { saved = try JSONDecoder().decode(SavedPlan.self, from: data) } catch {
+                throw fail("\(path) is not a plan saved by `zonectl plan -o`: \(error)")
+            }
+            guard saved.format == SavedPlan.currentFormat else {
+                throw fail("\(path) is a plan of format \(saved.format); this zonectl reads format \(SavedPlan.currentFormat)")
+            }
+            shownAs = "\(saved.source.zoneFile) (saved plan \(path))"
+        } else if yes {
+            // Nobody reads the plan before it applies: skip the round trip that would show
+            // it, and apply against the revision running now (the answer carries the plan).
+            let zone = self.zone ?? ""
+            let source = try localSource(zone)
+            let running = try client.get("/v1/revision", as: RunningRevision.self)
+            let result = try client.post("/v1/apply", ApplyRequest(source: source, baseRevision: running.revision.id,
+                                                                    message: message),
+                                         authenticated: true, as: ApplyResponse.self)
+            return try report(result, shownAs: zone)
+        } else {
+            let zone = self.zone ?? ""
+            saved = try client.post("/v1/plan", PlanRequest(source: try localSource(zone)), authenticated: false,
+                                    as: SavedPlan.self)
+            shownAs = zone
+        }
+        if !json { print(renderSavedPlan(saved, source: shownAs, color: useColor(noColor: noColor)), terminator: "") }
+        guard saved.plan.hasChanges else {
+            if json { try printJSON(ApplyResponse(plan: saved, applied: nil)) } else { print("Nothing to apply.") }
+            return
+        }
+        try confirm("Apply these changes to the running server?")
+        let result = try client.post("/v1/apply", ApplyRequest(source: saved.source, baseRevision: saved.baseRevision,
+                                                                message: message),
+                                     authenticated: true, as: ApplyResponse.self)
+        try report(result, shownAs: nil)
+    }
+
+    /// `shownAs` is set when the plan has not been printed yet.
+    private func report(_ result: ApplyResponse, shownAs: String?) throws {
+        if json { return try printJSON(result) }
+        if let shownAs { print(renderSavedPlan(result.plan, source: shownAs, color: useColor(noColor: noColor)), terminator: "") }
+        if let applied = result.applied {
+            print("\nApplied revision \(applied.id) (zone \(applied.zone)) on \(remote.url): \(applied.summary); running now.")
+        } else {
+            print("Nothing to apply.")
+        }
+    }
+
+    private func confirm(_ question: String) throws {
+        guard !yes else { return }
+        guard isatty(STDIN_FILENO) == 1 else {
+            throw fail("refusing to apply without confirmation: standard input is not a terminal; pass --yes")
+        }
+        print("\n\(question) Only 'yes' is accepted: ", terminator: "")
+        guard readLine()?.trimmingCharacters(in: .whitespaces) == "yes" else {
+            print("Apply cancelled.")
+            throw ExitCode.failure
         }
     }
 }

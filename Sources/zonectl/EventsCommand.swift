@@ -112,13 +112,3 @@ struct BMCs: ParsableCommand {
                           $0.biosVersion ?? "-", $0.bmcFirmware ?? "-"] })
     }
 }
-
-/// Columns padded to their widest cell, two spaces apart.
-func printTable(_ rows: [[String]]) {
-    guard let columns = rows.first?.count else { return }
-    let widths = (0..<columns).map { column in rows.map { $0[column].count }.max() ?? 0 }
-    for row in rows {
-        print(zip(row, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: "  ")
-            .trimmingCharacters(in: .whitespaces))
-    }
-}

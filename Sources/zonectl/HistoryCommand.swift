@@ -1,12 +1,16 @@
+import AdminAPI
 import ArgumentParser
 import Store
 
 struct History: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "history",
-        abstract: "List the applied revisions, newest first.")
+        abstract: "List the applied revisions, newest first.",
+        discussion: "From the state directory, or from a running zonebootd with --server (or $ZONEBOOT_SERVER).")
 
     @OptionGroup var state: StateOptions
+
+    @OptionGroup var remote: ServerOptions
 
     @Option(help: "How many revisions to show.")
     var limit = 50
@@ -15,7 +19,9 @@ struct History: ParsableCommand {
     var json = false
 
     func run() throws {
-        let revisions = try state.openRevisions().history(limit: limit)
+        let revisions = try remote.explicitURL.map { url in
+            try remote.client(url).get("/v1/history?limit=\(limit)", as: [RevisionSummary].self)
+        } ?? state.openRevisions().history(limit: limit)
         if json {
             try printJSON(revisions)
             return
@@ -24,12 +30,7 @@ struct History: ParsableCommand {
             print("No revisions in \(state.directory) yet: `zonectl apply ZONE` records the first.")
             return
         }
-        let rows = [["REV", "APPLIED (UTC)", "BY", "ZONE", "CHANGES", "MESSAGE"]]
-            + revisions.map { [String($0.id), $0.createdAt, $0.author, $0.zone, $0.summary, $0.message ?? ""] }
-        let widths = (0..<6).map { column in rows.map { $0[column].count }.max() ?? 0 }
-        for row in rows {
-            print(zip(row, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: "  ")
-                .trimmingCharacters(in: .whitespaces))
-        }
+        printTable([["REV", "APPLIED (UTC)", "BY", "ZONE", "CHANGES", "MESSAGE"]]
+            + revisions.map { [String($0.id), $0.createdAt, $0.author, $0.zone, $0.summary, $0.message ?? ""] })
     }
 }

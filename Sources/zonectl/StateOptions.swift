@@ -1,3 +1,4 @@
+import AdminAPI
 import ArgumentParser
 import Foundation
 import Store
@@ -46,10 +47,6 @@ var currentAuthor: String {
     if let name = env["ZONEBOOT_AUTHOR"] ?? env["USER"] ?? env["LOGNAME"] { return name }
     if let entry = getpwuid(getuid()), let name = entry.pointee.pw_name { return String(cString: name) }
     return "uid \(getuid())"
-}
-
-extension RevisionSummary {
-    var label: String { "revision \(id) (\(createdAt) by \(author))" }
 }
 
 /// The plan of a zone file against the store's latest revision.

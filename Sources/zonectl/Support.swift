@@ -31,3 +31,13 @@ func fail(_ message: String) -> ExitCode {
     printError("error: \(message)")
     return ExitCode.failure
 }
+
+/// Columns padded to their widest cell, two spaces apart: every table zonectl prints.
+func printTable(_ rows: [[String]]) {
+    guard let columns = rows.first?.count else { return }
+    let widths = (0..<columns).map { column in rows.map { $0[column].count }.max() ?? 0 }
+    for row in rows {
+        print(zip(row, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: "  ")
+            .trimmingCharacters(in: .whitespaces))
+    }
+}

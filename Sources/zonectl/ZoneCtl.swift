@@ -12,8 +12,8 @@ struct ZoneCtl: ParsableCommand {
             `zonectl apply`. The zone file reference is docs/zone-format.md.
             """,
         subcommands: [
-            Validate.self, Render.self, Plan.self, Apply.self, History.self, Hosts.self, Events.self, BMCs.self,
-            Inventory.self, ChefNodeCommand.self, Schema.self, Example.self,
+            Validate.self, Render.self, Plan.self, Apply.self, History.self, Rollback.self, Hosts.self, Leases.self,
+            Events.self, BMCs.self, Inventory.self, ChefNodeCommand.self, Schema.self, Example.self,
         ]
     )
 }

@@ -50,7 +50,7 @@ class Server:
             [str(ZONEBOOTD), "--zone", str(ROOT / "zones" / "ams1.yaml"), "--state", str(state),
              "--listen", HOST, "--dhcp-port", str(free_port()), "--counters-file", str(state / "dhcp.json"),
              "--tftp-port", str(self.port), "--tftp-root", str(root), "--tftp-counters-file", str(self.counters),
-             "--http-port", "0", "--firmware", str(ROOT / "firmware"),
+             "--http-port", "0", "--admin-port", "0", "--firmware", str(ROOT / "firmware"),
              *[str(a) for a in extra]],
             stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
         wait_for(lambda: read_counters(self.counters) is not None, timeout=30, what="zonebootd to start")

@@ -223,7 +223,7 @@ def test_onie_then_cumulus_on_a_switch_port_and_an_ilo_on_a_host_port(ztp_lab):
     assert 67 not in options and 239 not in options
     assert ztp_lab.lease("198.18.16.12") == ("hpe-ilo", None, None, 1)
     assert ztp_lab.events().count("host.miscabled") == 1
-    hosts = subprocess.run([ZONECTL, "hosts", "--state", ztp_lab.state, "--miscabled"], capture_output=True, text=True,
-                           check=True).stdout
+    # From the running server's admin API (127.0.0.1 inside the server's namespace).
+    hosts = ztp_lab.lab.run(ztp_lab.srv, ZONECTL, "hosts", "--server", "http://127.0.0.1:9067", "--miscabled").stdout
     assert "lab-p01-r01-u02" in hosts and "hpe-ilo" in hosts and "MISCABLED" in hosts
     assert "lab-p01-leaf-1" not in hosts

@@ -4,7 +4,6 @@ import Foundation
 import Hummingbird
 import Logging
 import NIOCore
-import ServiceLifecycle
 import Synchronization
 import Zone
 
@@ -69,14 +68,12 @@ public final class BootHTTPServer: Sendable {
 
     public let statistics: HTTPStatistics
     public let localAddress: SocketAddress?
-    private let services: ServiceGroup
-    private let task: Task<Void, any Error>
+    private let listener: HTTPListener
 
-    private init(statistics: HTTPStatistics, localAddress: SocketAddress?, services: ServiceGroup, task: Task<Void, any Error>) {
+    private init(statistics: HTTPStatistics, listener: HTTPListener) {
         self.statistics = statistics
-        self.localAddress = localAddress
-        self.services = services
-        self.task = task
+        self.localAddress = listener.localAddress
+        self.listener = listener
     }
 
     public static func start(_ configuration: Configuration, revisions: RevisionHolder, leases: LeaseDirectory,
@@ -135,34 +132,15 @@ public final class BootHTTPServer: Sendable {
             return json(node.json())
         }
 
-        let started = StartSignal()
-        let app = Application(
-            router: router,
-            configuration: .init(address: .hostname(configuration.host, port: configuration.port),
-                                 serverName: "zonebootd", reuseAddress: true),
-            onServerRunning: { channel in started.finish(.success(channel.localAddress)) },
-            eventLoopGroupProvider: .shared(group),
-            logger: logger)
-        // zonebootd handles signals itself; `close` shuts the server down gracefully.
-        let services = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [], logger: logger))
-        let serving = Task {
-            do {
-                try await services.run()
-            } catch {
-                started.finish(.failure(error))
-                throw error
-            }
-        }
-        let address = try await started.wait()
+        let listener = try await HTTPListener.start(router: router, host: configuration.host, port: configuration.port,
+                                                    group: group, logger: logger)
+        let address = listener.localAddress
         logger.info("HTTP listening on \(address.map { "\($0)" } ?? configuration.host)")
-        return BootHTTPServer(statistics: statistics, localAddress: address, services: services, task: serving)
+        return BootHTTPServer(statistics: statistics, listener: listener)
     }
 
     /// Stops accepting, lets requests in flight finish, then returns.
-    public func close() async {
-        await services.triggerGracefulShutdown()
-        _ = try? await task.value
-    }
+    public func close() async { await listener.close() }
 }
 
 private func json(_ bytes: [UInt8]) -> Response {
@@ -174,37 +152,6 @@ private func inventory(_ revision: ZoneRevision, _ leases: LeaseDirectory,
                        _ selection: AnsibleInventory.Selection) -> AnsibleInventory {
     let live = HostLiveState.byName(leases.all, now: Int64(Date().timeIntervalSince1970))
     return AnsibleInventory(revision: revision, live: live, selection: selection)
-}
-
-/// The first of "listening" or "failed to start", whichever the server task reports,
-/// and whether it comes before or after someone waits for it.
-final class StartSignal: Sendable {
-    private enum State {
-        case waiting(CheckedContinuation<SocketAddress?, any Error>?)
-        case done(Result<SocketAddress?, any Error>)
-    }
-    private let state = Mutex(State.waiting(nil))
-
-    func finish(_ result: Result<SocketAddress?, any Error>) {
-        let waiter: CheckedContinuation<SocketAddress?, any Error>? = state.withLock { state in
-            guard case .waiting(let continuation) = state else { return nil }
-            state = .done(result)
-            return continuation
-        }
-        waiter?.resume(with: result)
-    }
-
-    func wait() async throws -> SocketAddress? {
-        try await withCheckedThrowingContinuation { continuation in
-            let ready: Result<SocketAddress?, any Error>? = state.withLock { state in
-                switch state {
-                case .waiting: state = .waiting(continuation); return nil
-                case .done(let result): return result
-                }
-            }
-            if let ready { continuation.resume(with: ready) }
-        }
-    }
 }
 
 /// Logs what ONIE says about itself (serial, MAC, machine, operation) with each request it

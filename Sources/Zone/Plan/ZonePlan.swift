@@ -43,10 +43,16 @@ public struct ZonePlan: Sendable, Codable, Equatable {
     public var hasChanges: Bool { !changes.isEmpty }
 
     public init(from old: ZoneRevision?, fromRevision: Int?, to new: ZoneRevision) {
-        zone = new.zoneName
+        self.init(from: old.map(PlanSnapshot.init), fromRevision: fromRevision, to: PlanSnapshot(new))
+    }
+
+    /// Plans between flattened revisions: a server keeps its running revision's snapshot,
+    /// so each plan flattens only the new zone.
+    public init(from old: PlanSnapshot?, fromRevision: Int?, to new: PlanSnapshot) {
+        zone = new.zone
         self.fromRevision = fromRevision
-        let before = old.map(PlanResources.of) ?? [:]
-        let after = PlanResources.of(new)
+        let before = old?.resources ?? [:]
+        let after = new.resources
         var changes: [Change] = []
         for key in Set(before.keys).union(after.keys) {
             let a = before[key], b = after[key]
@@ -76,8 +82,19 @@ public struct ZonePlan: Sendable, Codable, Equatable {
     }
 }
 
+/// A revision flattened into the resources a plan compares.
+public struct PlanSnapshot: Sendable {
+    let zone: String
+    let resources: [String: PlanResource]
+
+    public init(_ revision: ZoneRevision) {
+        zone = revision.zoneName
+        resources = PlanResources.of(revision)
+    }
+}
+
 /// A resource flattened for diffing.
-struct PlanResource {
+struct PlanResource: Sendable {
     var kind: String
     var name: String
     var pod: String?
@@ -213,4 +230,9 @@ enum PlanResources {
         case .object(let members): "{" + members.map { "\"\($0.key)\": \(json($0.value))" }.joined(separator: ", ") + "}"
         }
     }
+}
+
+extension ZonePlan {
+    /// "3 added, 1 changed, 0 removed": how history describes a revision.
+    public var summaryLine: String { "\(summary.add) added, \(summary.change) changed, \(summary.remove) removed" }
 }

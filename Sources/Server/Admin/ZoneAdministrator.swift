@@ -1,0 +1,197 @@
+import AdminAPI
+import Boot
+import Dispatch
+import Foundation
+import Logging
+import Store
+import Synchronization
+import Zone
+
+/// Why a plan, apply or rollback was refused.
+public enum AdminFailure: Error, Sendable {
+    /// The posted zone does not load: the diagnostics `zonectl validate` shows.
+    case invalidZone(ZoneLoadError)
+    /// The running revision moved since the plan was made.
+    case staleBase(planned: Int, current: Int)
+    case noSuchRevision(Int)
+    case store(String)
+
+    public var message: String {
+        switch self {
+        case .invalidZone(let error): "the zone does not load: \(error.errorCount) error(s)"
+        case .staleBase(let planned, let current):
+            "the zone changed since this plan was made: planned against revision \(planned), now at \(current); plan again"
+        case .noSuchRevision(let id): "there is no revision \(id)"
+        case .store(let why): "the store refused the revision: \(why)"
+        }
+    }
+}
+
+/// The one way the running revision changes (admin API, SIGHUP, start): validate and
+/// expand, plan against the running revision, append to the store, then swap.
+///
+/// - The new revision is fully loaded before anything is written, so a broken zone
+///   changes nothing.
+/// - The store's append commits (fsynced) before the swap, and at start the latest
+///   stored revision is what runs: a crash anywhere leaves the old or the new revision
+///   running after the restart, never a mix.
+/// - An actor: applies are serialized; the second of two applies planned against the
+///   same revision finds its base moved and is refused (409), like Terraform's lock.
+public actor ZoneAdministrator {
+    private let holder: RevisionHolder
+    private let store: any RevisionStore
+    private let leases: LeaseDirectory
+    private let logger: Logger
+    private var running: RevisionSummary
+    /// Test-only: `ZONEBOOT_TEST_CRASH_AT=before-append|after-append|after-swap` kills the
+    /// process with SIGKILL at that point of the next apply, for the crash-safety e2e test.
+    private let crashPoint = ProcessInfo.processInfo.environment["ZONEBOOT_TEST_CRASH_AT"]
+
+    public init(holder: RevisionHolder, running: RevisionSummary, store: any RevisionStore, leases: LeaseDirectory,
+                logger: Logger) {
+        self.holder = holder
+        self.running = running
+        self.store = store
+        self.leases = leases
+        self.logger = logger
+    }
+
+    /// What runs at start: the latest stored revision if there is one (the zone file is
+    /// then only compared with it), else the zone file, recorded as revision 1.
+    public static func startingRevision(zoneFile: String, store: any RevisionStore, logger: Logger)
+        throws -> (ZoneRevision, RevisionSummary) {
+        if let stored = try store.latest() {
+            let revision: ZoneRevision
+            do { revision = try ZoneLoader.load(source: stored.source) } catch {
+                throw AdminFailure.store("stored revision \(stored.summary.id) no longer loads:\n\(error.description)")
+            }
+            // Compared by source, without expanding the file: a second expanded zone would
+            // double the memory a server starts with.
+            if let file = try? ZoneLoader.source(path: zoneFile), file.digest != stored.source.digest {
+                logger.notice("\(zoneFile) differs from the running revision \(stored.summary.id): SIGHUP or `zonectl apply` applies it")
+            }
+            return (revision, stored.summary)
+        }
+        let revision = try ZoneLoader.load(path: zoneFile)
+        let plan = ZonePlan(from: nil, fromRevision: nil, to: revision)
+        let summary = try store.append(source: revision.source, zone: revision.zoneName, author: "zonebootd",
+                                       message: "first start with \(zoneFile)", basedOn: nil, summary: plan.summaryLine)
+        return (revision, summary)
+    }
+
+    public var current: RunningRevision { RunningRevision(revision: running, identities: holder.current.identities.count) }
+
+    public func history(limit: Int) throws -> [RevisionSummary] { try store.history(limit: limit) }
+
+    /// Every identity of the running revision, with the lease its address holds now.
+    public func hosts(now: Int64) -> [HostRow] {
+        holder.current.identities.map { identity in
+            let lease = leases.lease(address: identity.address)
+                .flatMap { $0.isActive(at: now) && $0.location == identity.location ? $0 : nil }
+            return HostRow(name: identity.name, kind: identity.kind.rawValue, location: identity.location.description,
+                           address: identity.address, role: identity.role, lease: lease?.state.rawValue, mac: lease?.macText,
+                           device: lease?.device?.kind.rawValue, model: lease?.device?.model, serial: lease?.device?.serial,
+                           miscabled: lease?.miscabled ?? false)
+        }
+    }
+
+    public func plan(_ source: ZoneSource, now: Int64) throws(AdminFailure) -> SavedPlan {
+        try makePlan(source, now: now).0
+    }
+
+    public func apply(_ source: ZoneSource, basedOn: Int, author: String, message: String?,
+                      now: Int64) throws(AdminFailure) -> ApplyResponse {
+        let started = ContinuousClock.now
+        let (plan, revision) = try makePlan(source, now: now)
+        let planned = ContinuousClock.now
+        guard basedOn == running.id else { throw .staleBase(planned: basedOn, current: running.id) }
+        guard plan.plan.hasChanges else { return ApplyResponse(plan: plan, applied: nil) }
+        crash(at: "before-append")
+        let applied: RevisionSummary
+        do {
+            applied = try store.append(source: revision.source, zone: revision.zoneName, author: author, message: message,
+                                       basedOn: basedOn, summary: plan.plan.summaryLine)
+        } catch StoreError.staleBase(_, let current) {
+            // Someone wrote the store behind the server's back (an offline `zonectl apply`).
+            throw .staleBase(planned: basedOn, current: current ?? 0)
+        } catch {
+            throw .store("\(error)")
+        }
+        crash(at: "after-append")
+        holder.swap(revision)
+        running = applied
+        crash(at: "after-swap")
+        logger.notice("revision \(applied.id) applied by \(author): \(applied.summary)",
+                      metadata: ["load-and-plan": "\(planned - started)", "record-and-swap": "\(ContinuousClock.now - planned)"])
+        return ApplyResponse(plan: plan, applied: applied)
+    }
+
+    /// A rollback is an apply of an earlier revision's source: a new revision, history kept.
+    public func rollback(to id: Int, basedOn: Int, author: String, message: String?,
+                         now: Int64) throws(AdminFailure) -> ApplyResponse {
+        let stored: StoredRevision?
+        do { stored = try store.revision(id: id) } catch { throw .store("\(error)") }
+        guard let stored else { throw .noSuchRevision(id) }
+        return try apply(stored.source, basedOn: basedOn, author: author,
+                         message: message ?? "rollback to revision \(id)", now: now)
+    }
+
+    /// SIGHUP: the zone file through the same path, logged as a plan summary.
+    public func reload(zoneFile: String, now: Int64) {
+        let revision: ZoneRevision
+        do { revision = try ZoneLoader.load(path: zoneFile) } catch {
+            logger.error("SIGHUP: \(zoneFile) rejected, revision \(running.id) kept running:\n\(error.description)")
+            return
+        }
+        do {
+            let result = try apply(revision.source, basedOn: running.id, author: "zonebootd (SIGHUP)",
+                                   message: "reloaded \(zoneFile)", now: now)
+            if result.applied == nil { logger.info("SIGHUP: \(zoneFile) matches revision \(running.id): no changes") }
+            // The plan itself, as `zonectl plan` shows it, unless it is too long for a log.
+            if result.plan.plan.hasChanges, result.plan.plan.changes.count <= 100 {
+                let rendered = PlanRenderer(color: false).render(result.plan.plan, source: zoneFile, against: result.plan.against)
+                logger.notice("SIGHUP plan:\n\(rendered)")
+            }
+            if !result.plan.impact.isEmpty {
+                logger.notice("SIGHUP: \(result.plan.impact.count) machine(s) holding leases are affected")
+            }
+        } catch {
+            logger.error("SIGHUP: \(zoneFile) not applied: \(error.message)")
+        }
+    }
+
+    private func makePlan(_ source: ZoneSource, now: Int64) throws(AdminFailure) -> (SavedPlan, ZoneRevision) {
+        // Loading the new zone and flattening the running one for the diff are independent:
+        // both at once, on two cores. (Keeping the running revision flattened instead would
+        // cost as much memory again as the revision itself.)
+        let current = holder.current
+        let parts = Mutex<(loaded: Result<ZoneRevision, ZoneLoadError>?, running: PlanSnapshot?)>((nil, nil))
+        DispatchQueue.concurrentPerform(iterations: 2) { part in
+            if part == 0 {
+                let loaded: Result<ZoneRevision, ZoneLoadError>
+                do throws(ZoneLoadError) { loaded = .success(try ZoneLoader.load(source: source)) } catch { loaded = .failure(error) }
+                parts.withLock { $0.loaded = loaded }
+            } else {
+                let snapshot = PlanSnapshot(current)
+                parts.withLock { $0.running = snapshot }
+            }
+        }
+        let (loaded, runningSnapshot) = parts.withLock { ($0.loaded, $0.running) }
+        let revision: ZoneRevision
+        switch loaded {
+        case .success(let value)?: revision = value
+        case .failure(let error)?: throw .invalidZone(error)
+        case nil: throw .store("the zone was not loaded")
+        }
+        let plan = ZonePlan(from: runningSnapshot, fromRevision: running.id, to: PlanSnapshot(revision))
+        let impact = LiveImpact(to: revision, leases: leases.all, now: now)
+        return (SavedPlan(baseRevision: running.id, against: running.label, source: revision.source, plan: plan,
+                          impact: impact), revision)
+    }
+
+    private func crash(at point: String) {
+        guard crashPoint == point else { return }
+        logger.critical("ZONEBOOT_TEST_CRASH_AT=\(point): killing this process (test hook)")
+        kill(getpid(), SIGKILL)
+    }
+}
