@@ -1,3 +1,4 @@
+import Boot
 import Foundation
 import GRDB
 import Zone
@@ -63,7 +64,8 @@ public final class SQLiteRevisionStore: RevisionStore {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let json = String(decoding: try encoder.encode(source), as: UTF8.self)
-        let createdAt = ISO8601DateFormatter().string(from: Date())
+        let now = Date()
+        let createdAt = ISO8601DateFormatter().string(from: now)
         return try writer.write { db in
             // Checked inside the write transaction: two applies cannot both pass it.
             let current = try Int.fetchOne(db, sql: "SELECT max(id) FROM revision")
@@ -73,6 +75,10 @@ public final class SQLiteRevisionStore: RevisionStore {
                 INSERT INTO revision (id, zone, digest, created_at, author, message, based_on, summary, source)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [id, zone, source.digest, createdAt, author, message, basedOn, summary, json])
+            // The outbox learns of the new revision in the same transaction that records it.
+            let applied = DHCPEvent.zoneApplied(revision: id, zone: zone, author: author, summary: summary,
+                                                basedOn: basedOn, at: Int64(now.timeIntervalSince1970))
+            try SQLiteEventOutbox.insert([applied], bodies: [try SQLiteEventOutbox.body(applied)], db)
             return RevisionSummary(id: id, zone: zone, digest: source.digest, createdAt: createdAt, author: author,
                                    message: message, basedOn: basedOn, summary: summary)
         }

@@ -70,6 +70,20 @@ import Zone
         #expect(HookSelection.hooks(for: event(.leaseAcked, name: nil), in: zone).map(\.name.value) == ["a", "b"])
     }
 
+    @Test func zoneAppliedGoesToEveryHookThatSubscribesWhateverItsRoles() throws {
+        let zone = try revision(hooks: """
+              a: { on: [lease.acked], url: "http://198.18.0.5/a" }
+              b: { on: [zone.applied], url: "http://198.18.0.5/b" }
+              c: { on: [zone.applied, lease.acked], url: "http://198.18.0.5/c" }
+            """, roles: """
+              probe: { hooks: [a] }
+            """)
+        let applied = DHCPEvent.zoneApplied(revision: 3, zone: "t", author: "ops", summary: "1 changed", basedOn: 2, at: 1)
+        #expect(HookSelection.hooks(for: applied, in: zone).map(\.name.value) == ["b", "c"])
+        #expect(HookSelection.hooks(for: applied, in: zone, except: ["b"]).map(\.name.value) == ["c"])
+        #expect(applied.details["revision"] == "3" && applied.details["based_on"] == "2")
+    }
+
     @Test func aHookDoesExactlyOneThing() {
         #expect(throws: ZoneLoadError.self) {
             try revision(hooks: "  a: { on: [lease.acked] }", roles: "  probe: { hooks: [a] }")

@@ -42,6 +42,8 @@ private let source = ZoneSource(zoneFile: "z.yaml", text: "zone: a\n", files: ["
             try store.append(source: source, zone: "a", author: "ops", message: nil, basedOn: 5, summary: "")
         }
         #expect(try store.history(limit: 10).count == 1)
+        // One zone.applied in the outbox: the refused appends wrote none.
+        #expect(try SQLiteEventOutbox(stateDirectory: state).events(.all, limit: 10).map(\.type) == ["zone.applied"])
     }
 
     @Test func survivesReopeningAndMigratesOnce() throws {

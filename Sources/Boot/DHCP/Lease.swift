@@ -84,6 +84,18 @@ extension LeaseView {
     }
 }
 
+extension DHCPEvent {
+    /// A revision became the zone's: an event about the zone, not a host (no address,
+    /// MAC or pod); hooks that subscribe to it get it whatever their roles.
+    public static func zoneApplied(revision: Int, zone: String, author: String, summary: String, basedOn: Int?,
+                                   at: Int64) -> DHCPEvent {
+        var details = ["revision": String(revision), "zone": zone, "author": author, "summary": summary]
+        if let basedOn { details["based_on"] = String(basedOn) }
+        return DHCPEvent(type: .zoneApplied, address: IPv4Address(0), mac: "", name: nil, pod: "", location: nil,
+                         details: details, at: at)
+    }
+}
+
 /// Something that happened, for hooks and history. Written in the same transaction
 /// as the lease it describes.
 public struct DHCPEvent: Sendable, Hashable, Codable {

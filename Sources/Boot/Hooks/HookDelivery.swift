@@ -36,10 +36,16 @@ public struct RetryPolicy: Sendable, Equatable {
 }
 
 /// Which of the zone's hooks take an event: those of the role of the host the event is
-/// about that subscribe to its type, less those that already took it.
+/// about that subscribe to its type, less those that already took it. `zone.applied` is
+/// about the zone: every hook that subscribes to it takes it.
 public enum HookSelection {
     public static func hooks(for event: DHCPEvent, in revision: ZoneRevision, except done: Set<String> = [])
         -> [ZoneSpec.Hook] {
+        if event.type == .zoneApplied {
+            return revision.spec.hooks.filter { hook in
+                !done.contains(hook.name.value) && hook.on.contains { $0.value == .zoneApplied }
+            }
+        }
         let identity = event.name.flatMap(revision.identity(named:)) ?? event.location.flatMap(revision.identity(at:))
         guard let roleName = identity?.role, let role = revision.role(named: roleName) else { return [] }
         let names = Set(role.hooks.map(\.value))
