@@ -48,6 +48,7 @@ ZONE = textwrap.dedent("""\
       fail: { on: [lease.acked], run: hooks/fail }
       hang: { on: [lease.acked], run: hooks/hang, timeout: 2s }
       slow: { on: [lease.acked], run: hooks/slow }
+      announce: { on: [zone.applied], run: hooks/log }
     """)
 
 # Records one run: its stdin, its ZONEBOOT_* variables, its pid; then does what $1 says.
@@ -166,6 +167,15 @@ def test_an_executable_hook_gets_the_event_on_stdin_and_in_its_environment(hooks
     mine = [e for e in listed if e["id"] == event_id][0]
     assert mine["state"] == "delivered" and mine["attempts"] == 1, mine
     assert len(hooks.runs(event_id)) == 1
+
+
+def test_zone_applied_reaches_the_hooks_that_subscribe_whatever_their_roles(hooks):
+    # The first start records the zone file as revision 1, and announces it.
+    runs = wait_for(lambda: [r for r in hooks.runs() if r[2].get("type") == "zone.applied"], what="zone.applied")
+    payload, env = runs[0][2], runs[0][3]
+    assert payload["details"]["revision"] == "1" and payload["details"]["zone"] == "lab", payload
+    assert env["ZONEBOOT_EVENT"] == "zone.applied"
+    assert len(runs) == 1  # one hook subscribes; no role lists it
 
 
 def test_a_failing_hook_backs_off_then_is_a_dead_letter_until_retried(hooks):

@@ -42,6 +42,9 @@ enum HookProcess {
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_adddup2(&actions, readEnd, 0)
         posix_spawn_file_actions_addclose(&actions, readEnd)
+        // Nothing else of zonebootd's reaches the hook: an inherited listening socket would
+        // outlive a crashed zonebootd in a hook still running, and keep its port from a restart.
+        Self.closeOnExecEverything()
 
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
@@ -134,4 +137,22 @@ private final class HookWatch: Sendable {
     }
 
     var timedOut: Bool { state.withLock { $0.timedOut } }
+}
+
+extension HookProcess {
+    /// Marks every descriptor above stderr close-on-exec (sockets opened by libraries that
+    /// did not ask for it included), so a spawned hook inherits only stdin, stdout, stderr.
+    static func closeOnExecEverything() {
+        guard let directory = opendir("/proc/self/fd") else { return }
+        defer { closedir(directory) }
+        let own = dirfd(directory)
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            guard let fd = Int32(name), fd > 2, fd != own else { continue }
+            let flags = fcntl(fd, F_GETFD)
+            if flags >= 0 && flags & FD_CLOEXEC == 0 { _ = fcntl(fd, F_SETFD, flags | FD_CLOEXEC) }
+        }
+    }
 }
