@@ -32,8 +32,8 @@ public final class SQLiteLeaseStore: LeaseStore {
         try writer.write { db in
             let upsert = try db.cachedStatement(sql: """
                 INSERT OR REPLACE INTO lease (address, mac, client_id, pod, switch, port, name, state, expires_at, updated_at,
-                                              device_kind, device_model, device_serial, miscabled)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                              device_kind, device_model, device_serial, miscabled, asked_switch, asked_port)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
             for lease in leases {
                 try upsert.execute(arguments: [
@@ -41,6 +41,7 @@ public final class SQLiteLeaseStore: LeaseStore {
                     lease.location?.switch, lease.location?.port, lease.name, lease.state.rawValue,
                     lease.expiresAt, lease.updatedAt,
                     lease.device?.kind.rawValue, lease.device?.model, lease.device?.serial, lease.miscabled,
+                    lease.askedFrom?.switch, lease.askedFrom?.port,
                 ])
             }
             try SQLiteEventOutbox.insert(events, bodies: bodies, db)
@@ -89,6 +90,7 @@ public final class SQLiteLeaseStore: LeaseStore {
         let clientID: Data? = row["client_id"]
         let pod: String = row["pod"]
         let sw: String? = row["switch"], port: String? = row["port"]
+        let askedSwitch: String? = row["asked_switch"], askedPort: String? = row["asked_port"]
         // A kind this build does not know (written by a newer one) reads as unknown.
         let kind: String? = row["device_kind"]
         let device = kind.map {
@@ -97,6 +99,7 @@ public final class SQLiteLeaseStore: LeaseStore {
         return Lease(address: IPv4Address(UInt32(address)), mac: Array(mac), clientID: clientID.map { Array($0) },
                      pod: pod, location: sw.flatMap { s in port.map { Location(pod: pod, switch: s, port: $0) } },
                      name: row["name"], state: state, expiresAt: row["expires_at"], updatedAt: row["updated_at"],
-                     device: device, miscabled: row["miscabled"])
+                     device: device, miscabled: row["miscabled"],
+                     askedFrom: askedSwitch.flatMap { s in askedPort.map { Location(pod: pod, switch: s, port: $0) } })
     }
 }

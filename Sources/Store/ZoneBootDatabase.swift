@@ -110,6 +110,13 @@ public enum ZoneBootDatabase {
                 );
                 """)
         }
+        // The undeclared port a discovery lease was asked from (see Lease.askedFrom).
+        migrator.registerMigration("lease-asked-from-v1") { db in
+            try db.execute(sql: """
+                ALTER TABLE lease ADD COLUMN asked_switch TEXT;
+                ALTER TABLE lease ADD COLUMN asked_port TEXT;
+                """)
+        }
         return migrator
     }
 }

@@ -29,6 +29,10 @@ func renderImpact(_ impact: LiveImpact) -> String {
         lines.append("  ! discovery \(holder.mac)  \(holder.address) in \(holder.pod)  (now \(holder.declaredFor)'s address: "
                      + "next renewal gets a NAK)")
     }
+    for found in impact.becomeKnown {
+        lines.append("  + discovered \(found.mac)  \(found.location)  \(found.address) → \(found.newName) \(found.newAddress)"
+                     + "  (port now declared: becomes a known host at its next renewal)")
+    }
     return lines.joined(separator: "\n") + "\n"
 }
 

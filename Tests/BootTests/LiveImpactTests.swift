@@ -31,6 +31,40 @@ import Zone
               expiresAt: now + expires, updatedAt: now)
     }
 
+    @Test func discoveredMachinesOnPortsTheNewRevisionDeclaresBecomeKnown() throws {
+        var source = old.source
+        source.text = source.text.replacingOccurrences(of: "{ ports: swp1-swp40, rack: 1, units: 1-40, role: hypervisor,",
+                                                       with: "{ ports: swp1-swp41, rack: 1, units: 1-41, role: hypervisor,")
+        let new = try ZoneLoader.load(source: source)
+        var onSwp41 = lease(IPv4Address(198, 18, 16, 201), at: nil, name: nil)
+        onSwp41.askedFrom = Location(pod: "p01", switch: "tor-a", port: "swp41")
+        var onSwp44 = lease(IPv4Address(198, 18, 16, 202), at: nil, name: nil)
+        onSwp44.askedFrom = Location(pod: "p01", switch: "tor-a", port: "swp44")
+        let impact = LiveImpact(to: new, leases: [onSwp41, onSwp44], now: now)
+        #expect(impact.becomeKnown == [.init(location: "p01/tor-a/swp41", mac: "52:54:00:00:00:07",
+                                             address: IPv4Address(198, 18, 16, 201), newName: "ams1-p01-r01-u41",
+                                             newAddress: IPv4Address(198, 18, 16, 51))])
+        #expect(impact.count == 1)
+    }
+
+    @Test func aDiscoveryLeaseRemembersThePortItWasAskedFrom() throws {
+        // swp45 of tor-a is not declared: a discovery address, and the port kept with it.
+        var options = DHCPOptions()
+        options.set(DHCPOptionCode.messageType, [DHCPMessageType.request.rawValue])
+        options.set(DHCPOptionCode.requestedAddress, IPv4Address(198, 18, 16, 200).bytes)
+        options.set(DHCPOptionCode.serverIdentifier, IPv4Address(198, 18, 0, 10).bytes)
+        options.set(DHCPOptionCode.relayAgentInformation, RelayAgentInformation(subOptions: [
+            DHCPOption(1, Array("swp45".utf8)), DHCPOption(2, Array("p01-tor-a".utf8))]).serialized)
+        let message = DHCPMessage(op: .request, hops: 1, xid: 7, giaddr: IPv4Address(198, 18, 16, 1).value, chaddr: mac,
+                                  options: options)
+        let facts = try #require(RequestFacts(message: try DHCPMessage(parsing: message.serialized())))
+        let decision = DHCPPolicy.decide(facts, revision: old, leases: LeaseTable(),
+                                         settings: DHCPSettings(serverIdentifier: IPv4Address(198, 18, 0, 10)), now: now)
+        let bound = try #require(decision.leases.first)
+        #expect(bound.location == nil)
+        #expect(bound.askedFrom == Location(pod: "p01", switch: "tor-a", port: "swp45"))
+    }
+
     @Test func holdersOfChangedLocationsAreReportedAndOthersAreNot() throws {
         let swp7 = Location(pod: "p01", switch: "tor-a", port: "swp7")
         let swp40 = Location(pod: "p01", switch: "tor-a", port: "swp40")

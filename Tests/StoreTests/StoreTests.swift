@@ -102,8 +102,12 @@ private let source = ZoneSource(zoneFile: "z.yaml", text: "zone: a\n", files: ["
                          location: Location(pod: "p01", switch: "lom-1", port: "swp48"), name: "tor-a", state: .bound,
                          expiresAt: 2000, updatedAt: 1000,
                          device: RecognizedDevice(kind: .onie, model: "x86_64-accton_as7712_32x-r0", serial: "AC7712X1234"))
-        try store.commit(leases: [miscabled, onie], events: [])
+        // A discovery lease keeps the undeclared port it was asked from.
+        let discovered = Lease(address: IPv4Address(198, 18, 16, 201), mac: [0x52, 0x54, 0, 0, 0, 3], clientID: nil, pod: "p01",
+                               location: nil, name: nil, state: .bound, expiresAt: 2000, updatedAt: 1000,
+                               askedFrom: Location(pod: "p01", switch: "tor-a", port: "swp45"))
+        try store.commit(leases: [miscabled, onie, discovered], events: [])
         let loaded = try SQLiteLeaseStore(stateDirectory: state).loadLeases().sorted { $0.address < $1.address }
-        #expect(loaded == [miscabled, onie])
+        #expect(loaded == [discovered, miscabled, onie].sorted { $0.address < $1.address })
     }
 }

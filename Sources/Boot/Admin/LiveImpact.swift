@@ -45,6 +45,25 @@ public struct LiveImpact: Sendable, Codable, Equatable {
         }
     }
 
+    /// A discovered machine (a discovery lease) on a port the new revision declares: it
+    /// becomes that port's host (its renewal gets a NAK, then the port's identity).
+    public struct Discovered: Sendable, Codable, Equatable {
+        /// `p01/tor-a/swp47`: where it asked from.
+        public var location: String
+        public var mac: String
+        public var address: IPv4Address
+        public var newName: String
+        public var newAddress: IPv4Address
+
+        public init(location: String, mac: String, address: IPv4Address, newName: String, newAddress: IPv4Address) {
+            self.location = location
+            self.mac = mac
+            self.address = address
+            self.newName = newName
+            self.newAddress = newAddress
+        }
+    }
+
     /// The address changes: the holder's next renewal gets a NAK, then the new address.
     public var readdressed: [Holder] = []
     /// Same address, new name (hostname, files, inventory follow at the next request).
@@ -55,9 +74,13 @@ public struct LiveImpact: Sendable, Codable, Equatable {
     /// Discovery leases whose address becomes a declared host's: renewal gets a NAK and
     /// the machine moves to another discovery address, or to its port's identity.
     public var discoveryDisplaced: [DiscoveryHolder] = []
+    /// Discovered machines whose port the new revision declares: they become known hosts.
+    public var becomeKnown: [Discovered] = []
 
-    public var isEmpty: Bool { readdressed.isEmpty && renamed.isEmpty && orphaned.isEmpty && discoveryDisplaced.isEmpty }
-    public var count: Int { readdressed.count + renamed.count + orphaned.count + discoveryDisplaced.count }
+    public var isEmpty: Bool {
+        readdressed.isEmpty && renamed.isEmpty && orphaned.isEmpty && discoveryDisplaced.isEmpty && becomeKnown.isEmpty
+    }
+    public var count: Int { readdressed.count + renamed.count + orphaned.count + discoveryDisplaced.count + becomeKnown.count }
 
     public init() {}
 
@@ -70,6 +93,10 @@ public struct LiveImpact: Sendable, Codable, Equatable {
             guard let location = lease.location else {
                 if let name = declared[lease.address] {
                     discoveryDisplaced.append(.init(pod: lease.pod, mac: mac, address: lease.address, declaredFor: name))
+                }
+                if let port = lease.askedFrom, let identity = new.identity(at: port) {
+                    becomeKnown.append(.init(location: port.description, mac: mac, address: lease.address,
+                                             newName: identity.name, newAddress: identity.address))
                 }
                 continue
             }

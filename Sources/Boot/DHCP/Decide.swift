@@ -383,7 +383,8 @@ public enum DHCPPolicy {
         return Lease(address: bound.address, mac: facts.mac, clientID: facts.clientID, pod: placement.pod,
                      location: placement.identity?.location, name: placement.identity?.name, state: state,
                      expiresAt: expires, updatedAt: now, device: device,
-                     miscabled: placement.identity.map { !device.fits($0.kind) } ?? false)
+                     miscabled: placement.identity.map { !device.fits($0.kind) } ?? false,
+                     askedFrom: placement.identity == nil ? placement.location : nil)
     }
 
     /// The outbox keeps what hooks run on, and every host.* event (rare, and what operators

@@ -29,10 +29,13 @@ public struct Lease: Sendable, Hashable, Codable {
     public var device: RecognizedDevice?
     /// The holder's kind does not fit its port's role (an iLO on a host port).
     public var miscabled: Bool
+    /// For a discovery lease, the undeclared port it was asked from, where the relay said:
+    /// a plan can tell which discovered machines a new revision would make known hosts.
+    public var askedFrom: Location?
 
     public init(address: IPv4Address, mac: [UInt8], clientID: [UInt8]?, pod: String, location: Location?,
                 name: String?, state: State, expiresAt: Int64, updatedAt: Int64,
-                device: RecognizedDevice? = nil, miscabled: Bool = false) {
+                device: RecognizedDevice? = nil, miscabled: Bool = false, askedFrom: Location? = nil) {
         self.address = address
         self.mac = mac
         self.clientID = clientID
@@ -44,6 +47,7 @@ public struct Lease: Sendable, Hashable, Codable {
         self.updatedAt = updatedAt
         self.device = device
         self.miscabled = miscabled
+        self.askedFrom = askedFrom
     }
 
     /// Holds its address now: offered or bound, and not expired; a declined address is
