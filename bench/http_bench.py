@@ -86,8 +86,10 @@ def wrk(the_lab, ns, url, connections, threads=1):
 def main():
     with lab() as the_lab, tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
+        # nginx's workers run as an unprivileged user: they must be able to read the files.
+        tmp.chmod(0o755)
         files = tmp / "files"
-        files.mkdir()
+        files.mkdir(mode=0o755)
         with open(files / "image.bin", "wb") as f:
             f.write(os.urandom(64 << 20))
         (tmp / "boot.ipxe").write_text(SCRIPT)

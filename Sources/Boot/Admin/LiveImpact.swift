@@ -115,10 +115,5 @@ public struct LiveImpact: Sendable, Codable, Equatable {
 
 extension Lease {
     /// `52:54:00:00:00:01`.
-    public var macText: String {
-        mac.map { byte in
-            let hex = String(byte, radix: 16)
-            return hex.count == 1 ? "0" + hex : hex
-        }.joined(separator: ":")
-    }
+    public var macText: String { MAC.text(mac) }
 }
