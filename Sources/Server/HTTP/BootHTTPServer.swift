@@ -88,11 +88,14 @@ public final class BootHTTPServer: Sendable {
         if let files = configuration.filesDirectory {
             router.add(middleware: FileMiddleware(files, urlBasePath: "/files", logger: logger))
         }
+        // Renderings of the running revision; the access check runs per request regardless.
+        let rendered = RenderedFileCache()
         router.get("/hosts/:name/:file") { request, context -> Response in
             let name = try context.parameters.require("name"), file = try context.parameters.require("file")
             guard let client = context.clientAddress else { throw HTTPError(.forbidden) }
             let answer = HostFileAccess.answer(host: name, file: file, from: client, revision: revisions.current,
-                                               now: Int64(Date().timeIntervalSince1970), lease: leases.lease(address:))
+                                               now: Int64(Date().timeIntervalSince1970), cache: rendered,
+                                               lease: leases.lease(address:))
             switch answer {
             case .file(let rendered):
                 statistics.update { $0.hostFiles += 1 }
