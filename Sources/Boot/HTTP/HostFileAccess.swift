@@ -39,8 +39,11 @@ public enum HostFileAccess {
         // What the machine said it is, for templates (`serial`, `model`) where it said so.
         if let serial = lease.device?.serial { facts["serial"] = serial }
         if let model = lease.device?.model { facts["model"] = model }
-        let render = { HostFiles.render(file, of: identity, in: revision, facts: facts) }
-        let rendered = if let cache { cache.file(file, of: name, revision: revision, facts: facts, render: render) } else { render() }
+        let rendered = if let cache {
+            cache.file(file, of: name, revision: revision, facts: facts) { HostFiles.render(file, of: identity, in: revision, facts: facts) }
+        } else {
+            HostFiles.render(file, of: identity, in: revision, facts: facts)
+        }
         guard let rendered else {
             return .notFound("\(name) has no file \(file)")
         }
