@@ -125,11 +125,7 @@ struct ZoneBootD: AsyncParsableCommand {
     }
 
     func run() async throws {
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = .trace
-            return handler
-        }
+        LoggingSystem.bootstrap(StandardErrorLogHandler.init(label:))
         var logger = Logger(label: "zonebootd")
         logger.logLevel = logLevel
         let stateDirectory = state ?? ProcessInfo.processInfo.environment["ZONEBOOT_STATE"] ?? "/var/lib/zoneboot"

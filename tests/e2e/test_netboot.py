@@ -9,8 +9,10 @@ from that host's address: the server logs it, and the test reads the log.
 """
 import hashlib
 import json
+import os
 import re
 import shutil
+import signal
 import sqlite3
 import textwrap
 import time
@@ -18,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from dhcp_lab import DHCPLab
 from netlab import ROOT, lab, read_counters, require_tools, start_kea, start_zonebootd, wait_for
 
 SERVER = "198.18.0.10"
@@ -291,3 +294,35 @@ def test_inventory_and_chef_nodes_are_served_over_http(boot_lab):
     missing = run(boot_lab.relay, "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
                   f"http://{SERVER}/chef/nodes/nobody.json", check=False)
     assert missing.stdout == "404"
+
+
+def test_a_cached_file_is_still_served_only_to_its_host_and_a_new_revision_renders_anew(tmp_path):
+    # Rendered files are cached per revision; the lease check must still run on every request.
+    require_tools("dhcrelay", "busybox", "curl")
+    (tmp_path / "boot.ipxe").write_text(SCRIPT)
+    with lab() as the_lab:
+        zb = DHCPLab(the_lab, tmp_path, ports=2, zone=ZONE)
+        hosts = {}
+        for port, (name, address) in HOSTS.items():
+            assert zb.udhcpc(port)["ip"] == address
+            the_lab.addr(zb.clients[port], "eth0", f"{address}/24")
+            the_lab.run(zb.clients[port], "ip", "route", "add", "default", "via", "198.18.16.1")
+            hosts[port] = name
+
+        def fetch(port, host):
+            out = the_lab.run(zb.clients[port], "curl", "-s", "-w", "\n%{http_code}",
+                              f"http://{SERVER}/hosts/{host}/boot.ipxe", check=False).stdout
+            body, _, code = out.rpartition("\n")
+            return code, body
+
+        code, first = fetch("swp1", hosts["swp1"])
+        assert code == "200" and f"echo ZoneBoot: {hosts['swp1']} at" in first
+        assert fetch("swp1", hosts["swp1"]) == ("200", first)
+        # Cached for swp1's host by now: another host's address, with a live lease of its own, is refused.
+        assert fetch("swp2", hosts["swp1"])[0] == "403"
+        assert fetch("swp2", hosts["swp2"])[0] == "200"
+        # A new revision (SIGHUP with a changed template) is rendered anew, never served from before.
+        (tmp_path / "boot.ipxe").write_text(SCRIPT.replace("poweroff", "echo revision 2\npoweroff"))
+        os.kill(zb.server.pid, signal.SIGHUP)
+        wait_for(lambda: "echo revision 2" in fetch("swp1", hosts["swp1"])[1], timeout=20, what="the new revision's script")
+        assert fetch("swp2", hosts["swp1"])[0] == "403"

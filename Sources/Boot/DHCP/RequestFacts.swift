@@ -100,7 +100,16 @@ public struct RequestFacts: Sendable, Hashable {
 }
 
 public enum MAC {
+    /// Written digit by digit: every host file request formats its lease's MAC.
     public static func text(_ bytes: [UInt8]) -> String {
-        bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined(separator: ":")
+        let digits = Array("0123456789abcdef".utf8)
+        var utf8: [UInt8] = []
+        utf8.reserveCapacity(bytes.count * 3)
+        for byte in bytes {
+            if !utf8.isEmpty { utf8.append(UInt8(ascii: ":")) }
+            utf8.append(digits[Int(byte >> 4)])
+            utf8.append(digits[Int(byte & 0xf)])
+        }
+        return String(decoding: utf8, as: UTF8.self)
     }
 }

@@ -19,8 +19,11 @@ public enum HostFileAccess {
     /// the host: the address only the host's port is given (or, under proxyDHCP, the
     /// address another server gave and the host's boot request bound to it). A machine on
     /// another port, or on a discovery address, cannot read another host's kickstart.
+    ///
+    /// With a `cache`, the rendering is taken from it (keyed on the revision and every
+    /// input given to the template); the check above runs for every request all the same.
     public static func answer(host name: String, file: String, from client: IPv4Address,
-                              revision: ZoneRevision, now: Int64,
+                              revision: ZoneRevision, now: Int64, cache: RenderedFileCache? = nil,
                               lease: (IPv4Address) -> Lease?) -> HostFileAnswer {
         guard let identity = revision.identity(named: name) else {
             return .notFound("no host \(name) in zone \(revision.zoneName)")
@@ -36,7 +39,12 @@ public enum HostFileAccess {
         // What the machine said it is, for templates (`serial`, `model`) where it said so.
         if let serial = lease.device?.serial { facts["serial"] = serial }
         if let model = lease.device?.model { facts["model"] = model }
-        guard let rendered = HostFiles.render(file, of: identity, in: revision, facts: facts) else {
+        let rendered = if let cache {
+            cache.file(file, of: name, revision: revision, facts: facts) { HostFiles.render(file, of: identity, in: revision, facts: facts) }
+        } else {
+            HostFiles.render(file, of: identity, in: revision, facts: facts)
+        }
+        guard let rendered else {
             return .notFound("\(name) has no file \(file)")
         }
         return .file(rendered)

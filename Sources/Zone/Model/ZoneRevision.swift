@@ -1,4 +1,5 @@
 import Addressing
+import Synchronization
 
 /// Everything a revision is made of, as text: the zone file and each template it
 /// names. A stored revision keeps this, so it renders the same forever, whatever
@@ -28,6 +29,11 @@ public struct ZoneRevision: Sendable {
     public let templates: [String: ZoneTemplate]
     /// Warnings found while loading (errors make no revision).
     public let warnings: [Diagnostic]
+    /// Which revision value this is, unique in the process: every load (start, apply,
+    /// SIGHUP, rollback, even of the same source) makes a new one. What is derived from a
+    /// revision and kept (rendered files) is keyed on it, so it is never served with
+    /// another revision, whatever the clock says.
+    public let instance: UInt64
 
     private let byLocation: [Location: Int]
     private let byName: [String: Int]
@@ -37,6 +43,7 @@ public struct ZoneRevision: Sendable {
     private let switchByCircuit: [String: [String: String]]
     /// role → events some hook of that role runs on.
     private let subscriptions: [String: Set<HookEvent>]
+    private static let instances = Atomic<UInt64>(0)
 
     public init(spec: ZoneSpec, source: ZoneSource, identities: [Identity],
                 templates: [String: ZoneTemplate] = [:], warnings: [Diagnostic] = []) {
@@ -45,6 +52,7 @@ public struct ZoneRevision: Sendable {
         self.templates = templates
         self.identities = identities.sorted { $0.location < $1.location }
         self.warnings = warnings
+        instance = Self.instances.add(1, ordering: .relaxed).newValue
         var byLocation: [Location: Int] = [:]
         var byName: [String: Int] = [:]
         for (i, identity) in self.identities.enumerated() {
