@@ -26,7 +26,7 @@ public struct TFTPCounters: Sendable, Codable, Equatable {
     public init() {}
 }
 
-/// Counters shared by the listener and the transfers on every event loop.
+/// Counters shared by the listeners and the transfer threads.
 public final class TFTPStatistics: Sendable {
     private let box = Mutex(TFTPCounters())
 

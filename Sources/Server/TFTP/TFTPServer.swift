@@ -5,9 +5,10 @@ import NIOCore
 import NIOPosix
 import TFTP
 
-/// A running TFTP server on one address: the well-known port takes requests, and each
-/// transfer gets its own ephemeral socket (its transfer ID, RFC 1350), its own timer and
-/// a slot in the admission limits until it ends.
+/// A running TFTP server on one address: the well-known port takes requests (an event
+/// loop of `group`), and each transfer gets its own ephemeral socket (its transfer ID,
+/// RFC 1350) served by its own thread (`TFTPTransferRunner`), and a slot in the admission
+/// limits until it ends.
 public final class TFTPServer: Sendable {
     public struct Configuration: Sendable {
         public var host: String
@@ -32,10 +33,12 @@ public final class TFTPServer: Sendable {
     public let statistics: TFTPStatistics
     public let localAddress: SocketAddress?
     private let channel: any Channel
+    private let sockets: TFTPTransferSockets
 
-    private init(channel: any Channel, statistics: TFTPStatistics) {
+    private init(channel: any Channel, statistics: TFTPStatistics, sockets: TFTPTransferSockets) {
         self.channel = channel
         self.statistics = statistics
+        self.sockets = sockets
         localAddress = channel.localAddress
     }
 
@@ -43,6 +46,7 @@ public final class TFTPServer: Sendable {
                              group: any EventLoopGroup, logger: Logger) async throws -> TFTPServer {
         let admission = TFTPAdmission(maximumTotal: configuration.maximumTransfers,
                                       maximumPerClient: configuration.maximumTransfersPerClient)
+        let sockets = TFTPTransferSockets()
         let bootstrap = DatagramBootstrap(group: group.next())
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
             // A boot storm's requests arrive at once: let the kernel queue them (capped by net.core.rmem_max).
@@ -53,16 +57,18 @@ public final class TFTPServer: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
                         try TFTPRequestHandler(configuration: configuration, content: content, admission: admission,
-                                           statistics: statistics, group: group, logger: logger))
+                                               statistics: statistics, sockets: sockets, logger: logger))
                 }
             }
         let channel = try await bootstrap.bind(host: configuration.host, port: configuration.port).get()
         logger.info("TFTP listening on \(channel.localAddress.map { "\($0)" } ?? configuration.host)")
-        return TFTPServer(channel: channel, statistics: statistics)
+        return TFTPServer(channel: channel, statistics: statistics, sockets: sockets)
     }
 
+    /// Stops taking requests and ends the running transfers.
     public func close() async {
         try? await channel.close()
+        sockets.stopAll()
     }
 }
 
@@ -85,19 +91,19 @@ final class TFTPRequestHandler: ChannelInboundHandler {
     private let content: any TFTPContentSource
     private let admission: TFTPAdmission
     private let statistics: TFTPStatistics
-    private let group: any EventLoopGroup
+    private let sockets: TFTPTransferSockets
     private let logger: Logger
     /// Where transfer sockets bind: the listening address, any port (resolved once, not per transfer).
     private let transferAddress: SocketAddress
 
     init(configuration: TFTPServer.Configuration, content: any TFTPContentSource, admission: TFTPAdmission,
-         statistics: TFTPStatistics, group: any EventLoopGroup, logger: Logger) throws {
+         statistics: TFTPStatistics, sockets: TFTPTransferSockets, logger: Logger) throws {
         transferAddress = try SocketAddress.makeAddressResolvingHost(configuration.host, port: 0)
         self.configuration = configuration
         self.content = content
         self.admission = admission
         self.statistics = statistics
-        self.group = group
+        self.sockets = sockets
         self.logger = logger
     }
 
@@ -176,40 +182,35 @@ final class TFTPRequestHandler: ChannelInboundHandler {
             admission.release(clientValue)
             statistics.update { $0.transfersActive -= 1 }
         }
-        DatagramBootstrap(group: group.next())
-            // A whole window goes out in one burst.
-            .channelOption(.socketOption(.so_sndbuf), value: 1 << 20)
-            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 2048))
-            // A transfer's peer sends one ACK per window and waits: one read per wakeup, so no
-            // second recvmsg that would only say EAGAIN.
-            .channelOption(.maxMessagesPerRead, value: 1)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(
-                        TFTPTransferHandler(transfer: transfer, content: ReadAheadContent(file, blockSize: negotiation.blockSize),
-                                            client: client, statistics: statistics, onEnd: release))
-                }
-            }
-            .bind(to: transferAddress)
-            // Connected to the client, as tftpd-hpa does: the kernel keeps other senders off this
-            // transfer ID (they get ICMP port unreachable) and sends without a per-packet route lookup.
-            .flatMap { channel in
-                channel.connect(to: client).flatMapError { error in
-                    channel.close(promise: nil)
-                    return channel.eventLoop.makeFailedFuture(error)
-                }.map { channel }
-            }
-            .whenComplete { result in
-                switch result {
-                case .success(let channel): channel.pipeline.fireUserInboundEventTriggered(TFTPTransferHandler.Start())
-                case .failure(let error):
-                logger.error("TFTP: no socket for a transfer to \(client): \(error)")
-                logger.error("TFTP: no socket for a transfer to \(client): \(error)")
-                file.close()
-                release()
-                statistics.update { $0.transfersEnded["no-socket", default: 0] += 1 }
-                }
-            }
+        let abandon = { (reason: String) in
+            file.close()
+            release()
+            statistics.update { $0.transfersEnded[reason, default: 0] += 1 }
+        }
+        let socket: Int32
+        switch openTransferSocket(local: transferAddress, remote: client) {
+        case .success(let opened) where sockets.add(opened):
+            socket = opened
+        case .success(let opened):
+            // The server is closing.
+            _ = Glibc.close(opened)
+            return abandon("closed")
+        case .failure(let error):
+            logger.error("TFTP: no socket for a transfer to \(client): \(error)")
+            return abandon("no-socket")
+        }
+        let sockets = self.sockets
+        let thread = Thread {
+            let reason = TFTPTransferRunner(transfer: transfer, content: file, socket: socket,
+                                            statistics: statistics, sockets: sockets).run()
+            sockets.close(socket)
+            release()
+            logger.debug("TFTP \(client) \(path): \(reason)")
+        }
+        // The loop needs little stack; a boot storm runs hundreds of these at once.
+        thread.stackSize = 512 << 10
+        thread.name = "tftp-transfer"
+        thread.start()
     }
 
     private func refuse(_ context: ChannelHandlerContext, _ client: SocketAddress, _ code: TFTPErrorCode, _ message: String, reason: String?) {
@@ -217,171 +218,5 @@ final class TFTPRequestHandler: ChannelInboundHandler {
         let bytes = TFTPPacket.error(code, message).serialized()
         context.writeAndFlush(wrapOutboundOut(AddressedEnvelope(remoteAddress: client, data: context.channel.allocator.buffer(bytes: bytes))),
                               promise: nil)
-    }
-}
-
-/// One transfer on its own socket: feeds the state machine, sends what it asks, keeps its timer.
-final class TFTPTransferHandler: ChannelInboundHandler {
-    typealias InboundIn = AddressedEnvelope<ByteBuffer>
-    typealias OutboundOut = ByteBuffer
-
-    private var transfer: TFTPTransfer
-    private var content: ReadAheadContent
-    private let client: SocketAddress
-    private let statistics: TFTPStatistics
-    private let onEnd: @Sendable () -> Void
-    private var timer: Scheduled<Void>?
-    private var timerDeadline: Int64?
-    private var ended = false
-    /// Packets of the current window whose bytes an upstream has not delivered yet.
-    private var deferred: [TFTPTransfer.Outgoing] = []
-    private var deferredRetry: Scheduled<Void>?
-    // Kept here and added to the shared counters once, when the transfer ends.
-    private var blocksSent = 0
-    private var blocksRetransmitted = 0
-    private var bytesSent: UInt64 = 0
-
-    init(transfer: TFTPTransfer, content: ReadAheadContent, client: SocketAddress, statistics: TFTPStatistics,
-         onEnd: @escaping @Sendable () -> Void) {
-        self.transfer = transfer
-        self.content = content
-        self.client = client
-        self.statistics = statistics
-        self.onEnd = onEnd
-    }
-
-    /// Sent once the socket is connected to the client: the transfer begins.
-    struct Start {}
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        guard event is Start else { return context.fireUserInboundEventTriggered(event) }
-        perform(transfer.handle(.start(now: monotonicMilliseconds())), context: context)
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        end(context: context, reason: nil)
-        context.fireChannelInactive()
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        // A send refused by the kernel (the client's port closed): the client is gone.
-        end(context: context, reason: "socket-error")
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        // The socket is connected: everything read comes from the client.
-        let envelope = unwrapInboundIn(data)
-        let event: TFTPTransfer.Event
-        var buffer = envelope.data
-        // The common case, an ACK, is read without building a packet.
-        if buffer.readableBytes >= 4, buffer.getInteger(at: buffer.readerIndex, as: UInt16.self) == TFTPOpcode.acknowledgement.rawValue {
-            buffer.moveReaderIndex(forwardBy: 2)
-            event = .acknowledgement(block: buffer.readInteger(as: UInt16.self)!, now: monotonicMilliseconds())
-        } else {
-            switch try? TFTPPacket(parsing: Array(buffer.readableBytesView)) {
-            case .error(let code, let message)?: event = .clientError(code: code, message: message)
-            case .some(let packet): return statistics.ignored("\(packet.opcode)-in-transfer")
-            case nil: return statistics.ignored("malformed-in-transfer")
-            }
-        }
-        perform(transfer.handle(event), context: context)
-    }
-
-    private func perform(_ actions: TFTPTransfer.Actions, context: ChannelHandlerContext) {
-        if let ignored = actions.ignored { statistics.ignored(ignored.rawValue) }
-        if !actions.send.isEmpty {
-            // A new send list is the machine's current window: anything still deferred is superseded.
-            deferred = []
-            send(actions.send, isRetransmission: actions.isRetransmission, context: context)
-        }
-        if ended { return }
-        if let outcome = actions.outcome { return end(context: context, reason: outcome.reason) }
-        armTimer(context: context)
-    }
-
-    private func send(_ packets: [TFTPTransfer.Outgoing], isRetransmission: Bool, context: ChannelHandlerContext) {
-        do {
-            packets: for (position, outgoing) in packets.enumerated() {
-                var buffer: ByteBuffer
-                switch outgoing {
-                case .optionAcknowledgement(let options):
-                    buffer = context.channel.allocator.buffer(bytes: TFTPPacket.optionAcknowledgement(options).serialized())
-                case .data(let block, _, let offset, let count):
-                    buffer = context.channel.allocator.buffer(capacity: 4 + count)
-                    buffer.writeInteger(TFTPOpcode.data.rawValue)
-                    buffer.writeInteger(block)
-                    do {
-                        try content.read(offset: offset, count: count, into: &buffer)
-                    } catch TFTPContentError.notYetAvailable {
-                        // Still filling from the upstream: send what is there, the rest shortly.
-                        deferred = Array(packets[position...])
-                        scheduleDeferred(context: context, isRetransmission: isRetransmission)
-                        break packets
-                    }
-                    blocksSent += 1
-                    bytesSent += UInt64(count)
-                    if isRetransmission { blocksRetransmitted += 1 }
-                }
-                context.write(wrapOutboundOut(buffer), promise: nil)
-            }
-            context.flush()
-        } catch {
-            context.flush()
-            let bytes = TFTPPacket.error(.notDefined, "read error").serialized()
-            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: bytes)), promise: nil)
-            end(context: context, reason: "read-failed")
-        }
-    }
-
-    private func scheduleDeferred(context: ChannelHandlerContext, isRetransmission: Bool) {
-        guard deferredRetry == nil else { return }
-        deferredRetry = context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(5)) { [self] in
-            deferredRetry = nil
-            guard !ended, !deferred.isEmpty else { return }
-            let packets = deferred
-            deferred = []
-            send(packets, isRetransmission: isRetransmission, context: context)
-        }
-    }
-
-    /// One timer per transfer, moved only when the machine's deadline comes earlier than it:
-    /// most ACKs push the deadline later, and a timer that fires early just re-arms.
-    private func armTimer(context: ChannelHandlerContext) {
-        guard let deadline = transfer.deadline else {
-            timer?.cancel()
-            timer = nil
-            timerDeadline = nil
-            return
-        }
-        if let timerDeadline, timerDeadline <= deadline { return }
-        timer?.cancel()
-        timerDeadline = deadline
-        timer = context.eventLoop.assumeIsolated().scheduleTask(
-            deadline: .uptimeNanoseconds(UInt64(max(deadline, 0)) * 1_000_000)
-        ) { [self] in
-            timer = nil
-            timerDeadline = nil
-            guard !ended else { return }
-            perform(transfer.handle(.tick(now: monotonicMilliseconds())), context: context)
-        }
-    }
-
-    private func end(context: ChannelHandlerContext, reason: String?) {
-        guard !ended else { return }
-        ended = true
-        timer?.cancel()
-        timer = nil
-        deferredRetry?.cancel()
-        deferredRetry = nil
-        content.close()
-        let blocks = blocksSent, retransmitted = blocksRetransmitted, bytes = bytesSent
-        statistics.update { counters in
-            counters.transfersEnded[reason ?? "closed", default: 0] += 1
-            counters.blocksSent += blocks
-            counters.blocksRetransmitted += retransmitted
-            counters.bytesSent += bytes
-        }
-        onEnd()
-        context.close(promise: nil)
     }
 }

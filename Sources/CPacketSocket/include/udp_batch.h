@@ -1,0 +1,12 @@
+#ifndef ZONEBOOT_UDP_BATCH_H
+#define ZONEBOOT_UDP_BATCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/// Sends `count` datagrams on a connected UDP socket with as few `sendmmsg` calls as the
+/// kernel allows: datagram i is `lengths[i]` bytes, following datagram i-1 in `base`.
+/// Returns 0 when all went out, or -errno (Swift's Glibc module does not declare sendmmsg).
+int zb_udp_send_batch(int fd, const uint8_t *base, const size_t *lengths, size_t count);
+
+#endif
