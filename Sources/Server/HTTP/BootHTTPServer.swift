@@ -17,13 +17,8 @@ public struct BootRequestContext: RequestContext {
         remoteAddress = source.channel.remoteAddress
     }
 
-    /// The client's IPv4 address; nil for anything else (IPv6 is not served). Taken from
-    /// the socket address itself: printing it and parsing the text back cost a host file
-    /// request more than its access check.
-    var clientAddress: IPv4Address? {
-        guard let value = remoteAddress?.ipv4Value, value != 0 else { return nil }
-        return IPv4Address(value)
-    }
+    /// The client's IPv4 address; nil for anything else (IPv6 is not served).
+    var clientAddress: IPv4Address? { remoteAddress?.ipv4Address }
 }
 
 /// What the HTTP side served and refused, by outcome.

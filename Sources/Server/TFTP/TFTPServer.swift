@@ -72,14 +72,6 @@ public final class TFTPServer: Sendable {
     }
 }
 
-extension SocketAddress {
-    /// The IPv4 address as a number (0 for anything else).
-    var ipv4Value: UInt32 {
-        if case .v4(let address) = self { return UInt32(bigEndian: address.address.sin_addr.s_addr) }
-        return 0
-    }
-}
-
 func monotonicMilliseconds() -> Int64 { Int64(NIODeadline.now().uptimeNanoseconds / 1_000_000) }
 
 /// The well-known port: parses requests, refuses what is not served, starts transfers.

@@ -1,0 +1,14 @@
+import Addressing
+import NIOCore
+
+extension SocketAddress {
+    /// The peer's IPv4 address, taken from the socket address itself (printing it and
+    /// parsing the text back costs a request more than its checks); nil for IPv6 or Unix.
+    var ipv4Address: Addressing.IPv4Address? {
+        guard case .v4(let address) = self else { return nil }
+        return Addressing.IPv4Address(UInt32(bigEndian: address.address.sin_addr.s_addr))
+    }
+
+    /// The IPv4 address as a number (0 for anything else): a key for per-client limits.
+    var ipv4Value: UInt32 { ipv4Address?.value ?? 0 }
+}
