@@ -411,6 +411,56 @@ def test_limits_refuse_and_idle_transfers_are_reaped(files):
         limited.stop()
 
 
+def test_many_transfers_at_once_each_get_their_bytes_and_a_stalled_client_holds_no_one_up(server, files, tmp_path):
+    """Transfers share a few worker threads: 48 real clients at once, at mixed block sizes and
+    windows, beside two clients that never ACK, all get identical bytes."""
+    _, root = files
+    stalled = [udp() for _ in range(2)]
+    for s in stalled:
+        s.sendto(rrq("mid.bin"), (HOST, server.port))
+        assert s.recvfrom(65536)[0][:4] == b"\x00\x03\x00\x01"  # DATA 1, never acknowledged
+    before = server.counters_now()
+    procs = []
+    for i in range(40):
+        out = tmp_path / f"curl-{i}.bin"
+        argv = ["curl", "-sS", "-o", str(out), "--tftp-blksize", str((512, 1468, 8192)[i % 3]),
+                f"tftp://{HOST}:{server.port}/mid.bin"]
+        procs.append((out, subprocess.Popen(argv, stderr=subprocess.PIPE)))
+    for i in range(8):
+        out = tmp_path / f"atftp-{i}.bin"
+        argv = ["atftp", "--option", "blksize 1468", "--option", "windowsize 8", "-g", "-r", "mid.bin", "-l", str(out),
+                HOST, str(server.port)]
+        procs.append((out, subprocess.Popen(argv, stderr=subprocess.PIPE)))
+    expected = sha256(root / "mid.bin")
+    for out, proc in procs:
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+        assert sha256(out) == expected, out.name
+    after = server.counters_now()
+    completed = after["transfers_ended"].get("completed", 0) - before["transfers_ended"].get("completed", 0)
+    assert completed == len(procs)
+    assert after["transfers_active"] >= 2  # the stalled two are still waiting, holding no one up
+    for s in stalled:
+        s.close()
+
+
+def test_stopping_ends_running_transfers_promptly(files):
+    tmp, root = files
+    running = Server(tmp, root)
+    try:
+        s = udp()
+        s.sendto(rrq("mid.bin"), (HOST, running.port))
+        assert s.recvfrom(65536)[0][:2] == b"\x00\x03"
+        assert running.counters_now()["transfers_active"] == 1
+        started = time.monotonic()
+        running.proc.send_signal(signal.SIGTERM)
+        assert running.proc.wait(timeout=10) == 0
+        assert time.monotonic() - started < 5
+        s.close()
+    finally:
+        running.stop()
+
+
 # --- the HTTP upstream proxy ---
 
 class Upstream:

@@ -7,8 +7,8 @@ import TFTP
 
 /// A running TFTP server on one address: the well-known port takes requests (an event
 /// loop of `group`), and each transfer gets its own ephemeral socket (its transfer ID,
-/// RFC 1350) served by its own thread (`TFTPTransferRunner`), and a slot in the admission
-/// limits until it ends.
+/// RFC 1350), served by one of a few worker threads (`TFTPTransferWorker`), and a slot in
+/// the admission limits until it ends.
 public final class TFTPServer: Sendable {
     public struct Configuration: Sendable {
         public var host: String
@@ -34,11 +34,13 @@ public final class TFTPServer: Sendable {
     public let localAddress: SocketAddress?
     private let channel: any Channel
     private let sockets: TFTPTransferSockets
+    private let workers: TFTPTransferWorkers
 
-    private init(channel: any Channel, statistics: TFTPStatistics, sockets: TFTPTransferSockets) {
+    private init(channel: any Channel, statistics: TFTPStatistics, sockets: TFTPTransferSockets, workers: TFTPTransferWorkers) {
         self.channel = channel
         self.statistics = statistics
         self.sockets = sockets
+        self.workers = workers
         localAddress = channel.localAddress
     }
 
@@ -47,6 +49,7 @@ public final class TFTPServer: Sendable {
         let admission = TFTPAdmission(maximumTotal: configuration.maximumTransfers,
                                       maximumPerClient: configuration.maximumTransfersPerClient)
         let sockets = TFTPTransferSockets()
+        let workers = try TFTPTransferWorkers(statistics: statistics, sockets: sockets)
         let bootstrap = DatagramBootstrap(group: group.next())
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
             // A boot storm's requests arrive at once: let the kernel queue them (capped by net.core.rmem_max).
@@ -57,18 +60,25 @@ public final class TFTPServer: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
                         try TFTPRequestHandler(configuration: configuration, content: content, admission: admission,
-                                               statistics: statistics, sockets: sockets, logger: logger))
+                                               statistics: statistics, sockets: sockets, workers: workers, logger: logger))
                 }
             }
-        let channel = try await bootstrap.bind(host: configuration.host, port: configuration.port).get()
+        let channel: any Channel
+        do {
+            channel = try await bootstrap.bind(host: configuration.host, port: configuration.port).get()
+        } catch {
+            workers.stop()
+            throw error
+        }
         logger.info("TFTP listening on \(channel.localAddress.map { "\($0)" } ?? configuration.host)")
-        return TFTPServer(channel: channel, statistics: statistics, sockets: sockets)
+        return TFTPServer(channel: channel, statistics: statistics, sockets: sockets, workers: workers)
     }
 
     /// Stops taking requests and ends the running transfers.
     public func close() async {
         try? await channel.close()
         sockets.stopAll()
+        workers.stop()
     }
 }
 
@@ -84,18 +94,20 @@ final class TFTPRequestHandler: ChannelInboundHandler {
     private let admission: TFTPAdmission
     private let statistics: TFTPStatistics
     private let sockets: TFTPTransferSockets
+    private let workers: TFTPTransferWorkers
     private let logger: Logger
     /// Where transfer sockets bind: the listening address, any port (resolved once, not per transfer).
     private let transferAddress: SocketAddress
 
     init(configuration: TFTPServer.Configuration, content: any TFTPContentSource, admission: TFTPAdmission,
-         statistics: TFTPStatistics, sockets: TFTPTransferSockets, logger: Logger) throws {
+         statistics: TFTPStatistics, sockets: TFTPTransferSockets, workers: TFTPTransferWorkers, logger: Logger) throws {
         transferAddress = try SocketAddress.makeAddressResolvingHost(configuration.host, port: 0)
         self.configuration = configuration
         self.content = content
         self.admission = admission
         self.statistics = statistics
         self.sockets = sockets
+        self.workers = workers
         self.logger = logger
     }
 
@@ -192,17 +204,15 @@ final class TFTPRequestHandler: ChannelInboundHandler {
             return abandon("no-socket")
         }
         let sockets = self.sockets
-        let thread = Thread {
-            let reason = TFTPTransferRunner(transfer: transfer, content: file, socket: socket,
-                                            statistics: statistics, sockets: sockets).run()
+        let assignment = TFTPTransferWorker.Assignment(transfer: transfer, content: file, socket: socket) { reason in
             sockets.close(socket)
             release()
             logger.debug("TFTP \(client) \(path): \(reason)")
         }
-        // The loop needs little stack; a boot storm runs hundreds of these at once.
-        thread.stackSize = 512 << 10
-        thread.name = "tftp-transfer"
-        thread.start()
+        guard workers.assign(assignment) else {
+            sockets.close(socket)
+            return abandon("closed")
+        }
     }
 
     private func refuse(_ context: ChannelHandlerContext, _ client: SocketAddress, _ code: TFTPErrorCode, _ message: String, reason: String?) {

@@ -1,0 +1,415 @@
+import CPacketSocket
+import Foundation
+import NIOCore
+import Synchronization
+import TFTP
+
+/// The sockets of the running transfers, so that closing the server ends them.
+final class TFTPTransferSockets: Sendable {
+    private let state = Mutex<(stopped: Bool, sockets: Set<Int32>)>((false, []))
+
+    /// Registers a transfer's socket; false once the server is closing.
+    func add(_ socket: Int32) -> Bool {
+        state.withLock { state in
+            guard !state.stopped else { return false }
+            state.sockets.insert(socket)
+            return true
+        }
+    }
+
+    /// Unregisters and closes the socket (under the lock: `stopAll` never touches a reused number).
+    func close(_ socket: Int32) {
+        state.withLock { state in
+            state.sockets.remove(socket)
+            _ = Glibc.close(socket)
+        }
+    }
+
+    var isStopped: Bool { state.withLock { $0.stopped } }
+
+    /// Wakes every transfer blocked in `recv` (it returns 0 after a shutdown) and admits no more.
+    func stopAll() {
+        state.withLock { state in
+            state.stopped = true
+            for socket in state.sockets { _ = shutdown(socket, Int32(SHUT_RDWR)) }
+        }
+    }
+}
+
+/// A UDP socket bound to `local` (port 0: a fresh transfer ID) and connected to `remote`,
+/// as tftpd-hpa does: the kernel keeps other senders off it (they get ICMP port unreachable)
+/// and sends without a per-packet route lookup. Returns the descriptor or errno.
+func openTransferSocket(local: SocketAddress, remote: SocketAddress) -> Result<Int32, TFTPSocketError> {
+    let family = local.protocol == .inet6 ? AF_INET6 : AF_INET
+    let fd = socket(family, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+    guard fd >= 0 else { return .failure(TFTPSocketError(call: "socket", errno: errno)) }
+    // A whole window goes out in one burst.
+    var sendBuffer: Int32 = 1 << 20
+    _ = setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sendBuffer, socklen_t(MemoryLayout<Int32>.size))
+    if local.withSockAddr({ bind(fd, $0, socklen_t($1)) }) != 0 {
+        defer { _ = Glibc.close(fd) }
+        return .failure(TFTPSocketError(call: "bind", errno: errno))
+    }
+    if remote.withSockAddr({ connect(fd, $0, socklen_t($1)) }) != 0 {
+        defer { _ = Glibc.close(fd) }
+        return .failure(TFTPSocketError(call: "connect", errno: errno))
+    }
+    return .success(fd)
+}
+
+struct TFTPSocketError: Error, CustomStringConvertible {
+    var call: String
+    var errno: Int32
+    var description: String { "\(call): \(String(cString: strerror(errno)))" }
+}
+
+/// Runs transfers for the server: each of a few threads (one per core) waits in one
+/// `epoll_wait` on the sockets of all its transfers, each connected to its client, as
+/// tftpd-hpa's are.
+///
+/// Why not a thread per transfer: in a boot storm hundreds of lock-step transfers run at
+/// once, and with a thread each, every block cost a context switch into that thread and
+/// back (measured: about a quarter of all CPU). A worker wakes once for every ACK that
+/// arrived meanwhile. Why not NIO channels: the work per block is one `recv` and one
+/// `send` (a window is one `sendmmsg`) with no allocation, where a channel adds a
+/// pipeline, a promise and a buffer per datagram.
+final class TFTPTransferWorker: Sendable {
+    /// A transfer handed to the worker: its machine, its file, its socket, and what to do at the end.
+    struct Assignment: Sendable {
+        var transfer: TFTPTransfer
+        var content: any TFTPContent
+        var socket: Int32
+        /// Called on the worker's thread once the transfer has ended, with why.
+        var ended: @Sendable (String) -> Void
+    }
+
+    private let inbox = Mutex<(stopped: Bool, assignments: [Assignment])>((false, []))
+    private let readiness: Int32
+    private let wakeup: Int32
+    private let statistics: TFTPStatistics
+    private let sockets: TFTPTransferSockets
+    private static let wakeupToken = UInt64.max
+
+    /// Starts the worker's thread.
+    init(statistics: TFTPStatistics, sockets: TFTPTransferSockets) throws(TFTPSocketError) {
+        let readiness = zb_readiness_create()
+        guard readiness >= 0 else { throw TFTPSocketError(call: "epoll_create1", errno: -readiness) }
+        let wakeup = zb_wakeup_create()
+        guard wakeup >= 0 else {
+            _ = Glibc.close(readiness)
+            throw TFTPSocketError(call: "eventfd", errno: -wakeup)
+        }
+        let added = zb_readiness_add(readiness, wakeup, Self.wakeupToken)
+        guard added == 0 else {
+            _ = Glibc.close(readiness)
+            _ = Glibc.close(wakeup)
+            throw TFTPSocketError(call: "epoll_ctl", errno: -added)
+        }
+        self.readiness = readiness
+        self.wakeup = wakeup
+        self.statistics = statistics
+        self.sockets = sockets
+        let thread = Thread { [self] in run() }
+        thread.name = "tftp-transfers"
+        thread.start()
+    }
+
+    /// Hands a transfer to the worker; false once it is stopping (the caller still owns it).
+    func assign(_ assignment: Assignment) -> Bool {
+        let accepted = inbox.withLock { inbox in
+            guard !inbox.stopped else { return false }
+            inbox.assignments.append(assignment)
+            return true
+        }
+        if accepted { zb_wakeup_signal(wakeup) }
+        return accepted
+    }
+
+    /// Ends every transfer ("closed") and the thread.
+    func stop() {
+        inbox.withLock { $0.stopped = true }
+        zb_wakeup_signal(wakeup)
+    }
+
+    private struct Running {
+        var runner: TFTPTransferRunner
+        var socket: Int32
+        var ended: @Sendable (String) -> Void
+    }
+
+    private func run() {
+        var slots: [Running?] = []
+        var freeSlots: [Int] = []
+        var tokens = [UInt64](repeating: 0, count: 256)
+        // No transfer needs the clock before this. A deadline only moves later when an ACK
+        // comes, so this stays a lower bound; a scan past it recomputes it.
+        var nextScan = Int64.max
+
+        func end(_ slot: Int, _ reason: String) {
+            guard let running = slots[slot] else { return }
+            slots[slot] = nil
+            freeSlots.append(slot)
+            _ = zb_readiness_remove(readiness, running.socket)
+            running.runner.finish(reason)
+            running.ended(reason)
+        }
+        func admit(_ assignment: Assignment, now: Int64) {
+            let runner = TFTPTransferRunner(transfer: assignment.transfer, content: assignment.content, socket: assignment.socket,
+                                            statistics: statistics, sockets: sockets)
+            let slot = freeSlots.popLast() ?? slots.count
+            if slot == slots.count { slots.append(nil) }
+            slots[slot] = Running(runner: runner, socket: assignment.socket, ended: assignment.ended)
+            guard zb_readiness_add(readiness, assignment.socket, UInt64(slot)) == 0 else { return end(slot, "socket-error") }
+            if let reason = runner.start(now: now) { return end(slot, reason) }
+            nextScan = min(nextScan, runner.wakeAt)
+        }
+
+        while true {
+            let waitFrom = monotonicMilliseconds()
+            let timeout = nextScan == .max ? -1 : Int32(clamping: max(0, nextScan - waitFrom))
+            let ready = tokens.withUnsafeMutableBufferPointer { zb_readiness_wait(readiness, $0.baseAddress, Int32($0.count), timeout) }
+            var stopping = ready < 0
+            for index in 0..<Int(max(ready, 0)) {
+                let token = tokens[index]
+                if token == Self.wakeupToken {
+                    zb_wakeup_clear(wakeup)
+                    let (stopped, assignments) = inbox.withLock { inbox in
+                        defer { inbox.assignments = [] }
+                        return (inbox.stopped, inbox.assignments)
+                    }
+                    let now = monotonicMilliseconds()
+                    for assignment in assignments { admit(assignment, now: now) }
+                    stopping = stopping || stopped
+                    continue
+                }
+                let slot = Int(token)
+                guard slot < slots.count, let running = slots[slot] else { continue }
+                if let reason = running.runner.readable() { end(slot, reason) } else { nextScan = min(nextScan, running.runner.wakeAt) }
+            }
+            if stopping {
+                for slot in slots.indices { end(slot, "closed") }
+                _ = Glibc.close(readiness)
+                _ = Glibc.close(wakeup)
+                return
+            }
+            let now = monotonicMilliseconds()
+            if now >= nextScan {
+                nextScan = .max
+                for slot in slots.indices {
+                    guard let running = slots[slot] else { continue }
+                    if running.runner.wakeAt <= now, let reason = running.runner.timer(now: now) {
+                        end(slot, reason)
+                        continue
+                    }
+                    nextScan = min(nextScan, running.runner.wakeAt)
+                }
+            }
+        }
+    }
+}
+
+/// One transfer's I/O around its state machine, driven by its worker: `start`, then
+/// `readable` when the socket has a datagram and `timer` when `wakeAt` has passed; each
+/// returns why the transfer ended, if it did. The machine decides retransmission, backoff,
+/// duplicate ACKs and reaping; this only moves bytes.
+final class TFTPTransferRunner {
+    private var transfer: TFTPTransfer
+    private var content: ReadAheadContent
+    private let socket: Int32
+    private let statistics: TFTPStatistics
+    private let sockets: TFTPTransferSockets
+    /// The packets being sent, back to back; reused, so a steady transfer allocates nothing.
+    private var packets: ByteBuffer
+    private var lengths: [Int] = []
+    private var received: [UInt8]
+    /// Packets of the current window whose bytes an upstream has not delivered yet, retried every 5 ms.
+    private var deferred: [TFTPTransfer.Outgoing] = []
+    private var deferredIsRetransmission = false
+    private var deferredRetryAt: Int64?
+    // Kept here and added to the shared counters once, when the transfer ends.
+    private var blocksSent = 0
+    private var blocksRetransmitted = 0
+    private var bytesSent: UInt64 = 0
+
+    init(transfer: TFTPTransfer, content: any TFTPContent, socket: Int32, statistics: TFTPStatistics, sockets: TFTPTransferSockets) {
+        let negotiation = transfer.negotiation
+        self.transfer = transfer
+        self.content = ReadAheadContent(content, blockSize: negotiation.blockSize)
+        self.socket = socket
+        self.statistics = statistics
+        self.sockets = sockets
+        packets = ByteBufferAllocator().buffer(capacity: (4 + negotiation.blockSize) * negotiation.windowSize)
+        lengths.reserveCapacity(negotiation.windowSize)
+        // An ACK is 4 bytes; an ERROR's message is read up to this much.
+        received = [UInt8](repeating: 0, count: 2048)
+    }
+
+    /// When the runner next needs `timer`: the machine's deadline or a deferred window's retry.
+    var wakeAt: Int64 { min(transfer.deadline ?? .max, deferredRetryAt ?? .max) }
+
+    func start(now: Int64) -> String? {
+        perform(transfer.handle(.start(now: now)))
+    }
+
+    /// Reads one datagram (the socket is level-triggered: another one keeps it ready).
+    func readable() -> String? {
+        let count = received.withUnsafeMutableBytes { recv(socket, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+        if count < 0 {
+            let error = errno
+            if error == EAGAIN || error == EWOULDBLOCK || error == EINTR { return nil }
+            // ECONNREFUSED: an ICMP port unreachable came back, the client is gone.
+            return sockets.isStopped ? "closed" : "socket-error"
+        }
+        // After a shutdown by `stopAll`, recv says 0; an empty datagram from the client is garbage.
+        if count == 0, sockets.isStopped { return "closed" }
+        return perform(handle(received: count))
+    }
+
+    func timer(now: Int64) -> String? {
+        if let retryAt = deferredRetryAt, now >= retryAt {
+            let packets = deferred
+            deferred = []
+            deferredRetryAt = nil
+            if let failure = send(packets, isRetransmission: deferredIsRetransmission) { return failure }
+        }
+        if let deadline = transfer.deadline, now >= deadline { return perform(transfer.handle(.tick(now: now))) }
+        return nil
+    }
+
+    /// Adds the transfer's counts to the shared counters and closes its file.
+    func finish(_ reason: String) {
+        content.close()
+        let blocks = blocksSent, retransmitted = blocksRetransmitted, bytes = bytesSent
+        statistics.update { counters in
+            counters.transfersEnded[reason, default: 0] += 1
+            counters.blocksSent += blocks
+            counters.blocksRetransmitted += retransmitted
+            counters.bytesSent += bytes
+        }
+    }
+
+    /// Carries out what the machine asked; returns why the transfer ends if it does.
+    private func perform(_ actions: TFTPTransfer.Actions) -> String? {
+        if let ignored = actions.ignored { statistics.ignored(ignored.rawValue) }
+        if !actions.send.isEmpty {
+            // A new send list is the machine's current window: anything still deferred is superseded.
+            deferred = []
+            deferredRetryAt = nil
+            if let failure = send(actions.send, isRetransmission: actions.isRetransmission) { return failure }
+        }
+        if let outcome = actions.outcome { return outcome.reason }
+        return transfer.deadline == nil ? "closed" : nil
+    }
+
+    /// The machine's answer to one datagram from the client (the socket is connected: it is theirs).
+    private func handle(received count: Int) -> TFTPTransfer.Actions {
+        // The common case, an ACK, is read without building a packet.
+        if count >= 4, received[0] == 0, UInt16(received[1]) == TFTPOpcode.acknowledgement.rawValue {
+            let block = UInt16(received[2]) << 8 | UInt16(received[3])
+            return transfer.handle(.acknowledgement(block: block, now: monotonicMilliseconds()))
+        }
+        switch try? TFTPPacket(parsing: Array(received[0..<count])) {
+        case .error(let code, let message)?:
+            return transfer.handle(.clientError(code: code, message: message))
+        case .some(let packet):
+            statistics.ignored("\(packet.opcode)-in-transfer")
+        case nil:
+            statistics.ignored("malformed-in-transfer")
+        }
+        return TFTPTransfer.Actions()
+    }
+
+    /// Sends what the machine asked, as one batch; returns why the transfer ends if it must.
+    private func send(_ outgoing: [TFTPTransfer.Outgoing], isRetransmission: Bool) -> String? {
+        packets.clear()
+        lengths.removeAll(keepingCapacity: true)
+        var failure: String?
+        packets: for (position, item) in outgoing.enumerated() {
+            let start = packets.writerIndex
+            switch item {
+            case .optionAcknowledgement(let options):
+                packets.writeBytes(TFTPPacket.optionAcknowledgement(options).serialized())
+            case .data(let block, _, let offset, let count):
+                packets.writeInteger(TFTPOpcode.data.rawValue)
+                packets.writeInteger(block)
+                do {
+                    try content.read(offset: offset, count: count, into: &packets)
+                } catch TFTPContentError.notYetAvailable {
+                    // Still filling from the upstream: send what is there, the rest shortly.
+                    packets.moveWriterIndex(to: start)
+                    deferred = Array(outgoing[position...])
+                    deferredIsRetransmission = isRetransmission
+                    deferredRetryAt = monotonicMilliseconds() + 5
+                    break packets
+                } catch {
+                    packets.moveWriterIndex(to: start)
+                    failure = "read-failed"
+                    break packets
+                }
+                blocksSent += 1
+                bytesSent += UInt64(count)
+                if isRetransmission { blocksRetransmitted += 1 }
+            }
+            lengths.append(packets.writerIndex - start)
+        }
+        if let failure {
+            // What was read goes out, then the client is told.
+            _ = flush()
+            send(error: TFTPPacket.error(.notDefined, "read error"))
+            return failure
+        }
+        return flush() ? nil : (sockets.isStopped ? "closed" : "socket-error")
+    }
+
+    /// Puts the built packets on the wire; false when the socket refuses (the client is gone).
+    private func flush() -> Bool {
+        guard !lengths.isEmpty else { return true }
+        let socket = self.socket
+        return packets.withUnsafeReadableBytes { bytes in
+            guard let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return true }
+            if lengths.count == 1 {
+                while true {
+                    if Glibc.send(socket, base, lengths[0], 0) >= 0 { return true }
+                    if errno != EINTR { return false }
+                }
+            }
+            return lengths.withUnsafeBufferPointer { lengths in
+                zb_udp_send_batch(socket, base, lengths.baseAddress, lengths.count) == 0
+            }
+        }
+    }
+
+    private func send(error packet: TFTPPacket) {
+        let bytes = packet.serialized()
+        _ = bytes.withUnsafeBytes { Glibc.send(socket, $0.baseAddress, $0.count, 0) }
+    }
+}
+
+/// The server's workers, one per core, taking transfers in turn.
+final class TFTPTransferWorkers: Sendable {
+    private let workers: [TFTPTransferWorker]
+    private let next = Atomic<Int>(0)
+
+    init(statistics: TFTPStatistics, sockets: TFTPTransferSockets) throws(TFTPSocketError) {
+        var workers: [TFTPTransferWorker] = []
+        do {
+            for _ in 0..<max(1, ProcessInfo.processInfo.activeProcessorCount) {
+                workers.append(try TFTPTransferWorker(statistics: statistics, sockets: sockets))
+            }
+        } catch {
+            for worker in workers { worker.stop() }
+            throw error
+        }
+        self.workers = workers
+    }
+
+    /// False once the server is closing.
+    func assign(_ assignment: TFTPTransferWorker.Assignment) -> Bool {
+        let turn = next.add(1, ordering: .relaxed).oldValue
+        return workers[turn % workers.count].assign(assignment)
+    }
+
+    func stop() {
+        for worker in workers { worker.stop() }
+    }
+}
