@@ -36,10 +36,7 @@ final class DatagramReplySender: ReplySender {
     }
 
     func send(_ bytes: [UInt8], type: DHCPMessageType?, route: ReplyRoute, ingress: String?) {
-        guard let target = try? Self.address(for: route) else {
-            statistics.update { $0.sendFailures += 1 }
-            return
-        }
+        let target = Self.address(for: route)
         let statistics = self.statistics
         needsFlush = true
         channel.write(AddressedEnvelope(remoteAddress: target, data: channel.allocator.buffer(bytes: bytes))).whenComplete {
@@ -58,11 +55,11 @@ final class DatagramReplySender: ReplySender {
 
     /// Where a route's datagram goes. A UDP socket cannot reach a client that has no
     /// address yet except by broadcast; direct mode's packet sockets can.
-    static func address(for route: ReplyRoute) throws -> SocketAddress {
+    static func address(for route: ReplyRoute) -> SocketAddress {
         switch route {
-        case .relay(let giaddr, let port): try SocketAddress(ipAddress: giaddr.description, port: Int(port))
-        case .unicast(let address, let port): try SocketAddress(ipAddress: address.description, port: Int(port))
-        case .broadcast, .hardware: try SocketAddress(ipAddress: "255.255.255.255", port: 68)
+        case .relay(let giaddr, let port): SocketAddress(giaddr, port: port)
+        case .unicast(let address, let port): SocketAddress(address, port: port)
+        case .broadcast, .hardware: SocketAddress(Addressing.IPv4Address(0xFFFF_FFFF), port: 68)
         }
     }
 }

@@ -1,4 +1,5 @@
 import Addressing
+import Glibc
 import NIOCore
 
 extension SocketAddress {
@@ -11,4 +12,16 @@ extension SocketAddress {
 
     /// The IPv4 address as a number (0 for anything else): a key for per-client limits.
     var ipv4Value: UInt32 { ipv4Address?.value ?? 0 }
+}
+
+extension SocketAddress {
+    /// A socket address built from the number, without printing and parsing text: the
+    /// DHCP path makes one per reply.
+    init(_ address: Addressing.IPv4Address, port: UInt16) {
+        var raw = sockaddr_in()
+        raw.sin_family = sa_family_t(AF_INET)
+        raw.sin_port = port.bigEndian
+        raw.sin_addr = in_addr(s_addr: address.value.bigEndian)
+        self.init(raw, host: "")
+    }
 }

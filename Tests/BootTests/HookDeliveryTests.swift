@@ -84,6 +84,22 @@ import Zone
         #expect(applied.details["revision"] == "3" && applied.details["based_on"] == "2")
     }
 
+    @Test func unsubscribedTypesAreThoseNoHookListsAndNoEventOfThemHasHooks() throws {
+        let zone = try revision(hooks: """
+              a: { on: [lease.acked], url: "http://198.18.0.5/a" }
+              b: { on: [zone.applied, lease.expired], url: "http://198.18.0.5/b" }
+            """, roles: """
+              probe: { hooks: [a, b] }
+            """)
+        let unsubscribed = HookSelection.unsubscribedTypes(in: zone)
+        #expect(unsubscribed == Set(HookEvent.allCases).subtracting([.leaseAcked, .zoneApplied, .leaseExpired]))
+        let name = zone.identities.first!.name
+        for type in unsubscribed {
+            #expect(HookSelection.hooks(for: event(type, name: name), in: zone).isEmpty)
+        }
+        #expect(HookSelection.unsubscribedTypes(in: try revision(hooks: " {}", roles: "  probe: {}")) == Set(HookEvent.allCases))
+    }
+
     @Test func aHookDoesExactlyOneThing() {
         #expect(throws: ZoneLoadError.self) {
             try revision(hooks: "  a: { on: [lease.acked] }", roles: "  probe: { hooks: [a] }")

@@ -33,6 +33,24 @@ import Zone
         #expect(try outbox.events(.all, limit: 10).map(\.state) == [.delivering, .delivered])
     }
 
+    @Test func dueEventsOfSettlingTypesAreMarkedDeliveredUnreadAndTheRestClaimed() throws {
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        let (leases, outbox, _) = try open()
+        try leases.commit(leases: [], events: [event(.hostReplaced), event(), event(.hostReplaced)])
+        // Event 1 fails its first try and waits until 5 s: settling leaves what is not due alone.
+        #expect(try outbox.claimDue(nowMs: 0, limit: 1).map(\.id) == [1])
+        try outbox.finish([DeliveryResult(id: 1, succeeded: [], outcome: .retry(atMs: 5_000, error: "x"))], nowMs: 0)
+        #expect(try outbox.claimDue(nowMs: 1_000, limit: 1, settling: [.hostReplaced]).map(\.id) == [2])
+        #expect(try outbox.claimDue(nowMs: 1_000, limit: 10).isEmpty)
+        var records = try outbox.events(.all, limit: 10)
+        #expect(records.map(\.state) == [.delivered, .delivering, .pending])
+        #expect(records.first?.attempts == 1 && records.first?.deliveredAt == 1)
+        #expect(try outbox.claimDue(nowMs: 5_000, limit: 10, settling: [.hostReplaced]).isEmpty)
+        records = try outbox.events(.all, limit: 10)
+        #expect(records.map(\.state) == [.delivered, .delivering, .delivered])
+        #expect(records.last?.attempts == 2)
+    }
+
     @Test func aFailedTryWaitsForItsTimeAndSkipsHooksThatTookIt() throws {
         defer { try? FileManager.default.removeItem(atPath: state) }
         let (leases, outbox, _) = try open()

@@ -54,6 +54,12 @@ public enum HookSelection {
                 && hook.on.contains { $0.value == event.type }
         }
     }
+
+    /// Event types no hook of the revision subscribes to: `hooks(for:in:)` is empty for
+    /// every event of these, whatever host it is about.
+    public static func unsubscribedTypes(in revision: ZoneRevision) -> Set<HookEvent> {
+        Set(HookEvent.allCases).subtracting(revision.spec.hooks.flatMap { $0.on.map(\.value) })
+    }
 }
 
 /// What a hook is given: the event as JSON (stdin or POST body) and its key fields as

@@ -97,7 +97,9 @@ public final class HookRunner: Sendable {
                 }
                 if inFlight < configuration.concurrency {
                     do {
-                        for entry in try outbox.claimDue(nowMs: now, limit: configuration.concurrency - inFlight) {
+                        let settling = HookSelection.unsubscribedTypes(in: revisions.current)
+                        for entry in try outbox.claimDue(nowMs: now, limit: configuration.concurrency - inFlight,
+                                                         settling: settling) {
                             inFlight += 1
                             group.addTask {
                                 guard let result = await self.deliver(entry) else { return }
