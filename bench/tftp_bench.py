@@ -149,6 +149,28 @@ def lean(client, server, name, reference, blksize, window, concurrent, cpus=None
     return result["seconds"], None
 
 
+def best_of(servers, repeats, measure, better):
+    """Runs `measure(server)` -> (value or None, problem) `repeats` times per server, the
+    servers taking turns so that a burst of load elsewhere on the machine does not land on
+    one of them only; returns each server's best value and zonebootd's problems."""
+    best, problems = {}, []
+    for _ in range(repeats):
+        for server in servers:
+            value, problem = measure(server)
+            if value is not None and (server.name not in best or better(value, best[server.name])):
+                best[server.name] = value
+            if problem and server.name == "zonebootd":
+                problems.append(problem)
+    return best, problems
+
+
+def rate_row(label, servers, rates):
+    cells = [f"{rates[s.name]:12.1f}" if s.name in rates else f"{'fail':>12}" for s in servers]
+    peers = [r for n, r in rates.items() if n != "zonebootd"]
+    ratio = f"{rates['zonebootd'] / max(peers):.2f}x" if peers and "zonebootd" in rates else "-"
+    print(f"  {label:28}" + "".join(cells) + f"   {ratio}")
+
+
 def sha256(path):
     digest = hashlib.sha256()
     with open(path, "rb") as f:
@@ -212,20 +234,10 @@ def main():
         print(f"TFTP 64 MiB, MiB/s (best of {REPEATS}), 127.0.0.1, one run:")
         print(f"  {'case':28}" + "".join(f"{s.name:>12}" for s in servers) + "   zonebootd / best peer")
         for label, tool, blksize, window in CASES:
-            rates = {server.name: None for server in servers}
-            # Servers take turns within each repeat, so a burst of load elsewhere on the
-            # machine does not land on one of them only.
-            for _ in range(REPEATS):
-                for server in servers:
-                    rate, problem = single(server, tool, blksize, window, out_dir, big)
-                    if rate and (rates[server.name] is None or rate > rates[server.name]):
-                        rates[server.name] = rate
-                    if problem and server.name == "zonebootd":
-                        failures.append(f"{label}: {problem}")
-            cells = [f"{rates[s.name]:12.1f}" if rates[s.name] else f"{'fail':>12}" for s in servers]
-            peers = [r for n, r in rates.items() if n != "zonebootd" and r]
-            ratio = f"{rates['zonebootd'] / max(peers):.2f}x" if peers and rates.get("zonebootd") else "-"
-            print(f"  {label + ' (' + tool + ')':28}" + "".join(cells) + f"   {ratio}")
+            rates, problems = best_of(servers, REPEATS, lambda server: single(server, tool, blksize, window, out_dir, big),
+                                      better=lambda a, b: a > b)
+            failures.extend(f"{label}: {problem}" for problem in problems)
+            rate_row(f"{label} ({tool})", servers, rates)
         print(f"{CONCURRENT} concurrent 4 MiB fetches at blksize 512 (curl), wall seconds:")
         walls = {}
         for server in servers:
@@ -244,29 +256,21 @@ def main():
         print(f"TFTP 64 MiB with tftp_load, client and server pinned to CPU 0, MiB/s (best of {single_repeats}):")
         print(f"  {'case':28}" + "".join(f"{s.name:>12}" for s in servers) + "   zonebootd / best peer")
         for label, _, blksize, window in CASES:
-            rates = {server.name: None for server in servers}
-            for _ in range(single_repeats):
-                for server in servers:
-                    pin(server, {0})
+            def pinned(server, blksize=blksize, window=window):
+                pin(server, {0})
+                try:
                     seconds, problem = lean(client, server, "big.bin", root / "big.bin", blksize, window, 1, cpus={0})
+                finally:
                     pin(server, everything)
-                    if seconds and (rates[server.name] is None or BIG / seconds / (1 << 20) > rates[server.name]):
-                        rates[server.name] = BIG / seconds / (1 << 20)
-                    if problem and server.name == "zonebootd":
-                        failures.append(f"tftp_load {label}: {problem}")
-            cells = [f"{rates[s.name]:12.1f}" if rates[s.name] else f"{'fail':>12}" for s in servers]
-            peers = [r for n, r in rates.items() if n != "zonebootd" and r]
-            ratio = f"{rates['zonebootd'] / max(peers):.2f}x" if peers and rates.get("zonebootd") else "-"
-            print(f"  {label:28}" + "".join(cells) + f"   {ratio}")
+                return (BIG / seconds / (1 << 20) if seconds else None), problem
+            rates, problems = best_of(servers, single_repeats, pinned, better=lambda a, b: a > b)
+            failures.extend(f"tftp_load {label}: {problem}" for problem in problems)
+            rate_row(label, servers, rates)
         print(f"{CONCURRENT} concurrent 4 MiB fetches at blksize 512 with tftp_load, unpinned, wall seconds (best of {REPEATS}):")
-        walls = {}
-        for _ in range(REPEATS):
-            for server in servers:
-                seconds, problem = lean(client, server, "small.bin", root / "small.bin", 512, 1, CONCURRENT)
-                if seconds and (server.name not in walls or seconds < walls[server.name]):
-                    walls[server.name] = seconds
-                if problem and server.name == "zonebootd":
-                    failures.append(f"tftp_load concurrent: {problem}")
+        walls, problems = best_of(servers, REPEATS,
+                                  lambda server: lean(client, server, "small.bin", root / "small.bin", 512, 1, CONCURRENT),
+                                  better=lambda a, b: a < b)
+        failures.extend(f"tftp_load concurrent: {problem}" for problem in problems)
         for server in servers:
             shown = f"{walls[server.name]:7.1f} s   {CONCURRENT}/{CONCURRENT} complete" if server.name in walls else "failed"
             print(f"  {server.name:12} {shown}")
