@@ -5,6 +5,12 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <netinet/in.h>
+#include <netinet/udp.h>
+
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
 
 int zb_udp_send_batch(int fd, const uint8_t *base, const size_t *lengths, size_t count) {
     enum { BATCH = 64 };
@@ -29,6 +35,49 @@ int zb_udp_send_batch(int fd, const uint8_t *base, const size_t *lengths, size_t
         }
         for (int i = 0; i < sent; i++) base += lengths[done + (size_t)i];
         done += (size_t)sent;
+    }
+    return 0;
+}
+
+int zb_udp_send_segmented(int fd, const uint8_t *base, const size_t *lengths, size_t count) {
+    /* The kernel cuts one send into datagrams of gso_size bytes (the last may be shorter):
+     * at most 64 of them and one UDP payload's worth (65,507 bytes) per call. */
+    enum { MOST_SEGMENTS = 64, MOST_BYTES = 65507 };
+    size_t done = 0;
+    while (done < count) {
+        size_t size = lengths[done], total = 0, segments = 0;
+        while (done + segments < count && segments < MOST_SEGMENTS && total + lengths[done + segments] <= MOST_BYTES) {
+            size_t length = lengths[done + segments];
+            if (length > size) break;
+            total += length;
+            segments++;
+            if (length < size) break; /* only the last segment may be shorter */
+        }
+        if (segments == 0) return -EMSGSIZE;
+        struct iovec vector = {.iov_base = (void *)base, .iov_len = total};
+        union {
+            char buffer[CMSG_SPACE(sizeof(uint16_t))];
+            struct cmsghdr align;
+        } control;
+        struct msghdr message = {.msg_iov = &vector, .msg_iovlen = 1};
+        if (segments > 1) {
+            memset(&control, 0, sizeof control);
+            message.msg_control = control.buffer;
+            message.msg_controllen = sizeof control.buffer;
+            struct cmsghdr *header = CMSG_FIRSTHDR(&message);
+            header->cmsg_level = SOL_UDP;
+            header->cmsg_type = UDP_SEGMENT;
+            header->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+            uint16_t gso_size = (uint16_t)size;
+            memcpy(CMSG_DATA(header), &gso_size, sizeof gso_size);
+        }
+        ssize_t sent = sendmsg(fd, &message, 0);
+        if (sent < 0) {
+            if (errno == EINTR) continue;
+            return -errno;
+        }
+        base += total;
+        done += segments;
     }
     return 0;
 }

@@ -374,10 +374,23 @@ final class TFTPTransferRunner {
                 }
             }
             return lengths.withUnsafeBufferPointer { lengths in
-                zb_udp_send_batch(socket, base, lengths.baseAddress, lengths.count) == 0
+                // A window through UDP GSO: one pass through the stack and, on loopback, one
+                // wakeup of the client for the lot. A kernel or device that cannot segment
+                // says so once, and windows go out by `sendmmsg` from then on (the part
+                // already sent goes again: a client ignores blocks it has).
+                if Self.segmentation.load(ordering: .relaxed) {
+                    let result = zb_udp_send_segmented(socket, base, lengths.baseAddress, lengths.count)
+                    if result == 0 { return true }
+                    guard result == -EIO || result == -EINVAL || result == -ENOPROTOOPT else { return false }
+                    Self.segmentation.store(false, ordering: .relaxed)
+                }
+                return zb_udp_send_batch(socket, base, lengths.baseAddress, lengths.count) == 0
             }
         }
     }
+
+    /// False once the kernel refused UDP_SEGMENT.
+    private static let segmentation = Atomic<Bool>(true)
 
     private func send(error packet: TFTPPacket) {
         let bytes = packet.serialized()
