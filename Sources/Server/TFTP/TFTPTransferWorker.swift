@@ -71,7 +71,7 @@ struct TFTPSocketError: Error, CustomStringConvertible {
 /// once, and with a thread each, every block cost a context switch into that thread and
 /// back (measured: about a quarter of all CPU). A worker wakes once for every ACK that
 /// arrived meanwhile. Why not NIO channels: the work per block is one `recv` and one
-/// `send` (a window is one `sendmmsg`) with no allocation, where a channel adds a
+/// `send` (a window is one `sendmsg` through UDP GSO) with no allocation, where a channel adds a
 /// pipeline, a promise and a buffer per datagram.
 final class TFTPTransferWorker: Sendable {
     /// A transfer handed to the worker: its machine, its file, its socket, and what to do at the end.
