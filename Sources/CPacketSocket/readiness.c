@@ -1,5 +1,7 @@
+#define _GNU_SOURCE
 #include "readiness.h"
 
+#include <pthread.h>
 #include <errno.h>
 #include <stdint.h>
 #include <sys/epoll.h>
@@ -43,4 +45,8 @@ void zb_wakeup_signal(int fd) {
 void zb_wakeup_clear(int fd) {
     uint64_t value;
     while (read(fd, &value, sizeof value) < 0 && errno == EINTR) {}
+}
+
+void zb_name_this_thread(const char *name) {
+    pthread_setname_np(pthread_self(), name);
 }

@@ -22,4 +22,7 @@ void zb_wakeup_signal(int fd);
 /// Clears the eventfd's counter.
 void zb_wakeup_clear(int fd);
 
+/// Names the calling thread in the kernel (15 bytes at most), as `top -H` and perf show it.
+void zb_name_this_thread(const char *name);
+
 #endif

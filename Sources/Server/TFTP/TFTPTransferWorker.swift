@@ -109,8 +109,12 @@ final class TFTPTransferWorker: Sendable {
         self.wakeup = wakeup
         self.statistics = statistics
         self.sockets = sockets
-        let thread = Thread { [self] in run() }
-        thread.name = "tftp-transfers"
+        let thread = Thread { [self] in
+            // Named in the kernel, so that `top -H` and perf show the workers (Foundation's
+            // `Thread.name` does not get there).
+            zb_name_this_thread("tftp-transfers")
+            run()
+        }
         thread.start()
     }
 
