@@ -40,7 +40,7 @@ struct TFTPOptions: ParsableArguments {
     @Option(help: "Seconds a cached upstream file is served before it is revalidated.")
     var tftpUpstreamRevalidate = 10
 
-    @Option(help: "Event-loop threads for the TFTP listeners and upstream fetches (default: one per core); each transfer runs on a thread of its own.")
+    @Option(help: "Event-loop threads for the TFTP listeners and upstream fetches (default: one per core); transfers run on one worker thread per core.")
     var tftpThreads: Int?
 
     @Option(help: "Where to write TFTP counters as JSON every second (default: <state>/tftp-counters.json).")

@@ -5,7 +5,7 @@ import Synchronization
 
 /// One opened file a transfer reads from: its size, and bytes at an offset.
 ///
-/// Reads happen chunk by chunk on the transfer's thread, so a 64 MiB loader is never
+/// Reads happen chunk by chunk on the transfer's worker thread, so a 64 MiB loader is never
 /// held in memory per transfer (a file is `pread` from the page cache as blocks go out).
 public protocol TFTPContent: Sendable {
     var size: UInt64 { get }

@@ -33,13 +33,11 @@ public final class TFTPServer: Sendable {
     public let statistics: TFTPStatistics
     public let localAddress: SocketAddress?
     private let channel: any Channel
-    private let sockets: TFTPTransferSockets
     private let workers: TFTPTransferWorkers
 
-    private init(channel: any Channel, statistics: TFTPStatistics, sockets: TFTPTransferSockets, workers: TFTPTransferWorkers) {
+    private init(channel: any Channel, statistics: TFTPStatistics, workers: TFTPTransferWorkers) {
         self.channel = channel
         self.statistics = statistics
-        self.sockets = sockets
         self.workers = workers
         localAddress = channel.localAddress
     }
@@ -48,8 +46,7 @@ public final class TFTPServer: Sendable {
                              group: any EventLoopGroup, logger: Logger) async throws -> TFTPServer {
         let admission = TFTPAdmission(maximumTotal: configuration.maximumTransfers,
                                       maximumPerClient: configuration.maximumTransfersPerClient)
-        let sockets = TFTPTransferSockets()
-        let workers = try TFTPTransferWorkers(statistics: statistics, sockets: sockets)
+        let workers = try TFTPTransferWorkers(statistics: statistics)
         let bootstrap = DatagramBootstrap(group: group.next())
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
             // A boot storm's requests arrive at once: let the kernel queue them (capped by net.core.rmem_max).
@@ -60,7 +57,7 @@ public final class TFTPServer: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
                         try TFTPRequestHandler(configuration: configuration, content: content, admission: admission,
-                                               statistics: statistics, sockets: sockets, workers: workers, logger: logger))
+                                               statistics: statistics, workers: workers, logger: logger))
                 }
             }
         let channel: any Channel
@@ -71,13 +68,12 @@ public final class TFTPServer: Sendable {
             throw error
         }
         logger.info("TFTP listening on \(channel.localAddress.map { "\($0)" } ?? configuration.host)")
-        return TFTPServer(channel: channel, statistics: statistics, sockets: sockets, workers: workers)
+        return TFTPServer(channel: channel, statistics: statistics, workers: workers)
     }
 
     /// Stops taking requests and ends the running transfers.
     public func close() async {
         try? await channel.close()
-        sockets.stopAll()
         workers.stop()
     }
 }
@@ -93,20 +89,18 @@ final class TFTPRequestHandler: ChannelInboundHandler {
     private let content: any TFTPContentSource
     private let admission: TFTPAdmission
     private let statistics: TFTPStatistics
-    private let sockets: TFTPTransferSockets
     private let workers: TFTPTransferWorkers
     private let logger: Logger
     /// Where transfer sockets bind: the listening address, any port (resolved once, not per transfer).
     private let transferAddress: SocketAddress
 
     init(configuration: TFTPServer.Configuration, content: any TFTPContentSource, admission: TFTPAdmission,
-         statistics: TFTPStatistics, sockets: TFTPTransferSockets, workers: TFTPTransferWorkers, logger: Logger) throws {
+         statistics: TFTPStatistics, workers: TFTPTransferWorkers, logger: Logger) throws {
         transferAddress = try SocketAddress.makeAddressResolvingHost(configuration.host, port: 0)
         self.configuration = configuration
         self.content = content
         self.admission = admission
         self.statistics = statistics
-        self.sockets = sockets
         self.workers = workers
         self.logger = logger
     }
@@ -193,24 +187,19 @@ final class TFTPRequestHandler: ChannelInboundHandler {
         }
         let socket: Int32
         switch openTransferSocket(local: transferAddress, remote: client) {
-        case .success(let opened) where sockets.add(opened):
-            socket = opened
         case .success(let opened):
-            // The server is closing.
-            _ = Glibc.close(opened)
-            return abandon("closed")
+            socket = opened
         case .failure(let error):
             logger.error("TFTP: no socket for a transfer to \(client): \(error)")
             return abandon("no-socket")
         }
-        let sockets = self.sockets
         let assignment = TFTPTransferWorker.Assignment(transfer: transfer, content: file, socket: socket) { reason in
-            sockets.close(socket)
             release()
             logger.debug("TFTP \(client) \(path): \(reason)")
         }
         guard workers.assign(assignment) else {
-            sockets.close(socket)
+            // The server is closing.
+            _ = Glibc.close(socket)
             return abandon("closed")
         }
     }

@@ -4,38 +4,6 @@ import NIOCore
 import Synchronization
 import TFTP
 
-/// The sockets of the running transfers, so that closing the server ends them.
-final class TFTPTransferSockets: Sendable {
-    private let state = Mutex<(stopped: Bool, sockets: Set<Int32>)>((false, []))
-
-    /// Registers a transfer's socket; false once the server is closing.
-    func add(_ socket: Int32) -> Bool {
-        state.withLock { state in
-            guard !state.stopped else { return false }
-            state.sockets.insert(socket)
-            return true
-        }
-    }
-
-    /// Unregisters and closes the socket (under the lock: `stopAll` never touches a reused number).
-    func close(_ socket: Int32) {
-        state.withLock { state in
-            state.sockets.remove(socket)
-            _ = Glibc.close(socket)
-        }
-    }
-
-    var isStopped: Bool { state.withLock { $0.stopped } }
-
-    /// Wakes every transfer blocked in `recv` (it returns 0 after a shutdown) and admits no more.
-    func stopAll() {
-        state.withLock { state in
-            state.stopped = true
-            for socket in state.sockets { _ = shutdown(socket, Int32(SHUT_RDWR)) }
-        }
-    }
-}
-
 /// A UDP socket bound to `local` (port 0: a fresh transfer ID) and connected to `remote`,
 /// as tftpd-hpa does: the kernel keeps other senders off it (they get ICMP port unreachable)
 /// and sends without a per-packet route lookup. Returns the descriptor or errno.
@@ -78,8 +46,9 @@ final class TFTPTransferWorker: Sendable {
     struct Assignment: Sendable {
         var transfer: TFTPTransfer
         var content: any TFTPContent
+        /// The worker's from `assign` on: it closes the socket when the transfer ends.
         var socket: Int32
-        /// Called on the worker's thread once the transfer has ended, with why.
+        /// Called on the worker's thread once the transfer has ended (and its socket is closed), with why.
         var ended: @Sendable (String) -> Void
     }
 
@@ -87,11 +56,10 @@ final class TFTPTransferWorker: Sendable {
     private let readiness: Int32
     private let wakeup: Int32
     private let statistics: TFTPStatistics
-    private let sockets: TFTPTransferSockets
     private static let wakeupToken = UInt64.max
 
     /// Starts the worker's thread.
-    init(statistics: TFTPStatistics, sockets: TFTPTransferSockets) throws(TFTPSocketError) {
+    init(statistics: TFTPStatistics) throws(TFTPSocketError) {
         let readiness = zb_readiness_create()
         guard readiness >= 0 else { throw TFTPSocketError(call: "epoll_create1", errno: -readiness) }
         let wakeup = zb_wakeup_create()
@@ -108,7 +76,6 @@ final class TFTPTransferWorker: Sendable {
         self.readiness = readiness
         self.wakeup = wakeup
         self.statistics = statistics
-        self.sockets = sockets
         let thread = Thread { [self] in
             // Named in the kernel, so that `top -H` and perf show the workers (Foundation's
             // `Thread.name` does not get there).
@@ -154,12 +121,13 @@ final class TFTPTransferWorker: Sendable {
             slots[slot] = nil
             freeSlots.append(slot)
             _ = zb_readiness_remove(readiness, running.socket)
+            _ = Glibc.close(running.socket)
             running.runner.finish(reason)
             running.ended(reason)
         }
         func admit(_ assignment: Assignment, now: Int64) {
             let runner = TFTPTransferRunner(transfer: assignment.transfer, content: assignment.content, socket: assignment.socket,
-                                            statistics: statistics, sockets: sockets)
+                                            statistics: statistics)
             let slot = freeSlots.popLast() ?? slots.count
             if slot == slots.count { slots.append(nil) }
             slots[slot] = Running(runner: runner, socket: assignment.socket, ended: assignment.ended)
@@ -221,7 +189,6 @@ final class TFTPTransferRunner {
     private var content: ReadAheadContent
     private let socket: Int32
     private let statistics: TFTPStatistics
-    private let sockets: TFTPTransferSockets
     /// The packets being sent, back to back; reused, so a steady transfer allocates nothing.
     private var packets: ByteBuffer
     private var lengths: [Int] = []
@@ -235,13 +202,12 @@ final class TFTPTransferRunner {
     private var blocksRetransmitted = 0
     private var bytesSent: UInt64 = 0
 
-    init(transfer: TFTPTransfer, content: any TFTPContent, socket: Int32, statistics: TFTPStatistics, sockets: TFTPTransferSockets) {
+    init(transfer: TFTPTransfer, content: any TFTPContent, socket: Int32, statistics: TFTPStatistics) {
         let negotiation = transfer.negotiation
         self.transfer = transfer
         self.content = ReadAheadContent(content, blockSize: negotiation.blockSize)
         self.socket = socket
         self.statistics = statistics
-        self.sockets = sockets
         packets = ByteBufferAllocator().buffer(capacity: (4 + negotiation.blockSize) * negotiation.windowSize)
         lengths.reserveCapacity(negotiation.windowSize)
         // An ACK is 4 bytes; an ERROR's message is read up to this much.
@@ -262,10 +228,8 @@ final class TFTPTransferRunner {
             let error = errno
             if error == EAGAIN || error == EWOULDBLOCK || error == EINTR { return nil }
             // ECONNREFUSED: an ICMP port unreachable came back, the client is gone.
-            return sockets.isStopped ? "closed" : "socket-error"
+            return "socket-error"
         }
-        // After a shutdown by `stopAll`, recv says 0; an empty datagram from the client is garbage.
-        if count == 0, sockets.isStopped { return "closed" }
         return perform(handle(received: count))
     }
 
@@ -362,7 +326,7 @@ final class TFTPTransferRunner {
             send(error: TFTPPacket.error(.notDefined, "read error"))
             return failure
         }
-        return flush() ? nil : (sockets.isStopped ? "closed" : "socket-error")
+        return flush() ? nil : "socket-error"
     }
 
     /// Puts the built packets on the wire; false when the socket refuses (the client is gone).
@@ -407,11 +371,11 @@ final class TFTPTransferWorkers: Sendable {
     private let workers: [TFTPTransferWorker]
     private let next = Atomic<Int>(0)
 
-    init(statistics: TFTPStatistics, sockets: TFTPTransferSockets) throws(TFTPSocketError) {
+    init(statistics: TFTPStatistics) throws(TFTPSocketError) {
         var workers: [TFTPTransferWorker] = []
         do {
             for _ in 0..<max(1, ProcessInfo.processInfo.activeProcessorCount) {
-                workers.append(try TFTPTransferWorker(statistics: statistics, sockets: sockets))
+                workers.append(try TFTPTransferWorker(statistics: statistics))
             }
         } catch {
             for worker in workers { worker.stop() }
