@@ -32,6 +32,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from lean_clients import compiled
+
 ROOT = Path(__file__).resolve().parents[1]
 ZONEBOOTD = Path(os.environ.get("ZONEBOOTD", ROOT / ".build" / "release" / "zonebootd"))
 HOST = "127.0.0.1"
@@ -113,19 +115,6 @@ def fetch(tool, port, name, out, blksize, window, timeout=300):
         argv = ["atftp", "--option", f"blksize {blksize}", "--option", f"windowsize {window}",
                 "-g", "-r", name, "-l", str(out), HOST, str(port)]
     return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-
-
-def lean_client():
-    """bench/tftp_load.c compiled under .bench/ (again when the source is newer)."""
-    source, binary = ROOT / "bench" / "tftp_load.c", ROOT / ".bench" / "tftp_load"
-    if not binary.exists() or binary.stat().st_mtime < source.stat().st_mtime:
-        binary.parent.mkdir(exist_ok=True)
-        # The Swift toolchain brings clang; a Debian machine may have cc as well.
-        compiler = shutil.which("cc") or shutil.which("clang")
-        if not compiler:
-            sys.exit("no C compiler (cc or clang) for bench/tftp_load.c")
-        subprocess.run([compiler, "-O2", "-Wall", "-Wextra", "-Werror", "-o", str(binary), str(source)], check=True, timeout=120)
-    return binary
 
 
 def pin(server, cpus):
@@ -249,7 +238,7 @@ def main():
         if "tftpd-hpa" in walls:
             print(f"  zonebootd / tftpd-hpa wall time: {walls['zonebootd'] / walls['tftpd-hpa']:.2f}")
 
-        client = lean_client()
+        client = compiled("tftp_load")
         everything = os.sched_getaffinity(0)
         # A pinned single transfer takes a second or two: a third try costs little and steadies the best.
         single_repeats = max(REPEATS, 3)
