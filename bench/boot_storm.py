@@ -25,9 +25,10 @@ HOSTS, PER_SWITCH = int(os.environ.get("HOSTS", "10000")), 40
 FIRST = ipaddress.IPv4Address("198.18.64.10")
 
 
-def storm_zone():
+def storm_zone(hosts=HOSTS):
+    """One pod, hosts / 40 ToRs of 40 ports; port swp<n> (n from 1) is FIRST + n - 1."""
     switches = []
-    for s in range(HOSTS // PER_SWITCH):
+    for s in range(hosts // PER_SWITCH):
         lo, hi = s * PER_SWITCH + 1, (s + 1) * PER_SWITCH
         switches.append(f"      - name: tor-{s + 1:03d}\n        ports:\n"
                         f"          - {{ ports: swp{lo}-swp{hi}, rack: {s + 1}, units: 1-{PER_SWITCH}, role: hypervisor, "

@@ -1,12 +1,12 @@
-"""The benchmark's load generator (bench/dhcp_load.c) against the real server: 200 ports
-of one ToR, each machine asking through its own circuit-id, several DORAs each. Every
-ACK must carry its port's address and the Option 82 that was sent, so the generator's
-counts are proof of identity under load. The same run told the wrong first address must
-count every ACK as wrong: the checks the benchmark relies on can fail.
+"""The benchmark's load generator (bench/dhcp_load.c) against the real server: the
+boot storm's zone with 200 ports (five ToRs of 40), each machine asking through its own
+circuit-id, several DORAs each. Every ACK must carry its port's address and the Option
+82 that was sent, so the generator's counts are proof of identity under load. The same
+run told the wrong first address must count every ACK as wrong: the checks the
+benchmark relies on can fail.
 
     [srv: eth0 198.18.0.10, zonebootd] ── [rly: up0 198.18.0.1, lo 198.18.64.1, dhcp_load]
 """
-import ipaddress
 import json
 import sys
 
@@ -16,27 +16,9 @@ from netlab import ROOT, lab, require_tools, server_and_client, start_zonebootd
 
 sys.path.insert(0, str(ROOT / "bench"))
 from lean_clients import compiled  # noqa: E402
+from boot_storm import FIRST, GIADDR, SERVER, storm_zone  # noqa: E402
 
-SERVER, GIADDR, FIRST = "198.18.0.10", "198.18.64.1", ipaddress.IPv4Address("198.18.64.10")
 PORTS = 200
-
-ZONE = f"""\
-apiVersion: zoneboot/v1
-zone: load
-domain: load.example.net
-defaults: {{ lease: 1h, dns: [198.18.0.53], boot-server: {SERVER} }}
-pods:
-  - name: p01
-    relays: [{GIADDR}]
-    networks:
-      servers: {{ subnet: 198.18.64.0/18, gateway: {GIADDR} }}
-    switches:
-      - name: tor-a
-        ports:
-          - {{ ports: swp1-swp{PORTS}, rack: 1, units: 1-{PORTS}, role: hypervisor, network: servers, address: {FIRST} }}
-roles:
-  hypervisor: {{}}
-"""
 
 
 @pytest.fixture
@@ -47,7 +29,7 @@ def storm_lab(tmp_path):
         the_lab.addr(rly, "lo", f"{GIADDR}/32")
         the_lab.route(srv, "198.18.64.0/18", "198.18.0.1")
         zone = tmp_path / "load.yaml"
-        zone.write_text(ZONE)
+        zone.write_text(storm_zone(PORTS))
         start_zonebootd(the_lab, srv, zone, tmp_path / "state", SERVER, tmp_path / "counters.json",
                         log=tmp_path / "zonebootd.log")
         yield the_lab, rly
