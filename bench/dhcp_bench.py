@@ -180,7 +180,7 @@ def ladder(which, rates, clients, seconds):
         result = measure(which, rate, clients, seconds, generator="dhcp_load")
         if result["wrong"]:
             sys.exit(f"{which}: {result['wrong']} replies failed dhcp_load's checks at {rate}/s")
-        loss = result["drops"] / max(1, result["discovers"])
+        loss = result["loss"]
         print(f"  {which:<10} offered {rate:>6}/s: {result['exchanges_per_s']:>7.0f} DORA/s, {100 * loss:5.1f} % lost, "
               f"ACK p50/p99 {result['ack_p50_ms']:.2f}/{result['ack_p99_ms']:.2f} ms, "
               f"server {result['server_cpu_s'] / max(1, result['acks']) * 1e6:.0f} us/DORA", flush=True)

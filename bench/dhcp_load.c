@@ -20,7 +20,9 @@
  * usage: dhcp_load SERVER GIADDR RATE SECONDS CLIENTS CIRCUIT REMOTE-ID [FIRST-ADDRESS]
  *   CIRCUIT: a fixed circuit-id, or a pattern with one %d (the client number + 1)
  *   REMOTE-ID: the remote-id sub-option, or "-" for none
- * prints one line of JSON (counts, the exchanges per second answered, latency percentiles)
+ * prints one line of JSON: counts, where "drops" are the exchanges that did not end in an ACK
+ * passing the checks (lost, NAKed or wrong); ACKs per second of the sending window; and the
+ * median and p99 of the DISCOVER-OFFER and REQUEST-ACK delays.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -212,6 +214,12 @@ int main(int argc, char **argv) {
                 MAX_EXCHANGES);
         return 2;
     }
+    /* CIRCUIT becomes a format: it may hold one %d and no other conversion. */
+    const char *conversion = strchr(circuit_pattern, '%');
+    if (conversion && (conversion[1] != 'd' || strchr(conversion + 2, '%'))) {
+        fprintf(stderr, "CIRCUIT may hold one %%d and no other %%\n");
+        return 2;
+    }
     total = (uint64_t)(rate * seconds);
     exchanges = calloc(total, sizeof *exchanges);
     server = (struct sockaddr_in){.sin_family = AF_INET, .sin_port = htons(67)};
@@ -275,7 +283,7 @@ int main(int argc, char **argv) {
            "\"drops\": %llu, \"seconds\": %.3f, \"exchanges_per_s\": %.1f, "
            "\"offer_p50_ms\": %.3f, \"offer_p99_ms\": %.3f, \"ack_p50_ms\": %.3f, \"ack_p99_ms\": %.3f}\n",
            (unsigned long long)total, (unsigned long long)offers, (unsigned long long)acks, (unsigned long long)naks,
-           wrong, unknown, (unsigned long long)(total - acks - naks - (uint64_t)wrong), window, (double)acks / window,
+           wrong, unknown, (unsigned long long)(total - acks), window, (double)acks / window,
            percentile_ms(offer_delays, offered, 0.5), percentile_ms(offer_delays, offered, 0.99),
            percentile_ms(ack_delays, acked, 0.5), percentile_ms(ack_delays, acked, 0.99));
     return 0;
