@@ -77,3 +77,48 @@ def test_remote_id_chooses_the_switch(example_zone, tmp_path):
     ]
     # Option 82 came back exactly as sent.
     assert results[0]["agent"] == (bytes([1, 4]) + b"swp7" + bytes([2, 9]) + b"p01-tor-a").hex()
+
+
+RELAY_PORT = r'''
+import socket, sys, json
+from scapy.all import BOOTP, DHCP
+server = sys.argv[1]
+# RFC 8357: a relay listening on a port other than 67 says so with sub-option 19 and
+# gets its replies there. RFC 5107: sub-option 11 puts another address in option 54.
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("198.18.16.1", 1067))
+s.settimeout(3)
+agent = bytes([1, 4]) + b"swp7" + bytes([2, 9]) + b"p01-tor-a" + bytes([19, 0]) + bytes([11, 4, 198, 18, 16, 1])
+def ask(kind, extra, ciaddr="0.0.0.0"):
+    p = BOOTP(op=1, chaddr=bytes.fromhex("525400ee0007"), giaddr="198.18.16.1", ciaddr=ciaddr, xid=77, hops=1) / DHCP(
+        options=[("message-type", kind)] + extra + [(82, agent), "end"])
+    s.sendto(bytes(p), (server, 67))
+    data, source = s.recvfrom(4096)
+    reply = BOOTP(data)
+    opts = dict(o for o in reply[DHCP].options if isinstance(o, tuple))
+    return {"source_port": source[1], "yiaddr": reply.yiaddr, "type": opts.get("message-type"),
+            "server_id": opts.get("server_id"), "lease": opts.get("lease_time"),
+            "hostname": (opts.get("hostname") or b"").decode(), "agent": opts.get("relay_agent_information", b"").hex()}
+offer = ask("discover", [])
+ack = ask("request", [("requested_addr", offer["yiaddr"]), ("server_id", offer["server_id"])])
+inform = ask("inform", [], ciaddr=ack["yiaddr"])
+print(json.dumps({"offer": offer, "ack": ack, "inform": inform, "sent_agent": agent.hex()}))
+'''
+
+
+def test_relay_port_server_id_override_and_inform_on_the_wire(example_zone, tmp_path):
+    import json
+    the_lab, rly = example_zone
+    script = tmp_path / "relay_port.py"
+    script.write_text(RELAY_PORT)
+    out = the_lab.run(rly, "/usr/bin/python3", script, "198.18.0.10", timeout=60).stdout
+    result = json.loads(out.strip().splitlines()[-1])
+    offer, ack, inform = result["offer"], result["ack"], result["inform"]
+    # Every reply came from port 67 to the relay's port 1067 (the socket received it there).
+    assert [r["source_port"] for r in (offer, ack, inform)] == [67, 67, 67]
+    assert (offer["type"], offer["yiaddr"], offer["server_id"]) == (2, "198.18.16.17", "198.18.16.1")
+    assert (ack["type"], ack["yiaddr"], ack["hostname"]) == (5, "198.18.16.17", "ams1-p01-r01-u07")
+    # INFORM: the client has its address; the ACK carries configuration, no address, no lease time.
+    assert (inform["type"], inform["yiaddr"], inform["lease"]) == (5, "0.0.0.0", None)
+    assert inform["hostname"] == "ams1-p01-r01-u07"
+    assert offer["agent"] == ack["agent"] == inform["agent"] == result["sent_agent"]
