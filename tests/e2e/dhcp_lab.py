@@ -145,7 +145,7 @@ class DHCPLab:
                 "dns": env.get("new_domain_name_servers"), "lease": env.get("new_dhcp_lease_time"),
                 "mask": env.get("new_subnet_mask"), "domain": env.get("new_domain_name")}
 
-    def udhcpc(self, port, timeout=30):
+    def udhcpc(self, port, timeout=30, extra=()):
         client = self.clients[port]
         out = self.tmp / f"udhcpc-{port}.env"
         out.unlink(missing_ok=True)
@@ -153,7 +153,7 @@ class DHCPLab:
         script.write_text(f"#!/bin/sh\n[ \"$1\" = bound ] && env > {out}\nexit 0\n")
         script.chmod(0o755)
         self.lab.run(client, "busybox", "udhcpc", "-i", "eth0", "-f", "-q", "-n", "-t", "5", "-T", "2", "-s", script,
-                     timeout=timeout)
+                     *extra, timeout=timeout)
         env = dict(line.split("=", 1) for line in out.read_text().splitlines() if "=" in line)
         return {"ip": env.get("ip"), "hostname": env.get("hostname"), "router": env.get("router"), "dns": env.get("dns"),
                 "lease": env.get("lease"), "mask": env.get("subnet"), "domain": env.get("domain")}

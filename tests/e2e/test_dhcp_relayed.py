@@ -81,6 +81,23 @@ def test_a_restart_loses_no_lease(dhcp):
     assert dhcp.lease("198.18.16.11")[1] == "bound"
 
 
+def test_a_declined_address_stays_quarantined_across_a_restart(dhcp):
+    """udhcpc -a checks the ACKed address with an ARP probe. Another machine already
+    holds the first discovery address (the relay answers ARP for it), so udhcpc DECLINEs
+    it and starts over: it must get the next address, and the declined one must stay out
+    of the pool after a restart, after the other machine is gone."""
+    dhcp.lab.addr(dhcp.relay, "lo", "198.18.16.200/32")
+    got = dhcp.udhcpc("swp4", timeout=90, extra=("-a",))
+    assert got["ip"] == "198.18.16.201"
+    assert dhcp.lease("198.18.16.200")[1] == "declined"
+    dhcp.lab.run(dhcp.relay, "ip", "addr", "del", "198.18.16.200/32", "dev", "lo")
+    dhcp.stop_server()
+    dhcp.start_server()
+    dhcp.lab.run(dhcp.clients["swp4"], "ip", "link", "set", "eth0", "address", dhcp.mac(4, generation=9))
+    assert dhcp.udhcpc("swp4")["ip"] == "198.18.16.202"
+    assert dhcp.lease("198.18.16.200")[1] == "declined"
+
+
 def test_a_renewal_after_a_restart_is_answered_from_the_durable_lease(dhcp):
     """DORA, then zonebootd restarts, then the client renews by unicast from its own
     address, past the relay (no giaddr, no Option 82): the lease on disk places it."""
