@@ -158,6 +158,31 @@ class DHCPLab:
         return {"ip": env.get("ip"), "hostname": env.get("hostname"), "router": env.get("router"), "dns": env.get("dns"),
                 "lease": env.get("lease"), "mask": env.get("subnet"), "domain": env.get("domain")}
 
+    def udhcpc_running(self, port):
+        """busybox udhcpc left running on a port, as a machine keeps it: it puts its address
+        and default route on its interface, so that what it sends by unicast (renewals,
+        releases) can leave, and appends "<event> <ip> <hostname> <lease>" to a file for
+        each bound and renew. SIGUSR1 renews, SIGUSR2 releases; its log is
+        udhcpc-<port>-running.log.
+        Returns the process and the events file; stop it with lab.stop."""
+        events = self.tmp / f"udhcpc-{port}-events"
+        script = self.tmp / f"udhcpc-{port}-configure.sh"
+        script.write_text(f"""#!/bin/sh
+case "$1" in
+  bound|renew)
+    ip addr flush dev "$interface"
+    ip addr add "$ip/24" dev "$interface"
+    ip route replace default via "$router"
+    echo "$1 $ip $hostname $lease" >> {events};;
+esac
+exit 0
+""")
+        script.chmod(0o755)
+        proc = self.lab.spawn(self.clients[port], "busybox", "udhcpc", "-i", "eth0", "-f", "-t", "5", "-T", "2", "-s", script,
+                              log=self.tmp / f"udhcpc-{port}-running.log")
+        wait_for(lambda: events.exists() and "bound" in events.read_text(), what=f"udhcpc's first lease on {port}")
+        return proc, events
+
     def dhcpcd(self, port, timeout=40):
         client = self.clients[port]
         conf = self.tmp / "dhcpcd.conf"

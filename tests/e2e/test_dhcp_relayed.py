@@ -81,6 +81,23 @@ def test_a_restart_loses_no_lease(dhcp):
     assert dhcp.lease("198.18.16.11")[1] == "bound"
 
 
+def test_a_released_lease_is_recorded_as_released(dhcp):
+    """busybox udhcpc releases on SIGUSR2: a unicast RELEASE from the client's address,
+    past the relay. The durable lease is marked released; the server answers nothing."""
+    import signal
+    proc, events = dhcp.udhcpc_running("swp1")
+    try:
+        assert events.read_text().split() == ["bound", "198.18.16.11", "lab-p01-r01-u01", "3600"]
+        assert dhcp.lease("198.18.16.11")[1] == "bound"
+        proc.send_signal(signal.SIGUSR2)
+        log = dhcp.tmp / "udhcpc-swp1-running.log"
+        wait_for(lambda: "unicasting a release of 198.18.16.11 to 198.18.0.10" in log.read_text(), what="udhcpc to release")
+        assert wait_for(lambda: dhcp.lease("198.18.16.11")[1] == "released", what="the RELEASE to be written")
+        assert wait_for(lambda: dhcp.counter("silent") == 1, what="the RELEASE to be counted as answered by silence")
+    finally:
+        dhcp.lab.stop(proc)
+
+
 def test_a_declined_address_stays_quarantined_across_a_restart(dhcp):
     """udhcpc -a checks the ACKed address with an ARP probe. Another machine already
     holds the first discovery address (the relay answers ARP for it), so udhcpc DECLINEs
@@ -102,25 +119,8 @@ def test_a_renewal_after_a_restart_is_answered_from_the_durable_lease(dhcp):
     """DORA, then zonebootd restarts, then the client renews by unicast from its own
     address, past the relay (no giaddr, no Option 82): the lease on disk places it."""
     import signal
-    client = dhcp.clients["swp2"]
-    events = dhcp.tmp / "udhcpc-events"
-    script = dhcp.tmp / "udhcpc-configure.sh"
-    # A client that really configures its address and route, so its renewal can be unicast.
-    script.write_text(f"""#!/bin/sh
-case "$1" in
-  bound|renew)
-    ip addr flush dev "$interface"
-    ip addr add "$ip/24" dev "$interface"
-    ip route replace default via "$router"
-    echo "$1 $ip $hostname $lease" >> {events};;
-esac
-exit 0
-""")
-    script.chmod(0o755)
-    proc = dhcp.lab.spawn(client, "busybox", "udhcpc", "-i", "eth0", "-f", "-t", "5", "-T", "2", "-s", script,
-                          log=dhcp.tmp / "udhcpc-renew.log")
+    proc, events = dhcp.udhcpc_running("swp2")
     try:
-        wait_for(lambda: events.exists() and "bound" in events.read_text(), what="the first lease")
         assert events.read_text().split() == ["bound", "198.18.16.12", "lab-p01-r01-u02", "3600"]
         dhcp.stop_server()
         dhcp.start_server()
@@ -129,7 +129,7 @@ exit 0
         assert events.read_text().splitlines()[-1].split() == ["renew", "198.18.16.12", "lab-p01-r01-u02", "3600"]
         # The restarted server answered the unicast renewal itself, placing it by its lease: the
         # client never had to fall back to broadcasting (which the relay would have carried).
-        log = (dhcp.tmp / "udhcpc-renew.log").read_text()
+        log = (dhcp.tmp / "udhcpc-swp2-running.log").read_text()
         assert "sending renew to server 198.18.0.10" in log
         assert "broadcasting renew" not in log, log
         wait_for(lambda: dhcp.counter("sent", "ack") >= 1, what="the ACK to be counted")
