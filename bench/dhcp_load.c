@@ -15,7 +15,8 @@
  * Every reply is checked: op 2, a known xid, the magic cookie, Option 82 echoed byte for
  * byte, an ACK for the address offered and, with FIRST-ADDRESS given, the address of the
  * client's port (FIRST-ADDRESS + client, where CIRCUIT is a pattern such as swp%d that
- * gives client c the circuit-id swp<c+1>). A reply failing a check is counted as wrong.
+ * gives client c the circuit-id swp<c+1>). A reply failing a check is counted as wrong and
+ * ends its exchange; a reply for an unknown or ended exchange is counted as unknown.
  *
  * usage: dhcp_load SERVER GIADDR RATE SECONDS CLIENTS CIRCUIT REMOTE-ID [FIRST-ADDRESS]
  *   CIRCUIT: a fixed circuit-id, or a pattern with one %d (the client number + 1)
@@ -149,6 +150,7 @@ static void handle(const uint8_t *packet, size_t length, uint64_t now) {
     uint64_t n = (uint64_t)ntohl(xid) - 1;
     if (n >= total || memcmp(packet + 236, "\x63\x82\x53\x63", 4) != 0) { unknown++; return; }
     struct exchange *e = &exchanges[n];
+    if (e->state >= 2) { unknown++; return; }   /* a duplicate for an exchange that already ended */
     uint8_t type_length, agent_length, id_length;
     const uint8_t *type = find_option(packet, length, 53, &type_length);
     const uint8_t *agent = find_option(packet, length, 82, &agent_length);
