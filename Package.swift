@@ -84,6 +84,13 @@ let package = Package(
         .testTarget(name: "AdminAPITests", dependencies: ["AdminAPI", "Boot", "Zone", "Store", "Addressing"],
                     swiftSettings: strict),
         .testTarget(name: "StoreTests", dependencies: ["Store", "Zone", "Boot", "Addressing"], swiftSettings: strict),
+        // The DHCP engine and listener parts, driven in-process (no sockets where none are needed).
+        .testTarget(name: "ServerTests", dependencies: [
+            "Server", "Store", "Boot", "Zone", "DHCPv4", "Addressing", "CPacketSocket",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

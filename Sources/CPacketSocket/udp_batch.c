@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <unistd.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
 
@@ -80,4 +81,68 @@ int zb_udp_send_segmented(int fd, const uint8_t *base, const size_t *lengths, si
         done += segments;
     }
     return 0;
+}
+
+int zb_udp_open(uint32_t address, uint16_t port, int receive_buffer, int *forced) {
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -errno;
+    int one = 1;
+    *forced = 0;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_BROADCAST, &one, sizeof one) < 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer) < 0) {
+        int error = errno;
+        close(fd);
+        return -error;
+    }
+    /* SO_RCVBUFFORCE passes net.core.rmem_max (CAP_NET_ADMIN); without it the capped size stays. */
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &receive_buffer, sizeof receive_buffer) == 0) *forced = 1;
+    struct sockaddr_in local = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(address)};
+    if (bind(fd, (struct sockaddr *)&local, sizeof local) < 0) {
+        int error = errno;
+        close(fd);
+        return -error;
+    }
+    return fd;
+}
+
+void zb_udp_send_each(int fd, const uint8_t *base, const size_t *lengths, const uint32_t *addresses,
+                      const uint16_t *ports, size_t count, int *errors) {
+    enum { BATCH = 64 };
+    struct mmsghdr messages[BATCH];
+    struct iovec vectors[BATCH];
+    struct sockaddr_in targets[BATCH];
+    const uint8_t *starts[BATCH];
+    size_t done = 0;
+    const uint8_t *at = base;
+    while (done < count) {
+        size_t batch = count - done < BATCH ? count - done : BATCH;
+        const uint8_t *cursor = at;
+        memset(messages, 0, sizeof(messages[0]) * batch);
+        for (size_t i = 0; i < batch; i++) {
+            size_t n = done + i;
+            starts[i] = cursor;
+            targets[i] = (struct sockaddr_in){.sin_family = AF_INET, .sin_port = htons(ports[n]),
+                                              .sin_addr.s_addr = htonl(addresses[n])};
+            vectors[i].iov_base = (void *)cursor;
+            vectors[i].iov_len = lengths[n];
+            messages[i].msg_hdr.msg_name = &targets[i];
+            messages[i].msg_hdr.msg_namelen = sizeof targets[i];
+            messages[i].msg_hdr.msg_iov = &vectors[i];
+            messages[i].msg_hdr.msg_iovlen = 1;
+            cursor += lengths[n];
+        }
+        int sent = sendmmsg(fd, messages, (unsigned)batch, 0);
+        if (sent <= 0) {
+            if (sent < 0 && errno == EINTR) continue;
+            /* The first datagram of the batch was refused: note why, and go on past it. */
+            errors[done] = sent < 0 ? errno : EAGAIN;
+            at = starts[0] + lengths[done];
+            done += 1;
+            continue;
+        }
+        for (int i = 0; i < sent; i++) errors[done + (size_t)i] = 0;
+        done += (size_t)sent;
+        at = sent < (int)batch ? starts[sent] : cursor;
+    }
 }

@@ -60,6 +60,14 @@ public struct DHCPOption: Sendable, Hashable {
 /// Pad, end and overload are wire details that never appear here: the codec handles them.
 public struct DHCPOptions: Sendable, Hashable, Sequence {
     public private(set) var all: [DHCPOption] = []
+    /// Codes that arrived in more than one instance and were joined (RFC 3396). A wire
+    /// detail, not part of the value (`==` ignores it), kept because policy must know
+    /// it for Option 82: a second instance is what a client that sends its own Option 82
+    /// looks like behind a relay that appends rather than replaces.
+    public private(set) var joinedCodes: Set<UInt8> = []
+
+    public static func == (lhs: DHCPOptions, rhs: DHCPOptions) -> Bool { lhs.all == rhs.all }
+    public func hash(into hasher: inout Hasher) { hasher.combine(all) }
 
     public init() {}
 
@@ -82,8 +90,10 @@ public struct DHCPOptions: Sendable, Hashable, Sequence {
 
     /// RFC 3396: a code that appears again continues the same option.
     mutating func join(_ code: UInt8, _ data: [UInt8]) {
-        if let index = all.firstIndex(where: { $0.code == code }) { all[index].data += data }
-        else { all.append(DHCPOption(code, data)) }
+        if let index = all.firstIndex(where: { $0.code == code }) {
+            all[index].data += data
+            joinedCodes.insert(code)
+        } else { all.append(DHCPOption(code, data)) }
     }
 
     static func wireOnly(_ code: UInt8) -> Bool {

@@ -40,6 +40,13 @@ public struct RelayAgentInformation: Sendable, Hashable {
 
     public subscript(code: UInt8) -> [UInt8]? { subOptions.first { $0.code == code }?.data }
 
+    /// A sub-option given twice: which one counts would be a guess, and a guess here is a
+    /// location (a client's circuit-id ahead of the relay's). Nothing legitimate sends it.
+    public var repeatsASubOption: Bool {
+        var seen: Set<UInt8> = []
+        return subOptions.contains { !seen.insert($0.code).inserted }
+    }
+
     /// The circuit-id as text: on a Linux switch relay, the ingress port name (`swp7`).
     public var circuitID: String? { self[SubOption.circuitID].map(DHCPOptions.text) }
     /// The remote-id as text: names the relay's switch.

@@ -18,7 +18,16 @@ public struct DHCPCounters: Sendable, Codable, Equatable {
     public var eventsWritten = 0
     /// Batches whose commit failed: their replies were not sent.
     public var commitFailures = 0
+    /// Replies the kernel refused, in all and by reason (`invalid-argument`, `network-unreachable`, ...).
     public var sendFailures = 0
+    public var sendFailed: [String: Int] = [:]
+    /// Errors reading a socket (the listener went on), and channels reopened on their socket.
+    public var receiveErrors = 0
+    public var listenerRestarts = 0
+    /// Client-supplied strings (model, serial, vendor class) not kept: not `ClientText.safe`.
+    public var clientTextDiscarded = 0
+    /// host.* events not recorded because their port had used its budget (`HostEventBudget`).
+    public var hostEventsSuppressed = 0
 
     public init() {}
 
@@ -26,6 +35,10 @@ public struct DHCPCounters: Sendable, Codable, Equatable {
     mutating func dropped(_ reason: DropReason) { dropped[reason.rawValue, default: 0] += 1 }
     mutating func dropped(_ reason: String) { dropped[reason, default: 0] += 1 }
     mutating func sent(_ type: DHCPMessageType?) { sent[type.map { "\($0)" } ?? "unknown", default: 0] += 1 }
+    mutating func sendFailed(_ reason: String) {
+        sendFailures += 1
+        sendFailed[reason, default: 0] += 1
+    }
 
     public var totalDropped: Int { dropped.values.reduce(0, +) + malformed.values.reduce(0, +) }
 }
@@ -43,5 +56,10 @@ extension DHCPCounters {
         eventsWritten += other.eventsWritten
         commitFailures += other.commitFailures
         sendFailures += other.sendFailures
+        sendFailed.merge(other.sendFailed, uniquingKeysWith: +)
+        receiveErrors += other.receiveErrors
+        listenerRestarts += other.listenerRestarts
+        clientTextDiscarded += other.clientTextDiscarded
+        hostEventsSuppressed += other.hostEventsSuppressed
     }
 }

@@ -22,6 +22,8 @@ final class DHCPEngine {
         var leases: [Lease]
         var events: [DHCPEvent]
         var reply: OutgoingReply?
+        /// What the table held at each of `leases`' addresses before they were applied.
+        var undo: [(address: IPv4Address, previous: Lease?)] = []
     }
 
     private let loop: any EventLoop
@@ -35,23 +37,35 @@ final class DHCPEngine {
     private let clock: @Sendable () -> Int64
     private var table: LeaseTable
     private var rateLimit: RequestRateLimit
+    private var hostEvents: HostEventBudget
     private var pending: [Pending] = []
     private var committing = false
-    /// Where replies leave: a UDP socket (relayed) or packet sockets (direct); set once it is open.
-    var sender: (any ReplySender)?
+    /// Where replies leave: a UDP socket (relayed) or packet sockets (direct).
+    private let sender: any ReplySender
     /// proxyDHCP: the boot server socket (port 4011); its requests are answered from it.
-    var bootServerSender: (any ReplySender)?
+    private let bootServerSender: (any ReplySender)?
 
     /// Sends what was written since the last flush: several replies leave together.
     func flush() {
-        sender?.flush()
+        sender.flush()
         bootServerSender?.flush()
     }
 
+    /// At shutdown, once nothing reads the sockets any more.
+    func closeSenders() {
+        flush()
+        sender.close()
+        bootServerSender?.close()
+    }
+
     init(loop: any EventLoop, revisions: RevisionHolder, store: any LeaseStore, directory: LeaseDirectory, leases: LeaseTable,
-         settings: DHCPSettings, rateLimit: RequestRateLimit, writer: NIOThreadPool, statistics: DHCPStatistics,
-         logger: Logger, clock: @escaping @Sendable () -> Int64) {
+         settings: DHCPSettings, rateLimit: RequestRateLimit, hostEvents: HostEventBudget = HostEventBudget(),
+         sender: any ReplySender, bootServerSender: (any ReplySender)? = nil, writer: NIOThreadPool,
+         statistics: DHCPStatistics, logger: Logger, clock: @escaping @Sendable () -> Int64) {
         self.rateLimit = rateLimit
+        self.hostEvents = hostEvents
+        self.sender = sender
+        self.bootServerSender = bootServerSender
         self.loop = loop
         self.revisions = revisions
         self.store = store
@@ -64,7 +78,10 @@ final class DHCPEngine {
         table = leases
     }
 
-    func handle(_ bytes: [UInt8], ingressInterface: String?, sourcePort: UInt16, onBootServerPort: Bool = false) {
+    /// One datagram, with what the socket says of it: where it really came from (the IP
+    /// source, the ingress port in direct mode) and which port it came to.
+    func handle(_ bytes: [UInt8], ingressInterface: String?, sourceAddress: IPv4Address?, sourcePort: UInt16,
+                onBootServerPort: Bool = false) {
         loop.preconditionInEventLoop()
         statistics.update { $0.received += 1 }
         let message: DHCPMessage
@@ -75,10 +92,12 @@ final class DHCPEngine {
             logger.debug("malformed datagram", metadata: ["reason": "\(error)"])
             return
         }
-        guard let facts = RequestFacts(message: message, ingressInterface: ingressInterface, sourcePort: sourcePort) else {
+        guard let facts = RequestFacts(message: message, ingressInterface: ingressInterface, sourcePort: sourcePort,
+                                       sourceAddress: sourceAddress, onBootServerPort: onBootServerPort) else {
             statistics.update { $0.dropped(DropReason.notAServerMessage) }
             return
         }
+        if facts.discardedClientText > 0 { statistics.update { $0.clientTextDiscarded += facts.discardedClientText } }
         let now = clock()
         switch rateLimit.admit(mac: facts.mac, circuit: facts.circuitKey, now: now) {
         case .allow: break
@@ -89,7 +108,7 @@ final class DHCPEngine {
             statistics.update { $0.dropped("rate-limited-circuit") }
             return
         }
-        let decision = DHCPPolicy.decide(facts, revision: revisions.current, leases: table, settings: settings, now: now)
+        var decision = DHCPPolicy.decide(facts, revision: revisions.current, leases: table, settings: settings, now: now)
         var reply: OutgoingReply?
         switch decision.outcome {
         case .drop(let reason):
@@ -105,18 +124,37 @@ final class DHCPEngine {
         }
         if let client = decision.proxyClient { table.remember(client, now: now) }
         if let binding = decision.proxyBinding { directory.record([binding]) }
-        // The next decision must see this one's leases, durable or not yet.
-        for lease in decision.leases { table.apply(lease) }
-        // An offer is a promise for a moment: it reserves a discovery address in memory and
-        // is not worth an fsync. After a crash the client's REQUEST is NAKed and it starts
-        // over. Bound, released and declined leases are made durable before the reply.
-        let durable = decision.leases.filter { $0.state != .offered }
-        if durable.isEmpty && decision.events.isEmpty {
+        let suppressed = hostEvents.admit(&decision.events, now: now)
+        if suppressed > 0 { statistics.update { $0.hostEventsSuppressed += suppressed } }
+        // The next decision must see this one's leases, durable or not yet (a copy of a
+        // request, forwarded and relayed, is then seen as done). An offer is a promise for a
+        // moment: it reserves a discovery address in memory and is not worth an fsync; after
+        // a crash the client's REQUEST is NAKed and it starts over. Bound, released and
+        // declined leases are made durable before the reply, and taken back from the table
+        // if the commit fails, so the client's retry is decided afresh, with its events.
+        var item = Pending(leases: decision.leases.filter { $0.state != .offered }, events: decision.events, reply: reply)
+        for lease in decision.leases {
+            if lease.state != .offered { item.undo.append((lease.address, table.lease(address: lease.address))) }
+            table.apply(lease)
+        }
+        if item.leases.isEmpty && item.events.isEmpty {
             if let reply { send(reply) }
             return
         }
-        pending.append(Pending(leases: durable, events: decision.events, reply: reply))
+        pending.append(item)
         commitIfIdle()
+    }
+
+    /// A failed batch leaves the table as if it had never been decided; requests decided
+    /// after it (still queued) keep theirs, applied again on top.
+    private func takeBack(_ batch: [Pending]) {
+        for item in batch.reversed() {
+            for (address, previous) in item.undo.reversed() { table.restore(address, to: previous) }
+        }
+        for index in pending.indices {
+            pending[index].undo = pending[index].leases.map { ($0.address, table.lease(address: $0.address)) }
+            for lease in pending[index].leases { table.apply(lease) }
+        }
     }
 
     private func commitIfIdle() {
@@ -142,6 +180,7 @@ final class DHCPEngine {
                 self.flush()
             case .failure(let error):
                 // Nothing is sent for what is not durable; the clients will retry.
+                self.takeBack(batch)
                 self.statistics.update { $0.commitFailures += 1 }
                 self.logger.error("lease commit failed; \(batch.count) replies withheld", metadata: ["error": "\(error)"])
             }
@@ -150,31 +189,24 @@ final class DHCPEngine {
     }
 
     private func send(_ reply: OutgoingReply) {
-        (reply.onBootServerPort ? bootServerSender : sender)?.send(reply.message.serialized(maximumSize: reply.maximumSize), type: reply.message.messageType,
+        let through = reply.onBootServerPort ? bootServerSender ?? sender : sender
+        through.send(reply.message.serialized(maximumSize: reply.maximumSize), type: reply.message.messageType,
                      route: reply.route, ingress: reply.ingress)
     }
 }
 
-/// Hands each datagram to the engine.
+/// Hands each datagram to the engine. Replies do not go back through this channel: the
+/// engine's sender writes the socket itself (see `DatagramReplySender`).
 final class DHCPChannelHandler: ChannelInboundHandler {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
-    typealias OutboundOut = AddressedEnvelope<ByteBuffer>
 
     private let engine: DHCPEngine
-    private let statistics: DHCPStatistics
     /// This socket is the proxy's boot server port (4011), not the DHCP port.
     private let bootServerPort: Bool
 
-    init(engine: DHCPEngine, statistics: DHCPStatistics, bootServerPort: Bool = false) {
+    init(engine: DHCPEngine, bootServerPort: Bool = false) {
         self.engine = engine
-        self.statistics = statistics
         self.bootServerPort = bootServerPort
-    }
-
-    func channelActive(context: ChannelHandlerContext) {
-        let sender = DatagramReplySender(channel: context.channel, statistics: statistics)
-        if bootServerPort { engine.bootServerSender = sender } else { engine.sender = sender }
-        context.fireChannelActive()
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -186,6 +218,7 @@ final class DHCPChannelHandler: ChannelInboundHandler {
         let envelope = unwrapInboundIn(data)
         // A UDP socket does not know the switch port: relayed requests carry it in Option 82.
         engine.handle(Array(envelope.data.readableBytesView), ingressInterface: nil,
+                      sourceAddress: envelope.remoteAddress.ipv4Address,
                       sourcePort: UInt16(clamping: envelope.remoteAddress.port ?? 68), onBootServerPort: bootServerPort)
     }
 }

@@ -1,6 +1,8 @@
+import Addressing
 import Boot
 import DHCPv4
 import Foundation
+import Glibc
 import Logging
 import NIOCore
 import NIOPosix
@@ -37,43 +39,58 @@ public final class DHCPServer: Sendable {
 
     public let statistics: DHCPStatistics
     public let localAddress: SocketAddress?
-    private let channels: [any Channel]
+    private let sockets: [DHCPSocket]
+    private let engine: NIOLoopBound<DHCPEngine>
     private let writer: NIOThreadPool
 
-    private init(channels: [any Channel], writer: NIOThreadPool, statistics: DHCPStatistics) {
-        self.channels = channels
+    private init(sockets: [DHCPSocket], engine: NIOLoopBound<DHCPEngine>, writer: NIOThreadPool, statistics: DHCPStatistics,
+                 localAddress: SocketAddress?) {
+        self.sockets = sockets
+        self.engine = engine
         self.writer = writer
         self.statistics = statistics
-        localAddress = channels.first?.localAddress
+        self.localAddress = localAddress
     }
 
     /// Starts listening, deciding against the durable leases the directory holds.
     public static func start(_ configuration: Configuration, revisions: RevisionHolder, store: any LeaseStore,
                              directory: LeaseDirectory, group: any EventLoopGroup, logger: Logger) async throws -> DHCPServer {
+        guard let host = IPv4Address(configuration.host) else { throw DHCPListenError.notAnIPv4Address(configuration.host) }
         let leases = LeaseTable(directory.all)
         logger.info("loaded \(leases.count) leases from the store")
+        let statistics = DHCPStatistics()
+        let failureLog = SocketFailureLog(logger: logger)
+        var opened = [try DHCPSocket.open(host, port: configuration.port, logger: logger)]
+        if let port = configuration.bootServerPort {
+            do {
+                opened.append(try DHCPSocket.open(host, port: port, logger: logger))
+            } catch {
+                Glibc.close(opened[0].descriptor)
+                throw error
+            }
+        }
+        let sockets = opened
         let writer = NIOThreadPool(numberOfThreads: 1)
         writer.start()
-        let statistics = DHCPStatistics()
         let loop = group.next()
         let settings = configuration.settings, rateLimit = configuration.rateLimit
         // One engine for the DHCP port and the boot server port: a proxy client's boot request
-        // is placed by what its DISCOVER told.
+        // is placed by what its DISCOVER told. Replies leave through each socket's own sender.
         let engine = try await loop.submit {
-            NIOLoopBound(DHCPEngine(loop: loop, revisions: revisions, store: store, directory: directory, leases: leases,
-                                    settings: settings, rateLimit: rateLimit, writer: writer, statistics: statistics, logger: logger,
-                                    clock: { Int64(Date().timeIntervalSince1970) }), eventLoop: loop)
+            let senders = sockets.map { DatagramReplySender(descriptor: $0.descriptor, statistics: statistics, failureLog: failureLog) }
+            return NIOLoopBound(DHCPEngine(loop: loop, revisions: revisions, store: store, directory: directory, leases: leases,
+                                           settings: settings, rateLimit: rateLimit, sender: senders[0],
+                                           bootServerSender: senders.count > 1 ? senders[1] : nil, writer: writer,
+                                           statistics: statistics, logger: logger,
+                                           clock: { Int64(Date().timeIntervalSince1970) }), eventLoop: loop)
         }.get()
-        func bootstrap(bootServerPort: Bool) -> DatagramBootstrap {
+        let server = DHCPServer(sockets: sockets, engine: engine, writer: writer, statistics: statistics,
+                                localAddress: try? SocketAddress(ipAddress: configuration.host, port: configuration.port))
+        @Sendable func bootstrap(bootServerPort: Bool) -> DatagramBootstrap {
             DatagramBootstrap(group: loop)
-            .channelOption(.socketOption(.so_reuseaddr), value: 1)
-            .channelOption(.socketOption(.so_broadcast), value: 1)
-            // A storm is read in batches (recvmmsg), and replies of a batch leave together (sendmmsg).
+            // A storm is read in batches (recvmmsg); its replies leave together (sendmmsg).
             .channelOption(.datagramVectorReadMessageCount, value: DHCPServer.readBatch)
             .channelOption(.maxMessagesPerRead, value: 4)
-            // A boot storm arrives all at once: let the kernel queue it rather than drop it
-            // (capped by net.core.rmem_max; lifted below where the process may).
-            .channelOption(.socketOption(.so_rcvbuf), value: DHCPServer.receiveBuffer)
             // Each datagram of a vector read gets an equal slice of this buffer: one byte more
             // than the largest message accepted, so an oversized datagram is seen as oversized
             // (and counted) instead of arriving cut to a shorter, different error.
@@ -81,38 +98,28 @@ public final class DHCPServer: Sendable {
                 capacity: (DHCPMessage.maximumLength + 1) * DHCPServer.readBatch))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(
-                        DHCPChannelHandler(engine: engine.value, statistics: statistics, bootServerPort: bootServerPort))
+                    try channel.pipeline.syncOperations.addHandler(DHCPChannelHandler(engine: engine.value, bootServerPort: bootServerPort))
                 }
             }
         }
         do {
-            let channel = try await bootstrap(bootServerPort: false).bind(host: configuration.host, port: configuration.port).get()
-            // SO_RCVBUFFORCE passes net.core.rmem_max (CAP_NET_ADMIN); without it the capped size stays.
-            let forced: Void? = try? await channel.setOption(
-                ChannelOptions.Types.SocketOption(level: .socket, name: NIOBSDSocket.Option(rawValue: SO_RCVBUFFORCE)),
-                value: SocketOptionValue(DHCPServer.receiveBuffer)).get()
-            if forced == nil { logger.notice("receive buffer capped by net.core.rmem_max: a boot storm may be dropped and retried") }
-            logger.info("DHCP listening on \(channel.localAddress.map { "\($0)" } ?? configuration.host)")
-            var channels = [channel]
-            if let port = configuration.bootServerPort {
-                do {
-                    channels.append(try await bootstrap(bootServerPort: true).bind(host: configuration.host, port: port).get())
-                } catch {
-                    try? await channel.close()
-                    throw error
-                }
-                logger.info("proxyDHCP boot server listening on \(configuration.host):\(port)")
+            for (index, socket) in sockets.enumerated() {
+                try await socket.attach(statistics: statistics) { bootstrap(bootServerPort: index > 0) }
             }
-            return DHCPServer(channels: channels, writer: writer, statistics: statistics)
         } catch {
-            try? await writer.shutdownGracefully()
+            await server.close()
             throw error
         }
+        logger.info("DHCP listening on \(configuration.host):\(configuration.port)")
+        if let port = configuration.bootServerPort { logger.info("proxyDHCP boot server listening on \(configuration.host):\(port)") }
+        return server
     }
 
     public func close() async {
-        for channel in channels { try? await channel.close() }
+        for socket in sockets { await socket.stop() }
+        // The sockets are closed by their senders, on the engine's loop, after every reply it wrote.
+        let engine = self.engine
+        try? await engine.eventLoop.submit { engine.value.closeSenders() }.get()
         try? await writer.shutdownGracefully()
     }
 }

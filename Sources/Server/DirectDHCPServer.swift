@@ -1,3 +1,4 @@
+import Addressing
 import Boot
 import DHCPv4
 import Foundation
@@ -34,18 +35,20 @@ public final class DirectDHCPServer: Sendable {
         let statistics = DHCPStatistics()
         let loop = group.next()
         let byName = Dictionary(uniqueKeysWithValues: ports.map { ($0.name, $0) })
+        let failureLog = SocketFailureLog(logger: logger)
         let engine = try await loop.submit {
-            let engine = DHCPEngine(loop: loop, revisions: revisions, store: store, directory: directory, leases: leases, settings: settings,
-                                    rateLimit: rateLimit, writer: writer, statistics: statistics, logger: logger,
-                                    clock: { Int64(Date().timeIntervalSince1970) })
-            engine.sender = PacketReplySender(ports: byName, serverAddress: settings.serverIdentifier, statistics: statistics)
-            return NIOLoopBound(engine, eventLoop: loop)
+            let sender = PacketReplySender(ports: byName, serverAddress: settings.serverIdentifier, statistics: statistics,
+                                           failureLog: failureLog)
+            return NIOLoopBound(DHCPEngine(loop: loop, revisions: revisions, store: store, directory: directory, leases: leases,
+                                           settings: settings, rateLimit: rateLimit, sender: sender, writer: writer,
+                                           statistics: statistics, logger: logger,
+                                           clock: { Int64(Date().timeIntervalSince1970) }), eventLoop: loop)
         }.get()
         let finished = DispatchGroup()
         for port in ports {
             finished.enter()
             let thread = Thread {
-                port.receiveLoop { packet in
+                port.receiveLoop({ packet in
                     let frame: UDPFrame
                     do {
                         frame = try UDPFrame(parsing: packet)
@@ -55,10 +58,14 @@ public final class DirectDHCPServer: Sendable {
                     }
                     let name = port.name
                     loop.execute {
-                        engine.value.handle(frame.payload, ingressInterface: name, sourcePort: frame.sourcePort)
+                        engine.value.handle(frame.payload, ingressInterface: name, sourceAddress: IPv4Address(frame.source),
+                                            sourcePort: frame.sourcePort)
                         engine.value.flush()
                     }
-                }
+                }, failed: { error in
+                    statistics.update { $0.receiveErrors += 1 }
+                    failureLog.noteReceive(error, on: port.name)
+                })
                 finished.leave()
             }
             thread.name = "zonebootd-\(port.name)"

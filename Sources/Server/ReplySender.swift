@@ -2,8 +2,9 @@ import Addressing
 import Boot
 import CPacketSocket
 import DHCPv4
+import Foundation
 import Glibc
-import NIOCore
+import Logging
 import Synchronization
 
 /// A reply as decided, waiting for its lease to be durable.
@@ -22,44 +23,147 @@ struct OutgoingReply {
 protocol ReplySender: AnyObject {
     func send(_ bytes: [UInt8], type: DHCPMessageType?, route: ReplyRoute, ingress: String?)
     func flush()
+    /// No more replies: release what the sender owns.
+    func close()
 }
 
-/// Relayed mode: a UDP socket. Writes are flushed together, so a batch leaves in one sendmmsg.
+/// Relayed mode: the listener's UDP socket, written directly. Replies of a batch leave in
+/// one `sendmmsg`, each to its own destination; one the kernel refuses (port 0, an
+/// unreachable network, a full buffer) is that reply's failure, counted by its errno, and
+/// never the socket's: NIO closes a datagram channel on most write errors, and with it
+/// every later answer, so replies do not go through NIO's channel at all.
 final class DatagramReplySender: ReplySender {
-    private let channel: any Channel
+    /// A descriptor of the listener's socket this sender owns (NIO reads through another).
+    let descriptor: Int32
     private let statistics: DHCPStatistics
-    private var needsFlush = false
+    private let failureLog: SocketFailureLog
+    private var bytes: [UInt8] = []
+    private var lengths: [Int] = []
+    private var addresses: [UInt32] = []
+    private var ports: [UInt16] = []
+    private var types: [DHCPMessageType?] = []
+    private var closed = false
 
-    init(channel: any Channel, statistics: DHCPStatistics) {
-        self.channel = channel
+    init(descriptor: Int32, statistics: DHCPStatistics, failureLog: SocketFailureLog) {
+        self.descriptor = descriptor
         self.statistics = statistics
+        self.failureLog = failureLog
     }
 
     func send(_ bytes: [UInt8], type: DHCPMessageType?, route: ReplyRoute, ingress: String?) {
-        let target = Self.address(for: route)
-        let statistics = self.statistics
-        needsFlush = true
-        channel.write(AddressedEnvelope(remoteAddress: target, data: channel.allocator.buffer(bytes: bytes))).whenComplete {
-            switch $0 {
-            case .success: statistics.update { $0.sent(type) }
-            case .failure: statistics.update { $0.sendFailures += 1 }
-            }
-        }
+        let (address, port) = Self.destination(for: route)
+        self.bytes.append(contentsOf: bytes)
+        lengths.append(bytes.count)
+        addresses.append(address.value)
+        ports.append(port)
+        types.append(type)
     }
 
     func flush() {
-        guard needsFlush else { return }
-        needsFlush = false
-        channel.flush()
+        guard !lengths.isEmpty else { return }
+        defer {
+            bytes.removeAll(keepingCapacity: true)
+            lengths.removeAll(keepingCapacity: true)
+            addresses.removeAll(keepingCapacity: true)
+            ports.removeAll(keepingCapacity: true)
+            types.removeAll(keepingCapacity: true)
+        }
+        var errors = [Int32](repeating: 0, count: lengths.count)
+        if closed {
+            for index in errors.indices { errors[index] = EBADF }
+        } else {
+            bytes.withUnsafeBufferPointer { base in
+                zb_udp_send_each(descriptor, base.baseAddress, lengths, addresses, ports, lengths.count, &errors)
+            }
+        }
+        let types = self.types
+        statistics.update { counters in
+            for (type, error) in zip(types, errors) {
+                if error == 0 { counters.sent(type) } else { counters.sendFailed(SendFailure.reason(error)) }
+            }
+        }
+        for (index, error) in errors.enumerated() where error != 0 {
+            failureLog.note(error, to: "\(IPv4Address(addresses[index])):\(ports[index])")
+        }
+    }
+
+    /// Closes the descriptor; later replies count as failed. On the engine's loop.
+    func close() {
+        guard !closed else { return }
+        closed = true
+        Glibc.close(descriptor)
     }
 
     /// Where a route's datagram goes. A UDP socket cannot reach a client that has no
     /// address yet except by broadcast; direct mode's packet sockets can.
-    static func address(for route: ReplyRoute) -> SocketAddress {
+    static func destination(for route: ReplyRoute) -> (IPv4Address, UInt16) {
         switch route {
-        case .relay(let giaddr, let port): SocketAddress(giaddr, port: port)
-        case .unicast(let address, let port): SocketAddress(address, port: port)
-        case .broadcast, .hardware: SocketAddress(Addressing.IPv4Address(0xFFFF_FFFF), port: 68)
+        case .relay(let giaddr, let port): (giaddr, port)
+        case .unicast(let address, let port): (address, port)
+        case .broadcast, .hardware: (IPv4Address(0xFFFF_FFFF), 68)
+        }
+    }
+}
+
+/// Why a reply did not leave, as a fixed set of names (a counters key never grows with
+/// what strangers send).
+enum SendFailure {
+    static func reason(_ error: Int32) -> String {
+        switch error {
+        case ENETUNREACH: "network-unreachable"
+        case EHOSTUNREACH: "host-unreachable"
+        case EINVAL: "invalid-argument"
+        case EACCES, EPERM: "not-permitted"
+        case EAGAIN: "send-buffer-full"
+        case EMSGSIZE: "message-too-large"
+        case ENOBUFS, ENOMEM: "no-buffer-space"
+        case EADDRNOTAVAIL: "address-not-available"
+        case ECONNREFUSED: "connection-refused"
+        case ENETDOWN, ENODEV, ENXIO: "interface-down"
+        case EBADF: "socket-closed"
+        default: "other"
+        }
+    }
+}
+
+/// Logs socket failures (sends and reads) at a bounded rate: the first of each reason at once, then at most one
+/// line per reason every ten seconds, saying how many there were meanwhile.
+final class SocketFailureLog: Sendable {
+    private struct Reason { var lastLogged: Int64; var unlogged: Int }
+    private let reasons = Mutex<[String: Reason]>([:])
+    private let logger: Logger
+    private let interval: Int64 = 10
+
+    init(logger: Logger) { self.logger = logger }
+
+    func note(_ error: Int32, to destination: String) {
+        guard let since = due(SendFailure.reason(error)) else { return }
+        logger.warning("a DHCP reply could not be sent; the listener goes on", metadata: [
+            "reason": "\(SendFailure.reason(error))", "errno": "\(String(cString: strerror(error)))", "to": "\(destination)",
+            "unlogged_since_last": "\(since)",
+        ])
+    }
+
+    func noteReceive(_ error: Int32, on port: String) {
+        guard let since = due("receive-" + SendFailure.reason(error)) else { return }
+        logger.warning("reading a DHCP port failed; trying again", metadata: [
+            "port": "\(port)", "errno": "\(String(cString: strerror(error)))", "unlogged_since_last": "\(since)",
+        ])
+    }
+
+    /// How many went unlogged since the last line, when a line for this reason is due; else nil.
+    private func due(_ reason: String) -> Int? {
+        let now = Int64(Date().timeIntervalSince1970)
+        return reasons.withLock { table in
+            var entry = table[reason] ?? Reason(lastLogged: .min, unlogged: 0)
+            defer { table[reason] = entry }
+            guard entry.lastLogged == .min || now - entry.lastLogged >= interval else {
+                entry.unlogged += 1
+                return nil
+            }
+            let unlogged = entry.unlogged
+            entry = Reason(lastLogged: now, unlogged: 0)
+            return unlogged
         }
     }
 }
@@ -70,16 +174,18 @@ final class PacketReplySender: ReplySender {
     private let ports: [String: PacketPort]
     private let serverAddress: IPv4Address
     private let statistics: DHCPStatistics
+    private let failureLog: SocketFailureLog
 
-    init(ports: [String: PacketPort], serverAddress: IPv4Address, statistics: DHCPStatistics) {
+    init(ports: [String: PacketPort], serverAddress: IPv4Address, statistics: DHCPStatistics, failureLog: SocketFailureLog) {
         self.ports = ports
         self.serverAddress = serverAddress
         self.statistics = statistics
+        self.failureLog = failureLog
     }
 
     func send(_ bytes: [UInt8], type: DHCPMessageType?, route: ReplyRoute, ingress: String?) {
         guard let ingress, let port = ports[ingress] else {
-            statistics.update { $0.sendFailures += 1 }
+            statistics.update { $0.sendFailed("no-such-port") }
             return
         }
         let broadcastMAC: [UInt8] = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff]
@@ -91,14 +197,19 @@ final class PacketReplySender: ReplySender {
         }
         let frame = UDPFrame(source: serverAddress.value, destination: destination.address.value, sourcePort: 67,
                              destinationPort: 68, payload: bytes).serialized()
-        if port.send(frame, to: destination.mac) {
+        let error = port.send(frame, to: destination.mac)
+        if error == 0 {
             statistics.update { $0.sent(type) }
         } else {
-            statistics.update { $0.sendFailures += 1 }
+            statistics.update { $0.sendFailed(SendFailure.reason(error)) }
+            failureLog.note(error, to: "\(port.name) \(destination.address)")
         }
     }
 
     func flush() {}
+
+    /// The ports' sockets are closed by their receiving threads.
+    func close() {}
 }
 
 /// One switch port's AF_PACKET socket: DHCP requests in, framed replies out.
@@ -119,21 +230,29 @@ final class PacketPort: Sendable {
         self.index = index
     }
 
-    func send(_ packet: [UInt8], to mac: [UInt8]) -> Bool {
-        guard !stopped.load(ordering: .relaxed) else { return false }
-        return mac.withUnsafeBufferPointer { macPointer in
-            packet.withUnsafeBufferPointer { zb_packet_send(fd, index, macPointer.baseAddress, $0.baseAddress, $0.count) >= 0 }
+    /// 0 when the frame left, else the errno.
+    func send(_ packet: [UInt8], to mac: [UInt8]) -> Int32 {
+        guard !stopped.load(ordering: .relaxed) else { return EBADF }
+        let result = mac.withUnsafeBufferPointer { macPointer in
+            packet.withUnsafeBufferPointer { zb_packet_send(fd, index, macPointer.baseAddress, $0.baseAddress, $0.count) }
         }
+        return result >= 0 ? 0 : Int32(-result)
     }
 
-    /// Runs on its own thread, handing each packet to `handle`, until `stop()`.
-    func receiveLoop(_ handle: ([UInt8]) -> Void) {
+    /// Runs on its own thread, handing each packet to `handle`, until `stop()`. A receive
+    /// error (ENETDOWN while the port's link is down, ENOBUFS) is reported to `failed` and
+    /// the loop goes on after a pause: a port that flaps must not stop answering for good.
+    func receiveLoop(_ handle: ([UInt8]) -> Void, failed: (Int32) -> Void) {
         var buffer = [UInt8](repeating: 0, count: 65_536)
         var mac = [UInt8](repeating: 0, count: 6)
         while !stopped.load(ordering: .relaxed) {
             let count = buffer.count
             let n = buffer.withUnsafeMutableBufferPointer { zb_packet_receive(fd, $0.baseAddress, count, &mac) }
-            if n < 0 { break }
+            if n < 0 {
+                failed(Int32(-n))
+                usleep(200_000)
+                continue
+            }
             if n > 0 { handle(Array(buffer[0..<n])) }
         }
         Glibc.close(fd)

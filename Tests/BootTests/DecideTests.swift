@@ -14,6 +14,7 @@ private func request(_ type: DHCPMessageType, mac: [UInt8], circuit: String? = "
                      giaddr: IPv4Address? = relayA, ciaddr: IPv4Address? = nil, requested: IPv4Address? = nil,
                      serverID: IPv4Address? = server, extraSubOptions: [DHCPOption] = [], userClass: String? = nil,
                      broadcast: Bool = false, ingress: String? = nil, sourcePort: UInt16 = 67,
+                     from source: IPv4Address? = nil, onBootServerPort: Bool = false,
                      clientOptions: [DHCPOption] = []) throws -> RequestFacts {
     var options = DHCPOptions()
     options.set(DHCPOptionCode.messageType, [type.rawValue])
@@ -29,7 +30,9 @@ private func request(_ type: DHCPMessageType, mac: [UInt8], circuit: String? = "
     let message = DHCPMessage(op: .request, hops: giaddr == nil ? 0 : 1, xid: 0x1234, flags: broadcast ? 0x8000 : 0,
                               ciaddr: ciaddr?.value ?? 0, giaddr: giaddr?.value ?? 0, chaddr: mac, options: options)
     let parsed = try DHCPMessage(parsing: message.serialized())
-    return try #require(RequestFacts(message: parsed, ingressInterface: ingress, sourcePort: sourcePort))
+    // By default it comes from where it says it does: the relay, else the client's address.
+    return try #require(RequestFacts(message: parsed, ingressInterface: ingress, sourcePort: sourcePort,
+                                     sourceAddress: source ?? giaddr ?? ciaddr, onBootServerPort: onBootServerPort))
 }
 
 private let macA: [UInt8] = [0x52, 0x54, 0, 0, 0, 0xA]
@@ -56,9 +59,7 @@ private let macB: [UInt8] = [0x52, 0x54, 0, 0, 0, 0xB]
         return (message, route)
     }
 
-    private func dropReason(_ decision: Decision) -> DropReason? {
-        if case .drop(let reason) = decision.outcome { reason } else { nil }
-    }
+    private func dropReason(_ decision: Decision) -> DropReason? { decision.dropped }
 
     @Test func relayedDiscoverGetsThePortsIdentity() throws {
         let (offer, route) = try reply(decide(try request(.discover, mac: macA)))
@@ -137,6 +138,134 @@ private let macB: [UInt8] = [0x52, 0x54, 0, 0, 0, 0xB]
         #expect(dropReason(decide(try request(.discover, mac: macA, giaddr: IPv4Address(198, 18, 99, 1)))) == .untrustedRelay)
         #expect(dropReason(decide(try request(.discover, mac: macA, giaddr: nil))) == .unrelayedOption82)
         #expect(dropReason(decide(try request(.discover, mac: macA, circuit: nil, remoteID: nil, giaddr: nil))) == .notDirect)
+    }
+
+    @Test func aRelayIsTrustedByWhereItsDatagramComesFromNotByItsGiaddr() throws {
+        // Anyone can write a listed relay's giaddr and any circuit-id.
+        let forged = try request(.request, mac: macB, requested: IPv4Address(198, 18, 16, 17), from: IPv4Address(198, 18, 16, 50))
+        let decision = decide(forged)
+        #expect(decision.dropped == .untrustedRelaySource)
+        #expect(decision.leases.isEmpty && decision.events.isEmpty)
+        // The zone names where its relays send from (an uplink, a loopback); then only those count.
+        let edited = try twoPods(relaySources: "[198.18.0.1]")
+        func decideEdited(_ facts: RequestFacts) -> Decision {
+            DHCPPolicy.decide(facts, revision: edited, leases: LeaseTable(), settings: settings, now: now)
+        }
+        let fromUplink = try request(.discover, mac: macA, from: IPv4Address(198, 18, 0, 1))
+        #expect(try reply(decideEdited(fromUplink)).0.messageType == .offer)
+        let fromGiaddr = try request(.discover, mac: macA)
+        #expect(decideEdited(fromGiaddr).dropped == .untrustedRelaySource)
+        // A source listed for one pod does not vouch for a giaddr of another.
+        #expect(edited.pod("p01", trustsRelaySource: IPv4Address(198, 18, 0, 1)))
+        #expect(!edited.pod("p02", trustsRelaySource: IPv4Address(198, 18, 0, 1)))
+    }
+
+    @Test func aClientCannotChooseItsOption82() throws {
+        // Two circuit-ids: the client's own ahead of the relay's.
+        let twice = try request(.discover, mac: macA, extraSubOptions: [DHCPOption(1, Array("swp9".utf8))])
+        #expect(decide(twice).dropped == .repeatedOption82)
+        // Two Option 82 instances, as a relay that appends behind a client that sent its own
+        // (circuit-id in one, remote-id in the other): joined, they would look like one.
+        var options = DHCPOptions()
+        options.set(DHCPOptionCode.messageType, [DHCPMessageType.discover.rawValue])
+        let message = DHCPMessage(op: .request, hops: 1, xid: 1, giaddr: relayA.value, chaddr: macA, options: options)
+        var bytes = message.serialized()
+        let end = try #require(bytes.lastIndex(of: DHCPOptionCode.end))
+        let first: [UInt8] = [82, 6, 2, 4] + Array("evil".utf8), second: [UInt8] = [82, 6, 1, 4] + Array("swp7".utf8)
+        bytes.replaceSubrange(end..<end, with: first + second)
+        let parsed = try DHCPMessage(parsing: bytes)
+        #expect(parsed.options.joinedCodes == [82])
+        let facts = try #require(RequestFacts(message: parsed, sourcePort: 67, sourceAddress: relayA))
+        #expect(decide(facts).dropped == .repeatedOption82)
+        // One instance of each sub-option is the normal case.
+        #expect(decide(try request(.discover, mac: macA)).dropped == nil)
+    }
+
+    @Test func linkSelectionCannotLeaveTheRelaysPod() throws {
+        let zone = try twoPods()
+        #expect(zone.pod(containing: IPv4Address(198, 18, 32, 1)) == "p02")
+        // p01's relay naming p02's servers network.
+        let facts = try request(.discover, mac: macA, circuit: "swp45", extraSubOptions: [DHCPOption(5, [198, 18, 32, 0])])
+        let decision = DHCPPolicy.decide(facts, revision: zone, leases: LeaseTable(), settings: settings, now: now)
+        #expect(decision.dropped == .linkSelectionOfAnotherPod)
+    }
+
+    /// The example zone with a second pod, p02 (198.18.32.0/24, relay 198.18.32.1), and
+    /// p01's `relay-sources` where given.
+    private func twoPods(relaySources: String? = nil) throws -> ZoneRevision {
+        var source = revision.source
+        let p01 = "relays: [198.18.16.1, 198.18.17.1]"
+        source.text = source.text.replacingOccurrences(of: p01, with: p01 + (relaySources.map { "\n    relay-sources: \($0)" } ?? ""))
+        source.text = source.text.replacingOccurrences(of: "\nroles:\n", with: """
+
+              - name: p02
+                relays: [198.18.32.1]
+                networks:
+                  servers: { subnet: 198.18.32.0/24, gateway: 198.18.32.1 }
+
+            roles:
+
+            """)
+        return try ZoneLoader.load(source: source)
+    }
+
+    @Test func aRenewalReleaseOrInformFromAnotherAddressIsAForgery() throws {
+        var leases = LeaseTable()
+        for lease in decide(try request(.request, mac: macA, requested: IPv4Address(198, 18, 16, 17))).leases { leases.apply(lease) }
+        let address = IPv4Address(198, 18, 16, 17), attacker = IPv4Address(198, 18, 16, 66)
+        for type in [DHCPMessageType.request, .release, .inform] {
+            // The victim's MAC and address, sent from somewhere else.
+            let forged = try request(type, mac: macA, circuit: nil, remoteID: nil, giaddr: nil, ciaddr: address, from: attacker)
+            let decision = decide(forged, leases)
+            #expect(decision.dropped == .sourceNotClientAddress, "\(type)")
+            #expect(decision.leases.isEmpty)
+        }
+        // From the address itself, the holder is answered.
+        let renewal = try request(.request, mac: macA, circuit: nil, remoteID: nil, giaddr: nil, ciaddr: address)
+        #expect(try reply(decide(renewal, leases)).0.messageType == .ack)
+    }
+
+    @Test func aMachineCanGiveUpOnlyTheLeaseOfItsOwnPort() throws {
+        var leases = LeaseTable()
+        for lease in decide(try request(.request, mac: macA, requested: IPv4Address(198, 18, 16, 17))).leases { leases.apply(lease) }
+        // Through the trusted relay, from swp9, naming swp7's address and MAC.
+        let release = try request(.release, mac: macA, circuit: "swp9", ciaddr: IPv4Address(198, 18, 16, 17))
+        #expect(decide(release, leases).dropped == .leaseOfAnotherLocation)
+        let decline = try request(.decline, mac: macA, circuit: "swp9", requested: IPv4Address(198, 18, 16, 17))
+        #expect(decide(decline, leases).dropped == .leaseOfAnotherLocation)
+        // From swp7 itself it is honoured.
+        let own = decide(try request(.release, mac: macA, ciaddr: IPv4Address(198, 18, 16, 17)), leases)
+        #expect(own.leases.first?.state == .released)
+    }
+
+    @Test func inDirectModeOnlyThePortPlaces() throws {
+        let direct = DHCPSettings(serverIdentifier: server, directSwitch: (pod: "p01", switch: "tor-a"))
+        // A client on swp9 naming swp7 with a relay's giaddr and Option 82.
+        let relayed = try request(.discover, mac: macA, circuit: "swp7", ingress: "swp9")
+        #expect(decide(relayed, settings: direct).dropped == .relayedOnAccessPort)
+        let option82 = try request(.discover, mac: macA, circuit: "swp7", giaddr: nil, ingress: "swp9")
+        #expect(decide(option82, settings: direct).dropped == .relayedOnAccessPort)
+    }
+
+    @Test func whatAClientSaysOfItselfIsKeptOnlyAsPlainData() throws {
+        let hostile = [DHCPOption(61, [0] + Array("$(reboot)".utf8)), DHCPOption(60, Array("Arista;DCS-7050;01;`id`".utf8))]
+        let facts = try request(.request, mac: macA, requested: IPv4Address(198, 18, 16, 17), clientOptions: hostile)
+        #expect(facts.device.kind == .arista)
+        #expect(facts.device.serial == nil)
+        #expect(facts.device.model == "DCS-7050")
+        #expect(facts.discardedClientText == 2)  // the serial, and option 60 itself
+        #expect(facts.safeVendorClass == nil)
+        let decision = decide(facts)
+        #expect(decision.leases.first?.device?.serial == nil)
+        for event in decision.events { #expect(!event.details.values.contains { $0.contains("reboot") || $0.contains("`") }) }
+        // A plain serial is kept as it is.
+        let plain = try request(.request, mac: macA, requested: IPv4Address(198, 18, 16, 17),
+                                clientOptions: [DHCPOption(61, [0] + Array("SN-1234.5_ab".utf8))])
+        #expect(plain.device.serial == "SN-1234.5_ab")
+        #expect(plain.discardedClientText == 0)
+        #expect(ClientText.safe(String(repeating: "a", count: 65)) == nil)
+        #expect(ClientText.safe(String(repeating: "a", count: 64)) != nil)
+        #expect(ClientText.safe("") == nil)
     }
 
     @Test func malformedOption82IsDropped() throws {
@@ -243,6 +372,12 @@ private let macB: [UInt8] = [0x52, 0x54, 0, 0, 0, 0xB]
         #expect(route == .hardware(IPv4Address(198, 18, 16, 19), mac: macA))
         let broadcast = try request(.discover, mac: macA, circuit: nil, remoteID: nil, giaddr: nil, broadcast: true, ingress: "swp9")
         #expect(try reply(decide(broadcast, settings: direct)).1 == .broadcast)
+    }
+}
+
+extension Decision {
+    var dropped: DropReason? {
+        if case .drop(let reason) = outcome { reason } else { nil }
     }
 }
 
@@ -428,7 +563,7 @@ private let macB: [UInt8] = [0x52, 0x54, 0, 0, 0, 0xB]
         // Unicast to port 4011 from the address the other server gave: no relay, no Option 82.
         let address = IPv4Address(198, 18, 16, 123)
         let bootRequest = try request(.request, mac: macA, circuit: nil, remoteID: nil, giaddr: nil, ciaddr: address,
-                                      sourcePort: 68, clientOptions: ipxe)
+                                      sourcePort: 68, onBootServerPort: true, clientOptions: ipxe)
         let decision = decide(bootRequest, table)
         guard case .reply(let ack, let route) = decision.outcome else { Issue.record("\(decision.outcome)"); return }
         #expect(ack.messageType == .ack)
@@ -441,7 +576,26 @@ private let macB: [UInt8] = [0x52, 0x54, 0, 0, 0, 0xB]
         #expect(decision.proxyBinding?.name == "ams1-p01-r01-u07")
         // A MAC the proxy never offered to is not placed.
         let stranger = try request(.request, mac: macB, circuit: nil, remoteID: nil, giaddr: nil, ciaddr: address,
-                                   clientOptions: ipxe)
+                                   onBootServerPort: true, clientOptions: ipxe)
         guard case .drop(.proxyUnknownClient) = decide(stranger, table).outcome else { Issue.record("stranger placed"); return }
+    }
+
+    @Test func aBootServerRequestBindsOnlyOnItsPortAndFromItsOwnAddress() throws {
+        var table = LeaseTable()
+        table.remember(try #require(decide(try request(.discover, mac: macA, clientOptions: ipxe), table).proxyClient), now: now)
+        let address = IPv4Address(198, 18, 16, 123)
+        // To the DHCP port instead of 4011: it would bind the address it names all the same.
+        let offPort = try request(.request, mac: macA, circuit: nil, remoteID: nil, giaddr: nil, ciaddr: address,
+                                  sourcePort: 68, clientOptions: ipxe)
+        #expect(decide(offPort, table).dropped == .proxyBootRequestOffPort)
+        #expect(decide(offPort, table).proxyBinding == nil)
+        // From another machine, naming that address: it would open the host's files to it.
+        let forged = try request(.request, mac: macA, circuit: nil, remoteID: nil, giaddr: nil, ciaddr: address,
+                                 sourcePort: 68, from: IPv4Address(198, 18, 16, 124), onBootServerPort: true, clientOptions: ipxe)
+        #expect(decide(forged, table).dropped == .sourceNotClientAddress)
+        #expect(decide(forged, table).proxyBinding == nil)
+        // A DISCOVER to the boot server port is nothing to answer there.
+        let discover = try request(.discover, mac: macA, onBootServerPort: true, clientOptions: ipxe)
+        #expect(decide(discover, table).dropped == .proxyNothingToBoot)
     }
 }

@@ -57,7 +57,8 @@ import Zone
             DHCPOption(1, Array("swp45".utf8)), DHCPOption(2, Array("p01-tor-a".utf8))]).serialized)
         let message = DHCPMessage(op: .request, hops: 1, xid: 7, giaddr: IPv4Address(198, 18, 16, 1).value, chaddr: mac,
                                   options: options)
-        let facts = try #require(RequestFacts(message: try DHCPMessage(parsing: message.serialized())))
+        let facts = try #require(RequestFacts(message: try DHCPMessage(parsing: message.serialized()),
+                                              sourceAddress: IPv4Address(198, 18, 16, 1)))
         let decision = DHCPPolicy.decide(facts, revision: old, leases: LeaseTable(),
                                          settings: DHCPSettings(serverIdentifier: IPv4Address(198, 18, 0, 10)), now: now)
         let bound = try #require(decision.leases.first)
@@ -105,7 +106,7 @@ import Zone
             let message = DHCPMessage(op: .request, hops: 1, xid: 7, flags: 0, ciaddr: ciaddr?.value ?? 0,
                                       giaddr: relay.value, chaddr: mac, options: options)
             return try #require(RequestFacts(message: try DHCPMessage(parsing: message.serialized()),
-                                             ingressInterface: nil, sourcePort: 67))
+                                             ingressInterface: nil, sourcePort: 67, sourceAddress: relay))
         }
         let held = LeaseTable([lease(IPv4Address(198, 18, 16, 17), at: Location(pod: "p01", switch: "tor-a", port: "swp7"),
                                      name: "ams1-p01-r01-u07")])

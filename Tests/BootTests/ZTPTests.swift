@@ -37,7 +37,8 @@ private func facts(_ type: DHCPMessageType, mac: [UInt8], at port: (remoteID: St
     options.set(DHCPOptionCode.relayAgentInformation, relay.serialized)
     let message = DHCPMessage(op: .request, hops: 1, xid: 0x5150, flags: 0, ciaddr: 0, giaddr: port.giaddr.value,
                               chaddr: mac, options: options)
-    return try #require(RequestFacts(message: try DHCPMessage(parsing: message.serialized()), sourcePort: 67))
+    return try #require(RequestFacts(message: try DHCPMessage(parsing: message.serialized()), sourcePort: 67,
+                                     sourceAddress: port.giaddr))
 }
 
 private func text(_ bytes: [UInt8]?) -> String? { bytes.map { String(decoding: $0, as: UTF8.self) } }

@@ -192,6 +192,7 @@ defaults:
 pods:
   - name: p01
     relays: [198.18.16.1]
+    relay-sources: [198.18.0.1]   # dhcrelay sends from its uplink, up0
     networks:
       servers: { subnet: 198.18.16.0/24, gateway: 198.18.16.1 }
     switches:

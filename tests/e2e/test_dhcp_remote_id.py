@@ -13,11 +13,15 @@ EXCHANGE = r'''
 import socket, sys, json
 from scapy.all import BOOTP, DHCP
 server, cases = sys.argv[1], json.loads(sys.argv[2])
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("0.0.0.0", 67))
-s.settimeout(3)
+# Each relay sends from its own giaddr (ams1.yaml lists no relay-sources), as a ToR whose
+# relay sources from the gateway address does.
+sockets = {}
+for giaddr in sorted({case["giaddr"] for case in cases}):
+    sockets[giaddr] = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sockets[giaddr].bind((giaddr, 67))
+    sockets[giaddr].settimeout(3)
 def ask(case, kind, extra):
+    s = sockets[case["giaddr"]]
     agent = bytes([1, len(case["circuit"])]) + case["circuit"].encode() + bytes([2, len(case["remote_id"])]) + case["remote_id"].encode()
     p = BOOTP(op=1, chaddr=bytes.fromhex(case["mac"]), giaddr=case["giaddr"], xid=case["xid"], hops=1) / DHCP(
         options=[("message-type", kind)] + extra + [(82, agent), "end"])

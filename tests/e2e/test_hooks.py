@@ -29,6 +29,7 @@ ZONE = textwrap.dedent("""\
     pods:
       - name: p01
         relays: [198.18.16.1]
+        relay-sources: [198.18.0.1]   # dhcrelay sends from its uplink, up0
         networks:
           servers: { subnet: 198.18.16.0/24, gateway: 198.18.16.1 }
         switches:
@@ -248,6 +249,7 @@ BMC_ZONE = textwrap.dedent("""\
     pods:
       - name: p01
         relays: [198.18.16.1]
+        relay-sources: [198.18.0.1]   # dhcrelay sends from its uplink, up0
         networks:
           servers: { subnet: 198.18.16.0/24, gateway: 198.18.16.1 }
         switches:
@@ -359,6 +361,7 @@ WEBHOOK_ZONE = textwrap.dedent("""\
     pods:
       - name: p01
         relays: [198.18.16.1]
+        relay-sources: [198.18.0.1]   # dhcrelay sends from its uplink, up0
         networks:
           servers: { subnet: 198.18.16.0/24, gateway: 198.18.16.1 }
         switches:

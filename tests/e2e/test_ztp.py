@@ -33,6 +33,7 @@ ZONE = textwrap.dedent("""\
     pods:
       - name: p01
         relays: [198.18.16.1]
+        relay-sources: [198.18.0.1]   # dhcrelay sends from its uplink, up0
         networks:
           mgmt: { subnet: 198.18.16.0/24, gateway: 198.18.16.1 }
         switches:

@@ -39,9 +39,22 @@ public enum ReplyRoute: Sendable, Hashable {
 
 /// Why a request got no answer. Each is counted.
 public enum DropReason: String, Error, Sendable, CaseIterable {
+    /// giaddr is no listed relay.
     case untrustedRelay = "untrusted-relay"
+    /// giaddr is a listed relay, but the datagram did not come from its pod's `relay-sources`.
+    case untrustedRelaySource = "untrusted-relay-source"
     case unrelayedOption82 = "unrelayed-option-82"
     case malformedOption82 = "malformed-option-82"
+    /// Two Option 82 instances, or a sub-option given twice.
+    case repeatedOption82 = "repeated-option-82"
+    /// Link-selection (RFC 3527) naming a network outside the relay's own pod.
+    case linkSelectionOfAnotherPod = "link-selection-of-another-pod"
+    /// Direct mode: giaddr or Option 82 on an access port, where the port alone places.
+    case relayedOnAccessPort = "relayed-on-access-port"
+    /// An unrelayed request that names a client address (ciaddr) it was not sent from.
+    case sourceNotClientAddress = "source-not-client-address"
+    /// A relayed RELEASE or DECLINE for a lease held at another port.
+    case leaseOfAnotherLocation = "lease-of-another-location"
     case remoteIDOfAnotherPod = "remote-id-of-another-pod"
     case notDirect = "unrelayed-not-direct"
     case unknownLocation = "unknown-location-no-discovery"
@@ -52,6 +65,8 @@ public enum DropReason: String, Error, Sendable, CaseIterable {
     case proxyNotABootClient = "proxy-not-a-boot-client"
     case proxyNothingToBoot = "proxy-nothing-to-boot"
     case proxyUnknownClient = "proxy-unknown-boot-client"
+    /// A boot server request (ciaddr, no giaddr) that did not come to the boot server port.
+    case proxyBootRequestOffPort = "proxy-boot-request-off-port"
 }
 
 /// The answer to one request: what to send, what to store first, what happened.
@@ -82,6 +97,14 @@ struct Placement {
     /// The declared port, when the location is in the zone.
     var identity: Identity?
     var location: Location?
+}
+
+extension Lease {
+    /// Whether this lease was granted where the request now comes from: a machine may give
+    /// up (RELEASE, DECLINE) only a lease of its own port, whatever MAC it writes.
+    func isHeld(at placement: Placement) -> Bool {
+        pod == placement.pod && (location ?? askedFrom) == placement.location
+    }
 }
 
 public enum DHCPPolicy {
@@ -116,14 +139,25 @@ public enum DHCPPolicy {
 
     static func place(_ facts: RequestFacts, revision: ZoneRevision, leases: some LeaseView,
                       settings: DHCPSettings) -> Result<Placement, DropReason> {
+        // Direct mode: the port a frame came in on is the location. A client on it that sets
+        // giaddr or Option 82 is claiming to be somewhere else.
+        if facts.ingressInterface != nil, facts.giaddr != nil || facts.relayInformation != nil || facts.relayInformationMalformed {
+            return .failure(.relayedOnAccessPort)
+        }
         if let giaddr = facts.giaddr {
-            // Option 82 is believed only from relays the zone lists.
-            guard var pod = revision.pod(trustingRelay: giaddr) else { return .failure(.untrustedRelay) }
+            // Option 82 is believed only from relays the zone lists, and only in datagrams
+            // that come from where those relays send: giaddr is a claim anyone can write.
+            guard let pod = revision.pod(trustingRelay: giaddr) else { return .failure(.untrustedRelay) }
+            guard let source = facts.sourceAddress, revision.pod(pod, trustsRelaySource: source) else {
+                return .failure(.untrustedRelaySource)
+            }
             if facts.relayInformationMalformed { return .failure(.malformedOption82) }
-            // RFC 3527: a trusted relay may name the client's subnet apart from giaddr.
+            if facts.relayInformationRepeated { return .failure(.repeatedOption82) }
+            // RFC 3527: a trusted relay may name the client's subnet apart from giaddr, within
+            // its own pod: another pod's relay cannot place a client there.
             if let link = facts.relayInformation?.linkSelection.map(IPv4Address.init),
-               let linkPod = revision.pod(containing: link) {
-                pod = linkPod
+               revision.pod(containing: link) != pod {
+                return .failure(.linkSelectionOfAnotherPod)
             }
             guard let info = facts.relayInformation, let circuit = info.circuitID,
                   let found = revision.switchFor(remoteID: info.remoteID, circuitID: circuit, relayPod: pod) else {
@@ -141,10 +175,16 @@ public enum DHCPPolicy {
         }
         // RENEWING (and RELEASE, INFORM) is unicast from the client's own address, past the
         // relay: its location is the one its lease was granted for. A location whose
-        // address has since changed gets a NAK from the address check.
+        // address has since changed gets a NAK from the address check. Only the holder of
+        // that address can send from it (the relay routes it from the client's port), so a
+        // datagram from anywhere else naming it is a forgery.
+        if let ciaddr = facts.ciaddr, [.request, .release, .inform].contains(facts.messageType) {
+            guard facts.sourceAddress == ciaddr else { return .failure(.sourceNotClientAddress) }
+        }
         if let ciaddr = facts.ciaddr, [.request, .release, .inform].contains(facts.messageType),
            let lease = leases.lease(address: ciaddr), lease.belongs(toMAC: facts.mac, clientID: facts.clientID) {
-            guard let location = lease.location else { return .success(Placement(pod: lease.pod)) }
+            // A discovery lease keeps the unknown port it was asked from.
+            guard let location = lease.location else { return .success(Placement(pod: lease.pod, location: lease.askedFrom)) }
             return .success(Placement(pod: lease.pod, identity: revision.identity(at: location), location: location))
         }
         return .failure(.notDirect)
@@ -262,6 +302,7 @@ public enum DHCPPolicy {
                                 _ leases: some LeaseView, _ now: Int64) -> Decision {
         guard let address = facts.ciaddr, var held = leases.lease(address: address), held.isActive(at: now),
               held.belongs(toMAC: facts.mac, clientID: facts.clientID) else { return .drop(.noLease) }
+        guard held.isHeld(at: placement) else { return .drop(.leaseOfAnotherLocation) }
         held.state = .released
         held.expiresAt = now
         held.updatedAt = now
@@ -276,6 +317,7 @@ public enum DHCPPolicy {
                                 _ settings: DHCPSettings, _ now: Int64) -> Decision {
         guard let address = facts.requestedAddress, let held = leases.lease(address: address),
               held.belongs(toMAC: facts.mac, clientID: facts.clientID) else { return .drop(.noLease) }
+        guard held.isHeld(at: placement) else { return .drop(.leaseOfAnotherLocation) }
         var quarantined = held
         quarantined.state = .declined
         quarantined.expiresAt = now + settings.quarantineSeconds
@@ -397,7 +439,7 @@ public enum DHCPPolicy {
     private static func event(_ type: HookEvent, _ facts: RequestFacts, _ placement: Placement,
                               _ address: IPv4Address, _ now: Int64) -> DHCPEvent {
         var details: [String: String] = [:]
-        if let vendor = facts.vendorClass { details["vendor_class"] = vendor }
+        if let vendor = facts.safeVendorClass { details["vendor_class"] = vendor }
         if let circuit = facts.relayInformation?.circuitID { details["circuit_id"] = circuit }
         if let remote = facts.relayInformation?.remoteID { details["remote_id"] = remote }
         let device = facts.device

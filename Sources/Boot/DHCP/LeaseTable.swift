@@ -1,8 +1,8 @@
 import Addressing
 
 /// Every lease in memory, indexed the ways decisions look them up. The server keeps
-/// one in front of the durable store; applying a decision's leases here happens after
-/// the store has them.
+/// one in front of the durable store: a decision's leases are applied at once, so the
+/// next decision sees them, and taken back (`restore`) if the store fails to keep them.
 public struct LeaseTable: LeaseView, Sendable {
     private var byAddress: [IPv4Address: Lease] = [:]
     /// pod → machine key → address of its discovery lease.
@@ -40,6 +40,18 @@ public struct LeaseTable: LeaseView, Sendable {
                 highWater[lease.pod] = next
             }
         }
+    }
+
+    /// Puts back what an address held before (nothing, where `previous` is nil).
+    public mutating func restore(_ address: IPv4Address, to previous: Lease?) {
+        if let previous {
+            apply(previous)
+            return
+        }
+        if let current = byAddress[address], current.location == nil {
+            discovery[current.pod]?[Self.key(mac: current.mac, clientID: current.clientID)] = nil
+        }
+        byAddress[address] = nil
     }
 
     public func proxyClient(mac: [UInt8]) -> ProxyClient? { proxyClients[mac] }

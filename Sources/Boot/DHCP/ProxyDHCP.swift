@@ -28,9 +28,9 @@ extension DHCPPolicy {
     /// `PXEClient` (how a ROM, and iPXE, tell a proxy offer from an address offer).
     ///
     /// - DISCOVER from a boot client at a known location: a proxy OFFER with the boot file.
-    /// - REQUEST to the boot server port (ciaddr set, unicast, no Option 82): an ACK with
-    ///   the boot file, and the client's address is bound to its host, so it may read the
-    ///   host's files.
+    /// - REQUEST to the boot server port (ciaddr set, unicast, no Option 82, sent from
+    ///   ciaddr): an ACK with the boot file, and the client's address is bound to its host,
+    ///   so it may read the host's files.
     /// - Anything else (a REQUEST for the other server's address, clients that do not
     ///   network boot): not ours, dropped and counted.
     static func proxy(_ facts: RequestFacts, revision: ZoneRevision, leases: some LeaseView, settings: DHCPSettings,
@@ -38,6 +38,14 @@ extension DHCPPolicy {
         guard let client = BootClient(facts: facts) else { return .drop(.proxyNotABootClient) }
         let placement: Placement
         let bootServerRequest = facts.messageType == .request && facts.giaddr == nil && facts.ciaddr != nil
+        if bootServerRequest {
+            // It binds its ciaddr to a host, and so opens that host's files to the address:
+            // only on the port PXE sends it to, and only from the address it names.
+            guard facts.onBootServerPort else { return .drop(.proxyBootRequestOffPort) }
+            guard facts.sourceAddress == facts.ciaddr else { return .drop(.sourceNotClientAddress) }
+        } else if facts.onBootServerPort {
+            return .drop(.proxyNothingToBoot)
+        }
         switch facts.messageType {
         case .discover:
             switch place(facts, revision: revision, leases: leases, settings: settings) {

@@ -18,6 +18,9 @@ public struct RequestFacts: Sendable, Hashable {
     public var relayInformation: RelayAgentInformation?
     /// Set when option 82 was present but malformed.
     public var relayInformationMalformed: Bool
+    /// Set when option 82 came in more than one instance or repeats a sub-option: whose
+    /// circuit-id counts would be a guess (a client's own Option 82 behind a relay that appends).
+    public var relayInformationRepeated: Bool
     /// The interface the request came in on, where the server runs on the switch itself.
     public var ingressInterface: String?
     public var vendorClass: String?
@@ -42,12 +45,21 @@ public struct RequestFacts: Sendable, Hashable {
     public var flags: UInt16
     /// UDP source port of the datagram: where a relay that asks for relay-port (RFC 8357) listens.
     public var sourcePort: UInt16
+    /// IP source address of the datagram, where the listener knows it: who really sent it,
+    /// whatever giaddr and ciaddr claim.
+    public var sourceAddress: IPv4Address?
+    /// It came in on the PXE boot server port (4011), not the DHCP port.
+    public var onBootServerPort: Bool
+    /// How many client-supplied strings (model, serial, vendor class) were not kept because
+    /// they are not `ClientText.safe`.
+    public private(set) var discardedClientText = 0
     /// What the requester says it is (kind, model, serial), read once from the facts above
     /// for the answer, the lease and the events alike.
     public private(set) var device = RecognizedDevice(kind: .unknown)
 
     /// Facts of a request; nil when the message is not a client request with a type.
-    public init?(message: DHCPMessage, ingressInterface: String? = nil, sourcePort: UInt16 = 68) {
+    public init?(message: DHCPMessage, ingressInterface: String? = nil, sourcePort: UInt16 = 68,
+                 sourceAddress: IPv4Address? = nil, onBootServerPort: Bool = false) {
         guard message.op == .request, let type = message.messageType else { return nil }
         messageType = type
         xid = message.xid
@@ -60,9 +72,12 @@ public struct RequestFacts: Sendable, Hashable {
         if let raw = message.options.relayAgentInformation {
             relayInformation = try? RelayAgentInformation(parsing: raw)
             relayInformationMalformed = relayInformation == nil
+            relayInformationRepeated = message.options.joinedCodes.contains(DHCPOptionCode.relayAgentInformation)
+                || relayInformation?.repeatsASubOption == true
         } else {
             relayInformation = nil
             relayInformationMalformed = false
+            relayInformationRepeated = false
         }
         self.ingressInterface = ingressInterface
         vendorClass = message.options.vendorClass
@@ -81,8 +96,19 @@ public struct RequestFacts: Sendable, Hashable {
         chaddr = message.chaddr
         flags = message.flags
         self.sourcePort = sourcePort
-        device = RecognizedDevice(facts: self)
+        self.sourceAddress = sourceAddress
+        self.onBootServerPort = onBootServerPort
+        // Recognition reads the options as sent; what is kept of them is only safe text.
+        let recognized = RecognizedDevice(facts: self)
+        device = RecognizedDevice(kind: recognized.kind, model: recognized.model.flatMap(ClientText.safe),
+                                  serial: recognized.serial.flatMap(ClientText.safe))
+        discardedClientText = [recognized.model, recognized.serial, vendorClass].count {
+            $0.map { ClientText.safe($0) == nil } ?? false
+        }
     }
+
+    /// Option 60 where it is safe to keep (event details, records); recognition reads `vendorClass`.
+    public var safeVendorClass: String? { vendorClass.flatMap(ClientText.safe) }
 
     /// A DHCPDISCOVER that sends only option 60 (or nothing): what `zonectl render
     /// --vendor-class` asks the policy about.

@@ -15,4 +15,17 @@ int zb_udp_send_batch(int fd, const uint8_t *base, const size_t *lengths, size_t
 /// the kernel or device cannot segment, and the caller should use `zb_udp_send_batch`.
 int zb_udp_send_segmented(int fd, const uint8_t *base, const size_t *lengths, size_t count);
 
+/// A non-blocking UDP socket for a DHCP listener, bound to `address:port` (IPv4, host byte
+/// order), with SO_REUSEADDR and SO_BROADCAST, and a receive buffer of `receive_buffer`
+/// bytes: forced past net.core.rmem_max where the process may (`*forced` is then 1).
+/// Returns the descriptor, or -errno.
+int zb_udp_open(uint32_t address, uint16_t port, int receive_buffer, int *forced);
+
+/// Sends datagram i (`lengths[i]` bytes, following datagram i-1 in `base`) to
+/// `addresses[i]:ports[i]` (host byte order), in as few `sendmmsg` calls as the kernel
+/// allows. A datagram the kernel refuses is skipped, with its errno in `errors[i]`
+/// (0 for each sent): one bad destination never stops the others, nor the socket.
+void zb_udp_send_each(int fd, const uint8_t *base, const size_t *lengths, const uint32_t *addresses,
+                      const uint16_t *ports, size_t count, int *errors);
+
 #endif

@@ -39,6 +39,8 @@ public struct ZoneRevision: Sendable {
     private let byName: [String: Int]
     private let switchByRemoteID: [String: (pod: String, switch: String)]
     private let podByRelay: [IPv4Address: String]
+    /// pod → the addresses its relays send from.
+    private let relaySourcesByPod: [String: Set<IPv4Address>]
     /// For placement without remote-id: pod → circuit-id → switch (remote-id-less switches only).
     private let switchByCircuit: [String: [String: String]]
     /// role → events some hook of that role runs on.
@@ -63,9 +65,11 @@ public struct ZoneRevision: Sendable {
         self.byName = byName
         var remote: [String: (String, String)] = [:]
         var relays: [IPv4Address: String] = [:]
+        var sources: [String: Set<IPv4Address>] = [:]
         var circuits: [String: [String: String]] = [:]
         for pod in spec.pods {
             for relay in pod.relays { relays[relay.value] = pod.name.value }
+            sources[pod.name.value] = Set((pod.relaySources.isEmpty ? pod.relays : pod.relaySources).map(\.value))
             for sw in pod.switches {
                 if let rid = sw.remoteID?.value {
                     remote[rid] = (pod.name.value, sw.name.value)
@@ -78,6 +82,7 @@ public struct ZoneRevision: Sendable {
         }
         switchByRemoteID = remote
         podByRelay = relays
+        relaySourcesByPod = sources
         switchByCircuit = circuits
         let hooks = Dictionary(spec.hooks.map { ($0.name.value, Set($0.on.map(\.value))) }, uniquingKeysWith: { a, _ in a })
         subscriptions = Dictionary(spec.roles.map { role in
@@ -97,6 +102,13 @@ public struct ZoneRevision: Sendable {
 
     /// The pod whose `relays` list this giaddr, if any: only those may carry Option 82.
     public func pod(trustingRelay giaddr: IPv4Address) -> String? { podByRelay[giaddr] }
+
+    /// Whether a datagram from `source` may speak for the relays of `pod`: the pod's
+    /// `relay-sources`, or its `relays` where it lists none. giaddr is what a packet
+    /// claims; the source address is where it came from.
+    public func pod(_ pod: String, trustsRelaySource source: IPv4Address) -> Bool {
+        relaySourcesByPod[pod]?.contains(source) ?? false
+    }
 
     /// The switch a relayed request came through: by remote-id when the relay sends one,
     /// else by the relay's pod and the circuit-id among switches without a remote-id.

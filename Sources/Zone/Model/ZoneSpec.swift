@@ -48,6 +48,9 @@ public struct ZoneSpec: Sendable {
     public struct Pod: Sendable {
         public var name: Located<String>
         public var relays: [Located<IPv4Address>]
+        /// The addresses the pod's relays send from (their uplink or loopback). A relayed
+        /// request is believed only from one of these; empty means the `relays` themselves.
+        public var relaySources: [Located<IPv4Address>] = []
         public var networks: [Network]
         public var switches: [Switch]
         public var discovery: Discovery?

@@ -157,6 +157,9 @@ enum PlanResources {
         setting("zone", spec.zone.value, zoneFields)
         for pod in spec.pods {
             var fields: [(String, String)] = [("relays", pod.relays.map(\.value.description).joined(separator: ", "))]
+            if !pod.relaySources.isEmpty {
+                fields.append(("relay-sources", pod.relaySources.map(\.value.description).joined(separator: ", ")))
+            }
             for network in pod.networks {
                 fields.append(("networks.\(network.name.value).subnet", network.subnet.value.description))
                 if let gateway = network.gateway { fields.append(("networks.\(network.name.value).gateway", gateway.value.description)) }

@@ -42,6 +42,8 @@ enum ZoneShape {
     static let pod: Shape = .object([
         F("name", .scalar(.label), required: true, "the pod's name"),
         F("relays", .list(.scalar(.ipv4)), "giaddr values trusted to carry Option 82"),
+        F("relay-sources", .list(.scalar(.ipv4)),
+          "addresses the pod's relays send from (uplink or loopback); relayed requests from anywhere else are dropped (default: the relays themselves)"),
         F("networks", .dictionary(key: .label, value: network), "the pod's networks by name"),
         F("switches", .list(`switch`), "the pod's switches"),
         F("discovery", .object([

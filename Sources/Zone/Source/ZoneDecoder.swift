@@ -52,6 +52,7 @@ struct ZoneDecoder {
         return ZoneSpec.Pod(
             name: name,
             relays: list(m, "relays", "\(path).relays") { scalar($0, $1, IPv4Address.init) },
+            relaySources: list(m, "relay-sources", "\(path).relay-sources") { scalar($0, $1, IPv4Address.init) },
             networks: dictionary(m, "networks", "\(path).networks") { name, node, npath in
                 guard let n = node.mapping, let subnet = parsed(n, "subnet", "\(npath).subnet", IPv4Network.init)
                 else { return nil }
