@@ -84,7 +84,7 @@ def options(data):
     return out
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 << 20)
-s.bind(("0.0.0.0", 67))
+s.bind((giaddr, 67))  # a relay sends from an address the zone trusts: here its giaddr
 s.setblocking(False)
 state = {}        # xid -> "discover" | ("request", yiaddr, server id) | "done"
 sent_at = {}

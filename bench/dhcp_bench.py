@@ -132,7 +132,7 @@ def run_server(the_lab, srv, which, tmp):
     # perfdhcp sends every client through one circuit-id, which on a real switch is one
     # port; the per-port flood cap would rightly stop it.
     return start_zonebootd(the_lab, srv, zone, tmp / "state", SERVER, tmp / "counters.json", "--log-level", "warning",
-                           "--max-requests-per-circuit", "0", binary=ZONEBOOTD, log=tmp / "zonebootd.log")
+                           "--max-requests-per-circuit", "0", "--max-discovery-leases-per-port", "0", binary=ZONEBOOTD, log=tmp / "zonebootd.log")
 
 
 def measure(which, rate, clients, seconds, generator="perfdhcp"):

@@ -145,7 +145,8 @@ def measure(with_hooks):
         started = time.time()
         start_zonebootd(the_lab, srv, zone, state, SERVER, tmp / "counters.json", "--log-level", "warning",
                         "--http-port", "0", "--tftp-port", "0", "--max-requests-per-mac", "0",
-                        "--max-requests-per-circuit", "0", "--hook-concurrency", str(CONCURRENCY),
+                        "--max-requests-per-circuit", "0", "--max-discovery-leases-per-port", "0",
+                        "--max-host-events-per-port", "0", "--hook-concurrency", str(CONCURRENCY),
                         binary=ZONEBOOTD, log=tmp / "zonebootd.log")
         result = run_probe(the_lab, load)
         result["delivered_during_probe"] = delivered(state) if with_hooks else 0

@@ -19,15 +19,18 @@ public final class DHCPServer: Sendable {
         public var port: Int
         public var settings: DHCPSettings
         public var rateLimit: RequestRateLimit
+        public var hostEvents: HostEventBudget
         /// proxyDHCP: also listen on the PXE boot server port (4011) for clients' boot requests.
         public var bootServerPort: Int?
 
         public init(host: String, port: Int = 67, settings: DHCPSettings, rateLimit: RequestRateLimit = RequestRateLimit(),
+                    hostEvents: HostEventBudget = HostEventBudget(),
                     bootServerPort: Int? = nil) {
             self.host = host
             self.port = port
             self.settings = settings
             self.rateLimit = rateLimit
+            self.hostEvents = hostEvents
             self.bootServerPort = bootServerPort
         }
     }
@@ -38,18 +41,15 @@ public final class DHCPServer: Sendable {
     static let receiveBuffer = 8 << 20
 
     public let statistics: DHCPStatistics
-    public let localAddress: SocketAddress?
     private let sockets: [DHCPSocket]
     private let engine: NIOLoopBound<DHCPEngine>
     private let writer: NIOThreadPool
 
-    private init(sockets: [DHCPSocket], engine: NIOLoopBound<DHCPEngine>, writer: NIOThreadPool, statistics: DHCPStatistics,
-                 localAddress: SocketAddress?) {
+    private init(sockets: [DHCPSocket], engine: NIOLoopBound<DHCPEngine>, writer: NIOThreadPool, statistics: DHCPStatistics) {
         self.sockets = sockets
         self.engine = engine
         self.writer = writer
         self.statistics = statistics
-        self.localAddress = localAddress
     }
 
     /// Starts listening, deciding against the durable leases the directory holds.
@@ -73,19 +73,18 @@ public final class DHCPServer: Sendable {
         let writer = NIOThreadPool(numberOfThreads: 1)
         writer.start()
         let loop = group.next()
-        let settings = configuration.settings, rateLimit = configuration.rateLimit
+        let settings = configuration.settings, rateLimit = configuration.rateLimit, hostEvents = configuration.hostEvents
         // One engine for the DHCP port and the boot server port: a proxy client's boot request
         // is placed by what its DISCOVER told. Replies leave through each socket's own sender.
         let engine = try await loop.submit {
             let senders = sockets.map { DatagramReplySender(descriptor: $0.descriptor, statistics: statistics, failureLog: failureLog) }
             return NIOLoopBound(DHCPEngine(loop: loop, revisions: revisions, store: store, directory: directory, leases: leases,
-                                           settings: settings, rateLimit: rateLimit, sender: senders[0],
+                                           settings: settings, rateLimit: rateLimit, hostEvents: hostEvents, sender: senders[0],
                                            bootServerSender: senders.count > 1 ? senders[1] : nil, writer: writer,
                                            statistics: statistics, logger: logger,
                                            clock: { Int64(Date().timeIntervalSince1970) }), eventLoop: loop)
         }.get()
-        let server = DHCPServer(sockets: sockets, engine: engine, writer: writer, statistics: statistics,
-                                localAddress: try? SocketAddress(ipAddress: configuration.host, port: configuration.port))
+        let server = DHCPServer(sockets: sockets, engine: engine, writer: writer, statistics: statistics)
         @Sendable func bootstrap(bootServerPort: Bool) -> DatagramBootstrap {
             DatagramBootstrap(group: loop)
             // A storm is read in batches (recvmmsg); its replies leave together (sendmmsg).

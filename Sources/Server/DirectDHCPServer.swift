@@ -26,6 +26,7 @@ public final class DirectDHCPServer: Sendable {
     }
 
     public static func start(interfaces: [String], settings: DHCPSettings, rateLimit: RequestRateLimit,
+                             hostEvents: HostEventBudget = HostEventBudget(),
                              revisions: RevisionHolder, store: any LeaseStore, directory: LeaseDirectory,
                              group: any EventLoopGroup, logger: Logger) async throws -> DirectDHCPServer {
         let leases = LeaseTable(directory.all)
@@ -40,7 +41,8 @@ public final class DirectDHCPServer: Sendable {
             let sender = PacketReplySender(ports: byName, serverAddress: settings.serverIdentifier, statistics: statistics,
                                            failureLog: failureLog)
             return NIOLoopBound(DHCPEngine(loop: loop, revisions: revisions, store: store, directory: directory, leases: leases,
-                                           settings: settings, rateLimit: rateLimit, sender: sender, writer: writer,
+                                           settings: settings, rateLimit: rateLimit, hostEvents: hostEvents, sender: sender,
+                                           writer: writer,
                                            statistics: statistics, logger: logger,
                                            clock: { Int64(Date().timeIntervalSince1970) }), eventLoop: loop)
         }.get()

@@ -20,7 +20,9 @@ struct ZoneBootD: AsyncParsableCommand {
             Loads and expands the zone file, keeps leases durable in the state directory, and \
             answers DHCP (and HTTP) on the addresses named with --listen (127.0.0.1 unless told otherwise: \
             like Kea, it listens on real interfaces only where the operator names them). Relayed \
-            requests are answered only from giaddrs a pod lists in `relays`.
+            requests are answered only when their giaddr is in a pod's `relays` and they come from \
+            one of that pod's `relay-sources` (by default the relays themselves); every other \
+            request that claims a location is dropped and counted by reason in the counters file.
 
             The running revision comes from the state directory: at start, the latest applied \
             revision wins; with none, the zone file is recorded as revision 1. Changes arrive \
@@ -56,6 +58,14 @@ struct ZoneBootD: AsyncParsableCommand {
 
     @Option(help: "Requests per second one relay port may carry; more are dropped and counted (0: no cap).")
     var maxRequestsPerCircuit = 40
+
+    @Option(help: ArgumentHelp("host.* events (replaced, discovered, miscabled) one port may record per minute (0: no cap).",
+                               discussion: "Past it the lease is still granted; the event is left out and counted (host_events_suppressed)."))
+    var maxHostEventsPerPort = 6
+
+    @Option(help: ArgumentHelp("Discovery addresses the machines on one undeclared port may hold at once (0: no cap).",
+                               discussion: "More are dropped and counted (discovery-port-full): one port cycling MACs cannot drain its pod's range."))
+    var maxDiscoveryLeasesPerPort = 8
 
     @Option(help: "Where to write counters as JSON every second (default: <state>/dhcp-counters.json).")
     var countersFile: String?
@@ -183,6 +193,7 @@ struct ZoneBootD: AsyncParsableCommand {
         var settings = DHCPSettings(serverIdentifier: serverIdentifier)
         settings.loaders = loaders
         settings.proxyMode = proxyDHCP
+        settings.discoveryLeasesPerPort = maxDiscoveryLeasesPerPort
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         // HTTP gets its own threads: a burst of downloads must not delay DHCP answers.
         let httpGroup = MultiThreadedEventLoopGroup(numberOfThreads: 2)
@@ -201,6 +212,7 @@ struct ZoneBootD: AsyncParsableCommand {
                 let configuration = DHCPServer.Configuration(
                     host: address, port: dhcpPort, settings: settings,
                     rateLimit: RequestRateLimit(perMAC: maxRequestsPerMAC, perCircuit: maxRequestsPerCircuit),
+                    hostEvents: HostEventBudget(perPortPerMinute: maxHostEventsPerPort),
                     bootServerPort: proxyDHCP ? bootServerPort : nil)
                 servers.append(try await DHCPServer.start(configuration, revisions: revisions, store: store,
                                                           directory: directory, group: group, logger: logger))
@@ -247,6 +259,7 @@ struct ZoneBootD: AsyncParsableCommand {
                 directServer = try await DirectDHCPServer.start(
                     interfaces: try directInterfaces(), settings: directSettings,
                     rateLimit: RequestRateLimit(perMAC: maxRequestsPerMAC, perCircuit: maxRequestsPerCircuit),
+                    hostEvents: HostEventBudget(perPortPerMinute: maxHostEventsPerPort),
                     revisions: revisions, store: store, directory: directory, group: group, logger: logger)
             } catch {
                 logger.critical("cannot start direct mode: \(error)")

@@ -268,6 +268,27 @@ private let macB: [UInt8] = [0x52, 0x54, 0, 0, 0, 0xB]
         #expect(ClientText.safe("") == nil)
     }
 
+    @Test func aMachineCyclingItsMACCannotDrainTheDiscoveryPool() throws {
+        var leases = LeaseTable()
+        var limited = settings
+        limited.discoveryLeasesPerPort = 3
+        for n in 1...3 {
+            let decision = decide(try request(.discover, mac: [0x52, 0x54, 0, 0, 1, UInt8(n)], circuit: "swp45"), leases, settings: limited)
+            #expect(decision.dropped == nil)
+            for lease in decision.leases { leases.apply(lease) }
+        }
+        #expect(leases.discoveryLeases(askedFrom: Location(pod: "p01", switch: "tor-a", port: "swp45"), now: now) == 3)
+        // A fourth MAC on the same port gets nothing; a machine on another port still does,
+        // and the third machine is still answered with its own address.
+        #expect(decide(try request(.discover, mac: [0x52, 0x54, 0, 0, 1, 4], circuit: "swp45"), leases, settings: limited).dropped
+                == .discoveryPortFull)
+        #expect(decide(try request(.discover, mac: [0x52, 0x54, 0, 0, 2, 1], circuit: "swp46"), leases, settings: limited).dropped == nil)
+        let (again, _) = try reply(decide(try request(.discover, mac: [0x52, 0x54, 0, 0, 1, 3], circuit: "swp45"), leases, settings: limited))
+        #expect(IPv4Address(again.yiaddr) == IPv4Address(198, 18, 16, 202))
+        // Offers expire: the port's share comes back.
+        #expect(leases.discoveryLeases(askedFrom: Location(pod: "p01", switch: "tor-a", port: "swp45"), now: now + 3600) == 0)
+    }
+
     @Test func malformedOption82IsDropped() throws {
         var facts = try request(.discover, mac: macA)
         facts.relayInformation = nil

@@ -189,7 +189,7 @@ class ExampleRelayLab:
         # Load and probes come through one relay port; the per-port flood cap would rightly stop them.
         self.server = start_zonebootd(the_lab, self.srv, self.zone, self.tmp / "state", SERVICES,
                                       self.tmp / "counters.json", "--admin-token-file", self.tokens_file,
-                                      "--max-requests-per-circuit", "0", "--max-requests-per-mac", "0",
+                                      "--max-requests-per-circuit", "0", "--max-requests-per-mac", "0", "--max-discovery-leases-per-port", "0",
                                       "--http-port", "0", "--tftp-port", "0", *extra,
                                       log=self.tmp / "zonebootd.log")
 

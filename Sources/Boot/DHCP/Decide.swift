@@ -12,6 +12,9 @@ public struct DHCPSettings: Sendable {
     public var offerHoldSeconds: Int64 = 60
     /// How long a declined address stays out of the discovery pool.
     public var quarantineSeconds: Int64 = 3600
+    /// Discovery addresses machines on one undeclared port may hold at once (0: no cap): a
+    /// machine that cycles its MAC must not drain its pod's range.
+    public var discoveryLeasesPerPort = 8
     /// The boot loaders installed: a PXE client whose loader is missing gets no boot file.
     public var loaders: BootLoaders = .all
     /// proxyDHCP: another server hands out addresses; this one answers only network boot
@@ -59,6 +62,8 @@ public enum DropReason: String, Error, Sendable, CaseIterable {
     case notDirect = "unrelayed-not-direct"
     case unknownLocation = "unknown-location-no-discovery"
     case poolExhausted = "discovery-pool-exhausted"
+    /// The undeclared port already holds `discoveryLeasesPerPort` discovery addresses.
+    case discoveryPortFull = "discovery-port-full"
     case otherServerSelected = "other-server-selected"
     case noLease = "no-lease"
     case notAServerMessage = "not-a-client-message"
@@ -203,7 +208,7 @@ public enum DHCPPolicy {
     }
 
     private static func binding(_ facts: RequestFacts, _ placement: Placement, _ revision: ZoneRevision,
-                                _ leases: some LeaseView, _ now: Int64) -> Result<Binding, DropReason> {
+                                _ leases: some LeaseView, _ settings: DHCPSettings, _ now: Int64) -> Result<Binding, DropReason> {
         if let identity = placement.identity {
             let answer = IdentityAnswer(identity: identity, revision: revision)
             return .success(Binding(address: identity.address, subnet: identity.subnet, gateway: identity.gateway,
@@ -223,6 +228,10 @@ public enum DHCPPolicy {
            mine.state != .declined {
             return .success(make(mine.address, mine))
         }
+        if let port = placement.location, settings.discoveryLeasesPerPort > 0,
+           leases.discoveryLeases(askedFrom: port, now: now) >= settings.discoveryLeasesPerPort {
+            return .failure(.discoveryPortFull)
+        }
         guard let address = leases.freeAddress(in: discovery.range.value, pod: placement.pod, now: now) else {
             return .failure(.poolExhausted)
         }
@@ -232,7 +241,7 @@ public enum DHCPPolicy {
     private static func offer(_ facts: RequestFacts, _ placement: Placement, _ revision: ZoneRevision,
                               _ leases: some LeaseView, _ settings: DHCPSettings, _ now: Int64) -> Decision {
         let bound: Binding
-        switch binding(facts, placement, revision, leases, now) {
+        switch binding(facts, placement, revision, leases, settings, now) {
         case .success(let b): bound = b
         case .failure(let reason): return .drop(reason)
         }
@@ -258,7 +267,7 @@ public enum DHCPPolicy {
             return .drop(.otherServerSelected)
         }
         let bound: Binding
-        switch binding(facts, placement, revision, leases, now) {
+        switch binding(facts, placement, revision, leases, settings, now) {
         case .success(let b): bound = b
         case .failure(.poolExhausted), .failure(.unknownLocation):
             return nak(facts, revision, settings, placement)

@@ -72,6 +72,9 @@ public protocol LeaseView {
     func freeAddress(in range: IPv4Range, pod: String, now: Int64) -> IPv4Address?
     /// proxyDHCP: where a boot client was last offered boot information.
     func proxyClient(mac: [UInt8]) -> ProxyClient?
+    /// How many discovery addresses machines on this undeclared port hold (offered or
+    /// bound) at `now`.
+    func discoveryLeases(askedFrom port: Location, now: Int64) -> Int
 }
 
 extension LeaseView {

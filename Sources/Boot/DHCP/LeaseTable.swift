@@ -1,4 +1,5 @@
 import Addressing
+import Zone
 
 /// Every lease in memory, indexed the ways decisions look them up. The server keeps
 /// one in front of the durable store: a decision's leases are applied at once, so the
@@ -11,6 +12,8 @@ public struct LeaseTable: LeaseView, Sendable {
     /// the next address in O(1) until the range has been used to its end; only then does
     /// allocation scan for addresses freed since (by release, decline or expiry).
     private var highWater: [String: IPv4Address] = [:]
+    /// Undeclared port → the discovery addresses asked for from it.
+    private var byAskedFrom: [Location: Set<IPv4Address>] = [:]
     /// proxyDHCP's boot clients by MAC: short-lived, never stored, bounded.
     private var proxyClients: [[UInt8]: ProxyClient] = [:]
     static let proxyClientLimit = 65_536
@@ -30,12 +33,11 @@ public struct LeaseTable: LeaseView, Sendable {
     }
 
     public mutating func apply(_ lease: Lease) {
-        if let previous = byAddress[lease.address], previous.location == nil {
-            discovery[previous.pod]?[Self.key(mac: previous.mac, clientID: previous.clientID)] = nil
-        }
+        if let previous = byAddress[lease.address] { forgetDiscoveryIndex(previous) }
         byAddress[lease.address] = lease
         if lease.location == nil {
             discovery[lease.pod, default: [:]][Self.key(mac: lease.mac, clientID: lease.clientID)] = lease.address
+            if let port = lease.askedFrom { byAskedFrom[port, default: []].insert(lease.address) }
             if let next = lease.address.advanced(by: 1), next > highWater[lease.pod] ?? IPv4Address(0) {
                 highWater[lease.pod] = next
             }
@@ -48,10 +50,21 @@ public struct LeaseTable: LeaseView, Sendable {
             apply(previous)
             return
         }
-        if let current = byAddress[address], current.location == nil {
-            discovery[current.pod]?[Self.key(mac: current.mac, clientID: current.clientID)] = nil
-        }
+        if let current = byAddress[address] { forgetDiscoveryIndex(current) }
         byAddress[address] = nil
+    }
+
+    private mutating func forgetDiscoveryIndex(_ lease: Lease) {
+        guard lease.location == nil else { return }
+        discovery[lease.pod]?[Self.key(mac: lease.mac, clientID: lease.clientID)] = nil
+        if let port = lease.askedFrom {
+            byAskedFrom[port]?.remove(lease.address)
+            if byAskedFrom[port]?.isEmpty == true { byAskedFrom[port] = nil }
+        }
+    }
+
+    public func discoveryLeases(askedFrom port: Location, now: Int64) -> Int {
+        byAskedFrom[port]?.count { byAddress[$0]?.blocksAddress(at: now) ?? false } ?? 0
     }
 
     public func proxyClient(mac: [UInt8]) -> ProxyClient? { proxyClients[mac] }
