@@ -7,18 +7,12 @@ second writer in while it runs).
 """
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import time
 
 from netlab import ROOT, ZONEBOOTD, read_counters, wait_for
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from test_tftp import free_port
 
 
 def test_delivered_events_past_the_retention_are_pruned_and_nothing_else(tmp_path):
