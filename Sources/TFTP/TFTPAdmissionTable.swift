@@ -9,6 +9,12 @@
 /// flood must fill the whole table within one round trip of a real client to push out its
 /// transfer before its first ACK, and a transfer that was acknowledged once is never
 /// evicted: it costs real clients nothing that a stalled one ends by its own limits.
+///
+/// The byte budget keeps every free slot's least in reserve when it is large enough to (the
+/// default, 256 MiB, holds 1,024 least windows of 66 KB about four times): a transfer asking
+/// more takes it only from what is left beyond those reserves, so clients that acknowledge
+/// huge windows and then stall can slow newcomers to one 512-byte block at a time, never
+/// lock them out.
 public struct TFTPAdmissionTable: Sendable {
     public let maximumTransfers: Int
     public let maximumPerClient: Int
@@ -34,6 +40,8 @@ public struct TFTPAdmissionTable: Sendable {
     private struct Slot {
         var client: UInt32
         var bytes: Int
+        /// What it was admitted with at least; it never shrinks below (see `available`).
+        var minimum: Int
         var progressed = false
     }
 
@@ -63,7 +71,9 @@ public struct TFTPAdmissionTable: Sendable {
         if perClient[client, default: 0] >= maximumPerClient { return .failure(.busyClient) }
         let minimum = max(0, minimumBytes)
         if minimum > bufferBudget { return .failure(.busyMemory) }
-        func fits(count: Int, bytes: Int) -> Bool { count < maximumTransfers && bufferBudget - bytes >= minimum }
+        func fits(count: Int, bytes: Int) -> Bool {
+            count < maximumTransfers && available(count: count, bytes: bytes, minimum: minimum) >= minimum
+        }
         var victims: [UInt64] = []
         if !fits(count: slots.count, bytes: bytesInUse) {
             var count = slots.count, bytes = bytesInUse
@@ -82,15 +92,23 @@ public struct TFTPAdmissionTable: Sendable {
             queueHead = position
             for victim in victims { release(victim) }
         }
-        let granted = min(max(wantedBytes, minimum), bufferBudget - bytesInUse)
+        let granted = min(max(wantedBytes, minimum), available(count: slots.count, bytes: bytesInUse, minimum: minimum))
         let ticket = nextTicket
         nextTicket += 1
-        slots[ticket] = Slot(client: client, bytes: granted)
+        slots[ticket] = Slot(client: client, bytes: granted, minimum: minimum)
         perClient[client, default: 0] += 1
         bytesInUse += granted
         unacknowledged.append(ticket)
         compactIfStale()
         return .success(Admission(ticket: ticket, bytes: granted, evicted: victims))
+    }
+
+    /// What a newcomer may take: the budget left, less the least of every other free slot when
+    /// the budget can hold the least of all slots. (Then `bytesInUse` plus the least of each
+    /// free slot never passes the budget, since no slot shrinks below its least.)
+    private func available(count: Int, bytes: Int, minimum: Int) -> Int {
+        let reservesFit = bufferBudget / maximumTransfers >= minimum
+        return bufferBudget - bytes - (reservesFit ? minimum * max(0, maximumTransfers - count - 1) : 0)
     }
 
     /// The transfer was acknowledged once: from now on it is never evicted.
@@ -100,9 +118,11 @@ public struct TFTPAdmissionTable: Sendable {
 
     /// Gives back what an admitted transfer turned out not to need.
     public mutating func shrink(_ ticket: UInt64, to bytes: Int) {
-        guard let slot = slots[ticket], bytes < slot.bytes else { return }
-        bytesInUse -= slot.bytes - max(0, bytes)
-        slots[ticket]?.bytes = max(0, bytes)
+        guard let slot = slots[ticket] else { return }
+        let kept = max(bytes, slot.minimum)
+        guard kept < slot.bytes else { return }
+        bytesInUse -= slot.bytes - kept
+        slots[ticket]?.bytes = kept
     }
 
     /// Frees a slot; a ticket already released (or evicted) is ignored.

@@ -148,6 +148,29 @@ import Testing
         #expect(table.admit(client: 4, wantedBytes: 1, minimumBytes: 20_000) == .failure(.busyMemory))
     }
 
+    /// A budget that holds every slot's least keeps it for them: greedy windows, acknowledged
+    /// and never evictable, take only what is beyond those reserves.
+    @Test func greedyWindowsNeverTakeTheLeastOfTheFreeSlots() throws {
+        var table = TFTPAdmissionTable(maximumTransfers: 4, maximumPerClient: 16, bufferBudget: 1000)
+        var granted: [Int] = []
+        for client in UInt32(1)...4 {
+            let admission = try table.admit(client: client, wantedBytes: 10_000, minimumBytes: 100).get()
+            #expect(admission.evicted.isEmpty)
+            table.acknowledged(admission.ticket)
+            granted.append(admission.bytes)
+        }
+        #expect(granted == [700, 100, 100, 100])
+        #expect(table.bytesInUse == 1000)
+        #expect(table.admit(client: 5, wantedBytes: 100, minimumBytes: 100) == .failure(.busyTotal))
+    }
+
+    @Test func noSlotShrinksBelowItsLeast() throws {
+        var table = TFTPAdmissionTable(maximumTransfers: 2, maximumPerClient: 16, bufferBudget: 1000)
+        let admission = try table.admit(client: 1, wantedBytes: 600, minimumBytes: 100).get()
+        table.shrink(admission.ticket, to: 12)
+        #expect(table.bytesInUse == 100)
+    }
+
     @Test func perClientLimitIsNeverLiftedByEviction() throws {
         var table = TFTPAdmissionTable(maximumTransfers: 10, maximumPerClient: 2, bufferBudget: 1 << 20)
         _ = try table.admit(client: 7, wantedBytes: 1, minimumBytes: 1).get()
