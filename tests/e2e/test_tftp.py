@@ -574,6 +574,35 @@ def test_window_buffers_stay_within_their_budget(files):
         limited.stop()
 
 
+def test_acknowledged_greedy_windows_slow_newcomers_but_never_lock_them_out(files):
+    """40 clients ask 64 x 65464 windows, acknowledge the OACK (so they are never evicted) and
+    stall. The budget keeps every free slot's least window in reserve: they get what is beyond
+    it, and a real client arriving after them still gets its file."""
+    tmp, root = files
+    limited = Server(tmp, root, "--tftp-buffer-budget-mib", 80, "--tftp-max-transfers", 64)
+    socks = forged_sources(40)
+    try:
+        for s in socks:
+            s.settimeout(5)
+            s.sendto(rrq("mid.bin", [("blksize", 65464), ("windowsize", 64)]), (HOST, limited.port))
+            data, peer = s.recvfrom(65536)
+            assert data[:2] == b"\x00\x06"
+            s.sendto(ack(0), peer)
+        oack, data = fetch(limited.port, "mid.bin", [("blksize", 1468), ("windowsize", 16)])
+        assert data == (root / "mid.bin").read_bytes()
+        assert int(oack["blksize"]) * int(oack["windowsize"]) < 1468 * 16  # granted less: the greedy ones hold the rest
+        counters = limited.counters_now()
+        assert counters["refused"] == {}
+        assert counters["transfers_evicted"] == 0
+        assert counters["buffer_bytes_in_use"] <= 80 << 20
+        assert counters["transfers_active"] == 40
+        assert counters["windows_reduced_to_budget"] >= 20
+    finally:
+        for s in socks:
+            s.close()
+        limited.stop()
+
+
 # --- the HTTP upstream proxy ---
 
 class Upstream:
