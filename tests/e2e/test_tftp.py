@@ -721,6 +721,7 @@ def test_the_upstream_cache_stays_under_its_cap_least_recently_used_first(files,
     rng = random.Random(21)
     bodies = {name: rng.randbytes(700_000) for name in ("a.bin", "b.bin", "c.bin", "d.bin")}
     bodies["huge.bin"] = rng.randbytes(3 * 1024 * 1024)
+    bodies["d.bin.meta"] = b'{"size": 1}'  # named like the cache's metadata of d.bin
     upstream = Upstream(bodies)
     cache = tmp_path / "cache"
     proxy = Server(tmp, root, "--tftp-upstream", f"http://{HOST}:{upstream.port}/files/", "--tftp-cache", cache,
@@ -733,7 +734,12 @@ def test_the_upstream_cache_stays_under_its_cap_least_recently_used_first(files,
         assert out.read_bytes() == bodies[name]
 
     def cached():
-        return {p.name for p in cache.iterdir() if not p.name.endswith(".meta")}
+        # Cache names never start with a dot: those are the atomic writes' temporary files.
+        return {p.name for p in cache.iterdir() if not p.name.endswith(".meta") and not p.name.startswith(".")}
+
+    def expect_cached(names):
+        # A fill is committed when the upstream's body ends, a moment after its last block went out.
+        wait_for(lambda: cached() == names, timeout=5, what=f"the cache to hold {names}")
 
     def cache_bytes():
         return sum(p.stat().st_size for p in cache.iterdir() if not p.name.endswith(".meta"))
@@ -743,12 +749,16 @@ def test_the_upstream_cache_stays_under_its_cap_least_recently_used_first(files,
         get("b.bin")
         get("a.bin")  # revalidated (304): a is now the most recently used
         get("c.bin")  # 2.1 MB with b: b, the least recently used, goes
-        assert cached() == {"a.bin", "c.bin"}
+        expect_cached({"a.bin", "c.bin"})
         assert cache_bytes() <= 2 << 20
         get("d.bin")
-        assert cached() == {"c.bin", "d.bin"}
+        expect_cached({"c.bin", "d.bin"})
         assert cache_bytes() <= 2 << 20
-        get("b.bin")  # fetched again in full: it was evicted
+        get("d.bin.meta")  # cached under a name of its own: d.bin's metadata stays as it was
+        expect_cached({"c.bin", "d.bin", "d.bin%2Emeta"})
+        get("d.bin")
+        assert upstream.requests[-1] == ("d.bin", 304)  # revalidated with its own ETag
+        get("b.bin")  # fetched again in full: it was evicted; c, the least recently used, goes
         assert [r for r in upstream.requests if r[0] == "b.bin"] == [("b.bin", 200), ("b.bin", 200)]
         before = proxy.counters_now()
         s = udp()
@@ -762,9 +772,10 @@ def test_the_upstream_cache_stays_under_its_cap_least_recently_used_first(files,
     finally:
         proxy.stop()
         upstream.stop()
-    # A restart with a lower cap keeps only the most recently used file.
+    # A restart with a lower cap keeps the most recently used files that fit.
     smaller = Server(tmp, root, "--tftp-upstream", f"http://{HOST}:1/files/", "--tftp-cache", cache, "--tftp-cache-max-mib", 1)
     try:
-        assert cached() == {"b.bin"}
+        expect_cached({"b.bin"})
+        assert cache_bytes() <= 1 << 20
     finally:
         smaller.stop()

@@ -73,14 +73,16 @@ public final class UpstreamContentSource: TFTPContentSource {
         loadIndex()
     }
 
-    /// Counts what an earlier run cached (least recently written first), deletes its
-    /// unfinished fills, and deletes the oldest files if the cap is now lower than what is there.
+    /// Counts what an earlier run cached (least recently used first), deletes its unfinished
+    /// fills and files without their metadata (nothing would serve or count them), and deletes
+    /// the least recently used files if the cap is now lower than what is there.
     private func loadIndex() {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: cacheDirectory)) ?? []
+        let present = Set(names)
         var cached: [(name: String, size: UInt64, modified: Int, nanoseconds: Int)] = []
         for name in names {
             let file = (cacheDirectory as NSString).appendingPathComponent(name)
-            if name.contains(".part-") {
+            if name.contains(".part-") || (!name.hasSuffix(".meta") && !present.contains(name + ".meta")) {
                 unlink(file)
                 continue
             }
@@ -111,9 +113,6 @@ public final class UpstreamContentSource: TFTPContentSource {
         }
         logger.debug("TFTP upstream cache: evicted \(names.count) files to stay under its cap")
     }
-
-    /// Bytes the cache's files and fills in progress hold (tests and counters).
-    public var cacheBytes: UInt64 { index.withLock { $0.storedBytes + $0.reservedBytes } }
 
     /// Room for a fill of `size` bytes of `path`, made by deleting least recently used files.
     func reserve(_ path: String, size: UInt64) -> TFTPCacheIndex.Reservation {
@@ -193,6 +192,10 @@ public final class UpstreamContentSource: TFTPContentSource {
                 name += String(format: "%%%02X", byte)
             }
         }
+        // The cache's own suffixes never end a file's name: a client asking `x.meta` must not
+        // read or replace the metadata of `x`, nor one asking `x.part-1` pass for a fill.
+        name = name.replacingOccurrences(of: ".part-", with: "%2Epart-")
+        if name.hasSuffix(".meta") { name = String(name.dropLast(".meta".count)) + "%2Emeta" }
         return (cacheDirectory as NSString).appendingPathComponent(name)
     }
 
