@@ -81,6 +81,9 @@ public protocol EventOutbox: Sendable {
     func events(_ filter: EventFilter, limit: Int) throws -> [EventRecord]
     /// Makes a dead letter due now with a fresh count of tries; false if `id` is no dead letter.
     func retry(id: Int64, nowMs: Int64) throws -> Bool
+    /// Deletes up to `limit` events delivered before `cutoff` (Unix s), oldest first; returns
+    /// how many. Undelivered events and dead letters are never deleted: they wait for the operator.
+    func pruneDelivered(before cutoff: Int64, limit: Int) throws -> Int
 }
 
 public enum EventFilter: String, Sendable, CaseIterable {
@@ -208,6 +211,20 @@ public final class SQLiteEventOutbox: EventOutbox {
                 WHERE id = ? AND dead_at IS NOT NULL
                 """, arguments: [nowMs, id])
             return db.changesCount == 1
+        }
+    }
+
+    public func pruneDelivered(before cutoff: Int64, limit: Int) throws -> Int {
+        // Ids are AUTOINCREMENT: deleting the newest row never lets a later event reuse its
+        // id, which hooks take as the idempotency key.
+        try writer.writeWithoutFlush { db in
+            try db.execute(sql: """
+                DELETE FROM event WHERE id IN (
+                    SELECT id FROM event
+                    WHERE delivered_at IS NOT NULL AND delivered_at < ? AND dead_at IS NULL AND claimed_ms IS NULL
+                    ORDER BY id LIMIT ?)
+                """, arguments: [cutoff, max(0, limit)])
+            return db.changesCount
         }
     }
 

@@ -22,6 +22,10 @@ public struct TFTPTransfer: Sendable {
         case abortedByClient(code: UInt16, message: String)
         /// No progress through every retransmission: the peer is gone, the transfer is reaped.
         case timedOut
+        /// No progress for `progressLimitMilliseconds`, however long the client's `timeout` asked
+        /// the retransmissions to wait: a spoofed request with `timeout 255` would otherwise hold
+        /// its slot for hours (255 s doubling to 8x over the retries).
+        case stalled
     }
 
     /// Packets the machine did not act on, each counted by the I/O layer.
@@ -74,6 +78,9 @@ public struct TFTPTransfer: Sendable {
     public let negotiation: TFTPNegotiation
     /// Retransmissions of one window before the transfer is given up.
     public let maximumRetries: Int
+    /// The longest the transfer lives without progress (the start, ACK 0 of the OACK, or an ACK
+    /// that moves the window), whatever the negotiated timeout.
+    public let progressLimitMilliseconds: Int64
     /// Blocks in the file: the last is shorter than a block, empty when the size is a multiple.
     public let blockCount: UInt64
 
@@ -85,13 +92,24 @@ public struct TFTPTransfer: Sendable {
     public private(set) var retries = 0
     /// When the machine wants a tick, if it waits for anything.
     public private(set) var deadline: Int64?
+    /// When the transfer last made progress; nil before the start.
+    public private(set) var lastProgress: Int64?
+    /// True once the client acknowledged anything (ACK 0 of the OACK, or a block): a real peer
+    /// answers, a forged source never does.
+    public private(set) var hasProgressed = false
     private var currentTimeout: Int64
     private let longestTimeout: Int64
 
-    public init(fileSize: UInt64, negotiation: TFTPNegotiation, maximumRetries: Int = 5) {
+    /// The default progress limit: a real client ACKs within a second or two, and one that has
+    /// made no progress for this long after every retransmission is not coming back.
+    public static let defaultProgressLimitMilliseconds: Int64 = 30_000
+
+    public init(fileSize: UInt64, negotiation: TFTPNegotiation, maximumRetries: Int = 5,
+                progressLimitMilliseconds: Int64 = TFTPTransfer.defaultProgressLimitMilliseconds) {
         self.fileSize = fileSize
         self.negotiation = negotiation
         self.maximumRetries = max(0, maximumRetries)
+        self.progressLimitMilliseconds = max(1, progressLimitMilliseconds)
         blockCount = fileSize / UInt64(negotiation.blockSize) + 1
         currentTimeout = Int64(negotiation.timeoutMilliseconds)
         // Backoff doubles the timeout per retry, up to eight times the first.
@@ -108,12 +126,13 @@ public struct TFTPTransfer: Sendable {
         switch event {
         case .start(let now):
             guard phase == .notStarted else { return Actions() }
+            lastProgress = now
             if negotiation.acknowledged.isEmpty {
                 phase = .sending
                 return Actions(send: sendWindow(now: now))
             }
             phase = .awaitingOptionAcknowledgement
-            deadline = now + currentTimeout
+            setDeadline(now: now)
             return Actions(send: [.optionAcknowledgement(negotiation.acknowledged)])
 
         case .acknowledgement(let block, let now):
@@ -124,12 +143,13 @@ public struct TFTPTransfer: Sendable {
 
         case .tick(let now):
             guard let deadline, now >= deadline else { return Actions() }
+            if let lastProgress, now - lastProgress >= progressLimitMilliseconds { return end(.stalled) }
             retries += 1
             if retries > maximumRetries { return end(.timedOut) }
             currentTimeout = min(currentTimeout * 2, longestTimeout)
             switch phase {
             case .awaitingOptionAcknowledgement:
-                self.deadline = now + currentTimeout
+                setDeadline(now: now)
                 return Actions(send: [.optionAcknowledgement(negotiation.acknowledged)], isRetransmission: true)
             case .sending:
                 return Actions(send: sendWindow(now: now), isRetransmission: true)
@@ -146,7 +166,7 @@ public struct TFTPTransfer: Sendable {
         case .awaitingOptionAcknowledgement:
             guard block == 0 else { return Actions(ignored: .acknowledgementOfUnsentBlock) }
             phase = .sending
-            madeProgress()
+            madeProgress(now: now)
             return Actions(send: sendWindow(now: now))
         case .sending:
             // The 16-bit number names the block at this distance past the last acknowledged one.
@@ -158,7 +178,7 @@ public struct TFTPTransfer: Sendable {
                 return Actions(ignored: behind <= acknowledgedBlocks ? .staleAcknowledgement : .acknowledgementOfUnsentBlock)
             }
             acknowledgedBlocks = index
-            madeProgress()
+            madeProgress(now: now)
             if acknowledgedBlocks == blockCount { return end(.completed) }
             // An ACK inside the window means the client lost what follows it: the window
             // restarts after it (RFC 7440), and repeats of that ACK are duplicates from now on.
@@ -167,9 +187,18 @@ public struct TFTPTransfer: Sendable {
         }
     }
 
-    private mutating func madeProgress() {
+    private mutating func madeProgress(now: Int64) {
         retries = 0
         currentTimeout = Int64(negotiation.timeoutMilliseconds)
+        lastProgress = now
+        hasProgressed = true
+    }
+
+    /// The next retransmission, or the end of the progress limit if that comes first: the
+    /// limit holds even when the client's timeout is longer than it.
+    private mutating func setDeadline(now: Int64) {
+        let retransmission = now + currentTimeout
+        deadline = lastProgress.map { min(retransmission, $0 + progressLimitMilliseconds) } ?? retransmission
     }
 
     /// The window after the last acknowledged block.
@@ -177,7 +206,7 @@ public struct TFTPTransfer: Sendable {
         let first = acknowledgedBlocks + 1
         let last = min(acknowledgedBlocks + UInt64(negotiation.windowSize), blockCount)
         highestSentBlock = last
-        deadline = now + currentTimeout
+        setDeadline(now: now)
         let blockSize = UInt64(negotiation.blockSize)
         return (first...last).map { index in
             let offset = (index - 1) * blockSize

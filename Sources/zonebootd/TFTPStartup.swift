@@ -30,6 +30,13 @@ struct TFTPOptions: ParsableArguments {
     @Option(help: "TFTP retransmissions of one window (timeout doubling each time) before a transfer is given up.")
     var tftpRetries = 5
 
+    @Option(help: ArgumentHelp("Seconds a TFTP transfer lives without progress, whatever timeout its client asked.",
+                               discussion: "When every slot is taken, the oldest transfer never acknowledged is evicted for a new one."))
+    var tftpProgressLimit = 30
+
+    @Option(help: "MiB the running TFTP transfers' buffers may hold together; windows are granted smaller to fit.")
+    var tftpBufferBudgetMib = 256
+
     @Option(help: ArgumentHelp("HTTP upstream for files the TFTP root does not have, e.g. http://boot.example.net/tftp/.",
                                discussion: "Each file is fetched once, cached on disk, revalidated (ETag, Last-Modified) and served from the cache when the upstream is down."))
     var tftpUpstream: String?
@@ -39,6 +46,10 @@ struct TFTPOptions: ParsableArguments {
 
     @Option(help: "Seconds a cached upstream file is served before it is revalidated.")
     var tftpUpstreamRevalidate = 10
+
+    @Option(help: ArgumentHelp("MiB the upstream cache may hold; the least recently used files are deleted to stay under it.",
+                               discussion: "A file larger than the whole cap is refused (TFTP error 2, counted as upstream-too-large), never cached."))
+    var tftpCacheMaxMib = 4096
 
     @Option(help: "Event-loop threads for the TFTP listeners and upstream fetches (default: one per core); transfers run on one worker thread per core.")
     var tftpThreads: Int?
@@ -57,6 +68,9 @@ struct TFTPOptions: ParsableArguments {
         guard tftpMaxTransfers >= 1, tftpMaxPerClient >= 1 else { throw ValidationError("TFTP transfer limits must be at least 1") }
         guard (8...65464).contains(tftpMaxBlockSize) else { throw ValidationError("--tftp-max-block-size must be 8 to 65464") }
         guard (1...65535).contains(tftpMaxWindow) else { throw ValidationError("--tftp-max-window must be 1 to 65535") }
+        guard (1...3600).contains(tftpProgressLimit) else { throw ValidationError("--tftp-progress-limit must be 1 to 3600 seconds") }
+        guard (1...(1 << 20)).contains(tftpBufferBudgetMib) else { throw ValidationError("--tftp-buffer-budget-mib must be 1 to 1048576") }
+        guard (1...(1 << 30)).contains(tftpCacheMaxMib) else { throw ValidationError("--tftp-cache-max-mib must be at least 1") }
     }
 
     /// The served directory: the one named, else the firmware cache if there is one.
@@ -85,7 +99,8 @@ struct TFTPOptions: ParsableArguments {
         if let tftpUpstream, let upstream = UpstreamContentSource.Upstream(tftpUpstream) {
             let cache = tftpCache ?? (stateDirectory as NSString).appendingPathComponent("tftp-cache")
             let proxy = try UpstreamContentSource(upstream: upstream, cacheDirectory: cache,
-                                                  revalidateAfter: .seconds(Int64(tftpUpstreamRevalidate)), group: group, logger: logger)
+                                                  revalidateAfter: .seconds(Int64(tftpUpstreamRevalidate)),
+                                                  cacheCapacity: UInt64(tftpCacheMaxMib) << 20, group: group, logger: logger)
             base = FallbackContentSource([base, proxy].compactMap { $0 })
             logger.info("TFTP proxies \(tftpUpstream), cached in \(cache)")
         }
@@ -93,7 +108,8 @@ struct TFTPOptions: ParsableArguments {
         let configuration = { (host: String) in
             TFTPServer.Configuration(host: host, port: tftpPort,
                                      limits: TFTPLimits(maximumBlockSize: tftpMaxBlockSize, maximumWindowSize: tftpMaxWindow),
-                                     maximumRetries: tftpRetries, maximumTransfers: tftpMaxTransfers, maximumTransfersPerClient: tftpMaxPerClient)
+                                     maximumRetries: tftpRetries, maximumTransfers: tftpMaxTransfers, maximumTransfersPerClient: tftpMaxPerClient,
+                                     progressLimitMilliseconds: Int64(tftpProgressLimit) * 1000, bufferBudget: tftpBufferBudgetMib << 20)
         }
         let statistics = TFTPStatistics()
         var servers: [TFTPServer] = []

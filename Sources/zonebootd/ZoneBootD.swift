@@ -296,7 +296,8 @@ struct ZoneBootD: AsyncParsableCommand {
         let hookStatistics = HookStatistics()
         let runner = HookRunner(
             configuration: .init(policy: hooks.policy, concurrency: hooks.hookConcurrency,
-                                 zoneFolder: (zone as NSString).deletingLastPathComponent, stateDirectory: stateDirectory),
+                                 zoneFolder: (zone as NSString).deletingLastPathComponent, stateDirectory: stateDirectory,
+                                 deliveredRetentionSeconds: hooks.eventRetentionSeconds),
             outbox: outbox, leases: store, inventory: inventory, revisions: revisions, http: hookClients,
             statistics: hookStatistics, logger: logger)
         let runnerTask = Task { await runner.run() }

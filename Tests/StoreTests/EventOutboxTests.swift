@@ -120,6 +120,35 @@ import Zone
         #expect(try outbox.events(.all, limit: 10).map(\.type) == ["lease.expired", "lease.expired"])
     }
 
+    /// Retention: delivered events older than the cutoff go, oldest first, in batches; pending,
+    /// in-delivery, retrying and dead events stay whatever their age, and ids are never reused.
+    @Test func onlyDeliveredEventsPastTheCutoffArePruned() throws {
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        let (leases, outbox, _) = try open()
+        try leases.commit(leases: [], events: (1...7).map { _ in event() })
+        _ = try outbox.claimDue(nowMs: 0, limit: 7)
+        try outbox.finish([
+            DeliveryResult(id: 1, succeeded: ["a"], outcome: .delivered),
+            DeliveryResult(id: 2, succeeded: ["a"], outcome: .delivered),
+            DeliveryResult(id: 3, succeeded: [], outcome: .dead(error: "gave up")),
+            DeliveryResult(id: 4, succeeded: [], outcome: .retry(atMs: 900_000, error: "later")),
+        ], nowMs: 10_000)  // delivered at 10 s
+        try outbox.finish([DeliveryResult(id: 5, succeeded: ["a"], outcome: .delivered)], nowMs: 500_000)  // at 500 s
+        _ = try outbox.releaseClaims()  // 6 and 7 pending again
+        _ = try outbox.claimDue(nowMs: 0, limit: 1)  // 6 in delivery
+        #expect(try outbox.pruneDelivered(before: 10, limit: 100) == 0)  // strictly before
+        #expect(try outbox.pruneDelivered(before: 11, limit: 1) == 1)
+        #expect(try outbox.pruneDelivered(before: 11, limit: 100) == 1)
+        #expect(try outbox.events(.all, limit: 10).map(\.id) == [7, 6, 5, 4, 3])
+        #expect(try outbox.pruneDelivered(before: .max, limit: 100) == 1)
+        let left = try outbox.events(.all, limit: 10)
+        #expect(left.map(\.id) == [7, 6, 4, 3])
+        #expect(left.map(\.state) == [.pending, .delivering, .pending, .dead])
+        // Every delivered event is gone, the newest included: the next event still gets a fresh id.
+        try leases.commit(leases: [], events: [event()])
+        #expect(try outbox.events(.all, limit: 1).first?.id == 8)
+    }
+
     @Test func aRegisteredBMCAndItsEventCommitTogether() throws {
         defer { try? FileManager.default.removeItem(atPath: state) }
         let (_, outbox, inventory) = try open()

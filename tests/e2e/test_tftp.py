@@ -317,7 +317,7 @@ def test_option_edges(server, files):
     oack, data = fetch(server.port, "small.txt", [("blksize", "1e3"), ("multicast", ""), ("timeout", 0), ("BLKSIZE", 99)])
     assert oack == {} and data == (root / "small.txt").read_bytes()
     after = server.counters_now()["ignored_options"]
-    for key in ("blksize:not-a-number", "multicast:unknown", "timeout:out-of-range", "blksize:duplicate"):
+    for key in ("blksize:not-a-number", "other:unknown", "timeout:out-of-range", "blksize:duplicate"):
         assert after.get(key, 0) == before["ignored_options"].get(key, 0) + 1, key
 
 
@@ -461,6 +461,155 @@ def test_stopping_ends_running_transfers_promptly(files):
         running.stop()
 
 
+# --- what a stranger can make the server hold ---
+
+def forged_sources(count):
+    """Sockets on `count` distinct loopback addresses (127.0.x.y), as forged sources would be:
+    each its own client address, so the per-client cap does not stop them. Kept open and never
+    read, so no ICMP unreachable tells the server they are gone."""
+    socks = []
+    for i in range(count):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind((f"127.0.{10 + i // 250}.{1 + i % 250}", 0))
+        socks.append(s)
+    return socks
+
+
+def test_a_flood_of_never_acknowledged_timeout_255_requests_locks_no_real_client_out(files, tmp_path):
+    """1,100 requests asking `timeout 255`, none ever acknowledged (by the transfer timers alone
+    each would hold its slot about 2.2 hours): the 1,024 slots fill, the oldest never-acknowledged
+    transfer makes room for each newcomer, a real client gets its file at once, and every forged
+    one is gone after the progress limit."""
+    require_tools("curl")
+    tmp, root = files
+    limited = Server(tmp, root, "--tftp-progress-limit", 15)
+    socks = forged_sources(1100)
+    try:
+        for i, s in enumerate(socks):
+            s.sendto(rrq("mid.bin", [("timeout", 255), ("tsize", 0)]), (HOST, limited.port))
+            if i % 50 == 49:
+                time.sleep(0.01)  # bounded bursts: the listener's socket buffer holds every request
+        counters = wait_for(lambda: (c := limited.counters_now())["transfers_started"] == 1100 and c, timeout=20,
+                            what="every forged request admitted")
+        assert counters["transfers_active"] == 1024
+        assert counters["transfers_evicted"] == 1100 - 1024
+        assert counters["refused"] == {}
+        out = tmp_path / "mid.bin"
+        result = curl(limited, "mid.bin", out, "--tftp-blksize", "1468")
+        assert result.returncode == 0, result.stderr
+        assert sha256(out) == sha256(root / "mid.bin")
+        counters = wait_for(lambda: (c := limited.counters_now())["transfers_active"] == 0 and c, timeout=40,
+                            what="the forged transfers to end at the progress limit")
+        ended = counters["transfers_ended"]
+        assert ended.get("completed") == 1
+        assert ended.get("evicted", 0) == counters["transfers_evicted"] == 1100 - 1024 + 1
+        assert ended.get("stalled", 0) == 1100 - ended["evicted"]
+        assert "timed-out" not in ended
+    finally:
+        for s in socks:
+            s.close()
+        limited.stop()
+
+
+def test_unknown_option_names_never_become_counter_keys(server, files):
+    """500 requests, each with an unknown option of its own name: one counter key, `other:unknown`."""
+    _, root = files
+    before = server.counters_now()
+    s = udp()
+    for i in range(500):
+        oack, data = fetch(server.port, "small.txt", [(f"x-{i}-{random.random()}", 1)], sock=s)
+        assert oack == {} and data == (root / "small.txt").read_bytes()
+    s.close()
+    after = server.counters_now()
+    for field, value in after.items():
+        if isinstance(value, dict):
+            assert set(value) - set(before[field]) <= {"other:unknown", "completed"}, field
+    assert after["ignored_options"]["other:unknown"] == before["ignored_options"].get("other:unknown", 0) + 500
+    assert all(key.split(":")[0] in ("blksize", "tsize", "timeout", "windowsize", "other") for key in after["ignored_options"])
+
+
+def test_too_many_or_too_long_options_are_refused_with_error_8(server):
+    before = server.counters_now()
+    s = udp()
+    code, message = expect_error(s, server.port, rrq("small.txt", [(f"o{i}", i) for i in range(17)]))
+    assert code == 8 and message == "option negotiation refused"
+    assert expect_error(s, server.port, rrq("small.txt", [("n" * 65, 1)]))[0] == 8
+    assert expect_error(s, server.port, rrq("small.txt", [("blksize", "1" * 65)]))[0] == 8
+    # Sixteen options of 64 bytes are still a request.
+    oack, _ = fetch(server.port, "small.txt", [("o" * 60 + f"{i:04}", "v" * 64) for i in range(15)] + [("tsize", 0)], sock=s)
+    assert oack == {"tsize": str(len(b"hello from zoneboot\n"))}
+    s.close()
+    after = server.counters_now()
+    assert after["refused"].get("too-many-options", 0) == before["refused"].get("too-many-options", 0) + 1
+    assert after["refused"].get("option-too-long", 0) == before["refused"].get("option-too-long", 0) + 2
+
+
+def test_window_buffers_stay_within_their_budget(files):
+    """With a 1 MiB budget, windows of 64 x 65464 (4 MiB each) are granted what fits; stalled
+    ones asking that much never push the total past the budget, nor keep a real client out."""
+    tmp, root = files
+    limited = Server(tmp, root, "--tftp-buffer-budget-mib", 1)
+    socks = forged_sources(20)
+    try:
+        expected = (root / "mid.bin").read_bytes()
+        # 1 MiB less the 64 KiB read-ahead chunk holds 15 packets of 65468 bytes. (Read the OACK
+        # and abort, as OVMF does: a burst of 15 such packets overflows a test socket's buffer.)
+        s = udp()
+        s.sendto(rrq("mid.bin", [("blksize", 65464), ("windowsize", 64)]), (HOST, limited.port))
+        data, peer = s.recvfrom(65536)
+        assert data[:2] == b"\x00\x06" and parse_options(data[2:]) == {"blksize": "65464", "windowsize": "15"}
+        s.sendto(bytes(TFTP() / TFTP_ERROR(errorcode=8, errormsg=b"User aborted the transfer")), peer)
+        s.close()
+        wait_for(lambda: limited.counters_now()["transfers_active"] == 0, timeout=10, what="the aborted transfer to end")
+        for i, s in enumerate(socks):
+            s.sendto(rrq("mid.bin", [("blksize", 65464), ("windowsize", 64)]), (HOST, limited.port))
+            s.settimeout(5)
+            assert s.recvfrom(65536)[0][:2] == b"\x00\x06"  # the OACK, never acknowledged
+            if i % 5 == 4:
+                assert limited.counters_now()["buffer_bytes_in_use"] <= 1 << 20
+        oack, data = fetch(limited.port, "mid.bin", [("blksize", 1468), ("windowsize", 8)])
+        assert oack == {"blksize": "1468", "windowsize": "8"} and data == expected
+        counters = limited.counters_now()
+        assert counters["buffer_bytes_in_use"] <= 1 << 20
+        assert counters["windows_reduced_to_budget"] >= 21
+        assert counters["transfers_evicted"] == 20
+        assert counters["transfers_ended"].get("aborted-by-client") == 1
+        assert counters["transfers_ended"].get("completed") == 1
+    finally:
+        for s in socks:
+            s.close()
+        limited.stop()
+
+
+def test_acknowledged_greedy_windows_slow_newcomers_but_never_lock_them_out(files):
+    """40 clients ask 64 x 65464 windows, acknowledge the OACK (so they are never evicted) and
+    stall. The budget keeps every free slot's least window in reserve: they get what is beyond
+    it, and a real client arriving after them still gets its file."""
+    tmp, root = files
+    limited = Server(tmp, root, "--tftp-buffer-budget-mib", 80, "--tftp-max-transfers", 64)
+    socks = forged_sources(40)
+    try:
+        for s in socks:
+            s.settimeout(5)
+            s.sendto(rrq("mid.bin", [("blksize", 65464), ("windowsize", 64)]), (HOST, limited.port))
+            data, peer = s.recvfrom(65536)
+            assert data[:2] == b"\x00\x06"
+            s.sendto(ack(0), peer)
+        oack, data = fetch(limited.port, "mid.bin", [("blksize", 1468), ("windowsize", 16)])
+        assert data == (root / "mid.bin").read_bytes()
+        assert int(oack["blksize"]) * int(oack["windowsize"]) < 1468 * 16  # granted less: the greedy ones hold the rest
+        counters = limited.counters_now()
+        assert counters["refused"] == {}
+        assert counters["transfers_evicted"] == 0
+        assert counters["buffer_bytes_in_use"] <= 80 << 20
+        assert counters["transfers_active"] == 40
+        assert counters["windows_reduced_to_budget"] >= 20
+    finally:
+        for s in socks:
+            s.close()
+        limited.stop()
+
+
 # --- the HTTP upstream proxy ---
 
 class Upstream:
@@ -563,3 +712,70 @@ def test_concurrent_readers_stream_while_the_cache_fills(files, tmp_path):
     finally:
         proxy.stop()
         upstream.stop()
+
+
+def test_the_upstream_cache_stays_under_its_cap_least_recently_used_first(files, tmp_path):
+    """A 2 MiB cache and files of 700 kB: the least recently used goes to make room, and a file
+    larger than the whole cap is refused (error 2), never cached."""
+    tmp, root = files
+    rng = random.Random(21)
+    bodies = {name: rng.randbytes(700_000) for name in ("a.bin", "b.bin", "c.bin", "d.bin")}
+    bodies["huge.bin"] = rng.randbytes(3 * 1024 * 1024)
+    bodies["d.bin.meta"] = b'{"size": 1}'  # named like the cache's metadata of d.bin
+    upstream = Upstream(bodies)
+    cache = tmp_path / "cache"
+    proxy = Server(tmp, root, "--tftp-upstream", f"http://{HOST}:{upstream.port}/files/", "--tftp-cache", cache,
+                   "--tftp-upstream-revalidate", 0, "--tftp-cache-max-mib", 2)
+
+    def get(name):
+        out = tmp_path / name
+        result = curl(proxy, name, out, "--tftp-blksize", "1468")
+        assert result.returncode == 0, result.stderr
+        assert out.read_bytes() == bodies[name]
+
+    def cached():
+        # Cache names never start with a dot: those are the atomic writes' temporary files.
+        return {p.name for p in cache.iterdir() if not p.name.endswith(".meta") and not p.name.startswith(".")}
+
+    def expect_cached(names):
+        # A fill is committed when the upstream's body ends, a moment after its last block went out.
+        wait_for(lambda: cached() == names, timeout=5, what=f"the cache to hold {names}")
+
+    def cache_bytes():
+        return sum(p.stat().st_size for p in cache.iterdir() if not p.name.endswith(".meta"))
+
+    try:
+        get("a.bin")
+        get("b.bin")
+        get("a.bin")  # revalidated (304): a is now the most recently used
+        get("c.bin")  # 2.1 MB with b: b, the least recently used, goes
+        expect_cached({"a.bin", "c.bin"})
+        assert cache_bytes() <= 2 << 20
+        get("d.bin")
+        expect_cached({"c.bin", "d.bin"})
+        assert cache_bytes() <= 2 << 20
+        get("d.bin.meta")  # cached under a name of its own: d.bin's metadata stays as it was
+        expect_cached({"c.bin", "d.bin", "d.bin%2Emeta"})
+        get("d.bin")
+        assert upstream.requests[-1] == ("d.bin", 304)  # revalidated with its own ETag
+        get("b.bin")  # fetched again in full: it was evicted; c, the least recently used, goes
+        assert [r for r in upstream.requests if r[0] == "b.bin"] == [("b.bin", 200), ("b.bin", 200)]
+        before = proxy.counters_now()
+        s = udp()
+        code, message = expect_error(s, proxy.port, rrq("huge.bin"))
+        s.close()
+        assert code == 2 and "larger" in message
+        assert "huge.bin" not in cached() and not any(".part-" in p.name for p in cache.iterdir())
+        assert cache_bytes() <= 2 << 20
+        after = proxy.counters_now()
+        assert after["refused"].get("upstream-too-large", 0) == before["refused"].get("upstream-too-large", 0) + 1
+    finally:
+        proxy.stop()
+        upstream.stop()
+    # A restart with a lower cap keeps the most recently used files that fit.
+    smaller = Server(tmp, root, "--tftp-upstream", f"http://{HOST}:1/files/", "--tftp-cache", cache, "--tftp-cache-max-mib", 1)
+    try:
+        expect_cached({"b.bin"})
+        assert cache_bytes() <= 1 << 20
+    finally:
+        smaller.stop()

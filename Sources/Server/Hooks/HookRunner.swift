@@ -26,15 +26,25 @@ public final class HookRunner: Sendable {
         public var zoneFolder: String
         /// Handed to executables as ZONEBOOT_STATE.
         public var stateDirectory: String
+        /// How long delivered events stay in the outbox (for `zonectl events`) before they are
+        /// deleted; undelivered events and dead letters stay until the operator acts.
+        public var deliveredRetentionSeconds: Int
+        /// How often delivered events past their retention are deleted: a tenth of the
+        /// retention, at most hourly, at least every second.
+        public var retentionSweepSeconds: Int { min(3600, max(1, deliveredRetentionSeconds / 10)) }
+
+        public static let defaultDeliveredRetentionSeconds = 7 * 86_400
 
         public init(policy: RetryPolicy, concurrency: Int, pollMs: Int = 20, expirySweepSeconds: Int = 5,
-                    zoneFolder: String, stateDirectory: String) {
+                    zoneFolder: String, stateDirectory: String,
+                    deliveredRetentionSeconds: Int = Configuration.defaultDeliveredRetentionSeconds) {
             self.policy = policy
             self.concurrency = max(1, concurrency)
             self.pollMs = max(10, pollMs)
             self.expirySweepSeconds = max(1, expirySweepSeconds)
             self.zoneFolder = zoneFolder
             self.stateDirectory = stateDirectory
+            self.deliveredRetentionSeconds = max(1, deliveredRetentionSeconds)
         }
     }
 
@@ -79,6 +89,7 @@ public final class HookRunner: Sendable {
         }
         let ended = EndedTries()
         var lastSweep = Int64(0)
+        var lastPrune = Int64(0)
         var inFlight = 0
         await withDiscardingTaskGroup { group in
             while !Task.isCancelled {
@@ -94,6 +105,10 @@ public final class HookRunner: Sendable {
                 if now - lastSweep >= Int64(configuration.expirySweepSeconds) * 1000 {
                     lastSweep = now
                     sweepExpiredLeases(now: now / 1000)
+                }
+                if now - lastPrune >= Int64(configuration.retentionSweepSeconds) * 1000 {
+                    lastPrune = now
+                    pruneDeliveredEvents(now: now / 1000)
                 }
                 if inFlight < configuration.concurrency {
                     do {
@@ -220,6 +235,26 @@ public final class HookRunner: Sendable {
         path.hasPrefix("/") || configuration.zoneFolder.isEmpty ? path : "\(configuration.zoneFolder)/\(path)"
     }
 
+    /// Deletes delivered events past their retention, a batch per transaction so that the
+    /// DHCP path's commits (which share the database) never wait long; a backlog larger than
+    /// one sweep's share is left to the next sweep.
+    private func pruneDeliveredEvents(now: Int64) {
+        let cutoff = now - Int64(configuration.deliveredRetentionSeconds)
+        var pruned = 0
+        do {
+            for _ in 0..<100 {
+                let deleted = try outbox.pruneDelivered(before: cutoff, limit: 1000)
+                pruned += deleted
+                if deleted < 1000 { break }
+            }
+        } catch {
+            logger.error("hooks: cannot prune delivered events: \(error)")
+        }
+        guard pruned > 0 else { return }
+        statistics.update { $0.eventsPruned += pruned }
+        logger.debug("hooks: \(pruned) delivered events older than \(configuration.deliveredRetentionSeconds)s pruned")
+    }
+
     private func sweepExpiredLeases(now: Int64) {
         let revision = revisions.current
         do {
@@ -259,6 +294,8 @@ public struct HookCounters: Sendable, Codable, Equatable {
     public var timeouts = 0
     public var delivered = 0
     public var deadLetters = 0
+    /// Delivered events deleted after their retention.
+    public var eventsPruned = 0
     public init() {}
 }
 

@@ -32,6 +32,16 @@ public enum TFTPContentError: Error, Sendable, Hashable {
         case .notYetAvailable: "not-yet-available"
         }
     }
+
+    /// What the client's ERROR says (never the server's paths or details).
+    public var clientMessage: String {
+        switch self {
+        case .notFound: "file not found"
+        case .accessDenied(reason: "upstream-too-large"): "file larger than the server's cache"
+        case .accessDenied(reason: "upstream-cache-full"): "server busy, try again"
+        case .accessDenied, .readFailed, .notYetAvailable: "access violation"
+        }
+    }
 }
 
 /// Where TFTP content comes from: a directory, rendered per-host files, an upstream.

@@ -15,18 +15,28 @@ public final class TFTPServer: Sendable {
         public var port: Int
         public var limits: TFTPLimits
         public var maximumRetries: Int
-        /// Transfers running at once, in total and per client address; more are refused with an ERROR.
+        /// Transfers running at once, in total and per client address; more are refused with an
+        /// ERROR, once no never-acknowledged transfer is left to evict (see `TFTPAdmissionTable`).
         public var maximumTransfers: Int
         public var maximumTransfersPerClient: Int
+        /// The longest a transfer lives without progress, whatever timeout its client asked.
+        public var progressLimitMilliseconds: Int64
+        /// Bytes the running transfers' buffers (a window of packets and a read-ahead chunk each)
+        /// may hold together; windows are granted smaller to fit.
+        public var bufferBudget: Int
 
         public init(host: String, port: Int = 69, limits: TFTPLimits = TFTPLimits(), maximumRetries: Int = 5,
-                    maximumTransfers: Int = 1024, maximumTransfersPerClient: Int = 16) {
+                    maximumTransfers: Int = 1024, maximumTransfersPerClient: Int = 16,
+                    progressLimitMilliseconds: Int64 = TFTPTransfer.defaultProgressLimitMilliseconds,
+                    bufferBudget: Int = 256 << 20) {
             self.host = host
             self.port = port
             self.limits = limits
             self.maximumRetries = maximumRetries
             self.maximumTransfers = maximumTransfers
             self.maximumTransfersPerClient = maximumTransfersPerClient
+            self.progressLimitMilliseconds = progressLimitMilliseconds
+            self.bufferBudget = bufferBudget
         }
     }
 
@@ -45,7 +55,8 @@ public final class TFTPServer: Sendable {
     public static func start(_ configuration: Configuration, content: any TFTPContentSource, statistics: TFTPStatistics = TFTPStatistics(),
                              group: any EventLoopGroup, logger: Logger) async throws -> TFTPServer {
         let admission = TFTPAdmission(maximumTotal: configuration.maximumTransfers,
-                                      maximumPerClient: configuration.maximumTransfersPerClient)
+                                      maximumPerClient: configuration.maximumTransfersPerClient,
+                                      bufferBudget: configuration.bufferBudget)
         let workers = try TFTPTransferWorkers(statistics: statistics)
         let bootstrap = DatagramBootstrap(group: group.next())
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -144,47 +155,73 @@ final class TFTPRequestHandler: ChannelInboundHandler {
         case .success(let normalized): path = normalized
         case .failure(let problem): return refuse(context, client, .accessViolation, "access violation", reason: problem.reason)
         }
+        if let refusal = configuration.limits.refusal(of: request.options) {
+            return refuse(context, client, .optionNegotiationRefused, "option negotiation refused", reason: refusal.rawValue)
+        }
         let clientValue = client.ipv4Value
-        if let busy = admission.admit(clientValue) {
-            return refuse(context, client, .notDefined, "server busy, try again", reason: busy)
+        // The buffers a window needs do not depend on the file: what the options ask is known now.
+        let asked = TFTPNegotiation(options: request.options, fileSize: 0, limits: configuration.limits)
+        let slot: TFTPSlot, grantedBytes: Int
+        switch admission.admit(clientValue, wantedBytes: ReadAheadContent.chunkBytes + asked.windowBytes,
+                               minimumBytes: ReadAheadContent.chunkBytes + TFTPNegotiation.minimumWindowBytes) {
+        case .failure(let busy):
+            return refuse(context, client, .notDefined, "server busy, try again", reason: busy.rawValue)
+        case .success(let admitted):
+            (slot, grantedBytes) = (admitted.slot, admitted.bytes)
+            if admitted.evicted > 0 {
+                statistics.update { $0.transfersEvicted += admitted.evicted }
+                workers.endEvicted()
+            }
         }
         content.open(path, client: IPv4Address(clientValue), on: context.eventLoop)
             .hop(to: context.eventLoop).assumeIsolated()
             .whenComplete { [self] result in
                 switch result {
                 case .success(let file):
-                    begin(request, path: path, file: file, client: client)
+                    begin(request, path: path, file: file, client: client, slot: slot, grantedBytes: grantedBytes)
                 case .failure(let error):
-                    admission.release(clientValue)
+                    admission.release(slot)
                     switch error as? TFTPContentError ?? .notFound {
                     case .notFound: refuse(context, client, .fileNotFound, "file not found", reason: "not-found")
-                    case let other: refuse(context, client, .accessViolation, "access violation", reason: other.reason)
+                    case let other: refuse(context, client, .accessViolation, other.clientMessage, reason: other.reason)
                     }
                 }
             }
     }
 
     /// Starts the transfer of an opened file on a new socket.
-    private func begin(_ request: TFTPRequest, path: String, file: any TFTPContent, client: SocketAddress) {
-        let clientValue = client.ipv4Value
-        let negotiation = TFTPNegotiation(options: request.options, fileSize: file.size, limits: configuration.limits)
-        let transfer = TFTPTransfer(fileSize: file.size, negotiation: negotiation, maximumRetries: configuration.maximumRetries)
+    private func begin(_ request: TFTPRequest, path: String, file: any TFTPContent, client: SocketAddress,
+                       slot: TFTPSlot, grantedBytes: Int) {
+        let negotiation = TFTPNegotiation(options: request.options, fileSize: file.size, limits: configuration.limits,
+                                          windowByteBudget: grantedBytes - ReadAheadContent.chunkBytes)
+        admission.shrink(slot, to: ReadAheadContent.chunkBytes + negotiation.windowBytes)
+        let transfer = TFTPTransfer(fileSize: file.size, negotiation: negotiation, maximumRetries: configuration.maximumRetries,
+                                    progressLimitMilliseconds: configuration.progressLimitMilliseconds)
+        let bytesInUse = admission.bytesInUse
         statistics.update { counters in
             counters.transfersStarted += 1
             counters.transfersActive += 1
-            for option in negotiation.ignored { counters.ignoredOptions["\(option.name.lowercased()):\(option.reason)", default: 0] += 1 }
+            counters.bufferBytesInUse = bytesInUse
+            if negotiation.reducedToBudget { counters.windowsReducedToBudget += 1 }
+            for option in negotiation.ignored { counters.ignoredOptions[option.counterKey, default: 0] += 1 }
         }
         logger.debug("TFTP \(client) reads \(path) (\(file.size) bytes, blksize \(negotiation.blockSize), window \(negotiation.windowSize))")
         let statistics = self.statistics, admission = self.admission, logger = self.logger
         let release: @Sendable () -> Void = {
-            admission.release(clientValue)
-            statistics.update { $0.transfersActive -= 1 }
+            admission.release(slot)
+            let bytesInUse = admission.bytesInUse
+            statistics.update { counters in
+                counters.transfersActive -= 1
+                counters.bufferBytesInUse = bytesInUse
+            }
         }
         let abandon = { (reason: String) in
             file.close()
             release()
             statistics.update { $0.transfersEnded[reason, default: 0] += 1 }
         }
+        // Evicted while its file was opening (an upstream fetch can take a while).
+        if slot.isEvicted { return abandon("evicted") }
         let socket: Int32
         switch openTransferSocket(local: transferAddress, remote: client) {
         case .success(let opened):
@@ -193,7 +230,8 @@ final class TFTPRequestHandler: ChannelInboundHandler {
             logger.error("TFTP: no socket for a transfer to \(client): \(error)")
             return abandon("no-socket")
         }
-        let assignment = TFTPTransferWorker.Assignment(transfer: transfer, content: file, socket: socket) { reason in
+        let assignment = TFTPTransferWorker.Assignment(transfer: transfer, content: file, socket: socket, slot: slot,
+                                                       acknowledged: { admission.acknowledged(slot) }) { reason in
             release()
             logger.debug("TFTP \(client) \(path): \(reason)")
         }

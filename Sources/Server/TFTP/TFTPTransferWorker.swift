@@ -48,6 +48,10 @@ final class TFTPTransferWorker: Sendable {
         var content: any TFTPContent
         /// The worker's from `assign` on: it closes the socket when the transfer ends.
         var socket: Int32
+        /// Its place in the admission table: once evicted, the worker ends the transfer.
+        var slot: TFTPSlot
+        /// Called on the worker's thread the first time the client acknowledges anything.
+        var acknowledged: @Sendable () -> Void
         /// Called on the worker's thread once the transfer has ended (and its socket is closed), with why.
         var ended: @Sendable (String) -> Void
     }
@@ -56,6 +60,8 @@ final class TFTPTransferWorker: Sendable {
     private let readiness: Int32
     private let wakeup: Int32
     private let statistics: TFTPStatistics
+    /// Set (before a wakeup) when some slot was evicted: the worker looks for its evicted transfers.
+    private let evictionPending = Atomic<Bool>(false)
     private static let wakeupToken = UInt64.max
 
     /// Starts the worker's thread.
@@ -96,6 +102,12 @@ final class TFTPTransferWorker: Sendable {
         return accepted
     }
 
+    /// Makes the worker end any transfer of its own whose slot was evicted.
+    func endEvicted() {
+        evictionPending.store(true, ordering: .releasing)
+        zb_wakeup_signal(wakeup)
+    }
+
     /// Ends every transfer ("closed") and the thread.
     func stop() {
         inbox.withLock { $0.stopped = true }
@@ -105,6 +117,7 @@ final class TFTPTransferWorker: Sendable {
     private struct Running {
         var runner: TFTPTransferRunner
         var socket: Int32
+        var slot: TFTPSlot
         var ended: @Sendable (String) -> Void
     }
 
@@ -127,11 +140,13 @@ final class TFTPTransferWorker: Sendable {
         }
         func admit(_ assignment: Assignment, now: Int64) {
             let runner = TFTPTransferRunner(transfer: assignment.transfer, content: assignment.content, socket: assignment.socket,
-                                            statistics: statistics)
+                                            statistics: statistics, acknowledged: assignment.acknowledged)
             let slot = freeSlots.popLast() ?? slots.count
             if slot == slots.count { slots.append(nil) }
-            slots[slot] = Running(runner: runner, socket: assignment.socket, ended: assignment.ended)
+            slots[slot] = Running(runner: runner, socket: assignment.socket, slot: assignment.slot, ended: assignment.ended)
             guard zb_readiness_add(readiness, assignment.socket, UInt64(slot)) == 0 else { return end(slot, "socket-error") }
+            // Evicted while it was on its way here: the flag was set before any wakeup that could miss it.
+            if assignment.slot.isEvicted { return end(slot, "evicted") }
             if let reason = runner.start(now: now) { return end(slot, reason) }
             nextScan = min(nextScan, runner.wakeAt)
         }
@@ -151,6 +166,9 @@ final class TFTPTransferWorker: Sendable {
                     }
                     let now = monotonicMilliseconds()
                     for assignment in assignments { admit(assignment, now: now) }
+                    if evictionPending.exchange(false, ordering: .acquiringAndReleasing) {
+                        for slot in slots.indices where slots[slot]?.slot.isEvicted == true { end(slot, "evicted") }
+                    }
                     stopping = stopping || stopped
                     continue
                 }
@@ -201,10 +219,14 @@ final class TFTPTransferRunner {
     private var blocksSent = 0
     private var blocksRetransmitted = 0
     private var bytesSent: UInt64 = 0
+    private let acknowledged: @Sendable () -> Void
+    private var reportedAcknowledgement = false
 
-    init(transfer: TFTPTransfer, content: any TFTPContent, socket: Int32, statistics: TFTPStatistics) {
+    init(transfer: TFTPTransfer, content: any TFTPContent, socket: Int32, statistics: TFTPStatistics,
+         acknowledged: @escaping @Sendable () -> Void) {
         let negotiation = transfer.negotiation
         self.transfer = transfer
+        self.acknowledged = acknowledged
         self.content = ReadAheadContent(content, blockSize: negotiation.blockSize)
         self.socket = socket
         self.statistics = statistics
@@ -259,6 +281,10 @@ final class TFTPTransferRunner {
     /// Carries out what the machine asked; returns why the transfer ends if it does.
     private func perform(_ actions: TFTPTransfer.Actions) -> String? {
         if let ignored = actions.ignored { statistics.ignored(ignored.rawValue) }
+        if !reportedAcknowledgement && transfer.hasProgressed {
+            reportedAcknowledgement = true
+            acknowledged()
+        }
         if !actions.send.isEmpty {
             // A new send list is the machine's current window: anything still deferred is superseded.
             deferred = []
@@ -388,6 +414,11 @@ final class TFTPTransferWorkers: Sendable {
     func assign(_ assignment: TFTPTransferWorker.Assignment) -> Bool {
         let turn = next.add(1, ordering: .relaxed).oldValue
         return workers[turn % workers.count].assign(assignment)
+    }
+
+    /// Every worker ends its transfers whose slots were evicted.
+    func endEvicted() {
+        for worker in workers { worker.endEvicted() }
     }
 
     func stop() {

@@ -5,6 +5,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import Synchronization
+import TFTP
 
 /// Files fetched from an HTTP upstream once, cached on disk, and served from the cache.
 ///
@@ -13,6 +14,11 @@ import Synchronization
 /// sent as soon as its bytes are on disk). Later requests revalidate the cached copy with
 /// `If-None-Match` / `If-Modified-Since` (at most once per `revalidateAfter`), and while the
 /// upstream is unreachable or failing the cached copy keeps being served.
+///
+/// The cache stays under `cacheCapacity` bytes, cached files and fills in progress together
+/// (`TFTPCacheIndex`): the least recently used files are deleted to make room, and a file
+/// larger than the whole cap is refused (ERROR 2, counted `upstream-too-large`) rather than
+/// fetched: streaming it uncached would fetch it again for every client of a boot storm.
 /// Plain `http://` only (no TLS library is among the package's dependencies).
 public final class UpstreamContentSource: TFTPContentSource {
     public struct Upstream: Sendable {
@@ -46,19 +52,73 @@ public final class UpstreamContentSource: TFTPContentSource {
     public let revalidateAfter: TimeAmount
     private let group: any EventLoopGroup
     private let logger: Logger
-    /// Fetches in flight, by path: later requests for the same file wait on the same one.
+    /// Fetches in flight, by path: later requests for the same file wait on the same one
+    /// (as many as transfers are admitted at once).
     private let inFlight = Mutex<[String: EventLoopFuture<FetchResult>]>([:])
-    /// When each cached path was last confirmed current by the upstream.
+    /// When each cached file (by cache file name) was last confirmed current by the upstream;
+    /// forgotten with the file.
     private let validated = Mutex<[String: NIODeadline]>([:])
+    /// The cached files' sizes and use order, by cache file name.
+    private let index: Mutex<TFTPCacheIndex>
 
     public init(upstream: Upstream, cacheDirectory: String, revalidateAfter: TimeAmount = .seconds(10),
-                group: any EventLoopGroup, logger: Logger) throws {
+                cacheCapacity: UInt64 = 4 << 30, group: any EventLoopGroup, logger: Logger) throws {
         try FileManager.default.createDirectory(atPath: cacheDirectory, withIntermediateDirectories: true)
         self.upstream = upstream
         self.cacheDirectory = cacheDirectory
         self.revalidateAfter = revalidateAfter
         self.group = group
         self.logger = logger
+        index = Mutex(TFTPCacheIndex(capacity: cacheCapacity))
+        loadIndex()
+    }
+
+    /// Counts what an earlier run cached (least recently used first), deletes its unfinished
+    /// fills and files without their metadata (nothing would serve or count them), and deletes
+    /// the least recently used files if the cap is now lower than what is there.
+    private func loadIndex() {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: cacheDirectory)) ?? []
+        let present = Set(names)
+        var cached: [(name: String, size: UInt64, modified: Int, nanoseconds: Int)] = []
+        for name in names {
+            let file = (cacheDirectory as NSString).appendingPathComponent(name)
+            if name.contains(".part-") || (!name.hasSuffix(".meta") && !present.contains(name + ".meta")) {
+                unlink(file)
+                continue
+            }
+            guard name.hasSuffix(".meta") else { continue }
+            let data = String(file.dropLast(".meta".count))
+            var status = stat()
+            guard let meta = FileManager.default.contents(atPath: file).flatMap({ try? JSONDecoder().decode(Meta.self, from: $0) }),
+                  stat(data, &status) == 0, UInt64(status.st_size) == meta.size else {
+                unlink(file)
+                continue
+            }
+            cached.append((data, meta.size, status.st_mtim.tv_sec, status.st_mtim.tv_nsec))
+        }
+        // A file's modification time is its last use (see `openCached`).
+        for entry in cached.sorted(by: { ($0.modified, $0.nanoseconds, $0.name) < ($1.modified, $1.nanoseconds, $1.name) }) {
+            let evicted = index.withLock { $0.insert(entry.name, size: entry.size) }
+            delete(evicted)
+        }
+    }
+
+    /// Deletes cached files the index let go of.
+    private func delete(_ names: [String]) {
+        guard !names.isEmpty else { return }
+        validated.withLock { table in for name in names { table.removeValue(forKey: name) } }
+        for name in names {
+            unlink(name + ".meta")
+            unlink(name)
+        }
+        logger.debug("TFTP upstream cache: evicted \(names.count) files to stay under its cap")
+    }
+
+    /// Room for a fill of `size` bytes of `path`, made by deleting least recently used files.
+    func reserve(_ path: String, size: UInt64) -> TFTPCacheIndex.Reservation {
+        let reservation = index.withLock { $0.reserve(size, for: cacheName(path)) }
+        if case .granted(let evicted) = reservation { delete(evicted) }
+        return reservation
     }
 
     enum FetchResult: Sendable {
@@ -67,6 +127,10 @@ public final class UpstreamContentSource: TFTPContentSource {
         /// A 304, or a recent validation: the cached copy is current.
         case cached
         case notFound
+        /// Larger than the cache's whole cap (its Content-Length): never fetched.
+        case tooLarge(UInt64)
+        /// Fills in progress hold all the cache's room.
+        case cacheFull
         /// The upstream could not be asked or answered with a failure.
         case unavailable(String)
     }
@@ -78,7 +142,7 @@ public final class UpstreamContentSource: TFTPContentSource {
 
     public func open(_ path: String, client: IPv4Address, on eventLoop: any EventLoop) -> EventLoopFuture<any TFTPContent> {
         let cachedMeta = readMeta(path)
-        if cachedMeta != nil, let last = validated.withLock({ $0[path] }), NIODeadline.now() - last < revalidateAfter {
+        if cachedMeta != nil, let last = validated.withLock({ $0[cacheName(path)] }), NIODeadline.now() - last < revalidateAfter {
             return eventLoop.makeCompletedFuture { try openCached(path) }
         }
         let fetch: EventLoopFuture<FetchResult> = inFlight.withLock { table in
@@ -92,6 +156,12 @@ public final class UpstreamContentSource: TFTPContentSource {
             case .filling(let fill): return GrowingContent(fill: fill)
             case .cached: return try self.openCached(path)
             case .notFound: throw TFTPContentError.notFound
+            case .tooLarge(let size):
+                self.logger.warning("TFTP upstream file \(path) is \(size) bytes, more than the whole cache may hold: refused")
+                throw TFTPContentError.accessDenied(reason: "upstream-too-large")
+            case .cacheFull:
+                // Other fills hold the room: a cached copy still serves, else the client tries again later.
+                do { return try self.openCached(path) } catch { throw TFTPContentError.accessDenied(reason: "upstream-cache-full") }
             case .unavailable(let why):
                 self.logger.warning("TFTP upstream unavailable for \(path) (\(why)); serving the cached copy if any")
                 return try self.openCached(path)
@@ -122,6 +192,10 @@ public final class UpstreamContentSource: TFTPContentSource {
                 name += String(format: "%%%02X", byte)
             }
         }
+        // The cache's own suffixes never end a file's name: a client asking `x.meta` must not
+        // read or replace the metadata of `x`, nor one asking `x.part-1` pass for a fill.
+        name = name.replacingOccurrences(of: ".part-", with: "%2Epart-")
+        if name.hasSuffix(".meta") { name = String(name.dropLast(".meta".count)) + "%2Emeta" }
         return (cacheDirectory as NSString).appendingPathComponent(name)
     }
 
@@ -131,14 +205,19 @@ public final class UpstreamContentSource: TFTPContentSource {
     }
 
     func openCached(_ path: String) throws(TFTPContentError) -> any TFTPContent {
+        let name = cacheName(path)
         guard let meta = readMeta(path) else { throw .notFound }
-        let descriptor = Glibc.open(cacheName(path), O_RDONLY | O_CLOEXEC)
+        let descriptor = Glibc.open(name, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { throw .notFound }
         var status = stat()
         guard fstat(descriptor, &status) == 0, UInt64(status.st_size) == meta.size else {
             _ = Glibc.close(descriptor)
             throw .notFound
         }
+        // An open descriptor keeps reading an evicted file: eviction never cuts a transfer short.
+        // The modification time records the use, so that the next start knows the order too.
+        _ = futimens(descriptor, nil)
+        index.withLock { $0.used(name) }
         return FileContent(descriptor: descriptor, size: meta.size)
     }
 
@@ -147,17 +226,26 @@ public final class UpstreamContentSource: TFTPContentSource {
         let name = cacheName(path)
         if rename(fill.temporaryPath, name) == 0, let data = try? JSONEncoder().encode(meta) {
             try? data.write(to: URL(fileURLWithPath: name + ".meta"), options: .atomic)
-            validated.withLock { $0[path] = .now() }
+            index.withLock { $0.commit(name, size: meta.size) }
+            validated.withLock { $0[name] = .now() }
         } else {
             unlink(fill.temporaryPath)
         }
     }
 
+    /// The fetch of `path` is over (a completed fill was committed first): a reservation it
+    /// still holds is given back.
     func fetchEnded(_ path: String) {
         _ = inFlight.withLock { $0.removeValue(forKey: path) }
+        let name = cacheName(path)
+        index.withLock { $0.cancel(name) }
     }
 
-    func markValidated(_ path: String) { validated.withLock { $0[path] = .now() } }
+    func markValidated(_ path: String) {
+        let name = cacheName(path)
+        index.withLock { $0.used(name) }
+        validated.withLock { $0[name] = .now() }
+    }
 
     // MARK: The fetch
 
@@ -307,9 +395,21 @@ final class UpstreamFetchHandler: ChannelInboundHandler {
             switch response.status.code {
             case 200:
                 // Without a length the transfer size is unknown: such a body is not served while filling.
-                guard let length = response.headers.first(name: "content-length").flatMap(UInt64.init),
-                      let fill = UpstreamFill(size: length, temporaryPath: temporaryPath) else {
+                guard let length = response.headers.first(name: "content-length").flatMap(UInt64.init) else {
                     answer(.unavailable("no content-length"))
+                    return context.close(promise: nil)
+                }
+                switch source.reserve(path, size: length) {
+                case .granted: break
+                case .tooLarge:
+                    answer(.tooLarge(length))
+                    return context.close(promise: nil)
+                case .full:
+                    answer(.cacheFull)
+                    return context.close(promise: nil)
+                }
+                guard let fill = UpstreamFill(size: length, temporaryPath: temporaryPath) else {
+                    answer(.unavailable("cannot create \(temporaryPath)"))
                     return context.close(promise: nil)
                 }
                 self.fill = fill
