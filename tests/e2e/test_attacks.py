@@ -120,7 +120,7 @@ for layer, data, to in spec["frames"]:
 '''
 
 # Watches a namespace (one interface, or all) for BOOTP replies with the given xids, for
-# a bounded time; writes what it saw as JSON.
+# a bounded time; writes what it saw (type, yiaddr, where to, Option 82 circuit-id) as JSON.
 WATCH = r'''
 import json, os, select, socket, struct, sys, time
 xids, seconds, out = set(json.loads(sys.argv[1])), float(sys.argv[2]), sys.argv[3]
@@ -142,16 +142,19 @@ while True:
     bootp = udp[8:]
     if len(bootp) < 240 or bootp[0] != 2 or struct.unpack("!I", bootp[4:8])[0] not in xids:
         continue
-    kind, i = None, 240
+    kind, circuit, i = None, None, 240
     while i + 1 < len(bootp) and bootp[i] != 255:
         if bootp[i] == 0:
             i += 1
             continue
-        if bootp[i] == 53 and bootp[i + 1] >= 1:
-            kind = bootp[i + 2]
+        value = bootp[i + 2:i + 2 + bootp[i + 1]]
+        if bootp[i] == 53 and value:
+            kind = value[0]
+        if bootp[i] == 82 and len(value) >= 2 and value[0] == 1:
+            circuit = value[2:2 + value[1]].decode(errors="replace")
         i += 2 + bootp[i + 1]
     seen.append({"xid": struct.unpack("!I", bootp[4:8])[0], "type": kind, "yiaddr": socket.inet_ntoa(bootp[16:20]),
-                 "interface": where[0], "to": socket.inet_ntoa(ip[16:20]), "port": dport})
+                 "interface": where[0], "to": socket.inet_ntoa(ip[16:20]), "port": dport, "circuit": circuit})
 with open(out + ".tmp", "w") as f:
     json.dump(seen, f)
 os.rename(out + ".tmp", out)
@@ -302,9 +305,11 @@ def dhcp(tmp_path):
 
 
 def settled(dhcp):
-    """What an attack must not change: events, hook runs, DHCP replies sent."""
+    """What an attack must not change: events, hook runs, OFFERs and ACKs sent (a NAK
+    may tell a relayed request that it asked for an address not at its location)."""
     time.sleep(1.5)  # counters are written once a second; hooks run off the DHCP path
-    return {"events": dhcp.events(), "runs": len(dhcp.hook_runs()), "sent": dict(dhcp.counter("sent") or {})}
+    return {"events": dhcp.events(), "runs": len(dhcp.hook_runs()),
+            "offers": dhcp.counter("sent", "offer"), "acks": dhcp.counter("sent", "ack")}
 
 
 # 1. One packet must not silence DHCP ----------------------------------------------------------
@@ -476,28 +481,52 @@ PROXY_CLIENT_ADDRESS = "198.18.16.101"  # what the other DHCP server gave the vi
 ATTACKER_CLAIM = "198.18.16.77"          # an address the attacker names in ciaddr
 
 
+class ProxyLab(AttackLab):
+    """zonebootd --proxy-dhcp behind the relay: another server (not run here) gives the
+    addresses; the victim on swp1 network-boots with iPXE."""
+
+    victim_mac = DHCPLab.mac(1)
+    files = f"/hosts/{HOST['swp1'][0]}/boot.ipxe"
+
+    def __init__(self, the_lab, tmp):
+        super().__init__(the_lab, tmp, server_args=("--proxy-dhcp",))
+        self.victim = self.clients["swp1"]
+
+    def proxy_offer(self, xid):
+        """The victim's DISCOVER through dhcrelay, and what came back to it: (type, yiaddr)."""
+        with replies_seen(self.lab, self.victim, self.tmp, [xid], iface="eth0") as replies:
+            self.send(self.victim, [broadcast(self.victim_mac, request("discover", self.victim_mac, xid, IPXE,
+                                                                        flags=0x8000))])
+        return [(r["type"], r["yiaddr"]) for r in replies]
+
+    def give_victim_its_address(self):
+        """What the other DHCP server would have given it."""
+        self.lab.addr(self.victim, "eth0", f"{PROXY_CLIENT_ADDRESS}/24")
+        self.lab.run(self.victim, "ip", "route", "add", "default", "via", GIADDR)
+        self.lab.run(self.relay, "ip", "route", "add", f"{PROXY_CLIENT_ADDRESS}/32", "dev", "swp1")
+
+    def boot_server_request(self, xid, sport=68):
+        """The victim's own REQUEST to the boot server port, from its address; the replies seen."""
+        packet = over_ip(PROXY_CLIENT_ADDRESS, SERVER, request("request", self.victim_mac, xid, IPXE,
+                                                               ciaddr=PROXY_CLIENT_ADDRESS), sport=sport, dport=4011)
+        with self.watch([xid]) as replies:
+            self.send(self.victim, [packet])
+        return [(r["type"], r["to"], r["port"]) for r in replies]
+
+
 @pytest.fixture
 def proxy(tmp_path):
     require_tools("ip", "dhcrelay", "curl")
     import scapy.all  # noqa: F401
     with lab() as the_lab:
-        yield AttackLab(the_lab, tmp_path, server_args=("--proxy-dhcp",))
+        yield ProxyLab(the_lab, tmp_path)
 
 
 def test_proxy_boot_server_requests_bind_only_their_sender(proxy):
-    name = HOST["swp1"][0]
-    files = f"/hosts/{name}/boot.ipxe"
-    victim_mac = proxy.mac(1)
-    victim = proxy.clients["swp1"]
-
-    def proxy_offer(xid):
-        with replies_seen(proxy.lab, victim, proxy.tmp, [xid], iface="eth0") as replies:
-            proxy.send(victim, [broadcast(victim_mac, request("discover", victim_mac, xid, IPXE, flags=0x8000))])
-        return [(r["type"], r["yiaddr"]) for r in replies]
-
     # The victim network-boots through dhcrelay: a proxy OFFER, no address.
-    assert proxy_offer(0x5001) == [(2, "0.0.0.0")]
+    assert proxy.proxy_offer(0x5001) == [(2, "0.0.0.0")]
     attacker = proxy.attacker(addresses=(ATTACKER, ATTACKER_CLAIM))
+    victim_mac = proxy.victim_mac
     # Its boot server REQUEST, sent to port 67 instead of 4011, from the attacker's own address...
     off_port = over_ip(ATTACKER, SERVER, request("request", victim_mac, 0x5002, IPXE, ciaddr=ATTACKER), sport=68, dport=67)
     # ...and to 4011, naming an address it does not send from.
@@ -508,21 +537,27 @@ def test_proxy_boot_server_requests_bind_only_their_sender(proxy):
     assert replies == []
     wait_for(lambda: proxy.dropped("proxy-boot-request-off-port") >= 1 and proxy.dropped("source-not-client-address") >= 1,
              what=f"the drops: {read_counters(proxy.counters)}")
-    assert http_status(proxy.lab, attacker, files, ATTACKER) == "403"
-    assert http_status(proxy.lab, attacker, files, ATTACKER_CLAIM) == "403"
+    assert http_status(proxy.lab, attacker, proxy.files, ATTACKER) == "403"
+    assert http_status(proxy.lab, attacker, proxy.files, ATTACKER_CLAIM) == "403"
     # The victim, with the address the other server gave it, is answered on 4011 and reads its files.
-    assert proxy_offer(0x5004) == [(2, "0.0.0.0")]
-    proxy.lab.addr(victim, "eth0", f"{PROXY_CLIENT_ADDRESS}/24")
-    proxy.lab.run(victim, "ip", "route", "add", "default", "via", GIADDR)
-    proxy.lab.run(proxy.relay, "ip", "route", "add", f"{PROXY_CLIENT_ADDRESS}/32", "dev", "swp1")
-    boot_request = over_ip(PROXY_CLIENT_ADDRESS, SERVER, request("request", victim_mac, 0x5005, IPXE,
-                                                                  ciaddr=PROXY_CLIENT_ADDRESS), sport=68, dport=4011)
-    with proxy.watch([0x5005]) as replies:
-        proxy.send(victim, [boot_request])
-    assert [(r["type"], r["to"]) for r in replies] == [(5, PROXY_CLIENT_ADDRESS)], replies
-    assert http_status(proxy.lab, victim, files, PROXY_CLIENT_ADDRESS) == "200"
-    assert http_status(proxy.lab, attacker, files, ATTACKER) == "403"
-    assert http_status(proxy.lab, attacker, files, ATTACKER_CLAIM) == "403"
+    assert proxy.proxy_offer(0x5004) == [(2, "0.0.0.0")]
+    proxy.give_victim_its_address()
+    assert proxy.boot_server_request(0x5005) == [(5, PROXY_CLIENT_ADDRESS, 68)]
+    assert http_status(proxy.lab, proxy.victim, proxy.files, PROXY_CLIENT_ADDRESS) == "200"
+    assert http_status(proxy.lab, attacker, proxy.files, ATTACKER) == "403"
+    assert http_status(proxy.lab, attacker, proxy.files, ATTACKER_CLAIM) == "403"
+
+
+def test_a_boot_server_reply_that_cannot_be_sent_does_not_silence_port_4011(proxy):
+    """A boot server ACK goes back to the request's source port: from port 0, it cannot be
+    sent (EINVAL). The boot server port must answer the next request all the same."""
+    assert proxy.proxy_offer(0x5101) == [(2, "0.0.0.0")]
+    proxy.give_victim_its_address()
+    assert proxy.boot_server_request(0x5102, sport=0) == []
+    wait_for(lambda: proxy.counter("send_failures") >= 1, what=f"the failed send: {read_counters(proxy.counters)}")
+    assert proxy.counter("send_failed", "invalid-argument") >= 1, read_counters(proxy.counters)
+    assert proxy.boot_server_request(0x5103) == [(5, PROXY_CLIENT_ADDRESS, 68)]
+    assert proxy.proxy_offer(0x5104) == [(2, "0.0.0.0")]
 
 
 # 5. Unicast and relayed RELEASE / RENEW naming someone else's lease ------------------------------------
@@ -549,7 +584,9 @@ def test_forged_release_renew_and_inform_leave_the_victims_lease_alone(dhcp):
                        ("inform", 0x6003, [])]]
         with dhcp.watch([0x6001, 0x6002, 0x6003]) as replies:
             dhcp.send(attacker, unicast)
-        assert replies == []
+        # dhcrelay also picks the forwarded RENEW off swp4 and relays it as swp4's: that copy
+        # asks for an address swp4 does not have, and is told so (a NAK to swp4, not swp1).
+        assert [(r["xid"], r["type"], r["circuit"]) for r in replies] in ([], [(0x6002, 6, "swp4")]), replies
         wait_for(lambda: dhcp.dropped("source-not-client-address") >= 3, what=f"the drops: {read_counters(dhcp.counters)}")
         # Broadcast on swp4, relayed by dhcrelay as swp4's: RELEASE and DECLINE of swp1's lease.
         attacker_mac = dhcp.mac(4)
