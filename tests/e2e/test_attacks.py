@@ -10,7 +10,7 @@ address of its own) reaches the server's UDP port 67 directly, past the relay.
 
 | attack | drop reason |
 | --- | --- |
-| a relayed request whose reply cannot be sent (relay-port from UDP source port 0: EINVAL; a server on 127.0.0.1 asked to answer an unroutable giaddr: ENETUNREACH) | none: `send_failures`, `send_failed` |
+| a request whose reply cannot be sent (relay-port from UDP source port 0, or a proxyDHCP boot server request from port 0: EINVAL; a server on 127.0.0.1 asked to answer an unroutable giaddr: ENETUNREACH) | not a drop: `send_failures`, `send_failed` by reason; the socket keeps answering |
 | a relayed request forged by a machine behind the relay (trusted giaddr and Option 82, its own source address) | `untrusted-relay-source` |
 | direct mode: giaddr and/or Option 82 sent on an access port | `relayed-on-access-port` |
 | proxyDHCP: a boot server REQUEST sent to port 67 | `proxy-boot-request-off-port` |
@@ -23,6 +23,13 @@ address of its own) reaches the server's UDP port 67 directly, past the relay.
 
 Packets are built with scapy here and put on the wire inside the namespaces by small
 scripts (raw IP or AF_PACKET sockets), which also watch for replies by transaction id.
+
+Not tested here, because the server alone cannot stop them: a machine that sends from a
+listed relay-source address (spoofed; the relay namespace's kernel drops it only because
+that address is its own, as a switch does for its own addresses, so other switches need
+uRPF or an ACL), and, under proxyDHCP, a machine that knows the MAC of a boot client that
+asked within the last 300 s and sends a boot server request on 4011 from its own address:
+that binds its address to the victim's host, which is what the boot server port is for.
 """
 import ipaddress
 import json
@@ -92,11 +99,12 @@ TEMPLATES = {
     "boot.ipxe": "#!ipxe\necho {{name}} at {{address}}\n",
     "ks.cfg": "# {{name}}\nserial=[{{serial}}]\n",
 }
-# Keeps each run's stdin (the event JSON) as runs/<event id>-<pid>.json.
+# Keeps each run's stdin (the event JSON) as runs/<event id>-<pid>.json, complete once it
+# has that name.
 RECORD_HOOK = textwrap.dedent("""\
     #!/bin/sh
     runs="$(dirname "$ZONEBOOT_STATE")/runs"; mkdir -p "$runs"
-    cat > "$runs/$ZONEBOOT_EVENT_ID-$$.json"
+    cat > "$runs/$ZONEBOOT_EVENT_ID-$$.partial" && mv "$runs/$ZONEBOOT_EVENT_ID-$$.partial" "$runs/$ZONEBOOT_EVENT_ID-$$.json"
     """)
 
 # Puts frames on the wire: {"iface": ..., "frames": [hex, ...]}: an Ethernet frame leaves
