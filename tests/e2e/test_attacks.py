@@ -452,7 +452,8 @@ def test_a_relayed_request_forged_behind_the_relay_is_dropped(dhcp):
 
 def test_direct_mode_ignores_a_relay_claimed_on_an_access_port(tmp_path):
     """zonebootd on the switch: the machine on swp1 claims to be a relay's client on swp3
-    (giaddr of the listed relay, Option 82 circuit-id swp3), or sends either alone."""
+    (giaddr of the listed relay, Option 82 circuit-id swp3), or sends either alone; then
+    it gives up swp3's lease in its machine's name."""
     require_tools("ip", "busybox")
     import scapy.all  # noqa: F401
     with lab() as the_lab:
@@ -478,7 +479,17 @@ def test_direct_mode_ignores_a_relay_claimed_on_an_access_port(tmp_path):
         assert (got["ip"], got["hostname"]) == ("198.18.16.11", "lab-p01-r01-u01"), got
         got = switch.udhcpc("swp3", extra=("-t", "1", "-T", "1"))
         assert (got["ip"], got["hostname"]) == ("198.18.16.13", "lab-p01-r01-u03"), got
-        assert switch.lease("198.18.16.13")[0] == "525400000003"
+        assert switch.lease("198.18.16.13") == ("525400000003", "bound", "lab-p01-r01-u03")
+        # From swp1, the RELEASE and DECLINE swp3's machine would send, its address as the
+        # source and all: the port they came in on holds no such lease.
+        victim = switch.mac(3)
+        owner = [(61, b"\x01" + mac_bytes(victim)), ("server_id", GIADDR)]
+        forged = [broadcast(mac, request("release", victim, 0x4101, owner, ciaddr="198.18.16.13"), source="198.18.16.13"),
+                  broadcast(mac, request("decline", victim, 0x4102, owner + [("requested_addr", "198.18.16.13")]))]
+        put_on_wire(the_lab, switch.clients["swp1"], tmp_path, forged)
+        wait_for(lambda: switch.counter("dropped", "lease-of-another-location") >= 2,
+                 what=f"the drops: {read_counters(switch.counters)}")
+        assert switch.lease("198.18.16.13") == ("525400000003", "bound", "lab-p01-r01-u03")
 
 
 # 4. proxyDHCP: a boot server request binds only its sender ----------------------------------------
