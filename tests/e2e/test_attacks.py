@@ -286,6 +286,13 @@ class AttackLab(DHCPLab):
         finally:
             db.close()
 
+    def event_ids(self, type_):
+        db = sqlite3.connect(self.state / "zoneboot.sqlite")
+        try:
+            return [row[0] for row in db.execute("SELECT id FROM event WHERE type = ? ORDER BY id", (type_,))]
+        finally:
+            db.close()
+
     def hook_runs(self):
         runs = self.tmp / "runs"
         return sorted(runs.glob("*.json")) if runs.exists() else []
@@ -673,21 +680,38 @@ def test_repeated_option_82_and_link_selection_of_another_pod_are_dropped(dhcp):
 
 def test_a_serial_that_is_shell_code_is_kept_as_absent(dhcp):
     """A legitimate host, through the trusted relay, whose option 61 (type 0: text) is a
-    command substitution: not stored, not in the hook's event, not in a rendered file."""
-    evil = b"$(reboot)"
-    client_id = "0x3d:" + (b"\x00" + evil).hex()
-    got = dhcp.udhcpc("swp1", extra=("-C", "-x", client_id))
+    command substitution: not stored, not in the hook's event, not in a rendered file.
+    A serial of safe text, from a host on swp2, is kept: the alphabet is what decides."""
+
+    def fetch(port, path):
+        dhcp.host_address(port)
+        return dhcp.lab.run(dhcp.clients[port], "curl", "-s", "--max-time", "5", f"http://{SERVER}{path}").stdout
+
+    def serial_client(port, serial):
+        # A vendor class of safe text (busybox's own, "udhcp 1.35.0", has a space), so that
+        # only the serial can be discarded.
+        return dhcp.udhcpc(port, extra=("-V", "zoneboot-e2e", "-C", "-x", "0x3d:" + (b"\x00" + serial).hex()))
+
+    safe_name, safe_address = HOST["swp2"]
+    got = serial_client("swp2", b"SN-0042.a")
+    assert (got["ip"], got["hostname"]) == (safe_address, safe_name), got
+    assert dhcp.device(safe_address)[4] == "SN-0042.a", dhcp.device(safe_address)
+    assert fetch("swp2", f"/hosts/{safe_name}/ks.cfg") == f"# {safe_name}\nserial=[SN-0042.a]\n"
+    wait_for(lambda: dhcp.hook_runs(), what="swp2's lease.acked hook run")
+    time.sleep(1.5)  # counters are written once a second
+    assert dhcp.counter("client_text_discarded") == 0, read_counters(dhcp.counters)
+
     name, address = HOST["swp1"]
+    got = serial_client("swp1", b"$(reboot)")
     assert (got["ip"], got["hostname"]) == (address, name), got
     wait_for(lambda: dhcp.counter("client_text_discarded") >= 1, what=f"the discard: {read_counters(dhcp.counters)}")
     assert dhcp.device(address)[:2] == ("525400000001", "bound")
     assert dhcp.device(address)[4] is None, dhcp.device(address)
-    runs = wait_for(lambda: dhcp.hook_runs(), what="the lease.acked hook run")
-    event = json.loads(runs[0].read_text())
-    assert event["type"] == "lease.acked" and event["name"] == name, event
+    event_id = dhcp.event_ids("lease.acked")[-1]
+    run = wait_for(lambda: [r for r in dhcp.hook_runs() if r.name.startswith(f"{event_id}-")], what="swp1's hook run")[0]
+    event = json.loads(run.read_text())
+    assert (event["type"], event["name"], event["details"].get("vendor_class")) == ("lease.acked", name, "zoneboot-e2e"), event
     assert "device_serial" not in event["details"], event
-    assert "reboot" not in runs[0].read_text()
-    dhcp.host_address("swp1")
-    out = dhcp.lab.run(dhcp.clients["swp1"], "curl", "-s", "--max-time", "5", f"http://{SERVER}/hosts/{name}/ks.cfg")
-    assert out.stdout == f"# {name}\nserial=[]\n", out.stdout
-    dhcp.answered_within_a_second("swp2")
+    assert "reboot" not in run.read_text()
+    assert fetch("swp1", f"/hosts/{name}/ks.cfg") == f"# {name}\nserial=[]\n"
+    dhcp.answered_within_a_second("swp3")
