@@ -17,7 +17,7 @@ address of its own) reaches the server's UDP port 67 directly, past the relay.
 | proxyDHCP: a boot server REQUEST on 4011 whose ciaddr is not its source | `source-not-client-address` |
 | unicast RELEASE / RENEW / INFORM naming a victim's ciaddr and MAC, from another address | `source-not-client-address` |
 | RELEASE / DECLINE of a victim's lease, relayed from another port | `lease-of-another-location` |
-| two Option 82 instances, or a repeated circuit-id or remote-id sub-option | `repeated-option-82` |
+| two Option 82 instances, or a repeated circuit-id or remote-id sub-option (scapy as the relay; and a client's own Option 82 through a real `dhcrelay -m append`) | `repeated-option-82` |
 | Option 82 link-selection naming another pod's network | `link-selection-of-another-pod` |
 | a serial (option 61 type 0) of `$(reboot)` | kept as absent: `client_text_discarded` |
 
@@ -674,6 +674,31 @@ def test_repeated_option_82_and_link_selection_of_another_pod_are_dropped(dhcp):
             [(82, agent(circuit("swp3"), (5, ipaddress.IPv4Address("198.18.16.0").packed)))], giaddr=GIADDR, hops=1))])
     assert [(r["type"], r["yiaddr"]) for r in replies] == [(2, "198.18.16.13")], replies
     dhcp.answered_within_a_second("swp2")
+
+
+def test_a_clients_own_option_82_behind_an_appending_relay_is_dropped(dhcp):
+    """A relay configured to append (`dhcrelay -m append`) rather than replace keeps the
+    Option 82 a client wrote and adds its own: the machine on swp4 says it is on swp1.
+    Whose circuit-id counts would be a guess; the request is dropped, and clients that
+    send no Option 82 of their own are still answered through that relay."""
+    dhcp.lab.stop(dhcp.relay_proc)
+    args = ["dhcrelay", "-4", "-d", "-a", "-m", "append", "-pf", dhcp.tmp / "dhcrelay-append.pid"]
+    for port in dhcp.clients:
+        args += ["-id", port]
+    dhcp.relay_proc = dhcp.lab.spawn(dhcp.relay, *args, "-iu", "up0", SERVER, log=dhcp.tmp / "dhcrelay-append.log")
+    time.sleep(1)
+    mac = dhcp.mac(4)
+    claims = [broadcast(mac, request("discover", mac, 0x8301, [(82, agent(circuit("swp1")))])),
+              broadcast(mac, request("request", mac, 0x8302, [("requested_addr", "198.18.16.11"), ("server_id", SERVER),
+                                                              (82, agent(circuit("swp1")))]))]
+    before = settled(dhcp)
+    with dhcp.watch([0x8301, 0x8302]) as replies:
+        dhcp.send(dhcp.clients["swp4"], claims)
+    assert replies == []
+    wait_for(lambda: dhcp.dropped("repeated-option-82") >= 2, what=f"the drops: {read_counters(dhcp.counters)}")
+    assert settled(dhcp) == before
+    assert dhcp.leases_of(mac) == []
+    dhcp.answered_within_a_second("swp1")
 
 
 # 7. Client strings are data ------------------------------------------------------------------------
