@@ -168,9 +168,6 @@ with open(out + ".tmp", "w") as f:
 os.rename(out + ".tmp", out)
 '''
 
-MESSAGE_TYPE = {2: "offer", 5: "ack", 6: "nak"}
-
-
 def mac_bytes(mac):
     return bytes.fromhex(mac.replace(":", ""))
 
