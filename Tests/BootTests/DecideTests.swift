@@ -266,6 +266,11 @@ private let macB: [UInt8] = [0x52, 0x54, 0, 0, 0, 0xB]
         #expect(ClientText.safe(String(repeating: "a", count: 65)) == nil)
         #expect(ClientText.safe(String(repeating: "a", count: 64)) != nil)
         #expect(ClientText.safe("") == nil)
+        // Words are fine (busybox's own vendor class); what a shell reads as syntax is not.
+        #expect(ClientText.safe("udhcp 1.35.0") == "udhcp 1.35.0")
+        for unsafe in [" lead", "trail ", "two  spaces", "a;b", "a|b", "$HOME", "a\nb", "a'b", "a\"b", "a\\b", "a*b", "é"] {
+            #expect(ClientText.safe(unsafe) == nil, "\(unsafe)")
+        }
     }
 
     @Test func aMachineCyclingItsMACCannotDrainTheDiscoveryPool() throws {

@@ -5,11 +5,15 @@
 public enum ClientText {
     public static let maximumLength = 64
 
-    /// The text as sent when it is 1 to 64 bytes of `[A-Za-z0-9._:/+-]` and `_`; else nil
-    /// (the caller stores it as absent and counts it).
+    /// The text as sent when it is 1 to 64 bytes of `[A-Za-z0-9._:/+-]` and `_`, with single
+    /// spaces between words (`udhcp 1.35.0`, `MSFT 5.0`: a space splits words, it runs
+    /// nothing); else nil (the caller stores it as absent and counts it).
     public static func safe(_ text: String) -> String? {
-        let bytes = text.utf8
-        guard !bytes.isEmpty, bytes.count <= maximumLength, bytes.allSatisfy(isSafe) else { return nil }
+        let bytes = Array(text.utf8)
+        guard let first = bytes.first, let last = bytes.last, bytes.count <= maximumLength,
+              isSafe(first), isSafe(last), bytes.allSatisfy({ isSafe($0) || $0 == UInt8(ascii: " ") }),
+              !zip(bytes, bytes.dropFirst()).contains(where: { $0 == UInt8(ascii: " ") && $1 == UInt8(ascii: " ") })
+        else { return nil }
         return text
     }
 
