@@ -45,16 +45,17 @@ private func text(_ bytes: [UInt8]?) -> String? { bytes.map { String(decoding: $
 
 /// Documented client formats.
 private enum Client {
-    /// ONIE (design spec, "DHCP Requests and Responses"): option 60 `onie_vendor:<platform>`,
-    /// option 77 `onie_dhcp_user_class`, option 125 enterprise 42623 with the machine (3),
-    /// arch (4) and revision (5), and its option 55 list.
+    /// ONIE (design spec, "DHCP Requests and Responses", and what its udhcpc sends): option 60
+    /// `onie_vendor:<platform>`, option 77 `onie_dhcp_user_class` framed as RFC 3004, option 125
+    /// enterprise 42623 with the machine (3), arch (4) and revision (5), and its option 55 list
+    /// while discovering.
     static let onie: [DHCPOption] = [
         DHCPOption(60, Array("onie_vendor:x86_64-accton_as7712_32x-r0".utf8)),
-        DHCPOption(77, Array("onie_dhcp_user_class".utf8)),
+        DHCPOption(77, [20] + Array("onie_dhcp_user_class".utf8)),
         DHCPOption(125, VendorIdentifyingOptions([.init(enterprise: 42623, subOptions: [
             DHCPOption(3, Array("accton_as7712_32x".utf8)), DHCPOption(4, Array("x86_64".utf8)), DHCPOption(5, Array("0".utf8)),
         ])]).serialized!),
-        DHCPOption(55, [1, 3, 6, 7, 12, 15, 42, 54, 66, 67, 72, 114, 150]),
+        DHCPOption(55, [1, 3, 6, 7, 12, 15, 28, 42, 43, 54, 66, 67, 72, 114, 125]),
         // Type 0 client-id: the serial number as text.
         DHCPOption(61, [0] + Array("AC7712X1234".utf8)),
     ]
@@ -167,10 +168,14 @@ private let mac: [UInt8] = [0x0c, 0x29, 0xef, 0, 0, 0x48]
 
     @Test func sonicGetsItsZTPJSONInOption67() throws {
         let zone = try variant(tor: "ztp: sonic\n    installer: sonic/sonic-broadcom.bin", lomSwitch: "ztp: arista")
-        let (offer, decision) = try reply(zone, try facts(.discover, mac: mac, at: Port.torMgmt, Client.sonic))
+        let (offer, _) = try reply(zone, try facts(.discover, mac: mac, at: Port.torMgmt, Client.sonic))
         #expect(text(offer.options[67]) == "http://198.18.0.10/hosts/ams1-p01-tor-a/ztp.json")
         #expect(offer.options[239] == nil)
-        #expect(decision.leases.first?.device == RecognizedDevice(kind: .sonic, model: "7712-32X-O-AC-F", serial: "771232X1941045"))
+        // The lease keeps SONiC's product and serial from its client-id.
+        let (ack, acked) = try reply(zone, try facts(.request, mac: mac, at: Port.torMgmt, Client.sonic,
+                                                     requested: IPv4Address(198, 18, 18, 11)))
+        #expect(ack.messageType == .ack)
+        #expect(acked.leases.first?.device == RecognizedDevice(kind: .sonic, model: "7712-32X-O-AC-F", serial: "771232X1941045"))
         let identity = try #require(zone.identity(named: "ams1-p01-tor-a"))
         // Valid JSON with the documented top-level `ztp` object and a configdb-json section.
         let ztp = try #require(HostFiles.render("ztp.json", of: identity, in: zone))
@@ -310,6 +315,15 @@ private let mac: [UInt8] = [0x0c, 0x29, 0xef, 0, 0, 0x48]
         // ONIE: option 61 type 0 + serial; Arista: the serial is the fourth field of option 60.
         #expect(try device(Client.onie).serial == "AC7712X1234")
         #expect(try device(Client.arista) == RecognizedDevice(kind: .arista, model: "DCS-7050SX3-48YC8", serial: "JPE19181234"))
+    }
+
+    @Test func theClientsRenderAsksAsAreRecognizedAsThemselves() {
+        for client in SwitchZTPClient.allCases {
+            #expect(client.discover.device.kind.rawValue == client.rawValue)
+        }
+        #expect(SwitchZTPClient.sonic.action(role: .sonic, installer: false)?.contains("config load") == true)
+        #expect(SwitchZTPClient.onie.action(role: .sonic, installer: false) == nil)
+        #expect(SwitchZTPClient.cumulus.action(role: .arista, installer: true)?.contains("written for arista") == true)
     }
 
     @Test func aLongInstallerURLGoesInOption114Only() throws {

@@ -105,11 +105,11 @@ def hex_text(text):
 
 
 ONIE = ["60=" + hex_text("onie_vendor:x86_64-accton_as7712_32x-r0"),
-        "77=" + hex_text("onie_dhcp_user_class"),
+        "77=14" + hex_text("onie_dhcp_user_class"),  # RFC 3004: length 20, then the class
         # Option 125: enterprise 42623 (0x0000a67f) with machine (3), arch (4) and revision (5).
         "125=0000a67f" + "{:02x}".format(2 + 17 + 2 + 6 + 2 + 1) + "0311" + hex_text("accton_as7712_32x")
         + "0406" + hex_text("x86_64") + "0501" + hex_text("0"),
-        "55=" + bytes([1, 3, 6, 7, 12, 15, 42, 54, 66, 67, 72, 114, 150]).hex(),
+        "55=" + bytes([1, 3, 6, 7, 12, 15, 28, 42, 43, 54, 66, 67, 72, 114, 125]).hex(),
         "61=00" + hex_text("AC7712X1234")]
 CUMULUS = ["55=" + bytes([1, 28, 2, 3, 15, 6, 119, 12, 44, 47, 26, 121, 42, 239]).hex()]
 ILO = ["60=" + hex_text("CPQRIB3"), "55=" + bytes([1, 3, 6, 12, 15, 42, 44]).hex()]

@@ -7,15 +7,6 @@ import Zone
 public enum SwitchZTPClient: String, Sendable, CaseIterable {
     case onie, sonic, cumulus, arista
 
-    public var kind: DeviceKind {
-        switch self {
-        case .onie: .onie
-        case .sonic: .sonic
-        case .cumulus: .cumulus
-        case .arista: .arista
-        }
-    }
-
     /// The platform whose built-in files this client's ZTP reads; nil for ONIE (an installer).
     var platform: ZTPPlatform? {
         switch self {
