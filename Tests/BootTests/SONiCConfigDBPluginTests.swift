@@ -17,7 +17,9 @@ private typealias ConfigDB = [String: [String: [String: String]]]
 ///   leaves its other fields (the hostname) alone; clearing runs `config reload -f -y <file>`,
 ///   else `config load -y <file>`; after a reload the file is moved to `destination`, or to
 ///   `/etc/sonic/config_db.json` when there is none; after a load only to a `destination`
-///   given; `save-config` runs `config save -y`.
+///   given; `save-config` runs `config save -y`. Before a reload, and after a load or a save,
+///   `__stop_dhcp` ends ZTP's DHCP where ZTP's profile is active: it deletes `ZTP|mode` and
+///   restarts `interfaces-config`, which configures `eth0` from Config DB's `MGMT_INTERFACE`.
 /// - sonic-net/sonic-utilities `config/main.py`: `reload` flushes Config DB and writes
 ///   `/etc/sonic/init_cfg.json` plus the file; `load` writes the file over what is there;
 ///   both through `sonic-cfggen --write-to-db`, i.e. swss-common `ConfigDBConnector.mod_config`,
@@ -55,6 +57,7 @@ private struct SONiCSwitch {
         }
 
         if clearConfig {
+            stopZTPDHCP()
             commands.append("config reload -f -y /tmp/config_dl.json")
             running = Self.merged(file, over: initConfig)
         } else {
@@ -65,10 +68,17 @@ private struct SONiCSwitch {
             commands.append("mv /tmp/config_dl.json \(target)")
             if target == "/etc/sonic/config_db.json" { startup = file }
         }
+        if !clearConfig || saveConfig { stopZTPDHCP() }
         if saveConfig {
             commands.append("config save -y")
             startup = running
         }
+    }
+
+    private mutating func stopZTPDHCP() {
+        guard running["ZTP"]?["mode"]?["profile"] == "active" else { return }
+        running["ZTP"]?["mode"] = nil
+        commands.append("systemctl restart interfaces-config")
     }
 
     private static func flag(_ value: Any?, default fallback: Bool) -> Bool {
@@ -93,7 +103,8 @@ private struct SONiCSwitch {
 }
 
 /// A SONiC switch after its first boot in ZTP mode: the hwsku's ports (written by
-/// `sonic-cfggen -H -k`), its platform metadata, hostname `sonic`.
+/// `sonic-cfggen -H -k`), its platform metadata, hostname `sonic`, ZTP's profile active
+/// (sonic-ztp `src/usr/lib/ztp/templates/ztp-config.j2`).
 private func freshSwitch() -> SONiCSwitch {
     let config: ConfigDB = [
         "DEVICE_METADATA": ["localhost": ["hostname": "sonic", "platform": "x86_64-accton_as7712_32x-r0",
@@ -101,6 +112,7 @@ private func freshSwitch() -> SONiCSwitch {
                                           "type": "not-provisioned"]],
         "PORT": ["Ethernet0": ["lanes": "65,66,67,68", "alias": "Eth1", "speed": "100000"],
                  "Ethernet4": ["lanes": "69,70,71,72", "alias": "Eth2", "speed": "100000"]],
+        "ZTP": ["mode": ["profile": "active", "inband": "true", "out-of-band": "true"]],
     ]
     return SONiCSwitch(running: config, startup: config, initConfig: ["FEATURE": ["bgp": ["state": "enabled"]]])
 }
@@ -132,7 +144,9 @@ private func freshSwitch() -> SONiCSwitch {
         let ports = try #require(device.running["PORT"])
         try device.runConfigDBJSON(section: section, downloaded: configDB)
 
-        #expect(device.commands == ["config load -y /tmp/config_dl.json", "config save -y"])
+        #expect(device.commands == ["config load -y /tmp/config_dl.json", "systemctl restart interfaces-config", "config save -y"])
+        // ZTP's DHCP is over: eth0 is configured from MGMT_INTERFACE, and saved that way.
+        #expect(device.running["ZTP"]?["mode"] == nil && device.startup["ZTP"]?["mode"] == nil)
         // Running and startup config keep the hwsku's ports and gain the zone's identity.
         for config in [device.running, device.startup] {
             #expect(config["PORT"] == ports)
@@ -151,7 +165,8 @@ private func freshSwitch() -> SONiCSwitch {
         let (_, configDB) = try renderedSONiC()
         var device = freshSwitch()
         try device.runConfigDBJSON(section: section, downloaded: configDB)
-        #expect(device.commands == ["config reload -f -y /tmp/config_dl.json", "mv /tmp/config_dl.json /etc/sonic/config_db.json"])
+        #expect(device.commands == ["systemctl restart interfaces-config", "config reload -f -y /tmp/config_dl.json",
+                                    "mv /tmp/config_dl.json /etc/sonic/config_db.json"])
         #expect(device.running["PORT"] == nil && device.startup["PORT"] == nil)
         #expect(device.running["DEVICE_METADATA"]?["localhost"]?["hostname"] == "ams1-p01-tor-a")
     }

@@ -285,7 +285,7 @@ def configdb_json_plugin(section, downloaded, running, init_cfg):
     clear = sonic_bool(section.get("clear-config"), True)
     save = sonic_bool(section.get("save-config"), False)
     overwrite = sonic_bool(section.get("overwrite-device-metadata"), False)
-    file = json.loads(json.dumps(downloaded))
+    file, running = json.loads(json.dumps(downloaded)), json.loads(json.dumps(running))
     localhost = file.get("DEVICE_METADATA", {}).get("localhost")
     if not overwrite and localhost is not None:
         for field in ("platform", "hwsku", "mac"):
@@ -301,7 +301,15 @@ def configdb_json_plugin(section, downloaded, running, init_cfg):
         return result
 
     commands, startup = [], running
+
+    def stop_ztp_dhcp():
+        # __stop_dhcp: where ZTP's profile is active, drop ZTP|mode and reconfigure eth0.
+        if running.get("ZTP", {}).get("mode", {}).get("profile") == "active":
+            del running["ZTP"]["mode"]
+            commands.append("systemctl restart interfaces-config")
+
     if clear:
+        stop_ztp_dhcp()
         commands.append("config reload -f -y /tmp/config_dl.json")
         running = merged(init_cfg)
     else:
@@ -312,6 +320,8 @@ def configdb_json_plugin(section, downloaded, running, init_cfg):
         commands.append(f"mv /tmp/config_dl.json {target}")
         if target == "/etc/sonic/config_db.json":
             startup = file
+    if not clear or save:
+        stop_ztp_dhcp()
     if save:
         commands.append("config save -y")
         startup = running
@@ -356,9 +366,10 @@ def test_sonic_dhclient_gets_ztp_json_that_merges_its_config_and_keeps_the_ports
     metadata = {"hostname": "sonic", "platform": "x86_64-accton_as7712_32x-r0", "hwsku": "Accton-AS7712-32X",
                 "mac": "00:11:22:33:44:55"}
     ports = {"Ethernet0": {"lanes": "65,66,67,68", "alias": "Eth1"}, "Ethernet4": {"lanes": "69,70,71,72", "alias": "Eth2"}}
-    running = {"DEVICE_METADATA": {"localhost": metadata}, "PORT": ports}
+    running = {"DEVICE_METADATA": {"localhost": metadata}, "PORT": ports, "ZTP": {"mode": {"profile": "active"}}}
     commands, running, startup = configdb_json_plugin(section, downloaded, running, {"FEATURE": {"bgp": {"state": "enabled"}}})
-    assert commands == ["config load -y /tmp/config_dl.json", "config save -y"]
+    assert commands == ["config load -y /tmp/config_dl.json", "systemctl restart interfaces-config", "config save -y"]
+    assert running["ZTP"] == {} and startup["ZTP"] == {}
     for config in (running, startup):
         assert config["PORT"] == ports
         assert config["DEVICE_METADATA"]["localhost"]["hostname"] == "lab-p01-spine-1"
