@@ -323,7 +323,8 @@ private let mac: [UInt8] = [0x0c, 0x29, 0xef, 0, 0, 0x48]
         }
         #expect(SwitchZTPClient.sonic.action(role: .sonic, installer: false)?.contains("config load") == true)
         #expect(SwitchZTPClient.onie.action(role: .sonic, installer: false) == nil)
-        #expect(SwitchZTPClient.cumulus.action(role: .arista, installer: true)?.contains("written for arista") == true)
+        #expect(SwitchZTPClient.cumulus.action(role: .arista, installer: true)?.contains("reads option 239 only") == true)
+        #expect(SwitchZTPClient.sonic.action(role: .cumulus, installer: false)?.contains("run ztp.sh") == true)
     }
 
     @Test func aLongInstallerURLGoesInOption114Only() throws {

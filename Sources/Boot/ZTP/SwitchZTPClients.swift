@@ -50,9 +50,7 @@ public enum SwitchZTPClient: String, Sendable, CaseIterable {
                 ? "downloads the installer and runs it: the NOS it installs replaces what the switch had"
                 : "gets ONIE's installer URL, which only ONIE acts on"
         }
-        guard self.platform == platform else {
-            return "gets the \(platform.rawValue) answer: its file was written for \(platform.rawValue), not \(rawValue)"
-        }
+        guard self.platform == platform else { return foreignAction(platform) }
         return switch platform {
         case .cumulus:
             "runs ztp.sh once (it holds the CUMULUS-AUTOPROVISIONING marker): hostname, DNS and NTP set with nv, "
@@ -64,6 +62,28 @@ public enum SwitchZTPClient: String, Sendable, CaseIterable {
             "runs bootstrap, which writes /mnt/flash/startup-config whole; on exit 0 EOS reboots into it"
         case .onie:
             nil
+        }
+    }
+
+    /// What this client does with another platform's answer: each NOS reads only its own
+    /// options (Cumulus 239; EOS 67; SONiC 67, else 239 as a script: sonic-ztp
+    /// `ztp-engine.py`), and reads what it fetches its own way.
+    private func foreignAction(_ platform: ZTPPlatform) -> String {
+        switch (self, platform) {
+        case (.sonic, .cumulus):
+            "with no option 67, SONiC ZTP runs the option 239 file as its provisioning script: "
+                + "it would run ztp.sh, written for Cumulus"
+        case (.sonic, .arista):
+            "SONiC reads the option 67 file as its ztp.json: the EOS bootstrap is not JSON, so its ZTP fails"
+        case (.cumulus, _):
+            "Cumulus ZTP reads option 239 only: it ignores option 67 and provisions nothing"
+        case (.arista, .cumulus):
+            "EOS ZTP reads option 67 only: it ignores option 239 and keeps asking"
+        case (.arista, .sonic):
+            "EOS takes an option 67 file that is not a script as its startup-config: "
+                + "it would reboot with ztp.json as its configuration"
+        default:
+            "gets the \(platform.rawValue) answer, which it does not read"
         }
     }
 }
