@@ -116,9 +116,9 @@ public enum SwitchZTP {
 
     /// EOS ZTP fetches the option 67 URL and, the file being a script, runs it; when it exits
     /// 0 EOS reboots into `/mnt/flash/startup-config` (arista-eosplus/ztpserver,
-    /// docs/overview.rst "ZTP Intro"). Its own bootstrap refuses to exit 0 without a non-empty
-    /// startup-config, or EOS would reboot into ZTP again; this one fails the same way (`set -e`
-    /// and the last check), so EOS retries ZTP instead of rebooting unconfigured.
+    /// docs/overview.rst "ZTP Intro"). ztpserver's own bootstrap (client/bootstrap, `main`)
+    /// fails rather than exit 0 without a non-empty startup-config; this one fails the same
+    /// way (`set -e` and the last check), so EOS does not reboot into a config it lacks.
     static let aristaBootstrap = """
         #!/bin/bash
         # ZoneBoot ZTP bootstrap for {{name}}: switch {{device}} of pod {{pod}}, zone {{zone}}.
