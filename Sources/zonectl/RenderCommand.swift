@@ -51,15 +51,16 @@ struct Render: ParsableCommand {
         let answer = IdentityAnswer(identity: identity, revision: revision)
         let files = HostFiles.render(identity, in: revision)
         let requester = requester(for: answer)
+        let bySwitchOS = vendorClass == nil ? Self.switchOSAnswers(answer) : []
         if json {
             try printJSON(RenderReport(identity: identity,
                                        dhcp: .init(yiaddr: identity.address, nextServer: answer.nextServer,
                                                    options: answer.options, bootScriptURL: answer.bootScriptURL,
-                                                   requester: requester),
+                                                   requester: requester, bySwitchOS: bySwitchOS),
                                        files: files))
             return
         }
-        print(Self.text(identity, answer, files, requester))
+        print(Self.text(identity, answer, files, requester, bySwitchOS))
     }
 
     /// Who is assumed to ask, and the ZTP or boot options it gets: the `--vendor-class`
@@ -72,6 +73,21 @@ struct Render: ParsableCommand {
         let target = DHCPPolicy.bootTarget(facts, answer, loaders: .all)
         return .init(vendorClass: vendorClass, kind: device.kind, model: device.model,
                      miscabled: !device.fits(answer.identity.kind), options: target?.options ?? [])
+    }
+
+    /// On a switch port whose role has `ztp`: what each switch OS's ZTP client, asking as it
+    /// does, would be answered, and what it would do with that answer.
+    static func switchOSAnswers(_ answer: IdentityAnswer) -> [RenderReport.Requester] {
+        guard let platform = answer.ztp else { return [] }
+        return SwitchZTPClient.allCases.map { client in
+            let facts = client.discover
+            let device = facts.device
+            let miscabled = !device.fits(answer.identity.kind)
+            let target = miscabled ? nil : DHCPPolicy.bootTarget(facts, answer, loaders: .all)
+            return .init(vendorClass: facts.safeVendorClass, kind: device.kind, model: device.model, miscabled: miscabled,
+                         options: target?.options ?? [],
+                         action: target == nil ? nil : client.action(role: platform, installer: answer.installerURL != nil))
+        }
     }
 
     private func find(in revision: ZoneRevision) throws -> Identity {
@@ -100,7 +116,7 @@ struct Render: ParsableCommand {
     }
 
     static func text(_ identity: Identity, _ answer: IdentityAnswer, _ files: [RenderedFile],
-                     _ requester: RenderReport.Requester?) -> String {
+                     _ requester: RenderReport.Requester?, _ bySwitchOS: [RenderReport.Requester] = []) -> String {
         var lines: [String] = []
         func row(_ key: String, _ value: String?) {
             if let value { lines.append("  " + key.padding(toLength: max(24, key.count + 1), withPad: " ", startingAt: 0) + value) }
@@ -137,6 +153,15 @@ struct Render: ParsableCommand {
             }
             for option in requester.options { row("\(option.code) \(option.name)", option.value.description) }
         }
+        if !bySwitchOS.isEmpty {
+            lines.append("")
+            lines.append("By switch OS (role ztp: \(answer.ztp?.rawValue ?? "-"))")
+            for nos in bySwitchOS {
+                lines.append("  \(nos.kind.rawValue)" + (nos.options.isEmpty ? ": no ZTP or installer options" : ""))
+                for option in nos.options { row("  \(option.code) \(option.name)", option.value.description) }
+                if let action = nos.action { lines.append("    → \(action)") }
+            }
+        }
         for file in files {
             lines.append("")
             lines.append("── /hosts/\(identity.name)/\(file.name) (from \(file.template)) ──")
@@ -153,6 +178,8 @@ struct RenderReport: Encodable {
         var options: [AnswerOption]
         var bootScriptURL: String?
         var requester: Requester?
+        /// On a switch port with `ztp`: the answer to each switch OS's own ZTP client.
+        var bySwitchOS: [Requester] = []
     }
 
     /// The requester assumed (`--vendor-class`, or a switch's own ZTP) and what it gets.
@@ -162,6 +189,8 @@ struct RenderReport: Encodable {
         var model: String?
         var miscabled: Bool
         var options: [AnswerOption]
+        /// What that client does with the answer (run, merge, replace), where it acts on it.
+        var action: String?
     }
 
     var identity: Identity

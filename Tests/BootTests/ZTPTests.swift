@@ -45,16 +45,17 @@ private func text(_ bytes: [UInt8]?) -> String? { bytes.map { String(decoding: $
 
 /// Documented client formats.
 private enum Client {
-    /// ONIE (design spec, "DHCP Requests and Responses"): option 60 `onie_vendor:<platform>`,
-    /// option 77 `onie_dhcp_user_class`, option 125 enterprise 42623 with the machine (3),
-    /// arch (4) and revision (5), and its option 55 list.
+    /// ONIE (design spec, "DHCP Requests and Responses", and what its udhcpc sends): option 60
+    /// `onie_vendor:<platform>`, option 77 `onie_dhcp_user_class` framed as RFC 3004, option 125
+    /// enterprise 42623 with the machine (3), arch (4) and revision (5), and its option 55 list
+    /// while discovering.
     static let onie: [DHCPOption] = [
         DHCPOption(60, Array("onie_vendor:x86_64-accton_as7712_32x-r0".utf8)),
-        DHCPOption(77, Array("onie_dhcp_user_class".utf8)),
+        DHCPOption(77, [20] + Array("onie_dhcp_user_class".utf8)),
         DHCPOption(125, VendorIdentifyingOptions([.init(enterprise: 42623, subOptions: [
             DHCPOption(3, Array("accton_as7712_32x".utf8)), DHCPOption(4, Array("x86_64".utf8)), DHCPOption(5, Array("0".utf8)),
         ])]).serialized!),
-        DHCPOption(55, [1, 3, 6, 7, 12, 15, 42, 54, 66, 67, 72, 114, 150]),
+        DHCPOption(55, [1, 3, 6, 7, 12, 15, 28, 42, 43, 54, 66, 67, 72, 114, 125]),
         // Type 0 client-id: the serial number as text.
         DHCPOption(61, [0] + Array("AC7712X1234".utf8)),
     ]
@@ -67,8 +68,17 @@ private enum Client {
     ]
     /// Cumulus Linux ZTP: dhclient's default list plus 239 (`cumulus-provision-url`).
     static let cumulus: [DHCPOption] = [DHCPOption(55, [1, 28, 2, 3, 15, 6, 119, 12, 44, 47, 26, 121, 42, 239])]
-    /// SONiC ZTP: user class `SONiC-ZTP`, asking for 67 and 239.
-    static let sonic: [DHCPOption] = [DHCPOption(77, Array("SONiC-ZTP".utf8)), DHCPOption(55, [1, 3, 6, 12, 15, 42, 66, 67, 239])]
+    /// SONiC ZTP as its dhclient sends it (sonic-net/sonic-ztp tests/test_DecodeSysEeprom.py,
+    /// commit 036c8eaad345102e92d085bf36f30e4585934135, `test_ztp_profile`: the generated
+    /// dhclient.conf holds `send dhcp-client-identifier "SONiC##<product>##<serial>"` and
+    /// `send user-class`): option 77 `SONiC-ZTP` as raw text, option 61 the quoted string as it
+    /// is (no type byte), option 12 `sonic`, asking for 66, 67 and 239.
+    static let sonic: [DHCPOption] = [
+        DHCPOption(77, Array("SONiC-ZTP".utf8)),
+        DHCPOption(61, Array("SONiC##7712-32X-O-AC-F##771232X1941045".utf8)),
+        DHCPOption(12, Array("sonic".utf8)),
+        DHCPOption(55, [1, 3, 6, 12, 15, 28, 42, 66, 67, 239]),
+    ]
     /// EOS ZTP: `Arista;<model>;<hw revision>;<serial>`.
     static let arista: [DHCPOption] = [DHCPOption(60, Array("Arista;DCS-7050SX3-48YC8;11.00;JPE19181234".utf8)),
                                        DHCPOption(55, [1, 3, 6, 12, 15, 28, 42, 66, 67])]
@@ -161,6 +171,11 @@ private let mac: [UInt8] = [0x0c, 0x29, 0xef, 0, 0, 0x48]
         let (offer, _) = try reply(zone, try facts(.discover, mac: mac, at: Port.torMgmt, Client.sonic))
         #expect(text(offer.options[67]) == "http://198.18.0.10/hosts/ams1-p01-tor-a/ztp.json")
         #expect(offer.options[239] == nil)
+        // The lease keeps SONiC's product and serial from its client-id.
+        let (ack, acked) = try reply(zone, try facts(.request, mac: mac, at: Port.torMgmt, Client.sonic,
+                                                     requested: IPv4Address(198, 18, 18, 11)))
+        #expect(ack.messageType == .ack)
+        #expect(acked.leases.first?.device == RecognizedDevice(kind: .sonic, model: "7712-32X-O-AC-F", serial: "771232X1941045"))
         let identity = try #require(zone.identity(named: "ams1-p01-tor-a"))
         // Valid JSON with the documented top-level `ztp` object and a configdb-json section.
         let ztp = try #require(HostFiles.render("ztp.json", of: identity, in: zone))
@@ -169,7 +184,10 @@ private let mac: [UInt8] = [0x0c, 0x29, 0xef, 0, 0, 0x48]
         let configDB = try #require(sections["01-configdb-json"] as? [String: Any])
         let url = try #require(configDB["url"] as? [String: Any])
         #expect(url["source"] as? String == "http://198.18.0.10/hosts/ams1-p01-tor-a/config_db.json")
-        #expect(url["destination"] as? String == "/etc/sonic/config_db.json")
+        // Merged and saved, never reloaded over the switch's own config (SONiCConfigDBPluginTests).
+        #expect(url["destination"] == nil)
+        #expect(configDB["clear-config"] as? Bool == false)
+        #expect(configDB["save-config"] as? Bool == true)
         let db = try #require(HostFiles.render("config_db.json", of: identity, in: zone))
         let config = try #require(try JSONSerialization.jsonObject(with: Data(db.content.utf8)) as? [String: Any])
         let metadata = try #require((config["DEVICE_METADATA"] as? [String: Any])?["localhost"] as? [String: Any])
@@ -192,6 +210,9 @@ private let mac: [UInt8] = [0x0c, 0x29, 0xef, 0, 0, 0x48]
         let identity = try #require(zone.identity(named: "ams1-p01-lom-1"))
         let bootstrap = try #require(HostFiles.render("bootstrap", of: identity, in: zone))
         #expect(bootstrap.content.hasPrefix("#!/bin/bash\n"))
+        // ztpserver's bootstrap fails without a non-empty startup-config; so does this one.
+        #expect(bootstrap.content.contains("set -eu\n"))
+        #expect(bootstrap.content.contains("test -s /mnt/flash/startup-config\n"))
         #expect(bootstrap.content.contains("hostname ams1-p01-lom-1\n"))
         #expect(bootstrap.content.contains("   ip address 198.18.18.12/24\n"))
         #expect(bootstrap.content.contains("ip route 0.0.0.0/0 198.18.18.1\n"))
@@ -267,8 +288,43 @@ private let mac: [UInt8] = [0x0c, 0x29, 0xef, 0, 0, 0x48]
         // A hardware client-id (type 1 + MAC) is not a serial; malformed option 125 is ignored.
         #expect(try kind([DHCPOption(61, [1] + mac)]).serial == nil)
         #expect(try kind([DHCPOption(125, [0, 0, 0xa6, 0x7f, 9, 3])]).kind == .unknown)
-        // An Arista string cut short still names the kind.
+        // An Arista string cut short still names the kind; ztpserver's dhcpd example matches the
+        // first six bytes only (arista-eosplus/ztpserver docs/install.rst, commit
+        // 1f5d433cbc5af2955db2a5d4f7908274a2bdef2c: `substring(option vendor-class-identifier, 0, 6) = "Arista"`).
         #expect(try kind([DHCPOption(60, Array("Arista;".utf8))]) == RecognizedDevice(kind: .arista))
+        #expect(try kind([DHCPOption(60, Array("Arista".utf8))]) == RecognizedDevice(kind: .arista))
+    }
+
+    @Test func serialsFromEveryNOSAsItSendsThem() throws {
+        func device(_ options: [DHCPOption]) throws -> RecognizedDevice {
+            try facts(.discover, mac: mac, at: Port.torMgmt, options).device
+        }
+        // SONiC: `SONiC##<product>##<serial>` in option 61, raw text as dhclient sends a quoted string.
+        #expect(try device(Client.sonic) == RecognizedDevice(kind: .sonic, model: "7712-32X-O-AC-F", serial: "771232X1941045"))
+        // With a type-0 byte in front, and with no user class: the client-id alone names SONiC.
+        #expect(try device([DHCPOption(61, [0] + Array("SONiC##MSN2700-CS2FO##MT1623X10078".utf8))])
+            == RecognizedDevice(kind: .sonic, model: "MSN2700-CS2FO", serial: "MT1623X10078"))
+        // A product name with a space is not kept (ClientText.safe); the serial still is.
+        #expect(try device([DHCPOption(77, Array("SONiC-ZTP".utf8)), DHCPOption(61, Array("SONiC##AS7712 32X##AC1234".utf8))])
+            == RecognizedDevice(kind: .sonic, serial: "AC1234"))
+        // A serial that is not plain data is not kept, and neither is a client-id missing its serial.
+        #expect(try device([DHCPOption(61, Array("SONiC##S6000-ON##$(reboot)".utf8))]) == RecognizedDevice(kind: .sonic, model: "S6000-ON"))
+        #expect(try device([DHCPOption(77, Array("SONiC-ZTP".utf8)), DHCPOption(61, Array("SONiC##S6000-ON##".utf8))])
+            == RecognizedDevice(kind: .sonic))
+        #expect(try device([DHCPOption(61, Array("SONiC##S6000-ON".utf8))]) == RecognizedDevice(kind: .unknown))
+        // ONIE: option 61 type 0 + serial; Arista: the serial is the fourth field of option 60.
+        #expect(try device(Client.onie).serial == "AC7712X1234")
+        #expect(try device(Client.arista) == RecognizedDevice(kind: .arista, model: "DCS-7050SX3-48YC8", serial: "JPE19181234"))
+    }
+
+    @Test func theClientsRenderAsksAsAreRecognizedAsThemselves() {
+        for client in SwitchZTPClient.allCases {
+            #expect(client.discover.device.kind.rawValue == client.rawValue)
+        }
+        #expect(SwitchZTPClient.sonic.action(role: .sonic, installer: false)?.contains("config load") == true)
+        #expect(SwitchZTPClient.onie.action(role: .sonic, installer: false) == nil)
+        #expect(SwitchZTPClient.cumulus.action(role: .arista, installer: true)?.contains("reads option 239 only") == true)
+        #expect(SwitchZTPClient.sonic.action(role: .cumulus, installer: false)?.contains("run ztp.sh") == true)
     }
 
     @Test func aLongInstallerURLGoesInOption114Only() throws {

@@ -75,13 +75,16 @@ public struct RecognizedDevice: Sendable, Hashable, Codable {
             self.init(kind: .onie, model: platform.flatMap(Self.nonEmpty), serial: serial)
             return
         }
-        // SONiC's ZTP dhclient sends user class `SONiC-ZTP`.
-        if facts.userClasses.contains("SONiC-ZTP") || vendor.hasPrefix("SONiC") {
-            self.init(kind: .sonic, serial: serial)
+        // SONiC's ZTP dhclient sends user class `SONiC-ZTP` and client-id
+        // `SONiC##<product>##<serial>`; either one names it.
+        let sonicClient = Self.sonicClientIdentifier(facts.clientID)
+        if facts.userClasses.contains("SONiC-ZTP") || vendor.hasPrefix("SONiC") || sonicClient != nil {
+            self.init(kind: .sonic, model: sonicClient?.product, serial: sonicClient?.serial ?? serial)
             return
         }
-        // EOS: `Arista;<model>;<hardware revision>;<serial>`.
-        if vendor.hasPrefix("Arista;") {
+        // EOS: `Arista;<model>;<hardware revision>;<serial>`; ztpserver's DHCP example matches
+        // only the first six bytes, `Arista`, so that alone names it too.
+        if vendor.hasPrefix("Arista") {
             let fields = vendor.split(separator: ";", omittingEmptySubsequences: false).map(String.init)
             self.init(kind: .arista, model: fields.count > 1 ? Self.nonEmpty(fields[1]) : nil,
                       serial: fields.count > 3 ? Self.nonEmpty(fields[3]) : serial)
@@ -133,6 +136,24 @@ public struct RecognizedDevice: Sendable, Hashable, Codable {
         guard let clientID, clientID.count > 1, clientID[0] == 0,
               clientID.dropFirst().allSatisfy({ $0 > 0x20 && $0 < 0x7f }) else { return nil }
         return String(decoding: clientID.dropFirst(), as: UTF8.self)
+    }
+
+    /// SONiC's client-id: its ZTP writes `send dhcp-client-identifier "SONiC##<product>##<serial>"`
+    /// (product and serial from the system EEPROM, TLVs 0x21 and 0x23) into dhclient.conf, and
+    /// dhclient sends a quoted string as it is, with no type byte. A type-0 byte in front is
+    /// accepted too. Both fields must be there; what is kept of them is decided by the caller
+    /// (`ClientText.safe`), like every other client string.
+    static func sonicClientIdentifier(_ clientID: [UInt8]?) -> (product: String?, serial: String)? {
+        guard var bytes = clientID else { return nil }
+        if bytes.first == 0 { bytes.removeFirst() }
+        let prefix = Array("SONiC##".utf8)
+        guard bytes.starts(with: prefix) else { return nil }
+        let rest = String(decoding: bytes.dropFirst(prefix.count), as: UTF8.self)
+        // The product name comes first and never holds `##`; the serial is the rest after it.
+        guard let separator = rest.range(of: "##") else { return nil }
+        let product = String(rest[..<separator.lowerBound]), serial = String(rest[separator.upperBound...])
+        guard !serial.isEmpty else { return nil }
+        return (nonEmpty(product), serial)
     }
 
     private static func nonEmpty(_ text: String) -> String? { text.isEmpty ? nil : text }

@@ -69,15 +69,23 @@ public enum SwitchZTP {
         """
 
     /// SONiC ZTP JSON: the documented top-level `ztp` object whose sections run in name
-    /// order; `configdb-json` installs the switch's rendered `config_db.json`.
+    /// order; `configdb-json` merges the switch's rendered `config_db.json` into Config DB.
+    /// That file is partial (hostname, management address, DNS, NTP): the plugin's default
+    /// `clear-config: true` would `config reload` it and leave the switch without the PORT
+    /// table its hwsku wrote at first boot, so it is loaded (`config load`, a merge) and then
+    /// saved (`config save`). Without `destination` the plugin copies nothing over
+    /// `/etc/sonic/config_db.json`; `save-config` writes the merged whole there instead.
+    /// `overwrite-device-metadata` stays unset (false): the plugin then keeps the switch's own
+    /// platform, hwsku and mac and takes only our hostname.
     static let sonicZTPJSON = """
         {
           "ztp": {
             "01-configdb-json": {
               "url": {
-                "source": "{{boot_url}}/hosts/{{name}}/config_db.json",
-                "destination": "/etc/sonic/config_db.json"
-              }
+                "source": "{{boot_url}}/hosts/{{name}}/config_db.json"
+              },
+              "clear-config": false,
+              "save-config": true
             }
           }
         }
@@ -106,12 +114,16 @@ public enum SwitchZTP {
 
         """
 
-    /// EOS runs a bootstrap that starts with `#!`; this one writes the startup-config EOS
-    /// reboots into.
+    /// EOS ZTP fetches the option 67 URL and, the file being a script, runs it; when it exits
+    /// 0 EOS reboots into `/mnt/flash/startup-config` (arista-eosplus/ztpserver,
+    /// docs/overview.rst "ZTP Intro"). ztpserver's own bootstrap (client/bootstrap, `main`)
+    /// fails rather than exit 0 without a non-empty startup-config; this one fails the same
+    /// way (`set -e` and the last check), so EOS does not reboot into a config it lacks.
     static let aristaBootstrap = """
         #!/bin/bash
         # ZoneBoot ZTP bootstrap for {{name}}: switch {{device}} of pod {{pod}}, zone {{zone}}.
         # Replace it with a profile file named bootstrap in the role's boot profile.
+        set -eu
         cat > /mnt/flash/startup-config <<'EOF'
         hostname {{name}}
         {{#dns}}
@@ -126,6 +138,7 @@ public enum SwitchZTP {
         ip route 0.0.0.0/0 {{gateway}}
         {{/gateway}}
         EOF
+        test -s /mnt/flash/startup-config
         {{#boot_url}}
         curl -fsS -o /dev/null {{boot_url}}/hosts/{{name}}/booted || true
         {{/boot_url}}
