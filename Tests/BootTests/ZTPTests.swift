@@ -304,8 +304,8 @@ private let mac: [UInt8] = [0x0c, 0x29, 0xef, 0, 0, 0x48]
         // With a type-0 byte in front, and with no user class: the client-id alone names SONiC.
         #expect(try device([DHCPOption(61, [0] + Array("SONiC##MSN2700-CS2FO##MT1623X10078".utf8))])
             == RecognizedDevice(kind: .sonic, model: "MSN2700-CS2FO", serial: "MT1623X10078"))
-        // A product name with a space is not kept (ClientText.safe); the serial still is.
-        #expect(try device([DHCPOption(77, Array("SONiC-ZTP".utf8)), DHCPOption(61, Array("SONiC##AS7712 32X##AC1234".utf8))])
+        // A product name that is not plain data is not kept (ClientText.safe); the serial still is.
+        #expect(try device([DHCPOption(77, Array("SONiC-ZTP".utf8)), DHCPOption(61, Array("SONiC##AS7712;32X##AC1234".utf8))])
             == RecognizedDevice(kind: .sonic, serial: "AC1234"))
         // A serial that is not plain data is not kept, and neither is a client-id missing its serial.
         #expect(try device([DHCPOption(61, Array("SONiC##S6000-ON##$(reboot)".utf8))]) == RecognizedDevice(kind: .sonic, model: "S6000-ON"))
