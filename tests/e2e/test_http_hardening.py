@@ -18,6 +18,8 @@ import pytest
 
 from dhcp_lab import DHCPLab
 from netlab import FIRMWARE, lab, require_tools, wait_for
+# The netboot lab's zone (a hypervisor per port of tor-a, booting boot.ipxe) and its script.
+from test_netboot import SCRIPT, ZONE
 
 SERVER = "198.18.0.10"
 HOST_PORT, HOST, HOST_ADDRESS = "swp1", "lab-p01-r01-u01", "198.18.16.11"
@@ -26,31 +28,6 @@ PYTHON = "/usr/bin/python3"
 # The file every range test reads: 1,000 bytes, each position distinct enough to check.
 DATA = bytes((i * 7 + i // 256) % 256 for i in range(1000))
 BIG = 256 << 20
-
-ZONE = """\
-apiVersion: zoneboot/v1
-zone: lab
-domain: lab.example.net
-defaults:
-  lease: 1h
-  dns: [198.18.0.53]
-  boot-server: 198.18.0.10
-pods:
-  - name: p01
-    relays: [198.18.16.1]
-    networks:
-      servers: { subnet: 198.18.16.0/24, gateway: 198.18.16.1 }
-    switches:
-      - name: tor-a
-        ports:
-          - { ports: swp1-swp3, rack: 1, units: 1-3, role: hypervisor, network: servers, address: 198.18.16.11 }
-roles:
-  hypervisor: { boot: lab }
-profiles:
-  lab:
-    ipxe: boot.ipxe
-"""
-SCRIPT = "#!ipxe\necho ZoneBoot: {{name}} at {{address}}\npoweroff\n"
 
 
 def make_files(tmp: Path):
