@@ -214,15 +214,21 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        if case .end = unwrapOutboundIn(data) {
-            answersSent += 1
-            // Every request read has its answer: the next must arrive within the idle timeout.
-            if answersSent >= requestsRead, admitted {
-                if !readingRequest { connections.idle(key) }
-                awaitRequest(context, within: connections.limits.idleTimeout, first: false)
-            }
+        guard case .end = unwrapOutboundIn(data) else {
+            context.write(data, promise: promise)
+            return
         }
-        context.write(data, promise: promise)
+        // The idle clock starts once the answer's end has reached the socket, not when it was
+        // queued: a slow client still draining a large answer is not idle.
+        let written = promise ?? context.eventLoop.makePromise(of: Void.self)
+        context.write(data, promise: written)
+        written.futureResult.assumeIsolated().whenSuccess {
+            self.answersSent += 1
+            // Every request read has its answer: the next must arrive within the idle timeout.
+            guard self.answersSent >= self.requestsRead, self.admitted else { return }
+            if !self.readingRequest { self.connections.idle(self.key) }
+            self.awaitRequest(context, within: self.connections.limits.idleTimeout, first: false)
+        }
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
