@@ -88,14 +88,12 @@ public final class BootHTTPServer: Sendable {
 
     public let statistics: HTTPStatistics
     public let localAddress: SocketAddress?
-    public let connections: HTTPConnections
     private let listener: HTTPListener
 
-    private init(statistics: HTTPStatistics, listener: HTTPListener, connections: HTTPConnections) {
+    private init(statistics: HTTPStatistics, listener: HTTPListener) {
         self.statistics = statistics
         self.localAddress = listener.localAddress
         self.listener = listener
-        self.connections = connections
     }
 
     public static func start(_ configuration: Configuration, revisions: RevisionHolder, leases: LeaseDirectory,
@@ -161,7 +159,7 @@ public final class BootHTTPServer: Sendable {
                                                     connections: configuration.connections, group: group, logger: logger)
         let address = listener.localAddress
         logger.info("HTTP listening on \(address.map { "\($0)" } ?? configuration.host)")
-        return BootHTTPServer(statistics: statistics, listener: listener, connections: configuration.connections)
+        return BootHTTPServer(statistics: statistics, listener: listener)
     }
 
     /// Stops accepting, lets requests in flight finish, then returns.
