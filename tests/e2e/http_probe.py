@@ -141,9 +141,21 @@ def stall(host, port, path, seconds):
         sock.close()
 
 
+def peer_closed(sock):
+    """Whether the server closed or reset a held connection (never reads its data)."""
+    if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) != 0:
+        return True
+    try:
+        return sock.recv(1, socket.MSG_PEEK) == b""
+    except BlockingIOError:
+        return False
+    except ConnectionError:
+        return True
+
+
 def hold(host, port, count, sources, ready, seconds):
     """Opens `count` connections round-robin over `sources` and holds the ones the server
-    keeps; after trying them all, records how many it closed at once."""
+    keeps; once the count settles, records how many the server closed."""
     assert count <= 5000 and seconds <= 300
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, count + 100)), hard))
@@ -174,27 +186,25 @@ def hold(host, port, count, sources, ready, seconds):
         for fd, _ in poller.poll(500):
             poller.unregister(fd)
             pending.pop(fd, None)
-    time.sleep(1)  # the server closes refused connections at once; give it a moment to be seen
-    kept, closed = [], 0
-    for sock in sockets:
-        if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) != 0:
-            closed += 1
-            sock.close()
-            continue
-        try:
-            data = sock.recv(1, socket.MSG_PEEK)
-            if data == b"":
+    # The server may still be accepting (and refusing or evicting) what waits in its queue:
+    # count until two looks a second apart agree, for at most 15 s.
+    kept, closed = list(sockets), 0
+    previous = None
+    settle = time.monotonic() + 15
+    while time.monotonic() < settle:
+        time.sleep(1)
+        still = []
+        for sock in kept:
+            if peer_closed(sock):
                 closed += 1
                 sock.close()
-                continue
-        except BlockingIOError:
-            pass
-        except ConnectionError:
-            closed += 1
-            sock.close()
-            continue
-        kept.append(sock)
-    report = {"tried": count, "failed": failed, "closed_at_once": closed, "held": len(kept),
+            else:
+                still.append(sock)
+        kept = still
+        if previous == len(kept):
+            break
+        previous = len(kept)
+    report = {"tried": count, "failed": failed, "closed_by_server": closed, "held": len(kept),
               "opening_seconds": time.monotonic() - started}
     with open(ready + ".partial", "w") as f:
         json.dump(report, f)
