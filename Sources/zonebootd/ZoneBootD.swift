@@ -90,6 +90,9 @@ struct ZoneBootD: AsyncParsableCommand {
     @OptionGroup(title: "TFTP")
     var tftp: TFTPOptions
 
+    @OptionGroup(title: "HTTP limits")
+    var http: HTTPLimitOptions
+
     @OptionGroup(title: "Hooks")
     var hooks: HookOptions
 
@@ -222,12 +225,14 @@ struct ZoneBootD: AsyncParsableCommand {
             await closeAll()
             throw ExitCode.failure
         }
+        // One connection table for all boot listeners, another for the admin API.
+        let httpConnections = HTTPConnections(limits: http.limits), adminConnections = HTTPConnections(limits: http.limits)
         if httpPort != 0 {
             do {
                 for address in listen {
                     let configuration = BootHTTPServer.Configuration(
                         host: address, port: httpPort, loadersDirectory: FirmwareManifest.cacheDirectory(firmware),
-                        filesDirectory: files)
+                        filesDirectory: files, connections: httpConnections)
                     httpServers.append(try await BootHTTPServer.start(configuration, revisions: revisions, leases: directory,
                                                                       group: httpGroup, logger: logger))
                 }
@@ -243,7 +248,8 @@ struct ZoneBootD: AsyncParsableCommand {
         if adminPort != 0 {
             do {
                 adminServer = try await AdminHTTPServer.start(host: adminListen, port: adminPort, administrator: administrator,
-                                                              tokens: tokens, leases: directory, group: httpGroup, logger: logger)
+                                                              tokens: tokens, leases: directory, connections: adminConnections,
+                                                              group: httpGroup, logger: logger)
             } catch {
                 logger.critical("cannot listen for the admin API on \(adminListen):\(adminPort): \(error)")
                 await closeAll()
@@ -305,7 +311,9 @@ struct ZoneBootD: AsyncParsableCommand {
         let countersPath = countersFile ?? (stateDirectory as NSString).appendingPathComponent("dhcp-counters.json")
         let reporter = CountersReporter(path: countersPath,
                                         statistics: servers.map(\.statistics) + (directServer.map { [$0.statistics] } ?? []),
-                                        hooks: hookStatistics)
+                                        hooks: hookStatistics,
+                                        http: .init(requests: httpServers.map(\.statistics), connections: httpConnections,
+                                                    admin: adminConnections))
         let signals = SignalWaiter()
         let zonePath = zone
         await signals.run(
@@ -330,19 +338,22 @@ struct CountersReporter: Sendable {
     let path: String
     let statistics: [DHCPStatistics]
     let hooks: HookStatistics
+    let http: HTTPReport
 
-    /// The DHCP counters at the top level, the hook runner's under "hooks".
+    /// The DHCP counters at the top level, the hook runner's under "hooks", HTTP's under "http".
     private struct Document: Encodable {
         var dhcp: DHCPCounters
         var hooks: HookCounters
+        var http: HTTPReport.Counters
 
         func encode(to encoder: any Encoder) throws {
             try dhcp.encode(to: encoder)
             var container = encoder.container(keyedBy: Key.self)
             try container.encode(hooks, forKey: .hooks)
+            try container.encode(http, forKey: .http)
         }
 
-        enum Key: CodingKey { case hooks }
+        enum Key: CodingKey { case hooks, http }
     }
 
     func write() {
@@ -351,7 +362,7 @@ struct CountersReporter: Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         encoder.keyEncodingStrategy = .convertToSnakeCase
-        guard let data = try? encoder.encode(Document(dhcp: total, hooks: hooks.snapshot)) else { return }
+        guard let data = try? encoder.encode(Document(dhcp: total, hooks: hooks.snapshot, http: http.snapshot)) else { return }
         try? data.write(to: URL(fileURLWithPath: path), options: .atomic)
     }
 }

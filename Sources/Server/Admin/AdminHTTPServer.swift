@@ -32,8 +32,10 @@ public final class AdminHTTPServer: Sendable {
         self.listener = listener
     }
 
+    /// `connections` admits, times and counts the listener's connections.
     public static func start(host: String, port: Int, administrator: ZoneAdministrator, tokens: AdminTokens?,
-                             leases: LeaseDirectory, group: any EventLoopGroup, logger: Logger) async throws -> AdminHTTPServer {
+                             leases: LeaseDirectory, connections: HTTPConnections = HTTPConnections(),
+                             group: any EventLoopGroup, logger: Logger) async throws -> AdminHTTPServer {
         let router = Router(context: AdminRequestContext.self)
         router.get("/v1/revision") { _, _ in json(await administrator.current) }
         router.get("/v1/history") { request, _ in
@@ -70,7 +72,8 @@ public final class AdminHTTPServer: Sendable {
                                                              message: body.message, now: now()))
             } catch { return failure(error) }
         }
-        let listener = try await HTTPListener.start(router: router, host: host, port: port, group: group, logger: logger)
+        let listener = try await HTTPListener.start(router: router, host: host, port: port, connections: connections,
+                                                    group: group, logger: logger)
         let address = listener.localAddress
         let mode = tokens == nil ? " (no --admin-token-file: read-only)" : ""
         logger.info("admin API listening on \(address.map { "\($0)" } ?? host)\(mode)")

@@ -26,10 +26,25 @@ public struct HTTPCounters: Sendable, Codable, Equatable {
     public var hostFiles = 0
     public var loaders = 0
     public var booted = 0
+    /// Host files asked for by another address.
     public var forbidden = 0
     public var notFound = 0
     /// Requests that carried ONIE's `ONIE-*` headers (installer and updater fetches).
     public var onie = 0
+    /// Files under /files/ or /loaders/ refused because they lead out of their directory.
+    public var outsideDirectory = 0
+
+    public init() {}
+
+    public mutating func merge(_ other: HTTPCounters) {
+        hostFiles += other.hostFiles
+        loaders += other.loaders
+        booted += other.booted
+        forbidden += other.forbidden
+        notFound += other.notFound
+        onie += other.onie
+        outsideDirectory += other.outsideDirectory
+    }
 }
 
 public final class HTTPStatistics: Sendable {
@@ -47,6 +62,7 @@ public final class HTTPStatistics: Sendable {
 ///   marker a script fetches last and is logged.
 /// - `GET|HEAD /loaders/<file>`: the boot loaders of the firmware manifest.
 /// - `GET|HEAD /files/<path>`: the operator's files directory (kernels, images), with Range.
+///   Both through `StaticFiles`: never a file outside its directory, even by a symlink.
 /// - `GET /ansible/inventory` (`?state=seen` for hosts with a lease only) and
 ///   `GET /ansible/inventory/<name>`: Ansible's dynamic inventory, live state from leases.
 /// - `GET /chef/nodes/<name>.json`: the host's first-boot node JSON for `chef-client -j`.
@@ -57,12 +73,16 @@ public final class BootHTTPServer: Sendable {
         /// The firmware cache holding the manifest's loaders.
         public var loadersDirectory: String?
         public var filesDirectory: String?
+        /// Admits, times and counts the connections; the listeners of one server share it.
+        public var connections: HTTPConnections
 
-        public init(host: String, port: Int, loadersDirectory: String?, filesDirectory: String?) {
+        public init(host: String, port: Int, loadersDirectory: String?, filesDirectory: String?,
+                    connections: HTTPConnections = HTTPConnections()) {
             self.host = host
             self.port = port
             self.loadersDirectory = loadersDirectory
             self.filesDirectory = filesDirectory
+            self.connections = connections
         }
     }
 
@@ -81,12 +101,13 @@ public final class BootHTTPServer: Sendable {
         let statistics = HTTPStatistics()
         let router = Router(context: BootRequestContext.self)
         router.add(middleware: ONIELog(statistics: statistics, logger: logger))
+        let refused: @Sendable () -> Void = { statistics.update { $0.outsideDirectory += 1 } }
         if let loaders = configuration.loadersDirectory {
             router.add(middleware: LoaderLog(statistics: statistics, logger: logger))
-            router.add(middleware: FileMiddleware(loaders, urlBasePath: "/loaders", logger: logger))
+            router.add(middleware: StaticFiles(prefix: "/loaders", directory: loaders, refused: refused, logger: logger))
         }
         if let files = configuration.filesDirectory {
-            router.add(middleware: FileMiddleware(files, urlBasePath: "/files", logger: logger))
+            router.add(middleware: StaticFiles(prefix: "/files", directory: files, refused: refused, logger: logger))
         }
         // Renderings of the running revision; the access check runs per request regardless.
         let rendered = RenderedFileCache()
@@ -135,7 +156,7 @@ public final class BootHTTPServer: Sendable {
         }
 
         let listener = try await HTTPListener.start(router: router, host: configuration.host, port: configuration.port,
-                                                    group: group, logger: logger)
+                                                    connections: configuration.connections, group: group, logger: logger)
         let address = listener.localAddress
         logger.info("HTTP listening on \(address.map { "\($0)" } ?? configuration.host)")
         return BootHTTPServer(statistics: statistics, listener: listener)

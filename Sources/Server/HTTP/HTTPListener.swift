@@ -18,14 +18,19 @@ final class HTTPListener: Sendable {
         self.task = task
     }
 
-    /// Returns once the listener is bound, or throws why it could not start.
+    /// Returns once the listener is bound, or throws why it could not start. Its connections
+    /// are admitted, timed and counted by `connections` (which listeners may share).
     static func start<Context: RequestContext>(router: Router<Context>, host: String, port: Int,
-                                               group: any EventLoopGroup, logger: Logger)
+                                               connections: HTTPConnections, group: any EventLoopGroup, logger: Logger)
         async throws -> HTTPListener where Context.Source == ApplicationRequestContextSource {
         let started = StartSignal()
         let app = Application(
             router: router,
-            configuration: .init(address: .hostname(host, port: port), serverName: "zonebootd", reuseAddress: true),
+            server: connections.serverBuilder(logger: logger),
+            // A burst of connections waits in the kernel's queue until admitted or refused,
+            // rather than being dropped there (a dropped SYN costs a client a second or more).
+            configuration: .init(address: .hostname(host, port: port), serverName: "zonebootd",
+                                 backlog: max(256, min(connections.limits.maxConnections, 4096)), reuseAddress: true),
             onServerRunning: { channel in started.finish(.success(channel.localAddress)) },
             eventLoopGroupProvider: .shared(group),
             logger: logger)
