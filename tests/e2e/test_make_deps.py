@@ -1,10 +1,11 @@
 """`make deps` installs every external program the tests and benchmarks run.
 
 A fresh Debian machine must pass `make test`: a tool a test calls that `make deps` does not
-install fails there and nowhere else (tcpdump did). This scans tests/e2e/*.py, bench/*.py, bench/*.sh
-and fuzz/ (what `make test` and `make fuzz` run) for the programs they invoke, resolves each to the Debian package that owns it
-(`dpkg -S`) or, for the repository's virtualenv, to the PyPI distribution that provides it,
-and fails naming the tool and its package when the Makefile does not install it.
+install fails there and nowhere else (tcpdump did). This scans tests/e2e/*.py, bench/*.py,
+bench/*.sh and fuzz/ (what `make test`, `make bench` and `make fuzz` run) for the programs
+they invoke, resolves each to the Debian package that owns it (`dpkg -S`) or, for the
+repository's virtualenv, to the PyPI distribution that provides it, and fails naming the
+tool and its package when the Makefile does not install it.
 
 Invocations found (a literal program name is needed; names computed at run time, such as
 the repository's own binaries, are not external tools):
