@@ -11,7 +11,7 @@ ZONE ?= zones/ams1.yaml
 APT_PACKAGES := libsqlite3-dev sqlite3 iproute2 time procps \
 	python3 python3-venv python3-yaml python3-jsonschema python3-pytest python3-scapy \
 	isc-dhcp-relay isc-dhcp-client busybox dhcpcd-base kea-admin kea-dhcp4-server \
-	ipxe qemu-system-x86 ipxe-qemu ovmf curl tftp-hpa atftp tftpd-hpa wrk nginx openssl
+	ipxe qemu-system-x86 ipxe-qemu ovmf curl tftp-hpa atftp tftpd-hpa wrk nginx openssl tcpdump
 
 # From PyPI, into the repository's own virtualenv (Debian's python is externally
 # managed): real Ansible for the inventory tests, and sushy-tools, the Redfish BMC the
@@ -19,7 +19,7 @@ APT_PACKAGES := libsqlite3-dev sqlite3 iproute2 time procps \
 VENV := .venv
 PIP_PACKAGES := ansible-core==2.19.14 sushy-tools==2.2.0
 
-.PHONY: deps firmware build release run test test-swift test-e2e bench clean
+.PHONY: deps firmware build release run test test-swift test-e2e fuzz fuzz-smoke bench clean
 
 deps:
 	@missing=$$(for p in $(APT_PACKAGES); do \
@@ -65,9 +65,24 @@ test-e2e: deps firmware build
 	ZONEBOOTD=$(CURDIR)/.build/debug/zonebootd ZONECTL=$(CURDIR)/.build/debug/zonectl \
 		$(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
 
-# The end-to-end tests first, Swift's own last: its summary is the run's closing line.
+# libFuzzer targets (fuzz/): the DHCPv4 message, Option 82, UDPFrame, TFTP packet and zone
+# loader, each built with swiftc -sanitize=fuzzer,address and run for FUZZ_SECONDS; prints
+# executions, exec/s and crashes per target and fails on a crash. fuzz-smoke: 6 s each.
+FUZZ_SECONDS ?= 600
+FUZZ_RSS_MB ?= 2048
+fuzz:
+	$(SWIFT) package resolve
+	SWIFTC=$(SWIFT)c fuzz/build.sh
+	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_RSS_MB=$(FUZZ_RSS_MB) fuzz/run.sh
+
+fuzz-smoke:
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=6
+
+# The end-to-end tests first, then the fuzz smoke run, Swift's own last: its summary is
+# the run's closing line.
 test: deps build
 	$(MAKE) --no-print-directory test-e2e
+	$(MAKE) --no-print-directory fuzz-smoke
 	$(MAKE) --no-print-directory test-swift
 
 bench: deps firmware release

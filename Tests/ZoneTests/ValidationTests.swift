@@ -206,6 +206,24 @@ let mistakes: [MistakeCase] = [
         #expect(found.first?.message.contains("billion laughs") == true)
     }
 
+    /// Found by fuzz/ (zone-loader): the discovery check walked the range address by address,
+    /// so a range mistyped as the whole address space (4 billion addresses) kept validate busy
+    /// for many minutes. The limit only stops a hang; the check itself takes milliseconds.
+    @Test(.timeLimit(.minutes(1))) func discoveryRangeAsWideAsTheAddressSpaceIsCheckedAtOnce() {
+        let result = loadZone(editedExample([("range: 198.18.16.200-198.18.16.250", "range: 0.0.0.0-255.255.255.255")]))
+        guard case .failure(let error) = result else {
+            Issue.record("the zone loaded")
+            return
+        }
+        let messages = error.diagnostics.map(\.message)
+        #expect(messages.contains("0.0.0.0 is outside network servers (198.18.16.0/24)"), "\(messages)")
+        // Each entry's lowest static address in the range is reported, once per entry.
+        for address in ["198.18.16.11", "198.18.17.11", "198.18.18.11", "198.18.18.12"] {
+            #expect(messages.filter { $0 == "the range holds \(address), a static address" }.count == 1, "\(messages)")
+        }
+        #expect(messages.filter { $0.hasPrefix("the range holds 198.18.16.12,") }.isEmpty)
+    }
+
     @Test func hundredMegabyteFileIsRefusedBeforeParsing() {
         let found = errors(Data(repeating: UInt8(ascii: "#"), count: 100 << 20), "big.yaml")
         #expect(found.count == 1)

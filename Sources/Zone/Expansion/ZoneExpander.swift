@@ -427,15 +427,16 @@ struct ZoneExpander {
                 error(discovery.range.path, "the range holds the gateway \(gateway.value)", discovery.range.at,
                       notes: [.init("gateway defined here", at: gateway.at)])
             }
-            // Walk the range itself: it is at most a subnet, and stops at the first hit per entry.
+            // Look the static addresses up in the range, not the range's addresses up in them: a
+            // range is as wide as written (a typo such as 180.x for 198.x makes it hundreds of
+            // millions of addresses, which took minutes), static addresses are as many as the
+            // zone has. Lowest first, one report per entry.
             var reportedEntries: Set<String> = []
-            var address: IPv4Address? = range.first
-            while let current = address, current <= range.last {
+            for current in addresses.keys.filter({ range.contains($0) }).sorted() {
                 if let entry = addresses[current].map({ entries[$0] }), reportedEntries.insert(entry.path).inserted {
                     error(discovery.range.path, "the range holds \(current), a static address", discovery.range.at,
                           notes: [.init("that address is given here", at: entry.address.at)])
                 }
-                address = current == range.last ? nil : current.advanced(by: 1)
             }
         }
     }

@@ -1,0 +1,34 @@
+// libFuzzer entry point, compiled into the Zone module's sources (fuzz/build.sh).
+// Any bytes as a zone file: decoding the text, parsing the YAML, checking the shape,
+// decoding, expanding and reading templates never trap; a zone that does not load
+// renders its diagnostics (quoting the lines they point at) without trapping either, and
+// a zone that loads finds each of its identities by location and by name.
+import Foundation
+
+/// Every template a fuzzed zone names exists and parses, so zones that name templates
+/// still get past loading to a revision; hook programs count as present.
+private struct FuzzFiles: ZoneFileAccess {
+    func read(_ path: String) -> Result<String, ZoneFileProblem> { .success("#!ipxe\nchain {{boot-url}}/{{hostname}}\n") }
+    func executable(_ path: String) -> ExecutableStatus { .unknown }
+    func displayName(_ path: String) -> String { path }
+}
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func zoneLoaderFuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
+    let bytes = Data(fuzzBytes(data, size))
+    do {
+        let text = try ZoneLoader.decodeText(bytes, file: "fuzz.yaml")
+        let revision = try ZoneLoader.load(ZoneSource(zoneFile: "fuzz.yaml", text: text), files: FuzzFiles())
+        _ = DiagnosticRenderer(sources: ["fuzz.yaml": text]).render(revision.warnings)
+        // What the DHCP path looks up per request must find each identity the zone expanded to.
+        for identity in revision.identities {
+            fuzzRequire(revision.identity(at: identity.location)?.location == identity.location,
+                        "identity at \(identity.location) not found by its location")
+            fuzzRequire(revision.identity(named: identity.name)?.name == identity.name,
+                        "identity \(identity.name) not found by its name")
+        }
+    } catch {
+        _ = error.description
+    }
+    return 0
+}
