@@ -77,18 +77,20 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
-        .testTarget(name: "DHCPv4Tests", dependencies: ["DHCPv4"], swiftSettings: strict),
-        .testTarget(name: "TFTPTests", dependencies: ["TFTP"], swiftSettings: strict),
+        // What the test targets share: the repository's paths and a seeded random generator.
+        .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),
+        .testTarget(name: "DHCPv4Tests", dependencies: ["DHCPv4", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "TFTPTests", dependencies: ["TFTP", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "AddressingTests", dependencies: ["Addressing"], swiftSettings: strict),
         // Golden files and fixtures are read through #filePath, not bundled.
-        .testTarget(name: "ZoneTests", dependencies: ["Zone", "Addressing"], exclude: ["Golden"], swiftSettings: strict),
-        .testTarget(name: "BootTests", dependencies: ["Boot", "Zone", "DHCPv4", "Addressing"], swiftSettings: strict),
-        .testTarget(name: "AdminAPITests", dependencies: ["AdminAPI", "Boot", "Zone", "Store", "Addressing"],
+        .testTarget(name: "ZoneTests", dependencies: ["Zone", "Addressing", "TestSupport"], exclude: ["Golden"], swiftSettings: strict),
+        .testTarget(name: "BootTests", dependencies: ["Boot", "Zone", "DHCPv4", "Addressing", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "AdminAPITests", dependencies: ["AdminAPI", "Boot", "Zone", "Store", "Addressing", "TestSupport"],
                     swiftSettings: strict),
         .testTarget(name: "StoreTests", dependencies: ["Store", "Zone", "Boot", "Addressing"], swiftSettings: strict),
         // The DHCP engine and listener parts, driven in-process (no sockets where none are needed).
         .testTarget(name: "ServerTests", dependencies: [
-            "Server", "Store", "Boot", "Zone", "DHCPv4", "Addressing", "CPacketSocket",
+            "Server", "Store", "Boot", "Zone", "DHCPv4", "Addressing", "CPacketSocket", "TestSupport",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),

@@ -19,30 +19,15 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "e2e"))
-from dhcp_lab import DHCPLab, SERVER  # noqa: E402
+from dhcp_lab import DHCPLab, SERVER, lab_zone  # noqa: E402
 from netlab import ROOT, lab, wait_for  # noqa: E402
 
 ZONEBOOTD = Path(os.environ.get("ZONEBOOTD", ROOT / ".build" / "release" / "zonebootd"))
 HOST, ADDRESS = "lab-p01-r01-u01", "198.18.16.11"
 SECONDS = int(os.environ.get("SECONDS_PER_RUN", "8"))
 
-ZONE = textwrap.dedent("""\
-    apiVersion: zoneboot/v1
-    zone: lab
-    domain: lab.example.net
-    defaults: { lease: 1h, dns: [198.18.0.53], boot-server: 198.18.0.10 }
-    pods:
-      - name: p01
-        relays: [198.18.16.1]
-        relay-sources: [198.18.0.1]   # dhcrelay sends from its uplink, up0
-        networks:
-          servers: { subnet: 198.18.16.0/24, gateway: 198.18.16.1 }
-        switches:
-          - name: tor-a
-            ports:
-              - { ports: swp1-swp3, rack: 1, units: 1-3, role: hypervisor, network: servers, address: 198.18.16.11 }
-    roles:
-      hypervisor: { boot: bench }
+ZONE = lab_zone(defaults="{ lease: 1h, dns: [198.18.0.53], boot-server: 198.18.0.10 }", discovery=None,
+                roles="hypervisor: { boot: bench }", more="""\
     profiles:
       bench: { ipxe: boot.ipxe }
     """)

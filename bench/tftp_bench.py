@@ -34,6 +34,9 @@ from pathlib import Path
 
 from lean_clients import compiled
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "e2e"))
+from netlab import free_port  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 ZONEBOOTD = Path(os.environ.get("ZONEBOOTD", ROOT / ".build" / "release" / "zonebootd"))
 HOST = "127.0.0.1"
@@ -43,12 +46,6 @@ CONCURRENT = int(os.environ.get("TFTP_BENCH_CONCURRENT", "200"))
 REPEATS = int(os.environ.get("TFTP_BENCH_REPEATS", "2"))
 CASES = [("blksize 512", "curl", 512, 1), ("blksize 1468", "curl", 1468, 1), ("blksize 8192", "curl", 8192, 1),
          ("blksize 1468 windowsize 16", "atftp", 1468, 16)]
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.bind((HOST, 0))
-        return probe.getsockname()[1]
 
 
 def atftpd_binary():
@@ -89,19 +86,19 @@ class Peer:
 
 def start_servers(root, state):
     servers = []
-    port = free_port()
+    port = free_port(socket.SOCK_DGRAM)
     servers.append(Peer("zonebootd", [
         str(ZONEBOOTD), "--zone", str(ROOT / "zones" / "ams1.yaml"), "--state", str(state), "--listen", HOST,
-        "--dhcp-port", str(free_port()), "--tftp-port", str(port), "--tftp-root", str(root),
+        "--dhcp-port", str(free_port(socket.SOCK_DGRAM)), "--tftp-port", str(port), "--tftp-root", str(root),
         "--tftp-max-per-client", "1024", "--http-port", "0", "--admin-port", "0",
         "--firmware", str(ROOT / "firmware"), "--log-level", "warning"], port))
     if shutil.which("in.tftpd"):
-        port = free_port()
+        port = free_port(socket.SOCK_DGRAM)
         servers.append(Peer("tftpd-hpa", ["in.tftpd", "--foreground", "--address", f"{HOST}:{port}",
                                           "--secure", "--user", "nobody", str(root)], port))
     atftpd = atftpd_binary()
     if atftpd:
-        port = free_port()
+        port = free_port(socket.SOCK_DGRAM)
         servers.append(Peer("atftpd", [atftpd, "--daemon", "--no-fork", "--port", str(port), "--bind-address", HOST,
                                        "--logfile", "/dev/null", "--user", "nobody.nogroup", "--maxthread", str(CONCURRENT + 50),
                                        str(root)], port))

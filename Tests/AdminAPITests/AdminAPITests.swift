@@ -1,6 +1,7 @@
 import AdminAPI
 import Boot
 import Foundation
+import TestSupport
 import Testing
 import Zone
 
@@ -45,9 +46,7 @@ import Zone
 
 @Suite struct SavedPlanTests {
     @Test func aSavedPlanReadsBackExactly() throws {
-        var url = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { url.deleteLastPathComponent() }
-        let revision = try ZoneLoader.load(path: url.path + "/zones/ams1.yaml")
+        let revision = try ZoneLoader.load(path: exampleZonePath)
         let plan = ZonePlan(from: nil, fromRevision: nil, to: revision)
         var impact = LiveImpact()
         impact.readdressed.append(.init(location: "p01/tor-a/swp7", mac: "52:54:00:00:00:07", name: "a",

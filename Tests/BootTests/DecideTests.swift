@@ -1,6 +1,7 @@
 import Addressing
 import DHCPv4
 import Foundation
+import TestSupport
 import Testing
 import Boot
 import Zone

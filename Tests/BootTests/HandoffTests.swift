@@ -1,6 +1,7 @@
 import Addressing
 import Boot
 import Foundation
+import TestSupport
 import Testing
 import Zone
 

@@ -1,6 +1,7 @@
 import Addressing
 import Boot
 import Foundation
+import TestSupport
 import Testing
 import Zone
 
@@ -218,9 +219,7 @@ private enum CacheTestError: Error { case noScript }
     }
 
     @Test func theRepositoryManifestDecodes() throws {
-        var url = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { url.deleteLastPathComponent() }
-        let manifest = try FirmwareManifest.load(directory: url.path + "/firmware")
+        let manifest = try FirmwareManifest.load(directory: repositoryRoot + "/firmware")
         #expect(Set(manifest.loaders.map(\.file)) == ["undionly.kpxe", "ipxe.efi", "snponly.efi"])
     }
 }

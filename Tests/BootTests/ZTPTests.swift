@@ -1,6 +1,7 @@
 import Addressing
 import DHCPv4
 import Foundation
+import TestSupport
 import Testing
 import Boot
 import Zone
@@ -353,24 +354,11 @@ private let mac: [UInt8] = [0x0c, 0x29, 0xef, 0, 0, 0x48]
 }
 
 @Suite struct VendorIdentifyingCodecTests {
-    private struct SplitMix64: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
-    private func bytes(_ count: Int, _ rng: inout SplitMix64) -> [UInt8] { (0..<count).map { _ in UInt8.random(in: 0...255, using: &rng) } }
-
     @Test func anyBytesParseOrNotWithoutTrappingAndWhatParsesSerializesBack() {
         var rng = SplitMix64(state: 125)
         var parsed125 = 0, parsed124 = 0
         for round in 0..<20_000 {
-            var data = bytes(Int.random(in: 0...40, using: &rng), &rng)
+            var data = randomBytes(Int.random(in: 0...40, using: &rng), &rng)
             // Bias half the inputs towards valid framing so both branches are exercised.
             if round % 2 == 0, data.count >= 5 { data[4] = UInt8(data.count - 5) }
             if let options = VendorIdentifyingOptions(parsing: data) {
@@ -391,14 +379,14 @@ private let mac: [UInt8] = [0x0c, 0x29, 0xef, 0, 0, 0x48]
             let options = VendorIdentifyingOptions((0..<Int.random(in: 0...3, using: &rng)).map { _ in
                 .init(enterprise: UInt32.random(in: 0...UInt32.max, using: &rng),
                       subOptions: (0..<Int.random(in: 0...4, using: &rng)).map { _ in
-                          DHCPOption(UInt8.random(in: 0...255, using: &rng), bytes(Int.random(in: 0...80, using: &rng), &rng))
+                          DHCPOption(UInt8.random(in: 0...255, using: &rng), randomBytes(Int.random(in: 0...80, using: &rng), &rng))
                       })
             })
             if let wire = options.serialized { #expect(VendorIdentifyingOptions(parsing: wire) == options) }
             else { #expect(options.vendors.contains { $0.subOptions.reduce(0) { $0 + 2 + $1.data.count } > 255 }) }
             let classes = VendorIdentifyingClasses((0..<Int.random(in: 0...3, using: &rng)).map { _ in
                 .init(enterprise: UInt32.random(in: 0...UInt32.max, using: &rng),
-                      classes: (0..<Int.random(in: 0...4, using: &rng)).map { _ in bytes(Int.random(in: 0...80, using: &rng), &rng) })
+                      classes: (0..<Int.random(in: 0...4, using: &rng)).map { _ in randomBytes(Int.random(in: 0...80, using: &rng), &rng) })
             })
             if let wire = classes.serialized { #expect(VendorIdentifyingClasses(parsing: wire) == classes) }
             else { #expect(classes.vendors.contains { $0.classes.reduce(0) { $0 + 1 + $1.count } > 255 }) }

@@ -10,15 +10,9 @@ import NIOPosix
 @testable import Server
 import Store
 import Synchronization
+import TestSupport
 import Testing
 import Zone
-
-/// zones/ams1.yaml in this repository, found from this file's path.
-private let exampleZonePath: String = {
-    var url = URL(fileURLWithPath: #filePath)
-    for _ in 0..<3 { url.deleteLastPathComponent() }
-    return url.path + "/zones/ams1.yaml"
-}()
 
 private struct DiskFull: Error {}
 

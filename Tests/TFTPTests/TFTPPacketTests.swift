@@ -1,19 +1,6 @@
+import TestSupport
 import Testing
 @testable import TFTP
-
-/// A seeded generator, so a failing property case can be replayed.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
-func randomBytes(_ count: Int, _ rng: inout SplitMix64) -> [UInt8] { (0..<count).map { _ in UInt8.random(in: 0...255, using: &rng) } }
 
 /// Text without NUL, sometimes non-ASCII (names are UTF-8 on the wire).
 func randomText(_ rng: inout SplitMix64, minimum: Int = 0) -> String {

@@ -1,11 +1,10 @@
 import Addressing
 import Foundation
+import TestSupport
 import Testing
 import Zone
 
-/// The repository root, from this file's path (Tests/ZoneTests/ExampleZoneTests.swift).
-private let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent().path
+private let root = repositoryRoot
 
 private func padded(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
 

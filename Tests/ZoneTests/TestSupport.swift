@@ -1,13 +1,10 @@
 import Foundation
+import TestSupport
 import Testing
 @testable import Zone
 
-/// The repository root, found from this file's path.
-let repoRoot: String = {
-    var url = URL(fileURLWithPath: #filePath)
-    for _ in 0..<3 { url.deleteLastPathComponent() }
-    return url.path
-}()
+/// The repository root (TestSupport's), under the name these tests use.
+let repoRoot = repositoryRoot
 
 /// The example zone's text, the base that most tests edit.
 let exampleZoneText: String = {

@@ -8,22 +8,15 @@ import json
 import os
 import re
 import secrets
-import socket
 import subprocess
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
-from netlab import FIRMWARE, ZONEBOOTD, wait_for
+from netlab import FIRMWARE, ZONEBOOTD, free_port, wait_for
 
 ZONECTL = Path(os.environ.get("ZONECTL", Path(ZONEBOOTD).parent / "zonectl"))
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def write_tokens(tmp, mode=0o600):

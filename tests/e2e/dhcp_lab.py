@@ -14,29 +14,50 @@ from pathlib import Path
 
 from netlab import read_counters, start_zonebootd, wait_for
 
-ZONE = textwrap.dedent("""\
-    apiVersion: zoneboot/v1
-    zone: lab
-    domain: lab.example.net
-    defaults:
-      lease: 1h
-      dns: [198.18.0.53]
-      ntp: [198.18.0.123]
-      boot-server: 198.18.0.10
-    pods:
-      - name: p01
-        relays: [198.18.16.1]
-        relay-sources: [198.18.0.1]   # dhcrelay sends from its uplink, up0
-        networks:
-          servers: { subnet: 198.18.16.0/24, gateway: 198.18.16.1 }
-        switches:
-          - name: tor-a
-            ports:
-              - { ports: swp1-swp3, rack: 1, units: 1-3, role: hypervisor, network: servers, address: 198.18.16.11 }
-        discovery: { network: servers, range: 198.18.16.200-198.18.16.210, lease: 10m }
-    roles:
-      hypervisor: {}
-    """)
+# The lab's zone, written once: pod p01 behind the relay 198.18.16.1 (dhcrelay, which sends
+# from its uplink 198.18.0.1), switch tor-a. Tests and benchmarks change only what they test.
+LAB_DEFAULTS = "{ lease: 1h, dns: [198.18.0.53], ntp: [198.18.0.123], boot-server: 198.18.0.10 }"
+HYPERVISORS = "{ ports: swp1-swp3, rack: 1, units: 1-3, role: hypervisor, network: servers, address: 198.18.16.11 }"
+LAB_DISCOVERY = "{ network: servers, range: 198.18.16.200-198.18.16.210, lease: 10m }"
+
+
+def lab_zone(ports=(HYPERVISORS,), roles="hypervisor: {}", *, defaults=LAB_DEFAULTS, network="servers",
+             discovery=LAB_DISCOVERY, tor_role=None, switches="", pods="", relays="[198.18.16.1]",
+             relay_sources="[198.18.0.1]", more=""):
+    """The lab zone's text.
+
+    ports: tor-a's port lines; roles: the `roles:` entries (YAML, one per line); switches: more
+    switches of p01 (YAML list items); pods: more pods (YAML list items); more: top-level sections
+    after `roles` (profiles:, hooks:). discovery=None leaves p01 without a discovery range."""
+    def indent(text, by):
+        lines = textwrap.dedent(text).rstrip().splitlines()
+        return "".join(f"{by}{line}\n" if line.strip() else "\n" for line in lines)
+    zone = textwrap.dedent(f"""\
+        apiVersion: zoneboot/v1
+        zone: lab
+        domain: lab.example.net
+        defaults: {defaults}
+        pods:
+          - name: p01
+            relays: {relays}
+            relay-sources: {relay_sources}
+            networks:
+              {network}: {{ subnet: 198.18.16.0/24, gateway: 198.18.16.1 }}
+            switches:
+              - name: tor-a
+        """)
+    if tor_role:
+        zone += f"        role: {tor_role}\n"
+    zone += "        ports:\n" + "".join(f"          - {port}\n" for port in ports)
+    zone += indent(switches, "      ")
+    if discovery:
+        zone += f"    discovery: {discovery}\n"
+    zone += indent(pods, "  ")
+    zone += "roles:\n" + indent(roles, "  ")
+    return zone + textwrap.dedent(more)
+
+
+ZONE = lab_zone()
 
 SERVER = "198.18.0.10"
 

@@ -7,6 +7,7 @@ and stopped by PID. Nothing listens on or sends to the machine's real interfaces
 import json
 import os
 import signal
+import socket
 import subprocess
 import time
 import uuid
@@ -18,6 +19,13 @@ ZONEBOOTD = Path(os.environ.get("ZONEBOOTD", ROOT / ".build" / "debug" / "zonebo
 ALLOWED = ("198.18.", "198.19.")
 # The boot loaders `make firmware` put in firmware/cache.
 FIRMWARE = ROOT / "firmware"
+
+
+def free_port(kind=socket.SOCK_STREAM, host="127.0.0.1"):
+    """A port nothing on host uses now, for a server this test starts (TCP unless told SOCK_DGRAM)."""
+    with socket.socket(socket.AF_INET, kind) as probe:
+        probe.bind((host, 0))
+        return probe.getsockname()[1]
 
 
 def sh(*args, check=True, timeout=30, **kw):

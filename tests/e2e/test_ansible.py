@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from dhcp_lab import DHCPLab, lab_zone
 from netlab import ROOT, ZONEBOOTD, lab, require_tools
 
 ZONECTL = Path(os.environ.get("ZONECTL", ZONEBOOTD.parent / "zonectl"))
@@ -181,28 +182,8 @@ def test_the_applied_revision_is_used_without_a_zone_file(tmp_path):
     assert "no zone: give --zone FILE, set ZONEBOOT_ZONE, or apply a revision" in empty.stderr
 
 
-LAB_ZONE = """\
-apiVersion: zoneboot/v1
-zone: lab
-domain: lab.example.net
-defaults:
-  lease: 1h
-  dns: [198.18.0.53]
-  boot-server: 198.18.0.10
-pods:
-  - name: p01
-    relays: [198.18.16.1]
-    relay-sources: [198.18.0.1]   # dhcrelay sends from its uplink, up0
-    networks:
-      servers: { subnet: 198.18.16.0/24, gateway: 198.18.16.1 }
-    switches:
-      - name: tor-a
-        ports:
-          - { ports: swp1-swp3, rack: 1, units: 1-3, role: hypervisor, network: servers, address: 198.18.16.11 }
-roles:
-  hypervisor:
-    ansible: { groups: [hypervisors], vars: { kvm: true } }
-"""
+LAB_ZONE = lab_zone(defaults="{ lease: 1h, dns: [198.18.0.53], boot-server: 198.18.0.10 }", discovery=None,
+                    roles="hypervisor: { ansible: { groups: [hypervisors], vars: { kvm: true } } }")
 
 
 def test_seen_lists_only_hosts_that_took_a_lease(tmp_path):
@@ -210,7 +191,6 @@ def test_seen_lists_only_hosts_that_took_a_lease(tmp_path):
     require_tools("ip", "dhcrelay", "busybox")
     if os.geteuid() != 0:
         pytest.fail("network namespaces need root")
-    from dhcp_lab import DHCPLab
     with lab() as the_lab:
         dhcp = DHCPLab(the_lab, tmp_path, ports=3, zone=LAB_ZONE)
         assert dhcp.udhcpc("swp2")["ip"] == "198.18.16.12"

@@ -43,7 +43,7 @@ from pathlib import Path
 
 import pytest
 
-from dhcp_lab import SERVER, ZONE as LAB_ZONE, DHCPLab
+from dhcp_lab import SERVER, DHCPLab, lab_zone
 from netlab import lab, read_counters, require_tools, start_zonebootd, wait_for
 from test_dhcp_direct import DirectLab
 
@@ -55,18 +55,17 @@ HOST = {"swp1": ("lab-p01-r01-u01", "198.18.16.11"), "swp2": ("lab-p01-r01-u02",
 
 # dhcp_lab's zone, with a boot profile whose files render the host's serial, a hook that
 # records every run, and a second pod (for link-selection).
-ZONE = LAB_ZONE.replace("roles:\n  hypervisor: {}\n", textwrap.dedent("""\
-      - name: p02
-        relays: [198.18.24.1]
-        relay-sources: [198.18.0.2]
-        networks:
-          servers: { subnet: 198.18.24.0/24, gateway: 198.18.24.1 }
-        switches:
-          - name: tor-b
-            ports:
-              - { ports: swp1-swp3, rack: 1, units: 1-3, role: hypervisor, network: servers, address: 198.18.24.11 }
-    roles:
-      hypervisor: { boot: lab, hooks: [record] }
+ZONE = lab_zone(roles="hypervisor: { boot: lab, hooks: [record] }", pods="""\
+    - name: p02
+      relays: [198.18.24.1]
+      relay-sources: [198.18.0.2]
+      networks:
+        servers: { subnet: 198.18.24.0/24, gateway: 198.18.24.1 }
+      switches:
+        - name: tor-b
+          ports:
+            - { ports: swp1-swp3, rack: 1, units: 1-3, role: hypervisor, network: servers, address: 198.18.24.11 }
+    """, more="""\
     profiles:
       lab:
         ipxe: boot.ipxe
@@ -74,8 +73,7 @@ ZONE = LAB_ZONE.replace("roles:\n  hypervisor: {}\n", textwrap.dedent("""\
           ks.cfg: ks.cfg
     hooks:
       record: { on: [lease.acked, lease.released, host.replaced, host.miscabled], run: hooks/record }
-    """))
-assert ZONE != LAB_ZONE and "relay-sources: [198.18.0.1]" in ZONE
+    """)
 
 TEMPLATES = {
     "boot.ipxe": "#!ipxe\necho {{name}} at {{address}}\n",
@@ -327,24 +325,8 @@ def test_a_reply_to_relay_port_zero_does_not_silence_dhcp(dhcp):
     assert dhcp.server.poll() is None
 
 
-LOOPBACK_ZONE = textwrap.dedent("""\
-    apiVersion: zoneboot/v1
-    zone: lab
-    domain: lab.example.net
-    defaults: { lease: 1h, dns: [198.18.0.53] }
-    pods:
-      - name: p01
-        relays: [198.18.16.1, 127.0.0.1]
-        relay-sources: [127.0.0.1]
-        networks:
-          servers: { subnet: 198.18.16.0/24, gateway: 198.18.16.1 }
-        switches:
-          - name: tor-a
-            ports:
-              - { ports: swp1-swp3, rack: 1, units: 1-3, role: hypervisor, network: servers, address: 198.18.16.11 }
-    roles:
-      hypervisor: {}
-    """)
+LOOPBACK_ZONE = lab_zone(defaults="{ lease: 1h, dns: [198.18.0.53] }", relays="[198.18.16.1, 127.0.0.1]",
+                         relay_sources="[127.0.0.1]", discovery=None)
 
 # A relay on 127.0.0.1 (port 1067, named by relay-port so replies come back there): first a
 # request whose giaddr no route leads to, then a DORA for swp1 whose every answer must come

@@ -15,35 +15,23 @@ from pathlib import Path
 
 import pytest
 
-from dhcp_lab import DHCPLab
+from dhcp_lab import DHCPLab, lab_zone
 from netlab import ROOT, ZONEBOOTD, lab, require_tools, wait_for
 
 ZONECTL = Path(ZONEBOOTD).parent / "zonectl"
 SUSHY_STATIC = ROOT / ".venv" / "bin" / "sushy-static"
 
-ZONE = textwrap.dedent("""\
-    apiVersion: zoneboot/v1
-    zone: lab
-    domain: lab.example.net
-    defaults: { lease: 1h, dns: [198.18.0.53], boot-server: 198.18.0.10 }
-    pods:
-      - name: p01
-        relays: [198.18.16.1]
-        relay-sources: [198.18.0.1]   # dhcrelay sends from its uplink, up0
-        networks:
-          servers: { subnet: 198.18.16.0/24, gateway: 198.18.16.1 }
-        switches:
-          - name: tor-a
-            ports:
-              - { ports: swp1, rack: 1, units: 1, role: logged, network: servers, address: 198.18.16.11 }
-              - { ports: swp2, rack: 1, units: 2, role: failing, network: servers, address: 198.18.16.12 }
-              - { ports: swp3, rack: 1, units: 3, role: hanging, network: servers, address: 198.18.16.13 }
-              - { ports: swp4, rack: 1, units: 4, role: slow, network: servers, address: 198.18.16.14 }
-    roles:
-      logged: { hooks: [log] }
-      failing: { hooks: [fail] }
-      hanging: { hooks: [hang] }
-      slow: { hooks: [slow] }
+ZONE = lab_zone(
+    defaults="{ lease: 1h, dns: [198.18.0.53], boot-server: 198.18.0.10 }", discovery=None,
+    ports=[f"{{ ports: swp{n}, rack: 1, units: {n}, role: {role}, network: servers, address: 198.18.16.1{n} }}"
+           for n, role in enumerate(("logged", "failing", "hanging", "slow"), start=1)],
+    roles="""\
+        logged: { hooks: [log] }
+        failing: { hooks: [fail] }
+        hanging: { hooks: [hang] }
+        slow: { hooks: [slow] }
+        """,
+    more="""\
     hooks:
       log: { on: [lease.acked], run: hooks/log }
       fail: { on: [lease.acked], run: hooks/fail }
@@ -241,25 +229,15 @@ def test_kill_9_during_a_hook_delivers_the_event_again_after_restart(hooks):
 
 # --- BMC registration over Redfish ---------------------------------------------------------------
 
-BMC_ZONE = textwrap.dedent("""\
-    apiVersion: zoneboot/v1
-    zone: lab
-    domain: lab.example.net
-    defaults: { lease: 1h, boot-server: 198.18.0.10 }
-    pods:
-      - name: p01
-        relays: [198.18.16.1]
-        relay-sources: [198.18.0.1]   # dhcrelay sends from its uplink, up0
-        networks:
-          servers: { subnet: 198.18.16.0/24, gateway: 198.18.16.1 }
-        switches:
-          - name: tor-a
-            ports:
-              - { ports: swp1, rack: 1, units: 1, role: hypervisor, network: servers, address: 198.18.16.11 }
-              - { ports: swp2, rack: 1, units: 1, role: lom, network: servers, address: 198.18.16.12 }
-    roles:
-      hypervisor: {}
-      lom: { hooks: [register-bmc] }
+BMC_ZONE = lab_zone(
+    defaults="{ lease: 1h, boot-server: 198.18.0.10 }", discovery=None,
+    ports=["{ ports: swp1, rack: 1, units: 1, role: hypervisor, network: servers, address: 198.18.16.11 }",
+           "{ ports: swp2, rack: 1, units: 1, role: lom, network: servers, address: 198.18.16.12 }"],
+    roles="""\
+        hypervisor: {}
+        lom: { hooks: [register-bmc] }
+        """,
+    more="""\
     hooks:
       register-bmc:
         on: [lease.acked]
@@ -353,23 +331,11 @@ def test_a_bmc_is_registered_over_redfish_once_its_service_is_up(tmp_path):
 
 # --- Webhooks and lease.expired ------------------------------------------------------------------
 
-WEBHOOK_ZONE = textwrap.dedent("""\
-    apiVersion: zoneboot/v1
-    zone: lab
-    domain: lab.example.net
-    defaults: { lease: 3s, boot-server: 198.18.0.10 }
-    pods:
-      - name: p01
-        relays: [198.18.16.1]
-        relay-sources: [198.18.0.1]   # dhcrelay sends from its uplink, up0
-        networks:
-          servers: { subnet: 198.18.16.0/24, gateway: 198.18.16.1 }
-        switches:
-          - name: tor-a
-            ports:
-              - { ports: swp1-swp4, rack: 1, units: 1-4, role: hypervisor, network: servers, address: 198.18.16.11 }
-    roles:
-      hypervisor: { hooks: [cmdb] }
+WEBHOOK_ZONE = lab_zone(
+    defaults="{ lease: 3s, boot-server: 198.18.0.10 }", discovery=None,
+    ports=["{ ports: swp1-swp4, rack: 1, units: 1-4, role: hypervisor, network: servers, address: 198.18.16.11 }"],
+    roles="hypervisor: { hooks: [cmdb] }",
+    more="""\
     hooks:
       cmdb: { on: [lease.acked, lease.expired], url: "http://198.18.0.10:8081/zoneboot", timeout: 5s }
     """)

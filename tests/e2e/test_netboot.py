@@ -20,33 +20,15 @@ from pathlib import Path
 
 import pytest
 
-from dhcp_lab import DHCPLab
+from dhcp_lab import DHCPLab, lab_zone
 from netlab import ROOT, lab, read_counters, require_tools, start_kea, start_zonebootd, wait_for
 
 SERVER = "198.18.0.10"
 OVMF_CODE = Path("/usr/share/OVMF/OVMF_CODE.fd")
 OVMF_VARS = Path("/usr/share/OVMF/OVMF_VARS.fd")
 
-ZONE = textwrap.dedent("""\
-    apiVersion: zoneboot/v1
-    zone: lab
-    domain: lab.example.net
-    defaults:
-      lease: 1h
-      dns: [198.18.0.53]
-      boot-server: 198.18.0.10
-    pods:
-      - name: p01
-        relays: [198.18.16.1]
-        relay-sources: [198.18.0.1]   # dhcrelay sends from its uplink, up0
-        networks:
-          servers: { subnet: 198.18.16.0/24, gateway: 198.18.16.1 }
-        switches:
-          - name: tor-a
-            ports:
-              - { ports: swp1-swp3, rack: 1, units: 1-3, role: hypervisor, network: servers, address: 198.18.16.11 }
-    roles:
-      hypervisor: { boot: lab }
+ZONE = lab_zone(defaults="{ lease: 1h, dns: [198.18.0.53], boot-server: 198.18.0.10 }", discovery=None,
+                roles="hypervisor: { boot: lab }", more="""\
     profiles:
       lab:
         ipxe: boot.ipxe

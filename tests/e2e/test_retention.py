@@ -7,12 +7,12 @@ second writer in while it runs).
 """
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import time
 
-from netlab import ROOT, ZONEBOOTD, read_counters, wait_for
-from test_tftp import free_port
+from netlab import ROOT, ZONEBOOTD, free_port, read_counters, wait_for
 
 
 def test_delivered_events_past_the_retention_are_pruned_and_nothing_else(tmp_path):
@@ -21,7 +21,7 @@ def test_delivered_events_past_the_retention_are_pruned_and_nothing_else(tmp_pat
     log = open(tmp_path / "zonebootd.log", "w")
     proc = subprocess.Popen(
         [str(ZONEBOOTD), "--zone", str(ROOT / "zones" / "ams1.yaml"), "--state", str(state), "--listen", "127.0.0.1",
-         "--dhcp-port", str(free_port()), "--counters-file", str(counters), "--http-port", "0", "--admin-port", "0",
+         "--dhcp-port", str(free_port(socket.SOCK_DGRAM)), "--counters-file", str(counters), "--http-port", "0", "--admin-port", "0",
          "--tftp-port", "0", "--firmware", str(ROOT / "firmware"), "--event-retention", "60s"],
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:

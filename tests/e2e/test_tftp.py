@@ -17,16 +17,10 @@ from pathlib import Path
 import pytest
 from scapy.layers.tftp import TFTP, TFTP_ACK, TFTP_ERROR, TFTP_Option, TFTP_Options, TFTP_RRQ, TFTP_WRQ
 
-from netlab import ROOT, ZONEBOOTD, read_counters, require_tools, wait_for
+from netlab import ROOT, ZONEBOOTD, free_port, read_counters, require_tools, wait_for
 
 HOST = "127.0.0.1"
 BIG = 64 * 1024 * 1024 + 1234  # over 32 MiB at 512: block numbers wrap twice
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.bind((HOST, 0))
-        return probe.getsockname()[1]
 
 
 def sha256(path):
@@ -41,14 +35,14 @@ class Server:
     """zonebootd answering TFTP on 127.0.0.1:port (and DHCP on another high port)."""
 
     def __init__(self, tmp, root, *extra):
-        self.port = free_port()
+        self.port = free_port(socket.SOCK_DGRAM)
         self.counters = Path(tmp) / f"tftp-{self.port}.json"
         state = Path(tmp) / f"state-{self.port}"
         state.mkdir()
         self.log = open(Path(tmp) / f"zonebootd-{self.port}.log", "w")
         self.proc = subprocess.Popen(
             [str(ZONEBOOTD), "--zone", str(ROOT / "zones" / "ams1.yaml"), "--state", str(state),
-             "--listen", HOST, "--dhcp-port", str(free_port()), "--counters-file", str(state / "dhcp.json"),
+             "--listen", HOST, "--dhcp-port", str(free_port(socket.SOCK_DGRAM)), "--counters-file", str(state / "dhcp.json"),
              "--tftp-port", str(self.port), "--tftp-root", str(root), "--tftp-counters-file", str(self.counters),
              "--http-port", "0", "--admin-port", "0", "--firmware", str(ROOT / "firmware"),
              *[str(a) for a in extra]],

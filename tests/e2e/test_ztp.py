@@ -20,49 +20,35 @@ from pathlib import Path
 
 import pytest
 
+from dhcp_lab import lab_zone
 from netlab import ROOT, lab, require_tools, start_zonebootd, wait_for
 
 SERVER = "198.18.0.10"
 ZONECTL = ROOT / ".build" / "debug" / "zonectl"
 
-ZONE = textwrap.dedent("""\
-    apiVersion: zoneboot/v1
-    zone: lab
-    domain: lab.example.net
-    defaults:
-      lease: 1h
-      dns: [198.18.0.53]
-      ntp: [198.18.0.123]
-      boot-server: 198.18.0.10
-    pods:
-      - name: p01
-        relays: [198.18.16.1]
-        relay-sources: [198.18.0.1]   # dhcrelay sends from its uplink, up0
-        networks:
-          mgmt: { subnet: 198.18.16.0/24, gateway: 198.18.16.1 }
-        switches:
-          - name: tor-a
-            role: tor
-            ports:
-              - { ports: swp1, device: leaf-1, network: mgmt, address: 198.18.16.11 }
-              - { ports: swp2, rack: 1, units: 2, role: hypervisor, network: mgmt, address: 198.18.16.12 }
-              - { ports: swp3, device: spine-1, network: mgmt, address: 198.18.16.13 }
-              - { ports: swp4, device: edge-1, network: mgmt, address: 198.18.16.14 }
-          - name: leaf-1
-            role: leaf
-            ports: []
-          - name: spine-1
-            role: spine
-            ports: []
-          - name: edge-1
-            role: edge
-            ports: []
-    roles:
-      tor: { ztp: cumulus }
-      leaf: { ztp: cumulus, installer: onie/cumulus-installer.bin }
-      spine: { ztp: sonic }
-      edge: { ztp: arista }
-      hypervisor: {}
+ZONE = lab_zone(
+    network="mgmt", tor_role="tor", discovery=None,
+    ports=["{ ports: swp1, device: leaf-1, network: mgmt, address: 198.18.16.11 }",
+           "{ ports: swp2, rack: 1, units: 2, role: hypervisor, network: mgmt, address: 198.18.16.12 }",
+           "{ ports: swp3, device: spine-1, network: mgmt, address: 198.18.16.13 }",
+           "{ ports: swp4, device: edge-1, network: mgmt, address: 198.18.16.14 }"],
+    switches="""\
+    - name: leaf-1
+      role: leaf
+      ports: []
+    - name: spine-1
+      role: spine
+      ports: []
+    - name: edge-1
+      role: edge
+      ports: []
+    """,
+    roles="""\
+    tor: { ztp: cumulus }
+    leaf: { ztp: cumulus, installer: onie/cumulus-installer.bin }
+    spine: { ztp: sonic }
+    edge: { ztp: arista }
+    hypervisor: {}
     """)
 
 # A DHCP client played by scapy: DISCOVER then REQUEST with the given options; prints the
