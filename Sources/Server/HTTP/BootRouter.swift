@@ -7,8 +7,15 @@ import NIOCore
 import Synchronization
 import Zone
 
+/// A request context that knows the peer's IPv4 address: the boot router decides by it whose
+/// host files a request may read.
+public protocol PeerAddressRequestContext: RequestContext {
+    /// The client's IPv4 address; nil for anything else (IPv6 is not served).
+    var clientAddress: IPv4Address? { get }
+}
+
 /// A request's context: Hummingbird's core plus the peer, which decides whose files it may read.
-public struct BootRequestContext: RequestContext {
+public struct BootRequestContext: PeerAddressRequestContext {
     public var coreContext: CoreRequestContextStorage
     public let remoteAddress: SocketAddress?
 
@@ -17,8 +24,7 @@ public struct BootRequestContext: RequestContext {
         remoteAddress = source.channel.remoteAddress
     }
 
-    /// The client's IPv4 address; nil for anything else (IPv6 is not served).
-    var clientAddress: IPv4Address? { remoteAddress?.ipv4Address }
+    public var clientAddress: IPv4Address? { remoteAddress?.ipv4Address }
 }
 
 /// What the HTTP side served and refused, by outcome.
@@ -54,116 +60,80 @@ public final class HTTPStatistics: Sendable {
     func update(_ body: (inout HTTPCounters) -> Void) { box.withLock { body(&$0) } }
 }
 
-/// The boot HTTP server: each host's rendered boot script and profile files, the boot
-/// loaders for UEFI HTTP boot, and static files.
+/// The boot HTTP router: each host's rendered boot script and profile files, the boot
+/// loaders for UEFI HTTP boot, and static files. It binds nothing: `HTTPListener` serves it.
 ///
 /// - `GET /hosts/<name>/<file>`: rendered from the running revision, for the host's own
 ///   address only (it must hold that address's lease); `/hosts/<name>/booted` is the
 ///   marker a script fetches last and is logged.
-/// - `GET|HEAD /loaders/<file>`: the boot loaders of the firmware manifest.
+/// - `GET|HEAD /loaders/<file>`: the boot loaders of the firmware manifest (`loadersDirectory`).
 /// - `GET|HEAD /files/<path>`: the operator's files directory (kernels, images), with Range.
 ///   Both through `StaticFiles`: never a file outside its directory, even by a symlink.
 /// - `GET /ansible/inventory` (`?state=seen` for hosts with a lease only) and
 ///   `GET /ansible/inventory/<name>`: Ansible's dynamic inventory, live state from leases.
 /// - `GET /chef/nodes/<name>.json`: the host's first-boot node JSON for `chef-client -j`.
-public final class BootHTTPServer: Sendable {
-    public struct Configuration: Sendable {
-        public var host: String
-        public var port: Int
-        /// The firmware cache holding the manifest's loaders.
-        public var loadersDirectory: String?
-        public var filesDirectory: String?
-        /// Admits, times and counts the connections; the listeners of one server share it.
-        public var connections: HTTPConnections
-
-        public init(host: String, port: Int, loadersDirectory: String?, filesDirectory: String?,
-                    connections: HTTPConnections = HTTPConnections()) {
-            self.host = host
-            self.port = port
-            self.loadersDirectory = loadersDirectory
-            self.filesDirectory = filesDirectory
-            self.connections = connections
+public func buildBootRouter<Context: PeerAddressRequestContext>(
+    context: Context.Type = BootRequestContext.self, revisions: RevisionHolder, leases: LeaseDirectory,
+    loadersDirectory: String?, filesDirectory: String?, statistics: HTTPStatistics, logger: Logger
+) -> Router<Context> {
+    let router = Router(context: Context.self)
+    router.add(middleware: ONIELog<Context>(statistics: statistics, logger: logger))
+    let refused: @Sendable () -> Void = { statistics.update { $0.outsideDirectory += 1 } }
+    if let loadersDirectory {
+        router.add(middleware: LoaderLog<Context>(statistics: statistics, logger: logger))
+        router.add(middleware: StaticFiles<Context>(prefix: "/loaders", directory: loadersDirectory, refused: refused,
+                                                    logger: logger))
+    }
+    if let filesDirectory {
+        router.add(middleware: StaticFiles<Context>(prefix: "/files", directory: filesDirectory, refused: refused,
+                                                    logger: logger))
+    }
+    // Renderings of the running revision; the access check runs per request regardless.
+    let rendered = RenderedFileCache()
+    router.get("/hosts/:name/:file") { request, context -> Response in
+        let name = try context.parameters.require("name"), file = try context.parameters.require("file")
+        guard let client = context.clientAddress else { throw HTTPError(.forbidden) }
+        let answer = HostFileAccess.answer(host: name, file: file, from: client, revision: revisions.current,
+                                           now: Int64(Date().timeIntervalSince1970), cache: rendered,
+                                           lease: leases.lease(address:))
+        switch answer {
+        case .file(let rendered):
+            statistics.update { $0.hostFiles += 1 }
+            logger.debug("served \(request.uri.path) to \(client)")
+            return Response(status: .ok, headers: plainText, body: .init(byteBuffer: ByteBuffer(string: rendered.content)))
+        case .booted(let host):
+            statistics.update { $0.booted += 1 }
+            logger.notice("host \(host) booted from \(client): its script ran to the end")
+            return Response(status: .ok, headers: [.contentType: "text/plain"], body: .init(byteBuffer: ByteBuffer(string: "ok\n")))
+        case .forbidden(let why):
+            statistics.update { $0.forbidden += 1 }
+            logger.info("refused \(request.uri.path): \(why)", metadata: ["client": "\(client)"])
+            throw HTTPError(.forbidden, message: why)
+        case .notFound(let why):
+            statistics.update { $0.notFound += 1 }
+            throw HTTPError(.notFound, message: why)
         }
     }
 
-    public let statistics: HTTPStatistics
-    public let localAddress: SocketAddress?
-    private let listener: HTTPListener
-
-    private init(statistics: HTTPStatistics, listener: HTTPListener) {
-        self.statistics = statistics
-        self.localAddress = listener.localAddress
-        self.listener = listener
+    router.get("/ansible/inventory") { request, _ -> Response in
+        let selection = request.uri.queryParameters.get("state").flatMap(AnsibleInventory.Selection.init(rawValue:)) ?? .all
+        return json(inventory(revisions.current, leases, selection).json())
     }
-
-    public static func start(_ configuration: Configuration, revisions: RevisionHolder, leases: LeaseDirectory,
-                             group: any EventLoopGroup, logger: Logger) async throws -> BootHTTPServer {
-        let statistics = HTTPStatistics()
-        let router = Router(context: BootRequestContext.self)
-        router.add(middleware: ONIELog(statistics: statistics, logger: logger))
-        let refused: @Sendable () -> Void = { statistics.update { $0.outsideDirectory += 1 } }
-        if let loaders = configuration.loadersDirectory {
-            router.add(middleware: LoaderLog(statistics: statistics, logger: logger))
-            router.add(middleware: StaticFiles(prefix: "/loaders", directory: loaders, refused: refused, logger: logger))
+    router.get("/ansible/inventory/:name") { _, context -> Response in
+        let name = try context.parameters.require("name")
+        guard let host = inventory(revisions.current, leases, .all).hostJSON(named: name) else {
+            throw HTTPError(.notFound, message: "no host \(name)")
         }
-        if let files = configuration.filesDirectory {
-            router.add(middleware: StaticFiles(prefix: "/files", directory: files, refused: refused, logger: logger))
-        }
-        // Renderings of the running revision; the access check runs per request regardless.
-        let rendered = RenderedFileCache()
-        router.get("/hosts/:name/:file") { request, context -> Response in
-            let name = try context.parameters.require("name"), file = try context.parameters.require("file")
-            guard let client = context.clientAddress else { throw HTTPError(.forbidden) }
-            let answer = HostFileAccess.answer(host: name, file: file, from: client, revision: revisions.current,
-                                               now: Int64(Date().timeIntervalSince1970), cache: rendered,
-                                               lease: leases.lease(address:))
-            switch answer {
-            case .file(let rendered):
-                statistics.update { $0.hostFiles += 1 }
-                logger.debug("served \(request.uri.path) to \(client)")
-                return Response(status: .ok, headers: plainText, body: .init(byteBuffer: ByteBuffer(string: rendered.content)))
-            case .booted(let host):
-                statistics.update { $0.booted += 1 }
-                logger.notice("host \(host) booted from \(client): its script ran to the end")
-                return Response(status: .ok, headers: [.contentType: "text/plain"], body: .init(byteBuffer: ByteBuffer(string: "ok\n")))
-            case .forbidden(let why):
-                statistics.update { $0.forbidden += 1 }
-                logger.info("refused \(request.uri.path): \(why)", metadata: ["client": "\(client)"])
-                throw HTTPError(.forbidden, message: why)
-            case .notFound(let why):
-                statistics.update { $0.notFound += 1 }
-                throw HTTPError(.notFound, message: why)
-            }
-        }
-
-        router.get("/ansible/inventory") { request, _ -> Response in
-            let selection = request.uri.queryParameters.get("state").flatMap(AnsibleInventory.Selection.init(rawValue:)) ?? .all
-            return json(inventory(revisions.current, leases, selection).json())
-        }
-        router.get("/ansible/inventory/:name") { _, context -> Response in
-            let name = try context.parameters.require("name")
-            guard let host = inventory(revisions.current, leases, .all).hostJSON(named: name) else {
-                throw HTTPError(.notFound, message: "no host \(name)")
-            }
-            return json(host)
-        }
-        router.get("/chef/nodes/:file") { _, context -> Response in
-            let file = try context.parameters.require("file")
-            guard file.hasSuffix(".json"), let node = ChefNode(named: String(file.dropLast(5)), in: revisions.current) else {
-                throw HTTPError(.notFound, message: "no host \(file)")
-            }
-            return json(node.json())
-        }
-
-        let listener = try await HTTPListener.start(router: router, host: configuration.host, port: configuration.port,
-                                                    connections: configuration.connections, group: group, logger: logger)
-        let address = listener.localAddress
-        logger.info("HTTP listening on \(address.map { "\($0)" } ?? configuration.host)")
-        return BootHTTPServer(statistics: statistics, listener: listener)
+        return json(host)
     }
-
-    /// Stops accepting, lets requests in flight finish, then returns.
-    public func close() async { await listener.close() }
+    router.get("/chef/nodes/:file") { _, context -> Response in
+        let file = try context.parameters.require("file")
+        guard file.hasSuffix(".json"), let node = ChefNode(named: String(file.dropLast(5)), in: revisions.current) else {
+            throw HTTPError(.notFound, message: "no host \(file)")
+        }
+        return json(node.json())
+    }
+    return router
 }
 
 /// A host file's headers, made once rather than for every request.
@@ -182,8 +152,7 @@ private func inventory(_ revision: ZoneRevision, _ leases: LeaseDirectory,
 
 /// Logs what ONIE says about itself (serial, MAC, machine, operation) with each request it
 /// makes, whatever the path: its installer usually comes from `/files/` or elsewhere.
-struct ONIELog: RouterMiddleware {
-    typealias Context = BootRequestContext
+struct ONIELog<Context: PeerAddressRequestContext>: RouterMiddleware {
     let statistics: HTTPStatistics
     let logger: Logger
 
@@ -200,8 +169,7 @@ struct ONIELog: RouterMiddleware {
 
 /// Records each loader fetched over HTTP: the trail of a UEFI HTTP boot, and proof that
 /// iPXE, once running, is not handed a loader again.
-struct LoaderLog: RouterMiddleware {
-    typealias Context = BootRequestContext
+struct LoaderLog<Context: PeerAddressRequestContext>: RouterMiddleware {
     let statistics: HTTPStatistics
     let logger: Logger
 
