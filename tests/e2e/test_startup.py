@@ -38,36 +38,33 @@ def stop(proc, sig=signal.SIGTERM):
         raise
 
 
-def test_a_taken_http_port_stops_the_start_with_a_message_naming_it(tmp_path):
+def start_with_a_taken_port(tmp, *extra):
+    """Starts zonebootd with `extra`, where "{port}" is a TCP port already listened on; waits
+    for it to exit. Returns its exit status, its log and the taken port."""
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        proc, log, counters = start(tmp_path, "--http-port", port, "--admin-port", free_port())
+        proc, log, counters = start(tmp, *[str(a).format(port=port) for a in extra])
         try:
             status = proc.wait(timeout=30)
         finally:
             stop(proc)
-    text = log.read_text()
+    # The counters file says "up": never written for a server that did not start.
+    assert not counters.exists()
+    return status, log.read_text(), port
+
+
+def test_a_taken_http_port_stops_the_start_with_a_message_naming_it(tmp_path):
+    status, text, port = start_with_a_taken_port(tmp_path, "--http-port", "{port}", "--admin-port", free_port())
     assert status != 0, text
     assert f"cannot listen for HTTP on port {port}:" in text
-    assert not counters.exists()
 
 
 def test_a_taken_admin_port_stops_the_start_with_a_message_naming_it(tmp_path):
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
-        proc, log, counters = start(tmp_path, "--http-port", "0", "--admin-port", port)
-        try:
-            status = proc.wait(timeout=30)
-        finally:
-            stop(proc)
-    text = log.read_text()
+    status, text, port = start_with_a_taken_port(tmp_path, "--http-port", "0", "--admin-port", "{port}")
     assert status != 0, text
     assert f"cannot listen for the admin API on 127.0.0.1:{port}:" in text
-    assert not counters.exists()
 
 
 def test_sigterm_stops_every_listener_and_writes_the_counters_once_more(tmp_path):
