@@ -76,6 +76,10 @@ let package = Package(
             "Addressing", "Zone", "Boot", "Store", "AdminAPI", "Server",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
+            // One service group runs every listener, the hook runner and the counters reporter.
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "UnixSignals", package: "swift-service-lifecycle"),
         ], swiftSettings: strict),
         // What the test targets share: the repository's paths and a seeded random generator.
         .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),
@@ -90,10 +94,13 @@ let package = Package(
         .testTarget(name: "StoreTests", dependencies: ["Store", "Zone", "Boot", "Addressing"], swiftSettings: strict),
         // The DHCP engine and listener parts, driven in-process (no sockets where none are needed).
         .testTarget(name: "ServerTests", dependencies: [
-            "Server", "Store", "Boot", "Zone", "DHCPv4", "Addressing", "CPacketSocket", "TestSupport",
+            "Server", "Store", "Boot", "Zone", "DHCPv4", "Addressing", "CPacketSocket", "AdminAPI", "TestSupport",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
+            // The boot and admin routers driven in-process (`app.test(.router)`).
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
         ], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]

@@ -34,7 +34,14 @@ public struct BMCRecord: Sendable, Codable, Equatable {
 }
 
 /// BMC records; a registration and its `bmc.discovered` event commit together.
-public final class SQLiteBMCInventory: Sendable {
+public protocol BMCInventory: Sendable {
+    /// Records (or replaces) `bmc`, and writes `event` in the same transaction.
+    func record(_ bmc: BMCRecord, event: DHCPEvent?) throws
+    /// Every record, by name.
+    func all() throws -> [BMCRecord]
+}
+
+public final class SQLiteBMCInventory: BMCInventory {
     private let writer: any DatabaseWriter
 
     public init(writer: any DatabaseWriter) { self.writer = writer }

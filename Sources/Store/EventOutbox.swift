@@ -13,6 +13,13 @@ public struct OutboxEntry: Sendable, Equatable {
     public var attempt: Int
     /// Hooks that already took this event in an earlier try: not run again.
     public var doneHooks: Set<String>
+
+    public init(id: Int64, event: DHCPEvent, attempt: Int, doneHooks: Set<String>) {
+        self.id = id
+        self.event = event
+        self.attempt = attempt
+        self.doneHooks = doneHooks
+    }
 }
 
 /// How one delivery try ended.

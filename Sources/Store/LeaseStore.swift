@@ -9,3 +9,15 @@ public protocol LeaseStore: Sendable {
     func loadLeases() throws -> [Lease]
     func commit(leases: [Lease], events: [DHCPEvent]) throws
 }
+
+/// Bound leases past their expiry, reported once each: what the hook runner's expiry sweep
+/// reads, so that it can be driven without a database.
+public protocol LeaseExpiryReporting: Sendable {
+    /// Marks up to `limit` bound leases past their expiry (not reported for that expiry yet)
+    /// as reported, writing `event`'s result for each (nil: none) in the same transaction.
+    /// Returns how many events were written.
+    @discardableResult
+    func reportExpiredLeases(now: Int64, limit: Int, event: (Lease) -> DHCPEvent?) throws -> Int
+}
+
+extension SQLiteLeaseStore: LeaseExpiryReporting {}

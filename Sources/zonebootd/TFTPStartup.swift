@@ -80,11 +80,10 @@ struct TFTPOptions: ParsableArguments {
         return FileManager.default.fileExists(atPath: defaultRoot, isDirectory: &isDirectory) && isDirectory.boolValue ? defaultRoot : nil
     }
 
-    /// Starts TFTP on every listen address (nothing when the port is 0). `overlay` serves
-    /// per-host rendered files in front of the directory.
+    /// Starts TFTP on every listen address (call only when `tftpPort` is not 0). `overlay`
+    /// serves per-host rendered files in front of the directory.
     func start(listen: [String], stateDirectory: String, defaultRoot: String, overlay: OverlayContentSource.Lookup? = nil,
-               logger: Logger) async throws -> TFTPService? {
-        guard tftpPort != 0 else { return nil }
+               logger: Logger) async throws -> TFTPService {
         // Its own threads, one per core: a boot storm's transfers never delay a DHCP answer.
         let group = MultiThreadedEventLoopGroup(numberOfThreads: tftpThreads ?? System.coreCount)
         var base: (any TFTPContentSource)?
@@ -128,30 +127,19 @@ struct TFTPOptions: ParsableArguments {
     }
 }
 
-/// The running TFTP servers and their counters file, rewritten every second.
-final class TFTPService: Sendable {
+/// The running TFTP servers, their threads, and where their counters are written.
+struct TFTPService: Sendable {
     let servers: [TFTPServer]
     let statistics: TFTPStatistics
     let countersPath: String
-    private let reporter: RepeatedTask
-    private let group: MultiThreadedEventLoopGroup
+    let group: MultiThreadedEventLoopGroup
 
-    init(servers: [TFTPServer], statistics: TFTPStatistics, countersPath: String, group: MultiThreadedEventLoopGroup) {
-        self.servers = servers
-        self.group = group
-        self.statistics = statistics
-        self.countersPath = countersPath
-        statistics.write(to: countersPath)
-        reporter = group.next().scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
-            statistics.write(to: countersPath)
-        }
-    }
+    func writeCounters() { statistics.write(to: countersPath) }
 
+    /// Stops taking requests, ends the running transfers, stops the threads.
     func close() async {
-        reporter.cancel()
         for server in servers { await server.close() }
         try? await group.shutdownGracefully()
-        statistics.write(to: countersPath)
     }
 }
 

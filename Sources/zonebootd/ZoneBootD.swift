@@ -2,12 +2,13 @@ import AdminAPI
 import Addressing
 import ArgumentParser
 import Boot
-import Dispatch
 import Foundation
 import Logging
 import NIOCore
 import NIOPosix
 import Server
+import ServiceLifecycle
+import UnixSignals
 import Store
 import Zone
 
@@ -137,265 +138,36 @@ struct ZoneBootD: AsyncParsableCommand {
         }
     }
 
+    /// Load → build services → run. Every reason not to start (or to stop on a failure)
+    /// ends here: logged, exit status 1.
     func run() async throws {
         LoggingSystem.bootstrap(StandardErrorLogHandler.init(label:))
         var logger = Logger(label: "zonebootd")
         logger.logLevel = logLevel
-        let stateDirectory = state ?? ProcessInfo.processInfo.environment["ZONEBOOT_STATE"] ?? "/var/lib/zoneboot"
-
-        let tokens: AdminTokens?
+        // DHCP on one thread; HTTP on its own two: a burst of downloads must not delay DHCP answers.
+        let dhcpThreads = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let httpThreads = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        var failure: (any Error)?
         do {
-            tokens = try adminTokenFile.map { path throws(AdminTokens.Problem) in try AdminTokens.load(path: path) }
+            let state = try load(logger: logger)
+            let hangups = await UnixSignalsSequence(trapping: .sighup)
+            let services = makeServices(state, hangups: hangups, dhcpThreads: dhcpThreads, httpThreads: httpThreads,
+                                        logger: logger)
+            try await ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint],
+                                                        logger: logger)).run()
         } catch {
-            logger.critical("\(error)")
-            throw ExitCode.failure
+            failure = error
         }
-        let revisionStore: SQLiteRevisionStore
-        let revision: ZoneRevision, running: RevisionSummary
-        do {
-            revisionStore = try SQLiteRevisionStore(stateDirectory: stateDirectory)
-            (revision, running) = try ZoneAdministrator.startingRevision(zoneFile: zone, store: revisionStore, logger: logger)
-        } catch let error as ZoneLoadError {
-            FileHandle.standardError.write(Data(error.description.utf8))
-            throw ExitCode.failure
-        } catch let error as AdminFailure {
-            logger.critical("\(error.message)")
-            throw ExitCode.failure
-        } catch {
-            logger.critical("\(error)")
-            throw ExitCode.failure
+        try? await dhcpThreads.shutdownGracefully()
+        try? await httpThreads.shutdownGracefully()
+        switch failure {
+        case nil: return
+        case let error as ZoneLoadError: FileHandle.standardError.write(Data(error.description.utf8))
+        case let error as AdminFailure: logger.critical("\(error.message)")
+        case let error?: logger.critical("\(error)")
         }
-        logger.info("zone \(revision.zoneName) \(running.label) running: \(revision.identities.count) identities")
-        let revisions = RevisionHolder(revision)
-        let store: SQLiteLeaseStore
-        let outbox: SQLiteEventOutbox
-        let inventory: SQLiteBMCInventory
-        do {
-            // One database: leases, the events describing them and BMC records commit together.
-            let database = try ZoneBootDatabase.open(stateDirectory: stateDirectory)
-            store = SQLiteLeaseStore(writer: database)
-            outbox = SQLiteEventOutbox(writer: database)
-            inventory = SQLiteBMCInventory(writer: database)
-        } catch {
-            logger.critical("\(error)")
-            throw ExitCode.failure
-        }
-
-        let loaders: BootLoaders
-        let directory: LeaseDirectory
-        do {
-            loaders = try FirmwareManifest.load(directory: firmware).installedLoaders(directory: firmware)
-            directory = LeaseDirectory(try store.loadLeases())
-        } catch {
-            logger.critical("\(error)")
-            throw ExitCode.failure
-        }
-        logger.info("loaded \(directory.all.count) leases; boot loaders: \(loaders.available.sorted().joined(separator: ", "))")
-
-        let serverIdentifier = serverID.flatMap(IPv4Address.init) ?? IPv4Address(listen[0]) ?? IPv4Address(127, 0, 0, 1)
-        var settings = DHCPSettings(serverIdentifier: serverIdentifier)
-        settings.loaders = loaders
-        settings.proxyMode = proxyDHCP
-        settings.discoveryLeasesPerPort = maxDiscoveryLeasesPerPort
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        // HTTP gets its own threads: a burst of downloads must not delay DHCP answers.
-        let httpGroup = MultiThreadedEventLoopGroup(numberOfThreads: 2)
-        var servers: [DHCPServer] = []
-        var httpServers: [BootHTTPServer] = []
-        var adminServer: AdminHTTPServer?
-        func closeAll() async {
-            await adminServer?.close()
-            for server in servers { await server.close() }
-            for server in httpServers { await server.close() }
-            try? await group.shutdownGracefully()
-            try? await httpGroup.shutdownGracefully()
-        }
-        do {
-            for address in listen {
-                let configuration = DHCPServer.Configuration(
-                    host: address, port: dhcpPort, settings: settings,
-                    rateLimit: RequestRateLimit(perMAC: maxRequestsPerMAC, perCircuit: maxRequestsPerCircuit),
-                    hostEvents: HostEventBudget(perPortPerMinute: maxHostEventsPerPort),
-                    bootServerPort: proxyDHCP ? bootServerPort : nil)
-                servers.append(try await DHCPServer.start(configuration, revisions: revisions, store: store,
-                                                          directory: directory, group: group, logger: logger))
-            }
-        } catch {
-            logger.critical("cannot listen for DHCP: \(error)")
-            await closeAll()
-            throw ExitCode.failure
-        }
-        // One connection table for all boot listeners, another for the admin API.
-        let httpConnections = HTTPConnections(limits: http.limits), adminConnections = HTTPConnections(limits: http.limits)
-        if httpPort != 0 {
-            do {
-                for address in listen {
-                    let configuration = BootHTTPServer.Configuration(
-                        host: address, port: httpPort, loadersDirectory: FirmwareManifest.cacheDirectory(firmware),
-                        filesDirectory: files, connections: httpConnections)
-                    httpServers.append(try await BootHTTPServer.start(configuration, revisions: revisions, leases: directory,
-                                                                      group: httpGroup, logger: logger))
-                }
-            } catch {
-                logger.critical("cannot listen for HTTP on port \(httpPort): \(error)")
-                await closeAll()
-                throw ExitCode.failure
-            }
-        }
-
-        let administrator = ZoneAdministrator(holder: revisions, running: running, store: revisionStore,
-                                              leases: directory, logger: logger)
-        if adminPort != 0 {
-            do {
-                adminServer = try await AdminHTTPServer.start(host: adminListen, port: adminPort, administrator: administrator,
-                                                              tokens: tokens, leases: directory, connections: adminConnections,
-                                                              group: httpGroup, logger: logger)
-            } catch {
-                logger.critical("cannot listen for the admin API on \(adminListen):\(adminPort): \(error)")
-                await closeAll()
-                throw ExitCode.failure
-            }
-        }
-
-        var directServer: DirectDHCPServer?
-        if let directSwitch {
-            var directSettings = settings
-            directSettings.directSwitch = directSwitch
-            do {
-                directServer = try await DirectDHCPServer.start(
-                    interfaces: try directInterfaces(), settings: directSettings,
-                    rateLimit: RequestRateLimit(perMAC: maxRequestsPerMAC, perCircuit: maxRequestsPerCircuit),
-                    hostEvents: HostEventBudget(perPortPerMinute: maxHostEventsPerPort),
-                    revisions: revisions, store: store, directory: directory, group: group, logger: logger)
-            } catch {
-                logger.critical("cannot start direct mode: \(error)")
-                await closeAll()
-                throw ExitCode.failure
-            }
-        }
-
-        let tftpService: TFTPService?
-        do {
-            // The loaders by their manifest names, and each host's rendered files at
-            // hosts/<name>/<file> for that host's own address, as over HTTP.
-            tftpService = try await tftp.start(
-                listen: listen, stateDirectory: stateDirectory, defaultRoot: FirmwareManifest.cacheDirectory(firmware),
-                overlay: { path, client in
-                    let parts = path.split(separator: "/", omittingEmptySubsequences: false)
-                    guard parts.count == 3, parts[0] == "hosts" else { return nil }
-                    let answer = HostFileAccess.answer(host: String(parts[1]), file: String(parts[2]), from: client,
-                                                       revision: revisions.current, now: Int64(Date().timeIntervalSince1970),
-                                                       lease: directory.lease(address:))
-                    guard case .file(let rendered) = answer else { return nil }
-                    return Array(rendered.content.utf8)
-                },
-                logger: logger)
-        } catch {
-            logger.critical("cannot start TFTP: \(error)")
-            await directServer?.close()
-            await closeAll()
-            throw ExitCode.failure
-        }
-
-        // Hooks run off the DHCP event loop and threads: a slow hook delays no answer.
-        let hookClients = HookHTTPClients()
-        let hookStatistics = HookStatistics()
-        let runner = HookRunner(
-            configuration: .init(policy: hooks.policy, concurrency: hooks.hookConcurrency,
-                                 zoneFolder: (zone as NSString).deletingLastPathComponent, stateDirectory: stateDirectory,
-                                 deliveredRetentionSeconds: hooks.eventRetentionSeconds),
-            outbox: outbox, leases: store, inventory: inventory, revisions: revisions, http: hookClients,
-            statistics: hookStatistics, logger: logger)
-        let runnerTask = Task { await runner.run() }
-
-        let countersPath = countersFile ?? (stateDirectory as NSString).appendingPathComponent("dhcp-counters.json")
-        let reporter = CountersReporter(path: countersPath,
-                                        statistics: servers.map(\.statistics) + (directServer.map { [$0.statistics] } ?? []),
-                                        hooks: hookStatistics,
-                                        http: .init(requests: httpServers.map(\.statistics), connections: httpConnections,
-                                                    admin: adminConnections))
-        let signals = SignalWaiter()
-        let zonePath = zone
-        await signals.run(
-            onReload: {
-                Task { await administrator.reload(zoneFile: zonePath, now: Int64(Date().timeIntervalSince1970)) }
-            },
-            tick: { reporter.write() })
-        logger.info("stopping")
-        // Deliveries in progress stay claimed and run again after the next start.
-        runnerTask.cancel()
-        await runnerTask.value
-        await hookClients.shutdown()
-        await directServer?.close()
-        await tftpService?.close()
-        await closeAll()
-        reporter.write()
-    }
-}
-
-/// Writes the listeners' counters as one JSON document, atomically replaced.
-struct CountersReporter: Sendable {
-    let path: String
-    let statistics: [DHCPStatistics]
-    let hooks: HookStatistics
-    let http: HTTPReport
-
-    /// The DHCP counters at the top level, the hook runner's under "hooks", HTTP's under "http".
-    private struct Document: Encodable {
-        var dhcp: DHCPCounters
-        var hooks: HookCounters
-        var http: HTTPReport.Counters
-
-        func encode(to encoder: any Encoder) throws {
-            try dhcp.encode(to: encoder)
-            var container = encoder.container(keyedBy: Key.self)
-            try container.encode(hooks, forKey: .hooks)
-            try container.encode(http, forKey: .http)
-        }
-
-        enum Key: CodingKey { case hooks, http }
-    }
-
-    func write() {
-        var total = DHCPCounters()
-        for listener in statistics { total.merge(listener.snapshot) }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        guard let data = try? encoder.encode(Document(dhcp: total, hooks: hooks.snapshot, http: http.snapshot)) else { return }
-        try? data.write(to: URL(fileURLWithPath: path), options: .atomic)
+        throw ExitCode.failure
     }
 }
 
 extension Logger.Level: @retroactive ExpressibleByArgument {}
-
-/// Waits for SIGTERM or SIGINT, calling `onReload` on SIGHUP and `tick` every second.
-final class SignalWaiter: Sendable {
-    func run(onReload: @escaping @Sendable () -> Void, tick: @escaping @Sendable () -> Void) async {
-        let queue = DispatchQueue(label: "zonebootd.signals")
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            queue.async {
-                var sources: [any DispatchSourceProtocol] = []
-                var resumed = false
-                func stop() {
-                    guard !resumed else { return }
-                    resumed = true
-                    for source in sources { source.cancel() }
-                    continuation.resume()
-                }
-                for number in [SIGTERM, SIGINT, SIGHUP] {
-                    signal(number, SIG_IGN)
-                    let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
-                    source.setEventHandler { number == SIGHUP ? onReload() : stop() }
-                    source.resume()
-                    sources.append(source)
-                }
-                let timer = DispatchSource.makeTimerSource(queue: queue)
-                timer.schedule(deadline: .now() + 1, repeating: 1)
-                timer.setEventHandler(handler: tick)
-                timer.resume()
-                sources.append(timer)
-            }
-        }
-    }
-}

@@ -50,15 +50,15 @@ public final class HookRunner: Sendable {
 
     private let configuration: Configuration
     private let outbox: any EventOutbox
-    private let leases: SQLiteLeaseStore
-    private let inventory: SQLiteBMCInventory
+    private let leases: any LeaseExpiryReporting
+    private let inventory: any BMCInventory
     private let revisions: RevisionHolder
     private let http: HookHTTPClients
     private let logger: Logger
     private let statistics: HookStatistics
 
-    public init(configuration: Configuration, outbox: any EventOutbox, leases: SQLiteLeaseStore,
-                inventory: SQLiteBMCInventory, revisions: RevisionHolder, http: HookHTTPClients,
+    public init(configuration: Configuration, outbox: any EventOutbox, leases: any LeaseExpiryReporting,
+                inventory: any BMCInventory, revisions: RevisionHolder, http: HookHTTPClients,
                 statistics: HookStatistics, logger: Logger) {
         self.configuration = configuration
         self.outbox = outbox
@@ -210,13 +210,7 @@ public final class HookRunner: Sendable {
         do {
             let found = try await registration.register(hostname: name)
             let now = Int64(Date().timeIntervalSince1970)
-            var details: [String: String] = [:]
-            for (key, value) in [("manufacturer", found.manufacturer), ("model", found.model), ("serial", found.serial),
-                                 ("bios_version", found.biosVersion), ("bmc_firmware", found.bmcFirmware), ("hostname", name)] {
-                if let value { details[key] = value }
-            }
-            let discovered = DHCPEvent(type: .bmcDiscovered, address: event.address, mac: event.mac, name: name,
-                                       pod: event.pod, location: event.location, details: details, at: now)
+            let discovered = HookEvents.bmcDiscovered(after: event, name: name, facts: found, at: now)
             try inventory.record(BMCRecord(name: name, address: event.address.description, mac: event.mac, hostname: name,
                                            manufacturer: found.manufacturer, model: found.model, serial: found.serial,
                                            biosVersion: found.biosVersion, bmcFirmware: found.bmcFirmware,
@@ -255,16 +249,12 @@ public final class HookRunner: Sendable {
         logger.debug("hooks: \(pruned) delivered events older than \(configuration.deliveredRetentionSeconds)s pruned")
     }
 
-    private func sweepExpiredLeases(now: Int64) {
+    /// Writes a `lease.expired` event for each bound lease newly past its expiry whose host's hooks want one.
+    func sweepExpiredLeases(now: Int64) {
         let revision = revisions.current
         do {
-            let written = try leases.reportExpiredLeases(now: now) { lease in
-                let role = lease.name.flatMap(revision.identity(named:))?.role
-                guard revision.hooksWant(.leaseExpired, role: role) else { return nil }
-                return DHCPEvent(type: .leaseExpired, address: lease.address,
-                                 mac: MAC.text(lease.mac),
-                                 name: lease.name, pod: lease.pod, location: lease.location,
-                                 details: ["expired_at": String(lease.expiresAt)], at: now)
+            let written = try leases.reportExpiredLeases(now: now, limit: 500) { lease in
+                HookEvents.leaseExpired(lease, in: revision, at: now)
             }
             if written > 0 { logger.debug("hooks: \(written) lease.expired events written") }
         } catch {

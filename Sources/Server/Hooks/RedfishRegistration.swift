@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import Boot
 import Foundation
 import NIOHTTP1
 import Store
@@ -48,13 +49,9 @@ struct RedfishRegistration {
     let credentials: RedfishCredentials
     let timeoutSeconds: Int
 
-    struct Found: Sendable, Equatable {
-        var manufacturer, model, serial, biosVersion, bmcFirmware: String?
-    }
-
     /// Throws on anything short of a registration (connection refused while the BMC still
     /// boots, an error status): the runner tries again with backoff.
-    func register(hostname: String) async throws -> Found {
+    func register(hostname: String) async throws -> BMCFacts {
         let root = try await get("/redfish/v1/")
         let system = try await firstMember(of: link(root, "Systems"), what: "Systems")
         let manager = try await firstMember(of: link(root, "Managers"), what: "Managers")
@@ -67,9 +64,9 @@ struct RedfishRegistration {
         } else {
             try await send(.PATCH, manager.path, patch)
         }
-        return Found(manufacturer: system.object["Manufacturer"] as? String, model: system.object["Model"] as? String,
-                     serial: system.object["SerialNumber"] as? String, biosVersion: system.object["BiosVersion"] as? String,
-                     bmcFirmware: manager.object["FirmwareVersion"] as? String)
+        return BMCFacts(manufacturer: system.object["Manufacturer"] as? String, model: system.object["Model"] as? String,
+                        serial: system.object["SerialNumber"] as? String, biosVersion: system.object["BiosVersion"] as? String,
+                        bmcFirmware: manager.object["FirmwareVersion"] as? String)
     }
 
     private func url(_ path: String) -> String { "https://\(address)\(path)" }

@@ -1,0 +1,184 @@
+import Addressing
+import Boot
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import Synchronization
+import Zone
+
+/// A request context that knows the peer's IPv4 address: the boot router decides by it whose
+/// host files a request may read.
+public protocol PeerAddressRequestContext: RequestContext {
+    /// The client's IPv4 address; nil for anything else (IPv6 is not served).
+    var clientAddress: IPv4Address? { get }
+}
+
+/// A request's context: Hummingbird's core plus the peer, which decides whose files it may read.
+public struct BootRequestContext: PeerAddressRequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public let remoteAddress: SocketAddress?
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        remoteAddress = source.channel.remoteAddress
+    }
+
+    public var clientAddress: IPv4Address? { remoteAddress?.ipv4Address }
+}
+
+/// What the HTTP side served and refused, by outcome.
+public struct HTTPCounters: Sendable, Codable, Equatable {
+    public var hostFiles = 0
+    public var loaders = 0
+    public var booted = 0
+    /// Host files asked for by another address.
+    public var forbidden = 0
+    public var notFound = 0
+    /// Requests that carried ONIE's `ONIE-*` headers (installer and updater fetches).
+    public var onie = 0
+    /// Files under /files/ or /loaders/ refused because they lead out of their directory.
+    public var outsideDirectory = 0
+
+    public init() {}
+
+    public mutating func merge(_ other: HTTPCounters) {
+        hostFiles += other.hostFiles
+        loaders += other.loaders
+        booted += other.booted
+        forbidden += other.forbidden
+        notFound += other.notFound
+        onie += other.onie
+        outsideDirectory += other.outsideDirectory
+    }
+}
+
+public final class HTTPStatistics: Sendable {
+    private let box = Mutex(HTTPCounters())
+    public init() {}
+    public var snapshot: HTTPCounters { box.withLock { $0 } }
+    func update(_ body: (inout HTTPCounters) -> Void) { box.withLock { body(&$0) } }
+}
+
+/// The boot HTTP router: each host's rendered boot script and profile files, the boot
+/// loaders for UEFI HTTP boot, and static files. It binds nothing: `HTTPListener` serves it.
+///
+/// - `GET /hosts/<name>/<file>`: rendered from the running revision, for the host's own
+///   address only (it must hold that address's lease); `/hosts/<name>/booted` is the
+///   marker a script fetches last and is logged.
+/// - `GET|HEAD /loaders/<file>`: the boot loaders of the firmware manifest (`loadersDirectory`).
+/// - `GET|HEAD /files/<path>`: the operator's files directory (kernels, images), with Range.
+///   Both through `StaticFiles`: never a file outside its directory, even by a symlink.
+/// - `GET /ansible/inventory` (`?state=seen` for hosts with a lease only) and
+///   `GET /ansible/inventory/<name>`: Ansible's dynamic inventory, live state from leases.
+/// - `GET /chef/nodes/<name>.json`: the host's first-boot node JSON for `chef-client -j`.
+public func buildBootRouter<Context: PeerAddressRequestContext>(
+    context: Context.Type = BootRequestContext.self, revisions: RevisionHolder, leases: LeaseDirectory,
+    loadersDirectory: String?, filesDirectory: String?, statistics: HTTPStatistics, logger: Logger
+) -> Router<Context> {
+    let router = Router(context: Context.self)
+    router.add(middleware: ONIELog<Context>(statistics: statistics, logger: logger))
+    let refused: @Sendable () -> Void = { statistics.update { $0.outsideDirectory += 1 } }
+    if let loadersDirectory {
+        router.add(middleware: LoaderLog<Context>(statistics: statistics, logger: logger))
+        router.add(middleware: StaticFiles<Context>(prefix: "/loaders", directory: loadersDirectory, refused: refused,
+                                                    logger: logger))
+    }
+    if let filesDirectory {
+        router.add(middleware: StaticFiles<Context>(prefix: "/files", directory: filesDirectory, refused: refused,
+                                                    logger: logger))
+    }
+    // Renderings of the running revision; the access check runs per request regardless.
+    let rendered = RenderedFileCache()
+    router.get("/hosts/:name/:file") { request, context -> Response in
+        let name = try context.parameters.require("name"), file = try context.parameters.require("file")
+        guard let client = context.clientAddress else { throw HTTPError(.forbidden) }
+        let answer = HostFileAccess.answer(host: name, file: file, from: client, revision: revisions.current,
+                                           now: Int64(Date().timeIntervalSince1970), cache: rendered,
+                                           lease: leases.lease(address:))
+        switch answer {
+        case .file(let rendered):
+            statistics.update { $0.hostFiles += 1 }
+            logger.debug("served \(request.uri.path) to \(client)")
+            return Response(status: .ok, headers: plainText, body: .init(byteBuffer: ByteBuffer(string: rendered.content)))
+        case .booted(let host):
+            statistics.update { $0.booted += 1 }
+            logger.notice("host \(host) booted from \(client): its script ran to the end")
+            return Response(status: .ok, headers: [.contentType: "text/plain"], body: .init(byteBuffer: ByteBuffer(string: "ok\n")))
+        case .forbidden(let why):
+            statistics.update { $0.forbidden += 1 }
+            logger.info("refused \(request.uri.path): \(why)", metadata: ["client": "\(client)"])
+            throw HTTPError(.forbidden, message: why)
+        case .notFound(let why):
+            statistics.update { $0.notFound += 1 }
+            throw HTTPError(.notFound, message: why)
+        }
+    }
+
+    router.get("/ansible/inventory") { request, _ -> Response in
+        let selection = request.uri.queryParameters.get("state").flatMap(AnsibleInventory.Selection.init(rawValue:)) ?? .all
+        return json(inventory(revisions.current, leases, selection).json())
+    }
+    router.get("/ansible/inventory/:name") { _, context -> Response in
+        let name = try context.parameters.require("name")
+        guard let host = inventory(revisions.current, leases, .all).hostJSON(named: name) else {
+            throw HTTPError(.notFound, message: "no host \(name)")
+        }
+        return json(host)
+    }
+    router.get("/chef/nodes/:file") { _, context -> Response in
+        let file = try context.parameters.require("file")
+        guard file.hasSuffix(".json"), let node = ChefNode(named: String(file.dropLast(5)), in: revisions.current) else {
+            throw HTTPError(.notFound, message: "no host \(file)")
+        }
+        return json(node.json())
+    }
+    return router
+}
+
+/// A host file's headers, made once rather than for every request.
+private let plainText: HTTPFields = [.contentType: "text/plain; charset=utf-8"]
+
+private func json(_ bytes: [UInt8]) -> Response {
+    Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+}
+
+/// The inventory with each host's live state from its lease (MAC, lease state, last seen).
+private func inventory(_ revision: ZoneRevision, _ leases: LeaseDirectory,
+                       _ selection: AnsibleInventory.Selection) -> AnsibleInventory {
+    let live = HostLiveState.byName(leases.all, now: Int64(Date().timeIntervalSince1970))
+    return AnsibleInventory(revision: revision, live: live, selection: selection)
+}
+
+/// Logs what ONIE says about itself (serial, MAC, machine, operation) with each request it
+/// makes, whatever the path: its installer usually comes from `/files/` or elsewhere.
+struct ONIELog<Context: PeerAddressRequestContext>: RouterMiddleware {
+    let statistics: HTTPStatistics
+    let logger: Logger
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        // Most requests are not ONIE's: they skip copying their headers.
+        if request.headers.contains(where: { $0.name.canonicalName.hasPrefix("onie-") }),
+           let onie = ONIERequest(headers: request.headers.map { (name: $0.name.canonicalName, value: $0.value) }) {
+            statistics.update { $0.onie += 1 }
+            logger.notice("ONIE \(request.method) \(request.uri.path) from \(context.clientAddress.map { "\($0)" } ?? "?"): \(onie.summary)")
+        }
+        return try await next(request, context)
+    }
+}
+
+/// Records each loader fetched over HTTP: the trail of a UEFI HTTP boot, and proof that
+/// iPXE, once running, is not handed a loader again.
+struct LoaderLog<Context: PeerAddressRequestContext>: RouterMiddleware {
+    let statistics: HTTPStatistics
+    let logger: Logger
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let response = try await next(request, context)
+        if request.uri.path.hasPrefix("/loaders/"), response.status == .ok || response.status == .partialContent {
+            statistics.update { $0.loaders += 1 }
+            logger.info("served loader \(request.uri.path) to \(context.clientAddress.map { "\($0)" } ?? "?")")
+        }
+        return response
+    }
+}

@@ -1,0 +1,224 @@
+import AdminAPI
+import Addressing
+import Boot
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import NIOPosix
+import Server
+import ServiceLifecycle
+import Store
+import UnixSignals
+import Zone
+
+/// What zonebootd loads before anything listens: the running revision, the state database
+/// and its leases, the admin tokens, the boot loaders.
+struct LoadedState {
+    var stateDirectory: String
+    var tokens: AdminTokens?
+    var revisionStore: SQLiteRevisionStore
+    var running: RevisionSummary
+    var revisions: RevisionHolder
+    var store: SQLiteLeaseStore
+    var outbox: SQLiteEventOutbox
+    var inventory: SQLiteBMCInventory
+    var loaders: BootLoaders
+    var directory: LeaseDirectory
+}
+
+extension ZoneBootD {
+    /// Throws what keeps zonebootd from starting (a broken zone, an unreadable token file or database).
+    func load(logger: Logger) throws -> LoadedState {
+        let stateDirectory = state ?? ProcessInfo.processInfo.environment["ZONEBOOT_STATE"] ?? "/var/lib/zoneboot"
+        let tokens = try adminTokenFile.map { path throws(AdminTokens.Problem) in try AdminTokens.load(path: path) }
+        let revisionStore = try SQLiteRevisionStore(stateDirectory: stateDirectory)
+        let (revision, running) = try ZoneAdministrator.startingRevision(zoneFile: zone, store: revisionStore, logger: logger)
+        logger.info("zone \(revision.zoneName) \(running.label) running: \(revision.identities.count) identities")
+        // One database: leases, the events describing them and BMC records commit together.
+        let database = try ZoneBootDatabase.open(stateDirectory: stateDirectory)
+        let store = SQLiteLeaseStore(writer: database)
+        let loaders = try FirmwareManifest.load(directory: firmware).installedLoaders(directory: firmware)
+        let directory = LeaseDirectory(try store.loadLeases())
+        logger.info("loaded \(directory.all.count) leases; boot loaders: \(loaders.available.sorted().joined(separator: ", "))")
+        return LoadedState(stateDirectory: stateDirectory, tokens: tokens, revisionStore: revisionStore, running: running,
+                           revisions: RevisionHolder(revision), store: store, outbox: SQLiteEventOutbox(writer: database),
+                           inventory: SQLiteBMCInventory(writer: database), loaders: loaders, directory: directory)
+    }
+
+    /// Every long-running part, in start-up order; the group stops them in reverse: the SIGHUP
+    /// reloader ("stopping") and the hook runner first, the counters reporter (a last write) last.
+    func makeServices(_ state: LoadedState, hangups: UnixSignalsSequence, dhcpThreads: MultiThreadedEventLoopGroup,
+                      httpThreads: MultiThreadedEventLoopGroup, logger: Logger) -> [any Service] {
+        let gate = StartupGate()
+        let dhcp = dhcpService(state, threads: dhcpThreads, gate: gate, logger: logger)
+        let direct = directDHCPService(state, threads: dhcpThreads, gate: gate, logger: logger)
+        let tftp = tftpService(state, gate: gate, logger: logger)
+
+        // One connection table for all boot listeners, another for the admin API.
+        let httpConnections = HTTPConnections(limits: http.limits), adminConnections = HTTPConnections(limits: http.limits)
+        let httpStatistics = HTTPStatistics()
+        var listeners: [any Service] = []
+        if httpPort != 0 {
+            let router = buildBootRouter(revisions: state.revisions, leases: state.directory,
+                                         loadersDirectory: FirmwareManifest.cacheDirectory(firmware), filesDirectory: files,
+                                         statistics: httpStatistics, logger: logger)
+            for address in listen {
+                listeners.append(httpService(router, host: address, port: httpPort, connections: httpConnections,
+                                             what: "HTTP", failure: "cannot listen for HTTP on port \(httpPort)",
+                                             threads: httpThreads, gate: gate, logger: logger))
+            }
+        }
+        let administrator = ZoneAdministrator(holder: state.revisions, running: state.running, store: state.revisionStore,
+                                              leases: state.directory, logger: logger)
+        if adminPort != 0 {
+            let router = buildAdminRouter(administrator: administrator, tokens: state.tokens, leases: state.directory)
+            let mode = state.tokens == nil ? " (no --admin-token-file: read-only)" : ""
+            listeners.append(httpService(router, host: adminListen, port: adminPort, connections: adminConnections,
+                                         what: "admin API", mode: mode,
+                                         failure: "cannot listen for the admin API on \(adminListen):\(adminPort)",
+                                         threads: httpThreads, gate: gate, logger: logger))
+        }
+
+        // Hooks run off the DHCP event loop and threads: a slow hook delays no answer.
+        let hookClients = HookHTTPClients(), hookStatistics = HookStatistics()
+        let runner = HookRunner(
+            configuration: .init(policy: hooks.policy, concurrency: hooks.hookConcurrency,
+                                 zoneFolder: (zone as NSString).deletingLastPathComponent, stateDirectory: state.stateDirectory,
+                                 deliveredRetentionSeconds: hooks.eventRetentionSeconds),
+            outbox: state.outbox, leases: state.store, inventory: state.inventory, revisions: state.revisions,
+            http: hookClients, statistics: hookStatistics, logger: logger)
+
+        let countersPath = countersFile ?? (state.stateDirectory as NSString).appendingPathComponent("dhcp-counters.json")
+        let report = CountersDocument(
+            dhcp: { (dhcp.running ?? []).map(\.statistics) + (direct?.running.map { [$0.statistics] } ?? []) },
+            hooks: hookStatistics,
+            http: HTTPReport(requests: [httpStatistics], connections: httpConnections, admin: adminConnections))
+        var writers: [@Sendable () -> Void] = [{ report.write(to: countersPath) }]
+        if let tftp { writers.append { tftp.running?.writeCounters() } }
+
+        let servers: [(any Service)?] = [dhcp, direct] + listeners + [tftp]
+        return [CountersReporter(gate: gate, writers: writers)] + servers.compactMap { $0 }
+            + [HookRunnerService(runner: runner, clients: hookClients, gate: gate),
+               ReloadOnHangup(hangups: hangups, administrator: administrator, zoneFile: zone, logger: logger)]
+    }
+
+    private var rateLimit: RequestRateLimit { RequestRateLimit(perMAC: maxRequestsPerMAC, perCircuit: maxRequestsPerCircuit) }
+
+    private func dhcpSettings(_ state: LoadedState) -> DHCPSettings {
+        let serverIdentifier = serverID.flatMap(IPv4Address.init) ?? IPv4Address(listen[0]) ?? IPv4Address(127, 0, 0, 1)
+        var settings = DHCPSettings(serverIdentifier: serverIdentifier)
+        settings.loaders = state.loaders
+        settings.proxyMode = proxyDHCP
+        settings.discoveryLeasesPerPort = maxDiscoveryLeasesPerPort
+        return settings
+    }
+
+    /// DHCP on every --listen address, as one service: the engine's `start` and `close`, per address.
+    private func dhcpService(_ state: LoadedState, threads: MultiThreadedEventLoopGroup, gate: StartupGate,
+                             logger: Logger) -> BoundService<[DHCPServer]> {
+        let configurations = listen.map { address in
+            DHCPServer.Configuration(host: address, port: dhcpPort, settings: dhcpSettings(state), rateLimit: rateLimit,
+                                     hostEvents: HostEventBudget(perPortPerMinute: maxHostEventsPerPort),
+                                     bootServerPort: proxyDHCP ? bootServerPort : nil)
+        }
+        let (revisions, store, directory) = (state.revisions, state.store, state.directory)
+        return BoundService(failure: "cannot listen for DHCP", gate: gate, start: {
+            var servers: [DHCPServer] = []
+            do {
+                for configuration in configurations {
+                    servers.append(try await DHCPServer.start(configuration, revisions: revisions, store: store,
+                                                              directory: directory, group: threads, logger: logger))
+                }
+            } catch {
+                for server in servers { await server.close() }
+                throw error
+            }
+            return servers
+        }, close: { servers in for server in servers { await server.close() } })
+    }
+
+    /// Direct mode (--direct): DHCP on the switch's own ports, placed by the port a request came in on.
+    private func directDHCPService(_ state: LoadedState, threads: MultiThreadedEventLoopGroup, gate: StartupGate,
+                                   logger: Logger) -> BoundService<DirectDHCPServer>? {
+        guard let directSwitch, let interfaces = try? directInterfaces() else { return nil }
+        var settings = dhcpSettings(state)
+        settings.directSwitch = directSwitch
+        let (rateLimit, hostEvents) = (rateLimit, HostEventBudget(perPortPerMinute: maxHostEventsPerPort))
+        let (revisions, store, directory) = (state.revisions, state.store, state.directory)
+        return BoundService(failure: "cannot start direct mode", gate: gate, start: { [settings] in
+            try await DirectDHCPServer.start(interfaces: interfaces, settings: settings, rateLimit: rateLimit,
+                                             hostEvents: hostEvents, revisions: revisions, store: store,
+                                             directory: directory, group: threads, logger: logger)
+        }, close: { await $0.close() })
+    }
+
+    /// TFTP on every --listen address (none with --tftp-port 0): the loaders by their manifest
+    /// names, and each host's rendered files at hosts/<name>/<file> for that host's own address, as over HTTP.
+    private func tftpService(_ state: LoadedState, gate: StartupGate, logger: Logger) -> BoundService<TFTPService>? {
+        guard tftp.tftpPort != 0 else { return nil }
+        let (options, listen, firmware) = (tftp, listen, firmware)
+        let (stateDirectory, revisions, directory) = (state.stateDirectory, state.revisions, state.directory)
+        return BoundService(failure: "cannot start TFTP", gate: gate, start: {
+            try await options.start(
+                listen: listen, stateDirectory: stateDirectory, defaultRoot: FirmwareManifest.cacheDirectory(firmware),
+                overlay: { path, client in
+                    let parts = path.split(separator: "/", omittingEmptySubsequences: false)
+                    guard parts.count == 3, parts[0] == "hosts" else { return nil }
+                    let answer = HostFileAccess.answer(host: String(parts[1]), file: String(parts[2]), from: client,
+                                                       revision: revisions.current, now: Int64(Date().timeIntervalSince1970),
+                                                       lease: directory.lease(address:))
+                    guard case .file(let rendered) = answer else { return nil }
+                    return Array(rendered.content.utf8)
+                },
+                logger: logger)
+        }, close: { await $0.close() })
+    }
+
+    /// One HTTP listener: logs "<what> listening on <address><mode>" once bound.
+    private func httpService<Context>(_ router: Router<Context>, host: String, port: Int, connections: HTTPConnections,
+                                      what: String, mode: String = "", failure: String,
+                                      threads: MultiThreadedEventLoopGroup, gate: StartupGate, logger: Logger) -> any Service
+        where Context.Source == ApplicationRequestContextSource {
+        let ticket = gate.expect()
+        let listener = HTTPListener(router: router, host: host, port: port, connections: connections, group: threads,
+                                    logger: logger) { address in
+            logger.info("\(what) listening on \(address.map { "\($0)" } ?? host)\(mode)")
+            ticket.bound()
+        }
+        return HTTPService(listener: listener, ticket: ticket, failure: failure)
+    }
+}
+
+/// The counters file: the DHCP listeners' counters at the top level, the hook runner's under
+/// "hooks", HTTP's under "http"; atomically replaced.
+struct CountersDocument: Sendable {
+    let dhcp: @Sendable () -> [DHCPStatistics]
+    let hooks: HookStatistics
+    let http: HTTPReport
+
+    private struct Document: Encodable {
+        var dhcp: DHCPCounters
+        var hooks: HookCounters
+        var http: HTTPReport.Counters
+
+        func encode(to encoder: any Encoder) throws {
+            try dhcp.encode(to: encoder)
+            var container = encoder.container(keyedBy: Key.self)
+            try container.encode(hooks, forKey: .hooks)
+            try container.encode(http, forKey: .http)
+        }
+
+        enum Key: CodingKey { case hooks, http }
+    }
+
+    func write(to path: String) {
+        var total = DHCPCounters()
+        for listener in dhcp() { total.merge(listener.snapshot) }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        guard let data = try? encoder.encode(Document(dhcp: total, hooks: hooks.snapshot, http: http.snapshot)) else { return }
+        try? data.write(to: URL(fileURLWithPath: path), options: .atomic)
+    }
+}

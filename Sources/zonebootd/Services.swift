@@ -1,0 +1,143 @@
+import Foundation
+import Logging
+import Server
+import ServiceLifecycle
+import Synchronization
+import UnixSignals
+
+/// Opens once every listener is bound. The counters file (which scripts and tests take as
+/// "zonebootd is up") and the hook runner wait for it, so that neither acts for a server
+/// that then fails to start.
+final class StartupGate: Sendable {
+    private let unbound = Mutex(0)
+
+    /// One listener's part: reported bound once, and asked whether it was.
+    final class Ticket: Sendable {
+        private let gate: StartupGate
+        private let done = Mutex(false)
+
+        fileprivate init(gate: StartupGate) { self.gate = gate }
+
+        var isBound: Bool { done.withLock { $0 } }
+
+        func bound() {
+            guard done.withLock({ done in defer { done = true }; return !done }) else { return }
+            gate.unbound.withLock { $0 -= 1 }
+        }
+    }
+
+    /// A ticket for a listener the gate waits for; take every ticket before the group runs.
+    func expect() -> Ticket {
+        unbound.withLock { $0 += 1 }
+        return Ticket(gate: self)
+    }
+
+    var isOpen: Bool { unbound.withLock { $0 == 0 } }
+
+    /// Returns once open; throws `CancellationError` when the group is cancelled meanwhile
+    /// (a listener failed). Polled: start-up takes milliseconds and happens once.
+    func wait() async throws {
+        while !isOpen { try await Task.sleep(for: .milliseconds(5)) }
+    }
+}
+
+/// Why zonebootd could not start, naming what failed ("cannot listen for DHCP: ...").
+struct StartupFailure: Error, CustomStringConvertible {
+    let description: String
+}
+
+/// A server that binds in `start` and stops in `close` (DHCP, direct DHCP, TFTP) as a
+/// `Service`: bound when the group runs it, closed on graceful shutdown or cancellation.
+/// A failure to start is reported as `failure: error`.
+final class BoundService<Running: Sendable>: Service {
+    private let failure: String
+    private let start: @Sendable () async throws -> Running
+    private let close: @Sendable (Running) async -> Void
+    private let ticket: StartupGate.Ticket
+    private let started = Mutex<Running?>(nil)
+
+    init(failure: String, gate: StartupGate, start: @escaping @Sendable () async throws -> Running,
+         close: @escaping @Sendable (Running) async -> Void) {
+        self.failure = failure
+        self.start = start
+        self.close = close
+        ticket = gate.expect()
+    }
+
+    /// What `start` returned, once it did.
+    var running: Running? { started.withLock { $0 } }
+
+    func run() async throws {
+        let running: Running
+        do { running = try await start() } catch { throw StartupFailure(description: "\(failure): \(error)") }
+        started.withLock { $0 = running }
+        ticket.bound()
+        try? await gracefulShutdown()
+        await close(running)
+    }
+}
+
+/// An `HTTPListener` whose failure before it is bound is reported as `failure: error`.
+struct HTTPService<Listener: Service>: Service {
+    let listener: Listener
+    let ticket: StartupGate.Ticket
+    let failure: String
+
+    func run() async throws {
+        do { try await listener.run() } catch let error where !ticket.isBound {
+            throw StartupFailure(description: "\(failure): \(error)")
+        }
+    }
+}
+
+/// Rewrites the counters files once everything listens, every second after, and once more
+/// when it stops (last of all: it is the group's first service).
+struct CountersReporter: Service {
+    let gate: StartupGate
+    /// Each writes one file.
+    let writers: [@Sendable () -> Void]
+
+    func run() async throws {
+        try await gate.wait()
+        while true {
+            for write in writers { write() }
+            if Task.isShuttingDownGracefully { return }
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(1)) }
+            // Cancelled (another service failed): no final write.
+            if Task.isCancelled { return }
+        }
+    }
+}
+
+/// SIGHUP re-reads the zone file through the admin path (validate, plan, record, swap);
+/// logs "stopping" when the group shuts down (it is the group's last service: the first stopped).
+/// `hangups` is trapped before anything listens: a SIGHUP sent once the server answers is never lost.
+struct ReloadOnHangup: Service {
+    let hangups: UnixSignalsSequence
+    let administrator: ZoneAdministrator
+    let zoneFile: String
+    let logger: Logger
+
+    func run() async throws {
+        for await _ in hangups.cancelOnGracefulShutdown() {
+            await administrator.reload(zoneFile: zoneFile, now: Int64(Date().timeIntervalSince1970))
+        }
+        if Task.isShuttingDownGracefully { logger.info("stopping") }
+    }
+}
+
+/// The hook runner, once everything listens, until shutdown. Deliveries in progress then stay
+/// claimed and run again after the next start.
+struct HookRunnerService: Service {
+    let runner: HookRunner
+    let clients: HookHTTPClients
+    let gate: StartupGate
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown { [gate, runner] in
+            guard (try? await gate.wait()) != nil else { return }
+            await runner.run()
+        }
+        await clients.shutdown()
+    }
+}
