@@ -1,6 +1,6 @@
 /// The zone file, version 1, as a shape: the one definition of which keys exist,
-/// what they hold and which are required. `zone-format.md` is the contract; keys
-/// added beyond it are documented in docs/zone-format.md.
+/// what they hold and which are required. docs/zone-format.md is the contract;
+/// the keys the implementation adds are documented there too.
 enum ZoneShape {
     static let apiVersion = "zoneboot/v1"
 

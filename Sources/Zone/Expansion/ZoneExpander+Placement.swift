@@ -1,0 +1,199 @@
+import Addressing
+
+/// Placement: every port entry becomes one identity per port, and every port, circuit-id,
+/// management port and address is claimed by one entry, so that a second claim is
+/// reported against the first.
+extension ZoneExpander {
+    /// What the port entries placed so far have claimed, each as an index into `entries`.
+    /// (Static addresses are claimed in `addresses`, which the discovery check reads too.)
+    fileprivate struct Claims {
+        var ports: [Location: Int] = [:]
+        /// Pod → circuit-id (port name) → the switch without a remote-id that has it.
+        var circuits: [String: [String: (switch: String, entry: Int)]] = [:]
+        /// "pod/switch" → the entry that switch's management port is plugged into.
+        var managementPorts: [String: Int] = [:]
+    }
+
+    /// A pod's networks and switches by name, which its port entries refer to.
+    fileprivate struct PodScope {
+        let name: String
+        let networks: [String: ZoneSpec.Network]
+        let switches: [String: ZoneSpec.Switch]
+
+        init(_ pod: ZoneSpec.Pod) {
+            name = pod.name.value
+            networks = Dictionary(pod.networks.map { ($0.name.value, $0) }, uniquingKeysWith: { a, _ in a })
+            switches = Dictionary(pod.switches.map { ($0.name.value, $0) }, uniquingKeysWith: { a, _ in a })
+        }
+    }
+
+    mutating func placePorts() -> [Placed] {
+        var placed: [Placed] = []
+        var claims = Claims()
+        for pod in spec.pods {
+            let scope = PodScope(pod)
+            for sw in pod.switches {
+                if sw.droppedEntries > 0 { podsWithUnresolvedEntries.insert(scope.name) }
+                for entry in sw.ports { place(entry, on: sw, in: scope, claims: &claims, into: &placed) }
+            }
+        }
+        return placed
+    }
+
+    /// One port entry: its references and management port, then its ports one by one.
+    private mutating func place(_ entry: ZoneSpec.PortEntry, on sw: ZoneSpec.Switch, in pod: PodScope,
+                                claims: inout Claims, into placed: inout [Placed]) {
+        let e = entries.count
+        entries.append(entry)
+        // Ports and addresses are checked even for an entry that cannot make identities,
+        // so that one run reports its collisions too.
+        let resolved = resolve(entry, on: sw, networks: pod.networks, switches: pod.switches)
+        if resolved.identity == nil { podsWithUnresolvedEntries.insert(pod.name) }
+        if let device = entry.device { claimManagementPort(of: device, entry: e, pod: pod.name, claims: &claims) }
+        var addressReported = false
+        for (i, port) in entry.ports.value.names.enumerated() {
+            let location = Location(pod: pod.name, switch: sw.name.value, port: port)
+            guard claimPort(location, entry: e, claims: &claims) else { continue }
+            if sw.remoteID == nil { claimCircuit(location, entry: e, claims: &claims) }
+            guard let address = entry.address.value.advanced(by: i) else { break }
+            if !addressReported, let network = resolved.network {
+                addressReported = reportAddressProblem(address, ofPort: i, location, entry: entry, network: network)
+            }
+            claimAddress(address, location, entry: e)
+            guard let (kind, role) = resolved.identity, let network = resolved.network else { continue }
+            let identity = Identity(
+                kind: kind, name: "", fqdn: "", location: location, address: address,
+                network: network.name.value, subnet: network.subnet.value,
+                gateway: network.gateway?.value, role: role,
+                profile: rolesByName[role]?.boot?.value, rack: entry.rack?.value,
+                unit: entry.units.map { $0.value.lowerBound + i }, device: entry.device?.value)
+            placed.append(Placed(identity: identity, entry: e, index: i))
+        }
+    }
+
+    // MARK: Claims
+
+    private mutating func claimManagementPort(of device: Located<String>, entry e: Int, pod: String, claims: inout Claims) {
+        let key = "\(pod)/\(device.value)"
+        if let other = claims.managementPorts[key].map({ entries[$0] }) {
+            error(device.path, "switch \(device.value)'s management port is plugged in twice", device.at,
+                  notes: [.init("also plugged in here", at: other.device?.at ?? other.at)])
+        } else { claims.managementPorts[key] = e }
+    }
+
+    /// False when another entry declared the port first (reported once per pair of entries).
+    private mutating func claimPort(_ location: Location, entry e: Int, claims: inout Claims) -> Bool {
+        guard let other = claims.ports[location] else {
+            claims.ports[location] = e
+            return true
+        }
+        collideOnce(e, other, entries[e].ports, entries[other].ports,
+                    "port \(location.port) of \(location.switch) is declared twice", "also declared here")
+        return false
+    }
+
+    /// Without a remote-id, a relayed request is placed by its circuit-id (the port name)
+    /// alone, which must then be on one switch of the pod.
+    private mutating func claimCircuit(_ location: Location, entry e: Int, claims: inout Claims) {
+        if let other = claims.circuits[location.pod]?[location.port], other.switch != location.switch {
+            collideOnce(e, other.entry, entries[e].ports, entries[other.entry].ports,
+                        "circuit-id \(location.port) is on two switches of pod \(location.pod) that have no remote-id: "
+                            + "a relayed request could not be placed; give the switches a remote-id",
+                        "the other switch's port")
+        }
+        claims.circuits[location.pod, default: [:]][location.port] = (location.switch, e)
+    }
+
+    private mutating func claimAddress(_ address: IPv4Address, _ location: Location, entry e: Int) {
+        if let other = addresses[address] {
+            collideOnce(e, other, entries[e].address, entries[other].address,
+                        "address \(address) is given twice (port \(location.port) of \(location.switch))",
+                        "the other entry that gets \(address)")
+        } else { addresses[address] = e }
+    }
+
+    /// Reports the first of an entry's addresses its network cannot give; true when it did.
+    private mutating func reportAddressProblem(_ address: IPv4Address, ofPort i: Int, _ location: Location,
+                                               entry: ZoneSpec.PortEntry, network: ZoneSpec.Network) -> Bool {
+        guard let problem = addressProblem(address, network) else { return false }
+        let subject = i == 0 ? "\(address)" : "port \(location.port) would get \(address), which"
+        error(entry.address.path, "\(subject) \(problem)", entry.address.at,
+              notes: [.init("network \(network.name.value) is defined here", at: network.subnet.at)])
+        return true
+    }
+
+    // MARK: References
+
+    private struct ResolvedEntry {
+        /// Nil when the entry cannot make identities (its mistakes are reported).
+        var identity: (kind: Identity.Kind, role: String)?
+        var network: ZoneSpec.Network?
+    }
+
+    /// Checks one port entry's references: its network, its units, and its role or device.
+    private mutating func resolve(_ entry: ZoneSpec.PortEntry, on sw: ZoneSpec.Switch,
+                                  networks: [String: ZoneSpec.Network],
+                                  switches: [String: ZoneSpec.Switch]) -> ResolvedEntry {
+        let network = networks[entry.network.value]
+        if network == nil {
+            error(entry.network.path, "unknown network '\(entry.network.value)'"
+                + Suggest.hint(entry.network.value, among: networks.keys.sorted())
+                + "; this pod has: \(networks.keys.sorted().joined(separator: ", "))", entry.network.at)
+        }
+        var unitsFit = true
+        if let units = entry.units, units.value.count != entry.ports.value.count {
+            unitsFit = false
+            error(units.path, "\(entry.ports.value.count) port(s) (\(entry.ports.value)) but \(units.value.count) unit(s) "
+                + "(\(units.value.lowerBound)-\(units.value.upperBound)): they pair one to one", units.at,
+                  notes: [.init("the ports", at: entry.ports.at)])
+        }
+        let identity: (kind: Identity.Kind, role: String)?
+        switch (entry.role, entry.device) {
+        case (let role?, nil):
+            identity = resolveRole(role)
+        case (nil, let device?):
+            identity = resolveDevice(device, of: entry, on: sw, switches: switches)
+        case (let role?, let device?):
+            identity = nil
+            error(role.path, "give either role or device: a device port takes its switch's role", role.at,
+                  notes: [.init("device given here", at: device.at)])
+        case (nil, nil):
+            identity = nil
+            error(entry.path, "needs a role (what is plugged in) or a device (which switch's management port)", entry.at)
+        }
+        return ResolvedEntry(identity: network != nil && unitsFit ? identity : nil, network: network)
+    }
+
+    /// A port with a role: a BMC when the role is `lom`, else a host.
+    private mutating func resolveRole(_ role: Located<String>) -> (kind: Identity.Kind, role: String)? {
+        guard rolesByName[role.value] != nil else {
+            unknownRole(role)
+            return nil
+        }
+        return (role.value == "lom" ? .bmc : .host, role.value)
+    }
+
+    /// A port with a device: another switch's management port, which takes that switch's role.
+    private mutating func resolveDevice(_ device: Located<String>, of entry: ZoneSpec.PortEntry, on sw: ZoneSpec.Switch,
+                                        switches: [String: ZoneSpec.Switch]) -> (kind: Identity.Kind, role: String)? {
+        var role: String?
+        if device.value == sw.name.value {
+            error(device.path, "a switch cannot be its own management port's neighbour", device.at)
+        } else if let target = switches[device.value] {
+            role = target.role?.value
+            if role == nil {
+                error(device.path, "switch \(device.value) has no role, so its management port has none", device.at,
+                      notes: [.init("switch \(device.value) is defined here", at: target.name.at)])
+            }
+        } else {
+            error(device.path, "unknown switch '\(device.value)' in this pod"
+                + Suggest.hint(device.value, among: switches.keys.sorted()), device.at)
+        }
+        let onePort = entry.ports.value.count == 1
+        if !onePort {
+            error(entry.ports.path, "a device entry is one port, found \(entry.ports.value.count)", entry.ports.at)
+        }
+        guard let role, onePort else { return nil }
+        return (.switch, role)
+    }
+}

@@ -1,0 +1,80 @@
+/// Hooks: what runs when an event happens, and the events there are.
+extension ZoneSpec {
+    /// A hook does exactly one thing (checked on expansion): runs an executable next to the
+    /// zone file, POSTs the event to a URL, or runs a hook built into zonebootd.
+    public struct Hook: Sendable {
+        public var name: Located<String>
+        public var on: [Located<HookEvent>]
+        /// Executable, relative to the zone file's folder; gets the event as JSON on stdin.
+        public var run: Located<String>?
+        /// Webhook: the event is POSTed as JSON here.
+        public var url: Located<String>?
+        public var builtin: Located<BuiltinHook>?
+        /// How long one run may take before it is killed (or the request abandoned) and counted as failed.
+        public var timeout: Located<Duration>?
+        /// redfish-register: a JSON file {"username", "password"}, mode 0600, absolute or relative to the zone file.
+        public var credentials: Located<String>?
+        /// redfish-register and webhooks: whether a self-signed certificate is accepted.
+        public var tls: Located<HookTLS>?
+
+        public init(name: Located<String>, on: [Located<HookEvent>], run: Located<String>? = nil, url: Located<String>? = nil,
+                    builtin: Located<BuiltinHook>? = nil, timeout: Located<Duration>? = nil,
+                    credentials: Located<String>? = nil, tls: Located<HookTLS>? = nil) {
+            self.name = name
+            self.on = on
+            self.run = run
+            self.url = url
+            self.builtin = builtin
+            self.timeout = timeout
+            self.credentials = credentials
+            self.tls = tls
+        }
+
+        /// What the hook does, as written; nil where the zone names none or several (an error).
+        public var action: HookAction? {
+            switch (run, url, builtin) {
+            case (let run?, nil, nil): .run(run.value)
+            case (nil, let url?, nil): .post(url.value)
+            case (nil, nil, let builtin?): .builtin(builtin.value)
+            default: nil
+            }
+        }
+
+        /// The timeout a run gets where the zone sets none.
+        public static let defaultTimeout = Duration(seconds: 30)
+    }
+}
+
+/// What a hook does with an event.
+public enum HookAction: Sendable, Hashable {
+    case run(String)
+    case post(String)
+    case builtin(BuiltinHook)
+}
+
+/// Hooks built into zonebootd.
+public enum BuiltinHook: String, Sendable, Codable, CaseIterable {
+    /// Sets a BMC's hostname over Redfish and records its system's serial, model and firmware.
+    case redfishRegister = "redfish-register"
+}
+
+/// Whether a hook's HTTPS peer must present a certificate the system trusts.
+public enum HookTLS: String, Sendable, Codable, CaseIterable {
+    case verify
+    /// BMCs ship with self-signed certificates; accepting them still encrypts.
+    case acceptSelfSigned = "accept-self-signed"
+}
+
+/// Events a hook can subscribe to.
+public enum HookEvent: String, Sendable, Codable, CaseIterable {
+    case leaseOffered = "lease.offered"
+    case leaseAcked = "lease.acked"
+    case leaseReleased = "lease.released"
+    case leaseExpired = "lease.expired"
+    case hostDiscovered = "host.discovered"
+    case hostReplaced = "host.replaced"
+    /// Addition: a machine whose kind does not fit its port's role (an iLO on a host port).
+    case hostMiscabled = "host.miscabled"
+    case bmcDiscovered = "bmc.discovered"
+    case zoneApplied = "zone.applied"
+}

@@ -1,0 +1,159 @@
+/// A resource flattened for diffing.
+struct PlanResource: Sendable {
+    var kind: String
+    var name: String
+    var pod: String?
+    var `switch`: String?
+    var port: String?
+    var location: Location?
+    var fields: [(String, String)]
+}
+
+/// How a revision is flattened for a plan, one function per resource kind, and how two
+/// flattened resources are compared and ordered.
+enum PlanResources {
+    /// Settings sort before identities; identities by location, as the zone reads.
+    static func order(_ a: ZonePlan.Change, _ b: ZonePlan.Change) -> Bool {
+        let rank = ["zone": 0, "pod": 1, "role": 2, "profile": 3, "hook": 4]
+        if a.isIdentity != b.isIdentity { return !a.isIdentity }
+        if !a.isIdentity { return (rank[a.kind] ?? 9, a.key) < (rank[b.kind] ?? 9, b.key) }
+        let la = Location(pod: a.pod ?? "", switch: a.switch ?? "", port: a.port ?? "")
+        let lb = Location(pod: b.pod ?? "", switch: b.switch ?? "", port: b.port ?? "")
+        return la < lb
+    }
+
+    static func diff(_ old: [(String, String)], _ new: [(String, String)]) -> [ZonePlan.FieldChange] {
+        let oldMap = Dictionary(old, uniquingKeysWith: { a, _ in a })
+        let newMap = Dictionary(new, uniquingKeysWith: { a, _ in a })
+        var order = new.map(\.0)
+        for (key, _) in old where newMap[key] == nil { order.append(key) }
+        return order.compactMap { key in
+            oldMap[key] == newMap[key] ? nil : ZonePlan.FieldChange(field: key, old: oldMap[key], new: newMap[key])
+        }
+    }
+
+    /// Every resource of a revision by key: identities by location (`p01/tor-a/swp7`),
+    /// settings as `kind name` (`role hypervisor`). A later resource with the same key
+    /// replaces an earlier one, in the order below.
+    static func of(_ revision: ZoneRevision) -> [String: PlanResource] {
+        let spec = revision.spec
+        var resources: [String: PlanResource] = [:]
+        for identity in revision.identities { resources[identity.location.description] = self.identity(identity) }
+        var settings = [zone(spec)]
+        settings += spec.pods.map(pod)
+        settings += spec.roles.map(role)
+        settings += spec.profiles.map { profile($0, templates: revision.source.files) }
+        settings += spec.hooks.map(hook)
+        for setting in settings { resources["\(setting.kind) \(setting.name)"] = setting }
+        return resources
+    }
+
+    static func identity(_ identity: Identity) -> PlanResource {
+        var fields: [(String, String)] = [
+            ("name", identity.name), ("fqdn", identity.fqdn), ("address", identity.address.description),
+            ("netmask", identity.netmask.description), ("network", identity.network), ("role", identity.role),
+        ]
+        if let gateway = identity.gateway { fields.append(("gateway", gateway.description)) }
+        if let profile = identity.profile { fields.append(("profile", profile)) }
+        if let rack = identity.rack { fields.append(("rack", String(rack))) }
+        if let unit = identity.unit { fields.append(("unit", String(unit))) }
+        if let host = identity.managedHost { fields.append(("manages", host)) }
+        if let device = identity.device { fields.append(("device", device)) }
+        let l = identity.location
+        return PlanResource(kind: identity.kind.rawValue, name: identity.name, pod: l.pod,
+                            switch: l.switch, port: l.port, location: l, fields: fields)
+    }
+
+    static func zone(_ spec: ZoneSpec) -> PlanResource {
+        var fields: [(String, String)] = [
+            ("domain", spec.domain.value), ("naming.host", spec.naming.host.value.text),
+            ("naming.lom", spec.naming.lom.value.text), ("naming.switch", spec.naming.switch.value.text),
+            ("defaults.lease", spec.defaults.lease.value.description),
+            ("defaults.dns", spec.defaults.dns.map(\.value.description).joined(separator: ", ")),
+            ("defaults.ntp", spec.defaults.ntp.map(\.value.description).joined(separator: ", ")),
+        ]
+        if let server = spec.defaults.bootServer { fields.append(("defaults.boot-server", server.value.description)) }
+        return PlanResource(kind: "zone", name: spec.zone.value, fields: fields)
+    }
+
+    static func pod(_ pod: ZoneSpec.Pod) -> PlanResource {
+        var fields: [(String, String)] = [("relays", pod.relays.map(\.value.description).joined(separator: ", "))]
+        if !pod.relaySources.isEmpty {
+            fields.append(("relay-sources", pod.relaySources.map(\.value.description).joined(separator: ", ")))
+        }
+        for network in pod.networks {
+            fields.append(("networks.\(network.name.value).subnet", network.subnet.value.description))
+            if let gateway = network.gateway { fields.append(("networks.\(network.name.value).gateway", gateway.value.description)) }
+        }
+        for sw in pod.switches {
+            if let role = sw.role { fields.append(("switches.\(sw.name.value).role", role.value)) }
+            if let rid = sw.remoteID { fields.append(("switches.\(sw.name.value).remote-id", rid.value)) }
+        }
+        if let d = pod.discovery {
+            fields.append(("discovery.network", d.network.value))
+            fields.append(("discovery.range", d.range.value.description))
+            if let lease = d.lease { fields.append(("discovery.lease", lease.value.description)) }
+        }
+        return PlanResource(kind: "pod", name: pod.name.value, fields: fields)
+    }
+
+    static func role(_ role: ZoneSpec.Role) -> PlanResource {
+        var fields: [(String, String)] = []
+        if let boot = role.boot { fields.append(("boot", boot.value)) }
+        if let ztp = role.ztp { fields.append(("ztp", ztp.value.rawValue)) }
+        if let installer = role.installer { fields.append(("installer", installer.value.description)) }
+        if !role.hooks.isEmpty { fields.append(("hooks", role.hooks.map(\.value).joined(separator: ", "))) }
+        if let chef = role.chef {
+            fields.append(("chef.run-list", chef.runList.map(\.value).joined(separator: ", ")))
+            if let env = chef.environment { fields.append(("chef.environment", env.value)) }
+            fields.append(("chef.attributes", json(chef.attributes)))
+        }
+        if let ansible = role.ansible {
+            fields.append(("ansible.groups", ansible.groups.map(\.value).joined(separator: ", ")))
+            fields.append(("ansible.vars", json(.object(ansible.vars.map { .init($0.name.value, $0.value) }))))
+        }
+        return PlanResource(kind: "role", name: role.name.value, fields: fields)
+    }
+
+    /// `templates`: the revision's template texts by path, whose digests the profile carries.
+    static func profile(_ profile: ZoneSpec.Profile, templates: [String: String]) -> PlanResource {
+        var fields: [(String, String)] = []
+        var paths: [String] = []
+        if let ipxe = profile.ipxe {
+            fields.append(("ipxe", ipxe.value))
+            paths.append(ipxe.value)
+        }
+        for file in profile.files {
+            fields.append(("files.\(file.name.value)", file.template.value))
+            paths.append(file.template.value)
+        }
+        // A template edit changes what hosts get without changing the zone file.
+        for path in paths {
+            fields.append(("template \(path)", templates[path].map { ZoneSource.fnv1a([$0]) } ?? "missing"))
+        }
+        return PlanResource(kind: "profile", name: profile.name.value, fields: fields)
+    }
+
+    static func hook(_ hook: ZoneSpec.Hook) -> PlanResource {
+        var fields = [("on", hook.on.map(\.value.rawValue).joined(separator: ", "))]
+        if let run = hook.run { fields.append(("run", run.value)) }
+        if let url = hook.url { fields.append(("url", url.value)) }
+        if let builtin = hook.builtin { fields.append(("builtin", builtin.value.rawValue)) }
+        if let timeout = hook.timeout { fields.append(("timeout", timeout.value.description)) }
+        if let credentials = hook.credentials { fields.append(("credentials", credentials.value)) }
+        if let tls = hook.tls { fields.append(("tls", tls.value.rawValue)) }
+        return PlanResource(kind: "hook", name: hook.name.value, fields: fields)
+    }
+
+    private static func json(_ value: ZoneValue) -> String {
+        switch value {
+        case .null: "null"
+        case .bool(let b): b ? "true" : "false"
+        case .int(let i): String(i)
+        case .double(let d): String(d)
+        case .string(let s): "\"\(s)\""
+        case .array(let items): "[" + items.map(json).joined(separator: ", ") + "]"
+        case .object(let members): "{" + members.map { "\"\($0.key)\": \(json($0.value))" }.joined(separator: ", ") + "}"
+        }
+    }
+}

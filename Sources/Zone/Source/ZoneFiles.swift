@@ -1,0 +1,133 @@
+import Foundation
+
+/// Where templates and hooks are read from: the zone file's folder, or a stored revision.
+protocol ZoneFileAccess {
+    func read(_ path: String) -> Result<String, ZoneFileProblem>
+    func executable(_ path: String) -> ExecutableStatus
+    func displayName(_ path: String) -> String
+}
+
+enum ExecutableStatus {
+    case executable, notExecutable, missing
+    /// A stored revision keeps no executables: their check belongs to the host that runs them.
+    case unknown
+}
+
+enum ZoneFileProblem: Error {
+    case missing(String)
+    case unreadable(String)
+}
+
+struct DiskFiles: ZoneFileAccess {
+    /// The zone file's folder as the operator wrote it ("" for the current one).
+    let folder: String
+
+    func url(_ path: String) -> URL { URL(fileURLWithPath: displayName(path)) }
+
+    func displayName(_ path: String) -> String { folder.isEmpty ? path : "\(folder)/\(path)" }
+
+    func read(_ path: String) -> Result<String, ZoneFileProblem> {
+        let target = url(path)
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: target.path, isDirectory: &isDirectory) else {
+            return .failure(.missing("\(displayName(path)) does not exist"))
+        }
+        if isDirectory.boolValue { return .failure(.unreadable("\(displayName(path)) is a folder, not a file")) }
+        guard let data = FileManager.default.contents(atPath: target.path) else {
+            return .failure(.unreadable("\(displayName(path)) cannot be read"))
+        }
+        if data.count > ZoneLoader.maximumFileSize {
+            return .failure(.unreadable("\(displayName(path)) is larger than \(ZoneLoader.maximumFileSize >> 20) MiB"))
+        }
+        guard let text = String(data: data, encoding: .utf8), !text.contains("\0") else {
+            return .failure(.unreadable("\(displayName(path)) is not UTF-8 text"))
+        }
+        return .success(text)
+    }
+
+    func executable(_ path: String) -> ExecutableStatus {
+        let target = url(path).path
+        guard FileManager.default.fileExists(atPath: target) else { return .missing }
+        return FileManager.default.isExecutableFile(atPath: target) ? .executable : .notExecutable
+    }
+}
+
+struct StoredFiles: ZoneFileAccess {
+    let files: [String: String]
+
+    func read(_ path: String) -> Result<String, ZoneFileProblem> {
+        files[path].map { .success($0) } ?? .failure(.missing("\(path) is not part of this revision"))
+    }
+
+    func executable(_ path: String) -> ExecutableStatus { .unknown }
+    func displayName(_ path: String) -> String { path }
+}
+
+/// Reads every template a zone names, checks that each parses as Mustache, and
+/// that each hook is an executable.
+struct TemplateReader<Files: ZoneFileAccess> {
+    let files: Files
+    private(set) var diagnostics: [Diagnostic] = []
+    /// Template path as written → text; what a revision stores.
+    private(set) var contents: [String: String] = [:]
+    /// Template path as written → compiled template.
+    private(set) var compiled: [String: ZoneTemplate] = [:]
+    /// Display name → text, for quoting template lines in diagnostics.
+    private(set) var texts: [String: String] = [:]
+
+    init(files: Files) { self.files = files }
+
+    mutating func read(_ spec: ZoneSpec) {
+        for profile in spec.profiles {
+            if let ipxe = profile.ipxe { readTemplate(ipxe) }
+            for file in profile.files { readTemplate(file.template) }
+        }
+        for hook in spec.hooks {
+            guard let run = hook.run else { continue }
+            let name = files.displayName(run.value)
+            switch files.executable(run.value) {
+            case .missing:
+                diagnostics.append(Diagnostic(path: run.path, "hook program \(name) does not exist", at: run.at))
+            case .notExecutable:
+                diagnostics.append(Diagnostic(path: run.path, "hook program \(name) is not executable (chmod +x)",
+                                              at: run.at))
+            case .executable, .unknown:
+                break
+            }
+        }
+    }
+
+    private mutating func readTemplate(_ path: Located<String>) {
+        guard contents[path.value] == nil else { return }
+        switch files.read(path.value) {
+        case .failure(.missing(let why)), .failure(.unreadable(let why)):
+            diagnostics.append(Diagnostic(path: path.path, "template \(why)", at: path.at))
+        case .success(let text):
+            contents[path.value] = text
+            let name = files.displayName(path.value)
+            texts[name] = text
+            do {
+                compiled[path.value] = try ZoneTemplate(text: text)
+            } catch {
+                diagnostics.append(Diagnostic(
+                    path: path.path, "template \(name) does not parse: \(error.message)",
+                    at: SourcePosition(file: name, line: error.line, column: error.column),
+                    notes: [.init("the template is named here", at: path.at)]))
+            }
+        }
+    }
+}
+
+enum FileError {
+    /// The operating system's words for a failed open, without Foundation's wrapping.
+    static func reason(_ error: any Error) -> String {
+        let ns = error as NSError
+        if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+            return String(cString: strerror(Int32(underlying.code)))
+        }
+        if ns.domain == NSCocoaErrorDomain, ns.code == NSFileReadNoSuchFileError || ns.code == 4 {
+            return "no such file"
+        }
+        return ns.localizedDescription
+    }
+}
