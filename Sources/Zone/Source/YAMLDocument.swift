@@ -137,9 +137,15 @@ enum YAMLDocument {
                     let keyScalar: YScalar
                     switch key {
                     case .scalar(let s): keyScalar = convert(s)
-                    default:
-                        // Complex keys have no place in a zone file; name them so the shape check reports them.
-                        keyScalar = YScalar(text: "<\(key)>", kind: .string, at: position(key.mark))
+                    case .mapping:
+                        // Complex keys have no place in a zone file; name their kind (never the node
+                        // itself: its description is long and holds memory addresses) so the shape
+                        // check reports them, the same way on every run.
+                        keyScalar = YScalar(text: "<mapping>", kind: .string, at: position(key.mark))
+                    case .sequence:
+                        keyScalar = YScalar(text: "<sequence>", kind: .string, at: position(key.mark))
+                    case .alias:
+                        keyScalar = YScalar(text: "<alias>", kind: .string, at: position(key.mark))
                     }
                     entries.append(.init(key: keyScalar, value: try convert(value)))
                 }
