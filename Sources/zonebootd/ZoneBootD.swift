@@ -200,26 +200,26 @@ struct ZoneBootD: AsyncParsableCommand {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         // HTTP gets its own threads: a burst of downloads must not delay DHCP answers.
         let httpGroup = MultiThreadedEventLoopGroup(numberOfThreads: 2)
-        var servers: [DHCPServer] = []
+        var dhcp: DHCPServer?
         var httpServers: [BootHTTPServer] = []
         var adminServer: AdminHTTPServer?
         func closeAll() async {
             await adminServer?.close()
-            for server in servers { await server.close() }
+            await dhcp?.close()
             for server in httpServers { await server.close() }
             try? await group.shutdownGracefully()
             try? await httpGroup.shutdownGracefully()
         }
         do {
-            for address in listen {
-                let configuration = DHCPServer.Configuration(
-                    host: address, port: dhcpPort, settings: settings,
-                    rateLimit: RequestRateLimit(perMAC: maxRequestsPerMAC, perCircuit: maxRequestsPerCircuit),
-                    hostEvents: HostEventBudget(perPortPerMinute: maxHostEventsPerPort),
-                    bootServerPort: proxyDHCP ? bootServerPort : nil)
-                servers.append(try await DHCPServer.start(configuration, revisions: revisions, store: store,
-                                                          directory: directory, group: group, logger: logger))
-            }
+            // One engine for every DHCP socket: each --listen address, the boot server port, the direct ports.
+            settings.directSwitch = directSwitch
+            let configuration = DHCPServer.Configuration(
+                hosts: listen, port: dhcpPort, settings: settings,
+                rateLimit: RequestRateLimit(perMAC: maxRequestsPerMAC, perCircuit: maxRequestsPerCircuit),
+                hostEvents: HostEventBudget(perPortPerMinute: maxHostEventsPerPort),
+                bootServerPort: proxyDHCP ? bootServerPort : nil, directInterfaces: directSwitch == nil ? [] : try directInterfaces())
+            dhcp = try await DHCPServer.start(configuration, revisions: revisions, store: store,
+                                              directory: directory, group: group, logger: logger)
         } catch {
             logger.critical("cannot listen for DHCP: \(error)")
             await closeAll()
@@ -257,23 +257,6 @@ struct ZoneBootD: AsyncParsableCommand {
             }
         }
 
-        var directServer: DirectDHCPServer?
-        if let directSwitch {
-            var directSettings = settings
-            directSettings.directSwitch = directSwitch
-            do {
-                directServer = try await DirectDHCPServer.start(
-                    interfaces: try directInterfaces(), settings: directSettings,
-                    rateLimit: RequestRateLimit(perMAC: maxRequestsPerMAC, perCircuit: maxRequestsPerCircuit),
-                    hostEvents: HostEventBudget(perPortPerMinute: maxHostEventsPerPort),
-                    revisions: revisions, store: store, directory: directory, group: group, logger: logger)
-            } catch {
-                logger.critical("cannot start direct mode: \(error)")
-                await closeAll()
-                throw ExitCode.failure
-            }
-        }
-
         let tftpService: TFTPService?
         do {
             // The loaders by their manifest names, and each host's rendered files at
@@ -292,7 +275,6 @@ struct ZoneBootD: AsyncParsableCommand {
                 logger: logger)
         } catch {
             logger.critical("cannot start TFTP: \(error)")
-            await directServer?.close()
             await closeAll()
             throw ExitCode.failure
         }
@@ -310,7 +292,7 @@ struct ZoneBootD: AsyncParsableCommand {
 
         let countersPath = countersFile ?? (stateDirectory as NSString).appendingPathComponent("dhcp-counters.json")
         let reporter = CountersReporter(path: countersPath,
-                                        statistics: servers.map(\.statistics) + (directServer.map { [$0.statistics] } ?? []),
+                                        statistics: dhcp.map { [$0.statistics] } ?? [],
                                         hooks: hookStatistics,
                                         http: .init(requests: httpServers.map(\.statistics), connections: httpConnections,
                                                     admin: adminConnections))
@@ -326,7 +308,6 @@ struct ZoneBootD: AsyncParsableCommand {
         runnerTask.cancel()
         await runnerTask.value
         await hookClients.shutdown()
-        await directServer?.close()
         await tftpService?.close()
         await closeAll()
         reporter.write()
