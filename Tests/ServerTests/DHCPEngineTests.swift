@@ -130,7 +130,7 @@ private struct EngineHarness {
 
     func shutdown() async throws {
         try await writer.shutdownGracefully()
-        try await loop.shutdownGracefully()
+        await loop.shutdownGracefully()
     }
 }
 
