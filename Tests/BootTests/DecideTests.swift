@@ -46,7 +46,8 @@ private let macB: [UInt8] = [0x52, 0x54, 0, 0, 0, 0xB]
     init() throws { revision = try ZoneLoader.load(path: exampleZonePath) }
 
     private func decide(_ facts: RequestFacts, _ leases: LeaseTable = LeaseTable(), settings: DHCPSettings? = nil) -> Decision {
-        DHCPPolicy.decide(DecisionInput(facts: facts, revision: revision, leases: leases, settings: settings ?? self.settings, now: now))
+        DHCPPolicy.decide(DecisionInput(facts: facts, revision: revision, leases: leases, settings: settings ?? self.settings,
+                                        now: now))
     }
 
     private func reply(_ decision: Decision) throws -> (DHCPMessage, ReplyRoute) {
@@ -369,7 +370,9 @@ private let macB: [UInt8] = [0x52, 0x54, 0, 0, 0, 0xB]
         // Trust still comes from giaddr: link-selection from an unknown relay changes nothing.
         let untrusted = try request(.discover, mac: macA, circuit: "swp45", giaddr: IPv4Address(198, 18, 251, 1),
                                     extraSubOptions: [DHCPOption(5, [198, 18, 16, 0])])
-        #expect(dropReason(DHCPPolicy.decide(DecisionInput(facts: untrusted, revision: edited, leases: LeaseTable(), settings: settings, now: now))) == .untrustedRelay)
+        let fromUntrusted = DHCPPolicy.decide(DecisionInput(facts: untrusted, revision: edited, leases: LeaseTable(),
+                                                            settings: settings, now: now))
+        #expect(dropReason(fromUntrusted) == .untrustedRelay)
     }
 
     @Test func relayPortAndServerIDOverride() throws {
