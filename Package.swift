@@ -97,6 +97,8 @@ let package = Package(
             "Server", "Store", "Boot", "Zone", "DHCPv4", "Addressing", "CPacketSocket", "AdminAPI", "TestSupport",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
+            // NIOAsyncTestingChannel: the DHCP channel handler and engine without sockets.
+            .product(name: "NIOEmbedded", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
             // The boot and admin routers driven in-process (`app.test(.router)`).
             .product(name: "Hummingbird", package: "hummingbird"),

@@ -9,14 +9,15 @@ import Store
 import Zone
 
 /// The DHCP listener's core, confined to one event loop: decode, decide, make durable,
-/// reply.
+/// reply. One engine serves every DHCP socket of the process (each `--listen` address,
+/// the proxy boot server port, the direct-mode packet sockets), so there is one lease
+/// table, one rate limit and one host-event budget, and one writer makes them durable.
 ///
-/// Decisions are made one at a time against the in-memory lease table, so two
-/// requests never get the same discovery address. Their leases and events are
-/// group-committed: while one transaction is being written, new decisions queue, and
-/// the next transaction takes them all. A reply leaves only after its transaction
-/// committed, so an ACK is never sent for a lease a crash could lose, and throughput
-/// is not bounded by the disk's fsync rate.
+/// Each datagram goes: parse → facts → rate limit → `DHCPPolicy.decide` → apply to the
+/// in-memory lease table → group commit (`GroupCommit`) → send. Decisions are made one at
+/// a time against the table, so two requests never get the same discovery address. A
+/// reply whose decision has durable leases or events leaves only after its transaction
+/// committed, so an ACK is never sent for a lease a crash could lose.
 final class DHCPEngine {
     private struct Pending {
         var leases: [Lease]
@@ -38,34 +39,29 @@ final class DHCPEngine {
     private var table: LeaseTable
     private var rateLimit: RequestRateLimit
     private var hostEvents: HostEventBudget
-    private var pending: [Pending] = []
-    private var committing = false
-    /// Where replies leave: a UDP socket (relayed) or packet sockets (direct).
-    private let sender: any ReplySender
-    /// proxyDHCP: the boot server socket (port 4011); its requests are answered from it.
-    private let bootServerSender: (any ReplySender)?
+    private var commits = GroupCommit<Pending>()
+    /// Where replies leave, one per socket: a reply leaves through the sender of the socket
+    /// its request came in on (`DatagramOrigin.socket` is an index here).
+    private let senders: [any ReplySender]
 
     /// Sends what was written since the last flush: several replies leave together.
     func flush() {
-        sender.flush()
-        bootServerSender?.flush()
+        for sender in senders { sender.flush() }
     }
 
     /// At shutdown, once nothing reads the sockets any more.
     func closeSenders() {
         flush()
-        sender.close()
-        bootServerSender?.close()
+        for sender in senders { sender.close() }
     }
 
     init(loop: any EventLoop, revisions: RevisionHolder, store: any LeaseStore, directory: LeaseDirectory, leases: LeaseTable,
          settings: DHCPSettings, rateLimit: RequestRateLimit, hostEvents: HostEventBudget = HostEventBudget(),
-         sender: any ReplySender, bootServerSender: (any ReplySender)? = nil, writer: NIOThreadPool,
+         senders: [any ReplySender], writer: NIOThreadPool,
          statistics: DHCPStatistics, logger: Logger, clock: @escaping @Sendable () -> Int64) {
         self.rateLimit = rateLimit
         self.hostEvents = hostEvents
-        self.sender = sender
-        self.bootServerSender = bootServerSender
+        self.senders = senders
         self.loop = loop
         self.revisions = revisions
         self.store = store
@@ -78,10 +74,8 @@ final class DHCPEngine {
         table = leases
     }
 
-    /// One datagram, with what the socket says of it: where it really came from (the IP
-    /// source, the ingress port in direct mode) and which port it came to.
-    func handle(_ bytes: [UInt8], ingressInterface: String?, sourceAddress: IPv4Address?, sourcePort: UInt16,
-                onBootServerPort: Bool = false) {
+    /// One datagram, with what its socket says of it.
+    func handle(_ bytes: [UInt8], from origin: DatagramOrigin) {
         loop.preconditionInEventLoop()
         statistics.update { $0.received += 1 }
         let message: DHCPMessage
@@ -92,23 +86,21 @@ final class DHCPEngine {
             logger.debug("malformed datagram", metadata: ["reason": "\(error)"])
             return
         }
-        guard let facts = RequestFacts(message: message, ingressInterface: ingressInterface, sourcePort: sourcePort,
-                                       sourceAddress: sourceAddress, onBootServerPort: onBootServerPort) else {
+        guard let facts = RequestFacts(message: message, ingressInterface: origin.ingressInterface, sourcePort: origin.sourcePort,
+                                       sourceAddress: origin.sourceAddress, onBootServerPort: origin.onBootServerPort) else {
             statistics.update { $0.dropped(DropReason.notAServerMessage) }
             return
         }
         if facts.discardedClientText > 0 { statistics.update { $0.clientTextDiscarded += facts.discardedClientText } }
         let now = clock()
-        switch rateLimit.admit(mac: facts.mac, circuit: facts.circuitKey, now: now) {
-        case .allow: break
-        case .tooManyFromMAC:
-            statistics.update { $0.dropped("rate-limited-mac") }
-            return
-        case .tooManyFromCircuit:
-            statistics.update { $0.dropped("rate-limited-circuit") }
+        if let limited = rateLimit.admit(mac: facts.mac, circuit: facts.circuitKey, now: now) {
+            statistics.update { $0.dropped(limited) }
             return
         }
-        var decision = DHCPPolicy.decide(facts, revision: revisions.current, leases: table, settings: settings, now: now)
+        // The input (and its reference to the table) ends with this statement: the table is
+        // then uniquely held again, and applying the decision does not copy it.
+        var decision = DHCPPolicy.decide(DecisionInput(facts: facts, revision: revisions.current, leases: table,
+                                                       settings: settings, now: now))
         var reply: OutgoingReply?
         switch decision.outcome {
         case .drop(let reason):
@@ -118,56 +110,60 @@ final class DHCPEngine {
         case .silent:
             statistics.update { $0.silent += 1 }
         case .reply(let message, let route):
-            // A client's option 57 covers the IP and UDP headers (28 bytes) as well.
-            reply = OutgoingReply(message: message, route: route, maximumSize: (facts.maximumMessageSize ?? 576) - 28,
-                                  ingress: ingressInterface, onBootServerPort: onBootServerPort)
+            reply = OutgoingReply(message: message, route: route, maximumSize: decision.maximumReplySize,
+                                  ingress: origin.ingressInterface, socket: origin.socket)
         }
         if let client = decision.proxyClient { table.remember(client, now: now) }
         if let binding = decision.proxyBinding { directory.record([binding]) }
         let suppressed = hostEvents.admit(&decision.events, now: now)
         if suppressed > 0 { statistics.update { $0.hostEventsSuppressed += suppressed } }
         // The next decision must see this one's leases, durable or not yet (a copy of a
-        // request, forwarded and relayed, is then seen as done). An offer is a promise for a
-        // moment: it reserves a discovery address in memory and is not worth an fsync; after
-        // a crash the client's REQUEST is NAKed and it starts over. Bound, released and
-        // declined leases are made durable before the reply, and taken back from the table
-        // if the commit fails, so the client's retry is decided afresh, with its events.
-        var item = Pending(leases: decision.leases.filter { $0.state != .offered }, events: decision.events, reply: reply)
-        for lease in decision.leases {
-            if lease.state != .offered { item.undo.append((lease.address, table.lease(address: lease.address))) }
-            table.apply(lease)
-        }
+        // request, forwarded and relayed, is then seen as done); the durable ones are taken
+        // back if their commit fails.
+        let durable = decision.durableLeases
+        var item = Pending(leases: durable, events: decision.events, reply: reply)
+        for lease in durable { item.undo.append((lease.address, table.lease(address: lease.address))) }
+        for lease in decision.leases { table.apply(lease) }
         if item.leases.isEmpty && item.events.isEmpty {
             if let reply { send(reply) }
             return
         }
-        pending.append(item)
-        commitIfIdle()
+        perform(commits.submit(item))
     }
 
-    /// A failed batch leaves the table as if it had never been decided; requests decided
-    /// after it (still queued) keep theirs, applied again on top.
-    private func takeBack(_ batch: [Pending]) {
-        for item in batch.reversed() {
-            for (address, previous) in item.undo.reversed() { table.restore(address, to: previous) }
-        }
-        for index in pending.indices {
-            pending[index].undo = pending[index].leases.map { ($0.address, table.lease(address: $0.address)) }
-            for lease in pending[index].leases { table.apply(lease) }
+    private func perform(_ actions: [GroupCommit<Pending>.Action]) {
+        for action in actions {
+            switch action {
+            case .write(let batch):
+                write(batch)
+            case .send(let batch):
+                directory.record(batch.flatMap(\.leases))
+                for item in batch { if let reply = item.reply { send(reply) } }
+                flush()
+            case .takeBack(let failed, let reapply):
+                // Nothing is sent for what is not durable; the clients will retry, and are
+                // decided afresh against a table as if the failed batch had never been.
+                for item in failed.reversed() {
+                    for (address, previous) in item.undo.reversed() { table.restore(address, to: previous) }
+                }
+                // Requests decided after it keep theirs, applied again on top.
+                let again = reapply.map { item in
+                    var item = item
+                    item.undo = item.leases.map { ($0.address, table.lease(address: $0.address)) }
+                    for lease in item.leases { table.apply(lease) }
+                    return item
+                }
+                perform(commits.reapplied(again))
+            }
         }
     }
 
-    private func commitIfIdle() {
-        guard !committing, !pending.isEmpty else { return }
-        let batch = pending
-        pending = []
-        committing = true
+    private func write(_ batch: [Pending]) {
         let leases = batch.flatMap(\.leases), events = batch.flatMap(\.events)
         let store = self.store
         writer.runIfActive(eventLoop: loop) {
             try store.commit(leases: leases, events: events)
         }.assumeIsolated().whenComplete { result in
-            self.committing = false
             switch result {
             case .success:
                 self.statistics.update {
@@ -175,37 +171,48 @@ final class DHCPEngine {
                     $0.leasesWritten += leases.count
                     $0.eventsWritten += events.count
                 }
-                self.directory.record(leases)
-                for item in batch { if let reply = item.reply { self.send(reply) } }
-                self.flush()
             case .failure(let error):
-                // Nothing is sent for what is not durable; the clients will retry.
-                self.takeBack(batch)
                 self.statistics.update { $0.commitFailures += 1 }
                 self.logger.error("lease commit failed; \(batch.count) replies withheld", metadata: ["error": "\(error)"])
             }
-            self.commitIfIdle()
+            let succeeded = if case .success = result { true } else { false }
+            self.perform(self.commits.committed(succeeded))
         }
     }
 
     private func send(_ reply: OutgoingReply) {
-        let through = reply.onBootServerPort ? bootServerSender ?? sender : sender
-        through.send(reply.message.serialized(maximumSize: reply.maximumSize), type: reply.message.messageType,
+        senders[reply.socket].send(reply.message.serialized(maximumSize: reply.maximumSize), type: reply.message.messageType,
                      route: reply.route, ingress: reply.ingress)
     }
 }
 
+/// Where a datagram came from, as its socket tells.
+struct DatagramOrigin {
+    /// The engine's sender for the socket it came in on: its reply leaves there.
+    var socket: Int
+    /// Direct mode: the switch port it came in on (its location).
+    var ingressInterface: String?
+    /// The IP source: where it really came from, whatever giaddr claims.
+    var sourceAddress: IPv4Address?
+    var sourcePort: UInt16
+    /// It came to the proxy's boot server port (4011), not the DHCP port.
+    var onBootServerPort = false
+}
+
 /// Hands each datagram to the engine. Replies do not go back through this channel: the
-/// engine's sender writes the socket itself (see `DatagramReplySender`).
+/// engine's sender for this socket writes it itself (see `DatagramReplySender`).
 final class DHCPChannelHandler: ChannelInboundHandler {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
 
     private let engine: DHCPEngine
+    /// The engine's sender for this socket.
+    private let socket: Int
     /// This socket is the proxy's boot server port (4011), not the DHCP port.
     private let bootServerPort: Bool
 
-    init(engine: DHCPEngine, bootServerPort: Bool = false) {
+    init(engine: DHCPEngine, socket: Int, bootServerPort: Bool = false) {
         self.engine = engine
+        self.socket = socket
         self.bootServerPort = bootServerPort
     }
 
@@ -217,8 +224,9 @@ final class DHCPChannelHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let envelope = unwrapInboundIn(data)
         // A UDP socket does not know the switch port: relayed requests carry it in Option 82.
-        engine.handle(Array(envelope.data.readableBytesView), ingressInterface: nil,
-                      sourceAddress: envelope.remoteAddress.ipv4Address,
-                      sourcePort: UInt16(clamping: envelope.remoteAddress.port ?? 68), onBootServerPort: bootServerPort)
+        engine.handle(Array(envelope.data.readableBytesView),
+                      from: DatagramOrigin(socket: socket, sourceAddress: envelope.remoteAddress.ipv4Address,
+                                           sourcePort: UInt16(clamping: envelope.remoteAddress.port ?? 68),
+                                           onBootServerPort: bootServerPort))
     }
 }

@@ -9,29 +9,37 @@ import NIOPosix
 import Store
 import Zone
 
-/// A running DHCPv4 listener on one address.
+/// The process's DHCPv4 service: every DHCP socket it listens on, served by one engine.
 ///
-/// Relayed mode: answers relays on any address it is given, 127.0.0.1 included.
-/// Direct mode, where the port a request came in on is its location, is `DirectDHCPServer`.
+/// Relayed mode answers relays on each `--listen` address (127.0.0.1 included), and in
+/// proxyDHCP mode also on the PXE boot server port. Direct mode, where the switch port a
+/// request came in on is its location, adds a packet socket per port (`DirectPorts`).
+/// All of them decide against one lease table, so two sockets never offer the same
+/// discovery address, and share one rate limit, one host-event budget and one writer.
 public final class DHCPServer: Sendable {
     public struct Configuration: Sendable {
-        public var host: String
+        /// The addresses to listen on for relayed requests (`--listen`), each on `port`.
+        public var hosts: [String]
         public var port: Int
         public var settings: DHCPSettings
         public var rateLimit: RequestRateLimit
         public var hostEvents: HostEventBudget
         /// proxyDHCP: also listen on the PXE boot server port (4011) for clients' boot requests.
         public var bootServerPort: Int?
+        /// Direct mode: the switch ports answered through packet sockets (`settings.directSwitch`
+        /// names the switch); none in relayed mode.
+        public var directInterfaces: [String]
 
-        public init(host: String, port: Int = 67, settings: DHCPSettings, rateLimit: RequestRateLimit = RequestRateLimit(),
+        public init(hosts: [String], port: Int = 67, settings: DHCPSettings, rateLimit: RequestRateLimit = RequestRateLimit(),
                     hostEvents: HostEventBudget = HostEventBudget(),
-                    bootServerPort: Int? = nil) {
-            self.host = host
+                    bootServerPort: Int? = nil, directInterfaces: [String] = []) {
+            self.hosts = hosts
             self.port = port
             self.settings = settings
             self.rateLimit = rateLimit
             self.hostEvents = hostEvents
             self.bootServerPort = bootServerPort
+            self.directInterfaces = directInterfaces
         }
     }
 
@@ -42,50 +50,70 @@ public final class DHCPServer: Sendable {
 
     public let statistics: DHCPStatistics
     private let sockets: [DHCPSocket]
+    private let direct: DirectPorts?
     private let engine: NIOLoopBound<DHCPEngine>
     private let writer: NIOThreadPool
 
-    private init(sockets: [DHCPSocket], engine: NIOLoopBound<DHCPEngine>, writer: NIOThreadPool, statistics: DHCPStatistics) {
+    private init(sockets: [DHCPSocket], direct: DirectPorts?, engine: NIOLoopBound<DHCPEngine>, writer: NIOThreadPool,
+                 statistics: DHCPStatistics) {
         self.sockets = sockets
+        self.direct = direct
         self.engine = engine
         self.writer = writer
         self.statistics = statistics
     }
 
-    /// Starts listening, deciding against the durable leases the directory holds.
+    /// One UDP socket to open, and what it is.
+    private struct Endpoint {
+        var host: IPv4Address
+        var port: Int
+        var bootServerPort: Bool
+    }
+
+    /// Binds every socket and starts answering, deciding against the durable leases the
+    /// directory holds. Throws, with nothing left open, when one cannot be bound.
     public static func start(_ configuration: Configuration, revisions: RevisionHolder, store: any LeaseStore,
                              directory: LeaseDirectory, group: any EventLoopGroup, logger: Logger) async throws -> DHCPServer {
-        guard let host = IPv4Address(configuration.host) else { throw DHCPListenError.notAnIPv4Address(configuration.host) }
+        var endpoints: [Endpoint] = []
+        for text in configuration.hosts {
+            guard let host = IPv4Address(text) else { throw DHCPListenError.notAnIPv4Address(text) }
+            endpoints.append(Endpoint(host: host, port: configuration.port, bootServerPort: false))
+            if let port = configuration.bootServerPort { endpoints.append(Endpoint(host: host, port: port, bootServerPort: true)) }
+        }
+        var opened: [DHCPSocket] = []
+        let direct: DirectPorts?
+        do {
+            for endpoint in endpoints { opened.append(try DHCPSocket.open(endpoint.host, port: endpoint.port, logger: logger)) }
+            direct = configuration.directInterfaces.isEmpty ? nil : try DirectPorts(interfaces: configuration.directInterfaces)
+        } catch {
+            for socket in opened { Glibc.close(socket.descriptor) }
+            throw error
+        }
+        let sockets = opened
         let leases = LeaseTable(directory.all)
         logger.info("loaded \(leases.count) leases from the store")
         let statistics = DHCPStatistics()
         let failureLog = SocketFailureLog(logger: logger)
-        var opened = [try DHCPSocket.open(host, port: configuration.port, logger: logger)]
-        if let port = configuration.bootServerPort {
-            do {
-                opened.append(try DHCPSocket.open(host, port: port, logger: logger))
-            } catch {
-                Glibc.close(opened[0].descriptor)
-                throw error
-            }
-        }
-        let sockets = opened
         let writer = NIOThreadPool(numberOfThreads: 1)
         writer.start()
         let loop = group.next()
         let settings = configuration.settings, rateLimit = configuration.rateLimit, hostEvents = configuration.hostEvents
-        // One engine for the DHCP port and the boot server port: a proxy client's boot request
-        // is placed by what its DISCOVER told. Replies leave through each socket's own sender.
+        // Sender i answers socket i; the direct ports share the last one, which picks the
+        // port by the request's ingress interface.
         let engine = try await loop.submit {
-            let senders = sockets.map { DatagramReplySender(descriptor: $0.descriptor, statistics: statistics, failureLog: failureLog) }
+            var senders: [any ReplySender] = sockets.map {
+                DatagramReplySender(descriptor: $0.descriptor, statistics: statistics, failureLog: failureLog)
+            }
+            if let direct {
+                senders.append(direct.sender(serverAddress: settings.serverIdentifier, statistics: statistics, failureLog: failureLog))
+            }
             return NIOLoopBound(DHCPEngine(loop: loop, revisions: revisions, store: store, directory: directory, leases: leases,
-                                           settings: settings, rateLimit: rateLimit, hostEvents: hostEvents, sender: senders[0],
-                                           bootServerSender: senders.count > 1 ? senders[1] : nil, writer: writer,
-                                           statistics: statistics, logger: logger,
+                                           settings: settings, rateLimit: rateLimit, hostEvents: hostEvents, senders: senders,
+                                           writer: writer, statistics: statistics, logger: logger,
                                            clock: { Int64(Date().timeIntervalSince1970) }), eventLoop: loop)
         }.get()
-        let server = DHCPServer(sockets: sockets, engine: engine, writer: writer, statistics: statistics)
-        @Sendable func bootstrap(bootServerPort: Bool) -> DatagramBootstrap {
+        let server = DHCPServer(sockets: sockets, direct: direct, engine: engine, writer: writer, statistics: statistics)
+        @Sendable func bootstrap(socket: Int, bootServerPort: Bool) -> DatagramBootstrap {
             DatagramBootstrap(group: loop)
             // A storm is read in batches (recvmmsg); its replies leave together (sendmmsg).
             .channelOption(.datagramVectorReadMessageCount, value: DHCPServer.readBatch)
@@ -97,25 +125,37 @@ public final class DHCPServer: Sendable {
                 capacity: (DHCPMessage.maximumLength + 1) * DHCPServer.readBatch))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(DHCPChannelHandler(engine: engine.value, bootServerPort: bootServerPort))
+                    try channel.pipeline.syncOperations.addHandler(
+                        DHCPChannelHandler(engine: engine.value, socket: socket, bootServerPort: bootServerPort))
                 }
             }
         }
         do {
             for (index, socket) in sockets.enumerated() {
-                try await socket.attach(statistics: statistics) { bootstrap(bootServerPort: index > 0) }
+                let bootServerPort = endpoints[index].bootServerPort
+                try await socket.attach(statistics: statistics) { bootstrap(socket: index, bootServerPort: bootServerPort) }
             }
         } catch {
             await server.close()
             throw error
         }
-        logger.info("DHCP listening on \(configuration.host):\(configuration.port)")
-        if let port = configuration.bootServerPort { logger.info("proxyDHCP boot server listening on \(configuration.host):\(port)") }
+        for endpoint in endpoints {
+            if endpoint.bootServerPort {
+                logger.info("proxyDHCP boot server listening on \(endpoint.host):\(endpoint.port)")
+            } else {
+                logger.info("DHCP listening on \(endpoint.host):\(endpoint.port)")
+            }
+        }
+        if let direct {
+            direct.startReading(engine: engine, socket: sockets.count, statistics: statistics, failureLog: failureLog)
+            logger.info("DHCP direct on \(configuration.directInterfaces.joined(separator: ", ")) as \(settings.directSwitch.map { "\($0.pod)/\($0.switch)" } ?? "?")")
+        }
         return server
     }
 
     public func close() async {
         for socket in sockets { await socket.stop() }
+        await direct?.stop()
         // The sockets are closed by their senders, on the engine's loop, after every reply it wrote.
         let engine = self.engine
         try? await engine.eventLoop.submit { engine.value.closeSenders() }.get()

@@ -5,8 +5,8 @@ import Synchronization
 /// The durable lease of each address, for readers off the DHCP event loop: the HTTP
 /// server checks that a host asking for its files holds its address's lease.
 ///
-/// The DHCP engines keep their own tables for deciding; they publish here what they
-/// committed, once per group commit, so a reader never sees a lease a crash could lose.
+/// The DHCP engine keeps its own table for deciding (offers included); it publishes here
+/// what it committed, once per group commit, so a reader never sees a lease a crash could lose.
 public final class LeaseDirectory: Sendable {
     private let box: Mutex<[IPv4Address: Lease]>
 

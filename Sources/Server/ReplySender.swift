@@ -15,8 +15,9 @@ struct OutgoingReply {
     var maximumSize: Int
     /// The interface the request came in on, where that is known (direct mode).
     var ingress: String?
-    /// A proxyDHCP boot server request: answered from port 4011, where the client expects it.
-    var onBootServerPort = false
+    /// The engine's sender for the socket the request came in on: the reply leaves there
+    /// (a proxyDHCP boot server request is answered from port 4011, where the client expects it).
+    var socket: Int
 }
 
 /// Where the engine's replies leave. Used only on the engine's event loop.
@@ -259,6 +260,9 @@ final class PacketPort: Sendable {
     }
 
     func stop() { stopped.store(true, ordering: .relaxed) }
+
+    /// Closes the socket of a port whose `receiveLoop` never ran (a start that failed).
+    func closeUnread() { Glibc.close(fd) }
 }
 
 struct PacketPortError: Error, CustomStringConvertible {

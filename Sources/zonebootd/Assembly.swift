@@ -49,10 +49,9 @@ extension ZoneBootD {
     /// Every long-running part, in start-up order; the group stops them in reverse: the SIGHUP
     /// reloader ("stopping") and the hook runner first, the counters reporter (a last write) last.
     func makeServices(_ state: LoadedState, hangups: UnixSignalsSequence, dhcpThreads: MultiThreadedEventLoopGroup,
-                      httpThreads: MultiThreadedEventLoopGroup, logger: Logger) -> [any Service] {
+                      httpThreads: MultiThreadedEventLoopGroup, logger: Logger) throws -> [any Service] {
         let gate = StartupGate()
-        let dhcp = dhcpService(state, threads: dhcpThreads, gate: gate, logger: logger)
-        let direct = directDHCPService(state, threads: dhcpThreads, gate: gate, logger: logger)
+        let dhcp = try dhcpService(state, threads: dhcpThreads, gate: gate, logger: logger)
         let tftp = tftpService(state, gate: gate, logger: logger)
 
         // One connection table for all boot listeners, another for the admin API.
@@ -91,13 +90,13 @@ extension ZoneBootD {
 
         let countersPath = countersFile ?? (state.stateDirectory as NSString).appendingPathComponent("dhcp-counters.json")
         let report = CountersDocument(
-            dhcp: { (dhcp.running ?? []).map(\.statistics) + (direct?.running.map { [$0.statistics] } ?? []) },
+            dhcp: { dhcp.running.map { [$0.statistics] } ?? [] },
             hooks: hookStatistics,
             http: HTTPReport(requests: [httpStatistics], connections: httpConnections, admin: adminConnections))
         var writers: [@Sendable () -> Void] = [{ report.write(to: countersPath) }]
         if let tftp { writers.append { tftp.running?.writeCounters() } }
 
-        let servers: [(any Service)?] = [dhcp, direct] + listeners + [tftp]
+        let servers: [(any Service)?] = [dhcp] + listeners + [tftp]
         return [CountersReporter(gate: gate, writers: writers)] + servers.compactMap { $0 }
             + [HookRunnerService(runner: runner, clients: hookClients, gate: gate),
                ReloadOnHangup(hangups: hangups, administrator: administrator, zoneFile: zone, logger: logger)]
@@ -114,42 +113,21 @@ extension ZoneBootD {
         return settings
     }
 
-    /// DHCP on every --listen address, as one service: the engine's `start` and `close`, per address.
+    /// DHCP as one service: one engine for every socket (each --listen address, the proxy's boot
+    /// server port, and with --direct the switch ports, placed by the port a request came in on).
     private func dhcpService(_ state: LoadedState, threads: MultiThreadedEventLoopGroup, gate: StartupGate,
-                             logger: Logger) -> BoundService<[DHCPServer]> {
-        let configurations = listen.map { address in
-            DHCPServer.Configuration(host: address, port: dhcpPort, settings: dhcpSettings(state), rateLimit: rateLimit,
-                                     hostEvents: HostEventBudget(perPortPerMinute: maxHostEventsPerPort),
-                                     bootServerPort: proxyDHCP ? bootServerPort : nil)
-        }
-        let (revisions, store, directory) = (state.revisions, state.store, state.directory)
-        return BoundService(failure: "cannot listen for DHCP", gate: gate, start: {
-            var servers: [DHCPServer] = []
-            do {
-                for configuration in configurations {
-                    servers.append(try await DHCPServer.start(configuration, revisions: revisions, store: store,
-                                                              directory: directory, group: threads, logger: logger))
-                }
-            } catch {
-                for server in servers { await server.close() }
-                throw error
-            }
-            return servers
-        }, close: { servers in for server in servers { await server.close() } })
-    }
-
-    /// Direct mode (--direct): DHCP on the switch's own ports, placed by the port a request came in on.
-    private func directDHCPService(_ state: LoadedState, threads: MultiThreadedEventLoopGroup, gate: StartupGate,
-                                   logger: Logger) -> BoundService<DirectDHCPServer>? {
-        guard let directSwitch, let interfaces = try? directInterfaces() else { return nil }
+                             logger: Logger) throws -> BoundService<DHCPServer> {
         var settings = dhcpSettings(state)
         settings.directSwitch = directSwitch
-        let (rateLimit, hostEvents) = (rateLimit, HostEventBudget(perPortPerMinute: maxHostEventsPerPort))
+        let configuration = DHCPServer.Configuration(
+            hosts: listen, port: dhcpPort, settings: settings, rateLimit: rateLimit,
+            hostEvents: HostEventBudget(perPortPerMinute: maxHostEventsPerPort),
+            bootServerPort: proxyDHCP ? bootServerPort : nil,
+            directInterfaces: directSwitch == nil ? [] : try directInterfaces())
         let (revisions, store, directory) = (state.revisions, state.store, state.directory)
-        return BoundService(failure: "cannot start direct mode", gate: gate, start: { [settings] in
-            try await DirectDHCPServer.start(interfaces: interfaces, settings: settings, rateLimit: rateLimit,
-                                             hostEvents: hostEvents, revisions: revisions, store: store,
-                                             directory: directory, group: threads, logger: logger)
+        return BoundService(failure: "cannot listen for DHCP", gate: gate, start: {
+            try await DHCPServer.start(configuration, revisions: revisions, store: store, directory: directory,
+                                       group: threads, logger: logger)
         }, close: { await $0.close() })
     }
 

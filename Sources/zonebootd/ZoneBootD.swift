@@ -151,8 +151,8 @@ struct ZoneBootD: AsyncParsableCommand {
         do {
             let state = try load(logger: logger)
             let hangups = await UnixSignalsSequence(trapping: .sighup)
-            let services = makeServices(state, hangups: hangups, dhcpThreads: dhcpThreads, httpThreads: httpThreads,
-                                        logger: logger)
+            let services = try makeServices(state, hangups: hangups, dhcpThreads: dhcpThreads, httpThreads: httpThreads,
+                                            logger: logger)
             try await ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint],
                                                         logger: logger)).run()
         } catch {

@@ -47,7 +47,8 @@ private let macB: [UInt8] = [0x52, 0x54, 0, 0, 0, 0xB]
     init() throws { revision = try ZoneLoader.load(path: exampleZonePath) }
 
     private func decide(_ facts: RequestFacts, _ leases: LeaseTable = LeaseTable(), settings: DHCPSettings? = nil) -> Decision {
-        DHCPPolicy.decide(facts, revision: revision, leases: leases, settings: settings ?? self.settings, now: now)
+        DHCPPolicy.decide(DecisionInput(facts: facts, revision: revision, leases: leases, settings: settings ?? self.settings,
+                                        now: now))
     }
 
     private func reply(_ decision: Decision) throws -> (DHCPMessage, ReplyRoute) {
@@ -150,7 +151,7 @@ private let macB: [UInt8] = [0x52, 0x54, 0, 0, 0, 0xB]
         // The zone names where its relays send from (an uplink, a loopback); then only those count.
         let edited = try twoPods(relaySources: "[198.18.0.1]")
         func decideEdited(_ facts: RequestFacts) -> Decision {
-            DHCPPolicy.decide(facts, revision: edited, leases: LeaseTable(), settings: settings, now: now)
+            DHCPPolicy.decide(DecisionInput(facts: facts, revision: edited, leases: LeaseTable(), settings: settings, now: now))
         }
         let fromUplink = try request(.discover, mac: macA, from: IPv4Address(198, 18, 0, 1))
         #expect(try reply(decideEdited(fromUplink)).0.messageType == .offer)
@@ -187,7 +188,7 @@ private let macB: [UInt8] = [0x52, 0x54, 0, 0, 0, 0xB]
         #expect(zone.pod(containing: IPv4Address(198, 18, 32, 1)) == "p02")
         // p01's relay naming p02's servers network.
         let facts = try request(.discover, mac: macA, circuit: "swp45", extraSubOptions: [DHCPOption(5, [198, 18, 32, 0])])
-        let decision = DHCPPolicy.decide(facts, revision: zone, leases: LeaseTable(), settings: settings, now: now)
+        let decision = DHCPPolicy.decide(DecisionInput(facts: facts, revision: zone, leases: LeaseTable(), settings: settings, now: now))
         #expect(decision.dropped == .linkSelectionOfAnotherPod)
     }
 
@@ -363,14 +364,16 @@ private let macB: [UInt8] = [0x52, 0x54, 0, 0, 0, 0xB]
         // A relay that sends giaddr 198.18.250.1 (not in any pod network) and names the servers subnet.
         let facts = try request(.discover, mac: macA, circuit: "swp45", giaddr: IPv4Address(198, 18, 250, 1),
                                 extraSubOptions: [DHCPOption(5, [198, 18, 16, 0])])
-        let decision = DHCPPolicy.decide(facts, revision: edited, leases: LeaseTable(), settings: settings, now: now)
+        let decision = DHCPPolicy.decide(DecisionInput(facts: facts, revision: edited, leases: LeaseTable(), settings: settings, now: now))
         let (offer, route) = try reply(decision)
         #expect(IPv4Address(offer.yiaddr) == IPv4Address(198, 18, 16, 200))
         #expect(route == .relay(IPv4Address(198, 18, 250, 1), port: 67))
         // Trust still comes from giaddr: link-selection from an unknown relay changes nothing.
         let untrusted = try request(.discover, mac: macA, circuit: "swp45", giaddr: IPv4Address(198, 18, 251, 1),
                                     extraSubOptions: [DHCPOption(5, [198, 18, 16, 0])])
-        #expect(dropReason(DHCPPolicy.decide(untrusted, revision: edited, leases: LeaseTable(), settings: settings, now: now)) == .untrustedRelay)
+        let fromUntrusted = DHCPPolicy.decide(DecisionInput(facts: untrusted, revision: edited, leases: LeaseTable(),
+                                                            settings: settings, now: now))
+        #expect(dropReason(fromUntrusted) == .untrustedRelay)
     }
 
     @Test func relayPortAndServerIDOverride() throws {
@@ -400,6 +403,21 @@ private let macB: [UInt8] = [0x52, 0x54, 0, 0, 0, 0xB]
         let broadcast = try request(.discover, mac: macA, circuit: nil, remoteID: nil, giaddr: nil, broadcast: true, ingress: "swp9")
         #expect(try reply(decide(broadcast, settings: direct)).1 == .broadcast)
     }
+
+    @Test func theReplySizeLimitIsTheClientsOption57LessTheIPAndUDPHeaders() throws {
+        #expect(decide(try request(.discover, mac: macA)).maximumReplySize == 548)
+        let large = try request(.discover, mac: macA, clientOptions: [DHCPOption(DHCPOptionCode.maximumMessageSize, [0x05, 0xDC])])
+        #expect(decide(large).maximumReplySize == 1500 - 28)
+    }
+
+    @Test func anOfferIsHeldInMemoryOnlyAndABindingIsMadeDurable() throws {
+        let offer = decide(try request(.discover, mac: macA, circuit: "swp45"))
+        #expect(offer.leases.map(\.state) == [.offered])
+        #expect(offer.durableLeases.isEmpty)
+        let ack = decide(try request(.request, mac: macA, circuit: "swp45", requested: IPv4Address(198, 18, 16, 200)))
+        #expect(ack.leases.map(\.state) == [.bound])
+        #expect(ack.durableLeases == ack.leases)
+    }
 }
 
 extension Decision {
@@ -412,17 +430,20 @@ extension Decision {
     @Test func oneMACOrOneCircuitCannotFloodButManyMachinesPass() {
         var limit = RequestRateLimit(perMAC: 3, perCircuit: 5)
         let mac: [UInt8] = [1, 2, 3, 4, 5, 6]
-        #expect((0..<3).map { _ in limit.admit(mac: mac, circuit: "a", now: 10) } == [.allow, .allow, .allow])
-        #expect(limit.admit(mac: mac, circuit: "a", now: 10) == .tooManyFromMAC)
+        #expect((0..<3).map { _ in limit.admit(mac: mac, circuit: "a", now: 10) } == [nil, nil, nil])
+        #expect(limit.admit(mac: mac, circuit: "a", now: 10) == .rateLimitedMAC)
         // A new second forgets the counts.
-        #expect(limit.admit(mac: mac, circuit: "a", now: 11) == .allow)
+        #expect(limit.admit(mac: mac, circuit: "a", now: 11) == nil)
         // Many MACs on one circuit: the circuit's cap holds.
         let verdicts = (0..<8).map { limit.admit(mac: [9, 9, 9, 9, 9, UInt8($0)], circuit: "b", now: 11) }
-        #expect(verdicts.filter { $0 == .allow }.count == 5)
-        #expect(verdicts.last == .tooManyFromCircuit)
+        #expect(verdicts.filter { $0 == nil }.count == 5)
+        #expect(verdicts.last == .rateLimitedCircuit)
         // A boot storm: thousands of machines, each on its own port, all pass.
         let storm = (0..<5000).map { limit.admit(mac: [7, 7, UInt8($0 >> 8), UInt8($0 & 0xff), 0, 1], circuit: "port\($0)", now: 12) }
-        #expect(storm.allSatisfy { $0 == .allow })
+        #expect(storm.allSatisfy { $0 == nil })
+        // Counted under the names the counters file has always used.
+        #expect(DropReason.rateLimitedMAC.rawValue == "rate-limited-mac")
+        #expect(DropReason.rateLimitedCircuit.rawValue == "rate-limited-circuit")
     }
 }
 
@@ -430,7 +451,7 @@ extension Decision {
     @Test func zeroTurnsACapOff() {
         var limit = RequestRateLimit(perMAC: 0, perCircuit: 0)
         let verdicts = (0..<1000).map { _ in limit.admit(mac: [1, 2, 3, 4, 5, 6], circuit: "a", now: 1) }
-        #expect(verdicts.allSatisfy { $0 == .allow })
+        #expect(verdicts.allSatisfy { $0 == nil })
     }
 }
 
@@ -474,7 +495,7 @@ extension Decision {
         var settings = DHCPSettings(serverIdentifier: server)
         settings.loaders = loaders
         let facts = try request(.discover, mac: macA, circuit: circuit, clientOptions: clientOptions)
-        let decision = DHCPPolicy.decide(facts, revision: revision, leases: LeaseTable(), settings: settings, now: now)
+        let decision = DHCPPolicy.decide(DecisionInput(facts: facts, revision: revision, leases: LeaseTable(), settings: settings, now: now))
         guard case .reply(let message, _) = decision.outcome else { throw CancellationError() }
         #expect(try DHCPMessage(parsing: message.serialized()) == message)
         #expect(message.options.all.last?.code == DHCPOptionCode.relayAgentInformation)
@@ -534,8 +555,8 @@ extension Decision {
         let facts = try request(.discover, mac: macA, circuit: "swp7", remoteID: "p01-lom-1",
                                 giaddr: IPv4Address(198, 18, 17, 1),
                                 clientOptions: [Self.vendor("PXEClient:Arch:00000:UNDI:002001"), Self.arch(0)])
-        let decision = DHCPPolicy.decide(facts, revision: revision, leases: LeaseTable(),
-                                         settings: DHCPSettings(serverIdentifier: server), now: now)
+        let decision = DHCPPolicy.decide(DecisionInput(facts: facts, revision: revision, leases: LeaseTable(),
+                                         settings: DHCPSettings(serverIdentifier: server), now: now))
         guard case .reply(let message, _) = decision.outcome else { throw CancellationError() }
         #expect(message.options[67] == nil)
     }
@@ -556,7 +577,7 @@ extension Decision {
     init() throws { revision = try ZoneLoader.load(path: exampleZonePath) }
 
     private func decide(_ facts: RequestFacts, _ table: LeaseTable = LeaseTable()) -> Decision {
-        DHCPPolicy.decide(facts, revision: revision, leases: table, settings: settings, now: now)
+        DHCPPolicy.decide(DecisionInput(facts: facts, revision: revision, leases: table, settings: settings, now: now))
     }
 
     @Test func aPXEDiscoverGetsAProxyOfferWithTheLoaderAndNoAddress() throws {

@@ -60,8 +60,8 @@ import Zone
                                   options: options)
         let facts = try #require(RequestFacts(message: try DHCPMessage(parsing: message.serialized()),
                                               sourceAddress: IPv4Address(198, 18, 16, 1)))
-        let decision = DHCPPolicy.decide(facts, revision: old, leases: LeaseTable(),
-                                         settings: DHCPSettings(serverIdentifier: IPv4Address(198, 18, 0, 10)), now: now)
+        let decision = DHCPPolicy.decide(DecisionInput(facts: facts, revision: old, leases: LeaseTable(),
+                                         settings: DHCPSettings(serverIdentifier: IPv4Address(198, 18, 0, 10)), now: now))
         let bound = try #require(decision.leases.first)
         #expect(bound.location == nil)
         #expect(bound.askedFrom == Location(pod: "p01", switch: "tor-a", port: "swp45"))
@@ -111,12 +111,12 @@ import Zone
         }
         let held = LeaseTable([lease(IPv4Address(198, 18, 16, 17), at: Location(pod: "p01", switch: "tor-a", port: "swp7"),
                                      name: "ams1-p01-r01-u07")])
-        let renewal = DHCPPolicy.decide(try facts(.request, ciaddr: IPv4Address(198, 18, 16, 17)), revision: new,
-                                        leases: held, settings: settings, now: now)
+        let renewal = DHCPPolicy.decide(DecisionInput(facts: try facts(.request, ciaddr: IPv4Address(198, 18, 16, 17)), revision: new,
+                                        leases: held, settings: settings, now: now))
         guard case .reply(let nak, _) = renewal.outcome else { Issue.record("no reply to the renewal"); return }
         #expect(nak.messageType == .nak)
-        let discover = DHCPPolicy.decide(try facts(.discover, ciaddr: nil), revision: new, leases: held, settings: settings,
-                                         now: now)
+        let discover = DHCPPolicy.decide(DecisionInput(facts: try facts(.discover, ciaddr: nil), revision: new, leases: held, settings: settings,
+                                         now: now))
         guard case .reply(let offer, _) = discover.outcome else { Issue.record("no reply to the discover"); return }
         #expect(offer.messageType == .offer)
         #expect(IPv4Address(offer.yiaddr) == IPv4Address(198, 18, 16, 117))

@@ -97,8 +97,8 @@ private let mac: [UInt8] = [0x0c, 0x29, 0xef, 0, 0, 0x48]
     init() throws { example = try ZoneLoader.load(path: exampleZonePath) }
 
     private func reply(_ revision: ZoneRevision, _ facts: RequestFacts, leases: LeaseTable = LeaseTable()) throws -> (DHCPMessage, Decision) {
-        let decision = DHCPPolicy.decide(facts, revision: revision, leases: leases,
-                                         settings: DHCPSettings(serverIdentifier: server), now: now)
+        let decision = DHCPPolicy.decide(DecisionInput(facts: facts, revision: revision, leases: leases,
+                                         settings: DHCPSettings(serverIdentifier: server), now: now))
         guard case .reply(let message, _) = decision.outcome else {
             Issue.record("expected a reply, got \(decision.outcome)")
             throw CancellationError()

@@ -6,6 +6,7 @@ import Foundation
 import Glibc
 import Logging
 import NIOCore
+import NIOEmbedded
 import NIOPosix
 @testable import Server
 import Store
@@ -31,31 +32,104 @@ private final class FlakyStore: LeaseStore {
     }
 }
 
-/// Keeps the types of the replies the engine sends.
+/// What the engine handed a sender: one reply.
+private struct SentReply: Sendable, Equatable {
+    var type: DHCPMessageType?
+    var route: ReplyRoute
+    var message: DHCPMessage?
+}
+
+/// Keeps the replies the engine sends through one socket.
 private final class RecordingSender: ReplySender {
-    var sent: [DHCPMessageType?] = []
-    func send(_ bytes: [UInt8], type: DHCPMessageType?, route: ReplyRoute, ingress: String?) { sent.append(type) }
+    var sent: [SentReply] = []
+    func send(_ bytes: [UInt8], type: DHCPMessageType?, route: ReplyRoute, ingress: String?) {
+        sent.append(SentReply(type: type, route: route, message: try? DHCPMessage(parsing: bytes)))
+    }
     func flush() {}
     func close() {}
 }
 
 private let relay = IPv4Address(198, 18, 16, 1)
 private let swp7 = IPv4Address(198, 18, 16, 17)
+private let now: Int64 = 1_800_000_000
 
-/// A REQUEST for swp7's address from `mac`, as the trusted relay sends it.
-private func relayedRequest(mac: [UInt8]) -> [UInt8] {
-    var options = DHCPOptions()
-    options.set(DHCPOptionCode.messageType, [DHCPMessageType.request.rawValue])
-    options.set(DHCPOptionCode.requestedAddress, swp7.bytes)
-    options.set(DHCPOptionCode.relayAgentInformation,
-                RelayAgentInformation(subOptions: [DHCPOption(1, Array("swp7".utf8)), DHCPOption(2, Array("p01-tor-a".utf8))]).serialized)
-    return DHCPMessage(op: .request, hops: 1, xid: 7, giaddr: relay.value, chaddr: mac, options: options).serialized()
+/// A request as the trusted relay sends it, from port `circuit` of p01-tor-a.
+private struct RelayedRequest {
+    var type = DHCPMessageType.request
+    var mac: [UInt8]
+    var circuit = "swp7"
+    var requested: IPv4Address? = swp7
+
+    var bytes: [UInt8] {
+        var options = DHCPOptions()
+        options.set(DHCPOptionCode.messageType, [type.rawValue])
+        if let requested { options.set(DHCPOptionCode.requestedAddress, requested.bytes) }
+        options.set(DHCPOptionCode.relayAgentInformation,
+                    RelayAgentInformation(subOptions: [DHCPOption(1, Array(circuit.utf8)), DHCPOption(2, Array("p01-tor-a".utf8))]).serialized)
+        return DHCPMessage(op: .request, hops: 1, xid: 7, giaddr: relay.value, chaddr: mac, options: options).serialized()
+    }
+}
+
+/// One engine on a testing event loop, with a channel and a recording sender per socket:
+/// the channel handler and the engine exactly as a listener runs them, without sockets.
+private struct EngineHarness {
+    let loop = NIOAsyncTestingEventLoop()
+    let writer = NIOThreadPool(numberOfThreads: 1)
+    let statistics = DHCPStatistics()
+    let channels: [NIOAsyncTestingChannel]
+    let senders: NIOLoopBound<[RecordingSender]>
+
+    init(sockets: Int, store: any LeaseStore, directory: LeaseDirectory) async throws {
+        writer.start()
+        let revision = try ZoneLoader.load(path: exampleZonePath)
+        let loop = self.loop, writer = self.writer, statistics = self.statistics
+        let channels = (0..<sockets).map { _ in NIOAsyncTestingChannel(loop: loop) }
+        senders = try await loop.executeInContext {
+            let senders = (0..<sockets).map { _ in RecordingSender() }
+            let engine = DHCPEngine(loop: loop, revisions: RevisionHolder(revision), store: store, directory: directory,
+                                    leases: LeaseTable(directory.all),
+                                    settings: DHCPSettings(serverIdentifier: IPv4Address(198, 18, 0, 10)),
+                                    rateLimit: RequestRateLimit(), senders: senders, writer: writer, statistics: statistics,
+                                    logger: Logger(label: "test"), clock: { now })
+            for (index, channel) in channels.enumerated() {
+                try channel.pipeline.syncOperations.addHandler(DHCPChannelHandler(engine: engine, socket: index))
+            }
+            return NIOLoopBound(senders, eventLoop: loop)
+        }
+        self.channels = channels
+    }
+
+    /// A datagram arriving on socket `socket` from the relay.
+    func receive(_ request: RelayedRequest, on socket: Int) async throws {
+        let envelope = AddressedEnvelope(remoteAddress: try SocketAddress(ipAddress: "\(relay)", port: 67),
+                                         data: ByteBuffer(bytes: request.bytes))
+        try await channels[socket].writeInbound(envelope)
+    }
+
+    /// Runs the loop (commits complete on the writer thread) until `done` holds, for up to two seconds.
+    func settle(until done: @escaping @Sendable (DHCPCounters) -> Bool) async throws {
+        for _ in 0..<200 where !done(statistics.snapshot) {
+            await loop.run()
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        await loop.run()
+        #expect(done(statistics.snapshot))
+    }
+
+    /// What each socket's sender was handed, by socket.
+    func sent() async throws -> [[SentReply]] {
+        let senders = self.senders
+        return try await loop.executeInContext { senders.value.map(\.sent) }
+    }
+
+    func shutdown() async throws {
+        try await writer.shutdownGracefully()
+        await loop.shutdownGracefully()
+    }
 }
 
 @Suite struct DHCPEngineTests {
-    @Test func aFailedCommitLeavesNoTraceSoTheRetryKeepsItsEvent() async throws {
-        let now: Int64 = 1_800_000_000
-        let revision = try ZoneLoader.load(path: exampleZonePath)
+    @Test func aFailedCommitSendsNothingAndTheRetryIsAnsweredWithItsEventOnceTheStoreRecovers() async throws {
         let macA: [UInt8] = [0x52, 0x54, 0, 0, 0, 0xA], macB: [UInt8] = [0x52, 0x54, 0, 0, 0, 0xB]
         // swp7 is held by machine A; machine B is plugged in instead.
         let held = Lease(address: swp7, mac: macA, clientID: nil, pod: "p01",
@@ -64,45 +138,46 @@ private func relayedRequest(mac: [UInt8]) -> [UInt8] {
         let store = FlakyStore()
         store.failing.withLock { $0 = true }
         let directory = LeaseDirectory([held])
-        let statistics = DHCPStatistics()
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let writer = NIOThreadPool(numberOfThreads: 1)
-        writer.start()
-        let loop = group.next()
-        let (engine, sender) = try await loop.submit {
-            let sender = RecordingSender()
-            let engine = DHCPEngine(loop: loop, revisions: RevisionHolder(revision), store: store, directory: directory,
-                                    leases: LeaseTable(directory.all), settings: DHCPSettings(serverIdentifier: IPv4Address(198, 18, 0, 10)),
-                                    rateLimit: RequestRateLimit(), sender: sender, writer: writer, statistics: statistics,
-                                    logger: Logger(label: "test"), clock: { now })
-            return (NIOLoopBound(engine, eventLoop: loop), NIOLoopBound(sender, eventLoop: loop))
-        }.get()
-        func request() async throws {
-            try await loop.submit {
-                engine.value.handle(relayedRequest(mac: macB), ingressInterface: nil, sourceAddress: relay, sourcePort: 67)
-            }.get()
-        }
-        func settled(_ done: @escaping (DHCPCounters) -> Bool) async throws {
-            for _ in 0..<200 where !done(statistics.snapshot) { try await Task.sleep(for: .milliseconds(10)) }
-            #expect(done(statistics.snapshot))
-        }
+        let lab = try await EngineHarness(sockets: 1, store: store, directory: directory)
 
-        try await request()
-        try await settled { $0.commitFailures == 1 }
+        try await lab.receive(RelayedRequest(mac: macB), on: 0)
+        try await lab.settle { $0.commitFailures == 1 }
         // Nothing sent for what is not durable, nothing stored, and the port is still A's.
-        #expect(try await loop.submit { sender.value.sent }.get().isEmpty)
+        #expect(try await lab.sent() == [[]])
         #expect(store.events.withLock { $0 }.isEmpty)
         #expect(directory.lease(address: swp7)?.mac == macA)
 
         // The disk has room again; B's retry is decided afresh and keeps its host.replaced.
         store.failing.withLock { $0 = false }
-        try await request()
-        try await settled { $0.commits == 1 }
-        #expect(try await loop.submit { sender.value.sent }.get() == [.ack])
+        try await lab.receive(RelayedRequest(mac: macB), on: 0)
+        try await lab.settle { $0.commits == 1 }
+        #expect(try await lab.sent().map { $0.map(\.type) } == [[.ack]])
         #expect(store.events.withLock { $0 }.map(\.type).contains(.hostReplaced))
         #expect(directory.lease(address: swp7)?.mac == macB)
-        try await writer.shutdownGracefully()
-        try await group.shutdownGracefully()
+        try await lab.shutdown()
+    }
+
+    @Test func twoListenersShareOneTableSoADiscoveryAddressIsNeverOfferedTwice() async throws {
+        let lab = try await EngineHarness(sockets: 2, store: FlakyStore(), directory: LeaseDirectory([]))
+        // Two unknown machines on two undeclared ports, each through its own listener.
+        let macs: [[UInt8]] = [[0x52, 0x54, 0, 0, 1, 1], [0x52, 0x54, 0, 0, 1, 2]]
+        for (index, mac) in macs.enumerated() {
+            try await lab.receive(RelayedRequest(type: .discover, mac: mac, circuit: "swp4\(5 + index)", requested: nil), on: index)
+        }
+        var sent = try await lab.sent()
+        // An offer's event, where a hook wants one, is committed before it leaves.
+        for _ in 0..<200 where sent.joined().count < 2 {
+            await lab.loop.run()
+            try await Task.sleep(for: .milliseconds(10))
+            sent = try await lab.sent()
+        }
+        // Each offer left through the socket its DISCOVER came in on.
+        #expect(sent.map { $0.map(\.type) } == [[.offer], [.offer]])
+        let offered = sent.compactMap { $0.first?.message.map { IPv4Address($0.yiaddr) } }
+        #expect(offered.count == 2)
+        #expect(Set(offered).count == 2)
+        #expect(offered.allSatisfy { IPv4Range(first: IPv4Address(198, 18, 16, 200), last: IPv4Address(198, 18, 16, 250))?.contains($0) == true })
+        try await lab.shutdown()
     }
 
     @Test func aHostEventFloodFromOnePortIsCappedAndCounted() {

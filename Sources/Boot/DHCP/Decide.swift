@@ -27,17 +27,23 @@ public struct DHCPSettings: Sendable {
     }
 }
 
-/// Where a reply goes (RFC 2131 §4.1, RFC 8357).
-public enum ReplyRoute: Sendable, Hashable {
-    /// To the relay agent at giaddr, on port 67 or the relay's own port.
-    case relay(IPv4Address, port: UInt16)
-    /// To 255.255.255.255:68 on the ingress interface.
-    case broadcast
-    /// To a client that has an address (ciaddr), on port 68 or, for a boot server request
-    /// (port 4011), the port it came from.
-    case unicast(IPv4Address, port: UInt16)
-    /// To a client with no address yet: yiaddr at chaddr, without ARP.
-    case hardware(IPv4Address, mac: [UInt8])
+/// Everything a decision depends on: `DHCPPolicy.decide` is a pure function of it.
+public struct DecisionInput<Leases: LeaseView> {
+    public var facts: RequestFacts
+    public var revision: ZoneRevision
+    /// Every lease in memory, durable or not yet (an offer).
+    public var leases: Leases
+    public var settings: DHCPSettings
+    /// Seconds since the Unix epoch.
+    public var now: Int64
+
+    public init(facts: RequestFacts, revision: ZoneRevision, leases: Leases, settings: DHCPSettings, now: Int64) {
+        self.facts = facts
+        self.revision = revision
+        self.leases = leases
+        self.settings = settings
+        self.now = now
+    }
 }
 
 /// Why a request got no answer. Each is counted.
@@ -72,6 +78,10 @@ public enum DropReason: String, Error, Sendable, CaseIterable {
     case proxyUnknownClient = "proxy-unknown-boot-client"
     /// A boot server request (ciaddr, no giaddr) that did not come to the boot server port.
     case proxyBootRequestOffPort = "proxy-boot-request-off-port"
+    /// More requests this second from one MAC than `RequestRateLimit.perMAC`.
+    case rateLimitedMAC = "rate-limited-mac"
+    /// More requests this second through one relay circuit or port than `RequestRateLimit.perCircuit`.
+    case rateLimitedCircuit = "rate-limited-circuit"
 }
 
 /// The answer to one request: what to send, what to store first, what happened.
@@ -84,7 +94,7 @@ public struct Decision: Sendable {
     }
 
     public var outcome: Outcome
-    /// Lease states to make durable before the reply leaves.
+    /// Lease states to apply to the table at once, so the next decision sees them.
     public var leases: [Lease] = []
     public var events: [DHCPEvent] = []
     /// proxyDHCP: where a boot client was seen, so its request to the boot server port
@@ -93,155 +103,52 @@ public struct Decision: Sendable {
     /// proxyDHCP: a client address (given by another server) now known to be a host's.
     public var proxyBinding: Lease?
 
+    /// The largest reply the client takes, in bytes of DHCP message: its option 57 less
+    /// the IP and UDP headers (28 bytes) it also covers; 548 where it names none.
+    public var maximumReplySize = 548
+
+    /// The leases to make durable before the reply leaves; taken back from the table if
+    /// that fails, so the client's retry is decided afresh, with its events. An offer is a
+    /// promise for a moment: it reserves a discovery address in memory and is not worth an
+    /// fsync; after a crash the client's REQUEST is NAKed and it starts over.
+    public var durableLeases: [Lease] { leases.filter { $0.state != .offered } }
+
     static func drop(_ reason: DropReason) -> Decision { Decision(outcome: .drop(reason)) }
-}
-
-/// Where a request comes from, once trust is settled.
-struct Placement {
-    var pod: String
-    /// The declared port, when the location is in the zone.
-    var identity: Identity?
-    var location: Location?
-}
-
-extension Lease {
-    /// Whether this lease was granted where the request now comes from: a machine may give
-    /// up (RELEASE, DECLINE) only a lease of its own port, whatever MAC it writes.
-    func isHeld(at placement: Placement) -> Bool {
-        pod == placement.pod && (location ?? askedFrom) == placement.location
-    }
 }
 
 public enum DHCPPolicy {
     /// All of DHCP policy: a pure function of the request, the zone, the leases and the time.
-    public static func decide(_ facts: RequestFacts, revision: ZoneRevision, leases: some LeaseView,
-                              settings: DHCPSettings, now: Int64) -> Decision {
-        if settings.proxyMode { return proxy(facts, revision: revision, leases: leases, settings: settings, now: now) }
-        let placement: Placement
-        switch place(facts, revision: revision, leases: leases, settings: settings) {
-        case .success(let found): placement = found
-        case .failure(let reason): return .drop(reason)
-        }
-        let decision: Decision
-        switch facts.messageType {
-        case .discover:
-            decision = offer(facts, placement, revision, leases, settings, now)
-        case .request:
-            decision = request(facts, placement, revision, leases, settings, now)
-        case .release:
-            decision = release(facts, placement, revision, leases, now)
-        case .decline:
-            decision = decline(facts, placement, leases, settings, now)
-        case .inform:
-            decision = inform(facts, placement, revision, settings)
-        case .offer, .ack, .nak:
-            return .drop(.notAServerMessage)
-        }
+    /// Placement (`place`), then the message's own rule; the address it gets is its
+    /// `binding`, its reply is built in Replies.swift and its events in Events.swift.
+    public static func decide(_ input: DecisionInput<some LeaseView>) -> Decision {
+        var decision = input.settings.proxyMode ? proxy(input) : messageDecision(input)
+        // A client's option 57 covers the IP and UDP headers (28 bytes) as well.
+        decision.maximumReplySize = (input.facts.maximumMessageSize ?? 576) - 28
         return decision
     }
 
-    // MARK: Placement
-
-    static func place(_ facts: RequestFacts, revision: ZoneRevision, leases: some LeaseView,
-                      settings: DHCPSettings) -> Result<Placement, DropReason> {
-        // Direct mode: the port a frame came in on is the location. A client on it that sets
-        // giaddr or Option 82 is claiming to be somewhere else.
-        if facts.ingressInterface != nil, facts.giaddr != nil || facts.relayInformation != nil || facts.relayInformationMalformed {
-            return .failure(.relayedOnAccessPort)
+    private static func messageDecision(_ input: DecisionInput<some LeaseView>) -> Decision {
+        let placement: Placement
+        switch place(input) {
+        case .success(let found): placement = found
+        case .failure(let reason): return .drop(reason)
         }
-        if let giaddr = facts.giaddr {
-            // Option 82 is believed only from relays the zone lists, and only in datagrams
-            // that come from where those relays send: giaddr is a claim anyone can write.
-            guard let pod = revision.pod(trustingRelay: giaddr) else { return .failure(.untrustedRelay) }
-            guard let source = facts.sourceAddress, revision.pod(pod, trustsRelaySource: source) else {
-                return .failure(.untrustedRelaySource)
-            }
-            if facts.relayInformationMalformed { return .failure(.malformedOption82) }
-            if facts.relayInformationRepeated { return .failure(.repeatedOption82) }
-            // RFC 3527: a trusted relay may name the client's subnet apart from giaddr, within
-            // its own pod: another pod's relay cannot place a client there.
-            if let link = facts.relayInformation?.linkSelection.map(IPv4Address.init),
-               revision.pod(containing: link) != pod {
-                return .failure(.linkSelectionOfAnotherPod)
-            }
-            guard let info = facts.relayInformation, let circuit = info.circuitID,
-                  let found = revision.switchFor(remoteID: info.remoteID, circuitID: circuit, relayPod: pod) else {
-                return .success(Placement(pod: pod))
-            }
-            guard found.pod == pod else { return .failure(.remoteIDOfAnotherPod) }
-            let location = Location(pod: found.pod, switch: found.switch, port: circuit)
-            return .success(Placement(pod: pod, identity: revision.identity(at: location), location: location))
+        switch input.facts.messageType {
+        case .discover: return offer(input, placement)
+        case .request: return request(input, placement)
+        case .release: return release(input, placement)
+        case .decline: return decline(input, placement)
+        case .inform: return inform(input, placement)
+        case .offer, .ack, .nak: return .drop(.notAServerMessage)
         }
-        // Unrelayed: a client cannot vouch for its own location.
-        if facts.relayInformation != nil || facts.relayInformationMalformed { return .failure(.unrelayedOption82) }
-        if let direct = settings.directSwitch, let port = facts.ingressInterface {
-            let location = Location(pod: direct.pod, switch: direct.switch, port: port)
-            return .success(Placement(pod: direct.pod, identity: revision.identity(at: location), location: location))
-        }
-        // RENEWING (and RELEASE, INFORM) is unicast from the client's own address, past the
-        // relay: its location is the one its lease was granted for. A location whose
-        // address has since changed gets a NAK from the address check. Only the holder of
-        // that address can send from it (the relay routes it from the client's port), so a
-        // datagram from anywhere else naming it is a forgery.
-        if let ciaddr = facts.ciaddr, [.request, .release, .inform].contains(facts.messageType) {
-            guard facts.sourceAddress == ciaddr else { return .failure(.sourceNotClientAddress) }
-        }
-        if let ciaddr = facts.ciaddr, [.request, .release, .inform].contains(facts.messageType),
-           let lease = leases.lease(address: ciaddr), lease.belongs(toMAC: facts.mac, clientID: facts.clientID) {
-            // A discovery lease keeps the unknown port it was asked from.
-            guard let location = lease.location else { return .success(Placement(pod: lease.pod, location: lease.askedFrom)) }
-            return .success(Placement(pod: lease.pod, identity: revision.identity(at: location), location: location))
-        }
-        return .failure(.notDirect)
     }
 
     // MARK: Messages
 
-    /// The address and lease this client gets, known location or discovery pool.
-    private struct Binding {
-        var address: IPv4Address
-        var subnet: IPv4Network
-        var gateway: IPv4Address?
-        var leaseSeconds: UInt32
-        var answer: IdentityAnswer?
-        var existing: Lease?
-    }
-
-    private static func binding(_ facts: RequestFacts, _ placement: Placement, _ revision: ZoneRevision,
-                                _ leases: some LeaseView, _ settings: DHCPSettings, _ now: Int64) -> Result<Binding, DropReason> {
-        if let identity = placement.identity {
-            let answer = IdentityAnswer(identity: identity, revision: revision)
-            return .success(Binding(address: identity.address, subnet: identity.subnet, gateway: identity.gateway,
-                                    leaseSeconds: answer.leaseSeconds, answer: answer,
-                                    existing: leases.lease(address: identity.address)))
-        }
-        guard let pod = revision.pod(named: placement.pod), let discovery = pod.discovery,
-              let network = pod.networks.first(where: { $0.name.value == discovery.network.value }) else {
-            return .failure(.unknownLocation)
-        }
-        let seconds = UInt32(clamping: discovery.lease?.value.seconds ?? 600)
-        func make(_ address: IPv4Address, _ existing: Lease?) -> Binding {
-            Binding(address: address, subnet: network.subnet.value, gateway: network.gateway?.value,
-                    leaseSeconds: seconds, answer: nil, existing: existing)
-        }
-        if let mine = leases.discoveryLease(pod: placement.pod, mac: facts.mac, clientID: facts.clientID),
-           mine.state != .declined {
-            return .success(make(mine.address, mine))
-        }
-        if let port = placement.location, settings.discoveryLeasesPerPort > 0,
-           leases.discoveryLeases(askedFrom: port, now: now) >= settings.discoveryLeasesPerPort {
-            return .failure(.discoveryPortFull)
-        }
-        guard let address = leases.freeAddress(in: discovery.range.value, pod: placement.pod, now: now) else {
-            return .failure(.poolExhausted)
-        }
-        return .success(make(address, leases.lease(address: address)))
-    }
-
-    private static func offer(_ facts: RequestFacts, _ placement: Placement, _ revision: ZoneRevision,
-                              _ leases: some LeaseView, _ settings: DHCPSettings, _ now: Int64) -> Decision {
+    private static func offer(_ input: DecisionInput<some LeaseView>, _ placement: Placement) -> Decision {
+        let (facts, revision, settings, now) = (input.facts, input.revision, input.settings, input.now)
         let bound: Binding
-        switch binding(facts, placement, revision, leases, settings, now) {
+        switch binding(input, placement) {
         case .success(let b): bound = b
         case .failure(let reason): return .drop(reason)
         }
@@ -259,23 +166,23 @@ public enum DHCPPolicy {
         return decision
     }
 
-    private static func request(_ facts: RequestFacts, _ placement: Placement, _ revision: ZoneRevision,
-                                _ leases: some LeaseView, _ settings: DHCPSettings, _ now: Int64) -> Decision {
+    private static func request(_ input: DecisionInput<some LeaseView>, _ placement: Placement) -> Decision {
+        let (facts, revision, settings, now) = (input.facts, input.revision, input.settings, input.now)
         if let selected = facts.serverIdentifier, selected != settings.serverIdentifier,
            selected != facts.relayInformation?.serverIDOverride.map(IPv4Address.init) {
             // The client chose another server's offer: forget ours.
             return .drop(.otherServerSelected)
         }
         let bound: Binding
-        switch binding(facts, placement, revision, leases, settings, now) {
+        switch binding(input, placement) {
         case .success(let b): bound = b
         case .failure(.poolExhausted), .failure(.unknownLocation):
-            return nak(facts, revision, settings, placement)
+            return nak(facts, settings)
         case .failure(let reason): return .drop(reason)
         }
         // SELECTING and INIT-REBOOT name the address in option 50; RENEWING and REBINDING in ciaddr.
         let asked = facts.requestedAddress ?? facts.ciaddr
-        guard asked == bound.address else { return nak(facts, revision, settings, placement) }
+        guard asked == bound.address else { return nak(facts, settings) }
         var decision = Decision(outcome: .reply(reply(.ack, facts, bound, revision, settings), route(facts, yiaddr: bound.address, nak: false)))
         let newLease = lease(facts, placement, bound, .bound, expires: now + Int64(bound.leaseSeconds), now)
         decision.leases.append(newLease)
@@ -307,8 +214,8 @@ public enum DHCPPolicy {
         return decision
     }
 
-    private static func release(_ facts: RequestFacts, _ placement: Placement, _ revision: ZoneRevision,
-                                _ leases: some LeaseView, _ now: Int64) -> Decision {
+    private static func release(_ input: DecisionInput<some LeaseView>, _ placement: Placement) -> Decision {
+        let (facts, revision, leases, now) = (input.facts, input.revision, input.leases, input.now)
         guard let address = facts.ciaddr, var held = leases.lease(address: address), held.isActive(at: now),
               held.belongs(toMAC: facts.mac, clientID: facts.clientID) else { return .drop(.noLease) }
         guard held.isHeld(at: placement) else { return .drop(.leaseOfAnotherLocation) }
@@ -322,8 +229,8 @@ public enum DHCPPolicy {
         return decision
     }
 
-    private static func decline(_ facts: RequestFacts, _ placement: Placement, _ leases: some LeaseView,
-                                _ settings: DHCPSettings, _ now: Int64) -> Decision {
+    private static func decline(_ input: DecisionInput<some LeaseView>, _ placement: Placement) -> Decision {
+        let (facts, leases, settings, now) = (input.facts, input.leases, input.settings, input.now)
         guard let address = facts.requestedAddress, let held = leases.lease(address: address),
               held.belongs(toMAC: facts.mac, clientID: facts.clientID) else { return .drop(.noLease) }
         guard held.isHeld(at: placement) else { return .drop(.leaseOfAnotherLocation) }
@@ -334,8 +241,8 @@ public enum DHCPPolicy {
         return Decision(outcome: .silent, leases: [quarantined])
     }
 
-    private static func inform(_ facts: RequestFacts, _ placement: Placement, _ revision: ZoneRevision,
-                               _ settings: DHCPSettings) -> Decision {
+    private static func inform(_ input: DecisionInput<some LeaseView>, _ placement: Placement) -> Decision {
+        let (facts, revision, settings) = (input.facts, input.revision, input.settings)
         guard let identity = placement.identity, let ciaddr = facts.ciaddr else { return .drop(.unknownLocation) }
         let answer = IdentityAnswer(identity: identity, revision: revision)
         var message = baseReply(.ack, facts, settings)
@@ -347,131 +254,11 @@ public enum DHCPPolicy {
         return Decision(outcome: .reply(message, facts.giaddr.map { .relay($0, port: relayPort(facts)) } ?? .unicast(ciaddr, port: 68)))
     }
 
-    private static func nak(_ facts: RequestFacts, _ revision: ZoneRevision, _ settings: DHCPSettings,
-                            _ placement: Placement) -> Decision {
+    private static func nak(_ facts: RequestFacts, _ settings: DHCPSettings) -> Decision {
         var message = baseReply(.nak, facts, settings)
         message.options.set(DHCPOptionCode.message, Array("address not valid for this location".utf8))
         appendRelayInformation(&message, facts)
         return Decision(outcome: .reply(message, route(facts, yiaddr: nil, nak: true)))
     }
 
-    // MARK: Building replies
-
-    static func baseReply(_ type: DHCPMessageType, _ facts: RequestFacts, _ settings: DHCPSettings) -> DHCPMessage {
-        var options = DHCPOptions()
-        options.set(DHCPOptionCode.messageType, [type.rawValue])
-        let serverID = facts.relayInformation?.serverIDOverride.map(IPv4Address.init) ?? settings.serverIdentifier
-        options.set(DHCPOptionCode.serverIdentifier, serverID.bytes)
-        // A relayed NAK goes to the relay with the broadcast bit, so the relay broadcasts it (RFC 2131 §4.3.2).
-        let flags = type == .nak && facts.giaddr != nil ? facts.flags | DHCPMessage.broadcastFlag : facts.flags
-        return DHCPMessage(op: .reply, htype: facts.htype, hlen: facts.hlen, xid: facts.xid, flags: flags,
-                           ciaddr: type == .nak ? 0 : facts.ciaddr?.value ?? 0, giaddr: facts.giaddr?.value ?? 0,
-                           chaddr: facts.chaddr, options: options)
-    }
-
-    private static func reply(_ type: DHCPMessageType, _ facts: RequestFacts, _ bound: Binding,
-                              _ revision: ZoneRevision, _ settings: DHCPSettings) -> DHCPMessage {
-        var message = baseReply(type, facts, settings)
-        message.yiaddr = bound.address.value
-        if let answer = bound.answer {
-            for option in answer.options { message.options.set(option.code, encode(option.value)) }
-            if let next = answer.nextServer { message.siaddr = next.value }
-            if let target = bootTarget(facts, answer, loaders: settings.loaders) { setBootTarget(target, in: &message) }
-        } else {
-            let lease = bound.leaseSeconds
-            message.options.set(DHCPOptionCode.subnetMask, bound.subnet.netmask.bytes)
-            if let gateway = bound.gateway { message.options.set(DHCPOptionCode.router, gateway.bytes) }
-            let dns = revision.spec.defaults.dns.map(\.value)
-            if !dns.isEmpty { message.options.set(DHCPOptionCode.domainNameServers, dns.flatMap(\.bytes)) }
-            message.options.set(DHCPOptionCode.leaseTime, u32(lease))
-            message.options.set(DHCPOptionCode.renewalTime, u32(IdentityAnswer.renewal(lease)))
-            message.options.set(DHCPOptionCode.rebindingTime, u32(IdentityAnswer.rebinding(lease)))
-        }
-        appendRelayInformation(&message, facts)
-        return message
-    }
-
-    /// What the machine fetches next: a switch's ZTP file or NOS installer, else a network
-    /// boot client's loader or script. A machine whose kind does not fit its port (an iLO
-    /// on a host port) gets neither: those files were written for another kind of machine.
-    public static func bootTarget(_ facts: RequestFacts, _ answer: IdentityAnswer, loaders: BootLoaders) -> BootTarget? {
-        let device = facts.device
-        guard device.fits(answer.identity.kind) else { return nil }
-        if let ztp = answer.ztpTarget(for: device.kind) { return ztp }
-        return BootClient(facts: facts).flatMap { answer.bootTarget(for: $0, loaders: loaders) }
-    }
-
-    /// The boot file goes in option 67 and, where it fits, in the BOOTP `file` field that
-    /// older ROMs read; a TFTP server is named in siaddr and option 66 alike.
-    static func setBootTarget(_ target: BootTarget, in message: inout DHCPMessage) {
-        if case .tftp(let server, _) = target { message.siaddr = server.value }
-        for option in target.options { message.options.set(option.code, encode(option.value)) }
-        if let file = target.bootFile, file.utf8.count < 128 { message.bootFile = Array(file.utf8) }
-    }
-
-    /// RFC 3046: option 82 goes back exactly as received, as the last option.
-    static func appendRelayInformation(_ message: inout DHCPMessage, _ facts: RequestFacts) {
-        guard facts.giaddr != nil, let info = facts.relayInformation else { return }
-        message.options.set(DHCPOptionCode.relayAgentInformation, info.serialized)
-    }
-
-    private static func relayPort(_ facts: RequestFacts) -> UInt16 {
-        facts.relayInformation?.asksForRelayPort == true ? facts.sourcePort : 67
-    }
-
-    /// RFC 2131 §4.1: relay first; then ciaddr; then broadcast if asked (and for NAKs); else chaddr.
-    static func route(_ facts: RequestFacts, yiaddr: IPv4Address?, nak: Bool) -> ReplyRoute {
-        if let giaddr = facts.giaddr { return .relay(giaddr, port: relayPort(facts)) }
-        if nak { return .broadcast }
-        if let ciaddr = facts.ciaddr { return .unicast(ciaddr, port: 68) }
-        guard let yiaddr, !facts.broadcastFlag else { return .broadcast }
-        return .hardware(yiaddr, mac: facts.mac)
-    }
-
-    private static func lease(_ facts: RequestFacts, _ placement: Placement, _ bound: Binding, _ state: Lease.State,
-                              expires: Int64, _ now: Int64) -> Lease {
-        let device = facts.device
-        return Lease(address: bound.address, mac: facts.mac, clientID: facts.clientID, pod: placement.pod,
-                     location: placement.identity?.location, name: placement.identity?.name, state: state,
-                     expiresAt: expires, updatedAt: now, device: device,
-                     miscabled: placement.identity.map { !device.fits($0.kind) } ?? false,
-                     askedFrom: placement.identity == nil ? placement.location : nil)
-    }
-
-    /// The outbox keeps what hooks run on, and every host.* event (rare, and what operators
-    /// look for); a lease event no hook of the host's role wants is not even built.
-    private static func recorded(_ type: HookEvent, _ placement: Placement, _ revision: ZoneRevision) -> Bool {
-        type == .hostReplaced || type == .hostDiscovered || type == .hostMiscabled
-            || revision.hooksWant(type, role: placement.identity?.role)
-    }
-
-    private static func event(_ type: HookEvent, _ facts: RequestFacts, _ placement: Placement,
-                              _ address: IPv4Address, _ now: Int64) -> DHCPEvent {
-        var details: [String: String] = [:]
-        if let vendor = facts.safeVendorClass { details["vendor_class"] = vendor }
-        if let circuit = facts.relayInformation?.circuitID { details["circuit_id"] = circuit }
-        if let remote = facts.relayInformation?.remoteID { details["remote_id"] = remote }
-        let device = facts.device
-        details["device_kind"] = device.kind.rawValue
-        if let model = device.model { details["device_model"] = model }
-        if let serial = device.serial { details["device_serial"] = serial }
-        return DHCPEvent(type: type, address: address, mac: facts.macText, name: placement.identity?.name,
-                         pod: placement.pod, location: placement.location, details: details, at: now)
-    }
-
-    static func encode(_ value: AnswerOption.Value) -> [UInt8] {
-        switch value {
-        case .addresses(let list): list.flatMap(\.bytes)
-        case .text(let text): Array(text.utf8)
-        case .seconds(let s): u32(s)
-        case .vendorText(let enterprise, let code, let text):
-            // BootTarget.options only builds sub-options that fit their length bytes.
-            VendorIdentifyingOptions([.init(enterprise: enterprise, subOptions: [DHCPOption(code, Array(text.utf8))])])
-                .serialized ?? []
-        }
-    }
-
-    private static func u32(_ value: UInt32) -> [UInt8] {
-        [UInt8(value >> 24), UInt8(value >> 16 & 0xff), UInt8(value >> 8 & 0xff), UInt8(value & 0xff)]
-    }
 }

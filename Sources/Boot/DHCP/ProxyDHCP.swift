@@ -33,8 +33,8 @@ extension DHCPPolicy {
     ///   so it may read the host's files.
     /// - Anything else (a REQUEST for the other server's address, clients that do not
     ///   network boot): not ours, dropped and counted.
-    static func proxy(_ facts: RequestFacts, revision: ZoneRevision, leases: some LeaseView, settings: DHCPSettings,
-                      now: Int64) -> Decision {
+    static func proxy(_ input: DecisionInput<some LeaseView>) -> Decision {
+        let (facts, revision, leases, settings, now) = (input.facts, input.revision, input.leases, input.settings, input.now)
         guard let client = BootClient(facts: facts) else { return .drop(.proxyNotABootClient) }
         let placement: Placement
         let bootServerRequest = facts.messageType == .request && facts.giaddr == nil && facts.ciaddr != nil
@@ -48,7 +48,7 @@ extension DHCPPolicy {
         }
         switch facts.messageType {
         case .discover:
-            switch place(facts, revision: revision, leases: leases, settings: settings) {
+            switch place(input) {
             case .success(let found): placement = found
             case .failure(let reason): return .drop(reason)
             }

@@ -5,12 +5,6 @@
 /// above what a booting machine sends (a DORA and a few retries), so a boot storm of
 /// distinct machines passes, and one looping NIC or flooding port does not starve it.
 public struct RequestRateLimit: Sendable {
-    public enum Verdict: Equatable, Sendable {
-        case allow
-        case tooManyFromMAC
-        case tooManyFromCircuit
-    }
-
     /// Requests per second; 0 means no cap.
     public var perMAC: Int
     public var perCircuit: Int
@@ -23,9 +17,9 @@ public struct RequestRateLimit: Sendable {
         self.perCircuit = perCircuit
     }
 
-    /// Counts the request and says whether it may be answered. `circuit` names the relay
-    /// port (giaddr and circuit-id) or the ingress interface.
-    public mutating func admit(mac: [UInt8], circuit: String?, now second: Int64) -> Verdict {
+    /// Counts the request; nil when it may be answered, else why it is dropped. `circuit`
+    /// names the relay port (giaddr and circuit-id) or the ingress interface.
+    public mutating func admit(mac: [UInt8], circuit: String?, now second: Int64) -> DropReason? {
         if second != self.second {
             self.second = second
             byMAC.removeAll(keepingCapacity: true)
@@ -33,13 +27,13 @@ public struct RequestRateLimit: Sendable {
         }
         let macCount = (byMAC[mac] ?? 0) + 1
         byMAC[mac] = macCount
-        if perMAC > 0 && macCount > perMAC { return .tooManyFromMAC }
+        if perMAC > 0 && macCount > perMAC { return .rateLimitedMAC }
         if perCircuit > 0, let circuit {
             let circuitCount = (byCircuit[circuit] ?? 0) + 1
             byCircuit[circuit] = circuitCount
-            if circuitCount > perCircuit { return .tooManyFromCircuit }
+            if circuitCount > perCircuit { return .rateLimitedCircuit }
         }
-        return .allow
+        return nil
     }
 }
 
