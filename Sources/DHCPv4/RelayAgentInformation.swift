@@ -29,6 +29,7 @@ public struct RelayAgentInformation: Sendable, Hashable {
     /// hand with more than 255 bytes is cut to 255, the most its length byte can say.
     public var serialized: [UInt8] {
         var out: [UInt8] = []
+        out.reserveCapacity(subOptions.reduce(0) { $0 + 2 + min($1.data.count, 255) })
         for (index, option) in subOptions.enumerated() {
             // Cut to 255 bytes, the append cannot refuse it.
             try? LengthFramed.append(header: UInt32(option.code), headerSize: 1, data: option.data.prefix(255), index: index, to: &out)

@@ -30,8 +30,15 @@ enum LengthFramed {
     /// Parses items with `headerSize` (0...4) header bytes from `data`. `base` is where
     /// `data` starts inside the option, so errors in nested items say where they are in it.
     static func parse(_ data: [UInt8], headerSize: Int, base: Int = 0) throws(OptionDataError) -> [Item] {
+        try parse(data, headerSize: headerSize, base: base) { Item(header: $0, data: $1, offset: $2) }
+    }
+
+    /// The same, each item made into `T` from its header, data and offset as it is read
+    /// (Option 82 is parsed on every relayed request: no list in between).
+    static func parse<T>(_ data: [UInt8], headerSize: Int, base: Int = 0,
+                         _ make: (_ header: UInt32, _ data: [UInt8], _ offset: Int) -> T) throws(OptionDataError) -> [T] {
         var reader = ByteReader(data)
-        var items: [Item] = []
+        var items: [T] = []
         while !reader.isAtEnd {
             let start = reader.offset
             guard reader.remaining > headerSize else {
@@ -43,7 +50,7 @@ enum LengthFramed {
             guard let value = reader.take(length) else {
                 throw .overrun(offset: base + start, length: length, available: reader.remaining)
             }
-            items.append(Item(header: header, data: value, offset: base + start))
+            items.append(make(header, value, base + start))
         }
         return items
     }
@@ -52,7 +59,11 @@ enum LengthFramed {
     static func append(header: UInt32, headerSize: Int, data: some Collection<UInt8>, index: Int,
                        to out: inout [UInt8]) throws(OptionDataError) {
         guard data.count <= 255 else { throw .tooLong(index: index, length: data.count) }
-        for shift in stride(from: (headerSize - 1) * 8, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: header >> UInt32(shift))) }
+        var shift = headerSize * 8
+        while shift > 0 {
+            shift -= 8
+            out.append(UInt8(truncatingIfNeeded: header >> UInt32(shift)))
+        }
         out.append(UInt8(data.count))
         out += data
     }
@@ -63,7 +74,7 @@ enum LengthFramed {
 /// parses, and `parse(serialize(s)) == s` for every `s` that serializes.
 public enum SubOptions {
     public static func parse(_ data: [UInt8], base: Int = 0) throws(OptionDataError) -> [DHCPOption] {
-        try LengthFramed.parse(data, headerSize: 1, base: base).map { DHCPOption(UInt8(truncatingIfNeeded: $0.header), $0.data) }
+        try LengthFramed.parse(data, headerSize: 1, base: base) { code, value, _ in DHCPOption(UInt8(truncatingIfNeeded: code), value) }
     }
 
     /// The wire bytes; `.tooLong` for a sub-option over 255 bytes.
