@@ -1,6 +1,6 @@
 /// The option codes this server reads or writes (RFC 2132 and later), each with the one
-/// name it is printed under (`zonectl render`, plans, logs). Other codes pass through the
-/// codec as plain bytes: `DHCPOption.code` stays the wire byte.
+/// name it is printed under (`zonectl render` and its JSON). Other codes pass through
+/// the codec as plain bytes: `DHCPOption.code` stays the wire byte.
 public enum DHCPOptionCode: UInt8, Sendable, Hashable, CaseIterable, Comparable {
     case pad = 0
     case subnetMask = 1
@@ -45,7 +45,8 @@ public enum DHCPOptionCode: UInt8, Sendable, Hashable, CaseIterable, Comparable 
     /// answer, which gives no address, leaves out (RFC 2131 §3.4).
     public static let leaseTimes: Set<DHCPOptionCode> = [.leaseTime, .renewalTime, .rebindingTime]
 
-    /// The name printed for the option: ISC dhcpd's where it has one.
+    /// The name printed for the option: RFC 2132's title in lower-case words with hyphens,
+    /// or the name the client that reads it uses (`cumulus-provision-url`, `vivso`).
     public var name: String {
         switch self {
         case .pad: "pad"
