@@ -1,4 +1,5 @@
 import Addressing
+import DHCPv4
 import Zone
 
 /// A DHCP option as policy decides it: typed, not yet wire bytes. The DHCPv4 codec
@@ -52,14 +53,55 @@ public struct AnswerOption: Sendable, Hashable, Codable {
         }
     }
 
-    public var code: UInt8
-    public var name: String
+    /// Which option it is; its wire code and printed name come from the codec's one table.
+    public var optionCode: DHCPOptionCode
     public var value: Value
 
-    public init(code: UInt8, name: String, value: Value) {
-        self.code = code
-        self.name = name
+    public var code: UInt8 { optionCode.rawValue }
+    public var name: String { optionCode.name }
+
+    public init(_ optionCode: DHCPOptionCode, _ value: Value) {
+        self.optionCode = optionCode
         self.value = value
+    }
+
+    /// The option as it goes on the wire.
+    public var option: DHCPOption { DHCPOption(code, value.wireData) }
+
+    // JSON (`zonectl render --json`) carries the code, its name and the value.
+    private enum CodingKeys: String, CodingKey { case code, name, value }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let code = try container.decode(UInt8.self, forKey: .code)
+        guard let optionCode = DHCPOptionCode(rawValue: code) else {
+            throw DecodingError.dataCorruptedError(forKey: .code, in: container, debugDescription: "option \(code) is not one this server writes")
+        }
+        self.init(optionCode, try container.decode(Value.self, forKey: .value))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(code, forKey: .code)
+        try container.encode(name, forKey: .name)
+        try container.encode(value, forKey: .value)
+    }
+}
+
+extension AnswerOption.Value {
+    /// The value's wire bytes: the one place option values are encoded. Addresses four
+    /// bytes each, text as UTF-8, seconds as a 32-bit big-endian count, vendor text as
+    /// one RFC 3925 enterprise block holding one sub-option (empty where that would not
+    /// fit its length bytes; `BootTarget.options` builds none such).
+    public var wireData: [UInt8] {
+        switch self {
+        case .addresses(let list): list.flatMap(\.bytes)
+        case .text(let text): Array(text.utf8)
+        case .seconds(let s): [UInt8(s >> 24), UInt8(s >> 16 & 0xff), UInt8(s >> 8 & 0xff), UInt8(s & 0xff)]
+        case .vendorText(let enterprise, let code, let text):
+            (try? VendorIdentifyingOptions([.init(enterprise: enterprise, subOptions: [DHCPOption(code, Array(text.utf8))])])
+                .serialize()) ?? []
+        }
     }
 }
 
@@ -92,21 +134,8 @@ public struct IdentityAnswer: Sendable, Codable {
         let lease = UInt32(clamping: defaults.lease.value.seconds)
         leaseSeconds = lease
         nextServer = defaults.bootServer?.value
-        var options: [AnswerOption] = [.init(code: 1, name: "subnet-mask", value: .addresses([identity.netmask]))]
-        if let gateway = identity.gateway { options.append(.init(code: 3, name: "router", value: .addresses([gateway]))) }
-        if !defaults.dns.isEmpty {
-            options.append(.init(code: 6, name: "domain-name-servers", value: .addresses(defaults.dns.map(\.value))))
-        }
-        options.append(.init(code: 12, name: "host-name", value: .text(identity.name)))
-        if !revision.spec.domain.value.isEmpty {
-            options.append(.init(code: 15, name: "domain-name", value: .text(revision.spec.domain.value)))
-        }
-        if !defaults.ntp.isEmpty {
-            options.append(.init(code: 42, name: "ntp-servers", value: .addresses(defaults.ntp.map(\.value))))
-        }
-        options.append(.init(code: 51, name: "lease-time", value: .seconds(lease)))
-        options.append(.init(code: 58, name: "renewal-time", value: .seconds(Self.renewal(lease))))
-        options.append(.init(code: 59, name: "rebinding-time", value: .seconds(Self.rebinding(lease))))
+        options = Self.addressOptions(netmask: identity.netmask, gateway: identity.gateway, hostName: identity.name,
+                                     leaseSeconds: lease, revision: revision)
         let profile = identity.profile.flatMap(revision.profile(named:))
         if profile?.ipxe != nil, let base = HostFiles.baseURL(revision) {
             bootScriptURL = "\(base)/hosts/\(identity.name)/boot.ipxe"
@@ -120,6 +149,25 @@ public struct IdentityAnswer: Sendable, Codable {
             }
             installerURL = role.installer?.value.url(base: base)
         }
-        self.options = options
+    }
+
+    /// The options of an address lease, in code order: its network's mask and router, the
+    /// host's name where it has one, the zone's DNS servers, domain and NTP servers, and the
+    /// lease times. For a known host and a discovery client alike: DNS, domain and NTP are
+    /// the zone's `defaults` and `domain`, the same for every machine on the network, not
+    /// part of an identity; only the name is, and a discovery client (`hostName` nil) has none.
+    public static func addressOptions(netmask: IPv4Address, gateway: IPv4Address?, hostName: String?,
+                                      leaseSeconds: UInt32, revision: ZoneRevision) -> [AnswerOption] {
+        let defaults = revision.spec.defaults
+        var options: [AnswerOption] = [.init(.subnetMask, .addresses([netmask]))]
+        if let gateway { options.append(.init(.router, .addresses([gateway]))) }
+        if !defaults.dns.isEmpty { options.append(.init(.domainNameServers, .addresses(defaults.dns.map(\.value)))) }
+        if let hostName { options.append(.init(.hostName, .text(hostName))) }
+        if !revision.spec.domain.value.isEmpty { options.append(.init(.domainName, .text(revision.spec.domain.value))) }
+        if !defaults.ntp.isEmpty { options.append(.init(.ntpServers, .addresses(defaults.ntp.map(\.value)))) }
+        options.append(.init(.leaseTime, .seconds(leaseSeconds)))
+        options.append(.init(.renewalTime, .seconds(renewal(leaseSeconds))))
+        options.append(.init(.rebindingTime, .seconds(rebinding(leaseSeconds))))
+        return options
     }
 }

@@ -156,13 +156,13 @@ extension DHCPMessage {
             var reader = ByteReader(bytes, from: start, to: end)
             var overload: UInt8 = 0
             while let code = reader.u8() {
-                if code == DHCPOptionCode.pad { continue }
-                if code == DHCPOptionCode.end { break }
+                if code == DHCPOptionCode.pad.rawValue { continue }
+                if code == DHCPOptionCode.end.rawValue { break }
                 // A field that ends without END is accepted: many clients and relays omit it.
                 guard let length = reader.u8(), let data = reader.take(Int(length)) else {
                     throw .optionOverrun(code: code, field: field)
                 }
-                if code == DHCPOptionCode.overload {
+                if code == DHCPOptionCode.overload.rawValue {
                     guard allowOverload else { throw .overloadInOverloadedField(field) }
                     guard data.count == 1, (1...3).contains(data[0]) else { throw .badOverload }
                     overload = data[0]
@@ -193,7 +193,7 @@ extension DHCPMessage {
         var optionsField: [UInt8] = []
         optionsField.reserveCapacity(options.encodedLength + 1)
         options.encode(into: &optionsField)
-        optionsField.append(DHCPOptionCode.end)
+        optionsField.append(DHCPOptionCode.end.rawValue)
         var fileField = bootFile, snameField = serverName
         let room = maximumSize - DHCPMessage.headerLength - 4 - 1
         if optionsField.count - 1 > room {
@@ -205,10 +205,10 @@ extension DHCPMessage {
             if serverName.isEmpty { capacities.append(63); overload |= 2 }
             // Where even that cannot hold them, the whole options field goes out longer than asked.
             if overload != 0, let fields = DHCPMessage.pack(encoded, into: capacities) {
-                optionsField = [DHCPOptionCode.overload, 1, overload] + fields[0] + [DHCPOptionCode.end]
+                optionsField = [DHCPOptionCode.overload.rawValue, 1, overload] + fields[0] + [DHCPOptionCode.end.rawValue]
                 var next = 1
-                if overload & 1 != 0 { fileField = fields[next] + [DHCPOptionCode.end]; next += 1 }
-                if overload & 2 != 0 { snameField = fields[next] + [DHCPOptionCode.end] }
+                if overload & 1 != 0 { fileField = fields[next] + [DHCPOptionCode.end.rawValue]; next += 1 }
+                if overload & 2 != 0 { snameField = fields[next] + [DHCPOptionCode.end.rawValue] }
             }
         }
         out.append(contentsOf: snameField.prefix(64))
@@ -218,7 +218,7 @@ extension DHCPMessage {
         out.appendU32(DHCPMessage.magicCookie)
         out.append(contentsOf: optionsField)
         if out.count < DHCPMessage.minimumLength {
-            out.append(contentsOf: Array(repeating: DHCPOptionCode.pad, count: DHCPMessage.minimumLength - out.count))
+            out.append(contentsOf: Array(repeating: DHCPOptionCode.pad.rawValue, count: DHCPMessage.minimumLength - out.count))
         }
         return out
     }

@@ -1,43 +1,91 @@
-/// Option codes this server reads or writes (RFC 2132 and later).
-public enum DHCPOptionCode {
-    public static let pad: UInt8 = 0
-    public static let subnetMask: UInt8 = 1
-    public static let router: UInt8 = 3
-    public static let domainNameServers: UInt8 = 6
-    public static let hostName: UInt8 = 12
-    public static let domainName: UInt8 = 15
-    public static let ntpServers: UInt8 = 42
-    public static let vendorSpecific: UInt8 = 43
-    public static let requestedAddress: UInt8 = 50
-    public static let leaseTime: UInt8 = 51
-    public static let overload: UInt8 = 52
-    public static let messageType: UInt8 = 53
-    public static let serverIdentifier: UInt8 = 54
-    public static let parameterRequestList: UInt8 = 55
-    public static let message: UInt8 = 56
-    public static let maximumMessageSize: UInt8 = 57
-    public static let renewalTime: UInt8 = 58
-    public static let rebindingTime: UInt8 = 59
-    public static let vendorClass: UInt8 = 60
-    public static let clientIdentifier: UInt8 = 61
-    public static let tftpServerName: UInt8 = 66
-    public static let bootFileName: UInt8 = 67
-    public static let userClass: UInt8 = 77
-    public static let relayAgentInformation: UInt8 = 82
-    public static let clientArchitecture: UInt8 = 93
-    public static let clientNetworkInterface: UInt8 = 94
-    public static let clientMachineID: UInt8 = 97
+/// The option codes this server reads or writes (RFC 2132 and later), each with the one
+/// name it is printed under (`zonectl render` and its JSON). Other codes pass through
+/// the codec as plain bytes: `DHCPOption.code` stays the wire byte.
+public enum DHCPOptionCode: UInt8, Sendable, Hashable, CaseIterable, Comparable {
+    case pad = 0
+    case subnetMask = 1
+    case router = 3
+    case domainNameServers = 6
+    case hostName = 12
+    case domainName = 15
+    case ntpServers = 42
+    case vendorSpecific = 43
+    case requestedAddress = 50
+    case leaseTime = 51
+    case overload = 52
+    case messageType = 53
+    case serverIdentifier = 54
+    case parameterRequestList = 55
+    case message = 56
+    case maximumMessageSize = 57
+    case renewalTime = 58
+    case rebindingTime = 59
+    case vendorClass = 60
+    case clientIdentifier = 61
+    case tftpServerName = 66
+    case bootFileName = 67
+    case userClass = 77
+    case relayAgentInformation = 82
+    case clientArchitecture = 93
+    case clientNetworkInterface = 94
+    case clientMachineID = 97
     /// RFC 3679 `default-url`: ONIE's exact installer URL.
-    public static let defaultURL: UInt8 = 114
+    case defaultURL = 114
     /// RFC 3925 Vendor-Identifying Vendor Class.
-    public static let vendorIdentifyingClass: UInt8 = 124
+    case vendorIdentifyingClass = 124
     /// RFC 3925 Vendor-Identifying Vendor-Specific Information (ONIE: enterprise 42623).
-    public static let vendorIdentifyingOptions: UInt8 = 125
-    public static let ipxeEncapsulated: UInt8 = 175
+    case vendorIdentifyingOptions = 125
+    case ipxeEncapsulated = 175
     /// Site-specific 239: the provisioning script URL Cumulus Linux ZTP
     /// (`cumulus-provision-url`) and SONiC ZTP (`ztp_provisioning_script_url`) read.
-    public static let provisioningScriptURL: UInt8 = 239
-    public static let end: UInt8 = 255
+    case provisioningScriptURL = 239
+    case end = 255
+
+    /// The lease's times (51, 58, 59): what an address lease carries and an INFORM's
+    /// answer, which gives no address, leaves out (RFC 2131 §3.4).
+    public static let leaseTimes: Set<DHCPOptionCode> = [.leaseTime, .renewalTime, .rebindingTime]
+
+    /// The name printed for the option: RFC 2132's title in lower-case words with hyphens,
+    /// or the name the client that reads it uses (`cumulus-provision-url`, `vivso`).
+    public var name: String {
+        switch self {
+        case .pad: "pad"
+        case .subnetMask: "subnet-mask"
+        case .router: "router"
+        case .domainNameServers: "domain-name-servers"
+        case .hostName: "host-name"
+        case .domainName: "domain-name"
+        case .ntpServers: "ntp-servers"
+        case .vendorSpecific: "vendor-encapsulated-options"
+        case .requestedAddress: "requested-address"
+        case .leaseTime: "lease-time"
+        case .overload: "option-overload"
+        case .messageType: "message-type"
+        case .serverIdentifier: "server-identifier"
+        case .parameterRequestList: "parameter-request-list"
+        case .message: "message"
+        case .maximumMessageSize: "maximum-message-size"
+        case .renewalTime: "renewal-time"
+        case .rebindingTime: "rebinding-time"
+        case .vendorClass: "vendor-class-identifier"
+        case .clientIdentifier: "client-identifier"
+        case .tftpServerName: "tftp-server-name"
+        case .bootFileName: "bootfile-name"
+        case .userClass: "user-class"
+        case .relayAgentInformation: "relay-agent-information"
+        case .clientArchitecture: "client-architecture"
+        case .clientNetworkInterface: "client-network-interface"
+        case .clientMachineID: "client-machine-id"
+        case .defaultURL: "default-url"
+        case .vendorIdentifyingClass: "vivco"
+        case .vendorIdentifyingOptions: "vivso"
+        case .ipxeEncapsulated: "ipxe-encapsulated"
+        case .provisioningScriptURL: "cumulus-provision-url"
+        case .end: "end"
+        }
+    }
+
+    public static func < (lhs: DHCPOptionCode, rhs: DHCPOptionCode) -> Bool { lhs.rawValue < rhs.rawValue }
 }
 
 public enum DHCPMessageType: UInt8, Sendable, CaseIterable {
@@ -78,6 +126,7 @@ public struct DHCPOptions: Sendable, Hashable, Sequence {
     public func makeIterator() -> IndexingIterator<[DHCPOption]> { all.makeIterator() }
 
     public subscript(code: UInt8) -> [UInt8]? { all.first { $0.code == code }?.data }
+    public subscript(code: DHCPOptionCode) -> [UInt8]? { self[code.rawValue] }
 
     /// Sets an option, replacing any earlier value in its place; wire-only codes are ignored.
     public mutating func set(_ code: UInt8, _ data: [UInt8]) {
@@ -86,7 +135,11 @@ public struct DHCPOptions: Sendable, Hashable, Sequence {
         else { all.append(DHCPOption(code, data)) }
     }
 
+    public mutating func set(_ code: DHCPOptionCode, _ data: [UInt8]) { set(code.rawValue, data) }
+    public mutating func set(_ option: DHCPOption) { set(option.code, option.data) }
+
     public mutating func remove(_ code: UInt8) { all.removeAll { $0.code == code } }
+    public mutating func remove(_ code: DHCPOptionCode) { remove(code.rawValue) }
 
     /// RFC 3396: a code that appears again continues the same option.
     mutating func join(_ code: UInt8, _ data: [UInt8]) {
@@ -97,7 +150,7 @@ public struct DHCPOptions: Sendable, Hashable, Sequence {
     }
 
     static func wireOnly(_ code: UInt8) -> Bool {
-        code == DHCPOptionCode.pad || code == DHCPOptionCode.end || code == DHCPOptionCode.overload
+        code == DHCPOptionCode.pad.rawValue || code == DHCPOptionCode.end.rawValue || code == DHCPOptionCode.overload.rawValue
     }
 
     /// Each option as wire instances of at most 255 data bytes (RFC 3396 splitting), in order.
@@ -166,13 +219,10 @@ extension DHCPOptions {
     /// send one bare string instead. Both are read.
     public var userClasses: [String] {
         guard let data = self[DHCPOptionCode.userClass], !data.isEmpty else { return [] }
-        var classes: [String] = []
-        var reader = ByteReader(data)
-        while let length = reader.u8() {
-            guard length > 0, let item = reader.take(Int(length)) else { return [Self.text(data)] }
-            classes.append(Self.text(item))
+        guard let items = try? LengthFramed.parse(data, headerSize: 0), items.allSatisfy({ !$0.data.isEmpty }) else {
+            return [Self.text(data)]
         }
-        return classes
+        return items.map { Self.text($0.data) }
     }
 
     /// Option 93: the client's architecture types (RFC 4578; 0 BIOS, 7/9 x64 UEFI, 16 x64 UEFI HTTP).
@@ -193,22 +243,23 @@ extension DHCPOptions {
         return Array(data[1...])
     }
 
-    /// Option 175: iPXE's encapsulated options. Its presence alone says "this is iPXE".
+    /// Option 175: iPXE's encapsulated options; nil when absent or malformed. Its presence
+    /// alone says "this is iPXE".
     public var ipxeEncapsulated: [DHCPOption]? {
-        guard let data = self[DHCPOptionCode.ipxeEncapsulated] else { return nil }
-        return Self.subOptions(data)
+        self[DHCPOptionCode.ipxeEncapsulated].flatMap { try? SubOptions.parse($0) }
     }
 
     public var relayAgentInformation: [UInt8]? { self[DHCPOptionCode.relayAgentInformation] }
 
-    /// Option 125 parsed; nil when absent or malformed.
+    /// Option 125 parsed; nil when absent or malformed (recognition only reads it, so a
+    /// malformed one counts as none; `VendorIdentifyingOptions(parsing:)` says what is wrong).
     public var vendorIdentifyingOptions: VendorIdentifyingOptions? {
-        self[DHCPOptionCode.vendorIdentifyingOptions].flatMap(VendorIdentifyingOptions.init(parsing:))
+        self[DHCPOptionCode.vendorIdentifyingOptions].flatMap { try? VendorIdentifyingOptions(parsing: $0) }
     }
 
     /// Option 124 parsed; nil when absent or malformed.
     public var vendorIdentifyingClasses: VendorIdentifyingClasses? {
-        self[DHCPOptionCode.vendorIdentifyingClass].flatMap(VendorIdentifyingClasses.init(parsing:))
+        self[DHCPOptionCode.vendorIdentifyingClass].flatMap { try? VendorIdentifyingClasses(parsing: $0) }
     }
 
     static func u32(_ data: [UInt8]) -> UInt32? {
@@ -218,16 +269,5 @@ extension DHCPOptions {
     /// Bytes as text for matching and logs; bytes that are not UTF-8 are replaced, never trapped on.
     static func text(_ data: [UInt8]) -> String {
         String(decoding: DHCPMessage.trimmed(data), as: UTF8.self)
-    }
-
-    /// Code/length/data triples (as in options 43, 82, 175); nil where a length overruns.
-    static func subOptions(_ data: [UInt8]) -> [DHCPOption]? {
-        var reader = ByteReader(data)
-        var result: [DHCPOption] = []
-        while let code = reader.u8() {
-            guard let length = reader.u8(), let value = reader.take(Int(length)) else { return nil }
-            result.append(DHCPOption(code, value))
-        }
-        return result
     }
 }

@@ -15,28 +15,27 @@ public struct RelayAgentInformation: Sendable, Hashable {
         public static let vssControl: UInt8 = 152       // RFC 6607
     }
 
-    public enum ParseError: Error, Sendable, Hashable {
-        /// A sub-option's length runs past the end of the option.
-        case overrun(subOption: UInt8)
-        case empty
-    }
-
     public var subOptions: [DHCPOption]
 
     public init(subOptions: [DHCPOption]) { self.subOptions = subOptions }
 
-    public init(parsing data: [UInt8]) throws(ParseError) {
+    /// Parses Option 82's data: at least one sub-option, each within the option.
+    public init(parsing data: [UInt8]) throws(OptionDataError) {
         guard !data.isEmpty else { throw .empty }
-        var reader = ByteReader(data)
-        var result: [DHCPOption] = []
-        while let code = reader.u8() {
-            guard let length = reader.u8(), let value = reader.take(Int(length)) else { throw .overrun(subOption: code) }
-            result.append(DHCPOption(code, value))
-        }
-        subOptions = result
+        subOptions = try SubOptions.parse(data)
     }
 
-    public var serialized: [UInt8] { subOptions.flatMap { [$0.code, UInt8(clamping: $0.data.count)] + $0.data.prefix(255) } }
+    /// The option's data, to echo: byte for byte what was parsed. A sub-option built by
+    /// hand with more than 255 bytes is cut to 255, the most its length byte can say.
+    public var serialized: [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(subOptions.reduce(0) { $0 + 2 + min($1.data.count, 255) })
+        for (index, option) in subOptions.enumerated() {
+            // Cut to 255 bytes, the append cannot refuse it.
+            try? LengthFramed.append(header: UInt32(option.code), headerSize: 1, data: option.data.prefix(255), index: index, to: &out)
+        }
+        return out
+    }
 
     public subscript(code: UInt8) -> [UInt8]? { subOptions.first { $0.code == code }?.data }
 

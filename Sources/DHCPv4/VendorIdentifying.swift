@@ -4,7 +4,7 @@
 /// sub-options 3, 4 and 5 of the same enterprise.
 ///
 /// Wire form, repeated: enterprise (4 bytes), data length (1 byte), then code/length/data
-/// sub-options filling exactly that length.
+/// sub-options filling exactly that length (`EnterpriseBlocks`, then `SubOptions`).
 public struct VendorIdentifyingOptions: Sendable, Hashable {
     public struct Vendor: Sendable, Hashable {
         public var enterprise: UInt32
@@ -20,37 +20,26 @@ public struct VendorIdentifyingOptions: Sendable, Hashable {
 
     public init(_ vendors: [Vendor]) { self.vendors = vendors }
 
-    /// Parses option 125's data; nil where a length runs past its container, never a trap.
-    public init?(parsing data: [UInt8]) {
-        var reader = ByteReader(data)
+    /// Parses option 125's data: any bytes give a value or an error saying where the
+    /// framing breaks, never a trap.
+    public init(parsing data: [UInt8]) throws(OptionDataError) {
         var vendors: [Vendor] = []
-        while !reader.isAtEnd {
-            guard let enterprise = reader.u32(), let length = reader.u8(), let body = reader.take(Int(length)),
-                  let subOptions = DHCPOptions.subOptions(body) else { return nil }
-            vendors.append(Vendor(enterprise: enterprise, subOptions: subOptions))
+        for block in try EnterpriseBlocks.parse(data) {
+            vendors.append(Vendor(enterprise: block.enterprise, subOptions: try SubOptions.parse(block.data, base: block.dataOffset)))
         }
         self.vendors = vendors
     }
 
-    /// The wire bytes; nil when a sub-option's data exceeds 255 bytes or one enterprise's
-    /// sub-options together do (the format has one length byte for each).
-    public var serialized: [UInt8]? {
-        var out: [UInt8] = []
-        for vendor in vendors {
-            var body: [UInt8] = []
-            for option in vendor.subOptions {
-                guard option.data.count <= 255 else { return nil }
-                body.append(option.code)
-                body.append(UInt8(option.data.count))
-                body += option.data
-            }
-            guard body.count <= 255 else { return nil }
-            out.appendU32(vendor.enterprise)
-            out.append(UInt8(body.count))
-            out += body
-        }
-        return out
+    /// The wire bytes; `.tooLong` when a sub-option's data exceeds 255 bytes or one
+    /// enterprise's sub-options together do (the format has one length byte for each).
+    public func serialize() throws(OptionDataError) -> [UInt8] {
+        var blocks: [(enterprise: UInt32, data: [UInt8])] = []
+        for vendor in vendors { blocks.append((vendor.enterprise, try SubOptions.serialize(vendor.subOptions))) }
+        return try EnterpriseBlocks.serialize(blocks)
     }
+
+    /// `serialize()`, nil where it refuses.
+    public var serialized: [UInt8]? { try? serialize() }
 
     /// The first sub-option `code` of `enterprise`, if sent.
     public func subOption(_ code: UInt8, enterprise: UInt32) -> [UInt8]? {
@@ -79,40 +68,33 @@ public struct VendorIdentifyingClasses: Sendable, Hashable {
 
     public init(_ vendors: [Vendor]) { self.vendors = vendors }
 
-    /// Parses option 124's data; nil where a length runs past its container.
-    public init?(parsing data: [UInt8]) {
-        var reader = ByteReader(data)
+    /// Parses option 124's data: any bytes give a value or an error saying where the
+    /// framing breaks, never a trap.
+    public init(parsing data: [UInt8]) throws(OptionDataError) {
         var vendors: [Vendor] = []
-        while !reader.isAtEnd {
-            guard let enterprise = reader.u32(), let length = reader.u8(), let body = reader.take(Int(length)) else { return nil }
-            var items = ByteReader(body)
-            var classes: [[UInt8]] = []
-            while let itemLength = items.u8() {
-                guard let item = items.take(Int(itemLength)) else { return nil }
-                classes.append(item)
-            }
-            vendors.append(Vendor(enterprise: enterprise, classes: classes))
+        for block in try EnterpriseBlocks.parse(data) {
+            let items = try LengthFramed.parse(block.data, headerSize: 0, base: block.dataOffset)
+            vendors.append(Vendor(enterprise: block.enterprise, classes: items.map(\.data)))
         }
         self.vendors = vendors
     }
 
-    /// The wire bytes; nil when one enterprise's items do not fit its one length byte.
-    public var serialized: [UInt8]? {
-        var out: [UInt8] = []
+    /// The wire bytes; `.tooLong` when a class item, or one enterprise's items together,
+    /// do not fit their one length byte.
+    public func serialize() throws(OptionDataError) -> [UInt8] {
+        var blocks: [(enterprise: UInt32, data: [UInt8])] = []
         for vendor in vendors {
-            var body: [UInt8] = []
-            for item in vendor.classes {
-                guard item.count <= 255 else { return nil }
-                body.append(UInt8(item.count))
-                body += item
+            var data: [UInt8] = []
+            for (index, item) in vendor.classes.enumerated() {
+                try LengthFramed.append(header: 0, headerSize: 0, data: item, index: index, to: &data)
             }
-            guard body.count <= 255 else { return nil }
-            out.appendU32(vendor.enterprise)
-            out.append(UInt8(body.count))
-            out += body
+            blocks.append((vendor.enterprise, data))
         }
-        return out
+        return try EnterpriseBlocks.serialize(blocks)
     }
+
+    /// `serialize()`, nil where it refuses.
+    public var serialized: [UInt8]? { try? serialize() }
 
     /// Every class item as text (bytes that are not UTF-8 replaced), with its enterprise.
     public var texts: [(enterprise: UInt32, text: String)] {

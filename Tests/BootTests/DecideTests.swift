@@ -74,7 +74,7 @@ private let macB: [UInt8] = [0x52, 0x54, 0, 0, 0, 0xB]
         #expect(offer.options[DHCPOptionCode.leaseTime] == [0, 0, 0xA8, 0xC0])
         #expect(offer.options[DHCPOptionCode.serverIdentifier] == server.bytes)
         // Option 82 comes back verbatim and last.
-        #expect(offer.options.all.last?.code == DHCPOptionCode.relayAgentInformation)
+        #expect(offer.options.all.last?.code == DHCPOptionCode.relayAgentInformation.rawValue)
         #expect(offer.options.relayAgentInformation == [1, 4] + Array("swp7".utf8) + [2, 9] + Array("p01-tor-a".utf8))
         #expect(route == .relay(relayA, port: 67))
     }
@@ -172,7 +172,7 @@ private let macB: [UInt8] = [0x52, 0x54, 0, 0, 0, 0xB]
         options.set(DHCPOptionCode.messageType, [DHCPMessageType.discover.rawValue])
         let message = DHCPMessage(op: .request, hops: 1, xid: 1, giaddr: relayA.value, chaddr: macA, options: options)
         var bytes = message.serialized()
-        let end = try #require(bytes.lastIndex(of: DHCPOptionCode.end))
+        let end = try #require(bytes.lastIndex(of: DHCPOptionCode.end.rawValue))
         let first: [UInt8] = [82, 6, 2, 4] + Array("evil".utf8), second: [UInt8] = [82, 6, 1, 4] + Array("swp7".utf8)
         bytes.replaceSubrange(end..<end, with: first + second)
         let parsed = try DHCPMessage(parsing: bytes)
@@ -498,7 +498,7 @@ extension Decision {
         let decision = DHCPPolicy.decide(DecisionInput(facts: facts, revision: revision, leases: LeaseTable(), settings: settings, now: now))
         guard case .reply(let message, _) = decision.outcome else { throw CancellationError() }
         #expect(try DHCPMessage(parsing: message.serialized()) == message)
-        #expect(message.options.all.last?.code == DHCPOptionCode.relayAgentInformation)
+        #expect(message.options.all.last?.code == DHCPOptionCode.relayAgentInformation.rawValue)
         return message
     }
 
@@ -590,7 +590,7 @@ extension Decision {
         #expect(offer.options[67] == Array("undionly.kpxe".utf8))
         #expect(offer.options[43] == [6, 1, 8, 255])
         #expect(offer.options[DHCPOptionCode.leaseTime] == nil)
-        #expect(offer.options.all.last?.code == DHCPOptionCode.relayAgentInformation)
+        #expect(offer.options.all.last?.code == DHCPOptionCode.relayAgentInformation.rawValue)
         #expect(route == .relay(relayA, port: 67))
         #expect(decision.leases.isEmpty)
         #expect(decision.proxyClient?.location == Location(pod: "p01", switch: "tor-a", port: "swp7"))

@@ -6,7 +6,7 @@ func randomMessage(_ rng: inout SplitMix64) -> DHCPMessage {
     var options = DHCPOptions()
     for _ in 0..<Int.random(in: 0...12, using: &rng) {
         var code = UInt8.random(in: 1...254, using: &rng)
-        if code == DHCPOptionCode.overload { code = 53 }
+        if code == DHCPOptionCode.overload.rawValue { code = 53 }
         // Mostly short options, sometimes one longer than 255 to exercise RFC 3396 splitting.
         let length = Int.random(in: 0...10, using: &rng) == 0 ? Int.random(in: 256...700, using: &rng) : Int.random(in: 0...40, using: &rng)
         options.set(code, randomBytes(length, &rng))
@@ -45,7 +45,7 @@ func randomMessage(_ rng: inout SplitMix64) -> DHCPMessage {
         let message = DHCPMessage(op: .reply, xid: 7, chaddr: [1, 2, 3, 4, 5, 6], options: options)
         let bytes = message.serialized(maximumSize: 548)
         #expect(bytes.count <= 548)
-        #expect(bytes[240] == DHCPOptionCode.overload)
+        #expect(bytes[240] == DHCPOptionCode.overload.rawValue)
         #expect(try DHCPMessage(parsing: bytes) == message)
         // A boot file in use is not overloaded; sname alone cannot hold these, so the options field grows.
         var withFile = message
@@ -189,7 +189,7 @@ func randomMessage(_ rng: inout SplitMix64) -> DHCPMessage {
         #expect(info[200] == [1, 2, 3])
         #expect(info[151] == [0])
         #expect(info.serialized == wire)
-        #expect(throws: RelayAgentInformation.ParseError.overrun(subOption: 1)) { try RelayAgentInformation(parsing: [1, 9, 0]) }
-        #expect(throws: RelayAgentInformation.ParseError.empty) { try RelayAgentInformation(parsing: []) }
+        #expect(throws: OptionDataError.overrun(offset: 0, length: 9, available: 1)) { try RelayAgentInformation(parsing: [1, 9, 0]) }
+        #expect(throws: OptionDataError.empty) { try RelayAgentInformation(parsing: []) }
     }
 }

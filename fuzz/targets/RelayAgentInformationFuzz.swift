@@ -8,7 +8,7 @@ public func relayAgentInformationFuzz(_ data: UnsafePointer<UInt8>?, _ size: Int
     guard let information = try? RelayAgentInformation(parsing: bytes) else { return 0 }
     // Parsing keeps sub-options byte for byte, so the option echoes exactly as received.
     fuzzRequire(information.serialized == bytes, "Option 82 does not echo byte for byte")
-    switch Result(catching: { () throws(RelayAgentInformation.ParseError) in
+    switch Result(catching: { () throws(OptionDataError) in
         try RelayAgentInformation(parsing: information.serialized)
     }) {
     case .success(let again):

@@ -71,20 +71,18 @@ public enum BootTarget: Sendable, Hashable {
     public var options: [AnswerOption] {
         switch self {
         case .tftp(let server, let file):
-            return [.init(code: 66, name: "tftp-server-name", value: .text(server.description)),
-                    .init(code: 67, name: "bootfile-name", value: .text(file))]
+            return [.init(.tftpServerName, .text(server.description)), .init(.bootFileName, .text(file))]
         case .url(let url, let vendorClass):
-            return (vendorClass.map { [AnswerOption(code: 60, name: "vendor-class-identifier", value: .text($0))] } ?? [])
-                + [.init(code: 67, name: "bootfile-name", value: .text(url))]
+            return (vendorClass.map { [AnswerOption(.vendorClass, .text($0))] } ?? []) + [.init(.bootFileName, .text(url))]
         case .provisioningScript(let url):
-            return [.init(code: 239, name: "cumulus-provision-url", value: .text(url))]
+            return [.init(.provisioningScriptURL, .text(url))]
         case .installer(let url):
-            var options: [AnswerOption] = [.init(code: 114, name: "default-url", value: .text(url))]
+            var options: [AnswerOption] = [.init(.defaultURL, .text(url))]
             // One length byte for the sub-option and one for the enterprise's data: a longer
             // URL goes in option 114 alone, which ONIE reads as well.
             if url.utf8.count <= 253 {
-                options.append(.init(code: 125, name: "vivso", value: .vendorText(
-                    enterprise: RecognizedDevice.onieEnterprise, subOption: 1, text: url)))
+                options.append(.init(.vendorIdentifyingOptions,
+                                     .vendorText(enterprise: RecognizedDevice.onieEnterprise, subOption: 1, text: url)))
             }
             return options
         }

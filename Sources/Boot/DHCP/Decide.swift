@@ -247,7 +247,7 @@ public enum DHCPPolicy {
         let answer = IdentityAnswer(identity: identity, revision: revision)
         var message = baseReply(.ack, facts, settings)
         // INFORM: configuration only, no address and no lease time (RFC 2131 §3.4).
-        for option in answer.options where ![51, 58, 59].contains(option.code) {
+        for option in answer.options where !DHCPOptionCode.leaseTimes.contains(option.optionCode) {
             message.options.set(option.code, encode(option.value))
         }
         appendRelayInformation(&message, facts)

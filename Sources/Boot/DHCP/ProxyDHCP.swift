@@ -64,7 +64,7 @@ extension DHCPPolicy {
 
         var message = baseReply(bootServerRequest ? .ack : .offer, facts, settings)
         if case .url(_, vendorClass: "HTTPClient") = target {} else {
-            message.options.set(DHCPOptionCode.vendorClass, Array("PXEClient".utf8))
+            message.options.set(AnswerOption(.vendorClass, .text("PXEClient")).option)
         }
         setBootTarget(target, in: &message)
         if case .pxe = client {

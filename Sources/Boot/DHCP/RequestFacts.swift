@@ -72,7 +72,7 @@ public struct RequestFacts: Sendable, Hashable {
         if let raw = message.options.relayAgentInformation {
             relayInformation = try? RelayAgentInformation(parsing: raw)
             relayInformationMalformed = relayInformation == nil
-            relayInformationRepeated = message.options.joinedCodes.contains(DHCPOptionCode.relayAgentInformation)
+            relayInformationRepeated = message.options.joinedCodes.contains(DHCPOptionCode.relayAgentInformation.rawValue)
                 || relayInformation?.repeatsASubOption == true
         } else {
             relayInformation = nil

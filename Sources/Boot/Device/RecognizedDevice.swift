@@ -93,7 +93,7 @@ public struct RecognizedDevice: Sendable, Hashable, Codable {
         // Cumulus Linux's dhclient asks for option 239 (`cumulus-provision-url`); some
         // builds also name themselves in option 60.
         if vendor.lowercased().hasPrefix("cumulus")
-            || facts.parameterRequestList.contains(DHCPOptionCode.provisioningScriptURL) {
+            || facts.parameterRequestList.contains(DHCPOptionCode.provisioningScriptURL.rawValue) {
             self.init(kind: .cumulus, serial: serial)
             return
         }
