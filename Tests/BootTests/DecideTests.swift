@@ -127,6 +127,9 @@ private let macB: [UInt8] = [0x52, 0x54, 0, 0, 0, 0xB]
         #expect(IPv4Address(offerA.yiaddr) == IPv4Address(198, 18, 16, 200))
         #expect(offerA.options[DHCPOptionCode.hostName] == nil)
         #expect(offerA.options[DHCPOptionCode.leaseTime] == [0, 0, 2, 0x58])
+        // The zone's domain and NTP servers, as every host on the network gets them.
+        #expect(offerA.options[DHCPOptionCode.domainName] == Array("ams1.example.net".utf8))
+        #expect(offerA.options[DHCPOptionCode.ntpServers] == [198, 18, 0, 123])
         for lease in first.leases { leases.apply(lease) }
         let (offerB, _) = try reply(decide(try request(.discover, mac: macB, circuit: "swp46"), leases))
         #expect(IPv4Address(offerB.yiaddr) == IPv4Address(198, 18, 16, 201))

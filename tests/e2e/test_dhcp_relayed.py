@@ -57,6 +57,7 @@ def test_an_unlisted_port_gets_a_discovery_lease(dhcp):
     got = dhcp.udhcpc("swp4")
     assert got["ip"] == "198.18.16.200", got
     assert got["hostname"] is None, got
+    assert got["domain"] == "lab.example.net", got
     assert got["lease"] == "600", got
     assert "host.discovered" in dhcp.events()
 

@@ -248,7 +248,7 @@ public enum DHCPPolicy {
         var message = baseReply(.ack, facts, settings)
         // INFORM: configuration only, no address and no lease time (RFC 2131 §3.4).
         for option in answer.options where !DHCPOptionCode.leaseTimes.contains(option.optionCode) {
-            message.options.set(option.code, encode(option.value))
+            message.options.set(option.option)
         }
         appendRelayInformation(&message, facts)
         return Decision(outcome: .reply(message, facts.giaddr.map { .relay($0, port: relayPort(facts)) } ?? .unicast(ciaddr, port: 68)))

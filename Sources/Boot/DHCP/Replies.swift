@@ -33,18 +33,15 @@ extension DHCPPolicy {
         var message = baseReply(type, facts, settings)
         message.yiaddr = bound.address.value
         if let answer = bound.answer {
-            for option in answer.options { message.options.set(option.code, encode(option.value)) }
+            for option in answer.options { message.options.set(option.option) }
             if let next = answer.nextServer { message.siaddr = next.value }
             if let target = bootTarget(facts, answer, loaders: settings.loaders) { setBootTarget(target, in: &message) }
         } else {
-            let lease = bound.leaseSeconds
-            message.options.set(DHCPOptionCode.subnetMask, bound.subnet.netmask.bytes)
-            if let gateway = bound.gateway { message.options.set(DHCPOptionCode.router, gateway.bytes) }
-            let dns = revision.spec.defaults.dns.map(\.value)
-            if !dns.isEmpty { message.options.set(DHCPOptionCode.domainNameServers, dns.flatMap(\.bytes)) }
-            message.options.set(DHCPOptionCode.leaseTime, u32(lease))
-            message.options.set(DHCPOptionCode.renewalTime, u32(IdentityAnswer.renewal(lease)))
-            message.options.set(DHCPOptionCode.rebindingTime, u32(IdentityAnswer.rebinding(lease)))
+            // A discovery address: a host's options without a name, the zone's domain and NTP included.
+            for option in IdentityAnswer.addressOptions(netmask: bound.subnet.netmask, gateway: bound.gateway, hostName: nil,
+                                                        leaseSeconds: bound.leaseSeconds, revision: revision) {
+                message.options.set(option.option)
+            }
         }
         appendRelayInformation(&message, facts)
         return message
@@ -64,7 +61,7 @@ extension DHCPPolicy {
     /// older ROMs read; a TFTP server is named in siaddr and option 66 alike.
     static func setBootTarget(_ target: BootTarget, in message: inout DHCPMessage) {
         if case .tftp(let server, _) = target { message.siaddr = server.value }
-        for option in target.options { message.options.set(option.code, encode(option.value)) }
+        for option in target.options { message.options.set(option.option) }
         if let file = target.bootFile, file.utf8.count < 128 { message.bootFile = Array(file.utf8) }
     }
 
@@ -85,21 +82,5 @@ extension DHCPPolicy {
         if let ciaddr = facts.ciaddr { return .unicast(ciaddr, port: 68) }
         guard let yiaddr, !facts.broadcastFlag else { return .broadcast }
         return .hardware(yiaddr, mac: facts.mac)
-    }
-
-    static func encode(_ value: AnswerOption.Value) -> [UInt8] {
-        switch value {
-        case .addresses(let list): list.flatMap(\.bytes)
-        case .text(let text): Array(text.utf8)
-        case .seconds(let s): u32(s)
-        case .vendorText(let enterprise, let code, let text):
-            // BootTarget.options only builds sub-options that fit their length bytes.
-            VendorIdentifyingOptions([.init(enterprise: enterprise, subOptions: [DHCPOption(code, Array(text.utf8))])])
-                .serialized ?? []
-        }
-    }
-
-    static func u32(_ value: UInt32) -> [UInt8] {
-        [UInt8(value >> 24), UInt8(value >> 16 & 0xff), UInt8(value >> 8 & 0xff), UInt8(value & 0xff)]
     }
 }
