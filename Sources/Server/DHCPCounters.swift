@@ -33,33 +33,9 @@ public struct DHCPCounters: Sendable, Codable, Equatable {
 
     mutating func malformed(_ error: DHCPParseError) { malformed[error.reason, default: 0] += 1 }
     mutating func dropped(_ reason: DropReason) { dropped[reason.rawValue, default: 0] += 1 }
-    mutating func dropped(_ reason: String) { dropped[reason, default: 0] += 1 }
     mutating func sent(_ type: DHCPMessageType?) { sent[type.map { "\($0)" } ?? "unknown", default: 0] += 1 }
     mutating func sendFailed(_ reason: String) {
         sendFailures += 1
         sendFailed[reason, default: 0] += 1
-    }
-
-    public var totalDropped: Int { dropped.values.reduce(0, +) + malformed.values.reduce(0, +) }
-}
-
-extension DHCPCounters {
-    /// Adds another listener's counters to these.
-    public mutating func merge(_ other: DHCPCounters) {
-        received += other.received
-        malformed.merge(other.malformed, uniquingKeysWith: +)
-        dropped.merge(other.dropped, uniquingKeysWith: +)
-        sent.merge(other.sent, uniquingKeysWith: +)
-        silent += other.silent
-        commits += other.commits
-        leasesWritten += other.leasesWritten
-        eventsWritten += other.eventsWritten
-        commitFailures += other.commitFailures
-        sendFailures += other.sendFailures
-        sendFailed.merge(other.sendFailed, uniquingKeysWith: +)
-        receiveErrors += other.receiveErrors
-        listenerRestarts += other.listenerRestarts
-        clientTextDiscarded += other.clientTextDiscarded
-        hostEventsSuppressed += other.hostEventsSuppressed
     }
 }

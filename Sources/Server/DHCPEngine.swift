@@ -33,7 +33,7 @@ final class DHCPEngine {
     private let directory: LeaseDirectory
     private let settings: DHCPSettings
     private let writer: NIOThreadPool
-    private let statistics: DHCPStatistics
+    private let statistics: Counters<DHCPCounters>
     private let logger: Logger
     private let clock: @Sendable () -> Int64
     private var table: LeaseTable
@@ -58,7 +58,7 @@ final class DHCPEngine {
     init(loop: any EventLoop, revisions: RevisionHolder, store: any LeaseStore, directory: LeaseDirectory, leases: LeaseTable,
          settings: DHCPSettings, rateLimit: RequestRateLimit, hostEvents: HostEventBudget = HostEventBudget(),
          senders: [any ReplySender], writer: NIOThreadPool,
-         statistics: DHCPStatistics, logger: Logger, clock: @escaping @Sendable () -> Int64) {
+         statistics: Counters<DHCPCounters>, logger: Logger, clock: @escaping @Sendable () -> Int64) {
         self.rateLimit = rateLimit
         self.hostEvents = hostEvents
         self.senders = senders

@@ -48,14 +48,14 @@ public final class DHCPServer: Sendable {
     /// Room for about 25,000 queued requests.
     static let receiveBuffer = 8 << 20
 
-    public let statistics: DHCPStatistics
+    public let statistics: Counters<DHCPCounters>
     private let sockets: [DHCPSocket]
     private let direct: DirectPorts?
     private let engine: NIOLoopBound<DHCPEngine>
     private let writer: NIOThreadPool
 
     private init(sockets: [DHCPSocket], direct: DirectPorts?, engine: NIOLoopBound<DHCPEngine>, writer: NIOThreadPool,
-                 statistics: DHCPStatistics) {
+                 statistics: Counters<DHCPCounters>) {
         self.sockets = sockets
         self.direct = direct
         self.engine = engine
@@ -73,7 +73,8 @@ public final class DHCPServer: Sendable {
     /// Binds every socket and starts answering, deciding against the durable leases the
     /// directory holds. Throws, with nothing left open, when one cannot be bound.
     public static func start(_ configuration: Configuration, revisions: RevisionHolder, store: any LeaseStore,
-                             directory: LeaseDirectory, group: any EventLoopGroup, logger: Logger) async throws -> DHCPServer {
+                             directory: LeaseDirectory, counters statistics: Counters<DHCPCounters> = Counters(DHCPCounters()),
+                             group: any EventLoopGroup, logger: Logger) async throws -> DHCPServer {
         var endpoints: [Endpoint] = []
         for text in configuration.hosts {
             guard let host = IPv4Address(text) else { throw DHCPListenError.notAnIPv4Address(text) }
@@ -92,7 +93,6 @@ public final class DHCPServer: Sendable {
         let sockets = opened
         let leases = LeaseTable(directory.all)
         logger.info("loaded \(leases.count) leases from the store")
-        let statistics = DHCPStatistics()
         let failureLog = SocketFailureLog(logger: logger)
         let writer = NIOThreadPool(numberOfThreads: 1)
         writer.start()

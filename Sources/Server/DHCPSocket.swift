@@ -37,7 +37,7 @@ final class DHCPSocket: Sendable {
     }
 
     /// Puts a channel on the socket, and a new one whenever NIO closes it before `stop()`.
-    func attach(statistics: DHCPStatistics, bootstrap: @escaping @Sendable () -> DatagramBootstrap) async throws {
+    func attach(statistics: Counters<DHCPCounters>, bootstrap: @escaping @Sendable () -> DatagramBootstrap) async throws {
         // Duplicated under the lock, so never after `stop()` let the sender close the descriptor.
         let copy: Int32 = state.withLock { $0.stopping ? -1 : dup(descriptor) }
         guard copy >= 0 else {

@@ -29,13 +29,13 @@ final class DirectPorts: Sendable {
     }
 
     /// The engine's sender for these ports: it picks the port by the request's ingress interface.
-    func sender(serverAddress: IPv4Address, statistics: DHCPStatistics, failureLog: SocketFailureLog) -> PacketReplySender {
+    func sender(serverAddress: IPv4Address, statistics: Counters<DHCPCounters>, failureLog: SocketFailureLog) -> PacketReplySender {
         PacketReplySender(ports: Dictionary(uniqueKeysWithValues: ports.map { ($0.name, $0) }), serverAddress: serverAddress,
                           statistics: statistics, failureLog: failureLog)
     }
 
     /// Starts a thread per port handing its requests to `engine`, whose sender `socket` answers them.
-    func startReading(engine: NIOLoopBound<DHCPEngine>, socket: Int, statistics: DHCPStatistics, failureLog: SocketFailureLog) {
+    func startReading(engine: NIOLoopBound<DHCPEngine>, socket: Int, statistics: Counters<DHCPCounters>, failureLog: SocketFailureLog) {
         let loop = engine.eventLoop
         reading.store(true, ordering: .sequentiallyConsistent)
         for port in ports {

@@ -36,7 +36,7 @@ protocol ReplySender: AnyObject {
 final class DatagramReplySender: ReplySender {
     /// A descriptor of the listener's socket this sender owns (NIO reads through another).
     let descriptor: Int32
-    private let statistics: DHCPStatistics
+    private let statistics: Counters<DHCPCounters>
     private let failureLog: SocketFailureLog
     private var bytes: [UInt8] = []
     private var lengths: [Int] = []
@@ -45,7 +45,7 @@ final class DatagramReplySender: ReplySender {
     private var types: [DHCPMessageType?] = []
     private var closed = false
 
-    init(descriptor: Int32, statistics: DHCPStatistics, failureLog: SocketFailureLog) {
+    init(descriptor: Int32, statistics: Counters<DHCPCounters>, failureLog: SocketFailureLog) {
         self.descriptor = descriptor
         self.statistics = statistics
         self.failureLog = failureLog
@@ -174,10 +174,10 @@ final class SocketFailureLog: Sendable {
 final class PacketReplySender: ReplySender {
     private let ports: [String: PacketPort]
     private let serverAddress: IPv4Address
-    private let statistics: DHCPStatistics
+    private let statistics: Counters<DHCPCounters>
     private let failureLog: SocketFailureLog
 
-    init(ports: [String: PacketPort], serverAddress: IPv4Address, statistics: DHCPStatistics, failureLog: SocketFailureLog) {
+    init(ports: [String: PacketPort], serverAddress: IPv4Address, statistics: Counters<DHCPCounters>, failureLog: SocketFailureLog) {
         self.ports = ports
         self.serverAddress = serverAddress
         self.statistics = statistics

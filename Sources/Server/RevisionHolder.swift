@@ -19,13 +19,3 @@ public final class RevisionHolder: Sendable {
     }
 }
 
-/// Counters shared between the listener's event loop and whoever reports them.
-public final class DHCPStatistics: Sendable {
-    private let box = Mutex(DHCPCounters())
-
-    public init() {}
-
-    public var snapshot: DHCPCounters { box.withLock { $0 } }
-
-    func update(_ body: (inout DHCPCounters) -> Void) { box.withLock { body(&$0) } }
-}

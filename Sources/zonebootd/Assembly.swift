@@ -51,19 +51,18 @@ extension ZoneBootD {
     func makeServices(_ state: LoadedState, hangups: UnixSignalsSequence, dhcpThreads: MultiThreadedEventLoopGroup,
                       httpThreads: MultiThreadedEventLoopGroup, logger: Logger) throws -> [any Service] {
         let gate = StartupGate()
-        let dhcp = try dhcpService(state, threads: dhcpThreads, gate: gate, logger: logger)
-        let tftp = tftpService(state, gate: gate, logger: logger)
+        let counters = ServerCounters(httpLimits: http.limits)
+        let dhcp = try dhcpService(state, counters: counters.dhcp, threads: dhcpThreads, gate: gate, logger: logger)
+        let tftp = tftpService(state, counters: counters.tftp, gate: gate, logger: logger)
 
         // One connection table for all boot listeners, another for the admin API.
-        let httpConnections = HTTPConnections(limits: http.limits), adminConnections = HTTPConnections(limits: http.limits)
-        let httpStatistics = HTTPStatistics()
         var listeners: [any Service] = []
         if httpPort != 0 {
             let router = buildBootRouter(revisions: state.revisions, leases: state.directory,
                                          loadersDirectory: FirmwareManifest.cacheDirectory(firmware), filesDirectory: files,
-                                         statistics: httpStatistics, logger: logger)
+                                         statistics: counters.http, logger: logger)
             for address in listen {
-                listeners.append(httpService(router, host: address, port: httpPort, connections: httpConnections,
+                listeners.append(httpService(router, host: address, port: httpPort, connections: counters.httpConnections,
                                              what: "HTTP", failure: "cannot listen for HTTP on port \(httpPort)",
                                              threads: httpThreads, gate: gate, logger: logger))
             }
@@ -73,28 +72,24 @@ extension ZoneBootD {
         if adminPort != 0 {
             let router = buildAdminRouter(administrator: administrator, tokens: state.tokens, leases: state.directory)
             let mode = state.tokens == nil ? " (no --admin-token-file: read-only)" : ""
-            listeners.append(httpService(router, host: adminListen, port: adminPort, connections: adminConnections,
+            listeners.append(httpService(router, host: adminListen, port: adminPort, connections: counters.adminConnections,
                                          what: "admin API", mode: mode,
                                          failure: "cannot listen for the admin API on \(adminListen):\(adminPort)",
                                          threads: httpThreads, gate: gate, logger: logger))
         }
 
         // Hooks run off the DHCP event loop and threads: a slow hook delays no answer.
-        let hookClients = HookHTTPClients(), hookStatistics = HookStatistics()
+        let hookClients = HookHTTPClients()
         let runner = HookRunner(
             configuration: .init(policy: hooks.policy, concurrency: hooks.hookConcurrency,
                                  zoneFolder: (zone as NSString).deletingLastPathComponent, stateDirectory: state.stateDirectory,
                                  deliveredRetentionSeconds: hooks.eventRetentionSeconds),
             outbox: state.outbox, leases: state.store, inventory: state.inventory, revisions: state.revisions,
-            http: hookClients, statistics: hookStatistics, logger: logger)
+            http: hookClients, statistics: counters.hooks, logger: logger)
 
         let countersPath = countersFile ?? (state.stateDirectory as NSString).appendingPathComponent("dhcp-counters.json")
-        let report = CountersDocument(
-            dhcp: { dhcp.running.map { [$0.statistics] } ?? [] },
-            hooks: hookStatistics,
-            http: HTTPReport(requests: [httpStatistics], connections: httpConnections, admin: adminConnections))
-        var writers: [@Sendable () -> Void] = [{ report.write(to: countersPath) }]
-        if let tftp { writers.append { tftp.running?.writeCounters() } }
+        var writers: [@Sendable () -> Void] = [{ CountersFile.write(counters.dhcpFile, to: countersPath) }]
+        if let tftp { writers.append { tftp.running.map { CountersFile.write(counters.tftp.snapshot, to: $0.countersPath) } } }
 
         let servers: [(any Service)?] = [dhcp] + listeners + [tftp]
         return [CountersReporter(gate: gate, writers: writers)] + servers.compactMap { $0 }
@@ -115,8 +110,8 @@ extension ZoneBootD {
 
     /// DHCP as one service: one engine for every socket (each --listen address, the proxy's boot
     /// server port, and with --direct the switch ports, placed by the port a request came in on).
-    private func dhcpService(_ state: LoadedState, threads: MultiThreadedEventLoopGroup, gate: StartupGate,
-                             logger: Logger) throws -> BoundService<DHCPServer> {
+    private func dhcpService(_ state: LoadedState, counters: Counters<DHCPCounters>, threads: MultiThreadedEventLoopGroup,
+                             gate: StartupGate, logger: Logger) throws -> BoundService<DHCPServer> {
         var settings = dhcpSettings(state)
         settings.directSwitch = directSwitch
         let configuration = DHCPServer.Configuration(
@@ -127,13 +122,14 @@ extension ZoneBootD {
         let (revisions, store, directory) = (state.revisions, state.store, state.directory)
         return BoundService(failure: "cannot listen for DHCP", gate: gate, start: {
             try await DHCPServer.start(configuration, revisions: revisions, store: store, directory: directory,
-                                       group: threads, logger: logger)
+                                       counters: counters, group: threads, logger: logger)
         }, close: { await $0.close() })
     }
 
     /// TFTP on every --listen address (none with --tftp-port 0): the loaders by their manifest
     /// names, and each host's rendered files at hosts/<name>/<file> for that host's own address, as over HTTP.
-    private func tftpService(_ state: LoadedState, gate: StartupGate, logger: Logger) -> BoundService<TFTPService>? {
+    private func tftpService(_ state: LoadedState, counters: Counters<TFTPCounters>, gate: StartupGate,
+                             logger: Logger) -> BoundService<TFTPService>? {
         guard tftp.tftpPort != 0 else { return nil }
         let (options, listen, firmware) = (tftp, listen, firmware)
         let (stateDirectory, revisions, directory) = (state.stateDirectory, state.revisions, state.directory)
@@ -149,7 +145,7 @@ extension ZoneBootD {
                     guard case .file(let rendered) = answer else { return nil }
                     return Array(rendered.content.utf8)
                 },
-                logger: logger)
+                counters: counters, logger: logger)
         }, close: { await $0.close() })
     }
 
@@ -165,38 +161,5 @@ extension ZoneBootD {
             ticket.bound()
         }
         return HTTPService(listener: listener, ticket: ticket, failure: failure)
-    }
-}
-
-/// The counters file: the DHCP listeners' counters at the top level, the hook runner's under
-/// "hooks", HTTP's under "http"; atomically replaced.
-struct CountersDocument: Sendable {
-    let dhcp: @Sendable () -> [DHCPStatistics]
-    let hooks: HookStatistics
-    let http: HTTPReport
-
-    private struct Document: Encodable {
-        var dhcp: DHCPCounters
-        var hooks: HookCounters
-        var http: HTTPReport.Counters
-
-        func encode(to encoder: any Encoder) throws {
-            try dhcp.encode(to: encoder)
-            var container = encoder.container(keyedBy: Key.self)
-            try container.encode(hooks, forKey: .hooks)
-            try container.encode(http, forKey: .http)
-        }
-
-        enum Key: CodingKey { case hooks, http }
-    }
-
-    func write(to path: String) {
-        var total = DHCPCounters()
-        for listener in dhcp() { total.merge(listener.snapshot) }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        guard let data = try? encoder.encode(Document(dhcp: total, hooks: hooks.snapshot, http: http.snapshot)) else { return }
-        try? data.write(to: URL(fileURLWithPath: path), options: .atomic)
     }
 }

@@ -38,23 +38,3 @@ struct HTTPLimitOptions: ParsableArguments {
                                     maxConnectionsPerAddress: httpMaxConnectionsPerAddress)
     }
 }
-
-/// The HTTP side of the counters file: what the boot listeners served, and both kinds of
-/// listener's connections.
-struct HTTPReport: Sendable {
-    let requests: [HTTPStatistics]
-    let connections: HTTPConnections
-    let admin: HTTPConnections
-
-    struct Counters: Encodable {
-        var requests: HTTPCounters
-        var connections: HTTPConnectionCounters
-        var adminConnections: HTTPConnectionCounters
-    }
-
-    var snapshot: Counters {
-        var total = HTTPCounters()
-        for listener in requests { total.merge(listener.snapshot) }
-        return Counters(requests: total, connections: connections.counters, adminConnections: admin.counters)
-    }
-}

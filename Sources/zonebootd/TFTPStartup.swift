@@ -83,7 +83,7 @@ struct TFTPOptions: ParsableArguments {
     /// Starts TFTP on every listen address (call only when `tftpPort` is not 0). `overlay`
     /// serves per-host rendered files in front of the directory.
     func start(listen: [String], stateDirectory: String, defaultRoot: String, overlay: OverlayContentSource.Lookup? = nil,
-               logger: Logger) async throws -> TFTPService {
+               counters statistics: Counters<TFTPCounters>, logger: Logger) async throws -> TFTPService {
         // Its own threads, one per core: a boot storm's transfers never delay a DHCP answer.
         let group = MultiThreadedEventLoopGroup(numberOfThreads: tftpThreads ?? System.coreCount)
         var base: (any TFTPContentSource)?
@@ -110,7 +110,6 @@ struct TFTPOptions: ParsableArguments {
                                      maximumRetries: tftpRetries, maximumTransfers: tftpMaxTransfers, maximumTransfersPerClient: tftpMaxPerClient,
                                      progressLimitMilliseconds: Int64(tftpProgressLimit) * 1000, bufferBudget: tftpBufferBudgetMib << 20)
         }
-        let statistics = TFTPStatistics()
         var servers: [TFTPServer] = []
         do {
             for host in listen {
@@ -123,18 +122,15 @@ struct TFTPOptions: ParsableArguments {
             throw error
         }
         let path = tftpCountersFile ?? (stateDirectory as NSString).appendingPathComponent("tftp-counters.json")
-        return TFTPService(servers: servers, statistics: statistics, countersPath: path, group: group)
+        return TFTPService(servers: servers, countersPath: path, group: group)
     }
 }
 
 /// The running TFTP servers, their threads, and where their counters are written.
 struct TFTPService: Sendable {
     let servers: [TFTPServer]
-    let statistics: TFTPStatistics
     let countersPath: String
     let group: MultiThreadedEventLoopGroup
-
-    func writeCounters() { statistics.write(to: countersPath) }
 
     /// Stops taking requests, ends the running transfers, stops the threads.
     func close() async {

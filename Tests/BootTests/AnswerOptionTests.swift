@@ -2,6 +2,7 @@ import Addressing
 import Boot
 import DHCPv4
 import Foundation
+import TestSupport
 import Testing
 import Zone
 

@@ -409,7 +409,7 @@ private let macB: [UInt8] = [0x52, 0x54, 0, 0, 0, 0xB]
 
     @Test func theReplySizeLimitIsTheClientsOption57LessTheIPAndUDPHeaders() throws {
         #expect(decide(try request(.discover, mac: macA)).maximumReplySize == 548)
-        let large = try request(.discover, mac: macA, clientOptions: [DHCPOption(DHCPOptionCode.maximumMessageSize, [0x05, 0xDC])])
+        let large = try request(.discover, mac: macA, clientOptions: [DHCPOption(DHCPOptionCode.maximumMessageSize.rawValue, [0x05, 0xDC])])
         #expect(decide(large).maximumReplySize == 1500 - 28)
     }
 

@@ -75,7 +75,7 @@ private struct RelayedRequest {
 private struct EngineHarness {
     let loop = NIOAsyncTestingEventLoop()
     let writer = NIOThreadPool(numberOfThreads: 1)
-    let statistics = DHCPStatistics()
+    let statistics = Counters(DHCPCounters())
     let channels: [NIOAsyncTestingChannel]
     let senders: NIOLoopBound<[RecordingSender]>
 
@@ -216,7 +216,7 @@ private struct EngineHarness {
         let (serverFD, _) = try socketOnLoopback()
         let (clientFD, clientPort) = try socketOnLoopback()
         defer { Glibc.close(clientFD) }
-        let statistics = DHCPStatistics()
+        let statistics = Counters(DHCPCounters())
         let sender = DatagramReplySender(descriptor: serverFD, statistics: statistics,
                                          failureLog: SocketFailureLog(logger: Logger(label: "test")))
         let loopback = IPv4Address(127, 0, 0, 1)

@@ -84,7 +84,7 @@ private final class FakeInventory: BMCInventory {
     }
 
     private func runner(_ revision: ZoneRevision, outbox: FakeOutbox = FakeOutbox(), leases: FakeLeases = FakeLeases([]),
-                        statistics: HookStatistics = HookStatistics(), attempts: Int = 3) -> HookRunner {
+                        statistics: Counters<HookCounters> = Counters(HookCounters()), attempts: Int = 3) -> HookRunner {
         HookRunner(configuration: .init(policy: RetryPolicy(maxAttempts: attempts, baseMs: 60_000, capMs: 600_000),
                                         concurrency: 2, zoneFolder: folder.path, stateDirectory: folder.path),
                    outbox: outbox, leases: leases, inventory: FakeInventory(), revisions: RevisionHolder(revision),
@@ -98,7 +98,7 @@ private final class FakeInventory: BMCInventory {
     }
 
     @Test func aFailingHookIsRecordedForARetryWithBackoff() async throws {
-        let outbox = FakeOutbox(), statistics = HookStatistics()
+        let outbox = FakeOutbox(), statistics = Counters(HookCounters())
         outbox.due.withLock { $0 = [acked(1, attempt: 1)] }
         let runner = runner(try revision(), outbox: outbox, statistics: statistics)
         let before = Int64(Date().timeIntervalSince1970 * 1000)
@@ -123,7 +123,7 @@ private final class FakeInventory: BMCInventory {
     }
 
     @Test func theLastTryOfAFailingHookIsADeadLetter() async throws {
-        let statistics = HookStatistics()
+        let statistics = Counters(HookCounters())
         let runner = runner(try revision(), statistics: statistics, attempts: 3)
         let result = await runner.deliver(acked(2, attempt: 3))
         guard case .dead(let error)? = result?.outcome else {

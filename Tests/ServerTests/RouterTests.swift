@@ -39,7 +39,7 @@ private struct PeerContext: PeerAddressRequestContext {
     let host = "ams1-p01-r01-u07"
     let address = IPv4Address(198, 18, 16, 17)
     let neighbour = IPv4Address(198, 18, 16, 18)
-    let statistics = HTTPStatistics()
+    let statistics = Counters(HTTPCounters())
     fileprivate let router: Router<PeerContext>
     let loaders: URL, files: URL
 

@@ -41,24 +41,8 @@ public struct HTTPCounters: Sendable, Codable, Equatable {
     public var outsideDirectory = 0
 
     public init() {}
-
-    public mutating func merge(_ other: HTTPCounters) {
-        hostFiles += other.hostFiles
-        loaders += other.loaders
-        booted += other.booted
-        forbidden += other.forbidden
-        notFound += other.notFound
-        onie += other.onie
-        outsideDirectory += other.outsideDirectory
-    }
 }
 
-public final class HTTPStatistics: Sendable {
-    private let box = Mutex(HTTPCounters())
-    public init() {}
-    public var snapshot: HTTPCounters { box.withLock { $0 } }
-    func update(_ body: (inout HTTPCounters) -> Void) { box.withLock { body(&$0) } }
-}
 
 /// The boot HTTP router: each host's rendered boot script and profile files, the boot
 /// loaders for UEFI HTTP boot, and static files. It binds nothing: `HTTPListener` serves it.
@@ -74,7 +58,7 @@ public final class HTTPStatistics: Sendable {
 /// - `GET /chef/nodes/<name>.json`: the host's first-boot node JSON for `chef-client -j`.
 public func buildBootRouter<Context: PeerAddressRequestContext>(
     context: Context.Type = BootRequestContext.self, revisions: RevisionHolder, leases: LeaseDirectory,
-    loadersDirectory: String?, filesDirectory: String?, statistics: HTTPStatistics, logger: Logger
+    loadersDirectory: String?, filesDirectory: String?, statistics: Counters<HTTPCounters>, logger: Logger
 ) -> Router<Context> {
     let router = Router(context: Context.self)
     router.add(middleware: ONIELog<Context>(statistics: statistics, logger: logger))
@@ -153,7 +137,7 @@ private func inventory(_ revision: ZoneRevision, _ leases: LeaseDirectory,
 /// Logs what ONIE says about itself (serial, MAC, machine, operation) with each request it
 /// makes, whatever the path: its installer usually comes from `/files/` or elsewhere.
 struct ONIELog<Context: PeerAddressRequestContext>: RouterMiddleware {
-    let statistics: HTTPStatistics
+    let statistics: Counters<HTTPCounters>
     let logger: Logger
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
@@ -170,7 +154,7 @@ struct ONIELog<Context: PeerAddressRequestContext>: RouterMiddleware {
 /// Records each loader fetched over HTTP: the trail of a UEFI HTTP boot, and proof that
 /// iPXE, once running, is not handed a loader again.
 struct LoaderLog<Context: PeerAddressRequestContext>: RouterMiddleware {
-    let statistics: HTTPStatistics
+    let statistics: Counters<HTTPCounters>
     let logger: Logger
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {

@@ -55,11 +55,11 @@ public final class HookRunner: Sendable {
     private let revisions: RevisionHolder
     private let http: HookHTTPClients
     private let logger: Logger
-    private let statistics: HookStatistics
+    private let statistics: Counters<HookCounters>
 
     public init(configuration: Configuration, outbox: any EventOutbox, leases: any LeaseExpiryReporting,
                 inventory: any BMCInventory, revisions: RevisionHolder, http: HookHTTPClients,
-                statistics: HookStatistics, logger: Logger) {
+                statistics: Counters<HookCounters>, logger: Logger) {
         self.configuration = configuration
         self.outbox = outbox
         self.leases = leases
@@ -289,9 +289,3 @@ public struct HookCounters: Sendable, Codable, Equatable {
     public init() {}
 }
 
-public final class HookStatistics: Sendable {
-    private let box = Mutex(HookCounters())
-    public init() {}
-    public var snapshot: HookCounters { box.withLock { $0 } }
-    func update(_ change: (inout HookCounters) -> Void) { box.withLock { change(&$0) } }
-}

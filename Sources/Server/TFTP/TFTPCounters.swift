@@ -35,27 +35,9 @@ public struct TFTPCounters: Sendable, Codable, Equatable {
     public init() {}
 }
 
-/// Counters shared by the listeners and the transfer threads.
-public final class TFTPStatistics: Sendable {
-    private let box = Mutex(TFTPCounters())
-
-    public init() {}
-
-    public var snapshot: TFTPCounters { box.withLock { $0 } }
-
-    func update(_ body: (inout TFTPCounters) -> Void) { box.withLock { body(&$0) } }
-
+extension Counters<TFTPCounters> {
     func ignored(_ reason: String) { update { $0.ignored[reason, default: 0] += 1 } }
     func refused(_ reason: String) { update { $0.refused[reason, default: 0] += 1 } }
-
-    /// Writes the counters as JSON, atomically replaced (tests and operators read it).
-    public func write(to path: String) {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        guard let data = try? encoder.encode(snapshot) else { return }
-        try? data.write(to: URL(fileURLWithPath: path), options: .atomic)
-    }
 }
 
 extension TFTPTransfer.Outcome {

@@ -40,19 +40,19 @@ public final class TFTPServer: Sendable {
         }
     }
 
-    public let statistics: TFTPStatistics
+    public let statistics: Counters<TFTPCounters>
     public let localAddress: SocketAddress?
     private let channel: any Channel
     private let workers: TFTPTransferWorkers
 
-    private init(channel: any Channel, statistics: TFTPStatistics, workers: TFTPTransferWorkers) {
+    private init(channel: any Channel, statistics: Counters<TFTPCounters>, workers: TFTPTransferWorkers) {
         self.channel = channel
         self.statistics = statistics
         self.workers = workers
         localAddress = channel.localAddress
     }
 
-    public static func start(_ configuration: Configuration, content: any TFTPContentSource, statistics: TFTPStatistics = TFTPStatistics(),
+    public static func start(_ configuration: Configuration, content: any TFTPContentSource, statistics: Counters<TFTPCounters> = Counters(TFTPCounters()),
                              group: any EventLoopGroup, logger: Logger) async throws -> TFTPServer {
         let admission = TFTPAdmission(maximumTotal: configuration.maximumTransfers,
                                       maximumPerClient: configuration.maximumTransfersPerClient,
@@ -99,14 +99,14 @@ final class TFTPRequestHandler: ChannelInboundHandler {
     private let configuration: TFTPServer.Configuration
     private let content: any TFTPContentSource
     private let admission: TFTPAdmission
-    private let statistics: TFTPStatistics
+    private let statistics: Counters<TFTPCounters>
     private let workers: TFTPTransferWorkers
     private let logger: Logger
     /// Where transfer sockets bind: the listening address, any port (resolved once, not per transfer).
     private let transferAddress: SocketAddress
 
     init(configuration: TFTPServer.Configuration, content: any TFTPContentSource, admission: TFTPAdmission,
-         statistics: TFTPStatistics, workers: TFTPTransferWorkers, logger: Logger) throws {
+         statistics: Counters<TFTPCounters>, workers: TFTPTransferWorkers, logger: Logger) throws {
         transferAddress = try SocketAddress.makeAddressResolvingHost(configuration.host, port: 0)
         self.configuration = configuration
         self.content = content

@@ -59,13 +59,13 @@ final class TFTPTransferWorker: Sendable {
     private let inbox = Mutex<(stopped: Bool, assignments: [Assignment])>((false, []))
     private let readiness: Int32
     private let wakeup: Int32
-    private let statistics: TFTPStatistics
+    private let statistics: Counters<TFTPCounters>
     /// Set (before a wakeup) when some slot was evicted: the worker looks for its evicted transfers.
     private let evictionPending = Atomic<Bool>(false)
     private static let wakeupToken = UInt64.max
 
     /// Starts the worker's thread.
-    init(statistics: TFTPStatistics) throws(TFTPSocketError) {
+    init(statistics: Counters<TFTPCounters>) throws(TFTPSocketError) {
         let readiness = zb_readiness_create()
         guard readiness >= 0 else { throw TFTPSocketError(call: "epoll_create1", errno: -readiness) }
         let wakeup = zb_wakeup_create()
@@ -206,7 +206,7 @@ final class TFTPTransferRunner {
     private var transfer: TFTPTransfer
     private var content: ReadAheadContent
     private let socket: Int32
-    private let statistics: TFTPStatistics
+    private let statistics: Counters<TFTPCounters>
     /// The packets being sent, back to back; reused, so a steady transfer allocates nothing.
     private var packets: ByteBuffer
     private var lengths: [Int] = []
@@ -222,7 +222,7 @@ final class TFTPTransferRunner {
     private let acknowledged: @Sendable () -> Void
     private var reportedAcknowledgement = false
 
-    init(transfer: TFTPTransfer, content: any TFTPContent, socket: Int32, statistics: TFTPStatistics,
+    init(transfer: TFTPTransfer, content: any TFTPContent, socket: Int32, statistics: Counters<TFTPCounters>,
          acknowledged: @escaping @Sendable () -> Void) {
         let negotiation = transfer.negotiation
         self.transfer = transfer
@@ -397,7 +397,7 @@ final class TFTPTransferWorkers: Sendable {
     private let workers: [TFTPTransferWorker]
     private let next = Atomic<Int>(0)
 
-    init(statistics: TFTPStatistics) throws(TFTPSocketError) {
+    init(statistics: Counters<TFTPCounters>) throws(TFTPSocketError) {
         var workers: [TFTPTransferWorker] = []
         do {
             for _ in 0..<max(1, ProcessInfo.processInfo.activeProcessorCount) {
