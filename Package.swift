@@ -45,7 +45,7 @@ let package = Package(
             // The static YAML Ansible inventory.
             .product(name: "Yams", package: "Yams"),
         ], swiftSettings: strict),
-        // Durable state: applied revisions (and later leases, hosts, events).
+        // Durable state in SQLite: applied revisions, leases with the events written alongside them, BMC records.
         .target(name: "Store", dependencies: [
             "Zone", "Boot",
             .product(name: "GRDB", package: "GRDB.swift"),

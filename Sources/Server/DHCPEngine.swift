@@ -21,7 +21,7 @@ import Zone
 final class DHCPEngine {
     private struct Pending {
         var leases: [Lease]
-        var events: [DHCPEvent]
+        var events: [ZoneEvent]
         var reply: OutgoingReply?
         /// What the table held at each of `leases`' addresses before they were applied.
         var undo: [(address: IPv4Address, previous: Lease?)] = []
@@ -29,14 +29,14 @@ final class DHCPEngine {
 
     private let loop: any EventLoop
     private let revisions: RevisionHolder
-    private let store: any LeaseStore
-    private let directory: LeaseDirectory
+    private let store: any DurableLeaseStore
+    private let directory: CommittedLeases
     private let settings: DHCPSettings
     private let writer: NIOThreadPool
     private let statistics: Counters<DHCPCounters>
     private let logger: Logger
     private let clock: @Sendable () -> Int64
-    private var table: LeaseTable
+    private var table: InMemoryLeaseTable
     private var rateLimit: RequestRateLimit
     private var hostEvents: HostEventBudget
     private var commits = GroupCommit<Pending>()
@@ -55,7 +55,7 @@ final class DHCPEngine {
         for sender in senders { sender.close() }
     }
 
-    init(loop: any EventLoop, revisions: RevisionHolder, store: any LeaseStore, directory: LeaseDirectory, leases: LeaseTable,
+    init(loop: any EventLoop, revisions: RevisionHolder, store: any DurableLeaseStore, directory: CommittedLeases, leases: InMemoryLeaseTable,
          settings: DHCPSettings, rateLimit: RequestRateLimit, hostEvents: HostEventBudget = HostEventBudget(),
          senders: [any ReplySender], writer: NIOThreadPool,
          statistics: Counters<DHCPCounters>, logger: Logger, clock: @escaping @Sendable () -> Int64) {

@@ -72,8 +72,8 @@ public final class DHCPServer: Sendable {
 
     /// Binds every socket and starts answering, deciding against the durable leases the
     /// directory holds. Throws, with nothing left open, when one cannot be bound.
-    public static func start(_ configuration: Configuration, revisions: RevisionHolder, store: any LeaseStore,
-                             directory: LeaseDirectory, counters statistics: Counters<DHCPCounters> = Counters(DHCPCounters()),
+    public static func start(_ configuration: Configuration, revisions: RevisionHolder, store: any DurableLeaseStore,
+                             directory: CommittedLeases, counters statistics: Counters<DHCPCounters> = Counters(DHCPCounters()),
                              group: any EventLoopGroup, logger: Logger) async throws -> DHCPServer {
         var endpoints: [Endpoint] = []
         for text in configuration.hosts {
@@ -91,7 +91,7 @@ public final class DHCPServer: Sendable {
             throw error
         }
         let sockets = opened
-        let leases = LeaseTable(directory.all)
+        let leases = InMemoryLeaseTable(directory.all)
         logger.info("loaded \(leases.count) leases from the store")
         let failureLog = SocketFailureLog(logger: logger)
         let writer = NIOThreadPool(numberOfThreads: 1)

@@ -36,7 +36,7 @@ public struct BMCRecord: Sendable, Codable, Equatable {
 /// BMC records; a registration and its `bmc.discovered` event commit together.
 public protocol BMCInventory: Sendable {
     /// Records (or replaces) `bmc`, and writes `event` in the same transaction.
-    func record(_ bmc: BMCRecord, event: DHCPEvent?) throws
+    func record(_ bmc: BMCRecord, event: ZoneEvent?) throws
     /// Every record, by name.
     func all() throws -> [BMCRecord]
 }
@@ -50,7 +50,7 @@ public final class SQLiteBMCInventory: BMCInventory {
         self.init(writer: try ZoneBootDatabase.open(stateDirectory: stateDirectory))
     }
 
-    public func record(_ bmc: BMCRecord, event: DHCPEvent?) throws {
+    public func record(_ bmc: BMCRecord, event: ZoneEvent?) throws {
         let events = event.map { [$0] } ?? []
         let bodies = try events.map(SQLiteEventOutbox.body)
         try writer.writeWithoutFlush { db in

@@ -8,13 +8,13 @@ import Zone
 public struct OutboxEntry: Sendable, Equatable {
     /// The idempotency key hooks see.
     public var id: Int64
-    public var event: DHCPEvent
+    public var event: ZoneEvent
     /// Tries so far, this one included.
     public var attempt: Int
     /// Hooks that already took this event in an earlier try: not run again.
     public var doneHooks: Set<String>
 
-    public init(id: Int64, event: DHCPEvent, attempt: Int, doneHooks: Set<String>) {
+    public init(id: Int64, event: ZoneEvent, attempt: Int, doneHooks: Set<String>) {
         self.id = id
         self.event = event
         self.attempt = attempt
@@ -83,7 +83,7 @@ public protocol EventOutbox: Sendable {
     /// Records how claimed events' tries ended, all in one transaction.
     func finish(_ results: [DeliveryResult], nowMs: Int64) throws
     /// Writes events that no lease change carries (bmc.discovered).
-    func append(_ events: [DHCPEvent]) throws
+    func append(_ events: [ZoneEvent]) throws
     /// Newest first.
     func events(_ filter: EventFilter, limit: Int) throws -> [EventRecord]
     /// Makes a dead letter due now with a fresh count of tries; false if `id` is no dead letter.
@@ -144,7 +144,7 @@ public final class SQLiteEventOutbox: EventOutbox {
             for row in rows {
                 let id: Int64 = row["id"]
                 let body: String = row["body"]
-                guard let event = try? decoder.decode(DHCPEvent.self, from: Data(body.utf8)) else {
+                guard let event = try? decoder.decode(ZoneEvent.self, from: Data(body.utf8)) else {
                     // Written by a version that encoded events otherwise: no hook could read it.
                     try db.execute(sql: "UPDATE event SET dead_at = ?, last_error = ? WHERE id = ?",
                                    arguments: [nowMs / 1000, "the event's body cannot be decoded", id])
@@ -184,7 +184,7 @@ public final class SQLiteEventOutbox: EventOutbox {
         }
     }
 
-    public func append(_ events: [DHCPEvent]) throws {
+    public func append(_ events: [ZoneEvent]) throws {
         let bodies = try events.map(Self.body)
         try writer.write { db in try Self.insert(events, bodies: bodies, db) }
     }
@@ -200,7 +200,7 @@ public final class SQLiteEventOutbox: EventOutbox {
             try Row.fetchAll(db, sql: "SELECT * FROM event WHERE \(condition) ORDER BY id DESC LIMIT ?",
                              arguments: [limit]).map { row in
                 let body: String = row["body"]
-                let event = try? decoder.decode(DHCPEvent.self, from: Data(body.utf8))
+                let event = try? decoder.decode(ZoneEvent.self, from: Data(body.utf8))
                 let delivered: Int64? = row["delivered_at"], dead: Int64? = row["dead_at"], claimed: Int64? = row["claimed_ms"]
                 let state: EventRecord.State = delivered != nil ? .delivered : dead != nil ? .dead : claimed != nil ? .delivering : .pending
                 return EventRecord(id: row["id"], type: row["type"], at: row["at"], name: event?.name,
@@ -236,13 +236,13 @@ public final class SQLiteEventOutbox: EventOutbox {
     }
 
     /// The one encoding of an event's body: what hooks and `zonectl events` read back.
-    static func body(_ event: DHCPEvent) throws -> String {
+    static func body(_ event: ZoneEvent) throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         return String(decoding: try encoder.encode(event), as: UTF8.self)
     }
 
-    static func insert(_ events: [DHCPEvent], bodies: [String], _ db: Database) throws {
+    static func insert(_ events: [ZoneEvent], bodies: [String], _ db: Database) throws {
         let insert = try db.cachedStatement(sql: "INSERT INTO event (type, at, body) VALUES (?, ?, ?)")
         for (event, body) in zip(events, bodies) {
             try insert.execute(arguments: [event.type.rawValue, event.at, body])

@@ -76,7 +76,7 @@ public final class SQLiteRevisionStore: RevisionStore {
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [id, zone, source.digest, createdAt, author, message, basedOn, summary, json])
             // The outbox learns of the new revision in the same transaction that records it.
-            let applied = DHCPEvent.zoneApplied(revision: id, zone: zone, author: author, summary: summary,
+            let applied = ZoneEvent.zoneApplied(revision: id, zone: zone, author: author, summary: summary,
                                                 basedOn: basedOn, at: Int64(now.timeIntervalSince1970))
             try SQLiteEventOutbox.insert([applied], bodies: [try SQLiteEventOutbox.body(applied)], db)
             return RevisionSummary(id: id, zone: zone, digest: source.digest, createdAt: createdAt, author: author,

@@ -8,7 +8,7 @@ import Zone
 ///
 /// WAL with `synchronous = FULL`: a commit is on disk when `commit` returns. The
 /// server batches many decisions into one commit, so one fsync serves many ACKs.
-public final class SQLiteLeaseStore: LeaseStore {
+public final class SQLiteLeaseStore: DurableLeaseStore {
     private let writer: any DatabaseWriter
 
     /// Opens the state directory's database.
@@ -27,7 +27,7 @@ public final class SQLiteLeaseStore: LeaseStore {
         }
     }
 
-    public func commit(leases: [Lease], events: [DHCPEvent]) throws {
+    public func commit(leases: [Lease], events: [ZoneEvent]) throws {
         let bodies = try events.map(SQLiteEventOutbox.body)
         try writer.write { db in
             let upsert = try db.cachedStatement(sql: """
@@ -53,14 +53,14 @@ public final class SQLiteLeaseStore: LeaseStore {
     /// transaction. A renewal sets a new expiry, so the next expiry is reported again.
     /// Returns how many events were written.
     @discardableResult
-    public func reportExpiredLeases(now: Int64, limit: Int = 500, event: (Lease) -> DHCPEvent?) throws -> Int {
+    public func reportExpiredLeases(now: Int64, limit: Int = 500, event: (Lease) -> ZoneEvent?) throws -> Int {
         try writer.writeWithoutFlush { db in
             let rows = try Row.fetchAll(db, sql: """
                 SELECT * FROM lease WHERE state = 'bound' AND expires_at <= ?
                 AND (expiry_reported IS NULL OR expiry_reported != expires_at) LIMIT ?
                 """, arguments: [now, limit])
             let mark = try db.cachedStatement(sql: "UPDATE lease SET expiry_reported = expires_at WHERE address = ?")
-            var events: [DHCPEvent] = []
+            var events: [ZoneEvent] = []
             for row in rows {
                 try mark.execute(arguments: [row["address"] as Int64])
                 if let lease = Self.lease(row), let expired = event(lease) { events.append(expired) }
@@ -71,13 +71,13 @@ public final class SQLiteLeaseStore: LeaseStore {
     }
 
     /// Events not yet delivered to hooks, oldest first.
-    public func undeliveredEvents(limit: Int = 1000) throws -> [(id: Int64, event: DHCPEvent)] {
+    public func undeliveredEvents(limit: Int = 1000) throws -> [(id: Int64, event: ZoneEvent)] {
         let decoder = JSONDecoder()
         return try writer.read { db in
             try Row.fetchAll(db, sql: "SELECT id, body FROM event WHERE delivered_at IS NULL ORDER BY id LIMIT ?",
                              arguments: [limit]).compactMap { row in
                 let body: String = row["body"]
-                guard let event = try? decoder.decode(DHCPEvent.self, from: Data(body.utf8)) else { return nil }
+                guard let event = try? decoder.decode(ZoneEvent.self, from: Data(body.utf8)) else { return nil }
                 return (row["id"], event)
             }
         }

@@ -24,7 +24,7 @@ struct LoadedState {
     var outbox: SQLiteEventOutbox
     var inventory: SQLiteBMCInventory
     var loaders: BootLoaders
-    var directory: LeaseDirectory
+    var directory: CommittedLeases
 }
 
 extension ZoneBootD {
@@ -39,7 +39,7 @@ extension ZoneBootD {
         let database = try ZoneBootDatabase.open(stateDirectory: stateDirectory)
         let store = SQLiteLeaseStore(writer: database)
         let loaders = try FirmwareManifest.load(directory: firmware).installedLoaders(directory: firmware)
-        let directory = LeaseDirectory(try store.loadLeases())
+        let directory = CommittedLeases(try store.loadLeases())
         logger.info("loaded \(directory.all.count) leases; boot loaders: \(loaders.available.sorted().joined(separator: ", "))")
         return LoadedState(stateDirectory: stateDirectory, tokens: tokens, revisionStore: revisionStore, running: running,
                            revisions: RevisionHolder(revision), store: store, outbox: SQLiteEventOutbox(writer: database),

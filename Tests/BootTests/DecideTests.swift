@@ -46,7 +46,7 @@ private let macB: [UInt8] = [0x52, 0x54, 0, 0, 0, 0xB]
 
     init() throws { revision = try ZoneLoader.load(path: exampleZonePath) }
 
-    private func decide(_ facts: RequestFacts, _ leases: LeaseTable = LeaseTable(), settings: DHCPSettings? = nil) -> Decision {
+    private func decide(_ facts: RequestFacts, _ leases: InMemoryLeaseTable = InMemoryLeaseTable(), settings: DHCPSettings? = nil) -> Decision {
         DHCPPolicy.decide(DecisionInput(facts: facts, revision: revision, leases: leases, settings: settings ?? self.settings,
                                         now: now))
     }
@@ -96,7 +96,7 @@ private let macB: [UInt8] = [0x52, 0x54, 0, 0, 0, 0xB]
     }
 
     @Test func aNewMachineOnAKnownPortTakesItsIdentity() throws {
-        var leases = LeaseTable()
+        var leases = InMemoryLeaseTable()
         for lease in decide(try request(.request, mac: macA, requested: IPv4Address(198, 18, 16, 17))).leases { leases.apply(lease) }
         // macA never released; macB is plugged into the same port.
         let offered = decide(try request(.discover, mac: macB), leases)
@@ -121,7 +121,7 @@ private let macB: [UInt8] = [0x52, 0x54, 0, 0, 0, 0xB]
     }
 
     @Test func unknownPortsGetDiscoveryAddressesAndNeverAnIdentity() throws {
-        var leases = LeaseTable()
+        var leases = InMemoryLeaseTable()
         let first = decide(try request(.discover, mac: macA, circuit: "swp45"), leases)
         let (offerA, _) = try reply(first)
         #expect(IPv4Address(offerA.yiaddr) == IPv4Address(198, 18, 16, 200))
@@ -154,7 +154,7 @@ private let macB: [UInt8] = [0x52, 0x54, 0, 0, 0, 0xB]
         // The zone names where its relays send from (an uplink, a loopback); then only those count.
         let edited = try twoPods(relaySources: "[198.18.0.1]")
         func decideEdited(_ facts: RequestFacts) -> Decision {
-            DHCPPolicy.decide(DecisionInput(facts: facts, revision: edited, leases: LeaseTable(), settings: settings, now: now))
+            DHCPPolicy.decide(DecisionInput(facts: facts, revision: edited, leases: InMemoryLeaseTable(), settings: settings, now: now))
         }
         let fromUplink = try request(.discover, mac: macA, from: IPv4Address(198, 18, 0, 1))
         #expect(try reply(decideEdited(fromUplink)).0.messageType == .offer)
@@ -191,7 +191,7 @@ private let macB: [UInt8] = [0x52, 0x54, 0, 0, 0, 0xB]
         #expect(zone.pod(containing: IPv4Address(198, 18, 32, 1)) == "p02")
         // p01's relay naming p02's servers network.
         let facts = try request(.discover, mac: macA, circuit: "swp45", extraSubOptions: [DHCPOption(5, [198, 18, 32, 0])])
-        let decision = DHCPPolicy.decide(DecisionInput(facts: facts, revision: zone, leases: LeaseTable(), settings: settings, now: now))
+        let decision = DHCPPolicy.decide(DecisionInput(facts: facts, revision: zone, leases: InMemoryLeaseTable(), settings: settings, now: now))
         #expect(decision.dropped == .linkSelectionOfAnotherPod)
     }
 
@@ -215,7 +215,7 @@ private let macB: [UInt8] = [0x52, 0x54, 0, 0, 0, 0xB]
     }
 
     @Test func aRenewalReleaseOrInformFromAnotherAddressIsAForgery() throws {
-        var leases = LeaseTable()
+        var leases = InMemoryLeaseTable()
         for lease in decide(try request(.request, mac: macA, requested: IPv4Address(198, 18, 16, 17))).leases { leases.apply(lease) }
         let address = IPv4Address(198, 18, 16, 17), attacker = IPv4Address(198, 18, 16, 66)
         for type in [DHCPMessageType.request, .release, .inform] {
@@ -231,7 +231,7 @@ private let macB: [UInt8] = [0x52, 0x54, 0, 0, 0, 0xB]
     }
 
     @Test func aMachineCanGiveUpOnlyTheLeaseOfItsOwnPort() throws {
-        var leases = LeaseTable()
+        var leases = InMemoryLeaseTable()
         for lease in decide(try request(.request, mac: macA, requested: IPv4Address(198, 18, 16, 17))).leases { leases.apply(lease) }
         // Through the trusted relay, from swp9, naming swp7's address and MAC.
         let release = try request(.release, mac: macA, circuit: "swp9", ciaddr: IPv4Address(198, 18, 16, 17))
@@ -279,7 +279,7 @@ private let macB: [UInt8] = [0x52, 0x54, 0, 0, 0, 0xB]
     }
 
     @Test func aMachineCyclingItsMACCannotDrainTheDiscoveryPool() throws {
-        var leases = LeaseTable()
+        var leases = InMemoryLeaseTable()
         var limited = settings
         limited.discoveryLeasesPerPort = 3
         for n in 1...3 {
@@ -322,7 +322,7 @@ private let macB: [UInt8] = [0x52, 0x54, 0, 0, 0, 0xB]
     }
 
     @Test func unicastRenewalPastTheRelayIsPlacedByItsLease() throws {
-        var leases = LeaseTable()
+        var leases = InMemoryLeaseTable()
         for lease in decide(try request(.request, mac: macA, requested: IPv4Address(198, 18, 16, 17))).leases { leases.apply(lease) }
         let renewal = try request(.request, mac: macA, circuit: nil, remoteID: nil, giaddr: nil, ciaddr: IPv4Address(198, 18, 16, 17))
         let (ack, route) = try reply(decide(renewal, leases))
@@ -340,7 +340,7 @@ private let macB: [UInt8] = [0x52, 0x54, 0, 0, 0, 0xB]
     }
 
     @Test func releaseAndDecline() throws {
-        var leases = LeaseTable()
+        var leases = InMemoryLeaseTable()
         for lease in decide(try request(.request, mac: macA, circuit: "swp45", requested: IPv4Address(198, 18, 16, 200))).leases {
             leases.apply(lease)
         }
@@ -367,14 +367,14 @@ private let macB: [UInt8] = [0x52, 0x54, 0, 0, 0, 0xB]
         // A relay that sends giaddr 198.18.250.1 (not in any pod network) and names the servers subnet.
         let facts = try request(.discover, mac: macA, circuit: "swp45", giaddr: IPv4Address(198, 18, 250, 1),
                                 extraSubOptions: [DHCPOption(5, [198, 18, 16, 0])])
-        let decision = DHCPPolicy.decide(DecisionInput(facts: facts, revision: edited, leases: LeaseTable(), settings: settings, now: now))
+        let decision = DHCPPolicy.decide(DecisionInput(facts: facts, revision: edited, leases: InMemoryLeaseTable(), settings: settings, now: now))
         let (offer, route) = try reply(decision)
         #expect(IPv4Address(offer.yiaddr) == IPv4Address(198, 18, 16, 200))
         #expect(route == .relay(IPv4Address(198, 18, 250, 1), port: 67))
         // Trust still comes from giaddr: link-selection from an unknown relay changes nothing.
         let untrusted = try request(.discover, mac: macA, circuit: "swp45", giaddr: IPv4Address(198, 18, 251, 1),
                                     extraSubOptions: [DHCPOption(5, [198, 18, 16, 0])])
-        let fromUntrusted = DHCPPolicy.decide(DecisionInput(facts: untrusted, revision: edited, leases: LeaseTable(),
+        let fromUntrusted = DHCPPolicy.decide(DecisionInput(facts: untrusted, revision: edited, leases: InMemoryLeaseTable(),
                                                             settings: settings, now: now))
         #expect(dropReason(fromUntrusted) == .untrustedRelay)
     }
@@ -466,7 +466,7 @@ extension Decision {
 
     @Test func newMachinesTakeTheNextAddressThenFreedOnesWhenTheRangeIsUsedUp() throws {
         let range = try #require(IPv4Range("198.18.16.200-198.18.16.203"))
-        var table = LeaseTable()
+        var table = InMemoryLeaseTable()
         #expect(table.freeAddress(in: range, pod: "p01", now: 10) == IPv4Address(198, 18, 16, 200))
         for last: UInt8 in 200...202 { table.apply(lease(last)) }
         #expect(table.freeAddress(in: range, pod: "p01", now: 10) == IPv4Address(198, 18, 16, 203))
@@ -498,7 +498,7 @@ extension Decision {
         var settings = DHCPSettings(serverIdentifier: server)
         settings.loaders = loaders
         let facts = try request(.discover, mac: macA, circuit: circuit, clientOptions: clientOptions)
-        let decision = DHCPPolicy.decide(DecisionInput(facts: facts, revision: revision, leases: LeaseTable(), settings: settings, now: now))
+        let decision = DHCPPolicy.decide(DecisionInput(facts: facts, revision: revision, leases: InMemoryLeaseTable(), settings: settings, now: now))
         guard case .reply(let message, _) = decision.outcome else { throw CancellationError() }
         #expect(try DHCPMessage(parsing: message.serialized()) == message)
         #expect(message.options.all.last?.code == DHCPOptionCode.relayAgentInformation.rawValue)
@@ -558,7 +558,7 @@ extension Decision {
         let facts = try request(.discover, mac: macA, circuit: "swp7", remoteID: "p01-lom-1",
                                 giaddr: IPv4Address(198, 18, 17, 1),
                                 clientOptions: [Self.vendor("PXEClient:Arch:00000:UNDI:002001"), Self.arch(0)])
-        let decision = DHCPPolicy.decide(DecisionInput(facts: facts, revision: revision, leases: LeaseTable(),
+        let decision = DHCPPolicy.decide(DecisionInput(facts: facts, revision: revision, leases: InMemoryLeaseTable(),
                                          settings: DHCPSettings(serverIdentifier: server), now: now))
         guard case .reply(let message, _) = decision.outcome else { throw CancellationError() }
         #expect(message.options[67] == nil)
@@ -579,7 +579,7 @@ extension Decision {
 
     init() throws { revision = try ZoneLoader.load(path: exampleZonePath) }
 
-    private func decide(_ facts: RequestFacts, _ table: LeaseTable = LeaseTable()) -> Decision {
+    private func decide(_ facts: RequestFacts, _ table: InMemoryLeaseTable = InMemoryLeaseTable()) -> Decision {
         DHCPPolicy.decide(DecisionInput(facts: facts, revision: revision, leases: table, settings: settings, now: now))
     }
 
@@ -607,7 +607,7 @@ extension Decision {
     }
 
     @Test func iPXEsBootServerRequestGetsItsScriptAndBindsItsAddressToTheHost() throws {
-        var table = LeaseTable()
+        var table = InMemoryLeaseTable()
         let offered = decide(try request(.discover, mac: macA, clientOptions: ipxe), table)
         let client = try #require(offered.proxyClient)
         table.remember(client, now: now)
@@ -632,7 +632,7 @@ extension Decision {
     }
 
     @Test func aBootServerRequestBindsOnlyOnItsPortAndFromItsOwnAddress() throws {
-        var table = LeaseTable()
+        var table = InMemoryLeaseTable()
         table.remember(try #require(decide(try request(.discover, mac: macA, clientOptions: ipxe), table).proxyClient), now: now)
         let address = IPv4Address(198, 18, 16, 123)
         // To the DHCP port instead of 4011: it would bind the address it names all the same.

@@ -48,8 +48,8 @@ import Zone
         return try ZoneLoader.load(source: ZoneSource(zoneFile: "t.yaml", text: text))
     }
 
-    private func event(_ type: HookEvent, name: String?) -> DHCPEvent {
-        DHCPEvent(type: type, address: IPv4Address(198, 18, 17, 11), mac: "52:54:00:00:00:01", name: name, pod: "p01",
+    private func event(_ type: HookEvent, name: String?) -> ZoneEvent {
+        ZoneEvent(type: type, address: IPv4Address(198, 18, 17, 11), mac: "52:54:00:00:00:01", name: name, pod: "p01",
                   location: Location(pod: "p01", switch: "lom-1", port: "swp1"), details: [:], at: 1)
     }
 
@@ -78,7 +78,7 @@ import Zone
             """, roles: """
               probe: { hooks: [a] }
             """)
-        let applied = DHCPEvent.zoneApplied(revision: 3, zone: "t", author: "ops", summary: "1 changed", basedOn: 2, at: 1)
+        let applied = ZoneEvent.zoneApplied(revision: 3, zone: "t", author: "ops", summary: "1 changed", basedOn: 2, at: 1)
         #expect(HookSelection.hooks(for: applied, in: zone).map(\.name.value) == ["b", "c"])
         #expect(HookSelection.hooks(for: applied, in: zone, except: ["b"]).map(\.name.value) == ["c"])
         #expect(applied.details["revision"] == "3" && applied.details["based_on"] == "2")
@@ -131,7 +131,7 @@ import Zone
 
 @Suite struct HookPayloadTests {
     @Test func carriesTheIdAndTheKeyFieldsInJSONAndTheEnvironment() throws {
-        let event = DHCPEvent(type: .leaseAcked, address: IPv4Address(198, 18, 16, 11), mac: "52:54:00:00:00:01",
+        let event = ZoneEvent(type: .leaseAcked, address: IPv4Address(198, 18, 16, 11), mac: "52:54:00:00:00:01",
                               name: "lab-p01-r01-u01", pod: "p01",
                               location: Location(pod: "p01", switch: "tor-a", port: "swp1"),
                               details: ["circuit_id": "swp1"], at: 1_700_000_000)

@@ -60,7 +60,7 @@ import Zone
                                   options: options)
         let facts = try #require(RequestFacts(message: try DHCPMessage(parsing: message.serialized()),
                                               sourceAddress: IPv4Address(198, 18, 16, 1)))
-        let decision = DHCPPolicy.decide(DecisionInput(facts: facts, revision: old, leases: LeaseTable(),
+        let decision = DHCPPolicy.decide(DecisionInput(facts: facts, revision: old, leases: InMemoryLeaseTable(),
                                          settings: DHCPSettings(serverIdentifier: IPv4Address(198, 18, 0, 10)), now: now))
         let bound = try #require(decision.leases.first)
         #expect(bound.location == nil)
@@ -109,7 +109,7 @@ import Zone
             return try #require(RequestFacts(message: try DHCPMessage(parsing: message.serialized()),
                                              ingressInterface: nil, sourcePort: 67, sourceAddress: relay))
         }
-        let held = LeaseTable([lease(IPv4Address(198, 18, 16, 17), at: Location(pod: "p01", switch: "tor-a", port: "swp7"),
+        let held = InMemoryLeaseTable([lease(IPv4Address(198, 18, 16, 17), at: Location(pod: "p01", switch: "tor-a", port: "swp7"),
                                      name: "ams1-p01-r01-u07")])
         let renewal = DHCPPolicy.decide(DecisionInput(facts: try facts(.request, ciaddr: IPv4Address(198, 18, 16, 17)), revision: new,
                                         leases: held, settings: settings, now: now))

@@ -96,7 +96,7 @@ private let mac: [UInt8] = [0x0c, 0x29, 0xef, 0, 0, 0x48]
 
     init() throws { example = try ZoneLoader.load(path: exampleZonePath) }
 
-    private func reply(_ revision: ZoneRevision, _ facts: RequestFacts, leases: LeaseTable = LeaseTable()) throws -> (DHCPMessage, Decision) {
+    private func reply(_ revision: ZoneRevision, _ facts: RequestFacts, leases: InMemoryLeaseTable = InMemoryLeaseTable()) throws -> (DHCPMessage, Decision) {
         let decision = DHCPPolicy.decide(DecisionInput(facts: facts, revision: revision, leases: leases,
                                          settings: DHCPSettings(serverIdentifier: server), now: now))
         guard case .reply(let message, _) = decision.outcome else {
@@ -244,7 +244,7 @@ private let mac: [UInt8] = [0x0c, 0x29, 0xef, 0, 0, 0x48]
         #expect(finding.details["device_kind"] == "hpe-ilo")
         #expect(finding.details["expected"] == "host")
         // Renewing is not news.
-        let (_, again) = try reply(example, request, leases: LeaseTable([lease]))
+        let (_, again) = try reply(example, request, leases: InMemoryLeaseTable([lease]))
         #expect(!again.events.contains { $0.type == .hostMiscabled })
     }
 

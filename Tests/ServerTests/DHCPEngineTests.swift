@@ -18,14 +18,14 @@ import Zone
 private struct DiskFull: Error {}
 
 /// A store whose commits fail while `failing` is set, keeping what it did commit.
-private final class FlakyStore: LeaseStore {
+private final class FlakyStore: DurableLeaseStore {
     let failing = Mutex(false)
-    let events = Mutex<[DHCPEvent]>([])
+    let events = Mutex<[ZoneEvent]>([])
     let leases = Mutex<[Lease]>([])
 
     func loadLeases() throws -> [Lease] { [] }
 
-    func commit(leases: [Lease], events: [DHCPEvent]) throws {
+    func commit(leases: [Lease], events: [ZoneEvent]) throws {
         if failing.withLock({ $0 }) { throw DiskFull() }
         self.leases.withLock { $0 += leases }
         self.events.withLock { $0 += events }
@@ -79,7 +79,7 @@ private struct EngineHarness {
     let channels: [NIOAsyncTestingChannel]
     let senders: NIOLoopBound<[RecordingSender]>
 
-    init(sockets: Int, store: any LeaseStore, directory: LeaseDirectory) async throws {
+    init(sockets: Int, store: any DurableLeaseStore, directory: CommittedLeases) async throws {
         writer.start()
         let revision = try ZoneLoader.load(path: exampleZonePath)
         let loop = self.loop, writer = self.writer, statistics = self.statistics
@@ -87,7 +87,7 @@ private struct EngineHarness {
         senders = try await loop.executeInContext {
             let senders = (0..<sockets).map { _ in RecordingSender() }
             let engine = DHCPEngine(loop: loop, revisions: RevisionHolder(revision), store: store, directory: directory,
-                                    leases: LeaseTable(directory.all),
+                                    leases: InMemoryLeaseTable(directory.all),
                                     settings: DHCPSettings(serverIdentifier: IPv4Address(198, 18, 0, 10)),
                                     rateLimit: RequestRateLimit(), senders: senders, writer: writer, statistics: statistics,
                                     logger: Logger(label: "test"), clock: { now })
@@ -137,7 +137,7 @@ private struct EngineHarness {
                          state: .bound, expiresAt: now + 3600, updatedAt: now)
         let store = FlakyStore()
         store.failing.withLock { $0 = true }
-        let directory = LeaseDirectory([held])
+        let directory = CommittedLeases([held])
         let lab = try await EngineHarness(sockets: 1, store: store, directory: directory)
 
         try await lab.receive(RelayedRequest(mac: macB), on: 0)
@@ -158,7 +158,7 @@ private struct EngineHarness {
     }
 
     @Test func twoListenersShareOneTableSoADiscoveryAddressIsNeverOfferedTwice() async throws {
-        let lab = try await EngineHarness(sockets: 2, store: FlakyStore(), directory: LeaseDirectory([]))
+        let lab = try await EngineHarness(sockets: 2, store: FlakyStore(), directory: CommittedLeases([]))
         // Two unknown machines on two undeclared ports, each through its own listener.
         let macs: [[UInt8]] = [[0x52, 0x54, 0, 0, 1, 1], [0x52, 0x54, 0, 0, 1, 2]]
         for (index, mac) in macs.enumerated() {
@@ -183,12 +183,12 @@ private struct EngineHarness {
     @Test func aHostEventFloodFromOnePortIsCappedAndCounted() {
         var budget = HostEventBudget(perPortPerMinute: 2)
         let port = Location(pod: "p01", switch: "tor-a", port: "swp7")
-        func replaced(_ n: Int, at location: Location = port) -> DHCPEvent {
-            DHCPEvent(type: .hostReplaced, address: swp7, mac: "52:54:00:00:00:0\(n)", name: "x", pod: "p01", location: location,
+        func replaced(_ n: Int, at location: Location = port) -> ZoneEvent {
+            ZoneEvent(type: .hostReplaced, address: swp7, mac: "52:54:00:00:00:0\(n)", name: "x", pod: "p01", location: location,
                       details: [:], at: 0)
         }
         var events = (1...5).map { replaced($0) } + [replaced(6, at: Location(pod: "p01", switch: "tor-a", port: "swp8"))]
-        events.append(DHCPEvent(type: .leaseAcked, address: swp7, mac: "m", name: nil, pod: "p01", location: port, details: [:], at: 0))
+        events.append(ZoneEvent(type: .leaseAcked, address: swp7, mac: "m", name: nil, pod: "p01", location: port, details: [:], at: 0))
         #expect(budget.admit(&events, now: 60) == 3)
         // Two of swp7's, swp8's one, and the lease event, which is not a host.* event.
         #expect(events.map(\.mac) == ["52:54:00:00:00:01", "52:54:00:00:00:02", "52:54:00:00:00:06", "m"])

@@ -25,7 +25,7 @@ private final class FakeOutbox: EventOutbox {
     }
 
     func finish(_ results: [DeliveryResult], nowMs: Int64) throws { finished.withLock { $0 += results } }
-    func append(_ events: [DHCPEvent]) throws {}
+    func append(_ events: [ZoneEvent]) throws {}
     func events(_ filter: EventFilter, limit: Int) throws -> [EventRecord] { [] }
     func retry(id: Int64, nowMs: Int64) throws -> Bool { false }
     func pruneDelivered(before cutoff: Int64, limit: Int) throws -> Int { 0 }
@@ -35,11 +35,11 @@ private final class FakeOutbox: EventOutbox {
 private final class FakeLeases: LeaseExpiryReporting {
     let leases: [Lease]
     let reported = Mutex<Set<IPv4Address>>([])
-    let written = Mutex<[DHCPEvent]>([])
+    let written = Mutex<[ZoneEvent]>([])
 
     init(_ leases: [Lease]) { self.leases = leases }
 
-    func reportExpiredLeases(now: Int64, limit: Int, event: (Lease) -> DHCPEvent?) throws -> Int {
+    func reportExpiredLeases(now: Int64, limit: Int, event: (Lease) -> ZoneEvent?) throws -> Int {
         let due = reported.withLock { reported in
             let due = leases.filter { $0.state == .bound && $0.expiresAt <= now && !reported.contains($0.address) }.prefix(limit)
             reported.formUnion(due.map(\.address))
@@ -56,7 +56,7 @@ private final class FakeLeases: LeaseExpiryReporting {
 private let hookClients = HookHTTPClients()
 
 private final class FakeInventory: BMCInventory {
-    func record(_ bmc: BMCRecord, event: DHCPEvent?) throws {}
+    func record(_ bmc: BMCRecord, event: ZoneEvent?) throws {}
     func all() throws -> [BMCRecord] { [] }
 }
 
@@ -92,7 +92,7 @@ private final class FakeInventory: BMCInventory {
     }
 
     private func acked(_ id: Int64, attempt: Int) -> OutboxEntry {
-        let event = DHCPEvent(type: .leaseAcked, address: bmcAddress, mac: "52:54:00:00:01:07", name: bmc, pod: "p01",
+        let event = ZoneEvent(type: .leaseAcked, address: bmcAddress, mac: "52:54:00:00:01:07", name: bmc, pod: "p01",
                               location: Location(pod: "p01", switch: "lom-1", port: "swp7"), details: [:], at: 1_800_000_000)
         return OutboxEntry(id: id, event: event, attempt: attempt, doneHooks: [])
     }

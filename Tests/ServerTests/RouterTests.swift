@@ -54,7 +54,7 @@ private struct PeerContext: PeerAddressRequestContext {
         try FileManager.default.createDirectory(at: files.appendingPathComponent("images"), withIntermediateDirectories: true)
         try Data("kernel bytes".utf8).write(to: files.appendingPathComponent("images/vmlinuz"))
         router = buildBootRouter(context: PeerContext.self, revisions: RevisionHolder(try ZoneLoader.load(path: exampleZonePath)),
-                                 leases: LeaseDirectory([lease]), loadersDirectory: loaders.path, filesDirectory: files.path,
+                                 leases: CommittedLeases([lease]), loadersDirectory: loaders.path, filesDirectory: files.path,
                                  statistics: statistics, logger: Logger(label: "test"))
     }
 
@@ -116,7 +116,7 @@ private struct PeerContext: PeerAddressRequestContext {
         let logger = Logger(label: "test")
         let store = try SQLiteRevisionStore(stateDirectory: state.path)
         let (revision, summary) = try ZoneAdministrator.startingRevision(zoneFile: exampleZonePath, store: store, logger: logger)
-        let leases = LeaseDirectory([])
+        let leases = CommittedLeases([])
         let administrator = ZoneAdministrator(holder: RevisionHolder(revision), running: summary, store: store,
                                               leases: leases, logger: logger)
         return buildAdminRouter(administrator: administrator, tokens: tokens, leases: leases)

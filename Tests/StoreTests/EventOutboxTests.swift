@@ -8,8 +8,8 @@ import Zone
 @Suite struct EventOutboxTests {
     private let state = NSTemporaryDirectory() + "zoneboot-outbox-\(UUID().uuidString)"
 
-    private func event(_ type: HookEvent = .leaseAcked, at: Int64 = 100) -> DHCPEvent {
-        DHCPEvent(type: type, address: IPv4Address(198, 18, 16, 11), mac: "52:54:00:00:00:01", name: "h1", pod: "p01",
+    private func event(_ type: HookEvent = .leaseAcked, at: Int64 = 100) -> ZoneEvent {
+        ZoneEvent(type: type, address: IPv4Address(198, 18, 16, 11), mac: "52:54:00:00:00:01", name: "h1", pod: "p01",
                   location: Location(pod: "p01", switch: "tor-a", port: "swp1"), details: [:], at: at)
     }
 
@@ -103,7 +103,7 @@ import Zone
         let released = Lease(address: IPv4Address(198, 18, 16, 12), mac: [0x52, 0x54, 0, 0, 0, 2], clientID: nil, pod: "p01",
                              location: nil, name: nil, state: .released, expiresAt: 100, updatedAt: 50)
         try leases.commit(leases: [lease, released], events: [])
-        let expired: (Lease) -> DHCPEvent? = { DHCPEvent(type: .leaseExpired, address: $0.address, mac: "m", name: $0.name,
+        let expired: (Lease) -> ZoneEvent? = { ZoneEvent(type: .leaseExpired, address: $0.address, mac: "m", name: $0.name,
                                                          pod: $0.pod, location: $0.location, details: [:], at: 200) }
         #expect(try leases.reportExpiredLeases(now: 99, event: expired) == 0)
         #expect(try leases.reportExpiredLeases(now: 200, event: expired) == 1)

@@ -77,7 +77,7 @@ private let source = ZoneSource(zoneFile: "z.yaml", text: "zone: a\n", files: ["
                           pod: "p01", location: location, name: "h7", state: .bound, expiresAt: 2000, updatedAt: 1000)
         let discovery = Lease(address: IPv4Address(198, 18, 16, 200), mac: [0x52, 0x54, 0, 0, 0, 2], clientID: nil,
                               pod: "p01", location: nil, name: nil, state: .offered, expiresAt: 1060, updatedAt: 1000)
-        let event = DHCPEvent(type: .leaseAcked, address: bound.address, mac: "52:54:00:00:00:01", name: "h7", pod: "p01",
+        let event = ZoneEvent(type: .leaseAcked, address: bound.address, mac: "52:54:00:00:00:01", name: "h7", pod: "p01",
                               location: location, details: ["circuit_id": "swp7"], at: 1000)
         try store.commit(leases: [bound, discovery], events: [event])
         var updated = discovery

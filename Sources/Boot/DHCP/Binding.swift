@@ -13,7 +13,7 @@ extension DHCPPolicy {
         var existing: Lease?
     }
 
-    static func binding(_ input: DecisionInput<some LeaseView>, _ placement: Placement) -> Result<Binding, DropReason> {
+    static func binding(_ input: DecisionInput<some LeaseLookup>, _ placement: Placement) -> Result<Binding, DropReason> {
         let (facts, revision, leases, settings, now) = (input.facts, input.revision, input.leases, input.settings, input.now)
         if let identity = placement.identity {
             let answer = IdentityAnswer(identity: identity, revision: revision)

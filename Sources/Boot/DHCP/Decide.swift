@@ -28,7 +28,7 @@ public struct DHCPSettings: Sendable {
 }
 
 /// Everything a decision depends on: `DHCPPolicy.decide` is a pure function of it.
-public struct DecisionInput<Leases: LeaseView> {
+public struct DecisionInput<Leases: LeaseLookup> {
     public var facts: RequestFacts
     public var revision: ZoneRevision
     /// Every lease in memory, durable or not yet (an offer).
@@ -96,7 +96,7 @@ public struct Decision: Sendable {
     public var outcome: Outcome
     /// Lease states to apply to the table at once, so the next decision sees them.
     public var leases: [Lease] = []
-    public var events: [DHCPEvent] = []
+    public var events: [ZoneEvent] = []
     /// proxyDHCP: where a boot client was seen, so its request to the boot server port
     /// (unicast, past the relay, without Option 82) can be placed.
     public var proxyClient: ProxyClient?
@@ -120,14 +120,14 @@ public enum DHCPPolicy {
     /// All of DHCP policy: a pure function of the request, the zone, the leases and the time.
     /// Placement (`place`), then the message's own rule; the address it gets is its
     /// `binding`, its reply is built in Replies.swift and its events in Events.swift.
-    public static func decide(_ input: DecisionInput<some LeaseView>) -> Decision {
+    public static func decide(_ input: DecisionInput<some LeaseLookup>) -> Decision {
         var decision = input.settings.proxyMode ? proxy(input) : messageDecision(input)
         // A client's option 57 covers the IP and UDP headers (28 bytes) as well.
         decision.maximumReplySize = (input.facts.maximumMessageSize ?? 576) - 28
         return decision
     }
 
-    private static func messageDecision(_ input: DecisionInput<some LeaseView>) -> Decision {
+    private static func messageDecision(_ input: DecisionInput<some LeaseLookup>) -> Decision {
         let placement: Placement
         switch place(input) {
         case .success(let found): placement = found
@@ -145,7 +145,7 @@ public enum DHCPPolicy {
 
     // MARK: Messages
 
-    private static func offer(_ input: DecisionInput<some LeaseView>, _ placement: Placement) -> Decision {
+    private static func offer(_ input: DecisionInput<some LeaseLookup>, _ placement: Placement) -> Decision {
         let (facts, revision, settings, now) = (input.facts, input.revision, input.settings, input.now)
         let bound: Binding
         switch binding(input, placement) {
@@ -166,7 +166,7 @@ public enum DHCPPolicy {
         return decision
     }
 
-    private static func request(_ input: DecisionInput<some LeaseView>, _ placement: Placement) -> Decision {
+    private static func request(_ input: DecisionInput<some LeaseLookup>, _ placement: Placement) -> Decision {
         let (facts, revision, settings, now) = (input.facts, input.revision, input.settings, input.now)
         if let selected = facts.serverIdentifier, selected != settings.serverIdentifier,
            selected != facts.relayInformation?.serverIDOverride.map(IPv4Address.init) {
@@ -214,7 +214,7 @@ public enum DHCPPolicy {
         return decision
     }
 
-    private static func release(_ input: DecisionInput<some LeaseView>, _ placement: Placement) -> Decision {
+    private static func release(_ input: DecisionInput<some LeaseLookup>, _ placement: Placement) -> Decision {
         let (facts, revision, leases, now) = (input.facts, input.revision, input.leases, input.now)
         guard let address = facts.ciaddr, var held = leases.lease(address: address), held.isActive(at: now),
               held.belongs(toMAC: facts.mac, clientID: facts.clientID) else { return .drop(.noLease) }
@@ -229,7 +229,7 @@ public enum DHCPPolicy {
         return decision
     }
 
-    private static func decline(_ input: DecisionInput<some LeaseView>, _ placement: Placement) -> Decision {
+    private static func decline(_ input: DecisionInput<some LeaseLookup>, _ placement: Placement) -> Decision {
         let (facts, leases, settings, now) = (input.facts, input.leases, input.settings, input.now)
         guard let address = facts.requestedAddress, let held = leases.lease(address: address),
               held.belongs(toMAC: facts.mac, clientID: facts.clientID) else { return .drop(.noLease) }
@@ -241,7 +241,7 @@ public enum DHCPPolicy {
         return Decision(outcome: .silent, leases: [quarantined])
     }
 
-    private static func inform(_ input: DecisionInput<some LeaseView>, _ placement: Placement) -> Decision {
+    private static func inform(_ input: DecisionInput<some LeaseLookup>, _ placement: Placement) -> Decision {
         let (facts, revision, settings) = (input.facts, input.revision, input.settings)
         guard let identity = placement.identity, let ciaddr = facts.ciaddr else { return .drop(.unknownLocation) }
         let answer = IdentityAnswer(identity: identity, revision: revision)

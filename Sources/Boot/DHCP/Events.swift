@@ -10,7 +10,7 @@ extension DHCPPolicy {
     }
 
     static func event(_ type: HookEvent, _ facts: RequestFacts, _ placement: Placement,
-                      _ address: IPv4Address, _ now: Int64) -> DHCPEvent {
+                      _ address: IPv4Address, _ now: Int64) -> ZoneEvent {
         var details: [String: String] = [:]
         if let vendor = facts.safeVendorClass { details["vendor_class"] = vendor }
         if let circuit = facts.relayInformation?.circuitID { details["circuit_id"] = circuit }
@@ -19,7 +19,7 @@ extension DHCPPolicy {
         details["device_kind"] = device.kind.rawValue
         if let model = device.model { details["device_model"] = model }
         if let serial = device.serial { details["device_serial"] = serial }
-        return DHCPEvent(type: type, address: address, mac: facts.macText, name: placement.identity?.name,
+        return ZoneEvent(type: type, address: address, mac: facts.macText, name: placement.identity?.name,
                          pod: placement.pod, location: placement.location, details: details, at: now)
     }
 }

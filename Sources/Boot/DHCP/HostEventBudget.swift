@@ -17,7 +17,7 @@ public struct HostEventBudget: Sendable {
     }
 
     /// Takes the host.* events out of `events` that their port cannot afford; returns how many.
-    public mutating func admit(_ events: inout [DHCPEvent], now: Int64) -> Int {
+    public mutating func admit(_ events: inout [ZoneEvent], now: Int64) -> Int {
         guard perPortPerMinute > 0, events.contains(where: \.isAboutAHost) else { return 0 }
         if now / 60 != minute {
             minute = now / 60
@@ -37,6 +37,6 @@ public struct HostEventBudget: Sendable {
     }
 }
 
-extension DHCPEvent {
+extension ZoneEvent {
     var isAboutAHost: Bool { [.hostReplaced, .hostDiscovered, .hostMiscabled].contains(type) }
 }

@@ -64,7 +64,7 @@ public struct Lease: Sendable, Hashable, Codable {
 }
 
 /// Read access to the leases a decision needs; the store's in-memory index provides it.
-public protocol LeaseView {
+public protocol LeaseLookup {
     func lease(address: IPv4Address) -> Lease?
     /// The discovery lease a machine already has in a pod, if any.
     func discoveryLease(pod: String, mac: [UInt8], clientID: [UInt8]?) -> Lease?
@@ -77,7 +77,7 @@ public protocol LeaseView {
     func discoveryLeases(askedFrom port: Location, now: Int64) -> Int
 }
 
-extension LeaseView {
+extension LeaseLookup {
     public func proxyClient(mac: [UInt8]) -> ProxyClient? { nil }
 
     /// Lowest free address first: a scan of the range, for views that keep no index.
@@ -91,21 +91,21 @@ extension LeaseView {
     }
 }
 
-extension DHCPEvent {
+extension ZoneEvent {
     /// A revision became the zone's: an event about the zone, not a host (no address,
     /// MAC or pod); hooks that subscribe to it get it whatever their roles.
     public static func zoneApplied(revision: Int, zone: String, author: String, summary: String, basedOn: Int?,
-                                   at: Int64) -> DHCPEvent {
+                                   at: Int64) -> ZoneEvent {
         var details = ["revision": String(revision), "zone": zone, "author": author, "summary": summary]
         if let basedOn { details["based_on"] = String(basedOn) }
-        return DHCPEvent(type: .zoneApplied, address: IPv4Address(0), mac: "", name: nil, pod: "", location: nil,
+        return ZoneEvent(type: .zoneApplied, address: IPv4Address(0), mac: "", name: nil, pod: "", location: nil,
                          details: details, at: at)
     }
 }
 
-/// Something that happened, for hooks and history. Written in the same transaction
-/// as the lease it describes.
-public struct DHCPEvent: Sendable, Hashable, Codable {
+/// Something that happened in the zone (a lease, a host, a BMC, the zone itself), for hooks
+/// and history. Written in the same transaction as the state it describes (the outbox).
+public struct ZoneEvent: Sendable, Hashable, Codable {
     public var type: HookEvent
     public var address: IPv4Address
     public var mac: String

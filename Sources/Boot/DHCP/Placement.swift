@@ -19,7 +19,7 @@ extension Lease {
 }
 
 extension DHCPPolicy {
-    static func place(_ input: DecisionInput<some LeaseView>) -> Result<Placement, DropReason> {
+    static func place(_ input: DecisionInput<some LeaseLookup>) -> Result<Placement, DropReason> {
         let (facts, revision, leases, settings) = (input.facts, input.revision, input.leases, input.settings)
         // Direct mode: the port a frame came in on is the location. A client on it that sets
         // giaddr or Option 82 is claiming to be somewhere else.

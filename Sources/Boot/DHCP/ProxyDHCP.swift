@@ -33,7 +33,7 @@ extension DHCPPolicy {
     ///   so it may read the host's files.
     /// - Anything else (a REQUEST for the other server's address, clients that do not
     ///   network boot): not ours, dropped and counted.
-    static func proxy(_ input: DecisionInput<some LeaseView>) -> Decision {
+    static func proxy(_ input: DecisionInput<some LeaseLookup>) -> Decision {
         let (facts, revision, leases, settings, now) = (input.facts, input.revision, input.leases, input.settings, input.now)
         guard let client = BootClient(facts: facts) else { return .drop(.proxyNotABootClient) }
         let placement: Placement

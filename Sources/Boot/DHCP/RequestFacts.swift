@@ -26,18 +26,14 @@ public struct RequestFacts: Sendable, Hashable {
     public var vendorClass: String?
     public var userClasses: [String]
     public var architectures: [UInt16]
-    public var machineID: [UInt8]?
     /// Option 125 (ONIE sends its machine, arch and revision under enterprise 42623).
     public var vendorOptions: VendorIdentifyingOptions?
-    /// Option 124: parsed and kept for records; no platform here is recognized by it.
-    public var vendorClasses: VendorIdentifyingClasses?
     /// Option 55: what the client asks for (Cumulus ZTP asks for 239).
     public var parameterRequestList: [UInt8]
     /// iPXE is running: user class `iPXE` or option 175 (some ROMs send only the latter).
     public var isIPXE: Bool
     public var broadcastFlag: Bool
     public var maximumMessageSize: Int?
-    public var hops: UInt8
     /// The BOOTP fields a reply copies back.
     public var htype: UInt8
     public var hlen: UInt8
@@ -83,14 +79,11 @@ public struct RequestFacts: Sendable, Hashable {
         vendorClass = message.options.vendorClass
         userClasses = message.options.userClasses
         architectures = message.options.clientArchitectures
-        machineID = message.options.clientMachineID
         vendorOptions = message.options.vendorIdentifyingOptions
-        vendorClasses = message.options.vendorIdentifyingClasses
         parameterRequestList = message.options.parameterRequestList
         isIPXE = userClasses.contains("iPXE") || message.options.ipxeEncapsulated != nil
         broadcastFlag = message.isBroadcast
         maximumMessageSize = message.options.maximumMessageSize
-        hops = message.hops
         htype = message.htype
         hlen = message.hlen
         chaddr = message.chaddr

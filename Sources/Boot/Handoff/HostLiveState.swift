@@ -1,14 +1,15 @@
 import Zone
 
-/// What the leases tell about an identity: which machine holds its address and since
-/// when it was last heard from. Shown as host variables next to the identity.
+/// What the committed leases tell about an identity: which machine holds its address and
+/// since when it was last heard from. Shown as host variables next to the identity.
 ///
-/// The lease table records MAC, state and times; vendor class, client arch and first
-/// sighting are not kept per lease, so they are not shown here.
+/// A committed lease records MAC, state and times; vendor class, client arch and first
+/// sighting are not kept per lease, so they are not shown here. Offers are held in memory
+/// only, never committed, so a host appears here once it is bound.
 public struct HostLiveState: Sendable, Hashable {
     /// `aa:bb:cc:dd:ee:ff`.
     public var mac: String
-    /// `bound`, `offered`, `released`, `declined`, or `expired` for a lease past its time.
+    /// The lease's state (`bound`, `released`, `declined`), or `expired` for one past its time.
     public var leaseState: String
     /// The lease's last change (offer, request, renewal, release), seconds since the epoch.
     public var lastSeen: Int64
@@ -29,7 +30,7 @@ public struct HostLiveState: Sendable, Hashable {
 
     /// Identity name → its state, from the latest lease of each named identity
     /// (discovery leases have no name and are left out). The server passes its
-    /// `LeaseTable.all`; zonectl the store's `loadLeases()`.
+    /// `InMemoryLeaseTable.all`; zonectl the store's `loadLeases()`.
     public static func byName(_ leases: some Sequence<Lease>, now: Int64) -> [String: HostLiveState] {
         var latest: [String: Lease] = [:]
         for lease in leases {

@@ -39,7 +39,7 @@ public struct RetryPolicy: Sendable, Equatable {
 /// about that subscribe to its type, less those that already took it. `zone.applied` is
 /// about the zone: every hook that subscribes to it takes it.
 public enum HookSelection {
-    public static func hooks(for event: DHCPEvent, in revision: ZoneRevision, except done: Set<String> = [])
+    public static func hooks(for event: ZoneEvent, in revision: ZoneRevision, except done: Set<String> = [])
         -> [ZoneSpec.Hook] {
         if event.type == .zoneApplied {
             return revision.spec.hooks.filter { hook in
@@ -79,7 +79,7 @@ public struct HookPayload: Sendable, Codable, Equatable {
     public var port: String?
     public var details: [String: String]
 
-    public init(id: Int64, attempt: Int, event: DHCPEvent, zone: String) {
+    public init(id: Int64, attempt: Int, event: ZoneEvent, zone: String) {
         self.id = id
         self.type = event.type.rawValue
         self.zone = zone

@@ -20,22 +20,22 @@ public struct BMCFacts: Sendable, Equatable {
 public enum HookEvents {
     /// `lease.expired` for a bound lease past its expiry; nil when no hook of its host's role
     /// subscribes to it (the expiry is still marked reported, so nothing piles up).
-    public static func leaseExpired(_ lease: Lease, in revision: ZoneRevision, at now: Int64) -> DHCPEvent? {
+    public static func leaseExpired(_ lease: Lease, in revision: ZoneRevision, at now: Int64) -> ZoneEvent? {
         let role = lease.name.flatMap(revision.identity(named:))?.role
         guard revision.hooksWant(.leaseExpired, role: role) else { return nil }
-        return DHCPEvent(type: .leaseExpired, address: lease.address, mac: MAC.text(lease.mac), name: lease.name,
+        return ZoneEvent(type: .leaseExpired, address: lease.address, mac: MAC.text(lease.mac), name: lease.name,
                          pod: lease.pod, location: lease.location, details: ["expired_at": String(lease.expiresAt)], at: now)
     }
 
     /// `bmc.discovered` once the BMC that `event` is about (named `name`) registered over
     /// Redfish: what it told, under snake_case keys, with the hostname it was given.
-    public static func bmcDiscovered(after event: DHCPEvent, name: String, facts: BMCFacts, at now: Int64) -> DHCPEvent {
+    public static func bmcDiscovered(after event: ZoneEvent, name: String, facts: BMCFacts, at now: Int64) -> ZoneEvent {
         var details: [String: String] = [:]
         for (key, value) in [("manufacturer", facts.manufacturer), ("model", facts.model), ("serial", facts.serial),
                              ("bios_version", facts.biosVersion), ("bmc_firmware", facts.bmcFirmware), ("hostname", name)] {
             if let value { details[key] = value }
         }
-        return DHCPEvent(type: .bmcDiscovered, address: event.address, mac: event.mac, name: name,
+        return ZoneEvent(type: .bmcDiscovered, address: event.address, mac: event.mac, name: name,
                          pod: event.pod, location: event.location, details: details, at: now)
     }
 }

@@ -28,7 +28,7 @@ public struct AdminRequestContext: RequestContext {
 ///
 /// Reads are open (the listener is local by default); every write is authenticated and
 /// recorded in history under the token's name. Without `tokens` every write is refused.
-public func buildAdminRouter(administrator: ZoneAdministrator, tokens: AdminTokens?, leases: LeaseDirectory)
+public func buildAdminRouter(administrator: ZoneAdministrator, tokens: AdminTokens?, leases: CommittedLeases)
     -> Router<AdminRequestContext> {
     let router = Router(context: AdminRequestContext.self)
     router.get("/v1/revision") { _, _ in json(await administrator.current) }

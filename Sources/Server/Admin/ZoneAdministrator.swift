@@ -40,14 +40,14 @@ public enum AdminFailure: Error, Sendable {
 public actor ZoneAdministrator {
     private let holder: RevisionHolder
     private let store: any RevisionStore
-    private let leases: LeaseDirectory
+    private let leases: CommittedLeases
     private let logger: Logger
     private var running: RevisionSummary
     /// Test-only: `ZONEBOOT_TEST_CRASH_AT=before-append|after-append|after-swap` kills the
     /// process with SIGKILL at that point of the next apply, for the crash-safety e2e test.
     private let crashPoint = ProcessInfo.processInfo.environment["ZONEBOOT_TEST_CRASH_AT"]
 
-    public init(holder: RevisionHolder, running: RevisionSummary, store: any RevisionStore, leases: LeaseDirectory,
+    public init(holder: RevisionHolder, running: RevisionSummary, store: any RevisionStore, leases: CommittedLeases,
                 logger: Logger) {
         self.holder = holder
         self.running = running

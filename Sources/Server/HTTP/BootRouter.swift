@@ -57,7 +57,7 @@ public struct HTTPCounters: Sendable, Codable, Equatable {
 ///   `GET /ansible/inventory/<name>`: Ansible's dynamic inventory, live state from leases.
 /// - `GET /chef/nodes/<name>.json`: the host's first-boot node JSON for `chef-client -j`.
 public func buildBootRouter<Context: PeerAddressRequestContext>(
-    context: Context.Type = BootRequestContext.self, revisions: RevisionHolder, leases: LeaseDirectory,
+    context: Context.Type = BootRequestContext.self, revisions: RevisionHolder, leases: CommittedLeases,
     loadersDirectory: String?, filesDirectory: String?, statistics: Counters<HTTPCounters>, logger: Logger
 ) -> Router<Context> {
     let router = Router(context: Context.self)
@@ -128,7 +128,7 @@ private func json(_ bytes: [UInt8]) -> Response {
 }
 
 /// The inventory with each host's live state from its lease (MAC, lease state, last seen).
-private func inventory(_ revision: ZoneRevision, _ leases: LeaseDirectory,
+private func inventory(_ revision: ZoneRevision, _ leases: CommittedLeases,
                        _ selection: AnsibleInventory.Selection) -> AnsibleInventory {
     let live = HostLiveState.byName(leases.all, now: Int64(Date().timeIntervalSince1970))
     return AnsibleInventory(revision: revision, live: live, selection: selection)

@@ -5,9 +5,9 @@ import Boot
 /// `commit` makes a batch durable in one transaction before it returns: the server
 /// sends no ACK for a lease that a crash could lose, and writes events in the same
 /// transaction as the leases they describe (the hooks' outbox).
-public protocol LeaseStore: Sendable {
+public protocol DurableLeaseStore: Sendable {
     func loadLeases() throws -> [Lease]
-    func commit(leases: [Lease], events: [DHCPEvent]) throws
+    func commit(leases: [Lease], events: [ZoneEvent]) throws
 }
 
 /// Bound leases past their expiry, reported once each: what the hook runner's expiry sweep
@@ -17,7 +17,7 @@ public protocol LeaseExpiryReporting: Sendable {
     /// as reported, writing `event`'s result for each (nil: none) in the same transaction.
     /// Returns how many events were written.
     @discardableResult
-    func reportExpiredLeases(now: Int64, limit: Int, event: (Lease) -> DHCPEvent?) throws -> Int
+    func reportExpiredLeases(now: Int64, limit: Int, event: (Lease) -> ZoneEvent?) throws -> Int
 }
 
 extension SQLiteLeaseStore: LeaseExpiryReporting {}

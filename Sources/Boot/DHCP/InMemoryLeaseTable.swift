@@ -4,7 +4,7 @@ import Zone
 /// Every lease in memory, indexed the ways decisions look them up. The server keeps
 /// one in front of the durable store: a decision's leases are applied at once, so the
 /// next decision sees them, and taken back (`restore`) if the store fails to keep them.
-public struct LeaseTable: LeaseView, Sendable {
+public struct InMemoryLeaseTable: LeaseLookup, Sendable {
     private var byAddress: [IPv4Address: Lease] = [:]
     /// pod → machine key → address of its discovery lease.
     private var discovery: [String: [[UInt8]: IPv4Address]] = [:]

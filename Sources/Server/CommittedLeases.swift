@@ -7,7 +7,7 @@ import Synchronization
 ///
 /// The DHCP engine keeps its own table for deciding (offers included); it publishes here
 /// what it committed, once per group commit, so a reader never sees a lease a crash could lose.
-public final class LeaseDirectory: Sendable {
+public final class CommittedLeases: Sendable {
     private let box: Mutex<[IPv4Address: Lease]>
 
     public init(_ leases: [Lease]) {
