@@ -9,32 +9,6 @@ import Zone
 private let relayA = IPv4Address(198, 18, 16, 1)
 private let server = IPv4Address(198, 18, 0, 10)
 
-/// A client request as it leaves a relay: encoded to bytes and parsed back, so every
-/// test also goes through the codec.
-private func request(_ type: DHCPMessageType, mac: [UInt8], circuit: String? = "swp7", remoteID: String? = "p01-tor-a",
-                     giaddr: IPv4Address? = relayA, ciaddr: IPv4Address? = nil, requested: IPv4Address? = nil,
-                     serverID: IPv4Address? = server, extraSubOptions: [DHCPOption] = [], userClass: String? = nil,
-                     broadcast: Bool = false, ingress: String? = nil, sourcePort: UInt16 = 67,
-                     from source: IPv4Address? = nil, onBootServerPort: Bool = false,
-                     clientOptions: [DHCPOption] = []) throws -> RequestFacts {
-    var options = DHCPOptions()
-    options.set(DHCPOptionCode.messageType, [type.rawValue])
-    for option in clientOptions { options.set(option.code, option.data) }
-    if let requested { options.set(DHCPOptionCode.requestedAddress, requested.bytes) }
-    if type == .request, ciaddr == nil, let serverID { options.set(DHCPOptionCode.serverIdentifier, serverID.bytes) }
-    if let userClass { options.set(DHCPOptionCode.userClass, Array(userClass.utf8)) }
-    var subs: [DHCPOption] = []
-    if let circuit { subs.append(DHCPOption(1, Array(circuit.utf8))) }
-    if let remoteID { subs.append(DHCPOption(2, Array(remoteID.utf8))) }
-    subs += extraSubOptions
-    if !subs.isEmpty { options.set(DHCPOptionCode.relayAgentInformation, RelayAgentInformation(subOptions: subs).serialized) }
-    let message = DHCPMessage(op: .request, hops: giaddr == nil ? 0 : 1, xid: 0x1234, flags: broadcast ? 0x8000 : 0,
-                              ciaddr: ciaddr?.value ?? 0, giaddr: giaddr?.value ?? 0, chaddr: mac, options: options)
-    let parsed = try DHCPMessage(parsing: message.serialized())
-    // By default it comes from where it says it does: the relay, else the client's address.
-    return try #require(RequestFacts(message: parsed, ingressInterface: ingress, sourcePort: sourcePort,
-                                     sourceAddress: source ?? giaddr ?? ciaddr, onBootServerPort: onBootServerPort))
-}
 
 private let macA: [UInt8] = [0x52, 0x54, 0, 0, 0, 0xA]
 private let macB: [UInt8] = [0x52, 0x54, 0, 0, 0, 0xB]
@@ -64,7 +38,7 @@ private let macB: [UInt8] = [0x52, 0x54, 0, 0, 0, 0xB]
     private func dropReason(_ decision: Decision) -> DropReason? { decision.dropped }
 
     @Test func relayedDiscoverGetsThePortsIdentity() throws {
-        let (offer, route) = try reply(decide(try request(.discover, mac: macA)))
+        let (offer, route) = try reply(decide(try ClientRequest(.discover, mac: macA).facts()))
         #expect(offer.messageType == .offer)
         #expect(IPv4Address(offer.yiaddr) == IPv4Address(198, 18, 16, 17))
         #expect(offer.options[DHCPOptionCode.hostName] == Array("ams1-p01-r01-u07".utf8))
@@ -80,7 +54,7 @@ private let macB: [UInt8] = [0x52, 0x54, 0, 0, 0, 0xB]
     }
 
     @Test func requestIsAckedAndTheLeaseIsBound() throws {
-        let decision = decide(try request(.request, mac: macA, requested: IPv4Address(198, 18, 16, 17)))
+        let decision = decide(try ClientRequest(.request, mac: macA, requested: IPv4Address(198, 18, 16, 17)).facts())
         let (ack, _) = try reply(decision)
         #expect(ack.messageType == .ack)
         #expect(decision.leases.count == 1)
@@ -90,20 +64,22 @@ private let macB: [UInt8] = [0x52, 0x54, 0, 0, 0, 0xB]
         // No hook of the hypervisor role runs on lease.acked, so none is recorded...
         #expect(decision.events.isEmpty)
         // ...while the lom role's register-bmc hook does, so a BMC's ACK is.
-        let bmc = decide(try request(.request, mac: macA, remoteID: "p01-lom-1", requested: IPv4Address(198, 18, 17, 17)))
+        let bmc = decide(try ClientRequest(.request, mac: macA, remoteID: "p01-lom-1",
+                                           requested: IPv4Address(198, 18, 17, 17)).facts())
         #expect(bmc.events.map(\.type) == [.leaseAcked])
         #expect(bmc.events.first?.name == "ams1-p01-r01-u07-lom")
     }
 
     @Test func aNewMachineOnAKnownPortTakesItsIdentity() throws {
         var leases = InMemoryLeaseTable()
-        for lease in decide(try request(.request, mac: macA, requested: IPv4Address(198, 18, 16, 17))).leases { leases.apply(lease) }
+        for lease in decide(try ClientRequest(.request, mac: macA,
+                                              requested: IPv4Address(198, 18, 16, 17)).facts()).leases { leases.apply(lease) }
         // macA never released; macB is plugged into the same port.
-        let offered = decide(try request(.discover, mac: macB), leases)
+        let offered = decide(try ClientRequest(.discover, mac: macB).facts(), leases)
         let (offer, _) = try reply(offered)
         #expect(IPv4Address(offer.yiaddr) == IPv4Address(198, 18, 16, 17))
         for lease in offered.leases { leases.apply(lease) }
-        let decision = decide(try request(.request, mac: macB, requested: IPv4Address(198, 18, 16, 17)), leases)
+        let decision = decide(try ClientRequest(.request, mac: macB, requested: IPv4Address(198, 18, 16, 17)).facts(), leases)
         let (ack, _) = try reply(decision)
         #expect(ack.messageType == .ack)
         #expect(decision.leases.first?.mac == macB)
@@ -113,16 +89,16 @@ private let macB: [UInt8] = [0x52, 0x54, 0, 0, 0, 0xB]
     }
 
     @Test func movingAMachineChangesItsIdentity() throws {
-        let (offer, _) = try reply(decide(try request(.discover, mac: macA, circuit: "swp8")))
+        let (offer, _) = try reply(decide(try ClientRequest(.discover, mac: macA, circuit: "swp8").facts()))
         #expect(offer.options[DHCPOptionCode.hostName] == Array("ams1-p01-r01-u08".utf8))
-        let (bmc, _) = try reply(decide(try request(.discover, mac: macA, circuit: "swp8", remoteID: "p01-lom-1")))
+        let (bmc, _) = try reply(decide(try ClientRequest(.discover, mac: macA, circuit: "swp8", remoteID: "p01-lom-1").facts()))
         #expect(bmc.options[DHCPOptionCode.hostName] == Array("ams1-p01-r01-u08-lom".utf8))
         #expect(IPv4Address(bmc.yiaddr) == IPv4Address(198, 18, 17, 18))
     }
 
     @Test func unknownPortsGetDiscoveryAddressesAndNeverAnIdentity() throws {
         var leases = InMemoryLeaseTable()
-        let first = decide(try request(.discover, mac: macA, circuit: "swp45"), leases)
+        let first = decide(try ClientRequest(.discover, mac: macA, circuit: "swp45").facts(), leases)
         let (offerA, _) = try reply(first)
         #expect(IPv4Address(offerA.yiaddr) == IPv4Address(198, 18, 16, 200))
         #expect(offerA.options[DHCPOptionCode.hostName] == nil)
@@ -131,23 +107,27 @@ private let macB: [UInt8] = [0x52, 0x54, 0, 0, 0, 0xB]
         #expect(offerA.options[DHCPOptionCode.domainName] == Array("ams1.example.net".utf8))
         #expect(offerA.options[DHCPOptionCode.ntpServers] == [198, 18, 0, 123])
         for lease in first.leases { leases.apply(lease) }
-        let (offerB, _) = try reply(decide(try request(.discover, mac: macB, circuit: "swp46"), leases))
+        let (offerB, _) = try reply(decide(try ClientRequest(.discover, mac: macB, circuit: "swp46").facts(), leases))
         #expect(IPv4Address(offerB.yiaddr) == IPv4Address(198, 18, 16, 201))
-        let (again, _) = try reply(decide(try request(.discover, mac: macA, circuit: "swp45"), leases))
+        let (again, _) = try reply(decide(try ClientRequest(.discover, mac: macA, circuit: "swp45").facts(), leases))
         #expect(IPv4Address(again.yiaddr) == IPv4Address(198, 18, 16, 200))
-        let ack = decide(try request(.request, mac: macA, circuit: "swp45", requested: IPv4Address(198, 18, 16, 200)), leases)
+        let ack = decide(try ClientRequest(.request, mac: macA, circuit: "swp45",
+                                           requested: IPv4Address(198, 18, 16, 200)).facts(), leases)
         #expect(ack.events.map(\.type) == [.hostDiscovered])
     }
 
     @Test func trustIsCheckedBeforeAnythingElse() throws {
-        #expect(dropReason(decide(try request(.discover, mac: macA, giaddr: IPv4Address(198, 18, 99, 1)))) == .untrustedRelay)
-        #expect(dropReason(decide(try request(.discover, mac: macA, giaddr: nil))) == .unrelayedOption82)
-        #expect(dropReason(decide(try request(.discover, mac: macA, circuit: nil, remoteID: nil, giaddr: nil))) == .notDirect)
+        #expect(dropReason(decide(try ClientRequest(.discover, mac: macA,
+                                                    giaddr: IPv4Address(198, 18, 99, 1)).facts())) == .untrustedRelay)
+        #expect(dropReason(decide(try ClientRequest(.discover, mac: macA, giaddr: nil).facts())) == .unrelayedOption82)
+        #expect(dropReason(decide(try ClientRequest(.discover, mac: macA, circuit: nil, remoteID: nil,
+                                                    giaddr: nil).facts())) == .notDirect)
     }
 
     @Test func aRelayIsTrustedByWhereItsDatagramComesFromNotByItsGiaddr() throws {
         // Anyone can write a listed relay's giaddr and any circuit-id.
-        let forged = try request(.request, mac: macB, requested: IPv4Address(198, 18, 16, 17), from: IPv4Address(198, 18, 16, 50))
+        let forged = try ClientRequest(.request, mac: macB,
+                                       requested: IPv4Address(198, 18, 16, 17)).facts(from: IPv4Address(198, 18, 16, 50))
         let decision = decide(forged)
         #expect(decision.dropped == .untrustedRelaySource)
         #expect(decision.leases.isEmpty && decision.events.isEmpty)
@@ -156,9 +136,9 @@ private let macB: [UInt8] = [0x52, 0x54, 0, 0, 0, 0xB]
         func decideEdited(_ facts: RequestFacts) -> Decision {
             DHCPPolicy.decide(DecisionInput(facts: facts, revision: edited, leases: InMemoryLeaseTable(), settings: settings, now: now))
         }
-        let fromUplink = try request(.discover, mac: macA, from: IPv4Address(198, 18, 0, 1))
+        let fromUplink = try ClientRequest(.discover, mac: macA).facts(from: IPv4Address(198, 18, 0, 1))
         #expect(try reply(decideEdited(fromUplink)).0.messageType == .offer)
-        let fromGiaddr = try request(.discover, mac: macA)
+        let fromGiaddr = try ClientRequest(.discover, mac: macA).facts()
         #expect(decideEdited(fromGiaddr).dropped == .untrustedRelaySource)
         // A source listed for one pod does not vouch for a giaddr of another.
         #expect(edited.pod("p01", trustsRelaySource: IPv4Address(198, 18, 0, 1)))
@@ -167,7 +147,7 @@ private let macB: [UInt8] = [0x52, 0x54, 0, 0, 0, 0xB]
 
     @Test func aClientCannotChooseItsOption82() throws {
         // Two circuit-ids: the client's own ahead of the relay's.
-        let twice = try request(.discover, mac: macA, extraSubOptions: [DHCPOption(1, Array("swp9".utf8))])
+        let twice = try ClientRequest(.discover, mac: macA, extraSubOptions: [DHCPOption(1, Array("swp9".utf8))]).facts()
         #expect(decide(twice).dropped == .repeatedOption82)
         // Two Option 82 instances, as a relay that appends behind a client that sent its own
         // (circuit-id in one, remote-id in the other): joined, they would look like one.
@@ -183,14 +163,15 @@ private let macB: [UInt8] = [0x52, 0x54, 0, 0, 0, 0xB]
         let facts = try #require(RequestFacts(message: parsed, sourcePort: 67, sourceAddress: relayA))
         #expect(decide(facts).dropped == .repeatedOption82)
         // One instance of each sub-option is the normal case.
-        #expect(decide(try request(.discover, mac: macA)).dropped == nil)
+        #expect(decide(try ClientRequest(.discover, mac: macA).facts()).dropped == nil)
     }
 
     @Test func linkSelectionCannotLeaveTheRelaysPod() throws {
         let zone = try twoPods()
         #expect(zone.pod(containing: IPv4Address(198, 18, 32, 1)) == "p02")
         // p01's relay naming p02's servers network.
-        let facts = try request(.discover, mac: macA, circuit: "swp45", extraSubOptions: [DHCPOption(5, [198, 18, 32, 0])])
+        let facts = try ClientRequest(.discover, mac: macA, circuit: "swp45",
+                                      extraSubOptions: [DHCPOption(5, [198, 18, 32, 0])]).facts()
         let decision = DHCPPolicy.decide(DecisionInput(facts: facts, revision: zone, leases: InMemoryLeaseTable(), settings: settings, now: now))
         #expect(decision.dropped == .linkSelectionOfAnotherPod)
     }
@@ -216,45 +197,49 @@ private let macB: [UInt8] = [0x52, 0x54, 0, 0, 0, 0xB]
 
     @Test func aRenewalReleaseOrInformFromAnotherAddressIsAForgery() throws {
         var leases = InMemoryLeaseTable()
-        for lease in decide(try request(.request, mac: macA, requested: IPv4Address(198, 18, 16, 17))).leases { leases.apply(lease) }
+        for lease in decide(try ClientRequest(.request, mac: macA,
+                                              requested: IPv4Address(198, 18, 16, 17)).facts()).leases { leases.apply(lease) }
         let address = IPv4Address(198, 18, 16, 17), attacker = IPv4Address(198, 18, 16, 66)
         for type in [DHCPMessageType.request, .release, .inform] {
             // The victim's MAC and address, sent from somewhere else.
-            let forged = try request(type, mac: macA, circuit: nil, remoteID: nil, giaddr: nil, ciaddr: address, from: attacker)
+            let forged = try ClientRequest(type, mac: macA, circuit: nil, remoteID: nil, giaddr: nil,
+                                           ciaddr: address).facts(from: attacker)
             let decision = decide(forged, leases)
             #expect(decision.dropped == .sourceNotClientAddress, "\(type)")
             #expect(decision.leases.isEmpty)
         }
         // From the address itself, the holder is answered.
-        let renewal = try request(.request, mac: macA, circuit: nil, remoteID: nil, giaddr: nil, ciaddr: address)
+        let renewal = try ClientRequest(.request, mac: macA, circuit: nil, remoteID: nil, giaddr: nil, ciaddr: address).facts()
         #expect(try reply(decide(renewal, leases)).0.messageType == .ack)
     }
 
     @Test func aMachineCanGiveUpOnlyTheLeaseOfItsOwnPort() throws {
         var leases = InMemoryLeaseTable()
-        for lease in decide(try request(.request, mac: macA, requested: IPv4Address(198, 18, 16, 17))).leases { leases.apply(lease) }
+        for lease in decide(try ClientRequest(.request, mac: macA,
+                                              requested: IPv4Address(198, 18, 16, 17)).facts()).leases { leases.apply(lease) }
         // Through the trusted relay, from swp9, naming swp7's address and MAC.
-        let release = try request(.release, mac: macA, circuit: "swp9", ciaddr: IPv4Address(198, 18, 16, 17))
+        let release = try ClientRequest(.release, mac: macA, circuit: "swp9", ciaddr: IPv4Address(198, 18, 16, 17)).facts()
         #expect(decide(release, leases).dropped == .leaseOfAnotherLocation)
-        let decline = try request(.decline, mac: macA, circuit: "swp9", requested: IPv4Address(198, 18, 16, 17))
+        let decline = try ClientRequest(.decline, mac: macA, circuit: "swp9", requested: IPv4Address(198, 18, 16, 17)).facts()
         #expect(decide(decline, leases).dropped == .leaseOfAnotherLocation)
         // From swp7 itself it is honoured.
-        let own = decide(try request(.release, mac: macA, ciaddr: IPv4Address(198, 18, 16, 17)), leases)
+        let own = decide(try ClientRequest(.release, mac: macA, ciaddr: IPv4Address(198, 18, 16, 17)).facts(), leases)
         #expect(own.leases.first?.state == .released)
     }
 
     @Test func inDirectModeOnlyThePortPlaces() throws {
         let direct = DHCPSettings(serverIdentifier: server, directSwitch: (pod: "p01", switch: "tor-a"))
         // A client on swp9 naming swp7 with a relay's giaddr and Option 82.
-        let relayed = try request(.discover, mac: macA, circuit: "swp7", ingress: "swp9")
+        let relayed = try ClientRequest(.discover, mac: macA, circuit: "swp7").facts(ingress: "swp9")
         #expect(decide(relayed, settings: direct).dropped == .relayedOnAccessPort)
-        let option82 = try request(.discover, mac: macA, circuit: "swp7", giaddr: nil, ingress: "swp9")
+        let option82 = try ClientRequest(.discover, mac: macA, circuit: "swp7", giaddr: nil).facts(ingress: "swp9")
         #expect(decide(option82, settings: direct).dropped == .relayedOnAccessPort)
     }
 
     @Test func whatAClientSaysOfItselfIsKeptOnlyAsPlainData() throws {
         let hostile = [DHCPOption(61, [0] + Array("$(reboot)".utf8)), DHCPOption(60, Array("Arista;DCS-7050;01;`id`".utf8))]
-        let facts = try request(.request, mac: macA, requested: IPv4Address(198, 18, 16, 17), clientOptions: hostile)
+        let facts = try ClientRequest(.request, mac: macA, requested: IPv4Address(198, 18, 16, 17),
+                                      clientOptions: hostile).facts()
         #expect(facts.device.kind == .arista)
         #expect(facts.device.serial == nil)
         #expect(facts.device.model == "DCS-7050")
@@ -264,8 +249,8 @@ private let macB: [UInt8] = [0x52, 0x54, 0, 0, 0, 0xB]
         #expect(decision.leases.first?.device?.serial == nil)
         for event in decision.events { #expect(!event.details.values.contains { $0.contains("reboot") || $0.contains("`") }) }
         // A plain serial is kept as it is.
-        let plain = try request(.request, mac: macA, requested: IPv4Address(198, 18, 16, 17),
-                                clientOptions: [DHCPOption(61, [0] + Array("SN-1234.5_ab".utf8))])
+        let plain = try ClientRequest(.request, mac: macA, requested: IPv4Address(198, 18, 16, 17),
+                                      clientOptions: [DHCPOption(61, [0] + Array("SN-1234.5_ab".utf8))]).facts()
         #expect(plain.device.serial == "SN-1234.5_ab")
         #expect(plain.discardedClientText == 0)
         #expect(ClientText.safe(String(repeating: "a", count: 65)) == nil)
@@ -283,31 +268,36 @@ private let macB: [UInt8] = [0x52, 0x54, 0, 0, 0, 0xB]
         var limited = settings
         limited.discoveryLeasesPerPort = 3
         for n in 1...3 {
-            let decision = decide(try request(.discover, mac: [0x52, 0x54, 0, 0, 1, UInt8(n)], circuit: "swp45"), leases, settings: limited)
+            let decision = decide(try ClientRequest(.discover, mac: [0x52, 0x54, 0, 0, 1, UInt8(n)],
+                                                    circuit: "swp45").facts(), leases, settings: limited)
             #expect(decision.dropped == nil)
             for lease in decision.leases { leases.apply(lease) }
         }
         #expect(leases.discoveryLeases(askedFrom: Location(pod: "p01", switch: "tor-a", port: "swp45"), now: now) == 3)
         // A fourth MAC on the same port gets nothing; a machine on another port still does,
         // and the third machine is still answered with its own address.
-        #expect(decide(try request(.discover, mac: [0x52, 0x54, 0, 0, 1, 4], circuit: "swp45"), leases, settings: limited).dropped
+        #expect(decide(try ClientRequest(.discover, mac: [0x52, 0x54, 0, 0, 1, 4],
+                                         circuit: "swp45").facts(), leases, settings: limited).dropped
                 == .discoveryPortFull)
-        #expect(decide(try request(.discover, mac: [0x52, 0x54, 0, 0, 2, 1], circuit: "swp46"), leases, settings: limited).dropped == nil)
-        let (again, _) = try reply(decide(try request(.discover, mac: [0x52, 0x54, 0, 0, 1, 3], circuit: "swp45"), leases, settings: limited))
+        #expect(decide(try ClientRequest(.discover, mac: [0x52, 0x54, 0, 0, 2, 1],
+                                         circuit: "swp46").facts(), leases, settings: limited).dropped == nil)
+        let (again, _) = try reply(decide(try ClientRequest(.discover, mac: [0x52, 0x54, 0, 0, 1, 3],
+                                                            circuit: "swp45").facts(), leases, settings: limited))
         #expect(IPv4Address(again.yiaddr) == IPv4Address(198, 18, 16, 202))
         // Offers expire: the port's share comes back.
         #expect(leases.discoveryLeases(askedFrom: Location(pod: "p01", switch: "tor-a", port: "swp45"), now: now + 3600) == 0)
     }
 
     @Test func malformedOption82IsDropped() throws {
-        var facts = try request(.discover, mac: macA)
+        var facts = try ClientRequest(.discover, mac: macA).facts()
         facts.relayInformation = nil
         facts.relayInformationMalformed = true
         #expect(dropReason(decide(facts)) == .malformedOption82)
     }
 
     @Test func wrongAddressIsNakedThroughTheRelayWithTheBroadcastBit() throws {
-        let (nak, route) = try reply(decide(try request(.request, mac: macA, requested: IPv4Address(198, 18, 16, 99))))
+        let (nak, route) = try reply(decide(try ClientRequest(.request, mac: macA,
+                                                              requested: IPv4Address(198, 18, 16, 99)).facts()))
         #expect(nak.messageType == .nak)
         #expect(nak.yiaddr == 0)
         #expect(nak.isBroadcast)
@@ -315,7 +305,7 @@ private let macB: [UInt8] = [0x52, 0x54, 0, 0, 0, 0xB]
     }
 
     @Test func renewalByCiaddrIsAcked() throws {
-        let decision = decide(try request(.request, mac: macA, ciaddr: IPv4Address(198, 18, 16, 17)))
+        let decision = decide(try ClientRequest(.request, mac: macA, ciaddr: IPv4Address(198, 18, 16, 17)).facts())
         let (ack, _) = try reply(decision)
         #expect(ack.messageType == .ack)
         #expect(IPv4Address(ack.ciaddr) == IPv4Address(198, 18, 16, 17))
@@ -323,38 +313,46 @@ private let macB: [UInt8] = [0x52, 0x54, 0, 0, 0, 0xB]
 
     @Test func unicastRenewalPastTheRelayIsPlacedByItsLease() throws {
         var leases = InMemoryLeaseTable()
-        for lease in decide(try request(.request, mac: macA, requested: IPv4Address(198, 18, 16, 17))).leases { leases.apply(lease) }
-        let renewal = try request(.request, mac: macA, circuit: nil, remoteID: nil, giaddr: nil, ciaddr: IPv4Address(198, 18, 16, 17))
+        for lease in decide(try ClientRequest(.request, mac: macA,
+                                              requested: IPv4Address(198, 18, 16, 17)).facts()).leases { leases.apply(lease) }
+        let renewal = try ClientRequest(.request, mac: macA, circuit: nil, remoteID: nil, giaddr: nil,
+                                        ciaddr: IPv4Address(198, 18, 16, 17)).facts()
         let (ack, route) = try reply(decide(renewal, leases))
         #expect(ack.messageType == .ack)
         #expect(ack.options[DHCPOptionCode.hostName] == Array("ams1-p01-r01-u07".utf8))
         #expect(route == .unicast(IPv4Address(198, 18, 16, 17), port: 68))
         // Another machine cannot renew a lease that is not its own.
-        let stranger = try request(.request, mac: macB, circuit: nil, remoteID: nil, giaddr: nil, ciaddr: IPv4Address(198, 18, 16, 17))
+        let stranger = try ClientRequest(.request, mac: macB, circuit: nil, remoteID: nil, giaddr: nil,
+                                         ciaddr: IPv4Address(198, 18, 16, 17)).facts()
         #expect(dropReason(decide(stranger, leases)) == .notDirect)
     }
 
     @Test func anotherServersSelectionIsIgnored() throws {
-        let facts = try request(.request, mac: macA, requested: IPv4Address(198, 18, 16, 17), serverID: IPv4Address(198, 18, 0, 11))
+        let facts = try ClientRequest(.request, mac: macA, requested: IPv4Address(198, 18, 16, 17),
+                                      serverID: IPv4Address(198, 18, 0, 11)).facts()
         #expect(dropReason(decide(facts)) == .otherServerSelected)
     }
 
     @Test func releaseAndDecline() throws {
         var leases = InMemoryLeaseTable()
-        for lease in decide(try request(.request, mac: macA, circuit: "swp45", requested: IPv4Address(198, 18, 16, 200))).leases {
+        for lease in decide(try ClientRequest(.request, mac: macA, circuit: "swp45",
+                                              requested: IPv4Address(198, 18, 16, 200)).facts()).leases {
             leases.apply(lease)
         }
-        let release = decide(try request(.release, mac: macA, circuit: "swp45", ciaddr: IPv4Address(198, 18, 16, 200)), leases)
+        let release = decide(try ClientRequest(.release, mac: macA, circuit: "swp45",
+                                               ciaddr: IPv4Address(198, 18, 16, 200)).facts(), leases)
         guard case .silent = release.outcome else { Issue.record("release answered"); return }
         #expect(release.leases.first?.state == .released)
         #expect(release.events.isEmpty)  // no hook wants lease.released here
         // Someone else's release is not honoured.
-        #expect(dropReason(decide(try request(.release, mac: macB, circuit: "swp45", ciaddr: IPv4Address(198, 18, 16, 200)), leases)) == .noLease)
+        #expect(dropReason(decide(try ClientRequest(.release, mac: macB, circuit: "swp45",
+                                                    ciaddr: IPv4Address(198, 18, 16, 200)).facts(), leases)) == .noLease)
 
-        let decline = decide(try request(.decline, mac: macA, circuit: "swp45", requested: IPv4Address(198, 18, 16, 200)), leases)
+        let decline = decide(try ClientRequest(.decline, mac: macA, circuit: "swp45",
+                                               requested: IPv4Address(198, 18, 16, 200)).facts(), leases)
         #expect(decline.leases.first?.state == .declined)
         for lease in decline.leases { leases.apply(lease) }
-        let (next, _) = try reply(decide(try request(.discover, mac: macB, circuit: "swp46"), leases))
+        let (next, _) = try reply(decide(try ClientRequest(.discover, mac: macB, circuit: "swp46").facts(), leases))
         #expect(IPv4Address(next.yiaddr) == IPv4Address(198, 18, 16, 201))
     }
 
@@ -365,59 +363,62 @@ private let macB: [UInt8] = [0x52, 0x54, 0, 0, 0, 0xB]
         let edited = try ZoneLoader.load(source: source)
         #expect(edited.pod(trustingRelay: IPv4Address(198, 18, 250, 1)) == "p01")
         // A relay that sends giaddr 198.18.250.1 (not in any pod network) and names the servers subnet.
-        let facts = try request(.discover, mac: macA, circuit: "swp45", giaddr: IPv4Address(198, 18, 250, 1),
-                                extraSubOptions: [DHCPOption(5, [198, 18, 16, 0])])
+        let facts = try ClientRequest(.discover, mac: macA, circuit: "swp45", giaddr: IPv4Address(198, 18, 250, 1),
+                                      extraSubOptions: [DHCPOption(5, [198, 18, 16, 0])]).facts()
         let decision = DHCPPolicy.decide(DecisionInput(facts: facts, revision: edited, leases: InMemoryLeaseTable(), settings: settings, now: now))
         let (offer, route) = try reply(decision)
         #expect(IPv4Address(offer.yiaddr) == IPv4Address(198, 18, 16, 200))
         #expect(route == .relay(IPv4Address(198, 18, 250, 1), port: 67))
         // Trust still comes from giaddr: link-selection from an unknown relay changes nothing.
-        let untrusted = try request(.discover, mac: macA, circuit: "swp45", giaddr: IPv4Address(198, 18, 251, 1),
-                                    extraSubOptions: [DHCPOption(5, [198, 18, 16, 0])])
+        let untrusted = try ClientRequest(.discover, mac: macA, circuit: "swp45", giaddr: IPv4Address(198, 18, 251, 1),
+                                          extraSubOptions: [DHCPOption(5, [198, 18, 16, 0])]).facts()
         let fromUntrusted = DHCPPolicy.decide(DecisionInput(facts: untrusted, revision: edited, leases: InMemoryLeaseTable(),
                                                             settings: settings, now: now))
         #expect(dropReason(fromUntrusted) == .untrustedRelay)
     }
 
     @Test func relayPortAndServerIDOverride() throws {
-        let facts = try request(.discover, mac: macA, extraSubOptions: [DHCPOption(19, []), DHCPOption(11, [198, 18, 16, 1])],
-                                sourcePort: 1067)
+        let facts = try ClientRequest(.discover, mac: macA,
+                                      extraSubOptions: [DHCPOption(19, []), DHCPOption(11, [198, 18, 16, 1])]).facts(sourcePort: 1067)
         let (offer, route) = try reply(decide(facts))
         #expect(route == .relay(relayA, port: 1067))
         #expect(offer.options[DHCPOptionCode.serverIdentifier] == [198, 18, 16, 1])
         // A client selecting the override address selected us.
-        let request = try request(.request, mac: macA, requested: IPv4Address(198, 18, 16, 17), serverID: IPv4Address(198, 18, 16, 1),
-                                  extraSubOptions: [DHCPOption(11, [198, 18, 16, 1])])
+        let request = try ClientRequest(.request, mac: macA, requested: IPv4Address(198, 18, 16, 17),
+                                        serverID: IPv4Address(198, 18, 16, 1), extraSubOptions: [DHCPOption(11, [198, 18, 16, 1])]).facts()
         #expect(try reply(decide(request)).0.messageType == .ack)
     }
 
     @Test func iPXEGetsItsScriptURL() throws {
-        let (offer, _) = try reply(decide(try request(.discover, mac: macA, userClass: "iPXE")))
+        let (offer, _) = try reply(decide(try ClientRequest(.discover, mac: macA, userClass: "iPXE").facts()))
         #expect(offer.options[DHCPOptionCode.bootFileName] == Array("http://198.18.0.10/hosts/ams1-p01-r01-u07/boot.ipxe".utf8))
         #expect(IPv4Address(offer.siaddr) == server)
     }
 
     @Test func directModeUsesTheIngressPort() throws {
         let direct = DHCPSettings(serverIdentifier: server, directSwitch: (pod: "p01", switch: "tor-a"))
-        let facts = try request(.discover, mac: macA, circuit: nil, remoteID: nil, giaddr: nil, ingress: "swp9")
+        let facts = try ClientRequest(.discover, mac: macA, circuit: nil, remoteID: nil, giaddr: nil).facts(ingress: "swp9")
         let (offer, route) = try reply(decide(facts, settings: direct))
         #expect(offer.options[DHCPOptionCode.hostName] == Array("ams1-p01-r01-u09".utf8))
         #expect(route == .hardware(IPv4Address(198, 18, 16, 19), mac: macA))
-        let broadcast = try request(.discover, mac: macA, circuit: nil, remoteID: nil, giaddr: nil, broadcast: true, ingress: "swp9")
+        let broadcast = try ClientRequest(.discover, mac: macA, circuit: nil, remoteID: nil, giaddr: nil,
+                                          broadcast: true).facts(ingress: "swp9")
         #expect(try reply(decide(broadcast, settings: direct)).1 == .broadcast)
     }
 
     @Test func theReplySizeLimitIsTheClientsOption57LessTheIPAndUDPHeaders() throws {
-        #expect(decide(try request(.discover, mac: macA)).maximumReplySize == 548)
-        let large = try request(.discover, mac: macA, clientOptions: [DHCPOption(DHCPOptionCode.maximumMessageSize.rawValue, [0x05, 0xDC])])
+        #expect(decide(try ClientRequest(.discover, mac: macA).facts()).maximumReplySize == 548)
+        let large = try ClientRequest(.discover, mac: macA,
+                                      clientOptions: [DHCPOption(DHCPOptionCode.maximumMessageSize.rawValue, [0x05, 0xDC])]).facts()
         #expect(decide(large).maximumReplySize == 1500 - 28)
     }
 
     @Test func anOfferIsHeldInMemoryOnlyAndABindingIsMadeDurable() throws {
-        let offer = decide(try request(.discover, mac: macA, circuit: "swp45"))
+        let offer = decide(try ClientRequest(.discover, mac: macA, circuit: "swp45").facts())
         #expect(offer.leases.map(\.state) == [.offered])
         #expect(offer.durableLeases.isEmpty)
-        let ack = decide(try request(.request, mac: macA, circuit: "swp45", requested: IPv4Address(198, 18, 16, 200)))
+        let ack = decide(try ClientRequest(.request, mac: macA, circuit: "swp45",
+                                           requested: IPv4Address(198, 18, 16, 200)).facts())
         #expect(ack.leases.map(\.state) == [.bound])
         #expect(ack.durableLeases == ack.leases)
     }
@@ -497,7 +498,7 @@ extension Decision {
     private func offer(_ clientOptions: [DHCPOption], circuit: String = "swp7", loaders: BootLoaders = .all) throws -> DHCPMessage {
         var settings = DHCPSettings(serverIdentifier: server)
         settings.loaders = loaders
-        let facts = try request(.discover, mac: macA, circuit: circuit, clientOptions: clientOptions)
+        let facts = try ClientRequest(.discover, mac: macA, circuit: circuit, clientOptions: clientOptions).facts()
         let decision = DHCPPolicy.decide(DecisionInput(facts: facts, revision: revision, leases: InMemoryLeaseTable(), settings: settings, now: now))
         guard case .reply(let message, _) = decision.outcome else { throw CancellationError() }
         #expect(try DHCPMessage(parsing: message.serialized()) == message)
@@ -555,9 +556,8 @@ extension Decision {
 
     @Test func aRoleWithoutABootProfileGetsNoBootFile() throws {
         // The example zone's BMCs (role lom) boot nothing.
-        let facts = try request(.discover, mac: macA, circuit: "swp7", remoteID: "p01-lom-1",
-                                giaddr: IPv4Address(198, 18, 17, 1),
-                                clientOptions: [Self.vendor("PXEClient:Arch:00000:UNDI:002001"), Self.arch(0)])
+        let facts = try ClientRequest(.discover, mac: macA, circuit: "swp7", remoteID: "p01-lom-1",
+                                      giaddr: IPv4Address(198, 18, 17, 1), clientOptions: [Self.vendor("PXEClient:Arch:00000:UNDI:002001"), Self.arch(0)]).facts()
         let decision = DHCPPolicy.decide(DecisionInput(facts: facts, revision: revision, leases: InMemoryLeaseTable(),
                                          settings: DHCPSettings(serverIdentifier: server), now: now))
         guard case .reply(let message, _) = decision.outcome else { throw CancellationError() }
@@ -584,7 +584,7 @@ extension Decision {
     }
 
     @Test func aPXEDiscoverGetsAProxyOfferWithTheLoaderAndNoAddress() throws {
-        let decision = decide(try request(.discover, mac: macA, clientOptions: pxe))
+        let decision = decide(try ClientRequest(.discover, mac: macA, clientOptions: pxe).facts())
         guard case .reply(let offer, let route) = decision.outcome else { throw CancellationError() }
         #expect(offer.messageType == .offer)
         #expect(offer.yiaddr == 0)
@@ -600,21 +600,22 @@ extension Decision {
     }
 
     @Test func requestsForTheOtherServersAddressAndNonBootClientsAreNotOurs() throws {
-        let selecting = decide(try request(.request, mac: macA, requested: IPv4Address(198, 18, 16, 99), clientOptions: pxe))
+        let selecting = decide(try ClientRequest(.request, mac: macA, requested: IPv4Address(198, 18, 16, 99),
+                                                 clientOptions: pxe).facts())
         guard case .drop(.proxyNothingToBoot) = selecting.outcome else { Issue.record("\(selecting.outcome)"); return }
-        let os = decide(try request(.discover, mac: macA))
+        let os = decide(try ClientRequest(.discover, mac: macA).facts())
         guard case .drop(.proxyNotABootClient) = os.outcome else { Issue.record("\(os.outcome)"); return }
     }
 
     @Test func iPXEsBootServerRequestGetsItsScriptAndBindsItsAddressToTheHost() throws {
         var table = InMemoryLeaseTable()
-        let offered = decide(try request(.discover, mac: macA, clientOptions: ipxe), table)
+        let offered = decide(try ClientRequest(.discover, mac: macA, clientOptions: ipxe).facts(), table)
         let client = try #require(offered.proxyClient)
         table.remember(client, now: now)
         // Unicast to port 4011 from the address the other server gave: no relay, no Option 82.
         let address = IPv4Address(198, 18, 16, 123)
-        let bootRequest = try request(.request, mac: macA, circuit: nil, remoteID: nil, giaddr: nil, ciaddr: address,
-                                      sourcePort: 68, onBootServerPort: true, clientOptions: ipxe)
+        let bootRequest = try ClientRequest(.request, mac: macA, circuit: nil, remoteID: nil, giaddr: nil, ciaddr: address,
+                                            clientOptions: ipxe).facts(sourcePort: 68, onBootServerPort: true)
         let decision = decide(bootRequest, table)
         guard case .reply(let ack, let route) = decision.outcome else { Issue.record("\(decision.outcome)"); return }
         #expect(ack.messageType == .ack)
@@ -626,27 +627,29 @@ extension Decision {
         #expect(decision.proxyBinding?.address == address)
         #expect(decision.proxyBinding?.name == "ams1-p01-r01-u07")
         // A MAC the proxy never offered to is not placed.
-        let stranger = try request(.request, mac: macB, circuit: nil, remoteID: nil, giaddr: nil, ciaddr: address,
-                                   onBootServerPort: true, clientOptions: ipxe)
+        let stranger = try ClientRequest(.request, mac: macB, circuit: nil, remoteID: nil, giaddr: nil, ciaddr: address,
+                                         clientOptions: ipxe).facts(onBootServerPort: true)
         guard case .drop(.proxyUnknownClient) = decide(stranger, table).outcome else { Issue.record("stranger placed"); return }
     }
 
     @Test func aBootServerRequestBindsOnlyOnItsPortAndFromItsOwnAddress() throws {
         var table = InMemoryLeaseTable()
-        table.remember(try #require(decide(try request(.discover, mac: macA, clientOptions: ipxe), table).proxyClient), now: now)
+        table.remember(try #require(decide(try ClientRequest(.discover, mac: macA,
+                                                             clientOptions: ipxe).facts(), table).proxyClient), now: now)
         let address = IPv4Address(198, 18, 16, 123)
         // To the DHCP port instead of 4011: it would bind the address it names all the same.
-        let offPort = try request(.request, mac: macA, circuit: nil, remoteID: nil, giaddr: nil, ciaddr: address,
-                                  sourcePort: 68, clientOptions: ipxe)
+        let offPort = try ClientRequest(.request, mac: macA, circuit: nil, remoteID: nil, giaddr: nil, ciaddr: address,
+                                        clientOptions: ipxe).facts(sourcePort: 68)
         #expect(decide(offPort, table).dropped == .proxyBootRequestOffPort)
         #expect(decide(offPort, table).proxyBinding == nil)
         // From another machine, naming that address: it would open the host's files to it.
-        let forged = try request(.request, mac: macA, circuit: nil, remoteID: nil, giaddr: nil, ciaddr: address,
-                                 sourcePort: 68, from: IPv4Address(198, 18, 16, 124), onBootServerPort: true, clientOptions: ipxe)
+        let forged = try ClientRequest(.request, mac: macA, circuit: nil, remoteID: nil, giaddr: nil, ciaddr: address,
+                                       clientOptions: ipxe)
+            .facts(from: IPv4Address(198, 18, 16, 124), sourcePort: 68, onBootServerPort: true)
         #expect(decide(forged, table).dropped == .sourceNotClientAddress)
         #expect(decide(forged, table).proxyBinding == nil)
         // A DISCOVER to the boot server port is nothing to answer there.
-        let discover = try request(.discover, mac: macA, onBootServerPort: true, clientOptions: ipxe)
+        let discover = try ClientRequest(.discover, mac: macA, clientOptions: ipxe).facts(onBootServerPort: true)
         #expect(decide(discover, table).dropped == .proxyNothingToBoot)
     }
 }

@@ -50,16 +50,7 @@ import Zone
 
     @Test func aDiscoveryLeaseRemembersThePortItWasAskedFrom() throws {
         // swp45 of tor-a is not declared: a discovery address, and the port kept with it.
-        var options = DHCPOptions()
-        options.set(DHCPOptionCode.messageType, [DHCPMessageType.request.rawValue])
-        options.set(DHCPOptionCode.requestedAddress, IPv4Address(198, 18, 16, 200).bytes)
-        options.set(DHCPOptionCode.serverIdentifier, IPv4Address(198, 18, 0, 10).bytes)
-        options.set(DHCPOptionCode.relayAgentInformation, RelayAgentInformation(subOptions: [
-            DHCPOption(1, Array("swp45".utf8)), DHCPOption(2, Array("p01-tor-a".utf8))]).serialized)
-        let message = DHCPMessage(op: .request, hops: 1, xid: 7, giaddr: IPv4Address(198, 18, 16, 1).value, chaddr: mac,
-                                  options: options)
-        let facts = try #require(RequestFacts(message: try DHCPMessage(parsing: message.serialized()),
-                                              sourceAddress: IPv4Address(198, 18, 16, 1)))
+        let facts = try ClientRequest(.request, mac: mac, circuit: "swp45", requested: IPv4Address(198, 18, 16, 200), xid: 7).facts()
         let decision = DHCPPolicy.decide(DecisionInput(facts: facts, revision: old, leases: InMemoryLeaseTable(),
                                          settings: DHCPSettings(serverIdentifier: IPv4Address(198, 18, 0, 10)), now: now))
         let bound = try #require(decision.leases.first)
@@ -99,15 +90,7 @@ import Zone
         let settings = DHCPSettings(serverIdentifier: IPv4Address(198, 18, 0, 10))
         let relay = IPv4Address(198, 18, 16, 1)
         func facts(_ type: DHCPMessageType, ciaddr: IPv4Address?) throws -> RequestFacts {
-            var options = DHCPOptions()
-            options.set(DHCPOptionCode.messageType, [type.rawValue])
-            options.set(DHCPOptionCode.relayAgentInformation, RelayAgentInformation(subOptions: [
-                DHCPOption(1, Array("swp7".utf8)), DHCPOption(2, Array("p01-tor-a".utf8)),
-            ]).serialized)
-            let message = DHCPMessage(op: .request, hops: 1, xid: 7, flags: 0, ciaddr: ciaddr?.value ?? 0,
-                                      giaddr: relay.value, chaddr: mac, options: options)
-            return try #require(RequestFacts(message: try DHCPMessage(parsing: message.serialized()),
-                                             ingressInterface: nil, sourcePort: 67, sourceAddress: relay))
+            try ClientRequest(type, mac: mac, giaddr: relay, ciaddr: ciaddr, serverID: nil, xid: 7).facts()
         }
         let held = InMemoryLeaseTable([lease(IPv4Address(198, 18, 16, 17), at: Location(pod: "p01", switch: "tor-a", port: "swp7"),
                                      name: "ams1-p01-r01-u07")])

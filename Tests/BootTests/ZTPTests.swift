@@ -27,19 +27,8 @@ private enum Port {
 
 private func facts(_ type: DHCPMessageType, mac: [UInt8], at port: (remoteID: String, giaddr: IPv4Address, circuit: String),
                    _ clientOptions: [DHCPOption], requested: IPv4Address? = nil) throws -> RequestFacts {
-    var options = DHCPOptions()
-    options.set(DHCPOptionCode.messageType, [type.rawValue])
-    for option in clientOptions { options.set(option.code, option.data) }
-    if let requested {
-        options.set(DHCPOptionCode.requestedAddress, requested.bytes)
-        options.set(DHCPOptionCode.serverIdentifier, server.bytes)
-    }
-    let relay = RelayAgentInformation(subOptions: [DHCPOption(1, Array(port.circuit.utf8)), DHCPOption(2, Array(port.remoteID.utf8))])
-    options.set(DHCPOptionCode.relayAgentInformation, relay.serialized)
-    let message = DHCPMessage(op: .request, hops: 1, xid: 0x5150, flags: 0, ciaddr: 0, giaddr: port.giaddr.value,
-                              chaddr: mac, options: options)
-    return try #require(RequestFacts(message: try DHCPMessage(parsing: message.serialized()), sourcePort: 67,
-                                     sourceAddress: port.giaddr))
+    try ClientRequest(type, mac: mac, circuit: port.circuit, remoteID: port.remoteID, giaddr: port.giaddr, requested: requested,
+                      serverID: server, clientOptions: clientOptions, xid: 0x5150).facts()
 }
 
 private func text(_ bytes: [UInt8]?) -> String? { bytes.map { String(decoding: $0, as: UTF8.self) } }

@@ -53,23 +53,6 @@ private let relay = IPv4Address(198, 18, 16, 1)
 private let swp7 = IPv4Address(198, 18, 16, 17)
 private let now: Int64 = 1_800_000_000
 
-/// A request as the trusted relay sends it, from port `circuit` of p01-tor-a.
-private struct RelayedRequest {
-    var type = DHCPMessageType.request
-    var mac: [UInt8]
-    var circuit = "swp7"
-    var requested: IPv4Address? = swp7
-
-    var bytes: [UInt8] {
-        var options = DHCPOptions()
-        options.set(DHCPOptionCode.messageType, [type.rawValue])
-        if let requested { options.set(DHCPOptionCode.requestedAddress, requested.bytes) }
-        options.set(DHCPOptionCode.relayAgentInformation,
-                    RelayAgentInformation(subOptions: [DHCPOption(1, Array(circuit.utf8)), DHCPOption(2, Array("p01-tor-a".utf8))]).serialized)
-        return DHCPMessage(op: .request, hops: 1, xid: 7, giaddr: relay.value, chaddr: mac, options: options).serialized()
-    }
-}
-
 /// One engine on a testing event loop, with a channel and a recording sender per socket:
 /// the channel handler and the engine exactly as a listener runs them, without sockets.
 private struct EngineHarness {
@@ -100,7 +83,7 @@ private struct EngineHarness {
     }
 
     /// A datagram arriving on socket `socket` from the relay.
-    func receive(_ request: RelayedRequest, on socket: Int) async throws {
+    func receive(_ request: ClientRequest, on socket: Int) async throws {
         let envelope = AddressedEnvelope(remoteAddress: try SocketAddress(ipAddress: "\(relay)", port: 67),
                                          data: ByteBuffer(bytes: request.bytes))
         try await channels[socket].writeInbound(envelope)
@@ -140,7 +123,7 @@ private struct EngineHarness {
         let directory = CommittedLeases([held])
         let lab = try await EngineHarness(sockets: 1, store: store, directory: directory)
 
-        try await lab.receive(RelayedRequest(mac: macB), on: 0)
+        try await lab.receive(ClientRequest(.request, mac: macB, requested: swp7, serverID: nil), on: 0)
         try await lab.settle { $0.commitFailures == 1 }
         // Nothing sent for what is not durable, nothing stored, and the port is still A's.
         #expect(try await lab.sent() == [[]])
@@ -149,7 +132,7 @@ private struct EngineHarness {
 
         // The disk has room again; B's retry is decided afresh and keeps its host.replaced.
         store.failing.withLock { $0 = false }
-        try await lab.receive(RelayedRequest(mac: macB), on: 0)
+        try await lab.receive(ClientRequest(.request, mac: macB, requested: swp7, serverID: nil), on: 0)
         try await lab.settle { $0.commits == 1 }
         #expect(try await lab.sent().map { $0.map(\.type) } == [[.ack]])
         #expect(store.events.withLock { $0 }.map(\.type).contains(.hostReplaced))
@@ -162,7 +145,7 @@ private struct EngineHarness {
         // Two unknown machines on two undeclared ports, each through its own listener.
         let macs: [[UInt8]] = [[0x52, 0x54, 0, 0, 1, 1], [0x52, 0x54, 0, 0, 1, 2]]
         for (index, mac) in macs.enumerated() {
-            try await lab.receive(RelayedRequest(type: .discover, mac: mac, circuit: "swp4\(5 + index)", requested: nil), on: index)
+            try await lab.receive(ClientRequest(.discover, mac: mac, circuit: "swp4\(5 + index)"), on: index)
         }
         var sent = try await lab.sent()
         // An offer's event, where a hook wants one, is committed before it leaves.
