@@ -3,7 +3,7 @@
 /// Parsing is strict (four decimal octets, no leading zeros, nothing else) because
 /// a zone file is an operator's statement of intent: `198.018.0.1` is a typo,
 /// not an octal address.
-public struct IPv4Address: Sendable, Hashable, Comparable, Codable, CustomStringConvertible {
+public struct IPv4Address: Sendable, Hashable, Comparable, TextCodable {
     public var value: UInt32
 
     public init(_ value: UInt32) { self.value = value }
@@ -57,23 +57,12 @@ public struct IPv4Address: Sendable, Hashable, Comparable, Codable, CustomString
 
     public static func < (lhs: IPv4Address, rhs: IPv4Address) -> Bool { lhs.value < rhs.value }
 
-    public init(from decoder: any Decoder) throws {
-        let text = try decoder.singleValueContainer().decode(String.self)
-        guard let parsed = IPv4Address(text) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
-                                                    debugDescription: "not a dotted IPv4 address: \(text)"))
-        }
-        self = parsed
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(description)
-    }
+    /// What the JSON form is called when it does not parse.
+    public static let textKind = "a dotted IPv4 address"
 }
 
 /// An IPv4 network in CIDR form, always normalised to its network address.
-public struct IPv4Network: Sendable, Hashable, Codable, CustomStringConvertible {
+public struct IPv4Network: Sendable, Hashable, TextCodable {
     public let network: IPv4Address
     public let prefixLength: Int
 
@@ -108,19 +97,7 @@ public struct IPv4Network: Sendable, Hashable, Codable, CustomStringConvertible 
 
     public var description: String { "\(network)/\(prefixLength)" }
 
-    public init(from decoder: any Decoder) throws {
-        let text = try decoder.singleValueContainer().decode(String.self)
-        guard let parsed = IPv4Network(text) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
-                                                    debugDescription: "not an IPv4 CIDR network: \(text)"))
-        }
-        self = parsed
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(description)
-    }
+    public static let textKind = "an IPv4 CIDR network"
 }
 
 /// An inclusive address range `first-last`, as in a discovery pool.
@@ -143,4 +120,25 @@ public struct IPv4Range: Sendable, Hashable, CustomStringConvertible {
     public var count: Int { Int(last.value - first.value) + 1 }
     public func contains(_ address: IPv4Address) -> Bool { first <= address && address <= last }
     public var description: String { "\(first)-\(last)" }
+}
+
+/// A value whose JSON form is its text (`198.18.0.1`, `198.18.16.0/24`), read back with its parser.
+public protocol TextCodable: Codable, CustomStringConvertible {
+    init?(_ text: some StringProtocol)
+    static var textKind: String { get }
+}
+
+extension TextCodable {
+    public init(from decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard let parsed = Self(text) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not \(Self.textKind): \(text)"))
+        }
+        self = parsed
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(description)
+    }
 }
