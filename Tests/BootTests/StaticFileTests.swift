@@ -1,4 +1,6 @@
-import Boot
+@testable import Boot
+import Foundation
+import TestSupport
 import Testing
 
 /// Range requests, file paths below a served directory, and the answers built from them.
@@ -159,5 +161,25 @@ import Testing
         #expect(HTTPDate.format(secondsSince1970: 1_764_892_800) == "Fri, 05 Dec 2025 00:00:00 GMT")
         #expect(HTTPDate.format(secondsSince1970: -5) == "Thu, 01 Jan 1970 00:00:00 GMT")
         #expect(HTTPDate.format(secondsSince1970: .max) == "Fri, 31 Dec 9999 23:59:59 GMT")
+    }
+
+    /// The one calendar conversion behind HTTP dates and host variables' ISO times agrees
+    /// with Foundation's Gregorian calendar, before 1970 as well (from 1600: Foundation's
+    /// calendar turns Julian before 1582, ours stays proleptic Gregorian).
+    @Test func civilTimeAgreesWithFoundationsCalendar() {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        var random = SplitMix64(state: 1970)
+        let instants: [Int64] = [0, -1, 86_399, 86_400, 951_782_400, 253_402_300_799, -11_676_096_000]
+            + (0..<2_000).map { _ in Int64.random(in: -11_676_096_000...253_402_300_799, using: &random) }
+        for seconds in instants {
+            let time = CivilTime(secondsSince1970: seconds)
+            let parts = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second, .weekday],
+                                                from: Date(timeIntervalSince1970: TimeInterval(seconds)))
+            let expected = [parts.year, parts.month, parts.day, parts.hour, parts.minute, parts.second].map { Int64($0!) }
+            #expect([time.year, time.month, time.day, time.hour, time.minute, time.second] == expected, "\(seconds)")
+            #expect(time.weekday == parts.weekday! - 1, "\(seconds)")
+        }
+        #expect(HostLiveState.iso8601(-1) == "1969-12-31T23:59:59Z")
     }
 }

@@ -106,27 +106,11 @@ public enum HTTPDate {
     /// Instants outside 1970...9999 (a file's clock can say anything) are clamped to them.
     public static func format(secondsSince1970: Int64) -> String {
         let seconds = min(max(secondsSince1970, 0), 253_402_300_799)
-        let days = seconds / 86_400, secondOfDay = seconds % 86_400
-        let (year, month, day) = civilDate(daysSince1970: days)
-        let weekday = Int((days + 4) % 7)  // 1970-01-01 was a Thursday
+        let time = CivilTime(secondsSince1970: seconds)
         let weekdays = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
         let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-        return "\(weekdays[weekday]), \(twoDigits(day)) \(months[month - 1]) \(year) "
-            + "\(twoDigits(secondOfDay / 3600)):\(twoDigits(secondOfDay / 60 % 60)):\(twoDigits(secondOfDay % 60)) GMT"
+        let two = CivilTime.twoDigits
+        return "\(weekdays[time.weekday]), \(two(time.day)) \(months[Int(time.month) - 1]) \(time.year) "
+            + "\(two(time.hour)):\(two(time.minute)):\(two(time.second)) GMT"
     }
-
-    /// Howard Hinnant's days-to-civil conversion (proleptic Gregorian calendar), for days ≥ 0.
-    private static func civilDate(daysSince1970 days: Int64) -> (year: Int64, month: Int, day: Int64) {
-        let shifted = days + 719_468
-        let era = shifted / 146_097
-        let dayOfEra = shifted - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let monthIndex = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
-        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
-        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), Int(month), day)
-    }
-
-    private static func twoDigits(_ value: Int64) -> String { value < 10 ? "0\(value)" : "\(value)" }
 }
