@@ -81,8 +81,8 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),
         ], swiftSettings: strict),
-        // What the test targets share: the repository's paths and a seeded random generator.
-        .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),
+        // What the test targets share: the repository's paths, a seeded random generator, ClientRequest.
+        .target(name: "TestSupport", dependencies: ["Addressing", "DHCPv4"], path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(name: "DHCPv4Tests", dependencies: ["DHCPv4", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "TFTPTests", dependencies: ["TFTP", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "AddressingTests", dependencies: ["Addressing"], swiftSettings: strict),
