@@ -12,7 +12,7 @@ extension ZoneSpec {
         public var builtin: Located<BuiltinHook>?
         /// How long one run may take before it is killed (or the request abandoned) and counted as failed.
         public var timeout: Located<Duration>?
-        /// redfish-register: a JSON file {"username", "password"}, mode 0600, absolute or relative to the zone file.
+        /// redfish-register: a JSON file {"username", "password"}, mode 0600, inside the zone file's folder.
         public var credentials: Located<String>?
         /// redfish-register and webhooks: whether a self-signed certificate is accepted.
         public var tls: Located<HookTLS>?

@@ -48,7 +48,7 @@ enum Format: Sendable {
     case variableName
     /// An Ansible group name: a variable name that may be a Python keyword.
     case groupName
-    /// A relative path to a file next to the zone file.
+    /// A relative path to a file inside the zone file's folder (no `..`).
     case path
     /// A URL ONIE can fetch (http, https, ftp, tftp), or a path under the boot server's `/files/`.
     case installer
@@ -112,8 +112,7 @@ enum Format: Sendable {
             return Format.isGroupName(text) ? nil
                 : "'\(text)' is not a valid Ansible group name (letters, digits and '_', not starting with a digit)"
         case .path:
-            if text.isEmpty { return "needs a file path, found an empty string" }
-            return text.hasPrefix("/") ? "'\(text)' is absolute: write a path relative to the zone file" : nil
+            return ZonePath.problem(text)
         case .installer:
             return InstallerLocation(text) != nil ? nil
                 : "'\(text)' is not an installer location: write an http, https, ftp or tftp URL, "

@@ -112,22 +112,22 @@ struct ZoneDecoder {
         let files: [(name: Located<String>, template: Located<String>)] =
             (m["files"]?.mapping?.entries ?? []).compactMap { entry in
                 let fpath = "\(path).files.\(entry.key.text)"
-                guard let template = scalar(entry.value, fpath, { $0.isEmpty || $0.hasPrefix("/") ? nil : $0 })
+                guard let template = scalar(entry.value, fpath, nonEmpty)
                 else { return nil }
                 return (Located(entry.key.text, at: entry.key.at, path: fpath), template)
             }
-        return .init(name: name, ipxe: parsed(m, "ipxe", "\(path).ipxe") { $0.isEmpty || $0.hasPrefix("/") ? nil : $0 },
+        return .init(name: name, ipxe: parsed(m, "ipxe", "\(path).ipxe", nonEmpty),
                      files: files, efiLoader: parsed(m, "efi-loader", "\(path).efi-loader", EFILoader.init(rawValue:)))
     }
 
     private func hook(_ name: Located<String>, _ node: YNode, _ path: String) -> ZoneSpec.Hook? {
         guard let m = node.mapping else { return nil }
         return .init(name: name, on: list(m, "on", "\(path).on") { scalar($0, $1, HookEvent.init(rawValue:)) },
-                     run: parsed(m, "run", "\(path).run", { $0.isEmpty || $0.hasPrefix("/") ? nil : $0 }),
+                     run: parsed(m, "run", "\(path).run", nonEmpty),
                      url: parsed(m, "url", "\(path).url", { $0.isEmpty ? nil : $0 }),
                      builtin: parsed(m, "builtin", "\(path).builtin", BuiltinHook.init(rawValue:)),
                      timeout: parsed(m, "timeout", "\(path).timeout", Duration.init),
-                     credentials: parsed(m, "credentials", "\(path).credentials", { $0.isEmpty ? nil : $0 }),
+                     credentials: parsed(m, "credentials", "\(path).credentials", nonEmpty),
                      tls: parsed(m, "tls", "\(path).tls", HookTLS.init(rawValue:)))
     }
 
@@ -148,6 +148,11 @@ struct ZoneDecoder {
             }
         }
     }
+
+    /// A path as written, even one that leaves the zone's folder: the shape check reports
+    /// it, `TemplateReader` never opens it, and keeping it spares a second error ("the hook
+    /// does nothing") for the same mistake.
+    private func nonEmpty(_ text: String) -> String? { text.isEmpty ? nil : text }
 
     private func scalar<T>(_ node: YNode, _ path: String, _ parse: (String) -> T?) -> Located<T>? {
         guard let s = node.scalar, !s.isNull, let v = parse(s.text) else { return nil }

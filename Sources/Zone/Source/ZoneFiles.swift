@@ -5,6 +5,27 @@ protocol ZoneFileAccess {
     func read(_ path: String) -> Result<String, ZoneFileProblem>
     func executable(_ path: String) -> ExecutableStatus
     func displayName(_ path: String) -> String
+    /// Why `path`, with its symlinks resolved, is not inside the zone's folder; nil when it
+    /// is, or when it does not exist (a missing file is reported by whoever needs it).
+    func escape(_ path: String) -> String?
+}
+
+/// A path a zone names: a file inside the zone file's folder, written relative to it.
+/// Templates are served to hosts, so a path that leaves the folder (`../tokens`,
+/// `/etc/shadow`) would serve whatever it reaches.
+enum ZonePath {
+    /// Why `text` cannot name a file inside the zone's folder (as written, before any
+    /// symlink is followed), or nil when it can.
+    static func problem(_ text: String) -> String? {
+        if text.isEmpty { return "needs a file path, found an empty string" }
+        if text.hasPrefix("/") {
+            return "'\(text)' is absolute: write a path relative to the zone file, inside its folder"
+        }
+        if text.split(separator: "/", omittingEmptySubsequences: false).contains("..") {
+            return "'\(text)' has a '..' component: a zone names only files inside its own folder"
+        }
+        return nil
+    }
 }
 
 enum ExecutableStatus {
@@ -27,6 +48,7 @@ struct DiskFiles: ZoneFileAccess {
     func displayName(_ path: String) -> String { folder.isEmpty ? path : "\(folder)/\(path)" }
 
     func read(_ path: String) -> Result<String, ZoneFileProblem> {
+        if let escape = escape(path) { return .failure(.unreadable(escape)) }
         let target = url(path)
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: target.path, isDirectory: &isDirectory) else {
@@ -50,6 +72,23 @@ struct DiskFiles: ZoneFileAccess {
         guard FileManager.default.fileExists(atPath: target) else { return .missing }
         return FileManager.default.isExecutableFile(atPath: target) ? .executable : .notExecutable
     }
+
+    func escape(_ path: String) -> String? {
+        // The folder itself may be reached through a symlink (/etc/zoneboot → /srv/zones):
+        // what counts is where the file is relative to where the folder really is.
+        guard let root = DiskFiles.realPath(folder.isEmpty ? "." : folder),
+              let target = DiskFiles.realPath(displayName(path)) else { return nil }
+        if target == root { return "\(displayName(path)) is the zone's folder itself, not a file in it" }
+        let inside = root == "/" || target.hasPrefix(root + "/")
+        return inside ? nil : "\(displayName(path)) resolves to \(target), outside the zone's folder \(root)"
+    }
+
+    /// The absolute path without symlinks, `.` or `..`; nil when it does not exist.
+    static func realPath(_ path: String) -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
 }
 
 struct StoredFiles: ZoneFileAccess {
@@ -61,6 +100,9 @@ struct StoredFiles: ZoneFileAccess {
 
     func executable(_ path: String) -> ExecutableStatus { .unknown }
     func displayName(_ path: String) -> String { path }
+    /// Stored texts are keyed by the path as written, which the shape check confines; the
+    /// symlinks were resolved where the revision was read from disk.
+    func escape(_ path: String) -> String? { nil }
 }
 
 /// Reads every template a zone names, checks that each parses as Mustache, and
@@ -83,8 +125,18 @@ struct TemplateReader<Files: ZoneFileAccess> {
             for file in profile.files { readTemplate(file.template) }
         }
         for hook in spec.hooks {
-            guard let run = hook.run else { continue }
+            // Read by zonebootd when the hook runs, and sent to the BMC: it must stay inside too.
+            // Paths that `ZonePath` refuses are reported by the shape check and never opened.
+            if let credentials = hook.credentials, ZonePath.problem(credentials.value) == nil,
+               let escape = files.escape(credentials.value) {
+                diagnostics.append(Diagnostic(path: credentials.path, "credentials \(escape)", at: credentials.at))
+            }
+            guard let run = hook.run, ZonePath.problem(run.value) == nil else { continue }
             let name = files.displayName(run.value)
+            if let escape = files.escape(run.value) {
+                diagnostics.append(Diagnostic(path: run.path, "hook program \(escape)", at: run.at))
+                continue
+            }
             switch files.executable(run.value) {
             case .missing:
                 diagnostics.append(Diagnostic(path: run.path, "hook program \(name) does not exist", at: run.at))
@@ -98,7 +150,7 @@ struct TemplateReader<Files: ZoneFileAccess> {
     }
 
     private mutating func readTemplate(_ path: Located<String>) {
-        guard contents[path.value] == nil else { return }
+        guard contents[path.value] == nil, ZonePath.problem(path.value) == nil else { return }
         switch files.read(path.value) {
         case .failure(.missing(let why)), .failure(.unreadable(let why)):
             diagnostics.append(Diagnostic(path: path.path, "template \(why)", at: path.at))
