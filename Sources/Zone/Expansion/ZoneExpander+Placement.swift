@@ -28,6 +28,7 @@ extension ZoneExpander {
     }
 
     mutating func placePorts() -> [Placed] {
+        guard withinIdentityBudget() else { return [] }
         var placed: [Placed] = []
         var claims = Claims()
         for pod in spec.pods {
@@ -38,6 +39,27 @@ extension ZoneExpander {
             }
         }
         return placed
+    }
+
+    /// Counts the zone's ports before any is placed, so that a zone past the budget is refused
+    /// in the time it takes to count its entries, naming the entry that crosses it.
+    private mutating func withinIdentityBudget() -> Bool {
+        var ports = 0
+        for pod in spec.pods {
+            for sw in pod.switches {
+                for entry in sw.ports {
+                    let count = entry.ports.value.count
+                    if ports + count > ZoneExpander.identityBudget {
+                        error(entry.path, "this entry's \(count) port(s) (\(entry.ports.value)) take the zone past "
+                            + "\(ZoneExpander.identityBudget) identities (\(ports) before it); refusing it "
+                            + "(several zones in one?)", entry.ports.at)
+                        return false
+                    }
+                    ports += count
+                }
+            }
+        }
+        return true
     }
 
     /// One port entry: its references and management port, then its ports one by one.

@@ -16,6 +16,12 @@ struct ZoneExpander {
 
     init(spec: ZoneSpec) { self.spec = spec }
 
+    /// Most ports (identities, with those of entries that cannot make one) a zone may
+    /// expand to. A 10,000-host zone has about 20,000, while 25 KB of long port ranges
+    /// expand to 819,200 identities (815 MB): what a zone names is bounded here, not by its
+    /// size. Counted in zone order, so the entry that crosses it is named.
+    static let identityBudget = 1_000_000
+
     /// An identity and the zone entry it came from (an index into `entries`).
     struct Placed {
         var identity: Identity
