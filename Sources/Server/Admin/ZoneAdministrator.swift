@@ -37,6 +37,9 @@ public enum AdminFailure: Error, Sendable {
 ///   running after the restart, never a mix.
 /// - An actor: applies are serialized; the second of two applies planned against the
 ///   same revision finds its base moved and is refused (409), like Terraform's lock.
+/// - Loading and planning a zone (seconds for a large or hostile one) runs off the actor,
+///   on `loads`: the actor is held only to read the running revision and for the
+///   compare-and-swap of an apply, so `/v1/revision`, history and hosts answer meanwhile.
 public actor ZoneAdministrator {
     private let holder: RevisionHolder
     private let store: any RevisionStore
@@ -46,9 +49,17 @@ public actor ZoneAdministrator {
     /// Test-only: `ZONEBOOT_TEST_CRASH_AT=before-append|after-append|after-swap` kills the
     /// process with SIGKILL at that point of the next apply, for the crash-safety e2e test.
     private let crashPoint = ProcessInfo.processInfo.environment["ZONEBOOT_TEST_CRASH_AT"]
+    /// Where zones are loaded and planned: one at a time (each may take a large share of
+    /// memory), on a Dispatch thread rather than one of Swift's few cooperative threads,
+    /// which serve every HTTP request.
+    private let loads: DispatchQueue
+    /// Plans (of plan, apply, rollback or SIGHUP) loading now, the actor free meanwhile.
+    private(set) var loading = 0
 
+    /// `loads`: a serial queue of the caller's (tests suspend it to hold a load mid-way).
     public init(holder: RevisionHolder, running: RevisionSummary, store: any RevisionStore, leases: CommittedLeases,
-                logger: Logger) {
+                logger: Logger, loads: DispatchQueue = DispatchQueue(label: "zoneboot.zone-loads")) {
+        self.loads = loads
         self.holder = holder
         self.running = running
         self.store = store
@@ -95,16 +106,21 @@ public actor ZoneAdministrator {
         }
     }
 
-    public func plan(_ source: ZoneSource, now: Int64) throws(AdminFailure) -> SavedPlan {
-        try makePlan(source, now: now).0
+    public func plan(_ source: ZoneSource, now: Int64) async throws(AdminFailure) -> SavedPlan {
+        try await makePlan(source, now: now).0
     }
 
     public func apply(_ source: ZoneSource, basedOn: Int, author: String, message: String?,
-                      now: Int64) throws(AdminFailure) -> ApplyResponse {
+                      now: Int64) async throws(AdminFailure) -> ApplyResponse {
         let started = ContinuousClock.now
-        let (plan, revision) = try makePlan(source, now: now)
-        let planned = ContinuousClock.now
         guard basedOn == running.id else { throw .staleBase(planned: basedOn, current: running.id) }
+        let (plan, revision) = try await makePlan(source, now: now)
+        let planned = ContinuousClock.now
+        // The actor was free while the zone loaded: another apply may have won meanwhile.
+        // From here to the swap nothing awaits, so this check and the swap are one step.
+        guard basedOn == running.id, plan.baseRevision == running.id else {
+            throw .staleBase(planned: basedOn, current: running.id)
+        }
         guard plan.plan.hasChanges else { return ApplyResponse(plan: plan, applied: nil) }
         crash(at: "before-append")
         let applied: RevisionSummary
@@ -128,23 +144,29 @@ public actor ZoneAdministrator {
 
     /// A rollback is an apply of an earlier revision's source: a new revision, history kept.
     public func rollback(to id: Int, basedOn: Int, author: String, message: String?,
-                         now: Int64) throws(AdminFailure) -> ApplyResponse {
+                         now: Int64) async throws(AdminFailure) -> ApplyResponse {
         let stored: StoredRevision?
         do { stored = try store.revision(id: id) } catch { throw .store("\(error)") }
         guard let stored else { throw .noSuchRevision(id) }
-        return try apply(stored.source, basedOn: basedOn, author: author,
+        return try await apply(stored.source, basedOn: basedOn, author: author,
                          message: message ?? "rollback to revision \(id)", now: now)
     }
 
     /// SIGHUP: the zone file through the same path, logged as a plan summary.
-    public func reload(zoneFile: String, now: Int64) {
-        let revision: ZoneRevision
-        do { revision = try ZoneLoader.load(path: zoneFile) } catch {
+    public func reload(zoneFile: String, now: Int64) async {
+        // Only the source is read here (templates included); apply loads and checks it.
+        let read = await offActor { () -> Result<ZoneSource, ZoneLoadError> in
+            do throws(ZoneLoadError) { return .success(try ZoneLoader.source(path: zoneFile)) } catch { return .failure(error) }
+        }
+        let source: ZoneSource
+        switch read {
+        case .success(let value): source = value
+        case .failure(let error):
             logger.error("SIGHUP: \(zoneFile) rejected, revision \(running.id) kept running:\n\(error.description)")
             return
         }
         do {
-            let result = try apply(revision.source, basedOn: running.id, author: "zonebootd (SIGHUP)",
+            let result = try await apply(source, basedOn: running.id, author: "zonebootd (SIGHUP)",
                                    message: "reloaded \(zoneFile)", now: now)
             if result.applied == nil { logger.info("SIGHUP: \(zoneFile) matches revision \(running.id): no changes") }
             // The plan itself, as `zonectl plan` shows it, unless it is too long for a log.
@@ -155,16 +177,41 @@ public actor ZoneAdministrator {
             if !result.plan.impact.isEmpty {
                 logger.notice("SIGHUP: \(result.plan.impact.count) machine(s) holding leases are affected")
             }
+        } catch .invalidZone(let error) {
+            logger.error("SIGHUP: \(zoneFile) rejected, revision \(running.id) kept running:\n\(error.description)")
         } catch {
             logger.error("SIGHUP: \(zoneFile) not applied: \(error.message)")
         }
     }
 
-    private func makePlan(_ source: ZoneSource, now: Int64) throws(AdminFailure) -> (SavedPlan, ZoneRevision) {
+    /// Runs blocking work on `loads` and waits for it without holding the actor.
+    private func offActor<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { continuation in
+            loads.async { continuation.resume(returning: work()) }
+        }
+    }
+
+    /// The plan against the running revision as it is when called; the actor is free while
+    /// the zone loads, so an apply checks afterwards that the revision did not move.
+    private func makePlan(_ source: ZoneSource, now: Int64) async throws(AdminFailure) -> (SavedPlan, ZoneRevision) {
+        // Read together, with nothing awaited between: `apply` swaps both in one step.
+        let (current, base) = (holder.current, running)
+        let leases = self.leases
+        loading += 1
+        defer { loading -= 1 }
+        let made = await offActor { () -> Result<(SavedPlan, ZoneRevision), AdminFailure> in
+            do throws(AdminFailure) {
+                return .success(try Self.makePlan(source, against: current, base: base, leases: leases, now: now))
+            } catch { return .failure(error) }
+        }
+        return try made.get()
+    }
+
+    private static func makePlan(_ source: ZoneSource, against current: ZoneRevision, base running: RevisionSummary,
+                                 leases: CommittedLeases, now: Int64) throws(AdminFailure) -> (SavedPlan, ZoneRevision) {
         // Loading the new zone and flattening the running one for the diff are independent:
         // both at once, on two cores. (Keeping the running revision flattened instead would
         // cost as much memory again as the revision itself.)
-        let current = holder.current
         let parts = Mutex<(loaded: Result<ZoneRevision, ZoneLoadError>?, running: PlanSnapshot?)>((nil, nil))
         DispatchQueue.concurrentPerform(iterations: 2) { part in
             if part == 0 {
