@@ -6,11 +6,12 @@
 import Foundation
 
 /// Every template a fuzzed zone names exists and parses, so zones that name templates
-/// still get past loading to a revision; hook programs count as present.
+/// still get past loading to a revision; hook programs count as present, nothing is a symlink.
 private struct FuzzFiles: ZoneFileAccess {
     func read(_ path: String) -> Result<String, ZoneFileProblem> { .success("#!ipxe\nchain {{boot-url}}/{{hostname}}\n") }
     func executable(_ path: String) -> ExecutableStatus { .unknown }
     func displayName(_ path: String) -> String { path }
+    func escape(_ path: String) -> String? { nil }
 }
 
 @_cdecl("LLVMFuzzerTestOneInput")

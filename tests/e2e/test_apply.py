@@ -426,3 +426,52 @@ def _quietly(call, *args, **kwargs):
         call(*args, **kwargs)
     except (ConnectionError, http.client.HTTPException, OSError):
         pass
+
+
+def hostile_zones():
+    """Issue 16's hostile plans: an alias bomb as a key (436 bytes), and 245 ranges of
+    4,096 ports (1,003,520 identities; 200 of them made 819,200 identities and 815 MB)."""
+    levels = "abcdefghijklm"
+    lines = ["a: &a [lol,lol,lol,lol,lol,lol,lol,lol]"]
+    lines += [f"{c}: &{c} [" + ",".join([f"*{p}"] * 8) + "]" for p, c in zip(levels, levels[1:])]
+    bomb = "\n".join(lines + ["? *m", ": boom", ""])
+    assert len(bomb) == 436
+    huge = ("apiVersion: zoneboot/v1\nzone: lab\ndomain: lab.example.net\nroles: { compute: {} }\npods:\n"
+            "  - name: p01\n    networks: { servers: { subnet: 198.18.0.0/15 } }\n    switches:\n")
+    for s in range(245):
+        huge += (f"      - name: s{s}\n        ports:\n"
+                 f"          - {{ ports: swp1-swp4096, rack: {s}, role: compute, network: servers, address: 198.18.0.10 }}\n")
+    return bomb, huge
+
+
+def test_hostile_plans_are_refused_with_positions_while_reads_go_on(server):
+    """Unauthenticated plans that used to stall the loader (and, holding the administrator,
+    every read and write of the admin API) are refused with a positioned error; reads keep
+    answering while they are loaded, and the running revision stays."""
+    bomb, huge = hostile_zones()
+    answers = {}
+
+    def plan(name, text):
+        answers[name] = server.api("POST", "/v1/plan", {"source": {"zoneFile": name, "text": text, "files": {}}})
+
+    threads = [threading.Thread(target=plan, args=(name, text)) for name, text in (("bomb.yaml", bomb), ("huge.yaml", huge))]
+    for thread in threads:
+        thread.start()
+    reads = 0
+    while any(thread.is_alive() for thread in threads) or reads == 0:
+        assert server.revision()["id"] == 1
+        reads += 1
+    for thread in threads:
+        thread.join()
+    status, answer = answers["bomb.yaml"]
+    assert status == 422, answer
+    [diagnostic] = answer["diagnostics"]
+    assert diagnostic["message"].startswith("an alias used as a key")
+    assert (diagnostic["at"]["file"], diagnostic["at"]["line"], diagnostic["at"]["column"]) == ("bomb.yaml", 14, 3)
+    status, answer = answers["huge.yaml"]
+    assert status == 422, answer
+    [diagnostic] = answer["diagnostics"]
+    assert diagnostic["path"] == "pods[0].switches[244].ports[0]"
+    assert "take the zone past 1000000 identities" in diagnostic["message"]
+    assert (diagnostic["at"]["line"], diagnostic["at"]["column"]) == (8 + 3 * 244 + 3, 22)
+    assert server.revision()["id"] == 1
