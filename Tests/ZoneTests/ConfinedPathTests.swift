@@ -100,7 +100,7 @@ import Testing
         #expect(error.message.contains("outside the zone's folder"), "\(error.message)")
     }
 
-    @Test func credentialsOutsideTheFolderAreRefused() throws {
+    @Test func credentialsAreAbsoluteOrInsideTheFolder() throws {
         let workspace = try Workspace()
         defer { workspace.remove() }
         try workspace.link("bmc.json", to: workspace.secret)
@@ -116,6 +116,9 @@ import Testing
         let linkedError = try #require(onlyError(linked))
         #expect(linkedError.path == "hooks.register-bmc.credentials")
         #expect(linkedError.message.contains("outside the zone's folder"), "\(linkedError.message)")
+        // An absolute path names a secret kept out of the zone's folder on purpose.
+        let absolute = workspace.load([(hook, registration.replacingOccurrences(of: "bmc.json", with: "/etc/zoneboot/bmc.json"))])
+        if case .failure(let error) = absolute { Issue.record("an absolute credentials path is refused: \(error)") }
     }
 
     @Test func filesInSubfoldersAndSymlinksThatStayInsideLoad() throws {

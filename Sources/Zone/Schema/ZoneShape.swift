@@ -84,8 +84,8 @@ enum ZoneShape {
         F("builtin", .scalar(.oneOf(BuiltinHook.allCases.map(\.rawValue))),
           "a hook built into zonebootd: redfish-register (one of run, url, builtin)"),
         F("timeout", .scalar(.duration), "how long one run may take before it is killed (default 30s)"),
-        F("credentials", .scalar(.path),
-          "redfish-register: JSON file with username and password, mode 0600, inside the zone file's folder"),
+        F("credentials", .scalar(.text),
+          "redfish-register: JSON file with username and password, mode 0600: absolute, or relative and inside the zone file's folder"),
         F("tls", .scalar(.oneOf(HookTLS.allCases.map(\.rawValue))),
           "HTTPS peers: verify (default) or accept-self-signed (BMCs' factory certificates)"),
     ])

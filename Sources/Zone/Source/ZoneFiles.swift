@@ -125,11 +125,15 @@ struct TemplateReader<Files: ZoneFileAccess> {
             for file in profile.files { readTemplate(file.template) }
         }
         for hook in spec.hooks {
-            // Read by zonebootd when the hook runs, and sent to the BMC: it must stay inside too.
-            // Paths that `ZonePath` refuses are reported by the shape check and never opened.
-            if let credentials = hook.credentials, ZonePath.problem(credentials.value) == nil,
-               let escape = files.escape(credentials.value) {
-                diagnostics.append(Diagnostic(path: credentials.path, "credentials \(escape)", at: credentials.at))
+            // A secret, read by zonebootd only when the hook runs: never packed into a revision or
+            // served. It may live outside the zone's folder (kept out of the zone's repository),
+            // named by an absolute path; a relative one must stay inside like every other path.
+            if let credentials = hook.credentials, !credentials.value.hasPrefix("/") {
+                if let problem = ZonePath.problem(credentials.value) {
+                    diagnostics.append(Diagnostic(path: credentials.path, problem, at: credentials.at))
+                } else if let escape = files.escape(credentials.value) {
+                    diagnostics.append(Diagnostic(path: credentials.path, "credentials \(escape)", at: credentials.at))
+                }
             }
             guard let run = hook.run, ZonePath.problem(run.value) == nil else { continue }
             let name = files.displayName(run.value)
