@@ -43,9 +43,12 @@ public actor ZoneAdministrator {
     private let leases: CommittedLeases
     private let logger: Logger
     private var running: RevisionSummary
+    #if DEBUG
     /// Test-only: `ZONEBOOT_TEST_CRASH_AT=before-append|after-append|after-swap` kills the
     /// process with SIGKILL at that point of the next apply, for the crash-safety e2e test.
+    /// Compiled into debug builds only (what `make test` runs): a release zonebootd ignores the variable.
     private let crashPoint = ProcessInfo.processInfo.environment["ZONEBOOT_TEST_CRASH_AT"]
+    #endif
 
     public init(holder: RevisionHolder, running: RevisionSummary, store: any RevisionStore, leases: CommittedLeases,
                 logger: Logger) {
@@ -189,9 +192,12 @@ public actor ZoneAdministrator {
                           impact: impact), revision)
     }
 
+    /// Does nothing in a release build (see `crashPoint`).
     private func crash(at point: String) {
+        #if DEBUG
         guard crashPoint == point else { return }
         logger.critical("ZONEBOOT_TEST_CRASH_AT=\(point): killing this process (test hook)")
         kill(getpid(), SIGKILL)
+        #endif
     }
 }
