@@ -141,3 +141,19 @@ import Zone
         #expect(try ZoneLoader.load(source: back.source).identities == revision.identities)
     }
 }
+
+@Suite struct TerminalTextTests {
+    @Test func controlCharactersAreShownNotObeyed() {
+        #expect(terminalEscaped("evil\u{1B}[2J\u{1B}]0;title\u{07}\rover\u{00}written")
+            == #"evil\x1b[2J\x1b]0;title\x07\x0dover\x00written"#)
+        #expect(terminalEscaped("tab\there\nnext\u{7F}") == #"tab\x09here\x0anext\x7f"#)
+        // C1 controls (U+009B is a one-character CSI on some terminals) and bidirectional overrides.
+        #expect(terminalEscaped("a\u{9B}31mb\u{85}c\u{202E}d\u{2066}") == #"a\u{9b}31mb\u{85}c\u{202e}d\u{2066}"#)
+    }
+
+    @Test func printableTextIsKeptAsItIs() {
+        for text in ["", "ProLiant DL380 Gen10", "CZ2D1234 \\x1b", "Ünïcödé 服务器 🚀", "a:b/c;d=e[f]"] {
+            #expect(terminalEscaped(text) == text)
+        }
+    }
+}
