@@ -310,7 +310,8 @@ def test_a_token_file_that_is_a_symlink_or_not_ours_is_refused(tmp_path):
 
 
 # What a machine might send: clear the screen, set the window title, ring, return to the
-# start of the line and overwrite it, DEL, a C1 CSI, NUL.
+# start of the line and overwrite it, DEL, a C1 CSI, NUL (text read back from SQLite ends
+# at a NUL, so here it only must not appear raw; TerminalTextTests shows it escaped).
 HOSTILE = "evil\x1b[2J\x1b]0;owned\x07\rSAFE\x7f\u009b31m\x00end"
 RAW_CONTROLS = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
 
