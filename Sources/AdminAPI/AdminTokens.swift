@@ -1,22 +1,33 @@
 import Foundation
+import Synchronization
 
 /// The admin API's bearer tokens, read from a file of `name:token` lines (`#` comments
-/// and blank lines ignored). The name is who applied, in the history.
+/// and blank lines ignored; LF or CRLF endings). The name is who applied, in the history.
 ///
-/// The file must be readable by its owner only (mode 0600 or stricter): a token anyone
-/// on the host can read authenticates nobody.
+/// The file must be a regular file (not a symbolic link, FIFO or device), owned by the user
+/// running zonebootd or by root, and readable by its owner only (mode 0600 or stricter):
+/// a token anyone else on the host can read or replace authenticates nobody.
 public struct AdminTokens: Sendable, Equatable {
     public enum Problem: Error, Equatable, CustomStringConvertible {
         case unreadable(String, reason: String)
+        case notRegularFile(String, kind: String)
+        case wrongOwner(String, owner: UInt32, expected: UInt32)
         case tooOpen(String, mode: String)
+        case tooLarge(String)
         case badLine(String, line: Int, reason: String)
         case empty(String)
 
         public var description: String {
             switch self {
             case .unreadable(let path, let reason): "cannot read the token file \(path): \(reason)"
+            case .notRegularFile(let path, let kind):
+                "the token file \(path) is \(kind): it must be a regular file (not a symbolic link, FIFO or device)"
+            case .wrongOwner(let path, let owner, let expected):
+                "the token file \(path) is owned by uid \(owner): it must belong to the user running zonebootd "
+                    + "(uid \(expected)) or root (chown \(expected) \(path))"
             case .tooOpen(let path, let mode):
                 "the token file \(path) has mode \(mode): group and others must not read it (chmod 600 \(path))"
+            case .tooLarge(let path): "the token file \(path) is larger than \(AdminTokens.maximumFileSize) bytes"
             case .badLine(let path, let line, let reason): "\(path):\(line): \(reason)"
             case .empty(let path): "the token file \(path) holds no token"
             }
@@ -25,24 +36,79 @@ public struct AdminTokens: Sendable, Equatable {
 
     /// Tokens shorter than this are refused: they are guessable.
     public static let minimumLength = 16
+    /// A token file is a few lines; anything this large is not one.
+    public static let maximumFileSize = 1 << 20
 
     private let names: [String: String]
 
     public init(tokens: [String: String]) { names = tokens }
 
-    /// Reads and checks the file: its mode first, then every line.
+    /// How many tokens there are (for the log, never the tokens themselves).
+    public var count: Int { names.count }
+
+    /// Reads and checks the file: what it is, its owner and mode first, then every line.
+    /// The checks run on the path (without following a symbolic link) and again on the file
+    /// opened, so a file swapped in between is refused rather than read.
     public static func load(path: String) throws(Problem) -> AdminTokens {
         var info = stat()
-        guard stat(path, &info) == 0 else { throw .unreadable(path, reason: String(cString: strerror(errno))) }
+        guard lstat(path, &info) == 0 else { throw .unreadable(path, reason: String(cString: strerror(errno))) }
+        try check(info, path: path)
+        // O_NONBLOCK: a FIFO swapped in after the check must not hang the open; O_NOFOLLOW: nor a link.
+        let descriptor = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+        guard descriptor >= 0 else { throw .unreadable(path, reason: String(cString: strerror(errno))) }
+        defer { close(descriptor) }
+        guard fstat(descriptor, &info) == 0 else { throw .unreadable(path, reason: String(cString: strerror(errno))) }
+        try check(info, path: path)
+        return try parse(String(decoding: try readAll(descriptor, path: path), as: UTF8.self), path: path)
+    }
+
+    /// A regular file, owned by whoever runs this process or root, that group and others cannot read.
+    private static func check(_ info: stat, path: String) throws(Problem) {
+        let type = info.st_mode & S_IFMT
+        guard type == S_IFREG else { throw .notRegularFile(path, kind: describe(fileType: type)) }
+        let user = geteuid()
+        guard info.st_uid == user || info.st_uid == 0 else {
+            throw .wrongOwner(path, owner: UInt32(info.st_uid), expected: UInt32(user))
+        }
         let permissions = info.st_mode & 0o777
         guard permissions & 0o077 == 0 else { throw .tooOpen(path, mode: String(permissions, radix: 8)) }
-        guard let data = FileManager.default.contents(atPath: path) else { throw .unreadable(path, reason: "cannot be read") }
-        return try parse(String(decoding: data, as: UTF8.self), path: path)
+    }
+
+    private static func describe(fileType type: mode_t) -> String {
+        switch type {
+        case S_IFLNK: "a symbolic link"
+        case S_IFDIR: "a directory"
+        case S_IFIFO: "a FIFO"
+        case S_IFCHR: "a character device"
+        case S_IFBLK: "a block device"
+        case S_IFSOCK: "a socket"
+        default: "not a regular file"
+        }
+    }
+
+    private static func readAll(_ descriptor: Int32, path: String) throws(Problem) -> [UInt8] {
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw .unreadable(path, reason: String(cString: strerror(errno)))
+            }
+            if count == 0 { return bytes }
+            bytes += chunk[..<count]
+            if bytes.count > maximumFileSize { throw .tooLarge(path) }
+        }
+    }
+
+    /// The lines of a token file, LF or CRLF (Swift reads "\r\n" as one newline character).
+    private static func lines(_ text: String) -> [Substring] {
+        text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)
     }
 
     public static func parse(_ text: String, path: String) throws(Problem) -> AdminTokens {
         var tokens: [String: String] = [:]
-        for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        for (index, raw) in lines(text).enumerated() {
             let line = raw.trimmingCharacters(in: .whitespaces)
             if line.isEmpty || line.hasPrefix("#") { continue }
             guard let colon = line.firstIndex(of: ":") else {
@@ -60,11 +126,22 @@ public struct AdminTokens: Sendable, Equatable {
         return AdminTokens(tokens: tokens)
     }
 
-    /// The name of whoever presents `Authorization: Bearer <token>`, or nil. Every token
-    /// is compared in full, so the time taken does not tell how much of a guess was right.
+    /// The token a client's file holds (zonectl's --token-file): the first line that is not
+    /// blank or a comment, as `name:token` like the server's file or a bare token; nil if none.
+    public static func clientToken(in text: String) -> String? {
+        guard let line = lines(text).map({ $0.trimmingCharacters(in: .whitespaces) })
+            .first(where: { !$0.isEmpty && !$0.hasPrefix("#") }) else { return nil }
+        let token = line.firstIndex(of: ":").map { String(line[line.index(after: $0)...]) } ?? line
+        return token.isEmpty ? nil : token
+    }
+
+    /// The name of whoever presents `Authorization: Bearer <token>`, or nil. The scheme is
+    /// case-insensitive (RFC 9110 section 11.1: `bearer` works too). Every token is compared
+    /// in full, so the time taken does not tell how much of a guess was right.
     public func name(authorization header: String?) -> String? {
-        guard let header, header.hasPrefix("Bearer ") else { return nil }
-        let offered = Array(header.dropFirst("Bearer ".count).utf8)
+        guard let header, let space = header.firstIndex(of: " "),
+              header[..<space].lowercased() == "bearer" else { return nil }
+        let offered = Array(header[space...].drop { $0 == " " }.utf8)
         var found: String?
         for (token, name) in names {
             let expected = Array(token.utf8)
@@ -74,4 +151,37 @@ public struct AdminTokens: Sendable, Equatable {
         }
         return found
     }
+}
+
+/// The token file zonebootd runs with, read again on SIGHUP so that a token removed from
+/// the file stops working without a restart. A file that no longer passes `AdminTokens.load`
+/// leaves the tokens as they were: a typo must not lock every operator out (or let anyone in).
+public final class AdminTokenFile: Sendable {
+    public let path: String
+    private let current: Mutex<AdminTokens>
+
+    /// Reads the file; throws what is wrong with it.
+    public convenience init(path: String) throws(AdminTokens.Problem) {
+        self.init(path: path, tokens: try AdminTokens.load(path: path))
+    }
+
+    /// Tokens already read (or made by a test) standing for the file at `path`.
+    public init(path: String, tokens: AdminTokens) {
+        self.path = path
+        current = Mutex(tokens)
+    }
+
+    public var tokens: AdminTokens { current.withLock { $0 } }
+
+    /// Reads the file again and uses it from the next request on; on a problem, throws it
+    /// and keeps the tokens it had.
+    @discardableResult
+    public func reload() throws(AdminTokens.Problem) -> AdminTokens {
+        let tokens = try AdminTokens.load(path: path)
+        current.withLock { $0 = tokens }
+        return tokens
+    }
+
+    /// `AdminTokens.name(authorization:)` with the tokens read last.
+    public func name(authorization header: String?) -> String? { tokens.name(authorization: header) }
 }

@@ -16,7 +16,7 @@ import Zone
 /// and its leases, the admin tokens, the boot loaders.
 struct LoadedState {
     var stateDirectory: String
-    var tokens: AdminTokens?
+    var tokens: AdminTokenFile?
     var revisionStore: SQLiteRevisionStore
     var running: RevisionSummary
     var revisions: RevisionHolder
@@ -31,7 +31,7 @@ extension ZoneBootD {
     /// Throws what keeps zonebootd from starting (a broken zone, an unreadable token file or database).
     func load(logger: Logger) throws -> LoadedState {
         let stateDirectory = state ?? ProcessInfo.processInfo.environment["ZONEBOOT_STATE"] ?? "/var/lib/zoneboot"
-        let tokens = try adminTokenFile.map { path throws(AdminTokens.Problem) in try AdminTokens.load(path: path) }
+        let tokens = try adminTokenFile.map { path throws(AdminTokens.Problem) in try AdminTokenFile(path: path) }
         let revisionStore = try SQLiteRevisionStore(stateDirectory: stateDirectory)
         let (revision, running) = try ZoneAdministrator.startingRevision(zoneFile: zone, store: revisionStore, logger: logger)
         logger.info("zone \(revision.zoneName) \(running.label) running: \(revision.identities.count) identities")
@@ -94,7 +94,8 @@ extension ZoneBootD {
         let servers: [(any Service)?] = [dhcp] + listeners + [tftp]
         return [CountersReporter(gate: gate, writers: writers)] + servers.compactMap { $0 }
             + [HookRunnerService(runner: runner, clients: hookClients, gate: gate),
-               ReloadOnHangup(hangups: hangups, administrator: administrator, zoneFile: zone, logger: logger)]
+               ReloadOnHangup(hangups: hangups, administrator: administrator, zoneFile: zone, tokens: state.tokens,
+                              logger: logger)]
     }
 
     private var rateLimit: RequestRateLimit { RequestRateLimit(perMAC: maxRequestsPerMAC, perCircuit: maxRequestsPerCircuit) }

@@ -1,3 +1,4 @@
+import AdminAPI
 import Foundation
 import Logging
 import Server
@@ -109,20 +110,32 @@ struct CountersReporter: Service {
     }
 }
 
-/// SIGHUP re-reads the zone file through the admin path (validate, plan, record, swap);
+/// SIGHUP re-reads the admin token file (a removed token stops working; a broken file keeps
+/// the tokens read before), then the zone file through the admin path (validate, plan, record, swap);
 /// logs "stopping" when the group shuts down (it is the group's last service: the first stopped).
 /// `hangups` is trapped before anything listens: a SIGHUP sent once the server answers is never lost.
 struct ReloadOnHangup: Service {
     let hangups: UnixSignalsSequence
     let administrator: ZoneAdministrator
     let zoneFile: String
+    let tokens: AdminTokenFile?
     let logger: Logger
 
     func run() async throws {
         for await _ in hangups.cancelOnGracefulShutdown() {
+            if let tokens { reloadTokens(tokens) }
             await administrator.reload(zoneFile: zoneFile, now: Int64(Date().timeIntervalSince1970))
         }
         if Task.isShuttingDownGracefully { logger.info("stopping") }
+    }
+
+    private func reloadTokens(_ file: AdminTokenFile) {
+        do {
+            let tokens = try file.reload()
+            logger.notice("SIGHUP: re-read the token file \(file.path): \(tokens.count) token(s)")
+        } catch {
+            logger.error("SIGHUP: token file not re-read, the \(file.tokens.count) token(s) read before stay in use: \(error)")
+        }
     }
 }
 

@@ -29,7 +29,8 @@ struct ZoneBootD: AsyncParsableCommand {
             revision wins; with none, the zone file is recorded as revision 1. Changes arrive \
             through the admin API (`zonectl apply --server`) or SIGHUP, which re-reads the zone \
             file through the same path: validate, plan, record, swap (a broken file is rejected \
-            and the running revision kept). SIGTERM and SIGINT stop after in-flight writes.
+            and the running revision kept); SIGHUP also re-reads --admin-token-file (a broken one keeps \
+            the tokens read before). SIGTERM and SIGINT stop after in-flight writes.
             """)
 
     @Option(help: "The zone file (YAML).")
@@ -104,7 +105,10 @@ struct ZoneBootD: AsyncParsableCommand {
     var adminPort = AdminAPI.defaultPort
 
     @Option(help: ArgumentHelp("File of `name:token` lines whose bearer tokens may change the zone; mode 0600.",
-                               discussion: "Without it the admin API is read-only. The name is recorded in history."))
+                               discussion: """
+                                   Without it the admin API is read-only. The name is recorded in history. A regular \
+                                   file owned by the user running zonebootd (or root); re-read on SIGHUP.
+                                   """))
     var adminTokenFile: String?
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")

@@ -52,14 +52,15 @@ struct AdminClient {
             }
         }
         guard let problem = try? JSONDecoder().decode(APIError.self, from: answer.body) else {
-            throw fail("\(base) answered HTTP \(answer.status): \(String(decoding: answer.body.prefix(500), as: UTF8.self))")
+            throw fail("\(base) answered HTTP \(answer.status): "
+                       + terminalEscaped(String(decoding: answer.body.prefix(500), as: UTF8.self)))
         }
         if let rendered = problem.rendered {
             // A zone that does not load: exactly what `zonectl validate` prints, and its exit status.
             printError(rendered, terminator: "")
             throw ExitCode.failure
         }
-        throw fail("\(problem.error) (HTTP \(answer.status))")
+        throw fail("\(terminalEscaped(problem.error)) (HTTP \(answer.status))")
     }
 
     private func token() throws -> String {
@@ -67,11 +68,9 @@ struct AdminClient {
             throw fail("changing the zone needs a token: pass --token-file or set ZONEBOOT_TOKEN_FILE")
         }
         guard let data = FileManager.default.contents(atPath: path) else { throw fail("cannot read the token file \(path)") }
-        let line = String(decoding: data, as: UTF8.self).split(separator: "\n")
-            .map { $0.trimmingCharacters(in: .whitespaces) }.first { !$0.isEmpty && !$0.hasPrefix("#") } ?? ""
-        // `name:token` as in the server's file, or a bare token.
-        let token = line.firstIndex(of: ":").map { String(line[line.index(after: $0)...]) } ?? line
-        guard !token.isEmpty else { throw fail("the token file \(path) holds no token") }
+        guard let token = AdminTokens.clientToken(in: String(decoding: data, as: UTF8.self)) else {
+            throw fail("the token file \(path) holds no token")
+        }
         return token
     }
 

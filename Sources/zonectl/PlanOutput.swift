@@ -11,6 +11,7 @@ func renderSavedPlan(_ saved: SavedPlan, source: String, color: Bool) -> String 
         + (saved.plan.hasChanges ? renderImpact(saved.impact) : "")
 }
 
+/// Names and locations may come from what machines sent (discovery): escaped for the terminal.
 func renderImpact(_ impact: LiveImpact) -> String {
     guard !impact.isEmpty else { return "\nLive impact: no machine holding a lease now is affected.\n" }
     var lines = ["", "Live impact: \(impact.count) machine(s) holding a lease now:"]
@@ -33,7 +34,7 @@ func renderImpact(_ impact: LiveImpact) -> String {
         lines.append("  + discovered \(found.mac)  \(found.location)  \(found.address) → \(found.newName) \(found.newAddress)"
                      + "  (port now declared: becomes a known host at its next renewal)")
     }
-    return lines.joined(separator: "\n") + "\n"
+    return lines.map(terminalEscaped).joined(separator: "\n") + "\n"
 }
 
 /// The zone file and its templates as the server should see them. The server validates

@@ -1,3 +1,4 @@
+import AdminAPI
 import ArgumentParser
 import Foundation
 import Zone
@@ -33,7 +34,9 @@ func fail(_ message: String) -> ExitCode {
 }
 
 /// Columns padded to their widest cell, two spaces apart: every table zonectl prints.
-func printTable(_ rows: [[String]]) {
+/// Cells are terminal-escaped: tables show what machines sent (hosts, bmcs, events, leases).
+func printTable(_ cells: [[String]]) {
+    let rows = cells.map { $0.map(terminalEscaped) }
     guard let columns = rows.first?.count else { return }
     let widths = (0..<columns).map { column in rows.map { $0[column].count }.max() ?? 0 }
     for row in rows {

@@ -119,7 +119,8 @@ private struct PeerContext: PeerAddressRequestContext {
         let leases = CommittedLeases([])
         let administrator = ZoneAdministrator(holder: RevisionHolder(revision), running: summary, store: store,
                                               leases: leases, logger: logger)
-        return buildAdminRouter(administrator: administrator, tokens: tokens, leases: leases)
+        return buildAdminRouter(administrator: administrator, tokens: tokens.map { AdminTokenFile(path: "tokens", tokens: $0) },
+                                leases: leases)
     }
 
     private struct Answer {
@@ -129,14 +130,17 @@ private struct PeerContext: PeerAddressRequestContext {
     }
 
     private func send(_ uri: String, _ method: HTTPRequest.Method = .post, body: some Encodable, token: String? = nil,
+                      scheme: String = "Bearer",
                       tokens: AdminTokens? = AdminTokens(tokens: [AdminRouterTests.token: "operator"])) async throws -> Answer {
-        try await send(uri, method, bytes: ByteBuffer(bytes: try JSONEncoder().encode(body)), token: token, tokens: tokens)
+        try await send(uri, method, bytes: ByteBuffer(bytes: try JSONEncoder().encode(body)), token: token, scheme: scheme,
+                       tokens: tokens)
     }
 
     private func send(_ uri: String, _ method: HTTPRequest.Method = .post, bytes: ByteBuffer?, token: String? = nil,
+                      scheme: String = "Bearer",
                       tokens: AdminTokens? = AdminTokens(tokens: [AdminRouterTests.token: "operator"])) async throws -> Answer {
         var fields: HTTPFields = [.contentType: "application/json"]
-        if let token { fields[.authorization] = "Bearer \(token)" }
+        if let token { fields[.authorization] = "\(scheme) \(token)" }
         let headers = fields
         return try await Application(router: router(tokens: tokens)).test(.router) { client in
             try await client.execute(uri: uri, method: method, headers: headers, body: bytes) { response in
@@ -155,6 +159,15 @@ private struct PeerContext: PeerAddressRequestContext {
         #expect(none.error?.error == "a valid 'Authorization: Bearer <token>' is required to change the zone")
         #expect(try await send("/v1/rollback", body: RollbackRequest(revision: 1, baseRevision: running, message: nil),
                                token: "not-the-token-at-all").status == .unauthorized)
+    }
+
+    @Test func theBearerSchemeIsCaseInsensitive() async throws {
+        // RFC 9110 section 11.1: auth schemes are case-insensitive. The running zone again: 200, nothing recorded.
+        for scheme in ["bearer", "BEARER", "bEaReR"] {
+            #expect(try await send("/v1/apply", body: apply, token: Self.token, scheme: scheme).status == .ok)
+        }
+        #expect(try await send("/v1/apply", body: apply, token: Self.token, scheme: "Basic").status == .unauthorized)
+        #expect(try await send("/v1/apply", body: apply, token: Self.token, scheme: "Bearerx").status == .unauthorized)
     }
 
     @Test func withoutATokenFileReadsWorkAndWritesAre401() async throws {

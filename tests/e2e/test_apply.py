@@ -6,6 +6,7 @@ Servers on 127.0.0.1 use high ports and receive no DHCP; DHCP traffic only flows
 namespaces the tests make (198.18.0.0/15).
 """
 import http.client
+import ipaddress
 import json
 import os
 import re
@@ -255,6 +256,106 @@ def test_sighup_reloads_the_zone_file_through_the_same_path(server):
     assert server.revision()["id"] == 2
     hosts = {h["name"]: h["address"] for h in server.api("GET", "/v1/hosts")[1]}
     assert hosts["ex-p01-r01-u04"] == new
+
+
+def test_sighup_rereads_the_token_file_a_removed_token_stops_working(server):
+    """SIGHUP re-reads --admin-token-file (CRLF lines match): a token taken out of the file
+    is refused from then on, without a restart; a broken file keeps the tokens read before."""
+    def write(token):
+        body = {"source": source(server.zone), "baseRevision": server.revision()["id"]}
+        return server.api("POST", "/v1/apply", body, token=token)[0]
+
+    def hang_up_and_wait(message, times):
+        os.kill(server.proc.pid, signal.SIGHUP)
+        wait_for(lambda: server.log.read_text().count(message) >= times, timeout=20, what=message)
+
+    ops, ci = server.tokens["ops"], server.tokens["ci"]
+    assert write(ops) == 200 and write(ci) == 200
+    # ci revoked; the file now has CRLF endings (written on Windows, say); mode stays 0600.
+    server.tokens_file.write_bytes(f"# name:token\r\nops:{ops}\r\n".encode())
+    hang_up_and_wait("re-read the token file", 1)
+    assert write(ci) == 401
+    assert write(ops) == 200
+    # A typo, then a file others can read: refused with the reason in the log, ops still works.
+    server.tokens_file.write_text("ops:short\n")
+    hang_up_and_wait("token file not re-read", 1)
+    assert "shorter than 16 characters" in server.log.read_text()
+    assert write(ops) == 200 and write(ci) == 401
+    server.tokens_file.write_text(f"ops:{ops}\nci:{ci}\n")
+    server.tokens_file.chmod(0o644)
+    hang_up_and_wait("token file not re-read", 2)
+    assert "chmod 600" in server.log.read_text()
+    assert write(ops) == 200 and write(ci) == 401
+    assert server.revision()["id"] == 1
+
+
+def test_a_token_file_that_is_a_symlink_or_not_ours_is_refused(tmp_path):
+    tokens_file, _ = write_tokens(tmp_path)
+    zone = example_zone(tmp_path, 1, 1, 4)
+    link = tmp_path / "tokens-link"
+    link.symlink_to(tokens_file)
+
+    def start(path):
+        args = [str(ZONEBOOTD), "--zone", str(zone), "--state", str(tmp_path / "state"), "--listen", "127.0.0.1",
+                "--dhcp-port", "0", "--http-port", "0", "--tftp-port", "0", "--admin-port", "0",
+                "--admin-token-file", str(path)]
+        return subprocess.run(args, capture_output=True, text=True, timeout=60)
+
+    result = start(link)
+    assert result.returncode != 0 and f"{link} is a symbolic link" in result.stderr
+    if os.geteuid() == 0:
+        os.chown(tokens_file, 4242, 4242)
+        result = start(tokens_file)
+        assert result.returncode != 0 and "is owned by uid 4242" in result.stderr
+
+
+# What a machine might send: clear the screen, set the window title, ring, return to the
+# start of the line and overwrite it, DEL, a C1 CSI, NUL (text read back from SQLite ends
+# at a NUL, so here it only must not appear raw; TerminalTextTests shows it escaped).
+HOSTILE = "evil\x1b[2J\x1b]0;owned\x07\rSAFE\x7f\u009b31m\x00end"
+RAW_CONTROLS = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
+
+
+def test_zonectl_prints_what_machines_sent_escaped(tmp_path):
+    """Strings from DHCP clients, BMCs and webhooks reach `zonectl hosts`, `leases`, `bmcs`
+    and `events` escaped (`\\x1b`), never as raw control characters; --json keeps the value."""
+    tokens_file, _ = write_tokens(tmp_path)
+    srv = LocalServer(tmp_path, example_zone(tmp_path, 1, 1, 4), tokens_file)
+    try:
+        host = next(h for h in srv.api("GET", "/v1/hosts")[1] if h["kind"] == "host")
+        pod, switch, port = host["location"].split("/")
+        srv.stop()
+        now = int(time.time())
+        db = sqlite3.connect(srv.state / "zoneboot.sqlite")
+        with db:
+            db.execute("INSERT INTO lease (address, mac, pod, switch, port, name, state, expires_at, updated_at, "
+                       "device_kind, device_model, device_serial) VALUES (?, ?, ?, ?, ?, ?, 'bound', ?, ?, 'pxe', ?, ?)",
+                       (int(ipaddress.IPv4Address(host["address"])), bytes.fromhex("02aabbccdd01"), pod, switch, port,
+                        host["name"], now + 3600, now, HOSTILE, HOSTILE))
+            db.execute("INSERT INTO bmc (name, address, mac, hostname, manufacturer, model, serial, bios_version, "
+                       "bmc_firmware, registered_at) VALUES ('bmc1', ?, '02:aa:bb:cc:dd:02', ?, ?, ?, ?, ?, ?, ?)",
+                       (int(ipaddress.IPv4Address("198.18.0.9")), HOSTILE, HOSTILE, HOSTILE, HOSTILE, HOSTILE,
+                        HOSTILE, now))
+            db.execute("INSERT INTO event (type, at, body, attempts, dead_at, last_error) VALUES (?, ?, '{}', 3, ?, ?)",
+                       ("lease.acked", now, now, HOSTILE))
+        db.close()
+        srv.start()
+        outputs = {
+            "hosts": srv.zonectl("hosts", check=0).stdout,
+            "leases": srv.zonectl("leases", check=0).stdout,
+            "bmcs": srv.zonectl("bmcs", "--state", srv.state, check=0).stdout,
+            "events": srv.zonectl("events", "--state", srv.state, check=0).stdout,
+        }
+        escaped = r"evil\x1b[2J\x1b]0;owned\x07\x0dSAFE\x7f\u{9b}31m"
+        for command, out in outputs.items():
+            assert not RAW_CONTROLS.search(out), f"zonectl {command} printed a raw control character: {out!r}"
+        for command in ("hosts", "bmcs", "events"):
+            assert escaped in outputs[command], f"zonectl {command}: {outputs[command]!r}"
+        # JSON is escaped by JSON and keeps the value as sent.
+        hosts = json.loads(srv.zonectl("hosts", "--json", check=0).stdout)
+        assert next(h for h in hosts if h["name"] == host["name"])["model"].startswith("evil\x1b[2J\x1b]0;owned\x07\r")
+    finally:
+        srv.stop()
 
 
 class AdminDHCPLab(DHCPLab):

@@ -28,7 +28,8 @@ public struct AdminRequestContext: RequestContext {
 ///
 /// Reads are open (the listener is local by default); every write is authenticated and
 /// recorded in history under the token's name. Without `tokens` every write is refused.
-public func buildAdminRouter(administrator: ZoneAdministrator, tokens: AdminTokens?, leases: CommittedLeases)
+/// Each request is checked against the tokens read last (`AdminTokenFile.reload` on SIGHUP).
+public func buildAdminRouter(administrator: ZoneAdministrator, tokens: AdminTokenFile?, leases: CommittedLeases)
     -> Router<AdminRequestContext> {
     let router = Router(context: AdminRequestContext.self)
     router.get("/v1/revision") { _, _ in json(await administrator.current) }
@@ -64,10 +65,10 @@ public func buildAdminRouter(administrator: ZoneAdministrator, tokens: AdminToke
     return router
 }
 
-/// Lets a write through only with a bearer token of the token file, and records whose it is.
+/// Lets a write through only with a bearer token of the token file as read last, and records whose it is.
 struct AdminAuthentication: RouterMiddleware {
     typealias Context = AdminRequestContext
-    let tokens: AdminTokens?
+    let tokens: AdminTokenFile?
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let author = tokens?.name(authorization: request.headers[.authorization]) else {

@@ -46,9 +46,12 @@ public actor ZoneAdministrator {
     private let leases: CommittedLeases
     private let logger: Logger
     private var running: RevisionSummary
+    #if DEBUG
     /// Test-only: `ZONEBOOT_TEST_CRASH_AT=before-append|after-append|after-swap` kills the
     /// process with SIGKILL at that point of the next apply, for the crash-safety e2e test.
+    /// Compiled into debug builds only (what `make test` runs): a release zonebootd ignores the variable.
     private let crashPoint = ProcessInfo.processInfo.environment["ZONEBOOT_TEST_CRASH_AT"]
+    #endif
     /// Where zones are loaded and planned: one at a time (each may take a large share of
     /// memory), on a Dispatch thread rather than one of Swift's few cooperative threads,
     /// which serve every HTTP request.
@@ -236,9 +239,12 @@ public actor ZoneAdministrator {
                           impact: impact), revision)
     }
 
+    /// Does nothing in a release build (see `crashPoint`).
     private func crash(at point: String) {
+        #if DEBUG
         guard crashPoint == point else { return }
         logger.critical("ZONEBOOT_TEST_CRASH_AT=\(point): killing this process (test hook)")
         kill(getpid(), SIGKILL)
+        #endif
     }
 }
