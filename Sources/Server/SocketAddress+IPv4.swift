@@ -12,6 +12,13 @@ extension SocketAddress {
 
     /// The IPv4 address as a number (0 for anything else): a key for per-client limits.
     var ipv4Value: UInt32 { ipv4Address?.value ?? 0 }
+
+    /// `127.0.0.1:80`, as logs and operators write an endpoint (NIO's own description
+    /// reads `[IPv4]127.0.0.1/127.0.0.1:80`).
+    public var endpointText: String {
+        guard let address = ipv4Address, let port else { return description }
+        return "\(address):\(port)"
+    }
 }
 
 extension SocketAddress {

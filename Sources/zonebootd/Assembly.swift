@@ -158,7 +158,7 @@ extension ZoneBootD {
         let ticket = gate.expect()
         let listener = HTTPListener(router: router, host: host, port: port, connections: connections, group: threads,
                                     logger: logger) { address in
-            logger.info("\(what) listening on \(address.map { "\($0)" } ?? host)\(mode)")
+            logger.info("\(what) listening on \(address?.endpointText ?? host)\(mode)")
             ticket.bound()
         }
         return HTTPService(listener: listener, ticket: ticket, failure: failure)

@@ -78,7 +78,7 @@ public final class TFTPServer: Sendable {
             workers.stop()
             throw error
         }
-        logger.info("TFTP listening on \(channel.localAddress.map { "\($0)" } ?? configuration.host)")
+        logger.info("TFTP listening on \(channel.localAddress?.endpointText ?? configuration.host)")
         return TFTPServer(channel: channel, statistics: statistics, workers: workers)
     }
 
