@@ -150,3 +150,26 @@ import Zone
         #expect(payload.environment["ZONEBOOT_ATTEMPT"] == "2")
     }
 }
+
+/// Links a BMC answers with are followed with the shared credentials: only on the BMC itself.
+@Suite struct RedfishPathTests {
+    @Test(arguments: ["/redfish/v1/", "/redfish/v1/Systems/1", "/redfish/v1/Managers/1/EthernetInterfaces",
+                      "/redfish/v1/Systems/System.Embedded.1", "/redfish/v1/Managers/iDRAC.Embedded.1/"])
+    func pathsOnTheServiceAreFollowed(_ id: String) {
+        #expect(RedfishPath.onService(id) == id)
+    }
+
+    @Test(arguments: [
+        "@evil.example/redfish/v1/Systems/1",      // userinfo: the host would become evil.example
+        ".evil.example/redfish/v1/Systems/1",      // a longer host name
+        ":8443/redfish/v1/Systems/1",              // another port
+        "//evil.example/redfish/v1/Systems/1",     // another authority
+        "https://evil.example/redfish/v1/",        // an absolute URL
+        "/redfish/v1/../../x", "/redfish/v1/./Systems", "/redfish//v1/Systems",
+        "/redfish/v1/Systems/1@evil.example", "/redfish/v1/Systems/1?x=1", "/redfish/v1/Systems/1#x",
+        "/redfish/v1/Systems/%2e%2e", "/redfish/v1/Sys tems", "/redfish/v1/Systems/\u{1b}[2J", "/other/v1/Systems", "",
+    ])
+    func pathsThatCouldLeaveTheServiceAreRefused(_ id: String) {
+        #expect(RedfishPath.onService(id) == nil)
+    }
+}

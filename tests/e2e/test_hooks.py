@@ -274,21 +274,36 @@ def redfish_mockup(root):
     put("Managers/1/EthernetInterfaces/1", NIC)
 
 
-def test_a_bmc_is_registered_over_redfish_once_its_service_is_up(tmp_path):
-    require_tools("ip", "dhcrelay", "dhclient", "openssl")
-    if not SUSHY_STATIC.exists():
-        pytest.fail("sushy-tools is missing: run `make deps`")
+def bmc_files(tmp_path, mode=0o600):
+    """The credentials file (secrets/bmc.json, with `mode`) and the emulators' self-signed certificate."""
     secrets = tmp_path / "secrets"
     secrets.mkdir()
     credentials = secrets / "bmc.json"
     password = "s3cret-Redfish-pw"
     credentials.write_text(json.dumps({"username": "zoneboot", "password": password}))
-    credentials.chmod(0o644)
-    mockup = tmp_path / "redfish"
-    redfish_mockup(mockup)
+    credentials.chmod(mode)
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=bmc",
                     "-keyout", tmp_path / "bmc.key", "-out", tmp_path / "bmc.crt"], check=True, capture_output=True,
                    timeout=60)
+    return credentials, password
+
+
+def redfish_emulator(the_lab, namespace, address, mockup, tmp_path):
+    """sushy-static serving `mockup` over HTTPS on address:443 in `namespace`; returns its log (requests, headers)."""
+    log = tmp_path / f"sushy-static-{address}.log"
+    the_lab.spawn(namespace, SUSHY_STATIC, "--interface", address, "--port", "443", "--mockup-files", mockup,
+                  "--ssl-certificate", tmp_path / "bmc.crt", "--ssl-key", tmp_path / "bmc.key",
+                  log=log, env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    return log
+
+
+def test_a_bmc_is_registered_over_redfish_once_its_service_is_up(tmp_path):
+    require_tools("ip", "dhcrelay", "dhclient", "openssl")
+    if not SUSHY_STATIC.exists():
+        pytest.fail("sushy-tools is missing: run `make deps`")
+    credentials, password = bmc_files(tmp_path, mode=0o644)
+    mockup = tmp_path / "redfish"
+    redfish_mockup(mockup)
     with lab() as the_lab:
         bmc = HookLab(the_lab, tmp_path, BMC_ZONE, {},
                       ("--hook-attempts", "40", "--hook-backoff-ms", "300", "--hook-backoff-cap-ms", "1000"))
@@ -307,10 +322,7 @@ def test_a_bmc_is_registered_over_redfish_once_its_service_is_up(tmp_path):
         the_lab.addr(port, "eth0", "198.18.16.12/24")
         the_lab.run(port, "ip", "route", "add", "default", "via", "198.18.16.1")
         wait_for(lambda: "Redfish at 198.18.16.12" in last_error(), timeout=15, what="connection refused, retried")
-        emulator_log = tmp_path / "sushy-static.log"
-        the_lab.spawn(port, SUSHY_STATIC, "--interface", "198.18.16.12", "--port", "443", "--mockup-files", mockup,
-                      "--ssl-certificate", tmp_path / "bmc.crt", "--ssl-key", tmp_path / "bmc.key",
-                      log=emulator_log, env=dict(os.environ, PYTHONUNBUFFERED="1"))
+        emulator_log = redfish_emulator(the_lab, port, "198.18.16.12", mockup, tmp_path)
         wait_for(lambda: bmc.event_for("lab-p01-r01-u01-lom", "bmc.discovered"), timeout=30, what="bmc.discovered")
         # The emulator got the hostname, with the credentials from the file.
         log = emulator_log.read_text()
@@ -388,3 +400,37 @@ def test_a_webhook_gets_the_event_posted_and_a_lease_expiry_is_an_event(tmp_path
         assert expired["body"]["address"] == "198.18.16.11" and expired["body"]["name"] == "lab-p01-r01-u01"
         time.sleep(6)  # a sweep or two later: still reported once
         assert [p["body"]["type"] for p in posts()].count("lease.expired") == 1
+
+
+def test_a_bmc_that_links_off_its_own_address_gets_no_credentials_sent_there(tmp_path):
+    """A device on a lom port answers with a Systems link `@198.18.16.13/...`: followed as written,
+    https://198.18.16.12@198.18.16.13/... would carry the shared credentials to 198.18.16.13.
+    The hook refuses the link; the other address never sees a request."""
+    require_tools("ip", "dhcrelay", "dhclient", "openssl")
+    if not SUSHY_STATIC.exists():
+        pytest.fail("sushy-tools is missing: run `make deps`")
+    bmc_files(tmp_path)
+    mockup = tmp_path / "redfish"
+    redfish_mockup(mockup)
+    root = json.loads((mockup / "index.json").read_text())
+    root["Systems"] = {"@odata.id": "@198.18.16.13/redfish/v1/Systems"}
+    (mockup / "index.json").write_text(json.dumps(root))
+    with lab() as the_lab:
+        bmc = HookLab(the_lab, tmp_path, BMC_ZONE, {},
+                      ("--hook-attempts", "40", "--hook-backoff-ms", "300", "--hook-backoff-cap-ms", "1000"))
+        bmc.dhclient("swp2")
+        event_id = wait_for(lambda: bmc.event_for("lab-p01-r01-u01-lom"), what="the BMC's lease.acked")
+        port = bmc.clients["swp2"]
+        the_lab.addr(port, "eth0", "198.18.16.12/24")
+        the_lab.addr(port, "eth0", "198.18.16.13/24")
+        the_lab.run(port, "ip", "route", "add", "default", "via", "198.18.16.1")
+        device_log = redfish_emulator(the_lab, port, "198.18.16.12", mockup, tmp_path)
+        elsewhere_log = redfish_emulator(the_lab, port, "198.18.16.13", mockup, tmp_path)
+
+        def last_error():
+            return {r[0]: r for r in bmc.event_rows()}[event_id][5] or ""
+
+        wait_for(lambda: "links off the service" in last_error(), timeout=30, what="the link to be refused")
+        assert '"GET /redfish/v1/ HTTP/1.1" 200' in device_log.read_text()
+        assert "GET" not in elsewhere_log.read_text() and "Authorization" not in elsewhere_log.read_text()
+        assert not bmc.event_for("lab-p01-r01-u01-lom", "bmc.discovered")

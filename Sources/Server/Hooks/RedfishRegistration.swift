@@ -53,12 +53,12 @@ struct RedfishRegistration {
     /// boots, an error status): the runner tries again with backoff.
     func register(hostname: String) async throws -> BMCFacts {
         let root = try await get("/redfish/v1/")
-        let system = try await firstMember(of: link(root, "Systems"), what: "Systems")
-        let manager = try await firstMember(of: link(root, "Managers"), what: "Managers")
+        let system = try await firstMember(of: try link(root, "Systems"), what: "Systems")
+        let manager = try await firstMember(of: try link(root, "Managers"), what: "Managers")
         // The BMC's own hostname lives on its network interface (Manager.EthernetInterfaces);
         // a BMC that lists none takes it on the Manager.
         let patch = Array(#"{"HostName":\#(quoted(hostname))}"#.utf8)
-        if let interfaces = link(manager.object, "EthernetInterfaces") {
+        if let interfaces = try link(manager.object, "EthernetInterfaces") {
             let interface = try await firstMember(of: interfaces, what: "the manager's EthernetInterfaces")
             try await send(.PATCH, interface.path, patch)
         } else {
@@ -69,6 +69,7 @@ struct RedfishRegistration {
                         bmcFirmware: manager.object["FirmwareVersion"] as? String)
     }
 
+    /// Every path here is the fixed service root or one `RedfishPath.onService` accepted.
     private func url(_ path: String) -> String { "https://\(address)\(path)" }
 
     private func get(_ path: String) async throws -> [String: Any] {
@@ -88,16 +89,27 @@ struct RedfishRegistration {
         guard (200..<300).contains(status) else { throw HookHTTPError(description: "\(method) \(path): HTTP \(status)") }
     }
 
-    private func link(_ object: [String: Any], _ key: String) -> String? {
-        (object[key] as? [String: Any])?["@odata.id"] as? String
+    /// The `@odata.id` of `object[key]`, nil if there is none; a link off the service is an error.
+    private func link(_ object: [String: Any], _ key: String) throws -> String? {
+        guard let id = (object[key] as? [String: Any])?["@odata.id"] as? String else { return nil }
+        return try onService(id, what: key)
+    }
+
+    /// The credentials go with every request: a path that would take them elsewhere is refused.
+    private func onService(_ id: String, what: String) throws -> String {
+        guard let path = RedfishPath.onService(id) else {
+            throw HookHTTPError(description: "\(what) links off the service (\(id.debugDescription)): not followed")
+        }
+        return path
     }
 
     private func firstMember(of collection: String?, what: String) async throws -> (path: String, object: [String: Any]) {
         guard let collection else { throw HookHTTPError(description: "the service lists no \(what)") }
         let members = try await get(collection)["Members"] as? [[String: Any]] ?? []
-        guard let path = members.first?["@odata.id"] as? String else {
+        guard let id = members.first?["@odata.id"] as? String else {
             throw HookHTTPError(description: "\(collection) has no members")
         }
+        let path = try onService(id, what: "\(collection)'s first member")
         return (path, try await get(path))
     }
 
