@@ -27,11 +27,13 @@ enum HookProcess {
         }
     }
 
-    /// The daemon ignores SIGPIPE so that a hook that exits without reading its stdin
-    /// costs a failed write, not the server. Called once before the first hook runs.
-    static func ignoreBrokenPipes() { signal(SIGPIPE, SIG_IGN) }
+    /// The process ignores SIGPIPE so that a hook that exits without reading its stdin
+    /// costs a failed write, not the server. Set by the first hook run, whoever starts it
+    /// (the runner's loop, or a single delivery as in tests): the write below needs it.
+    private static let brokenPipesIgnored: Void = { signal(SIGPIPE, SIG_IGN) }()
 
     static func run(path: String, stdin: [UInt8], environment: [String: String], timeoutSeconds: Int) async -> Outcome {
+        Self.brokenPipesIgnored
         var pipe: [Int32] = [0, 0]
         guard Glibc.pipe(&pipe) == 0 else { return .cannotStart(String(cString: strerror(errno))) }
         let (readEnd, writeEnd) = (pipe[0], pipe[1])

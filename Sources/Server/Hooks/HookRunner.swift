@@ -80,7 +80,6 @@ public final class HookRunner: Sendable {
     /// (which share the database with the DHCP path's commits) stay a few per second
     /// however many events flow.
     public func run() async {
-        HookProcess.ignoreBrokenPipes()
         do {
             let released = try outbox.releaseClaims()
             if released > 0 { logger.notice("hooks: \(released) events interrupted by the last stop are due again") }
