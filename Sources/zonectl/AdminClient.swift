@@ -126,9 +126,12 @@ struct AdminClient {
         var headers = HTTPHeaders()
         if body != nil { headers.add(name: "Content-Type", value: "application/json") }
         if let token = try token(required: authenticated) { headers.add(name: "Authorization", value: "Bearer \(token)") }
-        let client = HTTPClient(eventLoopGroupProvider: .singleton,
-                                configuration: .init(tlsConfiguration: try tlsConfiguration(),
-                                                     timeout: .init(connect: .seconds(10), read: .seconds(120))))
+        var configuration = HTTPClient.Configuration(tlsConfiguration: try tlsConfiguration(),
+                                                     timeout: .init(connect: .seconds(10), read: .seconds(120)))
+        // One request from a CLI: a refused connection or a failed handshake is the answer, said at
+        // once (retrying with backoff until the connect timeout only delays the same error).
+        configuration.connectionPool.retryConnectionEstablishment = false
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         defer { try? client.syncShutdown() }
         do {
             let request = try HTTPClient.Request(url: target, method: .init(rawValue: method), headers: headers,
@@ -189,6 +192,9 @@ enum ConnectionFailure {
         }
         if !https, text.contains("remoteConnectionClosed") {
             return "\(server) closed the connection without an answer: does it speak https? try https:// in --server"
+        }
+        if text.contains("Connection refused") {
+            return "cannot reach zonebootd at \(server): connection refused (is it running, with this --admin-port?)"
         }
         return "cannot reach zonebootd at \(server): \(reason(text))"
     }
