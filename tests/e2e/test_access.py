@@ -130,9 +130,12 @@ def test_ansible_inventory_reads_the_running_server_with_the_read_token(boot_lab
     wrong.write_text("someone:read:" + "0" * 32 + "\n")
     refused = boot_lab.lab.run(boot_lab.relay, *env, f"ZONEBOOT_TOKEN_FILE={wrong}", SCRIPT, "--list", check=False)
     assert refused.returncode != 0 and "403" in refused.stderr + refused.stdout
-    failed = boot_lab.lab.run(boot_lab.relay, *env, f"ZONEBOOT_TOKEN_FILE={wrong}", inventory, "-i", SCRIPT, "--list",
-                              timeout=120, check=False)
-    assert "_meta" not in failed.stdout or not json.loads(failed.stdout)["_meta"]["hostvars"], failed.stdout
+    # ansible-inventory itself, with a token the server does not know and with none: no host.
+    for token_env in ([f"ZONEBOOT_TOKEN_FILE={wrong}"], []):
+        failed = boot_lab.lab.run(boot_lab.relay, *env, *token_env, inventory, "-i", SCRIPT, "--list", timeout=120,
+                                  check=False)
+        assert failed.returncode != 0 or not json.loads(failed.stdout)["_meta"]["hostvars"], failed.stdout
+        assert "zoneboot-inventory" in failed.stderr, failed.stderr
 
 
 # The admin API over TLS
