@@ -71,6 +71,12 @@ let package = Package(
         .executableTarget(name: "zonectl", dependencies: [
             "Addressing", "Zone", "Boot", "Store", "AdminAPI",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            // The admin API over http:// or https:// with a CA file and client certificates
+            // (Foundation's URLSession on Linux takes neither).
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ], swiftSettings: strict),
         .executableTarget(name: "zonebootd", dependencies: [
             "Addressing", "Zone", "Boot", "Store", "AdminAPI", "Server",

@@ -1,77 +1,82 @@
 import Foundation
 import Synchronization
 
-/// The admin API's bearer tokens, read from a file of `name:token` lines (`#` comments
-/// and blank lines ignored; LF or CRLF endings). The name is who applied, in the history.
-///
-/// The file must be a regular file (not a symbolic link, FIFO or device), owned by the user
-/// running zonebootd or by root, and readable by its owner only (mode 0600 or stricter):
-/// a token anyone else on the host can read or replace authenticates nobody.
-public struct AdminTokens: Sendable, Equatable {
-    public enum Problem: Error, Equatable, CustomStringConvertible {
-        case unreadable(String, reason: String)
-        case notRegularFile(String, kind: String)
-        case wrongOwner(String, owner: UInt32, expected: UInt32)
-        case tooOpen(String, mode: String)
-        case tooLarge(String)
-        case badLine(String, line: Int, reason: String)
-        case empty(String)
+/// What a token may do. `write` (apply, rollback) implies `read` (plan, hosts, leases, history).
+public enum AdminScope: String, Sendable, Equatable, Comparable, CaseIterable {
+    case read
+    case write
 
-        public var description: String {
+    public static func < (a: AdminScope, b: AdminScope) -> Bool { a == .read && b == .write }
+}
+
+/// Who presented a token: its name (recorded as the author in history) and its scope.
+public struct TokenHolder: Sendable, Equatable {
+    public var name: String
+    public var scope: AdminScope
+
+    public init(name: String, scope: AdminScope) {
+        self.name = name
+        self.scope = scope
+    }
+}
+
+/// A file holding a secret (the admin token file, the admin API's TLS key) read only when it
+/// is a regular file (not a symbolic link, FIFO or device), owned by the user running this
+/// process or by root, and readable by its owner only (mode 0600 or stricter): a secret
+/// anyone else on the host can read or replace protects nothing.
+public enum PrivateFile {
+    public enum Problem: Error, Equatable, Sendable {
+        case unreadable(reason: String)
+        case notRegularFile(kind: String)
+        case wrongOwner(owner: UInt32, expected: UInt32)
+        case tooOpen(mode: String)
+        case tooLarge
+
+        /// The sentence for `what` ("the token file") at `path`.
+        public func describe(_ what: String, path: String) -> String {
             switch self {
-            case .unreadable(let path, let reason): "cannot read the token file \(path): \(reason)"
-            case .notRegularFile(let path, let kind):
-                "the token file \(path) is \(kind): it must be a regular file (not a symbolic link, FIFO or device)"
-            case .wrongOwner(let path, let owner, let expected):
-                "the token file \(path) is owned by uid \(owner): it must belong to the user running zonebootd "
+            case .unreadable(let reason): "cannot read \(what) \(path): \(reason)"
+            case .notRegularFile(let kind):
+                "\(what) \(path) is \(kind): it must be a regular file (not a symbolic link, FIFO or device)"
+            case .wrongOwner(let owner, let expected):
+                "\(what) \(path) is owned by uid \(owner): it must belong to the user running zonebootd "
                     + "(uid \(expected)) or root (chown \(expected) \(path))"
-            case .tooOpen(let path, let mode):
-                "the token file \(path) has mode \(mode): group and others must not read it (chmod 600 \(path))"
-            case .tooLarge(let path): "the token file \(path) is larger than \(AdminTokens.maximumFileSize) bytes"
-            case .badLine(let path, let line, let reason): "\(path):\(line): \(reason)"
-            case .empty(let path): "the token file \(path) holds no token"
+            case .tooOpen(let mode):
+                "\(what) \(path) has mode \(mode): group and others must not read it (chmod 600 \(path))"
+            case .tooLarge: "\(what) \(path) is larger than \(PrivateFile.maximumSize) bytes"
             }
         }
     }
 
-    /// Tokens shorter than this are refused: they are guessable.
-    public static let minimumLength = 16
-    /// A token file is a few lines; anything this large is not one.
-    public static let maximumFileSize = 1 << 20
+    /// A token file is a few lines and a PEM key a few kilobytes; anything this large is neither.
+    public static let maximumSize = 1 << 20
 
-    private let names: [String: String]
-
-    public init(tokens: [String: String]) { names = tokens }
-
-    /// How many tokens there are (for the log, never the tokens themselves).
-    public var count: Int { names.count }
-
-    /// Reads and checks the file: what it is, its owner and mode first, then every line.
-    /// The checks run on the path (without following a symbolic link) and again on the file
-    /// opened, so a file swapped in between is refused rather than read.
-    public static func load(path: String) throws(Problem) -> AdminTokens {
+    /// Reads the file after checking what it is, its owner and mode. The checks run on the path
+    /// (without following a symbolic link) and again on the file opened, so a file swapped in
+    /// between is refused rather than read.
+    public static func contents(path: String) throws(Problem) -> [UInt8] {
         var info = stat()
-        guard lstat(path, &info) == 0 else { throw .unreadable(path, reason: String(cString: strerror(errno))) }
-        try check(info, path: path)
+        guard lstat(path, &info) == 0 else { throw .unreadable(reason: String(cString: strerror(errno))) }
+        try check(info)
         // O_NONBLOCK: a FIFO swapped in after the check must not hang the open; O_NOFOLLOW: nor a link.
         let descriptor = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
-        guard descriptor >= 0 else { throw .unreadable(path, reason: String(cString: strerror(errno))) }
+        guard descriptor >= 0 else { throw .unreadable(reason: String(cString: strerror(errno))) }
         defer { close(descriptor) }
-        guard fstat(descriptor, &info) == 0 else { throw .unreadable(path, reason: String(cString: strerror(errno))) }
-        try check(info, path: path)
-        return try parse(String(decoding: try readAll(descriptor, path: path), as: UTF8.self), path: path)
+        guard fstat(descriptor, &info) == 0 else { throw .unreadable(reason: String(cString: strerror(errno))) }
+        try check(info)
+        return try readAll(descriptor)
     }
 
     /// A regular file, owned by whoever runs this process or root, that group and others cannot read.
-    private static func check(_ info: stat, path: String) throws(Problem) {
+    private static func check(_ info: stat) throws(Problem) {
         let type = info.st_mode & S_IFMT
-        guard type == S_IFREG else { throw .notRegularFile(path, kind: describe(fileType: type)) }
+        guard type == S_IFREG else { throw .notRegularFile(kind: describe(fileType: type)) }
         let user = geteuid()
         guard info.st_uid == user || info.st_uid == 0 else {
-            throw .wrongOwner(path, owner: UInt32(info.st_uid), expected: UInt32(user))
+            throw .wrongOwner(owner: UInt32(info.st_uid), expected: UInt32(user))
         }
         let permissions = info.st_mode & 0o777
-        guard permissions & 0o077 == 0 else { throw .tooOpen(path, mode: String(permissions, radix: 8)) }
+        guard permissions & 0o077 == 0 else { throw .tooOpen(mode: String(permissions, radix: 8)) }
     }
 
     private static func describe(fileType type: mode_t) -> String {
@@ -86,19 +91,79 @@ public struct AdminTokens: Sendable, Equatable {
         }
     }
 
-    private static func readAll(_ descriptor: Int32, path: String) throws(Problem) -> [UInt8] {
+    private static func readAll(_ descriptor: Int32) throws(Problem) -> [UInt8] {
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 4096)
         while true {
             let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
             if count < 0 {
                 if errno == EINTR { continue }
-                throw .unreadable(path, reason: String(cString: strerror(errno)))
+                throw .unreadable(reason: String(cString: strerror(errno)))
             }
             if count == 0 { return bytes }
             bytes += chunk[..<count]
-            if bytes.count > maximumFileSize { throw .tooLarge(path) }
+            if bytes.count > maximumSize { throw .tooLarge }
         }
+    }
+}
+
+/// The admin API's bearer tokens, read from a file of lines (`#` comments and blank lines
+/// ignored; LF or CRLF endings):
+///
+/// - `name:token`: a write token (apply, rollback, and every read), as before scopes existed;
+/// - `name:read:token` or `name:write:token`: a token of that scope.
+///
+/// The name is who applied, in the history. A line whose second field is not `read` or
+/// `write` is `name:token` with a token that contains colons. The file is a `PrivateFile`.
+public struct AdminTokens: Sendable, Equatable {
+    public enum Problem: Error, Equatable, CustomStringConvertible {
+        /// The file itself: what it is, its owner, its mode.
+        case file(String, PrivateFile.Problem)
+        case badLine(String, line: Int, reason: String)
+        case empty(String)
+
+        public static func unreadable(_ path: String, reason: String) -> Problem { .file(path, .unreadable(reason: reason)) }
+        public static func notRegularFile(_ path: String, kind: String) -> Problem { .file(path, .notRegularFile(kind: kind)) }
+        public static func wrongOwner(_ path: String, owner: UInt32, expected: UInt32) -> Problem {
+            .file(path, .wrongOwner(owner: owner, expected: expected))
+        }
+        public static func tooOpen(_ path: String, mode: String) -> Problem { .file(path, .tooOpen(mode: mode)) }
+
+        public var description: String {
+            switch self {
+            case .file(let path, let problem): problem.describe("the token file", path: path)
+            case .badLine(let path, let line, let reason): "\(path):\(line): \(reason)"
+            case .empty(let path): "the token file \(path) holds no token"
+            }
+        }
+    }
+
+    /// Tokens shorter than this are refused: they are guessable.
+    public static let minimumLength = 16
+    /// A token file is a few lines; anything this large is not one.
+    public static let maximumFileSize = PrivateFile.maximumSize
+
+    private let holders: [String: TokenHolder]
+
+    /// Tokens by their text, each with its holder.
+    public init(holders: [String: TokenHolder]) { self.holders = holders }
+
+    /// Write tokens (the file's `name:token` lines), by their text.
+    public init(tokens: [String: String]) {
+        holders = tokens.mapValues { TokenHolder(name: $0, scope: .write) }
+    }
+
+    /// How many tokens there are (for the log, never the tokens themselves).
+    public var count: Int { holders.count }
+
+    /// How many tokens have this scope.
+    public func count(_ scope: AdminScope) -> Int { holders.values.filter { $0.scope == scope }.count }
+
+    /// Reads and checks the file (`PrivateFile`), then every line.
+    public static func load(path: String) throws(Problem) -> AdminTokens {
+        let bytes: [UInt8]
+        do { bytes = try PrivateFile.contents(path: path) } catch { throw .file(path, error) }
+        return try parse(String(decoding: bytes, as: UTF8.self), path: path)
     }
 
     /// The lines of a token file, LF or CRLF (Swift reads "\r\n" as one newline character).
@@ -106,51 +171,64 @@ public struct AdminTokens: Sendable, Equatable {
         text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)
     }
 
+    /// A line's name, scope and token: `name:token` (write) or `name:read|write:token`; nil without a colon.
+    private static func fields(_ line: String) -> (name: String, scope: AdminScope, token: String)? {
+        guard let colon = line.firstIndex(of: ":") else { return nil }
+        let name = String(line[..<colon]), rest = line[line.index(after: colon)...]
+        if let second = rest.firstIndex(of: ":"), let scope = AdminScope(rawValue: String(rest[..<second])) {
+            return (name, scope, String(rest[rest.index(after: second)...]))
+        }
+        return (name, .write, String(rest))
+    }
+
     public static func parse(_ text: String, path: String) throws(Problem) -> AdminTokens {
-        var tokens: [String: String] = [:]
+        var holders: [String: TokenHolder] = [:]
         for (index, raw) in lines(text).enumerated() {
             let line = raw.trimmingCharacters(in: .whitespaces)
             if line.isEmpty || line.hasPrefix("#") { continue }
-            guard let colon = line.firstIndex(of: ":") else {
-                throw .badLine(path, line: index + 1, reason: "expected name:token")
+            guard let (name, scope, token) = fields(line) else {
+                throw .badLine(path, line: index + 1, reason: "expected name:token or name:read:token")
             }
-            let name = String(line[..<colon]), token = String(line[line.index(after: colon)...])
             guard !name.isEmpty else { throw .badLine(path, line: index + 1, reason: "the token has no name") }
             guard token.count >= minimumLength else {
                 throw .badLine(path, line: index + 1, reason: "the token of \(name) is shorter than \(minimumLength) characters")
             }
-            guard tokens[token] == nil else { throw .badLine(path, line: index + 1, reason: "this token is given twice") }
-            tokens[token] = name
+            guard holders[token] == nil else { throw .badLine(path, line: index + 1, reason: "this token is given twice") }
+            holders[token] = TokenHolder(name: name, scope: scope)
         }
-        guard !tokens.isEmpty else { throw .empty(path) }
-        return AdminTokens(tokens: tokens)
+        guard !holders.isEmpty else { throw .empty(path) }
+        return AdminTokens(holders: holders)
     }
 
     /// The token a client's file holds (zonectl's --token-file): the first line that is not
-    /// blank or a comment, as `name:token` like the server's file or a bare token; nil if none.
+    /// blank or a comment, as a line of the server's file (`name:token`, `name:read:token`)
+    /// or a bare token; nil if none.
     public static func clientToken(in text: String) -> String? {
         guard let line = lines(text).map({ $0.trimmingCharacters(in: .whitespaces) })
             .first(where: { !$0.isEmpty && !$0.hasPrefix("#") }) else { return nil }
-        let token = line.firstIndex(of: ":").map { String(line[line.index(after: $0)...]) } ?? line
+        let token = fields(line)?.token ?? line
         return token.isEmpty ? nil : token
     }
 
-    /// The name of whoever presents `Authorization: Bearer <token>`, or nil. The scheme is
+    /// Whoever presents `Authorization: Bearer <token>`, or nil. The scheme is
     /// case-insensitive (RFC 9110 section 11.1: `bearer` works too). Every token is compared
     /// in full, so the time taken does not tell how much of a guess was right.
-    public func name(authorization header: String?) -> String? {
+    public func holder(authorization header: String?) -> TokenHolder? {
         guard let header, let space = header.firstIndex(of: " "),
               header[..<space].lowercased() == "bearer" else { return nil }
         let offered = Array(header[space...].drop { $0 == " " }.utf8)
-        var found: String?
-        for (token, name) in names {
+        var found: TokenHolder?
+        for (token, holder) in holders {
             let expected = Array(token.utf8)
             var difference = UInt8(expected.count == offered.count ? 0 : 1)
             for i in 0..<expected.count { difference |= expected[i] ^ (i < offered.count ? offered[i] : 0) }
-            if difference == 0 { found = name }
+            if difference == 0 { found = holder }
         }
         return found
     }
+
+    /// The name of whoever presents `Authorization: Bearer <token>`, whatever its scope, or nil.
+    public func name(authorization header: String?) -> String? { holder(authorization: header)?.name }
 }
 
 /// The token file zonebootd runs with, read again on SIGHUP so that a token removed from
@@ -184,4 +262,52 @@ public final class AdminTokenFile: Sendable {
 
     /// `AdminTokens.name(authorization:)` with the tokens read last.
     public func name(authorization header: String?) -> String? { tokens.name(authorization: header) }
+
+    /// `AdminTokens.holder(authorization:)` with the tokens read last.
+    public func holder(authorization header: String?) -> TokenHolder? { tokens.holder(authorization: header) }
+}
+
+/// Who may use an admin API route: the rule, apart from any socket, so that it is tested as a table.
+///
+/// With a token file, every route but `GET /v1/revision` needs a token: a read token for what
+/// discloses the zone, its hosts and leases (plan, hosts, leases, history), a write token for
+/// what changes it (apply, rollback). Without a token file nothing can be changed, and reads
+/// are answered only to clients on this host (a loopback peer): `make run` on 127.0.0.1 works
+/// as before, a listener on another address discloses nothing.
+public enum AdminAccess {
+    public enum Decision: Sendable, Equatable {
+        /// Let through; the holder is nil for a loopback read on a server without a token file.
+        case allowed(TokenHolder?)
+        /// 401 with `WWW-Authenticate: Bearer`: no token, or one this server does not know.
+        case unauthorized(String, why: String)
+        /// 403: a token that is known but may not do this.
+        case forbidden(String, why: String)
+    }
+
+    public static func decide(needs: AdminScope, tokens: AdminTokens?, authorization: String?,
+                              loopbackPeer: Bool) -> Decision {
+        guard let tokens else {
+            switch needs {
+            case .write:
+                return .unauthorized("this server has no --admin-token-file: changes through the admin API are disabled",
+                                     why: "no token file")
+            case .read where loopbackPeer:
+                return .allowed(nil)
+            case .read:
+                return .unauthorized("this server has no --admin-token-file: it answers reads only to clients on its "
+                                     + "own host (127.0.0.0/8)", why: "no token file, peer not on loopback")
+            }
+        }
+        guard let holder = tokens.holder(authorization: authorization) else {
+            let what = needs == .write ? "to change the zone" : "to read the zone, its hosts, leases and history"
+            return .unauthorized("a valid 'Authorization: Bearer <token>' is required \(what)",
+                                 why: authorization == nil ? "no token" : "unknown token")
+        }
+        guard holder.scope >= needs else {
+            return .forbidden("the token of \(holder.name) may only read: changing the zone needs a write token "
+                              + "(a `name:token` or `name:write:token` line of --admin-token-file)",
+                              why: "\(holder.scope.rawValue) token of \(holder.name) on a \(needs.rawValue) route")
+        }
+        return .allowed(holder)
+    }
 }

@@ -130,10 +130,8 @@ enum SendFailure {
 /// Logs socket failures (sends and reads) at a bounded rate: the first of each reason at once, then at most one
 /// line per reason every ten seconds, saying how many there were meanwhile.
 final class SocketFailureLog: Sendable {
-    private struct Reason { var lastLogged: Int64; var unlogged: Int }
-    private let reasons = Mutex<[String: Reason]>([:])
+    private let rate = BoundedLogRate()
     private let logger: Logger
-    private let interval: Int64 = 10
 
     init(logger: Logger) { self.logger = logger }
 
@@ -152,21 +150,7 @@ final class SocketFailureLog: Sendable {
         ])
     }
 
-    /// How many went unlogged since the last line, when a line for this reason is due; else nil.
-    private func due(_ reason: String) -> Int? {
-        let now = Int64(Date().timeIntervalSince1970)
-        return reasons.withLock { table in
-            var entry = table[reason] ?? Reason(lastLogged: .min, unlogged: 0)
-            defer { table[reason] = entry }
-            guard entry.lastLogged == .min || now - entry.lastLogged >= interval else {
-                entry.unlogged += 1
-                return nil
-            }
-            let unlogged = entry.unlogged
-            entry = Reason(lastLogged: now, unlogged: 0)
-            return unlogged
-        }
-    }
+    private func due(_ reason: String) -> Int? { rate.due(reason) }
 }
 
 /// Direct mode: each reply is framed (IPv4/UDP) and leaves through the packet socket of

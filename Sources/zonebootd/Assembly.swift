@@ -17,6 +17,7 @@ import Zone
 struct LoadedState {
     var stateDirectory: String
     var tokens: AdminTokenFile?
+    var adminTLS: ListenerTLS?
     var revisionStore: SQLiteRevisionStore
     var running: RevisionSummary
     var revisions: RevisionHolder
@@ -32,6 +33,7 @@ extension ZoneBootD {
     func load(logger: Logger) throws -> LoadedState {
         let stateDirectory = state ?? ProcessInfo.processInfo.environment["ZONEBOOT_STATE"] ?? "/var/lib/zoneboot"
         let tokens = try adminTokenFile.map { path throws(AdminTokens.Problem) in try AdminTokenFile(path: path) }
+        let adminTLS = try self.adminTLS.load()
         let revisionStore = try SQLiteRevisionStore(stateDirectory: stateDirectory)
         let (revision, running) = try ZoneAdministrator.startingRevision(zoneFile: zone, store: revisionStore, logger: logger)
         logger.info("zone \(revision.zoneName) \(running.label) running: \(revision.identities.count) identities")
@@ -41,7 +43,7 @@ extension ZoneBootD {
         let loaders = try FirmwareManifest.load(directory: firmware).installedLoaders(directory: firmware)
         let directory = CommittedLeases(try store.loadLeases())
         logger.info("loaded \(directory.all.count) leases; boot loaders: \(loaders.available.sorted().joined(separator: ", "))")
-        return LoadedState(stateDirectory: stateDirectory, tokens: tokens, revisionStore: revisionStore, running: running,
+        return LoadedState(stateDirectory: stateDirectory, tokens: tokens, adminTLS: adminTLS, revisionStore: revisionStore, running: running,
                            revisions: RevisionHolder(revision), store: store, outbox: SQLiteEventOutbox(writer: database),
                            inventory: SQLiteBMCInventory(writer: database), loaders: loaders, directory: directory)
     }
@@ -60,7 +62,7 @@ extension ZoneBootD {
         if httpPort != 0 {
             let router = buildBootRouter(revisions: state.revisions, leases: state.directory,
                                          loadersDirectory: FirmwareManifest.cacheDirectory(firmware), filesDirectory: files,
-                                         statistics: counters.http, logger: logger)
+                                         statistics: counters.http, logger: logger, tokens: state.tokens)
             for address in listen {
                 listeners.append(httpService(router, host: address, port: httpPort, connections: counters.httpConnections,
                                              what: "HTTP", failure: "cannot listen for HTTP on port \(httpPort)",
@@ -70,10 +72,10 @@ extension ZoneBootD {
         let administrator = ZoneAdministrator(holder: state.revisions, running: state.running, store: state.revisionStore,
                                               leases: state.directory, logger: logger)
         if adminPort != 0 {
-            let router = buildAdminRouter(administrator: administrator, tokens: state.tokens, leases: state.directory)
-            let mode = state.tokens == nil ? " (no --admin-token-file: read-only)" : ""
+            let router = buildAdminRouter(administrator: administrator, tokens: state.tokens, leases: state.directory,
+                                          logger: logger)
             listeners.append(httpService(router, host: adminListen, port: adminPort, connections: counters.adminConnections,
-                                         what: "admin API", mode: mode,
+                                         what: "admin API", mode: adminMode(state), tls: state.adminTLS,
                                          failure: "cannot listen for the admin API on \(adminListen):\(adminPort)",
                                          threads: httpThreads, gate: gate, logger: logger))
         }
@@ -150,14 +152,26 @@ extension ZoneBootD {
         }, close: { await $0.close() })
     }
 
+    /// How the admin API answers, for its "listening" line: the scheme, client certificates, who may read and write.
+    private func adminMode(_ state: LoadedState) -> String {
+        var parts = [state.adminTLS == nil ? "http" : "https"]
+        if state.adminTLS?.requiresClientCertificate == true { parts.append("client certificates required") }
+        if let tokens = state.tokens?.tokens {
+            parts.append("tokens: \(tokens.count(.write)) write, \(tokens.count(.read)) read")
+        } else {
+            parts.append("no --admin-token-file: changes refused, reads answered to clients on this host only")
+        }
+        return " (" + parts.joined(separator: "; ") + ")"
+    }
+
     /// One HTTP listener: logs "<what> listening on <address><mode>" once bound.
     private func httpService<Context>(_ router: Router<Context>, host: String, port: Int, connections: HTTPConnections,
-                                      what: String, mode: String = "", failure: String,
+                                      what: String, mode: String = "", tls: ListenerTLS? = nil, failure: String,
                                       threads: MultiThreadedEventLoopGroup, gate: StartupGate, logger: Logger) -> any Service
         where Context.Source == ApplicationRequestContextSource {
         let ticket = gate.expect()
         let listener = HTTPListener(router: router, host: host, port: port, connections: connections, group: threads,
-                                    logger: logger) { address in
+                                    logger: logger, tls: tls) { address in
             logger.info("\(what) listening on \(address?.endpointText ?? host)\(mode)")
             ticket.bound()
         }

@@ -38,3 +38,33 @@ struct HTTPLimitOptions: ParsableArguments {
                                     maxConnectionsPerAddress: httpMaxConnectionsPerAddress)
     }
 }
+
+/// HTTPS on the admin API, and optionally mutual TLS.
+struct AdminTLSOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("The admin API's TLS certificate (PEM, the chain from the server's own first).",
+                               discussion: "With --admin-tls-key the admin API speaks HTTPS only."))
+    var adminTLSCert: String?
+
+    @Option(help: ArgumentHelp("The admin API's TLS private key (PEM); mode 0600.",
+                               discussion: "A regular file owned by the user running zonebootd (or root), like the token file."))
+    var adminTLSKey: String?
+
+    @Option(help: ArgumentHelp("Mutual TLS: only clients with a certificate this CA (PEM) signed may connect.",
+                               discussion: "Tokens are still needed on top."))
+    var adminTLSClientCA: String?
+
+    func validate() throws {
+        if (adminTLSCert == nil) != (adminTLSKey == nil) {
+            throw ValidationError("--admin-tls-cert and --admin-tls-key go together")
+        }
+        if adminTLSClientCA != nil, adminTLSCert == nil {
+            throw ValidationError("--admin-tls-client-ca needs --admin-tls-cert and --admin-tls-key")
+        }
+    }
+
+    /// The files read and checked; nil without TLS.
+    func load() throws(ListenerTLS.Problem) -> ListenerTLS? {
+        guard let adminTLSCert, let adminTLSKey else { return nil }
+        return try ListenerTLS(certificateFile: adminTLSCert, keyFile: adminTLSKey, clientCAFile: adminTLSClientCA)
+    }
+}

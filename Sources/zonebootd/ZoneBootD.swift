@@ -104,12 +104,17 @@ struct ZoneBootD: AsyncParsableCommand {
     @Option(help: "TCP port of the admin API (0: no admin API).")
     var adminPort = AdminAPI.defaultPort
 
-    @Option(help: ArgumentHelp("File of `name:token` lines whose bearer tokens may change the zone; mode 0600.",
+    @Option(help: ArgumentHelp("File of admin API bearer tokens, `name:token` (write) or `name:read:token` lines; mode 0600.",
                                discussion: """
-                                   Without it the admin API is read-only. The name is recorded in history. A regular \
+                                   Reads (plan, hosts, leases, history, the boot port's inventory) need a read or write \
+                                   token, apply and rollback a write token. Without it nothing can be changed and reads \
+                                   are answered to clients on this host only. The name is recorded in history. A regular \
                                    file owned by the user running zonebootd (or root); re-read on SIGHUP.
                                    """))
     var adminTokenFile: String?
+
+    @OptionGroup(title: "Admin API TLS")
+    var adminTLS: AdminTLSOptions
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: Logger.Level = .info

@@ -41,7 +41,7 @@ import Zone
         #expect(tokens.name(authorization: "Bearer 0123456789abcdef0123") == "ops")
         #expect(tokens.name(authorization: "Bearer fedcba9876543210fedc") == "ci")
         #expect(tokens.name(authorization: "Bearer fedcba9876543210fedc\r") == nil)
-        #expect(throws: AdminTokens.Problem.badLine("t", line: 3, reason: "expected name:token")) {
+        #expect(throws: AdminTokens.Problem.badLine("t", line: 3, reason: "expected name:token or name:read:token")) {
             try AdminTokens.parse("ops:0123456789abcdef0123\r\n\r\njusttoken\r\n", path: "t")
         }
         // zonectl's side: a client token file written on Windows.
@@ -113,8 +113,64 @@ import Zone
         #expect(file.name(authorization: "Bearer 0123456789abcdef0123") == "ops")
     }
 
+    @Test func linesMayScopeATokenToReadOrWrite() throws {
+        let tokens = try AdminTokens.parse("""
+            ops:0123456789abcdef0123
+            audit:read:fedcba9876543210fedc
+            ci:write:aaaabbbbccccddddeeee
+            odd:reader:0000111122223333
+            """, path: "t")
+        #expect(tokens.holder(authorization: "Bearer 0123456789abcdef0123") == TokenHolder(name: "ops", scope: .write))
+        #expect(tokens.holder(authorization: "Bearer fedcba9876543210fedc") == TokenHolder(name: "audit", scope: .read))
+        #expect(tokens.holder(authorization: "Bearer aaaabbbbccccddddeeee") == TokenHolder(name: "ci", scope: .write))
+        // Not a scope: the rest of the line is the token, as before scopes existed.
+        #expect(tokens.holder(authorization: "Bearer reader:0000111122223333") == TokenHolder(name: "odd", scope: .write))
+        #expect(tokens.holder(authorization: "Bearer read:fedcba9876543210fedc") == nil)
+        #expect((tokens.count(.read), tokens.count(.write)) == (1, 3))
+        #expect(throws: AdminTokens.Problem.badLine("t", line: 1, reason: "the token of audit is shorter than 16 characters")) {
+            try AdminTokens.parse("audit:read:short", path: "t")
+        }
+        // zonectl reads its own file the same way.
+        #expect(AdminTokens.clientToken(in: "audit:read:fedcba9876543210fedc\n") == "fedcba9876543210fedc")
+        #expect(AdminTokens.clientToken(in: "ci:write:aaaabbbbccccddddeeee\r\n") == "aaaabbbbccccddddeeee")
+    }
+
+    @Test func whoMayDoWhatIsOneTable() {
+        let tokens = AdminTokens(holders: ["0123456789abcdef0123": TokenHolder(name: "ops", scope: .write),
+                                           "fedcba9876543210fedc": TokenHolder(name: "audit", scope: .read)])
+        let write = "Bearer 0123456789abcdef0123", read = "Bearer fedcba9876543210fedc", unknown = "Bearer 9999999999999999"
+        func decide(_ needs: AdminScope, _ tokens: AdminTokens?, _ header: String?, loopback: Bool = false) -> String {
+            switch AdminAccess.decide(needs: needs, tokens: tokens, authorization: header, loopbackPeer: loopback) {
+            case .allowed(let holder): "allowed \(holder?.name ?? "-")"
+            case .unauthorized(_, let why): "401 \(why)"
+            case .forbidden(_, let why): "403 \(why)"
+            }
+        }
+        #expect(decide(.read, tokens, read) == "allowed audit")
+        #expect(decide(.read, tokens, write) == "allowed ops")
+        #expect(decide(.write, tokens, write) == "allowed ops")
+        #expect(decide(.write, tokens, read) == "403 read token of audit on a write route")
+        #expect(decide(.read, tokens, nil) == "401 no token")
+        #expect(decide(.read, tokens, nil, loopback: true) == "401 no token")
+        #expect(decide(.write, tokens, unknown) == "401 unknown token")
+        // No token file: reads for this host's clients only, never a write.
+        #expect(decide(.read, nil, nil, loopback: true) == "allowed -")
+        #expect(decide(.read, nil, write, loopback: false) == "401 no token file, peer not on loopback")
+        #expect(decide(.write, nil, write, loopback: true) == "401 no token file")
+    }
+
+    @Test func aPrivateFileNamesWhatItIsFor() throws {
+        let path = try write("-----BEGIN PRIVATE KEY-----\n", mode: 0o640)
+        defer { unlink(path) }
+        #expect(throws: PrivateFile.Problem.tooOpen(mode: "640")) { try PrivateFile.contents(path: path) }
+        #expect(PrivateFile.Problem.tooOpen(mode: "640").describe("the TLS key file", path: path)
+            == "the TLS key file \(path) has mode 640: group and others must not read it (chmod 600 \(path))")
+        #expect(chmod(path, 0o600) == 0)
+        #expect(try PrivateFile.contents(path: path) == Array("-----BEGIN PRIVATE KEY-----\n".utf8))
+    }
+
     @Test func badFilesSayWhichLine() {
-        #expect(throws: AdminTokens.Problem.badLine("t", line: 2, reason: "expected name:token")) {
+        #expect(throws: AdminTokens.Problem.badLine("t", line: 2, reason: "expected name:token or name:read:token")) {
             try AdminTokens.parse("ops:0123456789abcdef0123\njusttoken\n", path: "t")
         }
         #expect(throws: AdminTokens.Problem.badLine("t", line: 1, reason: "the token of ops is shorter than 16 characters")) {

@@ -20,13 +20,15 @@ ZONECTL = Path(os.environ.get("ZONECTL", Path(ZONEBOOTD).parent / "zonectl"))
 
 
 def write_tokens(tmp, mode=0o600):
-    """The server's token file (`name:token`) and one client file per name."""
-    tokens = {"ops": secrets.token_hex(16), "ci": secrets.token_hex(16)}
+    """The server's token file and one client file per name: `ops` and `ci` write tokens
+    (`name:token`), `audit` a read token (`name:read:token`)."""
+    tokens = {"ops": secrets.token_hex(16), "ci": secrets.token_hex(16), "audit": secrets.token_hex(16)}
+    lines = {name: f"{name}:read:{token}" if name == "audit" else f"{name}:{token}" for name, token in tokens.items()}
     path = Path(tmp) / "admin-tokens"
-    path.write_text("# name:token\n" + "".join(f"{n}:{t}\n" for n, t in tokens.items()))
+    path.write_text("# name:token or name:read:token\n" + "".join(line + "\n" for line in lines.values()))
     path.chmod(mode)
-    for name, token in tokens.items():
-        (Path(tmp) / f"token-{name}").write_text(f"{name}:{token}\n")
+    for name, line in lines.items():
+        (Path(tmp) / f"token-{name}").write_text(line + "\n")
         (Path(tmp) / f"token-{name}").chmod(0o600)
     return path, tokens
 
@@ -120,7 +122,15 @@ class LocalServer:
         except OSError:
             return False
 
-    def api(self, method, path, body=None, token=None, raw=None, timeout=60):
+    def read_token(self):
+        """The read token write_tokens left beside the server (None without one)."""
+        client_file = self.tmp / "token-audit"
+        return client_file.read_text().strip().rsplit(":", 1)[1] if self.tokens_file and client_file.exists() else None
+
+    def api(self, method, path, body=None, token="read", raw=None, timeout=60):
+        """token: a token, None for none, or "read": the read token for reads (GET, plan), none for writes."""
+        if token == "read":
+            token = self.read_token() if method == "GET" or path == "/v1/plan" else None
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
         request = urllib.request.Request(self.url + path, data=data, method=method)
         request.add_header("Content-Type", "application/json")

@@ -101,7 +101,7 @@ def test_plan_apply_history_and_rollback_through_zonectl(server):
                                                                     "EXPIRES"]
 
 
-def test_writes_need_a_valid_token_reads_do_not(server, tmp_path):
+def test_reads_need_a_read_token_writes_a_write_token(server, tmp_path):
     text, _, _ = move_one_host(server.zone.read_text())
     body = {"source": source(edited(server, text)), "baseRevision": 1}
     assert server.api("POST", "/v1/apply", body)[0] == 401
@@ -109,12 +109,29 @@ def test_writes_need_a_valid_token_reads_do_not(server, tmp_path):
     assert status == 401 and "Bearer" in answer["error"]
     assert server.api("POST", "/v1/apply", body, token=server.tokens["ops"][:-1])[0] == 401
     assert server.api("POST", "/v1/rollback", {"revision": 1, "baseRevision": 1})[0] == 401
-    assert server.api("POST", "/v1/plan", {"source": body["source"]})[0] == 200
+    # A read token plans and reads, and may not write (403, saying why).
+    audit = server.tokens["audit"]
+    assert server.api("POST", "/v1/plan", {"source": body["source"]}, token=audit)[0] == 200
+    status, answer = server.api("POST", "/v1/apply", body, token=audit)
+    assert status == 403 and "may only read" in answer["error"]
+    # Without a token, nothing that discloses the zone: plan (old values), hosts, leases, history.
+    for method, path, payload in (("POST", "/v1/plan", {"source": body["source"]}), ("GET", "/v1/hosts", None),
+                                  ("GET", "/v1/leases", None), ("GET", "/v1/history", None)):
+        assert server.api(method, path, payload, token=None)[0] == 401, path
+    assert server.api("GET", "/v1/revision", token=None)[0] == 200
     assert server.revision()["id"] == 1
-    # zonectl without a token says how to give one.
+    # zonectl without a token says how to give one; with the read token it plans but cannot apply.
     result = server.zonectl("apply", edited(server, text), "--yes", token=None, check=1)
     assert "--token-file" in result.stderr
+    assert "--token-file" in server.zonectl("hosts", token=None, check=1).stderr
+    assert "1 to change" in server.zonectl("plan", edited(server, text), token="audit", check=2).stdout
+    refused = server.zonectl("apply", edited(server, text), "--yes", token="audit", check=1)
+    assert "may only read" in refused.stderr and "HTTP 403" in refused.stderr
     assert server.api("POST", "/v1/apply", body, token=server.tokens["ops"])[0] == 200
+    # Each refusal is in the log, with its peer and why, never the token.
+    log = server.log.read_text()
+    assert "admin request refused" in log and "why=read token of audit on a write route" in log, log
+    assert all(token not in log for token in server.tokens.values())
 
 
 def test_a_token_file_others_can_read_is_refused(tmp_path):
@@ -134,6 +151,9 @@ def test_a_server_without_a_token_file_is_read_only(tmp_path):
     try:
         status, answer = srv.api("POST", "/v1/rollback", {"revision": 1, "baseRevision": 1}, token="x" * 32)
         assert status == 401 and "--admin-token-file" in answer["error"]
+        # Reads are answered to this host's own clients (the listener is on 127.0.0.1).
+        assert srv.api("GET", "/v1/hosts", token=None)[0] == 200
+        assert "reads answered to clients on this host only" in srv.log.read_text()
     finally:
         srv.stop()
 

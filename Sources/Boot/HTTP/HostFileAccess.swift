@@ -10,6 +10,11 @@ public enum HostFileAnswer: Sendable, Equatable {
     case notFound(String)
 }
 
+/// Why a request is not the host's own (`HostFileAccess.owner`).
+public struct NotTheOwner: Error, Equatable, Sendable {
+    public var why: String
+}
+
 public enum HostFileAccess {
     /// The marker a boot script fetches last, so the server's records show which host's
     /// script ran to the end and from where.
@@ -28,17 +33,16 @@ public enum HostFileAccess {
         guard let identity = revision.identity(named: name) else {
             return .notFound("no host \(name) in zone \(revision.zoneName)")
         }
-        guard let lease = lease(client), lease.state == .bound, lease.isActive(at: now) else {
-            return .forbidden("\(client) holds no lease")
-        }
-        guard lease.name == name else {
-            return .forbidden("\(client) is not \(name)'s address")
+        let held: Lease
+        switch owner(of: name, from: client, now: now, lease: lease) {
+        case .success(let owned): held = owned
+        case .failure(let refusal): return .forbidden(refusal.why)
         }
         if file == bootedMarker { return .booted(name: name) }
-        var facts = ["mac": MAC.text(lease.mac)]
+        var facts = ["mac": MAC.text(held.mac)]
         // What the machine said it is, for templates (`serial`, `model`) where it said so.
-        if let serial = lease.device?.serial { facts["serial"] = serial }
-        if let model = lease.device?.model { facts["model"] = model }
+        if let serial = held.device?.serial { facts["serial"] = serial }
+        if let model = held.device?.model { facts["model"] = model }
         let rendered = if let cache {
             cache.file(file, of: name, revision: revision, facts: facts) { HostFiles.render(file, of: identity, in: revision, facts: facts) }
         } else {
@@ -48,5 +52,16 @@ public enum HostFileAccess {
             return .notFound("\(name) has no file \(file)")
         }
         return .file(rendered)
+    }
+
+    /// The live lease by which `client` is `name`'s own address (the rule above), or why it is not.
+    /// The Ansible host variables and Chef node JSON of one host are served by the same rule.
+    public static func owner(of name: String, from client: IPv4Address, now: Int64,
+                             lease: (IPv4Address) -> Lease?) -> Result<Lease, NotTheOwner> {
+        guard let lease = lease(client), lease.state == .bound, lease.isActive(at: now) else {
+            return .failure(NotTheOwner(why: "\(client) holds no lease"))
+        }
+        guard lease.name == name else { return .failure(NotTheOwner(why: "\(client) is not \(name)'s address")) }
+        return .success(lease)
     }
 }

@@ -7,47 +7,57 @@ import Store
 import Zone
 
 /// A request's context on the admin listener: bodies up to `AdminAPI.maximumBodySize`
-/// (larger ones get 413 before they are read whole), and who a write is by once
+/// (larger ones get 413 before they are read whole), the peer, and who a request is by once
 /// `AdminAuthentication` let it through.
 public struct AdminRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
-    /// The name of the bearer token a write came with (recorded in history).
+    /// The name of the bearer token a request came with (recorded in history for writes).
     public var author: String?
+    /// The client's address; nil where there is no socket (in-process tests).
+    public let remoteAddress: SocketAddress?
 
-    public init(source: ApplicationRequestContextSource) { coreContext = .init(source: source) }
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        remoteAddress = source.channel.remoteAddress
+    }
+
     public var maxUploadSize: Int { AdminAPI.maximumBodySize }
 }
 
 /// The admin API's router, JSON in and out (served by `HTTPListener` on its own address,
 /// 127.0.0.1:9067 unless told otherwise):
 ///
-/// - `GET /v1/revision`, `GET /v1/history?limit=N`, `GET /v1/hosts`, `GET /v1/leases`
-/// - `POST /v1/plan` (a `PlanRequest`): the diff against the running revision and the live impact.
+/// - `GET /v1/revision`: the running revision's number and record; open (a health check).
+/// - `GET /v1/history?limit=N`, `GET /v1/hosts`, `GET /v1/leases`, `POST /v1/plan` (a
+///   `PlanRequest`: the diff against the running revision and the live impact): a read token.
 /// - `POST /v1/apply` (an `ApplyRequest`) and `POST /v1/rollback` (a `RollbackRequest`):
-///   need `Authorization: Bearer <token>`; 409 when the base revision moved.
+///   a write token; 409 when the base revision moved.
 ///
-/// Reads are open (the listener is local by default); every write is authenticated and
-/// recorded in history under the token's name. Without `tokens` every write is refused.
-/// Each request is checked against the tokens read last (`AdminTokenFile.reload` on SIGHUP).
-public func buildAdminRouter(administrator: ZoneAdministrator, tokens: AdminTokenFile?, leases: CommittedLeases)
-    -> Router<AdminRequestContext> {
+/// Who may do what is `AdminAccess.decide` (without `tokens`: reads for loopback clients only,
+/// no writes); a write is recorded in history under the token's name. Each request is checked
+/// against the tokens read last (`AdminTokenFile.reload` on SIGHUP). Refusals are logged at a
+/// bounded rate.
+public func buildAdminRouter(administrator: ZoneAdministrator, tokens: AdminTokenFile?, leases: CommittedLeases,
+                             logger: Logger = Logger(label: "zonebootd.admin")) -> Router<AdminRequestContext> {
     let router = Router(context: AdminRequestContext.self)
+    let refusals = AdminRefusalLog(logger: logger)
     router.get("/v1/revision") { _, _ in json(await administrator.current) }
-    router.get("/v1/history") { request, _ in
+    let reads = router.group().add(middleware: AdminAuthentication(tokens: tokens, needs: .read, refusals: refusals))
+    reads.get("/v1/history") { request, _ in
         let limit = request.uri.queryParameters.get("limit", as: Int.self) ?? 100
         do { return json(try await administrator.history(limit: limit)) } catch {
             throw AdminHTTPError(.internalServerError, APIError(error: "\(error)"))
         }
     }
-    router.get("/v1/hosts") { _, _ in json(await administrator.hosts(now: now())) }
-    router.get("/v1/leases") { _, _ in json(leases.all.sorted { $0.address < $1.address }.map(LeaseRow.init)) }
-    router.post("/v1/plan") { request, context in
+    reads.get("/v1/hosts") { _, _ in json(await administrator.hosts(now: now())) }
+    reads.get("/v1/leases") { _, _ in json(leases.all.sorted { $0.address < $1.address }.map(LeaseRow.init)) }
+    reads.post("/v1/plan") { request, context in
         let body = try await request.decode(as: PlanRequest.self, context: context)
         do throws(AdminFailure) { return json(try await administrator.plan(body.source, now: now())) } catch {
             throw AdminHTTPError(error)
         }
     }
-    let writes = router.group().add(middleware: AdminAuthentication(tokens: tokens))
+    let writes = router.group().add(middleware: AdminAuthentication(tokens: tokens, needs: .write, refusals: refusals))
     writes.post("/v1/apply") { request, context in
         let body = try await request.decode(as: ApplyRequest.self, context: context), author = try context.requireAuthor()
         do throws(AdminFailure) {
@@ -65,25 +75,64 @@ public func buildAdminRouter(administrator: ZoneAdministrator, tokens: AdminToke
     return router
 }
 
-/// Lets a write through only with a bearer token of the token file as read last, and records whose it is.
+/// Lets a request through only as `AdminAccess.decide` allows for the scope its route `needs`,
+/// against the token file as read last, and records whose token it is. Refusals: 401 with a
+/// `Bearer` challenge, 403 for a read token on a write route, each logged (`AdminRefusalLog`).
 struct AdminAuthentication: RouterMiddleware {
     typealias Context = AdminRequestContext
     let tokens: AdminTokenFile?
+    var needs: AdminScope = .write
+    var refusals: AdminRefusalLog?
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let author = tokens?.name(authorization: request.headers[.authorization]) else {
-            throw AdminHTTPError.unauthorized(readOnly: tokens == nil)
+        let decision = AdminAccess.decide(needs: needs, tokens: tokens?.tokens, authorization: request.headers[.authorization],
+                                          loopbackPeer: context.remoteAddress?.isLoopback ?? false)
+        switch decision {
+        case .allowed(let holder):
+            var context = context
+            context.author = holder?.name
+            return try await next(request, context)
+        case .unauthorized(let message, let why):
+            refusals?.note(request, from: context.remoteAddress, status: .unauthorized, why: why)
+            throw AdminHTTPError.unauthorized(message)
+        case .forbidden(let message, let why):
+            refusals?.note(request, from: context.remoteAddress, status: .forbidden, why: why)
+            throw AdminHTTPError(.forbidden, APIError(error: message))
         }
-        var context = context
-        context.author = author
-        return try await next(request, context)
+    }
+}
+
+/// Logs refused admin requests (method, path, peer, status and why; never the token) at
+/// notice, at most one line per reason every ten seconds with how many went unlogged.
+final class AdminRefusalLog: Sendable {
+    private let logger: Logger
+    private let rate = BoundedLogRate()
+
+    init(logger: Logger) { self.logger = logger }
+
+    func note(_ request: Request, from peer: SocketAddress?, status: HTTPResponse.Status, why: String) {
+        guard let unlogged = rate.due(why) else { return }
+        logger.notice("admin request refused", metadata: [
+            "method": "\(request.method)", "path": "\(request.uri.path)", "peer": "\(peer?.endpointText ?? "?")",
+            "status": "\(status.code)", "why": "\(why)", "unlogged_since_last": "\(unlogged)",
+        ])
+    }
+}
+
+extension SocketAddress {
+    /// Whether the peer is this host: 127.0.0.0/8 or ::1.
+    var isLoopback: Bool {
+        if let address = ipv4Address { return address.value >> 24 == 127 }
+        return ipAddress == "::1"
     }
 }
 
 extension AdminRequestContext {
     /// The author `AdminAuthentication` recorded; a route outside it that asks is a programming error, answered 401.
     func requireAuthor() throws(AdminHTTPError) -> String {
-        guard let author else { throw AdminHTTPError.unauthorized(readOnly: false) }
+        guard let author else {
+            throw AdminHTTPError.unauthorized("a valid 'Authorization: Bearer <token>' is required to change the zone")
+        }
         return author
     }
 }
@@ -110,11 +159,9 @@ public struct AdminHTTPError: HTTPResponseError {
         }
     }
 
-    /// 401 with a challenge; `readOnly` when the server has no token file at all.
-    static func unauthorized(readOnly: Bool) -> AdminHTTPError {
-        var error = AdminHTTPError(.unauthorized, APIError(error: readOnly
-            ? "this server has no --admin-token-file: changes through the admin API are disabled"
-            : "a valid 'Authorization: Bearer <token>' is required to change the zone"))
+    /// 401 with a `Bearer` challenge (RFC 6750).
+    static func unauthorized(_ message: String) -> AdminHTTPError {
+        var error = AdminHTTPError(.unauthorized, APIError(error: message))
         error.headers[.wwwAuthenticate] = "Bearer"
         return error
     }

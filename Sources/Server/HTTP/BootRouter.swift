@@ -1,3 +1,4 @@
+import AdminAPI
 import Addressing
 import Boot
 import Foundation
@@ -32,7 +33,7 @@ public struct HTTPCounters: Sendable, Codable, Equatable {
     public var hostFiles = 0
     public var loaders = 0
     public var booted = 0
-    /// Host files asked for by another address.
+    /// Host files, inventory or node JSON refused: asked for by another address, without a read token.
     public var forbidden = 0
     public var notFound = 0
     /// Requests that carried ONIE's `ONIE-*` headers (installer and updater fetches).
@@ -56,9 +57,13 @@ public struct HTTPCounters: Sendable, Codable, Equatable {
 /// - `GET /ansible/inventory` (`?state=seen` for hosts with a lease only) and
 ///   `GET /ansible/inventory/<name>`: Ansible's dynamic inventory, live state from leases.
 /// - `GET /chef/nodes/<name>.json`: the host's first-boot node JSON for `chef-client -j`.
+///   These three disclose role values, MACs and lease state: the whole inventory needs a read
+///   token of the admin token file (`tokens`, as `Authorization: Bearer`); one host's
+///   variables or node JSON go to that token or to the host's own address (`HostFileAccess.owner`).
 public func buildBootRouter<Context: PeerAddressRequestContext>(
     context: Context.Type = BootRequestContext.self, revisions: RevisionHolder, leases: CommittedLeases,
-    loadersDirectory: String?, filesDirectory: String?, statistics: Counters<HTTPCounters>, logger: Logger
+    loadersDirectory: String?, filesDirectory: String?, statistics: Counters<HTTPCounters>, logger: Logger,
+    tokens: AdminTokenFile? = nil
 ) -> Router<Context> {
     let router = Router(context: Context.self)
     router.add(middleware: ONIELog<Context>(statistics: statistics, logger: logger))
@@ -99,24 +104,8 @@ public func buildBootRouter<Context: PeerAddressRequestContext>(
         }
     }
 
-    router.get("/ansible/inventory") { request, _ -> Response in
-        let selection = request.uri.queryParameters.get("state").flatMap(AnsibleInventory.Selection.init(rawValue:)) ?? .all
-        return json(inventory(revisions.current, leases, selection).json())
-    }
-    router.get("/ansible/inventory/:name") { _, context -> Response in
-        let name = try context.parameters.require("name")
-        guard let host = inventory(revisions.current, leases, .all).hostJSON(named: name) else {
-            throw HTTPError(.notFound, message: "no host \(name)")
-        }
-        return json(host)
-    }
-    router.get("/chef/nodes/:file") { _, context -> Response in
-        let file = try context.parameters.require("file")
-        guard file.hasSuffix(".json"), let node = ChefNode(named: String(file.dropLast(5)), in: revisions.current) else {
-            throw HTTPError(.notFound, message: "no host \(file)")
-        }
-        return json(node.json())
-    }
+    addHandoffRoutes(to: router, revisions: revisions, leases: leases, tokens: tokens, statistics: statistics,
+                     logger: logger)
     return router
 }
 
@@ -125,6 +114,59 @@ private let plainText: HTTPFields = [.contentType: "text/plain; charset=utf-8"]
 
 private func json(_ bytes: [UInt8]) -> Response {
     Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+}
+
+/// The Ansible inventory and Chef node routes with their access rules (see `buildBootRouter`).
+private func addHandoffRoutes<Context: PeerAddressRequestContext>(
+    to router: Router<Context>, revisions: RevisionHolder, leases: CommittedLeases, tokens: AdminTokenFile?,
+    statistics: Counters<HTTPCounters>, logger: Logger
+) {
+    let refusals = BoundedLogRate()
+    /// Throws 403 (counted, logged at a bounded rate) unless a read token comes with the request
+    /// or, for one host's data (`host`), the request comes from that host's own address.
+    @Sendable func authorize(_ request: Request, _ context: Context, host: String?) throws {
+        let client = context.clientAddress
+        let access = AdminAccess.decide(needs: .read, tokens: tokens?.tokens, authorization: request.headers[.authorization],
+                                        loopbackPeer: client.map { $0.value >> 24 == 127 } ?? false)
+        if case .allowed = access { return }
+        var why = "a read token (Authorization: Bearer) is required"
+        if let host, let client {
+            switch HostFileAccess.owner(of: host, from: client, now: Int64(Date().timeIntervalSince1970),
+                                        lease: leases.lease(address:)) {
+            case .success: return
+            case .failure(let refusal): why = "\(refusal.why), and \(why)"
+            }
+        }
+        statistics.update { $0.forbidden += 1 }
+        if let unlogged = refusals.due(host == nil ? "inventory" : "host") {
+            logger.info("refused \(request.uri.path): \(why)",
+                        metadata: ["client": "\(client.map { "\($0)" } ?? "?")", "unlogged_since_last": "\(unlogged)"])
+        }
+        throw HTTPError(.forbidden, message: why)
+    }
+
+    router.get("/ansible/inventory") { request, context -> Response in
+        try authorize(request, context, host: nil)
+        let selection = request.uri.queryParameters.get("state").flatMap(AnsibleInventory.Selection.init(rawValue:)) ?? .all
+        return json(inventory(revisions.current, leases, selection).json())
+    }
+    router.get("/ansible/inventory/:name") { request, context -> Response in
+        let name = try context.parameters.require("name")
+        guard let host = inventory(revisions.current, leases, .all).hostJSON(named: name) else {
+            throw HTTPError(.notFound, message: "no host \(name)")
+        }
+        try authorize(request, context, host: name)
+        return json(host)
+    }
+    router.get("/chef/nodes/:file") { request, context -> Response in
+        let file = try context.parameters.require("file")
+        let name = String(file.dropLast(5))
+        guard file.hasSuffix(".json"), let node = ChefNode(named: name, in: revisions.current) else {
+            throw HTTPError(.notFound, message: "no host \(file)")
+        }
+        try authorize(request, context, host: name)
+        return json(node.json())
+    }
 }
 
 /// The inventory with each host's live state from its lease (MAC, lease state, last seen).

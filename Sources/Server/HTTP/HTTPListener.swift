@@ -1,6 +1,9 @@
+import AdminAPI
 import Hummingbird
+import HummingbirdCore
 import Logging
 import NIOCore
+import NIOSSL
 import ServiceLifecycle
 
 /// A router served on one address: the one way zonebootd runs an HTTP listener (boot files,
@@ -11,14 +14,15 @@ public struct HTTPListener<Context: RequestContext>: Service where Context.Sourc
     private let application: Application<RouterResponder<Context>>
 
     /// Its connections are admitted, timed and counted by `connections` (which listeners may
-    /// share). `onListening` runs once the socket is bound, with the address it got (for port
+    /// share); with `tls`, every connection is HTTPS (the handshake counts toward the request
+    /// timeout). `onListening` runs once the socket is bound, with the address it got (for port
     /// 0, the port the kernel chose).
     public init(router: Router<Context>, host: String, port: Int, connections: HTTPConnections,
-                group: any EventLoopGroup, logger: Logger,
+                group: any EventLoopGroup, logger: Logger, tls: ListenerTLS? = nil,
                 onListening: @escaping @Sendable (SocketAddress?) async -> Void) {
         application = Application(
             router: router,
-            server: connections.serverBuilder(logger: logger),
+            server: connections.serverBuilder(logger: logger, tls: tls),
             // A burst of connections waits in the kernel's queue until admitted or refused,
             // rather than being dropped there (a dropped SYN costs a client a second or more).
             configuration: .init(address: .hostname(host, port: port), serverName: "zonebootd",
@@ -29,4 +33,88 @@ public struct HTTPListener<Context: RequestContext>: Service where Context.Sourc
     }
 
     public func run() async throws { try await application.run() }
+}
+
+/// A listener's TLS: its certificate chain and key (PEM), and with a client CA, mutual TLS
+/// (a client without a certificate that CA signed is refused in the handshake). Read and
+/// checked once, before anything listens; the key file must be a `PrivateFile`.
+public struct ListenerTLS: Sendable {
+    /// Why the files cannot be used, naming the file and the fix.
+    public struct Problem: Error, CustomStringConvertible, Equatable {
+        public var description: String
+    }
+
+    let context: NIOSSLContext
+    /// Whether clients must present a certificate the client CA signed.
+    public let requiresClientCertificate: Bool
+
+    public init(certificateFile: String, keyFile: String, clientCAFile: String? = nil) throws(Problem) {
+        let chain: [NIOSSLCertificate]
+        do { chain = try NIOSSLCertificate.fromPEMFile(certificateFile) } catch {
+            throw Problem(description: "cannot use the TLS certificate \(certificateFile): \(Self.reason(error))")
+        }
+        guard !chain.isEmpty else {
+            throw Problem(description: "the TLS certificate file \(certificateFile) holds no PEM certificate")
+        }
+        let keyBytes: [UInt8]
+        do { keyBytes = try PrivateFile.contents(path: keyFile) } catch {
+            throw Problem(description: error.describe("the TLS key file", path: keyFile))
+        }
+        let key: NIOSSLPrivateKey
+        do { key = try NIOSSLPrivateKey(bytes: keyBytes, format: .pem) } catch {
+            throw Problem(description: "the TLS key file \(keyFile) holds no PEM private key zonebootd can read: \(Self.reason(error))")
+        }
+        var configuration = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) },
+                                                                     privateKey: .privateKey(key))
+        configuration.minimumTLSVersion = .tlsv12
+        if let clientCAFile {
+            let authorities: [NIOSSLCertificate]
+            do { authorities = try NIOSSLCertificate.fromPEMFile(clientCAFile) } catch {
+                throw Problem(description: "cannot use the client CA \(clientCAFile): \(Self.reason(error))")
+            }
+            guard !authorities.isEmpty else {
+                throw Problem(description: "the client CA file \(clientCAFile) holds no PEM certificate")
+            }
+            // A server verifies the client's chain; there is no host name to check it against.
+            configuration.certificateVerification = .noHostnameVerification
+            configuration.trustRoots = .certificates(authorities)
+        }
+        do { context = try NIOSSLContext(configuration: configuration) } catch {
+            throw Problem(description: "cannot use the TLS certificate \(certificateFile) with the key \(keyFile): "
+                          + "\(Self.reason(error)) (do they belong together?)")
+        }
+        requiresClientCertificate = clientCAFile != nil
+    }
+
+    private static func reason(_ error: any Error) -> String { "\(error)" }
+}
+
+extension HTTPConnections {
+    /// `serverBuilder(logger:)`, with TLS first on every connection when `tls` is given.
+    func serverBuilder(logger: Logger, tls: ListenerTLS?) -> HTTPServerBuilder {
+        guard let tls else { return serverBuilder(logger: logger) }
+        return HTTPServerBuilder { responder in
+            TLSServerChannel(base: GuardedHTTP1Channel(http: HTTP1Channel(responder: responder), connections: self,
+                                                       logger: logger),
+                             context: tls.context)
+        }
+    }
+}
+
+/// A child channel with NIO's TLS server handler before everything `base` sets up.
+struct TLSServerChannel<Base: ServerChildChannel>: ServerChildChannel {
+    typealias Value = Base.Value
+    let base: Base
+    let context: NIOSSLContext
+
+    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        do {
+            try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context))
+        } catch {
+            return channel.eventLoop.makeFailedFuture(error)
+        }
+        return base.setup(channel: channel, logger: logger)
+    }
+
+    func handle(value: Value, logger: Logger) async { await base.handle(value: value, logger: logger) }
 }
