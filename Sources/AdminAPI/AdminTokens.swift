@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import Zone
 
 /// The admin API's bearer tokens, read from a file of `name:token` lines (`#` comments
 /// and blank lines ignored; LF or CRLF endings). The name is who applied, in the history.
@@ -46,58 +47,15 @@ public struct AdminTokens: Sendable, Equatable {
     /// How many tokens there are (for the log, never the tokens themselves).
     public var count: Int { names.count }
 
-    /// Reads and checks the file: what it is, its owner and mode first, then every line.
-    /// The checks run on the path (without following a symbolic link) and again on the file
-    /// opened, so a file swapped in between is refused rather than read.
+    /// Reads and checks the file: what it is, its owner and mode first (OwnerOnlyFile), then every line.
     public static func load(path: String) throws(Problem) -> AdminTokens {
-        var info = stat()
-        guard lstat(path, &info) == 0 else { throw .unreadable(path, reason: String(cString: strerror(errno))) }
-        try check(info, path: path)
-        // O_NONBLOCK: a FIFO swapped in after the check must not hang the open; O_NOFOLLOW: nor a link.
-        let descriptor = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
-        guard descriptor >= 0 else { throw .unreadable(path, reason: String(cString: strerror(errno))) }
-        defer { close(descriptor) }
-        guard fstat(descriptor, &info) == 0 else { throw .unreadable(path, reason: String(cString: strerror(errno))) }
-        try check(info, path: path)
-        return try parse(String(decoding: try readAll(descriptor, path: path), as: UTF8.self), path: path)
-    }
-
-    /// A regular file, owned by whoever runs this process or root, that group and others cannot read.
-    private static func check(_ info: stat, path: String) throws(Problem) {
-        let type = info.st_mode & S_IFMT
-        guard type == S_IFREG else { throw .notRegularFile(path, kind: describe(fileType: type)) }
-        let user = geteuid()
-        guard info.st_uid == user || info.st_uid == 0 else {
-            throw .wrongOwner(path, owner: UInt32(info.st_uid), expected: UInt32(user))
-        }
-        let permissions = info.st_mode & 0o777
-        guard permissions & 0o077 == 0 else { throw .tooOpen(path, mode: String(permissions, radix: 8)) }
-    }
-
-    private static func describe(fileType type: mode_t) -> String {
-        switch type {
-        case S_IFLNK: "a symbolic link"
-        case S_IFDIR: "a directory"
-        case S_IFIFO: "a FIFO"
-        case S_IFCHR: "a character device"
-        case S_IFBLK: "a block device"
-        case S_IFSOCK: "a socket"
-        default: "not a regular file"
-        }
-    }
-
-    private static func readAll(_ descriptor: Int32, path: String) throws(Problem) -> [UInt8] {
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw .unreadable(path, reason: String(cString: strerror(errno)))
-            }
-            if count == 0 { return bytes }
-            bytes += chunk[..<count]
-            if bytes.count > maximumFileSize { throw .tooLarge(path) }
+        switch OwnerOnlyFile.contents(path: path, maximumSize: maximumFileSize) {
+        case .success(let bytes): return try parse(String(decoding: bytes, as: UTF8.self), path: path)
+        case .failure(.unreadable(let reason)): throw .unreadable(path, reason: reason)
+        case .failure(.notRegularFile(let kind)): throw .notRegularFile(path, kind: kind)
+        case .failure(.wrongOwner(let owner, let expected)): throw .wrongOwner(path, owner: owner, expected: expected)
+        case .failure(.tooOpen(let mode)): throw .tooOpen(path, mode: mode)
+        case .failure(.tooLarge): throw .tooLarge(path)
         }
     }
 

@@ -23,6 +23,7 @@ struct LoadedState {
     var store: SQLiteLeaseStore
     var outbox: SQLiteEventOutbox
     var inventory: SQLiteBMCInventory
+    var secrets: SQLiteBootstrapSecretStore
     var loaders: BootLoaders
     var directory: CommittedLeases
 }
@@ -43,7 +44,8 @@ extension ZoneBootD {
         logger.info("loaded \(directory.all.count) leases; boot loaders: \(loaders.available.sorted().joined(separator: ", "))")
         return LoadedState(stateDirectory: stateDirectory, tokens: tokens, revisionStore: revisionStore, running: running,
                            revisions: RevisionHolder(revision), store: store, outbox: SQLiteEventOutbox(writer: database),
-                           inventory: SQLiteBMCInventory(writer: database), loaders: loaders, directory: directory)
+                           inventory: SQLiteBMCInventory(writer: database),
+                           secrets: SQLiteBootstrapSecretStore(writer: database), loaders: loaders, directory: directory)
     }
 
     /// Every long-running part, in start-up order; the group stops them in reverse: the SIGHUP
@@ -60,7 +62,7 @@ extension ZoneBootD {
         if httpPort != 0 {
             let router = buildBootRouter(revisions: state.revisions, leases: state.directory,
                                          loadersDirectory: FirmwareManifest.cacheDirectory(firmware), filesDirectory: files,
-                                         statistics: counters.http, logger: logger)
+                                         statistics: counters.http, logger: logger, bootstrapSecrets: state.secrets)
             for address in listen {
                 listeners.append(httpService(router, host: address, port: httpPort, connections: counters.httpConnections,
                                              what: "HTTP", failure: "cannot listen for HTTP on port \(httpPort)",
@@ -68,9 +70,10 @@ extension ZoneBootD {
             }
         }
         let administrator = ZoneAdministrator(holder: state.revisions, running: state.running, store: state.revisionStore,
-                                              leases: state.directory, logger: logger)
+                                              leases: state.directory, logger: logger, secretsFolder: zoneFolder(zone))
         if adminPort != 0 {
-            let router = buildAdminRouter(administrator: administrator, tokens: state.tokens, leases: state.directory)
+            let router = buildAdminRouter(administrator: administrator, tokens: state.tokens, leases: state.directory,
+                                          bootstrapSecrets: state.secrets)
             let mode = state.tokens == nil ? " (no --admin-token-file: read-only)" : ""
             listeners.append(httpService(router, host: adminListen, port: adminPort, connections: counters.adminConnections,
                                          what: "admin API", mode: mode,

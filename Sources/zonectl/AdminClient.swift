@@ -35,8 +35,8 @@ struct AdminClient {
         var body: Data
     }
 
-    func get<T: Decodable>(_ path: String, as type: T.Type) throws -> T {
-        try decode(try send("GET", path, body: nil, authenticated: false), as: type)
+    func get<T: Decodable>(_ path: String, authenticated: Bool = false, as type: T.Type) throws -> T {
+        try decode(try send("GET", path, body: nil, authenticated: authenticated), as: type)
     }
 
     func post<T: Decodable>(_ path: String, _ body: some Encodable, authenticated: Bool, as type: T.Type) throws -> T {

@@ -28,25 +28,34 @@ public enum HostFileAccess {
         guard let identity = revision.identity(named: name) else {
             return .notFound("no host \(name) in zone \(revision.zoneName)")
         }
-        guard let lease = lease(client), lease.state == .bound, lease.isActive(at: now) else {
-            return .forbidden("\(client) holds no lease")
-        }
-        guard lease.name == name else {
-            return .forbidden("\(client) is not \(name)'s address")
-        }
+        if let refusal = refusal(host: name, from: client, now: now, lease: lease) { return .forbidden(refusal) }
+        guard let lease = lease(client) else { return .forbidden("\(client) holds no lease") }
         if file == bootedMarker { return .booted(name: name) }
         var facts = ["mac": MAC.text(lease.mac)]
         // What the machine said it is, for templates (`serial`, `model`) where it said so.
         if let serial = lease.device?.serial { facts["serial"] = serial }
         if let model = lease.device?.model { facts["model"] = model }
         let rendered = if let cache {
-            cache.file(file, of: name, revision: revision, facts: facts) { HostFiles.render(file, of: identity, in: revision, facts: facts) }
+            cache.file(file, of: name, revision: revision, facts: facts) {
+                HostFiles.render(file, of: identity, in: revision, facts: facts, revealingSecrets: true)
+            }
         } else {
-            HostFiles.render(file, of: identity, in: revision, facts: facts)
+            HostFiles.render(file, of: identity, in: revision, facts: facts, revealingSecrets: true)
         }
         guard let rendered else {
             return .notFound("\(name) has no file \(file)")
         }
         return .file(rendered)
+    }
+
+    /// Why `client` is not the host `name` now (it holds no bound, live lease naming the
+    /// host), or nil when it is: the one rule for what only a host itself may read.
+    public static func refusal(host name: String, from client: IPv4Address, now: Int64,
+                               lease: (IPv4Address) -> Lease?) -> String? {
+        guard let lease = lease(client), lease.state == .bound, lease.isActive(at: now) else {
+            return "\(client) holds no lease"
+        }
+        guard lease.name == name else { return "\(client) is not \(name)'s address" }
+        return nil
     }
 }

@@ -29,7 +29,8 @@ public struct AdminRequestContext: RequestContext {
 /// Reads are open (the listener is local by default); every write is authenticated and
 /// recorded in history under the token's name. Without `tokens` every write is refused.
 /// Each request is checked against the tokens read last (`AdminTokenFile.reload` on SIGHUP).
-public func buildAdminRouter(administrator: ZoneAdministrator, tokens: AdminTokenFile?, leases: CommittedLeases)
+public func buildAdminRouter(administrator: ZoneAdministrator, tokens: AdminTokenFile?, leases: CommittedLeases,
+                             bootstrapSecrets: (any BootstrapSecretStore)? = nil)
     -> Router<AdminRequestContext> {
     let router = Router(context: AdminRequestContext.self)
     router.get("/v1/revision") { _, _ in json(await administrator.current) }
@@ -47,6 +48,7 @@ public func buildAdminRouter(administrator: ZoneAdministrator, tokens: AdminToke
             throw AdminHTTPError(error)
         }
     }
+    if let bootstrapSecrets { addSecretRoutes(to: router, store: bootstrapSecrets, tokens: tokens) }
     let writes = router.group().add(middleware: AdminAuthentication(tokens: tokens))
     writes.post("/v1/apply") { request, context in
         let body = try await request.decode(as: ApplyRequest.self, context: context), author = try context.requireAuthor()
@@ -128,7 +130,7 @@ public struct AdminHTTPError: HTTPResponseError {
 
 private func now() -> Int64 { Int64(Date().timeIntervalSince1970) }
 
-private func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) -> Response {
+func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) -> Response {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys]
     let data = (try? encoder.encode(value)) ?? Data(#"{"error":"cannot encode the answer"}"#.utf8)

@@ -4,6 +4,7 @@ import Foundation
 import Hummingbird
 import Logging
 import NIOCore
+import Store
 import Synchronization
 import Zone
 
@@ -58,7 +59,8 @@ public struct HTTPCounters: Sendable, Codable, Equatable {
 /// - `GET /chef/nodes/<name>.json`: the host's first-boot node JSON for `chef-client -j`.
 public func buildBootRouter<Context: PeerAddressRequestContext>(
     context: Context.Type = BootRequestContext.self, revisions: RevisionHolder, leases: CommittedLeases,
-    loadersDirectory: String?, filesDirectory: String?, statistics: Counters<HTTPCounters>, logger: Logger
+    loadersDirectory: String?, filesDirectory: String?, statistics: Counters<HTTPCounters>, logger: Logger,
+    bootstrapSecrets: (any BootstrapSecretStore)? = nil
 ) -> Router<Context> {
     let router = Router(context: Context.self)
     router.add(middleware: ONIELog<Context>(statistics: statistics, logger: logger))
@@ -71,6 +73,9 @@ public func buildBootRouter<Context: PeerAddressRequestContext>(
     if let filesDirectory {
         router.add(middleware: StaticFiles<Context>(prefix: "/files", directory: filesDirectory, refused: refused,
                                                     logger: logger))
+    }
+    if let bootstrapSecrets {
+        addBootstrapSecrets(to: router, store: bootstrapSecrets, revisions: revisions, leases: leases, logger: logger)
     }
     // Renderings of the running revision; the access check runs per request regardless.
     let rendered = RenderedFileCache()
@@ -112,10 +117,15 @@ public func buildBootRouter<Context: PeerAddressRequestContext>(
     }
     router.get("/chef/nodes/:file") { _, context -> Response in
         let file = try context.parameters.require("file")
-        guard file.hasSuffix(".json"), let node = ChefNode(named: String(file.dropLast(5)), in: revisions.current) else {
+        let name = String(file.dropLast(5))
+        guard file.hasSuffix(".json"), let node = ChefNode(named: name, in: revisions.current) else {
             throw HTTPError(.notFound, message: "no host \(file)")
         }
-        return json(node.json())
+        // Secret values (`secret-file`) only to the host itself; anyone else sees them redacted.
+        let own = context.clientAddress.map {
+            HostFileAccess.refusal(host: name, from: $0, now: Int64(Date().timeIntervalSince1970), lease: leases.lease(address:)) == nil
+        } ?? false
+        return json(node.json(revealingSecrets: own))
     }
     return router
 }
