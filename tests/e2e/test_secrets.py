@@ -73,6 +73,8 @@ class SecretsLab(DHCPLab):
         got = self.udhcpc(port)
         self.lab.addr(self.clients[port], "eth0", f"{got['ip']}/24")
         self.lab.run(self.clients[port], "ip", "route", "replace", "default", "via", "198.18.16.1")
+        # Every relay port holds 198.18.16.1/24: the relay reaches the machine by a host route, as a switch knows its hosts.
+        self.lab.run(self.relay, "ip", "route", "replace", f"{got['ip']}/32", "dev", port)
         return got
 
     def fetch(self, port, path):
@@ -149,7 +151,7 @@ def test_a_host_gets_its_own_secrets_once_and_no_other_machine_gets_them(secrets
     listed = zb.zonectl("secrets", "--json")
     rows = {r["name"]: r for r in json.loads(listed.stdout)}
     assert {n: r["status"] for n, r in rows.items()} == {"chef-client-key": "used", "pull-token": "used", "quick": "expired"}
-    assert rows["chef-client-key"]["servedTo"] == address
+    assert rows["chef-client-key"]["served_to"] == address
     assert rows["chef-client-key"]["fingerprint"] == by_secret["chef-client-key"]["details"]["fingerprint"]
     table = zb.zonectl("secrets").stdout
     assert "expired" in table and "used" in table, table
