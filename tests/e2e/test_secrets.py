@@ -56,16 +56,33 @@ RECORD_HOOK = textwrap.dedent("""\
     """)
 
 
+# The same hosts with a secret value (`secret-file`) in their Ansible vars and Chef attributes.
+PASSWORD, NEW_PASSWORD = "db-Pa55-f1rst-0f-tw0", "db-Pa55-s3c0nd-0f-tw0"
+VALUES_ZONE = lab_zone(roles="""\
+    hypervisor:
+      boot: lab
+      ansible: { groups: [hv], vars: { site: lab, db_password: { secret-file: secrets/db-password } } }
+      chef: { run-list: ["role[hv]"], attributes: { db: { user: app, password: { secret-file: secrets/db-password } } } }
+    """, more="""\
+    profiles:
+      lab:
+        ipxe: boot.ipxe
+        files:
+          ks.cfg: ks.cfg
+    """)
+VALUES_TEMPLATES = {"boot.ipxe": TEMPLATES["boot.ipxe"], "ks.cfg": "# {{name}}\ndb={{ansible.vars.db_password}}\n"}
+
+
 class SecretsLab(DHCPLab):
-    def __init__(self, the_lab, tmp):
-        for name, text in TEMPLATES.items():
+    def __init__(self, the_lab, tmp, zone=ZONE, templates=TEMPLATES):
+        for name, text in templates.items():
             (tmp / name).write_text(text)
         (tmp / "hooks").mkdir(exist_ok=True)
         (tmp / "hooks" / "record").write_text(RECORD_HOOK)
         (tmp / "hooks" / "record").chmod(0o755)
         tokens, _ = write_tokens(tmp)
         self.token_file = tmp / "token-ops"
-        super().__init__(the_lab, tmp, ports=4, zone=ZONE,
+        super().__init__(the_lab, tmp, ports=4, zone=zone,
                          server_args=("--admin-port", ADMIN.split(":")[1], "--admin-token-file", str(tokens)))
 
     def take_lease(self, port):
@@ -193,3 +210,59 @@ def test_a_replaced_machine_is_issued_a_new_key_the_same_machine_is_not(secrets_
     assert zb.lab.run(zb.srv, ZONECTL, "secrets", "reset", host, "--state", zb.state, check=False).returncode == 0
     assert zb.fetch("swp1", f"/hosts/{host}/ks.cfg")[0] == 200
     assert zb.fetch("swp1", key_url)[0] == 200
+
+
+def write_secret(tmp, text):
+    path = tmp / "secrets" / "db-password"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(text + "\n")
+    path.chmod(0o600)
+
+
+def test_secret_values_reach_only_the_host_itself_and_plans_show_only_their_digest(tmp_path):
+    require_tools("ip", "dhcrelay", "busybox", "curl")
+    write_secret(tmp_path, PASSWORD)
+    with lab() as the_lab:
+        zb = SecretsLab(the_lab, tmp_path, zone=VALUES_ZONE, templates=VALUES_TEMPLATES)
+        host, address = HOST["swp1"]
+        zb.take_lease("swp1")
+        zb.take_lease("swp2")
+        # The host's own kickstart and node JSON carry the value.
+        assert zb.fetch("swp1", f"/hosts/{host}/ks.cfg") == (200, f"# {host}\ndb={PASSWORD}\n")
+        code, node = zb.fetch("swp1", f"/chef/nodes/{host}.json")
+        assert code == 200 and json.loads(node)["db"] == {"user": "app", "password": PASSWORD}, node
+        # Anyone else: redacted, with the digest's prefix.
+        digest = hashlib.sha256((PASSWORD + "\n").encode()).hexdigest()[:12]
+        redacted = f"(secret secrets/db-password, sha256:{digest}\u2026)"
+        shown = {}
+        for path in (f"/chef/nodes/{host}.json", "/ansible/inventory", f"/ansible/inventory/{host}"):
+            code, shown[path] = zb.fetch("swp2", path)
+            assert code == 200 and PASSWORD not in shown[path], shown[path]
+        assert json.loads(shown[f"/chef/nodes/{host}.json"])["db"]["password"] == redacted
+        assert json.loads(shown[f"/ansible/inventory/{host}"])["db_password"] == redacted
+
+        def zonectl(*args):
+            return zb.lab.run(zb.srv, ZONECTL, *args, "--server", f"http://{ADMIN}", "--token-file", zb.token_file,
+                              "--no-color", check=False)
+
+        # A new password: a change of the role in the plan (exit 2: changes), shown by its digest, applied, served.
+        write_secret(tmp_path, NEW_PASSWORD)
+        plan = zonectl("plan", zb.zone)
+        new_digest = hashlib.sha256((NEW_PASSWORD + "\n").encode()).hexdigest()[:12]
+        assert plan.returncode == 2 and "role hypervisor" in plan.stdout and new_digest in plan.stdout, plan.stdout + plan.stderr
+        planned_json = zonectl("plan", zb.zone, "--json")
+        applied = zonectl("apply", zb.zone, "--yes", "-m", "rotate the db password")
+        assert applied.returncode == 0, applied.stdout + applied.stderr
+        history = zonectl("history")
+        history_json = zonectl("history", "--json")
+        assert zb.fetch("swp1", f"/hosts/{host}/ks.cfg") == (200, f"# {host}\ndb={NEW_PASSWORD}\n")
+        # zonectl render (offline, from the zone file) and the inventory on disk: redacted too.
+        render = zb.lab.run(zb.srv, ZONECTL, "render", zb.zone, "--name", host, check=False)
+        assert render.returncode == 0 and f"db=(secret secrets/db-password, sha256:{new_digest}" in render.stdout, render.stdout
+        log = "".join(p.read_text(errors="replace") for p in zb.tmp.glob("zonebootd-*.log"))
+        stored = b"".join(p.read_bytes() for p in zb.state.glob("zoneboot.sqlite*"))
+        outputs = [plan.stdout, planned_json.stdout, applied.stdout, history.stdout, history_json.stdout, render.stdout, log,
+                   *shown.values()]
+        for secret in (PASSWORD, NEW_PASSWORD):
+            assert not [o for o in outputs if secret in o]
+            assert secret.encode() not in stored
