@@ -29,6 +29,7 @@ public struct AdminRequestContext: RequestContext {
 /// Reads are open (the listener is local by default); every write is authenticated and
 /// recorded in history under the token's name. Without `tokens` every write is refused.
 /// Each request is checked against the tokens read last (`AdminTokenFile.reload` on SIGHUP).
+/// With `bootstrapSecrets`, `GET /v1/secrets` (AdminRouter+Secrets.swift), behind the token too.
 public func buildAdminRouter(administrator: ZoneAdministrator, tokens: AdminTokenFile?, leases: CommittedLeases,
                              bootstrapSecrets: (any BootstrapSecretStore)? = nil)
     -> Router<AdminRequestContext> {

@@ -56,7 +56,10 @@ public struct HTTPCounters: Sendable, Codable, Equatable {
 ///   Both through `StaticFiles`: never a file outside its directory, even by a symlink.
 /// - `GET /ansible/inventory` (`?state=seen` for hosts with a lease only) and
 ///   `GET /ansible/inventory/<name>`: Ansible's dynamic inventory, live state from leases.
-/// - `GET /chef/nodes/<name>.json`: the host's first-boot node JSON for `chef-client -j`.
+/// - `GET /chef/nodes/<name>.json`: the host's first-boot node JSON for `chef-client -j`
+///   (secret values only to the host's own address).
+/// - With `bootstrapSecrets`: `GET /bootstrap/<host>/<name>`, each host's bootstrap secrets,
+///   once, to the host's own address (BootRouter+Bootstrap.swift).
 public func buildBootRouter<Context: PeerAddressRequestContext>(
     context: Context.Type = BootRequestContext.self, revisions: RevisionHolder, leases: CommittedLeases,
     loadersDirectory: String?, filesDirectory: String?, statistics: Counters<HTTPCounters>, logger: Logger,

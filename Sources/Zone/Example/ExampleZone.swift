@@ -295,7 +295,7 @@ public enum ExampleZone {
         # zone minted for it; the event carries its public key (never the private one), so the
         # client is created on the Chef server with that key and no validator key exists anywhere.
         # A reinstalled or replaced host gets a new key: its old client is deleted first.
-        # Without knife on PATH it writes the commands it would run to a log next to the state.
+        # Without knife on PATH it keeps the public key next to the state and logs the commands.
         import json, os, shutil, subprocess, sys, tempfile
 
         event = json.load(sys.stdin)
@@ -303,20 +303,21 @@ public enum ExampleZone {
         if event.get("type") != "bootstrap.issued" or details.get("kind") != "rsa-key" or not event.get("name"):
             sys.exit(0)
         name = event["name"]
-        with tempfile.NamedTemporaryFile("w", suffix=".pub", delete=False) as key:
-            key.write(details["public_key"])
-        commands = [["knife", "client", "delete", "--yes", name],
-                    ["knife", "client", "create", name, "--public-key", key.name, "--disable-editing"]]
-        try:
-            if shutil.which("knife"):
-                subprocess.run(commands[0], check=False)
-                subprocess.run(commands[1], check=True)
-            else:
-                log = os.path.join(os.environ.get("ZONEBOOT_STATE", "/tmp"), "chef-client-create.log")
-                with open(log, "a") as out:
-                    out.write("%s %s %s\n" % (name, details.get("fingerprint", ""), " && ".join(" ".join(c) for c in commands)))
-        finally:
-            os.unlink(key.name)
+        if shutil.which("knife"):
+            with tempfile.NamedTemporaryFile("w", suffix=".pub") as key:
+                key.write(details["public_key"])
+                key.flush()
+                subprocess.run(["knife", "client", "delete", "--yes", name], check=False)
+                subprocess.run(["knife", "client", "create", name, "--public-key", key.name, "--disable-editing"], check=True)
+        else:
+            state = os.environ.get("ZONEBOOT_STATE", "/tmp")
+            keys = os.path.join(state, "chef-client-keys")
+            os.makedirs(keys, exist_ok=True)
+            path = os.path.join(keys, name + ".pub")
+            with open(path, "w") as key:
+                key.write(details["public_key"])
+            with open(os.path.join(state, "chef-client-create.log"), "a") as log:
+                log.write("%s %s: knife client create %s --public-key %s\n" % (name, details.get("fingerprint", ""), name, path))
 
         """#
 }
