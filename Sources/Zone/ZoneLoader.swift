@@ -17,9 +17,12 @@ public enum ZoneLoader {
 
     /// Loads a stored revision's source again; templates come from `source.files`. Secret
     /// files are read from `secretsFolder` (a server's own zone folder), each checked against
-    /// the digest the source recorded; without it, only their digests are kept.
-    public static func load(source: ZoneSource, secretsFolder: String? = nil) throws(ZoneLoadError) -> ZoneRevision {
-        try load(source, files: StoredFiles(files: source.files, secretsFolder: secretsFolder.map(DiskFiles.init(folder:))))
+    /// the digest the source recorded (a changed one is an error, or where
+    /// `withholdingChangedSecrets`, a warning and no value); without it, only digests are kept.
+    public static func load(source: ZoneSource, secretsFolder: String? = nil,
+                            withholdingChangedSecrets: Bool = false) throws(ZoneLoadError) -> ZoneRevision {
+        try load(source, files: StoredFiles(files: source.files, secretsFolder: secretsFolder.map(DiskFiles.init(folder:))),
+                 withholdingChangedSecrets: withholdingChangedSecrets)
     }
 
     /// What a client sends a server that validates and expands the zone itself: the zone
@@ -94,7 +97,8 @@ public enum ZoneLoader {
         }
     }
 
-    static func load(_ source: ZoneSource, files: some ZoneFileAccess) throws(ZoneLoadError) -> ZoneRevision {
+    static func load(_ source: ZoneSource, files: some ZoneFileAccess,
+                     withholdingChangedSecrets: Bool = false) throws(ZoneLoadError) -> ZoneRevision {
         let file = source.zoneFile
         var sources = [file: source.text]
         let (root, syntaxErrors) = YAMLDocument.parse(source.text, file: file)
@@ -107,6 +111,7 @@ public enum ZoneLoader {
         var checker = ShapeChecker()
         checker.check(root, against: ZoneShape.document, path: "")
         var secrets = SecretReader(files: files, recorded: source.secretDigests)
+        secrets.withholdingChanged = withholdingChangedSecrets
         let spec = secrets.resolve(ZoneDecoder(file: file).decode(root))
         var expander = ZoneExpander(spec: spec)
         let identities = expander.expand()

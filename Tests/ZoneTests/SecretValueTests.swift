@@ -10,7 +10,7 @@ import Testing
 
     /// A copy of zones/ in a fresh folder with `secrets/db-password` (mode 0600) and a zone
     /// whose storage role's Ansible vars and compute role's Chef attributes use it.
-    private struct Workspace {
+    fileprivate struct Workspace {
         let root = NSTemporaryDirectory() + "zoneboot-secret-values-\(UUID().uuidString)"
         var zoneFile: String { "\(root)/ams1.yaml" }
         var secretFile: String { "\(root)/secrets/db-password" }
@@ -35,7 +35,7 @@ import Testing
         func remove() { try? FileManager.default.removeItem(atPath: root) }
     }
 
-    private func storageSecret(_ revision: ZoneRevision) -> SecretValue? {
+    fileprivate func storageSecret(_ revision: ZoneRevision) -> SecretValue? {
         let vars = revision.role(named: "storage")?.ansible?.vars ?? []
         guard case .secret(let secret)? = vars.first(where: { $0.name.value == "db_password" })?.value else { return nil }
         return secret
@@ -120,5 +120,19 @@ import Testing
         } catch {
             #expect(error.description.contains("'..'"))
         }
+    }
+}
+
+extension SecretValueTests {
+    @Test func aServerStartingWithAChangedFileWithholdsTheValueInsteadOfRefusingToStart() throws {
+        let workspace = try Workspace()
+        defer { workspace.remove() }
+        let source = try ZoneLoader.load(path: workspace.zoneFile).source
+        try workspace.write("changed-while-down\n")
+        let revision = try ZoneLoader.load(source: source, secretsFolder: workspace.root, withholdingChangedSecrets: true)
+        let secret = try #require(storageSecret(revision))
+        #expect(secret.value == nil && secret.sha256 == source.secretDigests?["secrets/db-password"])
+        #expect(revision.warnings.contains { $0.severity == .warning && $0.message.contains("withheld") })
+        #expect(ZoneValue.secret(secret).plain(revealingSecrets: true) as? String == secret.redacted)
     }
 }

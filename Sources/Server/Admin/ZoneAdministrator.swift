@@ -81,9 +81,15 @@ public actor ZoneAdministrator {
         throws -> (ZoneRevision, RevisionSummary) {
         if let stored = try store.latest() {
             let revision: ZoneRevision
-            do { revision = try ZoneLoader.load(source: stored.source, secretsFolder: zoneFolder(zoneFile)) } catch {
+            // A secret file changed while the server was down: start (DHCP must), withholding that value.
+            do {
+                revision = try ZoneLoader.load(source: stored.source, secretsFolder: zoneFolder(zoneFile),
+                                               withholdingChangedSecrets: true)
+            } catch {
                 throw AdminFailure.store("stored revision \(stored.summary.id) no longer loads:\n\(error.description)")
             }
+            // What the stored revision warns of now, such as a withheld secret value.
+            for warning in revision.warnings { logger.warning("\(warning.path): \(warning.message)") }
             // Compared by source, without expanding the file: a second expanded zone would
             // double the memory a server starts with.
             if let file = try? ZoneLoader.source(path: zoneFile), file.digest != stored.source.digest {

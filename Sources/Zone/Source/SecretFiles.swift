@@ -23,6 +23,10 @@ struct SecretReader<Files: ZoneFileAccess> {
     let files: Files
     /// The digests the source carries (a stored or posted revision); nil for a zone read from disk.
     let recorded: [String: String]?
+    /// A file changed since its digest was recorded: an error (plan, apply, rollback), or,
+    /// where `withholdingChanged` (a server starting), a warning and the value left out:
+    /// hosts get the redacted text until the zone is applied again, and DHCP still starts.
+    var withholdingChanged = false
     private(set) var diagnostics: [Diagnostic] = []
     /// Path → SHA-256 of every secret file the zone names.
     private(set) var digests: [String: String] = [:]
@@ -82,8 +86,14 @@ struct SecretReader<Files: ZoneFileAccess> {
         case .success(let bytes):
             let digest = SecretValue.sha256(bytes)
             if let planned = recorded?[path], planned != digest {
-                problem("the secret file \(files.displayName(path)) changed since this revision was made "
-                        + "(sha256:\(planned.prefix(12))…, now sha256:\(digest.prefix(12))…): plan and apply the zone again")
+                let message = "the secret file \(files.displayName(path)) changed since this revision was made "
+                    + "(sha256:\(planned.prefix(12))…, now sha256:\(digest.prefix(12))…): plan and apply the zone again"
+                if withholdingChanged {
+                    diagnostics.append(Diagnostic(.warning, path: place.path, message + "; its value is withheld until then",
+                                                  at: place.at))
+                } else {
+                    problem(message)
+                }
                 return secret
             }
             guard var text = String(validating: bytes, as: UTF8.self), !text.contains("\0") else {
