@@ -49,8 +49,7 @@ let package = Package(
             "Addressing", "DHCPv4", "Zone",
             // The static YAML Ansible inventory.
             .product(name: "Yams", package: "Yams"),
-            // Minting bootstrap secrets (Secrets/): SHA-256, random bytes, RSA keys.
-            .product(name: "Crypto", package: "swift-crypto"),
+            // Minting bootstrap secrets (Secrets/): RSA keys.
             .product(name: "CryptoExtras", package: "swift-crypto"),
         ], swiftSettings: strict),
         // Durable state in SQLite: applied revisions, leases with the events written alongside them, BMC records.

@@ -52,6 +52,7 @@ public final class SQLiteBootstrapSecretStore: BootstrapSecretStore {
         }
     }
 
+    @discardableResult
     public func issue(_ records: [BootstrapSecretRecord]) throws -> Int {
         guard !records.isEmpty else { return 0 }
         // Losing an issue to a power cut only issues it again on the next render.

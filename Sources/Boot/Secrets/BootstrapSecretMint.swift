@@ -1,4 +1,3 @@
-import Crypto
 import CryptoExtras
 import Foundation
 import Zone
@@ -37,7 +36,7 @@ public enum BootstrapSecretMint {
             do { key = try _RSA.Signing.PrivateKey(keySize: .bits2048) } catch {
                 throw .keyGeneration("\(error)")
             }
-            let fingerprint = "sha256:" + hex(SHA256.hash(data: key.publicKey.derRepresentation))
+            let fingerprint = "sha256:" + SecretValue.sha256(key.publicKey.derRepresentation)
             return MintedSecret(value: key.pemRepresentation + "\n", fingerprint: fingerprint,
                                 publicKey: key.publicKey.pemRepresentation + "\n", tokenSHA256: nil)
         case .token:
@@ -50,11 +49,7 @@ public enum BootstrapSecretMint {
     }
 
     /// SHA-256 of the text's UTF-8 bytes, in lowercase hex.
-    public static func sha256Hex(_ text: String) -> String { hex(SHA256.hash(data: Data(text.utf8))) }
-
-    static func hex(_ digest: some Sequence<UInt8>) -> String {
-        digest.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
-    }
+    public static func sha256Hex(_ text: String) -> String { SecretValue.sha256(Array(text.utf8)) }
 
     /// Base64url without padding: safe in a URL, a header or a shell word.
     static func base64URL(_ bytes: [UInt8]) -> String {

@@ -5,8 +5,8 @@ extension SecretValue {
     /// A secret is a password, a key, a token: a file this large is not one.
     public static let maximumSize = 1 << 20
 
-    /// SHA-256 of `bytes`, lowercase hex.
-    static func sha256(_ bytes: [UInt8]) -> String {
+    /// SHA-256 of `bytes`, lowercase hex: the digest shown for secrets and bootstrap secrets.
+    public static func sha256(_ bytes: some DataProtocol) -> String {
         SHA256.hash(data: bytes).map { byte in
             let digits = String(byte, radix: 16)
             return digits.count == 1 ? "0" + digits : digits
