@@ -25,6 +25,9 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", exact: "1.37.0"),
         // Its TLS settings (BMCs' self-signed certificates); async-http-client builds on it anyway.
         .package(url: "https://github.com/apple/swift-nio-ssl", exact: "2.37.6"),
+        // Bootstrap secrets: RSA client keys and SHA-256 fingerprints. Already built for
+        // async-http-client's certificates; named here because Boot mints with it.
+        .package(url: "https://github.com/apple/swift-crypto", exact: "4.5.2"),
     ],
     targets: [
         // IPv4 addresses, networks and ranges: pure values shared by the zone and the codecs.
@@ -38,12 +41,16 @@ let package = Package(
             "Addressing",
             .product(name: "Yams", package: "Yams"),
             .product(name: "Mustache", package: "swift-mustache"),
+            // SHA-256 of secret files (`secret-file` values), shown instead of their content.
+            .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: strict),
         // Pure policy: what a location is answered with, and its rendered files.
         .target(name: "Boot", dependencies: [
             "Addressing", "DHCPv4", "Zone",
             // The static YAML Ansible inventory.
             .product(name: "Yams", package: "Yams"),
+            // Minting bootstrap secrets (Secrets/): RSA keys.
+            .product(name: "CryptoExtras", package: "swift-crypto"),
         ], swiftSettings: strict),
         // Durable state in SQLite: applied revisions, leases with the events written alongside them, BMC records.
         .target(name: "Store", dependencies: [

@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import Zone
 
 /// What a token may do. `write` (apply, rollback) implies `read` (plan, hosts, leases, history).
 public enum AdminScope: String, Sendable, Equatable, Comparable, CaseIterable {
@@ -20,93 +21,6 @@ public struct TokenHolder: Sendable, Equatable {
     }
 }
 
-/// A file holding a secret (the admin token file, the admin API's TLS key) read only when it
-/// is a regular file (not a symbolic link, FIFO or device), owned by the user running this
-/// process or by root, and readable by its owner only (mode 0600 or stricter): a secret
-/// anyone else on the host can read or replace protects nothing.
-public enum PrivateFile {
-    public enum Problem: Error, Equatable, Sendable {
-        case unreadable(reason: String)
-        case notRegularFile(kind: String)
-        case wrongOwner(owner: UInt32, expected: UInt32)
-        case tooOpen(mode: String)
-        case tooLarge
-
-        /// The sentence for `what` ("the token file") at `path`.
-        public func describe(_ what: String, path: String) -> String {
-            switch self {
-            case .unreadable(let reason): "cannot read \(what) \(path): \(reason)"
-            case .notRegularFile(let kind):
-                "\(what) \(path) is \(kind): it must be a regular file (not a symbolic link, FIFO or device)"
-            case .wrongOwner(let owner, let expected):
-                "\(what) \(path) is owned by uid \(owner): it must belong to the user running zonebootd "
-                    + "(uid \(expected)) or root (chown \(expected) \(path))"
-            case .tooOpen(let mode):
-                "\(what) \(path) has mode \(mode): group and others must not read it (chmod 600 \(path))"
-            case .tooLarge: "\(what) \(path) is larger than \(PrivateFile.maximumSize) bytes"
-            }
-        }
-    }
-
-    /// A token file is a few lines and a PEM key a few kilobytes; anything this large is neither.
-    public static let maximumSize = 1 << 20
-
-    /// Reads the file after checking what it is, its owner and mode. The checks run on the path
-    /// (without following a symbolic link) and again on the file opened, so a file swapped in
-    /// between is refused rather than read.
-    public static func contents(path: String) throws(Problem) -> [UInt8] {
-        var info = stat()
-        guard lstat(path, &info) == 0 else { throw .unreadable(reason: String(cString: strerror(errno))) }
-        try check(info)
-        // O_NONBLOCK: a FIFO swapped in after the check must not hang the open; O_NOFOLLOW: nor a link.
-        let descriptor = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
-        guard descriptor >= 0 else { throw .unreadable(reason: String(cString: strerror(errno))) }
-        defer { close(descriptor) }
-        guard fstat(descriptor, &info) == 0 else { throw .unreadable(reason: String(cString: strerror(errno))) }
-        try check(info)
-        return try readAll(descriptor)
-    }
-
-    /// A regular file, owned by whoever runs this process or root, that group and others cannot read.
-    private static func check(_ info: stat) throws(Problem) {
-        let type = info.st_mode & S_IFMT
-        guard type == S_IFREG else { throw .notRegularFile(kind: describe(fileType: type)) }
-        let user = geteuid()
-        guard info.st_uid == user || info.st_uid == 0 else {
-            throw .wrongOwner(owner: UInt32(info.st_uid), expected: UInt32(user))
-        }
-        let permissions = info.st_mode & 0o777
-        guard permissions & 0o077 == 0 else { throw .tooOpen(mode: String(permissions, radix: 8)) }
-    }
-
-    private static func describe(fileType type: mode_t) -> String {
-        switch type {
-        case S_IFLNK: "a symbolic link"
-        case S_IFDIR: "a directory"
-        case S_IFIFO: "a FIFO"
-        case S_IFCHR: "a character device"
-        case S_IFBLK: "a block device"
-        case S_IFSOCK: "a socket"
-        default: "not a regular file"
-        }
-    }
-
-    private static func readAll(_ descriptor: Int32) throws(Problem) -> [UInt8] {
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw .unreadable(reason: String(cString: strerror(errno)))
-            }
-            if count == 0 { return bytes }
-            bytes += chunk[..<count]
-            if bytes.count > maximumSize { throw .tooLarge }
-        }
-    }
-}
-
 /// The admin API's bearer tokens, read from a file of lines (`#` comments and blank lines
 /// ignored; LF or CRLF endings):
 ///
@@ -114,11 +28,11 @@ public enum PrivateFile {
 /// - `name:read:token` or `name:write:token`: a token of that scope.
 ///
 /// The name is who applied, in the history. A line whose second field is not `read` or
-/// `write` is `name:token` with a token that contains colons. The file is a `PrivateFile`.
+/// `write` is `name:token` with a token that contains colons. The file is an `OwnerOnlyFile`.
 public struct AdminTokens: Sendable, Equatable {
     public enum Problem: Error, Equatable, CustomStringConvertible {
         /// The file itself: what it is, its owner, its mode.
-        case file(String, PrivateFile.Problem)
+        case file(String, OwnerOnlyFile.Problem)
         case badLine(String, line: Int, reason: String)
         case empty(String)
 
@@ -131,7 +45,7 @@ public struct AdminTokens: Sendable, Equatable {
 
         public var description: String {
             switch self {
-            case .file(let path, let problem): problem.describe("the token file", path: path)
+            case .file(let path, let problem): problem.message("the token file", path)
             case .badLine(let path, let line, let reason): "\(path):\(line): \(reason)"
             case .empty(let path): "the token file \(path) holds no token"
             }
@@ -141,7 +55,7 @@ public struct AdminTokens: Sendable, Equatable {
     /// Tokens shorter than this are refused: they are guessable.
     public static let minimumLength = 16
     /// A token file is a few lines; anything this large is not one.
-    public static let maximumFileSize = PrivateFile.maximumSize
+    public static let maximumFileSize = 1 << 20
 
     private let holders: [String: TokenHolder]
 
@@ -159,11 +73,12 @@ public struct AdminTokens: Sendable, Equatable {
     /// How many tokens have this scope.
     public func count(_ scope: AdminScope) -> Int { holders.values.filter { $0.scope == scope }.count }
 
-    /// Reads and checks the file (`PrivateFile`), then every line.
+    /// Reads and checks the file (`OwnerOnlyFile`), then every line.
     public static func load(path: String) throws(Problem) -> AdminTokens {
-        let bytes: [UInt8]
-        do { bytes = try PrivateFile.contents(path: path) } catch { throw .file(path, error) }
-        return try parse(String(decoding: bytes, as: UTF8.self), path: path)
+        switch OwnerOnlyFile.contents(path: path, maximumSize: maximumFileSize) {
+        case .success(let bytes): return try parse(String(decoding: bytes, as: UTF8.self), path: path)
+        case .failure(let problem): throw .file(path, problem)
+        }
     }
 
     /// The lines of a token file, LF or CRLF (Swift reads "\r\n" as one newline character).

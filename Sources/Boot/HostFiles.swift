@@ -18,20 +18,23 @@ public enum HostFiles {
 
     /// Every file of the identity: its profile's, the iPXE script first as `boot.ipxe`, then
     /// a switch's built-in ZTP files that no profile file of the same name replaces.
+    ///
+    /// Secret values (`secret-file`) are redacted unless `revealingSecrets`: only what is
+    /// served to the host itself carries them.
     public static func render(_ identity: Identity, in revision: ZoneRevision,
-                              facts: [String: String] = [:]) -> [RenderedFile] {
+                              facts: [String: String] = [:], revealingSecrets: Bool = false) -> [RenderedFile] {
         let files = fileTemplates(of: identity, in: revision)
         guard !files.isEmpty else { return [] }
-        let context = templateContext(identity, in: revision, facts: facts)
+        let context = templateContext(identity, in: revision, facts: facts, revealingSecrets: revealingSecrets)
         return files.map { RenderedFile(name: $0.name, template: $0.label, content: $0.template.render(context)) }
     }
 
     /// One file of the identity, as served at `/hosts/<host>/<name>`.
     public static func render(_ name: String, of identity: Identity, in revision: ZoneRevision,
-                              facts: [String: String] = [:]) -> RenderedFile? {
+                              facts: [String: String] = [:], revealingSecrets: Bool = false) -> RenderedFile? {
         guard let file = fileTemplates(of: identity, in: revision).first(where: { $0.name == name }) else { return nil }
-        return RenderedFile(name: name, template: file.label,
-                            content: file.template.render(templateContext(identity, in: revision, facts: facts)))
+        let context = templateContext(identity, in: revision, facts: facts, revealingSecrets: revealingSecrets)
+        return RenderedFile(name: name, template: file.label, content: file.template.render(context))
     }
 
     /// Served name, where the template comes from (as `render` shows it) and the template.
@@ -55,7 +58,7 @@ public enum HostFiles {
     /// What templates see: the identity, zone-wide answers, the role's Chef and Ansible
     /// data, and live facts (`mac`, `serial`) where known.
     public static func templateContext(_ identity: Identity, in revision: ZoneRevision,
-                                       facts: [String: String] = [:]) -> [String: Any] {
+                                       facts: [String: String] = [:], revealingSecrets: Bool = false) -> [String: Any] {
         var context: [String: Any] = [:]
         for fact in HostFacts.zone(revision) + HostFacts.identity(identity) { context[fact.key] = fact.value.plain }
         if identity.kind == .switch, let role = revision.role(named: identity.role) {
@@ -64,16 +67,17 @@ public enum HostFiles {
         }
         if let role = revision.role(named: identity.role) {
             if let chef = role.chef {
-                var chefContext: [String: Any] = ["run_list": chef.runList.map(\.value), "attributes": chef.attributes.plain]
+                var chefContext: [String: Any] = ["run_list": chef.runList.map(\.value), "attributes": chef.attributes.plain(revealingSecrets: revealingSecrets)]
                 if let env = chef.environment { chefContext["environment"] = env.value }
                 context["chef"] = chefContext
             }
             if let ansible = role.ansible {
                 var vars: [String: Any] = [:]
-                for (name, value) in ansible.vars { vars[name.value] = value.plain }
+                for (name, value) in ansible.vars { vars[name.value] = value.plain(revealingSecrets: revealingSecrets) }
                 context["ansible"] = ["groups": ansible.groups.map(\.value), "vars": vars] as [String: Any]
             }
         }
+        if let secrets = BootstrapSecrets.templateContext(identity, in: revision) { context["bootstrap"] = secrets }
         for (key, value) in facts { context[key] = value }
         return context
     }

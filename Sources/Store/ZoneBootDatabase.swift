@@ -117,6 +117,25 @@ public enum ZoneBootDatabase {
                 ALTER TABLE lease ADD COLUMN asked_port TEXT;
                 """)
         }
+        // Per-host bootstrap secrets (Store/BootstrapSecretStore.swift): states and fingerprints, never a secret.
+        migrator.registerMigration("bootstrap-secrets-v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE bootstrap_secret (
+                    host TEXT NOT NULL,
+                    name TEXT NOT NULL,                 -- the profile's bootstrap-secrets key
+                    kind TEXT NOT NULL,                 -- rsa-key, token
+                    state TEXT NOT NULL,                -- issued, used (expired: issued past expires_at)
+                    generation INTEGER NOT NULL,        -- issues so far: a serve compares and sets it
+                    issued_at INTEGER NOT NULL,         -- Unix s
+                    expires_at INTEGER NOT NULL,
+                    mac TEXT NOT NULL,                  -- the lease holder it was issued or served to
+                    served_at INTEGER,
+                    served_to INTEGER,                  -- IPv4 as a 32-bit number
+                    fingerprint TEXT,                   -- sha256:<hex> of the public key or the token
+                    PRIMARY KEY (host, name)
+                );
+                """)
+        }
         return migrator
     }
 }

@@ -15,9 +15,14 @@ public enum ZoneLoader {
         return try load(ZoneSource(zoneFile: path, text: text), files: DiskFiles(folder: folder))
     }
 
-    /// Loads a stored revision's source again; templates come from `source.files`.
-    public static func load(source: ZoneSource) throws(ZoneLoadError) -> ZoneRevision {
-        try load(source, files: StoredFiles(files: source.files))
+    /// Loads a stored revision's source again; templates come from `source.files`. Secret
+    /// files are read from `secretsFolder` (a server's own zone folder), each checked against
+    /// the digest the source recorded (a changed one is an error, or where
+    /// `withholdingChangedSecrets`, a warning and no value); without it, only digests are kept.
+    public static func load(source: ZoneSource, secretsFolder: String? = nil,
+                            withholdingChangedSecrets: Bool = false) throws(ZoneLoadError) -> ZoneRevision {
+        try load(source, files: StoredFiles(files: source.files, secretsFolder: secretsFolder.map(DiskFiles.init(folder:))),
+                 withholdingChangedSecrets: withholdingChangedSecrets)
     }
 
     /// What a client sends a server that validates and expands the zone itself: the zone
@@ -32,13 +37,16 @@ public enum ZoneLoader {
         let (root, syntaxErrors) = YAMLDocument.parse(text, file: path)
         guard syntaxErrors.isEmpty, let root else { return ZoneSource(zoneFile: path, text: text) }
         var templates = TemplateReader(files: files)
-        templates.read(ZoneDecoder(file: path).decode(root))
-        if templates.diagnostics.contains(where: { $0.severity == .error }) {
+        var secrets = SecretReader(files: files, recorded: nil)
+        templates.read(secrets.resolve(ZoneDecoder(file: path).decode(root)))
+        let diagnostics = templates.diagnostics + secrets.diagnostics
+        if diagnostics.contains(where: { $0.severity == .error }) {
             var sources = [path: text]
             for (name, content) in templates.texts { sources[name] = content }
-            throw ZoneLoadError(diagnostics: templates.diagnostics, sources: sources)
+            throw ZoneLoadError(diagnostics: diagnostics, sources: sources)
         }
-        return ZoneSource(zoneFile: path, text: text, files: templates.contents)
+        return ZoneSource(zoneFile: path, text: text, files: templates.contents,
+                          secretDigests: secrets.digests.isEmpty ? nil : secrets.digests)
     }
 
     // MARK: Steps
@@ -89,7 +97,8 @@ public enum ZoneLoader {
         }
     }
 
-    static func load(_ source: ZoneSource, files: some ZoneFileAccess) throws(ZoneLoadError) -> ZoneRevision {
+    static func load(_ source: ZoneSource, files: some ZoneFileAccess,
+                     withholdingChangedSecrets: Bool = false) throws(ZoneLoadError) -> ZoneRevision {
         let file = source.zoneFile
         var sources = [file: source.text]
         let (root, syntaxErrors) = YAMLDocument.parse(source.text, file: file)
@@ -101,19 +110,23 @@ public enum ZoneLoader {
         }
         var checker = ShapeChecker()
         checker.check(root, against: ZoneShape.document, path: "")
-        let spec = ZoneDecoder(file: file).decode(root)
+        var secrets = SecretReader(files: files, recorded: source.secretDigests)
+        secrets.withholdingChanged = withholdingChangedSecrets
+        let spec = secrets.resolve(ZoneDecoder(file: file).decode(root))
         var expander = ZoneExpander(spec: spec)
         let identities = expander.expand()
         var templates = TemplateReader(files: files)
         templates.read(spec)
         for (name, text) in templates.texts { sources[name] = text }
-        let diagnostics = (checker.diagnostics + expander.diagnostics + templates.diagnostics)
+        let found: [Diagnostic] = checker.diagnostics + expander.diagnostics + templates.diagnostics + secrets.diagnostics
+        let diagnostics = found
             .sorted { ($0.at?.file ?? "", $0.at?.line ?? 0, $0.at?.column ?? 0) < ($1.at?.file ?? "", $1.at?.line ?? 0, $1.at?.column ?? 0) }
         if diagnostics.contains(where: { $0.severity == .error }) {
             throw ZoneLoadError(diagnostics: diagnostics, sources: sources)
         }
         var stored = source
         stored.files = templates.contents
+        stored.secretDigests = secrets.digests.isEmpty ? nil : secrets.digests
         return ZoneRevision(spec: spec, source: stored, identities: identities, templates: templates.compiled,
                             warnings: diagnostics)
     }

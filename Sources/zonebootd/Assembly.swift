@@ -24,6 +24,7 @@ struct LoadedState {
     var store: SQLiteLeaseStore
     var outbox: SQLiteEventOutbox
     var inventory: SQLiteBMCInventory
+    var secrets: SQLiteBootstrapSecretStore
     var loaders: BootLoaders
     var directory: CommittedLeases
 }
@@ -45,7 +46,8 @@ extension ZoneBootD {
         logger.info("loaded \(directory.all.count) leases; boot loaders: \(loaders.available.sorted().joined(separator: ", "))")
         return LoadedState(stateDirectory: stateDirectory, tokens: tokens, adminTLS: adminTLS, revisionStore: revisionStore, running: running,
                            revisions: RevisionHolder(revision), store: store, outbox: SQLiteEventOutbox(writer: database),
-                           inventory: SQLiteBMCInventory(writer: database), loaders: loaders, directory: directory)
+                           inventory: SQLiteBMCInventory(writer: database),
+                           secrets: SQLiteBootstrapSecretStore(writer: database), loaders: loaders, directory: directory)
     }
 
     /// Every long-running part, in start-up order; the group stops them in reverse: the SIGHUP
@@ -62,7 +64,8 @@ extension ZoneBootD {
         if httpPort != 0 {
             let router = buildBootRouter(revisions: state.revisions, leases: state.directory,
                                          loadersDirectory: FirmwareManifest.cacheDirectory(firmware), filesDirectory: files,
-                                         statistics: counters.http, logger: logger, tokens: state.tokens)
+                                         statistics: counters.http, logger: logger, tokens: state.tokens,
+                                         bootstrapSecrets: state.secrets)
             for address in listen {
                 listeners.append(httpService(router, host: address, port: httpPort, connections: counters.httpConnections,
                                              what: "HTTP", failure: "cannot listen for HTTP on port \(httpPort)",
@@ -70,10 +73,10 @@ extension ZoneBootD {
             }
         }
         let administrator = ZoneAdministrator(holder: state.revisions, running: state.running, store: state.revisionStore,
-                                              leases: state.directory, logger: logger)
+                                              leases: state.directory, logger: logger, secretsFolder: zoneFolder(zone))
         if adminPort != 0 {
             let router = buildAdminRouter(administrator: administrator, tokens: state.tokens, leases: state.directory,
-                                          logger: logger)
+                                          bootstrapSecrets: state.secrets, logger: logger)
             listeners.append(httpService(router, host: adminListen, port: adminPort, connections: counters.adminConnections,
                                          what: "admin API", mode: adminMode(state), tls: state.adminTLS,
                                          failure: "cannot listen for the admin API on \(adminListen):\(adminPort)",

@@ -13,7 +13,7 @@ struct ZoneCtl: ParsableCommand {
             """,
         subcommands: [
             Validate.self, Render.self, Plan.self, Apply.self, History.self, Rollback.self, Hosts.self, Leases.self,
-            Events.self, BMCs.self, Inventory.self, ChefNodeCommand.self, Schema.self, Example.self,
+            Events.self, Secrets.self, BMCs.self, Inventory.self, ChefNodeCommand.self, Schema.self, Example.self,
         ]
     )
 }

@@ -159,14 +159,14 @@ import Zone
         #expect(decide(.write, nil, write, loopback: true) == "401 no token file")
     }
 
-    @Test func aPrivateFileNamesWhatItIsFor() throws {
+    @Test func anOwnerOnlyFileNamesWhatItIsFor() throws {
         let path = try write("-----BEGIN PRIVATE KEY-----\n", mode: 0o640)
         defer { unlink(path) }
-        #expect(throws: PrivateFile.Problem.tooOpen(mode: "640")) { try PrivateFile.contents(path: path) }
-        #expect(PrivateFile.Problem.tooOpen(mode: "640").describe("the TLS key file", path: path)
+        #expect(OwnerOnlyFile.contents(path: path, maximumSize: 1 << 20) == .failure(.tooOpen(mode: "640")))
+        #expect(OwnerOnlyFile.Problem.tooOpen(mode: "640").message("the TLS key file", path)
             == "the TLS key file \(path) has mode 640: group and others must not read it (chmod 600 \(path))")
         #expect(chmod(path, 0o600) == 0)
-        #expect(try PrivateFile.contents(path: path) == Array("-----BEGIN PRIVATE KEY-----\n".utf8))
+        #expect(OwnerOnlyFile.contents(path: path, maximumSize: 1 << 20) == .success(Array("-----BEGIN PRIVATE KEY-----\n".utf8)))
     }
 
     @Test func badFilesSayWhichLine() {

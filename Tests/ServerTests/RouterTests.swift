@@ -20,12 +20,12 @@ private func temporaryDirectory() throws -> URL {
 }
 
 /// The peer a boot-router request comes from: the router test framework has no socket.
-private enum Peer {
+enum Peer {
     @TaskLocal static var address: IPv4Address?
 }
 
 /// The boot router's context with the peer taken from `Peer.address`.
-private struct PeerContext: PeerAddressRequestContext {
+struct PeerContext: PeerAddressRequestContext {
     var coreContext: CoreRequestContextStorage
     let clientAddress: IPv4Address?
 

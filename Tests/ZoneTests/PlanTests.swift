@@ -29,8 +29,8 @@ import Testing
 
     @Test func everythingIsAddedToAnEmptyStore() {
         let plan = ZonePlan(from: nil, fromRevision: nil, to: base)
-        // 82 identities, plus the zone, its pod, seven roles, four profiles and one hook.
-        #expect(plan.summary == ZonePlan.Summary(add: 96, change: 0, remove: 0))
+        // 82 identities, plus the zone, its pod, seven roles, four profiles and two hooks.
+        #expect(plan.summary == ZonePlan.Summary(add: 97, change: 0, remove: 0))
         expectGolden(text(plan), "plan/add-all.txt")
     }
 

@@ -32,6 +32,8 @@ let mistakes: [MistakeCase] = [
           errors: 2),
     .init(name: "unknown-role", edits: [("role: hypervisor,", "role: hypervsor,")], errors: 1),
     .init(name: "unknown-profile", edits: [("boot: centos7-kvm", "boot: centos8-kvm")], errors: 1),
+    .init(name: "bootstrap-secret-kind", edits: [("chef-client-key: { kind: rsa-key, ttl: 2h }\n", "chef-client-key: { kind: rsa, ttl: 2h }\n")],
+          errors: 1),
     .init(name: "unknown-hook", edits: [("hooks: [register-bmc]", "hooks: [register-bcm]")], errors: 1),
     .init(name: "unknown-network", edits: [("device: lom-1, network: mgmt", "device: lom-1, network: mgmnt")], errors: 1),
     .init(name: "unknown-device", edits: [("device: tor-a,", "device: tor-b,")], errors: 1),

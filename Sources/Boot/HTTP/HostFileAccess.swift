@@ -44,9 +44,11 @@ public enum HostFileAccess {
         if let serial = held.device?.serial { facts["serial"] = serial }
         if let model = held.device?.model { facts["model"] = model }
         let rendered = if let cache {
-            cache.file(file, of: name, revision: revision, facts: facts) { HostFiles.render(file, of: identity, in: revision, facts: facts) }
+            cache.file(file, of: name, revision: revision, facts: facts) {
+                HostFiles.render(file, of: identity, in: revision, facts: facts, revealingSecrets: true)
+            }
         } else {
-            HostFiles.render(file, of: identity, in: revision, facts: facts)
+            HostFiles.render(file, of: identity, in: revision, facts: facts, revealingSecrets: true)
         }
         guard let rendered else {
             return .notFound("\(name) has no file \(file)")

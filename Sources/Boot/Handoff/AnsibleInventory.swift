@@ -234,6 +234,8 @@ public struct AnsibleInventory: Sendable {
         case .string(let s): return yamlString(s)
         case .array(let items): return Node(items.map(yamlNode))
         case .object(let members): return Node(members.map { (yamlString($0.key), yamlNode($0.value)) })
+        // An inventory is read by control nodes and operators, not the host: never the content.
+        case .secret(let secret): return yamlString(secret.redacted)
         }
     }
 

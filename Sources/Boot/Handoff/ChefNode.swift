@@ -52,9 +52,11 @@ public struct ChefNode: Sendable, Hashable {
     }
 
     /// The first-boot JSON, keys sorted, with a final newline: what is served at
-    /// `/chef/nodes/<name>.json`.
-    public func json() -> [UInt8] {
+    /// `/chef/nodes/<name>.json`. Secret values are redacted unless `revealingSecrets`
+    /// (what the host itself is served).
+    public func json(revealingSecrets: Bool = false) -> [UInt8] {
         var writer = JSONWriter()
+        writer.revealingSecrets = revealingSecrets
         writer.object(value.members)
         writer.raw("\n")
         return writer.bytes

@@ -5,6 +5,9 @@ import Zone
 /// zone always gives the same bytes (diffable, cacheable).
 struct JSONWriter {
     private(set) var bytes: [UInt8] = []
+    /// Secret values' content instead of `SecretValue.redacted`: only for a document
+    /// served to the host itself (its node JSON).
+    var revealingSecrets = false
 
     init(reservingCapacity capacity: Int = 0) { bytes.reserveCapacity(capacity) }
 
@@ -54,6 +57,7 @@ struct JSONWriter {
         case .string(let s): string(s)
         case .array(let items): array(items) { $0.value($1) }
         case .object(let members): object(members)
+        case .secret(let secret): string(revealingSecrets ? secret.value ?? secret.redacted : secret.redacted)
         }
     }
 

@@ -36,8 +36,9 @@ public struct AdminRequestContext: RequestContext {
 /// Who may do what is `AdminAccess.decide` (without `tokens`: reads for loopback clients only,
 /// no writes); a write is recorded in history under the token's name. Each request is checked
 /// against the tokens read last (`AdminTokenFile.reload` on SIGHUP). Refusals are logged at a
-/// bounded rate.
+/// bounded rate. With `bootstrapSecrets`, `GET /v1/secrets` (AdminRouter+Secrets.swift), a read.
 public func buildAdminRouter(administrator: ZoneAdministrator, tokens: AdminTokenFile?, leases: CommittedLeases,
+                             bootstrapSecrets: (any BootstrapSecretStore)? = nil,
                              logger: Logger = Logger(label: "zonebootd.admin")) -> Router<AdminRequestContext> {
     let router = Router(context: AdminRequestContext.self)
     let refusals = AdminRefusalLog(logger: logger)
@@ -57,6 +58,7 @@ public func buildAdminRouter(administrator: ZoneAdministrator, tokens: AdminToke
             throw AdminHTTPError(error)
         }
     }
+    if let bootstrapSecrets { addSecretRoutes(to: reads, store: bootstrapSecrets) }
     let writes = router.group().add(middleware: AdminAuthentication(tokens: tokens, needs: .write, refusals: refusals))
     writes.post("/v1/apply") { request, context in
         let body = try await request.decode(as: ApplyRequest.self, context: context), author = try context.requireAuthor()
@@ -175,7 +177,7 @@ public struct AdminHTTPError: HTTPResponseError {
 
 private func now() -> Int64 { Int64(Date().timeIntervalSince1970) }
 
-private func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) -> Response {
+func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) -> Response {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys]
     let data = (try? encoder.encode(value)) ?? Data(#"{"error":"cannot encode the answer"}"#.utf8)

@@ -46,6 +46,9 @@ public actor ZoneAdministrator {
     private let leases: CommittedLeases
     private let logger: Logger
     private var running: RevisionSummary
+    /// The zone file's folder: where `secret-file` values of every revision loaded here are
+    /// read, never a folder a posted source names.
+    private let secretsFolder: String?
     #if DEBUG
     /// Test-only: `ZONEBOOT_TEST_CRASH_AT=before-append|after-append|after-swap` kills the
     /// process with SIGKILL at that point of the next apply, for the crash-safety e2e test.
@@ -61,8 +64,10 @@ public actor ZoneAdministrator {
 
     /// `loads`: a serial queue of the caller's (tests suspend it to hold a load mid-way).
     public init(holder: RevisionHolder, running: RevisionSummary, store: any RevisionStore, leases: CommittedLeases,
-                logger: Logger, loads: DispatchQueue = DispatchQueue(label: "zoneboot.zone-loads")) {
+                logger: Logger, loads: DispatchQueue = DispatchQueue(label: "zoneboot.zone-loads"),
+                secretsFolder: String? = nil) {
         self.loads = loads
+        self.secretsFolder = secretsFolder
         self.holder = holder
         self.running = running
         self.store = store
@@ -76,9 +81,15 @@ public actor ZoneAdministrator {
         throws -> (ZoneRevision, RevisionSummary) {
         if let stored = try store.latest() {
             let revision: ZoneRevision
-            do { revision = try ZoneLoader.load(source: stored.source) } catch {
+            // A secret file changed while the server was down: start (DHCP must), withholding that value.
+            do {
+                revision = try ZoneLoader.load(source: stored.source, secretsFolder: zoneFolder(zoneFile),
+                                               withholdingChangedSecrets: true)
+            } catch {
                 throw AdminFailure.store("stored revision \(stored.summary.id) no longer loads:\n\(error.description)")
             }
+            // What the stored revision warns of now, such as a withheld secret value.
+            for warning in revision.warnings { logger.warning("\(warning.path): \(warning.message)") }
             // Compared by source, without expanding the file: a second expanded zone would
             // double the memory a server starts with.
             if let file = try? ZoneLoader.source(path: zoneFile), file.digest != stored.source.digest {
@@ -199,19 +210,20 @@ public actor ZoneAdministrator {
     private func makePlan(_ source: ZoneSource, now: Int64) async throws(AdminFailure) -> (SavedPlan, ZoneRevision) {
         // Read together, with nothing awaited between: `apply` swaps both in one step.
         let (current, base) = (holder.current, running)
-        let leases = self.leases
+        let leases = self.leases, secretsFolder = self.secretsFolder
         loading += 1
         defer { loading -= 1 }
         let made = await offActor { () -> Result<(SavedPlan, ZoneRevision), AdminFailure> in
             do throws(AdminFailure) {
-                return .success(try Self.makePlan(source, against: current, base: base, leases: leases, now: now))
+                return .success(try Self.makePlan(source, against: current, base: base, leases: leases,
+                                                  secretsFolder: secretsFolder, now: now))
             } catch { return .failure(error) }
         }
         return try made.get()
     }
 
     private static func makePlan(_ source: ZoneSource, against current: ZoneRevision, base running: RevisionSummary,
-                                 leases: CommittedLeases, now: Int64) throws(AdminFailure) -> (SavedPlan, ZoneRevision) {
+                                 leases: CommittedLeases, secretsFolder: String?, now: Int64) throws(AdminFailure) -> (SavedPlan, ZoneRevision) {
         // Loading the new zone and flattening the running one for the diff are independent:
         // both at once, on two cores. (Keeping the running revision flattened instead would
         // cost as much memory again as the revision itself.)
@@ -219,7 +231,7 @@ public actor ZoneAdministrator {
         DispatchQueue.concurrentPerform(iterations: 2) { part in
             if part == 0 {
                 let loaded: Result<ZoneRevision, ZoneLoadError>
-                do throws(ZoneLoadError) { loaded = .success(try ZoneLoader.load(source: source)) } catch { loaded = .failure(error) }
+                do throws(ZoneLoadError) { loaded = .success(try ZoneLoader.load(source: source, secretsFolder: secretsFolder)) } catch { loaded = .failure(error) }
                 parts.withLock { $0.loaded = loaded }
             } else {
                 let snapshot = PlanSnapshot(current)
@@ -248,3 +260,7 @@ public actor ZoneAdministrator {
         #endif
     }
 }
+
+/// The folder of a zone file as the operator gave it ("" for the current one), where its
+/// templates and secret files are.
+public func zoneFolder(_ zoneFile: String) -> String { (zoneFile as NSString).deletingLastPathComponent }

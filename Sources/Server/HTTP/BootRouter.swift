@@ -5,6 +5,7 @@ import Foundation
 import Hummingbird
 import Logging
 import NIOCore
+import Store
 import Synchronization
 import Zone
 
@@ -60,10 +61,13 @@ public struct HTTPCounters: Sendable, Codable, Equatable {
 ///   These three disclose role values, MACs and lease state: the whole inventory needs a read
 ///   token of the admin token file (`tokens`, as `Authorization: Bearer`); one host's
 ///   variables or node JSON go to that token or to the host's own address (`HostFileAccess.owner`).
+///   Secret values (`secret-file`) only ever to the host's own address; a token sees them redacted.
+/// - With `bootstrapSecrets`: `GET /bootstrap/<host>/<name>`, each host's bootstrap secrets,
+///   once, to the host's own address (BootRouter+Bootstrap.swift).
 public func buildBootRouter<Context: PeerAddressRequestContext>(
     context: Context.Type = BootRequestContext.self, revisions: RevisionHolder, leases: CommittedLeases,
     loadersDirectory: String?, filesDirectory: String?, statistics: Counters<HTTPCounters>, logger: Logger,
-    tokens: AdminTokenFile? = nil
+    tokens: AdminTokenFile? = nil, bootstrapSecrets: (any BootstrapSecretStore)? = nil
 ) -> Router<Context> {
     let router = Router(context: Context.self)
     router.add(middleware: ONIELog<Context>(statistics: statistics, logger: logger))
@@ -76,6 +80,9 @@ public func buildBootRouter<Context: PeerAddressRequestContext>(
     if let filesDirectory {
         router.add(middleware: StaticFiles<Context>(prefix: "/files", directory: filesDirectory, refused: refused,
                                                     logger: logger))
+    }
+    if let bootstrapSecrets {
+        addBootstrapSecrets(to: router, store: bootstrapSecrets, revisions: revisions, leases: leases, logger: logger)
     }
     // Renderings of the running revision; the access check runs per request regardless.
     let rendered = RenderedFileCache()
@@ -122,21 +129,22 @@ private func addHandoffRoutes<Context: PeerAddressRequestContext>(
     statistics: Counters<HTTPCounters>, logger: Logger
 ) {
     let refusals = BoundedLogRate()
-    /// Throws 403 (counted, logged at a bounded rate) unless a read token comes with the request
-    /// or, for one host's data (`host`), the request comes from that host's own address.
-    @Sendable func authorize(_ request: Request, _ context: Context, host: String?) throws {
+    /// Throws 403 (counted, logged at a bounded rate) unless, for one host's data (`host`), the
+    /// request comes from that host's own address (then true: it may see the host's secret
+    /// values) or a read token comes with the request (false).
+    @Sendable @discardableResult func authorize(_ request: Request, _ context: Context, host: String?) throws -> Bool {
         let client = context.clientAddress
-        let access = AdminAccess.decide(needs: .read, tokens: tokens?.tokens, authorization: request.headers[.authorization],
-                                        loopbackPeer: client.map { $0.value >> 24 == 127 } ?? false)
-        if case .allowed = access { return }
         var why = "a read token (Authorization: Bearer) is required"
         if let host, let client {
             switch HostFileAccess.owner(of: host, from: client, now: Int64(Date().timeIntervalSince1970),
                                         lease: leases.lease(address:)) {
-            case .success: return
+            case .success: return true
             case .failure(let refusal): why = "\(refusal.why), and \(why)"
             }
         }
+        let access = AdminAccess.decide(needs: .read, tokens: tokens?.tokens, authorization: request.headers[.authorization],
+                                        loopbackPeer: client.map { $0.value >> 24 == 127 } ?? false)
+        if case .allowed = access { return false }
         statistics.update { $0.forbidden += 1 }
         if let unlogged = refusals.due(host == nil ? "inventory" : "host") {
             logger.info("refused \(request.uri.path): \(why)",
@@ -164,8 +172,8 @@ private func addHandoffRoutes<Context: PeerAddressRequestContext>(
         guard file.hasSuffix(".json"), let node = ChefNode(named: name, in: revisions.current) else {
             throw HTTPError(.notFound, message: "no host \(file)")
         }
-        try authorize(request, context, host: name)
-        return json(node.json())
+        let own = try authorize(request, context, host: name)
+        return json(node.json(revealingSecrets: own))
     }
 }
 

@@ -5,6 +5,7 @@ import Logging
 import NIOCore
 import NIOSSL
 import ServiceLifecycle
+import Zone
 
 /// A router served on one address: the one way zonebootd runs an HTTP listener (boot files,
 /// admin API). A `Service`: it binds when the service group runs it, reports the address it
@@ -37,7 +38,7 @@ public struct HTTPListener<Context: RequestContext>: Service where Context.Sourc
 
 /// A listener's TLS: its certificate chain and key (PEM), and with a client CA, mutual TLS
 /// (a client without a certificate that CA signed is refused in the handshake). Read and
-/// checked once, before anything listens; the key file must be a `PrivateFile`.
+/// checked once, before anything listens; the key file must be an `OwnerOnlyFile`.
 public struct ListenerTLS: Sendable {
     /// Why the files cannot be used, naming the file and the fix.
     public struct Problem: Error, CustomStringConvertible, Equatable {
@@ -57,8 +58,9 @@ public struct ListenerTLS: Sendable {
             throw Problem(description: "the TLS certificate file \(certificateFile) holds no PEM certificate")
         }
         let keyBytes: [UInt8]
-        do { keyBytes = try PrivateFile.contents(path: keyFile) } catch {
-            throw Problem(description: error.describe("the TLS key file", path: keyFile))
+        switch OwnerOnlyFile.contents(path: keyFile, maximumSize: 1 << 20) {
+        case .success(let bytes): keyBytes = bytes
+        case .failure(let problem): throw Problem(description: problem.message("the TLS key file", keyFile))
         }
         let key: NIOSSLPrivateKey
         do { key = try NIOSSLPrivateKey(bytes: keyBytes, format: .pem) } catch {

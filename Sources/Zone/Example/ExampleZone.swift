@@ -152,6 +152,7 @@ public enum ExampleZone {
                 chef: { run-list: ["role[hypervisor]"], environment: production,
                         attributes: { chef_client: { config: { chef_server_url: "https://chef.ams1.example.net/organizations/ams1" } } } }
                 ansible: { groups: [hypervisors], vars: { kvm: true } }
+                hooks: [chef-client-create]        # registers each host's own client key with Chef
               lom:
                 hooks: [register-bmc]
               tor:
@@ -164,11 +165,16 @@ public enum ExampleZone {
                 ipxe: templates/centos7.ipxe          # rendered per host
                 files:
                   ks.cfg: templates/centos7-ks.cfg    # served at /hosts/<name>/ks.cfg
+                bootstrap-secrets:                    # minted per host, served once to its address
+                  chef-client-key: { kind: rsa-key, ttl: 2h }
 
             hooks:
               register-bmc:
                 on: [lease.acked]
                 run: hooks/register-bmc              # gets the event as JSON on stdin
+              chef-client-create:
+                on: [bootstrap.issued]
+                run: hooks/chef-client-create        # creates the host's Chef client with its public key
 
             """
         return out
@@ -180,10 +186,11 @@ public enum ExampleZone {
         "templates/centos7.ipxe": centos7IPXE,
         "templates/centos7-ks.cfg": centos7Kickstart,
         "hooks/register-bmc": registerBMC,
+        "hooks/chef-client-create": chefClientCreate,
     ]
 
     /// The paths of `templates` that are programs (mode 0755).
-    public static let executables: Set<String> = ["hooks/register-bmc"]
+    public static let executables: Set<String> = ["hooks/register-bmc", "hooks/chef-client-create"]
 
     // MARK: Arithmetic
 
@@ -244,8 +251,10 @@ public enum ExampleZone {
         node_name       "{{name}}"
         chef_license    "accept"
         CLIENT_RB
-        curl -fsS -o /etc/chef/validation.pem {{boot_url}}/files/chef/validation.pem
-        chmod 0600 /etc/chef/validation.pem
+        # The host's own Chef client key, minted for it and served once to its address
+        # (bootstrap-secrets in the zone); the chef-client-create hook registered its public key
+        # with the Chef server. No validator key: nothing here can register another client.
+        (umask 077 && curl -fsS -o /etc/chef/client.pem {{bootstrap.chef-client-key.url}})
         cat > /etc/systemd/system/zoneboot-handoff.service <<'UNIT'
         [Unit]
         Description=Hand {{name}} to Chef (ZoneBoot first boot)
@@ -258,7 +267,6 @@ public enum ExampleZone {
         ExecStart=/usr/bin/chef-client --once -j {{boot_url}}/chef/nodes/{{name}}.json
         ExecStartPost=/usr/bin/mkdir -p /var/lib/zoneboot
         ExecStartPost=/usr/bin/touch /var/lib/zoneboot/handoff.done
-        ExecStartPost=/usr/bin/rm -f /etc/chef/validation.pem
 
         [Install]
         WantedBy=multi-user.target
@@ -280,5 +288,36 @@ public enum ExampleZone {
         echo >> "${ZONEBOOT_STATE:-/tmp}/register-bmc.log"
 
         """
-}
 
+    static let chefClientCreate = #"""
+        #!/usr/bin/env python3
+        # Example hook for bootstrap.issued (validatorless Chef): a host fetched the client key the
+        # zone minted for it; the event carries its public key (never the private one), so the
+        # client is created on the Chef server with that key and no validator key exists anywhere.
+        # A reinstalled or replaced host gets a new key: its old client is deleted first.
+        # Without knife on PATH it keeps the public key next to the state and logs the commands.
+        import json, os, shutil, subprocess, sys, tempfile
+
+        event = json.load(sys.stdin)
+        details = event.get("details", {})
+        if event.get("type") != "bootstrap.issued" or details.get("kind") != "rsa-key" or not event.get("name"):
+            sys.exit(0)
+        name = event["name"]
+        if shutil.which("knife"):
+            with tempfile.NamedTemporaryFile("w", suffix=".pub") as key:
+                key.write(details["public_key"])
+                key.flush()
+                subprocess.run(["knife", "client", "delete", "--yes", name], check=False)
+                subprocess.run(["knife", "client", "create", name, "--public-key", key.name, "--disable-editing"], check=True)
+        else:
+            state = os.environ.get("ZONEBOOT_STATE", "/tmp")
+            keys = os.path.join(state, "chef-client-keys")
+            os.makedirs(keys, exist_ok=True)
+            path = os.path.join(keys, name + ".pub")
+            with open(path, "w") as key:
+                key.write(details["public_key"])
+            with open(os.path.join(state, "chef-client-create.log"), "a") as log:
+                log.write("%s %s: knife client create %s --public-key %s\n" % (name, details.get("fingerprint", ""), name, path))
+
+        """#
+}

@@ -10,11 +10,15 @@ public struct ZoneSource: Sendable, Hashable, Codable {
     public var text: String
     /// Template path as written in the zone (relative to the zone file) → its text.
     public var files: [String: String]
+    /// `secret-file` path → SHA-256 of its content (hex): what a plan compares and a server
+    /// checks the file against. Never the content, which stays in its 0600 file.
+    public var secretDigests: [String: String]?
 
-    public init(zoneFile: String, text: String, files: [String: String] = [:]) {
+    public init(zoneFile: String, text: String, files: [String: String] = [:], secretDigests: [String: String]? = nil) {
         self.zoneFile = zoneFile
         self.text = text
         self.files = files
+        self.secretDigests = secretDigests
     }
 }
 

@@ -77,4 +77,6 @@ public enum HookEvent: String, Sendable, Codable, CaseIterable {
     case hostMiscabled = "host.miscabled"
     case bmcDiscovered = "bmc.discovered"
     case zoneApplied = "zone.applied"
+    /// Addition: a host fetched a bootstrap secret (its public key or the token's SHA-256).
+    case bootstrapIssued = "bootstrap.issued"
 }

@@ -8,6 +8,8 @@ extension ZoneSpec {
         public var files: [(name: Located<String>, template: Located<String>)]
         /// Which iPXE build an x64 UEFI machine loads; nil means the default, `ipxe`.
         public var efiLoader: Located<EFILoader>?
+        /// Addition: credentials minted per host for its first boot, in file order.
+        public var bootstrapSecrets: [BootstrapSecretSpec] = []
     }
 }
 

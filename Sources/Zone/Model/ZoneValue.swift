@@ -8,6 +8,9 @@ public indirect enum ZoneValue: Sendable, Hashable, Codable {
     case array([ZoneValue])
     /// Keys in file order.
     case object([Member])
+    /// Read from a file by reference (`{ secret-file: path }`): encoded, planned and listed
+    /// as `SecretValue.redacted`, never as its content.
+    case secret(SecretValue)
 
     public struct Member: Sendable, Hashable, Codable {
         public var key: String
@@ -60,22 +63,49 @@ public indirect enum ZoneValue: Sendable, Hashable, Codable {
         case .object(let members):
             var c = encoder.container(keyedBy: AnyKey.self)
             for member in members { try c.encode(member.value, forKey: AnyKey(member.key)) }
+        case .secret(let secret):
+            var c = encoder.singleValueContainer()
+            try c.encode(secret.redacted)
         }
     }
 
-    /// The value as a plain Foundation-free tree for template contexts.
-    public var plain: Any {
+    /// The value as a plain Foundation-free tree for template contexts; secrets redacted.
+    public var plain: Any { plain(revealingSecrets: false) }
+
+    /// The same, with secrets' content where `revealingSecrets` (a file served to the host itself).
+    public func plain(revealingSecrets: Bool) -> Any {
         switch self {
         case .null: return Optional<String>.none as Any
         case .bool(let b): return b
         case .int(let i): return i
         case .double(let d): return d
         case .string(let s): return s
-        case .array(let items): return items.map(\.plain)
+        case .array(let items): return items.map { $0.plain(revealingSecrets: revealingSecrets) }
         case .object(let members):
             var dict: [String: Any] = [:]
-            for member in members { dict[member.key] = member.value.plain }
+            for member in members { dict[member.key] = member.value.plain(revealingSecrets: revealingSecrets) }
             return dict
+        case .secret(let secret): return revealingSecrets ? secret.value ?? secret.redacted : secret.redacted
+        }
+    }
+
+    /// Every secret inside, in order.
+    public var secrets: [SecretValue] {
+        switch self {
+        case .secret(let secret): [secret]
+        case .array(let items): items.flatMap(\.secrets)
+        case .object(let members): members.flatMap(\.value.secrets)
+        case .null, .bool, .int, .double, .string: []
+        }
+    }
+
+    /// The value with each secret replaced by `resolve`'s answer for it.
+    public func resolvingSecrets(_ resolve: (SecretValue) -> SecretValue) -> ZoneValue {
+        switch self {
+        case .secret(let secret): .secret(resolve(secret))
+        case .array(let items): .array(items.map { $0.resolvingSecrets(resolve) })
+        case .object(let members): .object(members.map { .init($0.key, $0.value.resolvingSecrets(resolve)) })
+        case .null, .bool, .int, .double, .string: self
         }
     }
 

@@ -127,6 +127,9 @@ enum PlanResources {
             fields.append(("files.\(file.name.value)", file.template.value))
             paths.append(file.template.value)
         }
+        for secret in profile.bootstrapSecrets {
+            fields.append(("bootstrap-secrets.\(secret.name.value)", "\(secret.kind.value.rawValue), ttl \(secret.ttl.value)"))
+        }
         // A template edit changes what hosts get without changing the zone file.
         for path in paths {
             fields.append(("template \(path)", templates[path].map { ZoneSource.fnv1a([$0]) } ?? "missing"))
@@ -154,6 +157,8 @@ enum PlanResources {
         case .string(let s): "\"\(s)\""
         case .array(let items): "[" + items.map(json).joined(separator: ", ") + "]"
         case .object(let members): "{" + members.map { "\"\($0.key)\": \(json($0.value))" }.joined(separator: ", ") + "}"
+        // The digest shows that it changed; the content never reaches a plan.
+        case .secret(let secret): secret.redacted
         }
     }
 }

@@ -2,7 +2,11 @@ extension ZoneSource {
     /// A stable fingerprint of what the revision is made of: the zone text and every
     /// template, whatever the file was called. FNV-1a (64 bits) is enough to tell
     /// "changed" from "unchanged"; it is not a security boundary.
-    public var digest: String { ZoneSource.fnv1a([text] + files.keys.sorted().flatMap { [$0, files[$0] ?? ""] }) }
+    public var digest: String {
+        // A changed secret file changes the digest, by its SHA-256 (the content is never here).
+        let secrets = (secretDigests ?? [:]).sorted { $0.key < $1.key }.flatMap { ["secret-file " + $0.key, $0.value] }
+        return ZoneSource.fnv1a([text] + files.keys.sorted().flatMap { [$0, files[$0] ?? ""] } + secrets)
+    }
 
     static func fnv1a(_ parts: [String]) -> String {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325

@@ -75,6 +75,14 @@ enum ZoneShape {
         F("files", .dictionary(key: .text, value: .scalar(.path)), "served file name → template, at /hosts/<name>/<file>"),
         F("efi-loader", .scalar(.oneOf(EFILoader.allCases.map(\.rawValue))),
           "x64 UEFI loader: ipxe (its own NIC drivers, default) or snponly (the firmware's network stack)"),
+        F("bootstrap-secrets", .dictionary(key: .label, value: bootstrapSecret),
+          "credentials minted per host, served once at bootstrap.<name>.url to the host's own address"),
+    ])
+
+    static let bootstrapSecret: Shape = .object([
+        F("kind", .scalar(.oneOf(BootstrapSecretKind.allCases.map(\.rawValue))), required: true,
+          "rsa-key (a private key; hooks get its public key) or token (hooks get its SHA-256)"),
+        F("ttl", .scalar(.duration), "how long an issued secret waits to be fetched (default 2h)"),
     ])
 
     static let hook: Shape = .object([

@@ -117,7 +117,16 @@ struct ZoneDecoder {
                 return (Located(entry.key.text, at: entry.key.at, path: fpath), template)
             }
         return .init(name: name, ipxe: parsed(m, "ipxe", "\(path).ipxe", nonEmpty),
-                     files: files, efiLoader: parsed(m, "efi-loader", "\(path).efi-loader", EFILoader.init(rawValue:)))
+                     files: files, efiLoader: parsed(m, "efi-loader", "\(path).efi-loader", EFILoader.init(rawValue:)),
+                     bootstrapSecrets: dictionary(m, "bootstrap-secrets", "\(path).bootstrap-secrets", bootstrapSecret))
+    }
+
+    private func bootstrapSecret(_ name: Located<String>, _ node: YNode, _ path: String) -> BootstrapSecretSpec? {
+        guard let m = node.mapping,
+              let kind = parsed(m, "kind", "\(path).kind", BootstrapSecretKind.init(rawValue:)) else { return nil }
+        let ttl = parsed(m, "ttl", "\(path).ttl", Duration.init)
+            ?? Located(BootstrapSecretSpec.defaultTTL, at: m.at, path: "\(path).ttl")
+        return BootstrapSecretSpec(name: name, kind: kind, ttl: ttl)
     }
 
     private func hook(_ name: Located<String>, _ node: YNode, _ path: String) -> ZoneSpec.Hook? {
@@ -137,7 +146,13 @@ struct ZoneDecoder {
     private func value(_ node: YNode) -> ZoneValue {
         switch node {
         case .sequence(let items, _): return .array(items.map(value))
-        case .mapping(let m): return .object(m.entries.map { .init($0.key.text, value($0.value)) })
+        case .mapping(let m):
+            // `{ secret-file: path }`: the value is that file's content, read with the templates.
+            if m.entries.count == 1, m.entries[0].key.text == SecretValue.key, let path = m.entries[0].value.scalar,
+               !path.isNull {
+                return .secret(SecretValue(path: path.text))
+            }
+            return .object(m.entries.map { .init($0.key.text, value($0.value)) })
         case .scalar(let s):
             switch s.kind {
             case .null: return .null

@@ -8,6 +8,9 @@ protocol ZoneFileAccess {
     /// Why `path`, with its symlinks resolved, is not inside the zone's folder; nil when it
     /// is, or when it does not exist (a missing file is reported by whoever needs it).
     func escape(_ path: String) -> String?
+    /// A `secret-file` value's bytes, checked (OwnerOnlyFile); nil where secrets are not
+    /// read (a stored revision without the zone's folder).
+    func readSecret(_ path: String) -> Result<[UInt8], ZoneFileProblem>?
 }
 
 /// A path a zone names: a file inside the zone file's folder, written relative to it.
@@ -67,6 +70,12 @@ struct DiskFiles: ZoneFileAccess {
         return .success(text)
     }
 
+    func readSecret(_ path: String) -> Result<[UInt8], ZoneFileProblem>? {
+        if let escape = escape(path) { return .failure(.unreadable("secret-file \(escape)")) }
+        return OwnerOnlyFile.contents(path: displayName(path), maximumSize: SecretValue.maximumSize)
+            .mapError { .unreadable($0.message("the secret file", displayName(path))) }
+    }
+
     func executable(_ path: String) -> ExecutableStatus {
         let target = url(path).path
         guard FileManager.default.fileExists(atPath: target) else { return .missing }
@@ -93,6 +102,11 @@ struct DiskFiles: ZoneFileAccess {
 
 struct StoredFiles: ZoneFileAccess {
     let files: [String: String]
+    /// Where a server reads the secret files of a stored or posted revision: its own zone
+    /// folder, never one the source names. Nil: secrets are not read (only their digests kept).
+    var secretsFolder: DiskFiles? = nil
+
+    func readSecret(_ path: String) -> Result<[UInt8], ZoneFileProblem>? { secretsFolder?.readSecret(path) }
 
     func read(_ path: String) -> Result<String, ZoneFileProblem> {
         files[path].map { .success($0) } ?? .failure(.missing("\(path) is not part of this revision"))
