@@ -117,6 +117,14 @@ public enum ZoneBootDatabase {
                 ALTER TABLE lease ADD COLUMN asked_port TEXT;
                 """)
         }
+        // A BMC's pinned certificate (redfish-register, tls: accept-self-signed) and the last
+        // other one it presented (refused; its bmc.certificate-changed event is written once).
+        migrator.registerMigration("bmc-certificate-pin-v1") { db in
+            try db.execute(sql: """
+                ALTER TABLE bmc ADD COLUMN certificate_sha256 TEXT;  -- AB:CD:..., of the leaf's DER; NULL: none pinned
+                ALTER TABLE bmc ADD COLUMN refused_sha256 TEXT;      -- the last certificate refused for not being the pinned one
+                """)
+        }
         return migrator
     }
 }

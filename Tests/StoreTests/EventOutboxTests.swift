@@ -159,4 +159,31 @@ import Zone
         #expect(try inventory.all() == [record])
         #expect(try outbox.events(.all, limit: 10).map(\.type) == ["bmc.discovered"])
     }
+
+    /// The pin is kept with the record; a refusal raises its event once per presented certificate,
+    /// and `forget` drops both so that the next registration pins afresh.
+    @Test func aPinnedCertificateIsRefusedOnceAndForgottenOnRequest() throws {
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        let (_, outbox, inventory) = try open()
+        let pinned = "AA:01", other = "BB:02", third = "CC:03"
+        #expect(try inventory.pinnedCertificate(name: "h1-lom") == nil)
+        #expect(try !inventory.refuse(name: "h1-lom", presented: other, event: event(.bmcCertificateChanged)))
+        #expect(try !inventory.forgetCertificate(name: "h1-lom"))
+        let record = BMCRecord(name: "h1-lom", address: "198.18.17.11", mac: "52:54:00:00:00:01", hostname: "h1-lom",
+                               manufacturer: nil, model: nil, serial: nil, biosVersion: nil, bmcFirmware: nil,
+                               registeredAt: 1, certificateSHA256: pinned)
+        try inventory.record(record, event: nil)
+        #expect(try inventory.pinnedCertificate(name: "h1-lom") == pinned)
+        // Every retry of one registration meets the same certificate: one event, not one per try.
+        #expect(try inventory.refuse(name: "h1-lom", presented: other, event: event(.bmcCertificateChanged)))
+        #expect(try !inventory.refuse(name: "h1-lom", presented: other, event: event(.bmcCertificateChanged)))
+        #expect(try inventory.refuse(name: "h1-lom", presented: third, event: event(.bmcCertificateChanged)))
+        #expect(try outbox.events(.all, limit: 10).map(\.type) == ["bmc.certificate-changed", "bmc.certificate-changed"])
+        #expect(try inventory.all().first?.refusedSHA256 == third)
+        #expect(try inventory.pinnedCertificate(name: "h1-lom") == pinned)
+        #expect(try inventory.forgetCertificate(name: "h1-lom"))
+        #expect(try inventory.pinnedCertificate(name: "h1-lom") == nil)
+        let forgotten = try #require(try inventory.all().first)
+        #expect(forgotten.certificateSHA256 == nil && forgotten.refusedSHA256 == nil && forgotten.registeredAt == 1)
+    }
 }

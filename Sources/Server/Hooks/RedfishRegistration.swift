@@ -1,8 +1,10 @@
 import AsyncHTTPClient
 import Boot
 import Foundation
+import Logging
 import NIOHTTP1
 import Store
+import Zone
 
 /// A Redfish account from a secrets file. The file must be readable by its owner only,
 /// and its contents never appear in a log or an error.
@@ -44,8 +46,7 @@ struct RedfishCredentials: Sendable {
 /// The built-in `redfish-register` hook: over the BMC's Redfish service, set its hostname
 /// to its zone name and read what it manages (serial, model, firmware).
 struct RedfishRegistration {
-    let client: HTTPClient
-    let address: String
+    let transport: any RedfishTransport
     let credentials: RedfishCredentials
     let timeoutSeconds: Int
 
@@ -69,12 +70,12 @@ struct RedfishRegistration {
                         bmcFirmware: manager.object["FirmwareVersion"] as? String)
     }
 
-    /// Every path here is the fixed service root or one `RedfishPath.onService` accepted.
-    private func url(_ path: String) -> String { "https://\(address)\(path)" }
-
+    // Every path here is the fixed service root or one `RedfishPath.onService` accepted: the
+    // transport sends it to the BMC's own address, never to a host a response names.
     private func get(_ path: String) async throws -> [String: Any] {
-        let (status, body) = try await client.json(.GET, url(path), headers: [("Authorization", credentials.authorization)],
-                                                   timeoutSeconds: timeoutSeconds)
+        let (status, body) = try await transport.exchange(.GET, path, body: nil,
+                                                          headers: [("Authorization", credentials.authorization)],
+                                                          timeoutSeconds: timeoutSeconds)
         guard status == 200 else { throw HookHTTPError(description: "GET \(path): HTTP \(status)") }
         guard let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] else {
             throw HookHTTPError(description: "GET \(path): not a JSON object")
@@ -83,9 +84,9 @@ struct RedfishRegistration {
     }
 
     private func send(_ method: HTTPMethod, _ path: String, _ body: [UInt8]) async throws {
-        let (status, _) = try await client.json(method, url(path), body: body,
-                                                headers: [("Authorization", credentials.authorization)],
-                                                timeoutSeconds: timeoutSeconds)
+        let (status, _) = try await transport.exchange(method, path, body: body,
+                                                       headers: [("Authorization", credentials.authorization)],
+                                                       timeoutSeconds: timeoutSeconds)
         guard (200..<300).contains(status) else { throw HookHTTPError(description: "\(method) \(path): HTTP \(status)") }
     }
 
@@ -116,5 +117,77 @@ struct RedfishRegistration {
     private func quoted(_ text: String) -> String {
         let data = (try? JSONSerialization.data(withJSONObject: [text], options: [.withoutEscapingSlashes])) ?? Data("[\"\"]".utf8)
         return String(decoding: data, as: UTF8.self).dropFirst().dropLast().description
+    }
+}
+
+/// One redfish-register run for a BMC that `RedfishEligibility` let through: the certificate
+/// pin read and checked, the registration, and its record (or the refusal and its event).
+struct BMCRegistrar {
+    let inventory: any BMCInventory
+    let http: HookHTTPClients
+    let logger: Logger
+
+    /// Nil when the BMC is registered, else why not: the runner tries again with backoff. A
+    /// changed certificate fails every try (and raises its event once), so the event ends a
+    /// dead letter: `zonectl bmcs forget NAME`, then `zonectl events retry ID`.
+    func register(name: String, event: ZoneEvent, tls: HookTLS?, credentials: RedfishCredentials,
+                  timeoutSeconds: Int) async -> String? {
+        let address = event.address.description
+        // accept-self-signed: the BMC's own certificate, pinned on first use, instead of a CA.
+        let pinned: PinnedHTTPS?
+        if tls == .acceptSelfSigned {
+            do {
+                pinned = PinnedHTTPS(address: address, pinned: try inventory.pinnedCertificate(name: name))
+            } catch {
+                return "cannot read the certificate pinned for \(name): \(error)"
+            }
+        } else {
+            pinned = nil
+        }
+        let transport: any RedfishTransport
+        if let pinned { transport = pinned } else { transport = VerifiedHTTPS(client: http.verifying, address: address) }
+        let registration = RedfishRegistration(transport: transport, credentials: credentials, timeoutSeconds: timeoutSeconds)
+        let found: BMCFacts
+        do {
+            found = try await registration.register(hostname: name)
+        } catch let changed as PinnedHTTPS.CertificateChanged {
+            refused(name: name, event: event, changed)
+            return "Redfish at \(address): \(changed); `zonectl bmcs forget \(name)` trusts the new one"
+        } catch {
+            // Connection refused while the BMC still boots, or an error status: tried again later.
+            return "Redfish at \(address): \(error)"
+        }
+        let now = Int64(Date().timeIntervalSince1970)
+        let discovered = HookEvents.bmcDiscovered(after: event, name: name, facts: found, at: now)
+        do {
+            try inventory.record(BMCRecord(name: name, address: address, mac: event.mac, hostname: name,
+                                           manufacturer: found.manufacturer, model: found.model, serial: found.serial,
+                                           biosVersion: found.biosVersion, bmcFirmware: found.bmcFirmware,
+                                           registeredAt: now, certificateSHA256: pinned?.fingerprint),
+                                 event: discovered)
+        } catch {
+            return "BMC \(name) registered, but its record cannot be written: \(error)"
+        }
+        logger.info("BMC \(name) registered over Redfish at \(address)",
+                    metadata: ["serial": "\(found.serial ?? "-")", "model": "\(found.model ?? "-")",
+                               "certificate_sha256": "\(pinned?.fingerprint ?? "CA-verified")"])
+        return nil
+    }
+
+    private func refused(name: String, event: ZoneEvent, _ changed: PinnedHTTPS.CertificateChanged) {
+        let now = Int64(Date().timeIntervalSince1970)
+        let raised = HookEvents.bmcCertificateChanged(after: event, name: name, pinned: changed.pinned,
+                                                      presented: changed.presented, at: now)
+        do {
+            if try inventory.refuse(name: name, presented: changed.presented, event: raised) {
+                logger.error("""
+                    BMC \(name) at \(event.address) presented another certificate than the one pinned at its first \
+                    registration: refused, no credentials sent; if the BMC was replaced or re-keyed, \
+                    `zonectl bmcs forget \(name)` trusts the certificate it presents next
+                    """, metadata: ["pinned_sha256": "\(changed.pinned)", "presented_sha256": "\(changed.presented)"])
+            }
+        } catch {
+            logger.error("hooks: cannot record the refused certificate of \(name): \(error)")
+        }
     }
 }

@@ -14,7 +14,7 @@ extension ZoneSpec {
         public var timeout: Located<Duration>?
         /// redfish-register: a JSON file {"username", "password"}, mode 0600, inside the zone file's folder.
         public var credentials: Located<String>?
-        /// redfish-register and webhooks: whether a self-signed certificate is accepted.
+        /// How the HTTPS peer is trusted; `accept-self-signed` is for redfish-register only (checked on expansion).
         public var tls: Located<HookTLS>?
 
         public init(name: Located<String>, on: [Located<HookEvent>], run: Located<String>? = nil, url: Located<String>? = nil,
@@ -61,7 +61,9 @@ public enum BuiltinHook: String, Sendable, Codable, CaseIterable {
 /// Whether a hook's HTTPS peer must present a certificate the system trusts.
 public enum HookTLS: String, Sendable, Codable, CaseIterable {
     case verify
-    /// BMCs ship with self-signed certificates; accepting them still encrypts.
+    /// redfish-register only: BMCs ship with self-signed certificates, so the first one a BMC
+    /// presents is pinned (trust on first use) and every later connection must present it again.
+    /// Never "no check at all", and never for webhooks, whose peers can have real certificates.
     case acceptSelfSigned = "accept-self-signed"
 }
 
@@ -76,5 +78,8 @@ public enum HookEvent: String, Sendable, Codable, CaseIterable {
     /// Addition: a machine whose kind does not fit its port's role (an iLO on a host port).
     case hostMiscabled = "host.miscabled"
     case bmcDiscovered = "bmc.discovered"
+    /// A BMC presented another certificate than the one pinned at its first registration:
+    /// refused before any credential was sent.
+    case bmcCertificateChanged = "bmc.certificate-changed"
     case zoneApplied = "zone.applied"
 }
