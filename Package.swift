@@ -102,6 +102,9 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             // NIOAsyncTestingChannel: the DHCP channel handler and engine without sockets.
             .product(name: "NIOEmbedded", package: "swift-nio"),
+            // A TLS responder for the BMC certificate pin (PinnedHTTPSTests).
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "Logging", package: "swift-log"),
             // The boot and admin routers driven in-process (`app.test(.router)`).
             .product(name: "Hummingbird", package: "hummingbird"),

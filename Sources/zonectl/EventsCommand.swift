@@ -1,3 +1,4 @@
+import AdminAPI
 import ArgumentParser
 import Foundation
 import Store
@@ -126,8 +127,9 @@ struct BMCs: ParsableCommand {
                               $0.biosVersion ?? "-", $0.bmcFirmware ?? "-", $0.certificateSHA256 ?? "-"] })
             for bmc in bmcs {
                 guard let refused = bmc.refusedSHA256 else { continue }
-                print("\n\(bmc.name) presented another certificate (SHA-256 \(refused)): refused; "
-                    + "`zonectl bmcs forget \(bmc.name)` trusts the one it presents next.")
+                let name = terminalEscaped(bmc.name)
+                print("\n\(name) presented another certificate (SHA-256 \(terminalEscaped(refused))): refused; "
+                    + "`zonectl bmcs forget \(name)` trusts the one it presents next.")
             }
         }
     }

@@ -73,8 +73,8 @@ final class PinnedHTTPS: RedfishTransport, Sendable {
         } catch {
             // The handshake's failure reaches us as whatever NIOSSL or the channel threw; the
             // callback's note says whether it was the pin.
-            let refused = trust.withLock { ($0.expected, $0.refused) }
-            if let pinned = refused.0, let presented = refused.1 { throw CertificateChanged(pinned: pinned, presented: presented) }
+            let (pinned, presented) = trust.withLock { ($0.expected, $0.refused) }
+            if let pinned, let presented { throw CertificateChanged(pinned: pinned, presented: presented) }
             throw error
         }
     }

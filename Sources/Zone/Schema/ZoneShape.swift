@@ -87,7 +87,8 @@ enum ZoneShape {
         F("credentials", .scalar(.text),
           "redfish-register: JSON file with username and password, mode 0600: absolute, or relative and inside the zone file's folder"),
         F("tls", .scalar(.oneOf(HookTLS.allCases.map(\.rawValue))),
-          "HTTPS peers: verify (default) or accept-self-signed (BMCs' factory certificates)"),
+          "HTTPS peers: verify (default) or, for redfish-register only, accept-self-signed "
+              + "(the BMC's certificate pinned on first use)"),
     ])
 
     static let document: Shape = .object([
