@@ -64,6 +64,21 @@ import Zone
         #expect(try outbox.events(.all, limit: 1).first?.lastError == "b: exited with status 1")
     }
 
+    /// A hook that took an event without acting (redfish-register skipping a machine that is no
+    /// recognized BMC) leaves why in the delivered event; a plain delivery leaves nothing.
+    @Test func aDeliveryKeepsTheNoteOfASkippedHook() throws {
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        let (leases, outbox, _) = try open()
+        try leases.commit(leases: [], events: [event(), event()])
+        _ = try outbox.claimDue(nowMs: 0, limit: 2)
+        try outbox.finish([DeliveryResult(id: 1, succeeded: ["register-bmc"], outcome: .delivered,
+                                          note: "register-bmc skipped: not a BMC"),
+                           DeliveryResult(id: 2, succeeded: ["log"], outcome: .delivered)], nowMs: 1_000)
+        let events = try outbox.events(.all, limit: 2)
+        #expect(events.map(\.state) == [.delivered, .delivered])
+        #expect(events.map(\.lastError) == [nil, "register-bmc skipped: not a BMC"])
+    }
+
     @Test func deadLettersAreListedAndRetriedWithFreshTries() throws {
         defer { try? FileManager.default.removeItem(atPath: state) }
         let (leases, outbox, _) = try open()
