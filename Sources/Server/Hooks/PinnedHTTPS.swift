@@ -114,9 +114,18 @@ final class PinnedHTTPS: RedfishTransport, Sendable {
                 head.headers.add(name: "Content-Type", value: "application/json")
                 head.headers.add(name: "Content-Length", value: String(body.count))
             }
-            try await outbound.write(.head(head))
-            if let body { try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: body)))) }
-            try await outbound.write(.end(nil))
+            var parts: [HTTPClientRequestPart] = [.head(head)]
+            if let body { parts.append(.body(.byteBuffer(ByteBuffer(bytes: body)))) }
+            parts.append(.end(nil))
+            // One write: an embedded server (sushy-static, BMCs on HTTP/1.0) answers and closes as
+            // soon as it has the head, and a write still pending then fails although the answer
+            // is in. So a failed write is only the error if no answer comes.
+            var writeError: (any Error)?
+            do {
+                try await outbound.write(contentsOf: parts)
+            } catch {
+                writeError = error
+            }
             var status: UInt?
             var received: [UInt8] = []
             do {
@@ -138,8 +147,11 @@ final class PinnedHTTPS: RedfishTransport, Sendable {
                 // As in HTTPClient.json: embedded servers end a body by closing TCP without
                 // close_notify; the body may be short, and JSON readers check that it parses.
                 if let status { return (status, received) }
-                throw error
+                throw writeError ?? error
+            } catch {
+                throw writeError ?? error
             }
+            if let writeError { throw writeError }
             throw HookHTTPError(description: "\(method) \(path): the connection closed before a response")
         }
     }
