@@ -22,10 +22,13 @@ public struct BMCRecord: Sendable, Codable, Equatable {
     public var certificateSHA256: String?
     /// The last other certificate it presented: refused, until `zonectl bmcs forget`.
     public var refusedSHA256: String?
+    /// Whether it logs in with a password of its own (`password: rotate`), kept in the state
+    /// directory's bmc-passwords folder, not here; false: the credentials file's shared one.
+    public var ownPassword: Bool
 
     public init(name: String, address: String, mac: String, hostname: String?, manufacturer: String?, model: String?,
                 serial: String?, biosVersion: String?, bmcFirmware: String?, registeredAt: Int64,
-                certificateSHA256: String? = nil, refusedSHA256: String? = nil) {
+                certificateSHA256: String? = nil, refusedSHA256: String? = nil, ownPassword: Bool = false) {
         self.name = name
         self.address = address
         self.mac = mac
@@ -38,6 +41,7 @@ public struct BMCRecord: Sendable, Codable, Equatable {
         self.registeredAt = registeredAt
         self.certificateSHA256 = certificateSHA256
         self.refusedSHA256 = refusedSHA256
+        self.ownPassword = ownPassword
     }
 }
 
@@ -74,11 +78,11 @@ public final class SQLiteBMCInventory: BMCInventory {
         try writer.writeWithoutFlush { db in
             try db.execute(sql: """
                 INSERT OR REPLACE INTO bmc (name, address, mac, hostname, manufacturer, model, serial, bios_version,
-                                            bmc_firmware, registered_at, certificate_sha256, refused_sha256)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                            bmc_firmware, registered_at, certificate_sha256, refused_sha256, own_password)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [bmc.name, Int64(IPv4Address(bmc.address)?.value ?? 0), bmc.mac, bmc.hostname,
                                  bmc.manufacturer, bmc.model, bmc.serial, bmc.biosVersion, bmc.bmcFirmware,
-                                 bmc.registeredAt, bmc.certificateSHA256, bmc.refusedSHA256])
+                                 bmc.registeredAt, bmc.certificateSHA256, bmc.refusedSHA256, bmc.ownPassword])
             try SQLiteEventOutbox.insert(events, bodies: bodies, db)
         }
     }
@@ -91,7 +95,8 @@ public final class SQLiteBMCInventory: BMCInventory {
                                  mac: row["mac"], hostname: row["hostname"], manufacturer: row["manufacturer"],
                                  model: row["model"], serial: row["serial"], biosVersion: row["bios_version"],
                                  bmcFirmware: row["bmc_firmware"], registeredAt: row["registered_at"],
-                                 certificateSHA256: row["certificate_sha256"], refusedSHA256: row["refused_sha256"])
+                                 certificateSHA256: row["certificate_sha256"], refusedSHA256: row["refused_sha256"],
+                                 ownPassword: row["own_password"])
             }
         }
     }

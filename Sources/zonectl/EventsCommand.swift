@@ -100,7 +100,8 @@ struct BMCs: ParsableCommand {
 
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "list", abstract: "List the BMCs with their system's serial and model and their pinned certificate.")
+            commandName: "list",
+            abstract: "List the BMCs with their system's serial and model, their password (own or shared) and pinned certificate.")
 
         @OptionGroup var state: StateOptions
 
@@ -122,9 +123,11 @@ struct BMCs: ParsableCommand {
                 print("No BMC registered in \(state.directory) yet.")
                 return
             }
-            printTable([["NAME", "ADDRESS", "MANUFACTURER", "MODEL", "SERIAL", "BIOS", "BMC FIRMWARE", "CERTIFICATE SHA-256"]]
+            printTable([["NAME", "ADDRESS", "MANUFACTURER", "MODEL", "SERIAL", "BIOS", "BMC FIRMWARE", "PASSWORD",
+                         "CERTIFICATE SHA-256"]]
                 + bmcs.map { [$0.name, $0.address, $0.manufacturer ?? "-", $0.model ?? "-", $0.serial ?? "-",
-                              $0.biosVersion ?? "-", $0.bmcFirmware ?? "-", $0.certificateSHA256 ?? "-"] })
+                              $0.biosVersion ?? "-", $0.bmcFirmware ?? "-", $0.ownPassword ? "own" : "shared",
+                              $0.certificateSHA256 ?? "-"] })
             for bmc in bmcs {
                 guard let refused = bmc.refusedSHA256 else { continue }
                 let name = terminalEscaped(bmc.name)

@@ -1,4 +1,3 @@
-import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -54,23 +53,65 @@ private final class Answer: ChannelInboundHandler {
     }
 }
 
-/// An HTTPS responder on 127.0.0.1 with a certificate made by openssl, as a BMC with its own key.
+/// A BMC's identity: a self-signed P-256 certificate and key, made once with
+/// `openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 36500 -subj /CN=<name>`,
+/// and its SHA-256 as `openssl x509 -noout -fingerprint -sha256` printed it. Kept here, not made per
+/// run: a child process spawned by a test races the hook runner tests' own children.
+private struct Identity {
+    var certificate: String
+    var key: String
+    var fingerprint: String
+
+    static let bmc = Identity(certificate: """
+        -----BEGIN CERTIFICATE-----
+        MIIBcjCCARmgAwIBAgIUM1JA/Blv3EojczFJMNro4yUleekwCgYIKoZIzj0EAwIw
+        DjEMMAoGA1UEAwwDYm1jMCAXDTI2MTIwNTIyMTI0NVoYDzIxMjYxMTExMjIxMjQ1
+        WjAOMQwwCgYDVQQDDANibWMwWTATBgcqhkjOPQIBBggqhkjOPQMBBwNCAATlsKYK
+        A79vthQKVAyykyHZ3jej/jj6rVGXEdlSyABt+yK33I62mdyYummvLdt8vkeCxeSk
+        tS3BkATKPZfT2EQEo1MwUTAdBgNVHQ4EFgQUuozf4Y0qsCu+wz5EwvWEEsFEdoYw
+        HwYDVR0jBBgwFoAUuozf4Y0qsCu+wz5EwvWEEsFEdoYwDwYDVR0TAQH/BAUwAwEB
+        /zAKBggqhkjOPQQDAgNHADBEAiB6mRUw12N85f3eol+3J/0OkUxdwNuPH8nUEF1u
+        QnoLuQIgPQ0FhmAPTboLfvOyku/HMSAL2eNoQ3KPM617nXyBunk=
+        -----END CERTIFICATE-----
+        """, key: """
+        -----BEGIN PRIVATE KEY-----
+        MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgg4mXHubcBJEXminT
+        ty7erC5l/6lRZBDddqClmt4wed2hRANCAATlsKYKA79vthQKVAyykyHZ3jej/jj6
+        rVGXEdlSyABt+yK33I62mdyYummvLdt8vkeCxeSktS3BkATKPZfT2EQE
+        -----END PRIVATE KEY-----
+        """, fingerprint: "4E:65:7A:6E:94:BB:88:18:EC:1A:36:97:F2:5E:07:E4:3C:30:24:27:88:B2:AC:4A:5D:C0:F7:9B:9F:E8:5B:F2")
+
+    static let impostor = Identity(certificate: """
+        -----BEGIN CERTIFICATE-----
+        MIIBfjCCASOgAwIBAgIUacRCyptgn4mnByoH96zoFzVIiHUwCgYIKoZIzj0EAwIw
+        EzERMA8GA1UEAwwIaW1wb3N0b3IwIBcNMjYxMjA1MjIxMjQ1WhgPMjEyNjExMTEy
+        MjEyNDVaMBMxETAPBgNVBAMMCGltcG9zdG9yMFkwEwYHKoZIzj0CAQYIKoZIzj0D
+        AQcDQgAEBkDCAQe9CdnoOijuMRw4PUJCGOt+LSeWievb46hdmLGul8v0sreJLy5z
+        yhT4csouE7H2sU9KvcpAyZlVYld+yaNTMFEwHQYDVR0OBBYEFNNdbIHNKdDrRNV1
+        zWMylToajE4eMB8GA1UdIwQYMBaAFNNdbIHNKdDrRNV1zWMylToajE4eMA8GA1Ud
+        EwEB/wQFMAMBAf8wCgYIKoZIzj0EAwIDSQAwRgIhAKrLkWJluPsoIlgxP8kkgl6A
+        5A7Nh2B1c8XYV/lEZAOTAiEAjaq5NpUF/o1fFv/qfzPOpd8FoAmn3NPmOR/obfof
+        K+s=
+        -----END CERTIFICATE-----
+        """, key: """
+        -----BEGIN PRIVATE KEY-----
+        MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgyjRnqd6Mzi08KA7f
+        DvtnxUh/Arm9QxGxbEEXIg568oShRANCAAQGQMIBB70J2eg6KO4xHDg9QkIY634t
+        J5aJ69vjqF2Ysa6Xy/Syt4kvLnPKFPhyyi4TsfaxT0q9ykDJmVViV37J
+        -----END PRIVATE KEY-----
+        """, fingerprint: "83:4E:8F:9A:86:2C:F7:CC:B9:6D:C3:F1:BC:B0:67:C9:4D:97:40:8F:B6:79:B0:11:4E:3E:AC:56:88:18:0A:43")
+}
+
+/// An HTTPS responder on 127.0.0.1, as a BMC with its own certificate.
 private struct Responder {
     let channel: Channel
     let seen: Seen
-    let fingerprint: String
     var port: Int { channel.localAddress?.port ?? 0 }
 
-    static func start(in folder: URL, name: String) async throws -> Responder {
-        let cert = folder.appendingPathComponent("\(name).crt").path, key = folder.appendingPathComponent("\(name).key").path
-        _ = try openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
-                         "-subj", "/CN=\(name)", "-keyout", key, "-out", cert])
-        // `sha256 Fingerprint=AB:CD:...` (OpenSSL 3) or `SHA256 Fingerprint=...`.
-        let printed = try openssl(["x509", "-noout", "-fingerprint", "-sha256", "-in", cert])
-        let fingerprint = String(printed.split(separator: "=", maxSplits: 1).last ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+    static func start(_ identity: Identity) async throws -> Responder {
         let tls = TLSConfiguration.makeServerConfiguration(
-            certificateChain: try NIOSSLCertificate.fromPEMFile(cert).map { .certificate($0) },
-            privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem)))
+            certificateChain: try NIOSSLCertificate.fromPEMBytes(Array(identity.certificate.utf8)).map { .certificate($0) },
+            privateKey: .privateKey(try NIOSSLPrivateKey(bytes: Array(identity.key.utf8), format: .pem)))
         let context = try NIOSSLContext(configuration: tls)
         let seen = Seen()
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -83,21 +124,7 @@ private struct Responder {
                 }
             }
             .bind(host: "127.0.0.1", port: 0).get()
-        return Responder(channel: channel, seen: seen, fingerprint: fingerprint)
-    }
-
-    static func openssl(_ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        process.arguments = arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw PinnedHTTPSTests.Failure(what: "openssl \(arguments[0])") }
-        return String(decoding: data, as: UTF8.self)
+        return Responder(channel: channel, seen: seen)
     }
 }
 
@@ -105,46 +132,35 @@ private struct Responder {
 /// pinned one is accepted, and another is refused before a byte of the request (with its
 /// Authorization header) is written.
 @Suite struct PinnedHTTPSTests {
-    struct Failure: Error { var what: String }
-
-    let folder: URL
-
-    init() throws {
-        folder = FileManager.default.temporaryDirectory.appendingPathComponent("zoneboot-pin-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-    }
-
     private func get(_ client: PinnedHTTPS) async throws -> (status: UInt, body: [UInt8]) {
         try await client.exchange(.GET, "/redfish/v1/", body: nil, headers: [("Authorization", "Basic c2VjcmV0")],
                                   timeoutSeconds: 10)
     }
 
     @Test func theFirstCertificateIsPinnedAndAnotherGetsNothing() async throws {
-        defer { try? FileManager.default.removeItem(at: folder) }
-        let bmc = try await Responder.start(in: folder, name: "bmc")
-        let impostor = try await Responder.start(in: folder, name: "impostor")
+        let bmc = try await Responder.start(.bmc)
+        let impostor = try await Responder.start(.impostor)
         defer {
             bmc.channel.close(promise: nil)
             impostor.channel.close(promise: nil)
         }
-        #expect(bmc.fingerprint.count == 95 && bmc.fingerprint != impostor.fingerprint)
 
         let first = PinnedHTTPS(address: "127.0.0.1", port: bmc.port, pinned: nil)
         let answer = try await get(first)
         #expect(answer.status == 200 && answer.body == Array(#"{"ok":true}"#.utf8))
-        // Trusted on first use: the pin is the certificate openssl made, as openssl prints it.
-        #expect(first.fingerprint == bmc.fingerprint)
+        // Trusted on first use: the pin is the certificate's SHA-256 as openssl prints it.
+        #expect(first.fingerprint == Identity.bmc.fingerprint)
 
-        let again = PinnedHTTPS(address: "127.0.0.1", port: bmc.port, pinned: bmc.fingerprint)
+        let again = PinnedHTTPS(address: "127.0.0.1", port: bmc.port, pinned: Identity.bmc.fingerprint)
         #expect(try await get(again).status == 200)
         #expect(bmc.seen.paths == ["/redfish/v1/", "/redfish/v1/"])
 
-        let refused = PinnedHTTPS(address: "127.0.0.1", port: impostor.port, pinned: bmc.fingerprint)
+        let refused = PinnedHTTPS(address: "127.0.0.1", port: impostor.port, pinned: Identity.bmc.fingerprint)
         do {
             _ = try await get(refused)
             Issue.record("a certificate other than the pinned one was accepted")
         } catch let changed as PinnedHTTPS.CertificateChanged {
-            #expect(changed.pinned == bmc.fingerprint && changed.presented == impostor.fingerprint)
+            #expect(changed.pinned == Identity.bmc.fingerprint && changed.presented == Identity.impostor.fingerprint)
         }
         #expect(impostor.seen.paths.isEmpty)
         #expect(impostor.seen.bytes == 0, "the impostor decrypted \(impostor.seen.bytes) bytes of the request")

@@ -337,7 +337,7 @@ def test_a_bmc_is_registered_over_redfish_once_its_service_is_up(tmp_path):
             "serial": "CZJ0420XYZ", "bios_version": "U32 v2.76 (02/09/2023)", "bmc_firmware": "iLO 5 v2.78",
             "registered_at": recorded[0]["registered_at"],
             # Pinned by this first registration (tls: accept-self-signed); see test_redfish_trust.py.
-            "certificate_sha256": recorded[0]["certificate_sha256"],
+            "certificate_sha256": recorded[0]["certificate_sha256"], "own_password": False,
         }], recorded
         assert len(recorded[0]["certificate_sha256"]) == 95, recorded
         assert [r[2] is not None for r in bmc.event_rows() if r[0] == event_id] == [True]

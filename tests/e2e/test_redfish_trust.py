@@ -6,10 +6,13 @@ this test makes.
 - the BMC's certificate is pinned by its first registration; a swapped certificate is refused in the
   handshake (the responder logs no request, so no credentials), `bmc.certificate-changed` is written,
   and `zonectl bmcs forget` re-trusts;
+- `password: rotate` gives the BMC a password of its own (0600 in the state directory), used from then on;
 - a webhook may not accept self-signed certificates (a positioned validation error).
 """
+import base64
 import json
 import os
+import stat
 import subprocess
 import textwrap
 
@@ -192,3 +195,64 @@ def test_a_webhook_that_accepts_self_signed_certificates_fails_validation(tmp_pa
     assert done.returncode != 0
     assert f"lab.yaml:{line}:{column}: error: hooks.cmdb.tls: accept-self-signed is for redfish-register" \
         in done.stdout + done.stderr, done.stdout + done.stderr
+
+
+ROTATING_ZONE = BMC_ZONE.replace("    tls: accept-self-signed\n", "    tls: accept-self-signed\n    password: rotate\n")
+
+
+def with_accounts(mockup):
+    """The mockup with an AccountService whose second account is the one the credentials file names."""
+    def put(path, body):
+        (mockup / path).mkdir(parents=True, exist_ok=True)
+        (mockup / path / "index.json").write_text(json.dumps(body))
+    root = json.loads((mockup / "index.json").read_text())
+    root["AccountService"] = {"@odata.id": "/redfish/v1/AccountService"}
+    put("", root)
+    put("AccountService", {"@odata.id": "/redfish/v1/AccountService",
+                           "Accounts": {"@odata.id": "/redfish/v1/AccountService/Accounts"}})
+    accounts = [{"@odata.id": f"/redfish/v1/AccountService/Accounts/{n}", "Id": str(n), "UserName": user}
+                for n, user in ((1, "Administrator"), (2, "zoneboot"))]
+    put("AccountService/Accounts", {"@odata.id": "/redfish/v1/AccountService/Accounts",
+                                    "Members": [{"@odata.id": a["@odata.id"]} for a in accounts]})
+    for account in accounts:
+        put(f"AccountService/Accounts/{account['Id']}", account)
+
+
+def test_password_rotate_gives_the_bmc_a_password_of_its_own(tmp_path):
+    require_tools("ip", "dhcrelay", "busybox", "openssl")
+    if not SUSHY_STATIC.exists():
+        pytest.fail("sushy-tools is missing: run `make deps`")
+    _, shared = bmc_files(tmp_path)
+    redfish_mockup(tmp_path / "redfish")
+    with_accounts(tmp_path / "redfish")
+    with lab() as the_lab:
+        bmc = HookLab(the_lab, tmp_path, ROTATING_ZONE, {}, RETRIES)
+        port = bmc_port_up(the_lab, bmc)
+        log = tmp_path / "sushy.log"
+        emulator(the_lab, port, tmp_path / "redfish", tmp_path / "bmc.crt", tmp_path / "bmc.key", log)
+        wait_listening(the_lab, port, log)
+        bmc.udhcpc("swp2", extra=AS_ILO)
+        wait_for(lambda: event_rows(bmc, "bmc.discovered"), timeout=30, what="bmc.discovered")
+        # Kept before the BMC was asked to take it, readable by its owner only.
+        kept = bmc.state / "bmc-passwords" / f"{BMC}.json"
+        assert stat.S_IMODE(kept.stat().st_mode) == 0o600 and stat.S_IMODE(kept.parent.stat().st_mode) == 0o700
+        entry = json.loads(kept.read_text())
+        own = entry["password"]
+        assert (entry["username"], entry["state"], len(own)) == ("zoneboot", "current", 20) and own != shared, entry
+        text = log.read_text()
+        assert '"PATCH /redfish/v1/AccountService/Accounts/2 HTTP/1.1" 204' in text, text
+        assert "Data: b'{\"Password\":\"%s\"}'" % own in text, text
+        [record] = json.loads(bmc.zonectl("bmcs", "--json").stdout)
+        assert record["own_password"] is True, record
+        assert "own" in bmc.zonectl("bmcs").stdout.splitlines()[1].split()
+
+        # The next registration logs in with the BMC's own password, and sets nothing.
+        before = len(text)
+        bmc.udhcpc("swp2", extra=AS_ILO)
+        wait_for(lambda: len(event_rows(bmc, "bmc.discovered")) == 2, timeout=30, what="the second registration")
+        later = log.read_text()[before:]
+        authorizations = {line.split(": ", 1)[1] for line in later.splitlines() if line.startswith("Authorization: ")}
+        assert authorizations == {"Basic " + base64.b64encode(f"zoneboot:{own}".encode()).decode()}, authorizations
+        assert "AccountService" not in later
+        for path in tmp_path.glob("zonebootd-*.log"):
+            assert own not in path.read_text() and shared not in path.read_text(), f"a password is in {path}"

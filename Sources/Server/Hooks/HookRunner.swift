@@ -222,7 +222,7 @@ public final class HookRunner: Sendable {
         }
         return await BMCRegistrar(inventory: inventory, http: http, logger: logger)
             .register(name: name, event: entry.event, tls: hook.tls?.value, credentials: credentials,
-                      timeoutSeconds: timeout)
+                      password: hook.password?.value, stateDirectory: configuration.stateDirectory, timeoutSeconds: timeout)
     }
 
     private func resolve(_ path: String) -> String {

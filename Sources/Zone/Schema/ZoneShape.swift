@@ -89,6 +89,8 @@ enum ZoneShape {
         F("tls", .scalar(.oneOf(HookTLS.allCases.map(\.rawValue))),
           "HTTPS peers: verify (default) or, for redfish-register only, accept-self-signed "
               + "(the BMC's certificate pinned on first use)"),
+        F("password", .scalar(.oneOf(HookPassword.allCases.map(\.rawValue))),
+          "redfish-register: keep (default) the credentials file's password, or rotate it to one generated per BMC"),
     ])
 
     static let document: Shape = .object([
