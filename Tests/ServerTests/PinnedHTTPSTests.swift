@@ -55,8 +55,8 @@ private final class Answer: ChannelInboundHandler {
 
 /// A BMC's identity: a self-signed P-256 certificate and key, made once with
 /// `openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 36500 -subj /CN=<name>`,
-/// and its SHA-256 as `openssl x509 -noout -fingerprint -sha256` printed it. Kept here, not made per
-/// run: a child process spawned by a test races the hook runner tests' own children.
+/// and its SHA-256 as `openssl x509 -noout -fingerprint -sha256` printed it: the expected pin comes
+/// from another implementation than the one under test, and the test needs no openssl to run.
 private struct Identity {
     var certificate: String
     var key: String
