@@ -25,8 +25,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", exact: "1.37.0"),
         // Its TLS settings (BMCs' self-signed certificates); async-http-client builds on it anyway.
         .package(url: "https://github.com/apple/swift-nio-ssl", exact: "2.37.6"),
-        // Bootstrap secrets: RSA client keys and SHA-256 fingerprints. Already built for
-        // async-http-client's certificates; named here because Boot mints with it.
+        // RSA client keys of bootstrap secrets (Boot mints them) and SHA-256 fingerprints of
+        // BMC certificates pinned on first use; already resolved for async-http-client.
         .package(url: "https://github.com/apple/swift-crypto", exact: "4.5.2"),
     ],
     targets: [
@@ -74,6 +74,7 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: strict),
         .executableTarget(name: "zonectl", dependencies: [
             "Addressing", "Zone", "Boot", "Store", "AdminAPI",
@@ -112,6 +113,9 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             // NIOAsyncTestingChannel: the DHCP channel handler and engine without sockets.
             .product(name: "NIOEmbedded", package: "swift-nio"),
+            // A TLS responder for the BMC certificate pin (PinnedHTTPSTests).
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "Logging", package: "swift-log"),
             // The boot and admin routers driven in-process (`app.test(.router)`).
             .product(name: "Hummingbird", package: "hummingbird"),

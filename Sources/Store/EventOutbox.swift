@@ -37,11 +37,15 @@ public struct DeliveryResult: Sendable, Equatable {
     /// Hooks that took the event in this try: not run for it again.
     public var succeeded: [String]
     public var outcome: DeliveryOutcome
+    /// Why a hook took the event without acting on it (redfish-register skipped a machine that
+    /// is no recognized BMC): kept in `last_error` of a delivered event, for `zonectl events`.
+    public var note: String?
 
-    public init(id: Int64, succeeded: [String], outcome: DeliveryOutcome) {
+    public init(id: Int64, succeeded: [String], outcome: DeliveryOutcome, note: String? = nil) {
         self.id = id
         self.succeeded = succeeded
         self.outcome = outcome
+        self.note = note
     }
 }
 
@@ -169,8 +173,8 @@ public final class SQLiteEventOutbox: EventOutbox {
                 switch result.outcome {
                 case .delivered:
                     try db.execute(sql: """
-                        UPDATE event SET claimed_ms = NULL, delivered_at = ?, done_hooks = ?, last_error = NULL WHERE id = ?
-                        """, arguments: [nowMs / 1000, hooks, result.id])
+                        UPDATE event SET claimed_ms = NULL, delivered_at = ?, done_hooks = ?, last_error = ? WHERE id = ?
+                        """, arguments: [nowMs / 1000, hooks, result.note, result.id])
                 case .retry(let at, let error):
                     try db.execute(sql: """
                         UPDATE event SET claimed_ms = NULL, next_attempt_ms = ?, done_hooks = ?, last_error = ? WHERE id = ?

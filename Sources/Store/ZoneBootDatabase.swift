@@ -136,6 +136,16 @@ public enum ZoneBootDatabase {
                 );
                 """)
         }
+        // A BMC's pinned certificate (redfish-register, tls: accept-self-signed), the last other
+        // one it presented (refused; its bmc.certificate-changed event is written once), and
+        // whether it has a password of its own (password: rotate; the password is not here).
+        migrator.registerMigration("bmc-certificate-pin-v1") { db in
+            try db.execute(sql: """
+                ALTER TABLE bmc ADD COLUMN certificate_sha256 TEXT;  -- AB:CD:..., of the leaf's DER; NULL: none pinned
+                ALTER TABLE bmc ADD COLUMN refused_sha256 TEXT;      -- the last certificate refused for not being the pinned one
+                ALTER TABLE bmc ADD COLUMN own_password INTEGER NOT NULL DEFAULT 0;  -- 1: logs in with its own (rotated) password
+                """)
+        }
         return migrator
     }
 }

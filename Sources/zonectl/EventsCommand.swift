@@ -1,3 +1,4 @@
+import AdminAPI
 import ArgumentParser
 import Foundation
 import Store
@@ -85,30 +86,79 @@ struct Events: ParsableCommand {
 
 struct BMCs: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bmcs", abstract: "List the BMCs registered over Redfish, with their system's serial and model.")
+        commandName: "bmcs", abstract: "List the BMCs registered over Redfish, and re-trust a BMC's certificate.",
+        discussion: """
+            redfish-register with `tls: accept-self-signed` pins the certificate a BMC presents at its first \
+            registration (SHA-256 of the leaf); a later connection presenting another is refused before any \
+            credential is sent, and a bmc.certificate-changed event is written. Once the change is known to be \
+            legitimate (a replaced or re-keyed BMC), `zonectl bmcs forget NAME` drops the pin: the next \
+            registration pins the certificate presented then (`zonectl events retry ID` runs it now if the \
+            lease.acked event is a dead letter).
+            """,
+        subcommands: [List.self, Forget.self],
+        defaultSubcommand: List.self)
 
-    @OptionGroup var state: StateOptions
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "list",
+            abstract: "List the BMCs with their system's serial and model, their password (own or shared) and pinned certificate.")
 
-    @Flag(help: "Print JSON.")
-    var json = false
+        @OptionGroup var state: StateOptions
 
-    func run() throws {
-        let bmcs: [BMCRecord]
-        do {
-            bmcs = try SQLiteBMCInventory(stateDirectory: state.directory).all()
-        } catch {
-            throw fail("\(error)")
+        @Flag(help: "Print JSON.")
+        var json = false
+
+        func run() throws {
+            let bmcs: [BMCRecord]
+            do {
+                bmcs = try SQLiteBMCInventory(stateDirectory: state.directory).all()
+            } catch {
+                throw fail("\(error)")
+            }
+            if json {
+                try printJSON(bmcs)
+                return
+            }
+            guard !bmcs.isEmpty else {
+                print("No BMC registered in \(state.directory) yet.")
+                return
+            }
+            printTable([["NAME", "ADDRESS", "MANUFACTURER", "MODEL", "SERIAL", "BIOS", "BMC FIRMWARE", "PASSWORD",
+                         "CERTIFICATE SHA-256"]]
+                + bmcs.map { [$0.name, $0.address, $0.manufacturer ?? "-", $0.model ?? "-", $0.serial ?? "-",
+                              $0.biosVersion ?? "-", $0.bmcFirmware ?? "-", $0.ownPassword ? "own" : "shared",
+                              $0.certificateSHA256 ?? "-"] })
+            for bmc in bmcs {
+                guard let refused = bmc.refusedSHA256 else { continue }
+                let name = terminalEscaped(bmc.name)
+                print("\n\(name) presented another certificate (SHA-256 \(terminalEscaped(refused))): refused; "
+                    + "`zonectl bmcs forget \(name)` trusts the one it presents next.")
+            }
         }
-        if json {
-            try printJSON(bmcs)
-            return
+    }
+
+    struct Forget: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "forget",
+            abstract: "Drop a BMC's pinned certificate: its next registration pins the one it presents then.")
+
+        @OptionGroup var state: StateOptions
+
+        @Argument(help: "The BMC's name (from `zonectl bmcs`).")
+        var name: String
+
+        func run() throws {
+            let forgotten: Bool
+            do {
+                forgotten = try SQLiteBMCInventory(stateDirectory: state.directory).forgetCertificate(name: name)
+            } catch {
+                throw fail("\(error)")
+            }
+            guard forgotten else { throw fail("no BMC named \(name.debugDescription) is registered (see `zonectl bmcs`)") }
+            print("""
+                \(name): certificate pin dropped; its next registration (its next lease, or \
+                `zonectl events retry ID` for a dead letter) pins the certificate it presents then
+                """)
         }
-        guard !bmcs.isEmpty else {
-            print("No BMC registered in \(state.directory) yet.")
-            return
-        }
-        printTable([["NAME", "ADDRESS", "MANUFACTURER", "MODEL", "SERIAL", "BIOS", "BMC FIRMWARE"]]
-            + bmcs.map { [$0.name, $0.address, $0.manufacturer ?? "-", $0.model ?? "-", $0.serial ?? "-",
-                          $0.biosVersion ?? "-", $0.bmcFirmware ?? "-"] })
     }
 }

@@ -119,13 +119,14 @@ import Zone
     @Test func redfishRegisterReadsItsSettings() throws {
         let zone = try revision(hooks: """
               register: { on: [lease.acked], builtin: redfish-register, credentials: secrets/bmc.json,
-                          tls: accept-self-signed, timeout: 20s }
+                          tls: accept-self-signed, timeout: 20s, password: rotate }
             """, roles: "  probe: { hooks: [register] }")
         let hook = try #require(zone.spec.hooks.first)
         #expect(hook.action == .builtin(.redfishRegister))
         #expect(hook.tls?.value == .acceptSelfSigned)
         #expect(hook.timeout?.value.seconds == 20)
         #expect(hook.credentials?.value == "secrets/bmc.json")
+        #expect(hook.password?.value == .rotate)
     }
 }
 

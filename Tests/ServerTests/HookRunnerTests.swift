@@ -58,6 +58,9 @@ private let hookClients = HookHTTPClients()
 private final class FakeInventory: BMCInventory {
     func record(_ bmc: BMCRecord, event: ZoneEvent?) throws {}
     func all() throws -> [BMCRecord] { [] }
+    func pinnedCertificate(name: String) throws -> String? { nil }
+    func refuse(name: String, presented: String, event: ZoneEvent) throws -> Bool { false }
+    func forgetCertificate(name: String) throws -> Bool { false }
 }
 
 /// The hook runner with fakes for its store: what it records for a failing hook, and the
@@ -103,7 +106,9 @@ private final class FakeInventory: BMCInventory {
         let runner = runner(try revision(), outbox: outbox, statistics: statistics)
         let before = Int64(Date().timeIntervalSince1970 * 1000)
         let running = Task { await runner.run() }
-        let deadline = ContinuousClock.now + .seconds(20)
+        // Generous: the loop ends as soon as the try is recorded; a loaded 2-core CI machine running
+        // every suite in parallel has been seen to hold this test's tasks back for 20 s.
+        let deadline = ContinuousClock.now + .seconds(120)
         while outbox.finished.withLock({ $0.isEmpty }) && ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(20))
         }
@@ -132,6 +137,43 @@ private final class FakeInventory: BMCInventory {
         }
         #expect(error.hasPrefix("register-bmc: "))
         #expect(statistics.snapshot.deadLetters == 1)
+    }
+
+    /// The example zone with register-bmc as the built-in redfish-register; its credentials file
+    /// does not exist, so a registration that starts fails before any request.
+    private func redfishRevision() throws -> ZoneRevision {
+        var source = try ZoneLoader.source(path: exampleZonePath)
+        source.text = source.text.replacingOccurrences(
+            of: "run: hooks/register-bmc              # gets the event as JSON on stdin",
+            with: "builtin: redfish-register\n    credentials: /nonexistent/zoneboot-bmc.json\n    tls: accept-self-signed")
+        return try ZoneLoader.load(source: source)
+    }
+
+    @Test func redfishRegisterSkipsAMachineThatIsNoRecognizedBMCAndSaysWhy() async throws {
+        let statistics = Counters(HookCounters())
+        let runner = runner(try redfishRevision(), statistics: statistics)
+        for kind in [DeviceKind.unknown, .pxe] {
+            var entry = acked(3, attempt: 1)
+            entry.event.details["device_kind"] = kind.rawValue
+            let result = await runner.deliver(entry)
+            // Taken (not retried, not a dead letter), with the reason kept for `zonectl events`.
+            #expect(result?.outcome == .delivered && result?.succeeded == ["register-bmc"])
+            #expect(result?.note?.hasPrefix("register-bmc skipped: the machine at \(bmc)") == true, "\(String(describing: result))")
+        }
+        #expect(statistics.snapshot.failures == 0 && statistics.snapshot.runs == 0)
+    }
+
+    @Test func redfishRegisterGoesOnForARecognizedBMC() async throws {
+        let runner = runner(try redfishRevision())
+        var entry = acked(4, attempt: 1)
+        entry.event.details["device_kind"] = DeviceKind.hpeILO.rawValue
+        let result = await runner.deliver(entry)
+        guard case .retry(_, let error)? = result?.outcome else {
+            Issue.record("expected the registration to start (and fail on its credentials), got \(String(describing: result))")
+            return
+        }
+        #expect(error.contains("/nonexistent/zoneboot-bmc.json cannot be read"), "\(error)")
+        #expect(result?.note == nil)
     }
 
     @Test func anExpiredLeaseYieldsOneLeaseExpiredEvent() throws {

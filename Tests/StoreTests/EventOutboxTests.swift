@@ -64,6 +64,21 @@ import Zone
         #expect(try outbox.events(.all, limit: 1).first?.lastError == "b: exited with status 1")
     }
 
+    /// A hook that took an event without acting (redfish-register skipping a machine that is no
+    /// recognized BMC) leaves why in the delivered event; a plain delivery leaves nothing.
+    @Test func aDeliveryKeepsTheNoteOfASkippedHook() throws {
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        let (leases, outbox, _) = try open()
+        try leases.commit(leases: [], events: [event(), event()])
+        _ = try outbox.claimDue(nowMs: 0, limit: 2)
+        try outbox.finish([DeliveryResult(id: 1, succeeded: ["register-bmc"], outcome: .delivered,
+                                          note: "register-bmc skipped: not a BMC"),
+                           DeliveryResult(id: 2, succeeded: ["log"], outcome: .delivered)], nowMs: 1_000)
+        let events = try outbox.events(.all, limit: 2)
+        #expect(events.map(\.state) == [.delivered, .delivered])
+        #expect(events.map(\.lastError) == [nil, "register-bmc skipped: not a BMC"])
+    }
+
     @Test func deadLettersAreListedAndRetriedWithFreshTries() throws {
         defer { try? FileManager.default.removeItem(atPath: state) }
         let (leases, outbox, _) = try open()
@@ -158,5 +173,32 @@ import Zone
         try inventory.record(record, event: event(.bmcDiscovered))
         #expect(try inventory.all() == [record])
         #expect(try outbox.events(.all, limit: 10).map(\.type) == ["bmc.discovered"])
+    }
+
+    /// The pin is kept with the record; a refusal raises its event once per presented certificate,
+    /// and `forget` drops both so that the next registration pins afresh.
+    @Test func aPinnedCertificateIsRefusedOnceAndForgottenOnRequest() throws {
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        let (_, outbox, inventory) = try open()
+        let pinned = "AA:01", other = "BB:02", third = "CC:03"
+        #expect(try inventory.pinnedCertificate(name: "h1-lom") == nil)
+        #expect(try !inventory.refuse(name: "h1-lom", presented: other, event: event(.bmcCertificateChanged)))
+        #expect(try !inventory.forgetCertificate(name: "h1-lom"))
+        let record = BMCRecord(name: "h1-lom", address: "198.18.17.11", mac: "52:54:00:00:00:01", hostname: "h1-lom",
+                               manufacturer: nil, model: nil, serial: nil, biosVersion: nil, bmcFirmware: nil,
+                               registeredAt: 1, certificateSHA256: pinned)
+        try inventory.record(record, event: nil)
+        #expect(try inventory.pinnedCertificate(name: "h1-lom") == pinned)
+        // Every retry of one registration meets the same certificate: one event, not one per try.
+        #expect(try inventory.refuse(name: "h1-lom", presented: other, event: event(.bmcCertificateChanged)))
+        #expect(try !inventory.refuse(name: "h1-lom", presented: other, event: event(.bmcCertificateChanged)))
+        #expect(try inventory.refuse(name: "h1-lom", presented: third, event: event(.bmcCertificateChanged)))
+        #expect(try outbox.events(.all, limit: 10).map(\.type) == ["bmc.certificate-changed", "bmc.certificate-changed"])
+        #expect(try inventory.all().first?.refusedSHA256 == third)
+        #expect(try inventory.pinnedCertificate(name: "h1-lom") == pinned)
+        #expect(try inventory.forgetCertificate(name: "h1-lom"))
+        #expect(try inventory.pinnedCertificate(name: "h1-lom") == nil)
+        let forgotten = try #require(try inventory.all().first)
+        #expect(forgotten.certificateSHA256 == nil && forgotten.refusedSHA256 == nil && forgotten.registeredAt == 1)
     }
 }

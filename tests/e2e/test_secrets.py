@@ -80,7 +80,7 @@ class SecretsLab(DHCPLab):
         (tmp / "hooks").mkdir(exist_ok=True)
         (tmp / "hooks" / "record").write_text(RECORD_HOOK)
         (tmp / "hooks" / "record").chmod(0o755)
-        tokens, _ = write_tokens(tmp)
+        tokens, self.tokens = write_tokens(tmp)
         self.token_file = tmp / "token-ops"
         super().__init__(the_lab, tmp, ports=4, zone=zone,
                          server_args=("--admin-port", ADMIN.split(":")[1], "--admin-token-file", str(tokens)))
@@ -94,8 +94,10 @@ class SecretsLab(DHCPLab):
         self.lab.run(self.relay, "ip", "route", "replace", f"{got['ip']}/32", "dev", port)
         return got
 
-    def fetch(self, port, path):
-        out = self.lab.run(self.clients[port], "curl", "-s", "--max-time", "10", "-w", "\n%{http_code}",
+    def fetch(self, port, path, token=None):
+        """GET from the port's machine; with `token`, as `Authorization: Bearer` (what an operator's tool sends)."""
+        header = ("-H", f"Authorization: Bearer {token}") if token else ()
+        out = self.lab.run(self.clients[port], "curl", "-s", "--max-time", "10", "-w", "\n%{http_code}", *header,
                            f"http://{SERVER}{path}", check=False).stdout
         body, _, code = out.rpartition("\n")
         return int(code), body
@@ -231,12 +233,15 @@ def test_secret_values_reach_only_the_host_itself_and_plans_show_only_their_dige
         assert zb.fetch("swp1", f"/hosts/{host}/ks.cfg") == (200, f"# {host}\ndb={PASSWORD}\n")
         code, node = zb.fetch("swp1", f"/chef/nodes/{host}.json")
         assert code == 200 and json.loads(node)["db"] == {"user": "app", "password": PASSWORD}, node
-        # Anyone else: redacted, with the digest's prefix.
+        # Another machine gets nothing of it; a read token holder (from anywhere) sees it redacted,
+        # with the digest's prefix.
         digest = hashlib.sha256((PASSWORD + "\n").encode()).hexdigest()[:12]
         redacted = f"(secret secrets/db-password, sha256:{digest}\u2026)"
         shown = {}
         for path in (f"/chef/nodes/{host}.json", "/ansible/inventory", f"/ansible/inventory/{host}"):
-            code, shown[path] = zb.fetch("swp2", path)
+            code, refused = zb.fetch("swp2", path)
+            assert code == 403 and PASSWORD not in refused, refused
+            code, shown[path] = zb.fetch("swp2", path, token=zb.tokens["audit"])
             assert code == 200 and PASSWORD not in shown[path], shown[path]
         assert json.loads(shown[f"/chef/nodes/{host}.json"])["db"]["password"] == redacted
         assert json.loads(shown[f"/ansible/inventory/{host}"])["db_password"] == redacted

@@ -39,3 +39,16 @@ public enum HookEvents {
                          pod: event.pod, location: event.location, details: details, at: now)
     }
 }
+
+extension HookEvents {
+    /// `bmc.certificate-changed` when the BMC that `event` is about (named `name`) presented
+    /// `presented` where `pinned` was pinned: the registration was refused before any
+    /// credential was sent, and waits for the operator (`zonectl bmcs forget`).
+    public static func bmcCertificateChanged(after event: ZoneEvent, name: String, pinned: String, presented: String,
+                                             at now: Int64) -> ZoneEvent {
+        var details = ["pinned_sha256": pinned, "presented_sha256": presented]
+        if let kind = event.details["device_kind"] { details["device_kind"] = kind }
+        return ZoneEvent(type: .bmcCertificateChanged, address: event.address, mac: event.mac, name: name,
+                         pod: event.pod, location: event.location, details: details, at: now)
+    }
+}

@@ -3,32 +3,22 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOSSL
-import Zone
 
-/// The HTTP clients hooks use: one that verifies certificates, one that accepts a
-/// self-signed one (BMCs' factory certificates, where the zone says so).
+/// The HTTP client hooks use: webhooks, and redfish-register with `tls: verify`. It always
+/// verifies certificates against the system's CAs: `accept-self-signed` is for BMCs only, whose
+/// certificates are pinned instead (PinnedHTTPS), and a webhook that asks for it is refused
+/// when the zone is validated; a revision stored before that rule gets the check all the same.
 public final class HookHTTPClients: Sendable {
     let verifying: HTTPClient
-    let acceptingSelfSigned: HTTPClient
 
     public init() {
-        verifying = HTTPClient(eventLoopGroupProvider: .singleton, configuration: Self.configuration(verify: true))
-        acceptingSelfSigned = HTTPClient(eventLoopGroupProvider: .singleton, configuration: Self.configuration(verify: false))
-    }
-
-    private static func configuration(verify: Bool) -> HTTPClient.Configuration {
-        var tls = TLSConfiguration.makeClientConfiguration()
-        if !verify { tls.certificateVerification = .none }
-        var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
+        var configuration = HTTPClient.Configuration(tlsConfiguration: TLSConfiguration.makeClientConfiguration())
         configuration.timeout = .init(connect: .seconds(5), read: .seconds(30))
-        return configuration
+        verifying = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
-
-    func client(_ tls: HookTLS?) -> HTTPClient { tls == .acceptSelfSigned ? acceptingSelfSigned : verifying }
 
     public func shutdown() async {
         try? await verifying.shutdown()
-        try? await acceptingSelfSigned.shutdown()
     }
 }
 

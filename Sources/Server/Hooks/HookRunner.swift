@@ -138,7 +138,15 @@ public final class HookRunner: Sendable {
         let payload = HookPayload(id: entry.id, attempt: entry.attempt, event: entry.event, zone: revision.zoneName)
         var succeeded: [String] = []
         var failures: [String] = []
+        var skipped: [String] = []
         for hook in hooks {
+            if let reason = skipReason(hook, entry.event, revision) {
+                // Taken without a request: tried again it would be skipped again.
+                succeeded.append(hook.name.value)
+                skipped.append("\(hook.name.value) skipped: \(reason)")
+                logger.notice("hook \(hook.name.value) skipped event \(entry.id) (\(payload.type)): \(reason)")
+                continue
+            }
             let started = ContinuousClock.now
             let problem = await runHook(hook, payload: payload, entry: entry, revision: revision)
             if Task.isCancelled { return nil }
@@ -155,7 +163,8 @@ public final class HookRunner: Sendable {
         }
         guard !failures.isEmpty else {
             statistics.update { $0.delivered += 1 }
-            return DeliveryResult(id: entry.id, succeeded: succeeded, outcome: .delivered)
+            return DeliveryResult(id: entry.id, succeeded: succeeded, outcome: .delivered,
+                                  note: skipped.isEmpty ? nil : skipped.joined(separator: "; "))
         }
         let error = failures.joined(separator: "; ")
         switch configuration.policy.afterFailure(attempt: entry.attempt, nowMs: Self.nowMs()) {
@@ -169,6 +178,14 @@ public final class HookRunner: Sendable {
                 """)
             return DeliveryResult(id: entry.id, succeeded: succeeded, outcome: .dead(error: error))
         }
+    }
+
+    /// Why `hook` takes the event without acting on it, if it does: redfish-register sends
+    /// the BMC credentials only to a recognized BMC on a lom port (`RedfishEligibility`).
+    private func skipReason(_ hook: ZoneSpec.Hook, _ event: ZoneEvent, _ revision: ZoneRevision) -> String? {
+        guard hook.action == .builtin(.redfishRegister),
+              case .skip(let reason) = RedfishEligibility.decide(event, in: revision) else { return nil }
+        return reason
     }
 
     /// Nil when the hook took the event, else why not.
@@ -186,7 +203,7 @@ public final class HookRunner: Sendable {
             return outcome.succeeded ? nil : outcome == .timedOut ? "killed after its timeout of \(timeout)s" : outcome.description
         case .post(let url)?:
             return await Webhook.post(url, payload: HookPayloadBytes(id: payload.id, type: payload.type, json: payload.json()),
-                                      client: http.client(hook.tls?.value), timeoutSeconds: timeout)
+                                      client: http.verifying, timeoutSeconds: timeout)
         case .builtin(.redfishRegister)?:
             return await registerBMC(hook, entry: entry, revision: revision, timeout: timeout)
         case nil:
@@ -195,8 +212,7 @@ public final class HookRunner: Sendable {
     }
 
     private func registerBMC(_ hook: ZoneSpec.Hook, entry: OutboxEntry, revision: ZoneRevision, timeout: Int) async -> String? {
-        let event = entry.event
-        guard let name = event.name else { return nil }  // an unknown location: nothing to name it
+        guard let name = entry.event.name else { return nil }  // skipped in `deliver`: no BMC to name
         guard let path = hook.credentials?.value else { return "no credentials" }
         let credentials: RedfishCredentials
         do {
@@ -204,24 +220,9 @@ public final class HookRunner: Sendable {
         } catch {
             return error.description
         }
-        let registration = RedfishRegistration(client: http.client(hook.tls?.value), address: event.address.description,
-                                               credentials: credentials, timeoutSeconds: timeout)
-        do {
-            let found = try await registration.register(hostname: name)
-            let now = Int64(Date().timeIntervalSince1970)
-            let discovered = HookEvents.bmcDiscovered(after: event, name: name, facts: found, at: now)
-            try inventory.record(BMCRecord(name: name, address: event.address.description, mac: event.mac, hostname: name,
-                                           manufacturer: found.manufacturer, model: found.model, serial: found.serial,
-                                           biosVersion: found.biosVersion, bmcFirmware: found.bmcFirmware,
-                                           registeredAt: now),
-                                 event: discovered)
-            logger.info("BMC \(name) registered over Redfish at \(event.address)",
-                        metadata: ["serial": "\(found.serial ?? "-")", "model": "\(found.model ?? "-")"])
-            return nil
-        } catch {
-            // Connection refused while the BMC still boots, or an error status: tried again later.
-            return "Redfish at \(event.address): \(error)"
-        }
+        return await BMCRegistrar(inventory: inventory, http: http, logger: logger)
+            .register(name: name, event: entry.event, tls: hook.tls?.value, credentials: credentials,
+                      password: hook.password?.value, stateDirectory: configuration.stateDirectory, timeoutSeconds: timeout)
     }
 
     private func resolve(_ path: String) -> String {

@@ -88,6 +88,15 @@ extension ZoneExpander {
             if let tls = hook.tls, hook.run != nil {
                 error(tls.path, "tls applies to url and redfish-register hooks, not to executables", tls.at)
             }
+            if let password = hook.password, hook.builtin?.value != .redfishRegister {
+                error(password.path, "password applies to the built-in redfish-register hook only", password.at)
+            }
+            if let tls = hook.tls, tls.value == .acceptSelfSigned, hook.url != nil {
+                // A BMC's certificate is pinned on first use; a webhook has no such record, so
+                // accepting any self-signed certificate there would be no check at all.
+                error(tls.path, "accept-self-signed is for redfish-register (which pins the BMC's certificate) only: "
+                    + "a webhook's certificate is verified; give its server a certificate the system trusts", tls.at)
+            }
         }
     }
 

@@ -14,12 +14,16 @@ extension ZoneSpec {
         public var timeout: Located<Duration>?
         /// redfish-register: a JSON file {"username", "password"}, mode 0600, inside the zone file's folder.
         public var credentials: Located<String>?
-        /// redfish-register and webhooks: whether a self-signed certificate is accepted.
+        /// How the HTTPS peer is trusted; `accept-self-signed` is for redfish-register only (checked on expansion).
         public var tls: Located<HookTLS>?
+        /// redfish-register: whether the account's shared (factory) password is replaced by one
+        /// generated per BMC (checked on expansion).
+        public var password: Located<HookPassword>?
 
         public init(name: Located<String>, on: [Located<HookEvent>], run: Located<String>? = nil, url: Located<String>? = nil,
                     builtin: Located<BuiltinHook>? = nil, timeout: Located<Duration>? = nil,
-                    credentials: Located<String>? = nil, tls: Located<HookTLS>? = nil) {
+                    credentials: Located<String>? = nil, tls: Located<HookTLS>? = nil,
+                    password: Located<HookPassword>? = nil) {
             self.name = name
             self.on = on
             self.run = run
@@ -28,6 +32,7 @@ extension ZoneSpec {
             self.timeout = timeout
             self.credentials = credentials
             self.tls = tls
+            self.password = password
         }
 
         /// What the hook does, as written; nil where the zone names none or several (an error).
@@ -61,8 +66,19 @@ public enum BuiltinHook: String, Sendable, Codable, CaseIterable {
 /// Whether a hook's HTTPS peer must present a certificate the system trusts.
 public enum HookTLS: String, Sendable, Codable, CaseIterable {
     case verify
-    /// BMCs ship with self-signed certificates; accepting them still encrypts.
+    /// redfish-register only: BMCs ship with self-signed certificates, so the first one a BMC
+    /// presents is pinned (trust on first use) and every later connection must present it again.
+    /// Never "no check at all", and never for webhooks, whose peers can have real certificates.
     case acceptSelfSigned = "accept-self-signed"
+}
+
+/// What redfish-register does with the password of the account it logs in with.
+public enum HookPassword: String, Sendable, Codable, CaseIterable {
+    /// Leaves it: every BMC keeps the shared password of the credentials file.
+    case keep
+    /// Replaces it, at the first registration, with a password generated for that BMC alone
+    /// and kept in the state directory (mode 0600): one BMC's password opens no other.
+    case rotate
 }
 
 /// Events a hook can subscribe to.
@@ -76,6 +92,9 @@ public enum HookEvent: String, Sendable, Codable, CaseIterable {
     /// Addition: a machine whose kind does not fit its port's role (an iLO on a host port).
     case hostMiscabled = "host.miscabled"
     case bmcDiscovered = "bmc.discovered"
+    /// A BMC presented another certificate than the one pinned at its first registration:
+    /// refused before any credential was sent.
+    case bmcCertificateChanged = "bmc.certificate-changed"
     case zoneApplied = "zone.applied"
     /// Addition: a host fetched a bootstrap secret (its public key or the token's SHA-256).
     case bootstrapIssued = "bootstrap.issued"

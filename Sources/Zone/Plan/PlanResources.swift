@@ -145,6 +145,7 @@ enum PlanResources {
         if let timeout = hook.timeout { fields.append(("timeout", timeout.value.description)) }
         if let credentials = hook.credentials { fields.append(("credentials", credentials.value)) }
         if let tls = hook.tls { fields.append(("tls", tls.value.rawValue)) }
+        if let password = hook.password { fields.append(("password", password.value.rawValue)) }
         return PlanResource(kind: "hook", name: hook.name.value, fields: fields)
     }
 

@@ -95,7 +95,10 @@ enum ZoneShape {
         F("credentials", .scalar(.text),
           "redfish-register: JSON file with username and password, mode 0600: absolute, or relative and inside the zone file's folder"),
         F("tls", .scalar(.oneOf(HookTLS.allCases.map(\.rawValue))),
-          "HTTPS peers: verify (default) or accept-self-signed (BMCs' factory certificates)"),
+          "HTTPS peers: verify (default) or, for redfish-register only, accept-self-signed "
+              + "(the BMC's certificate pinned on first use)"),
+        F("password", .scalar(.oneOf(HookPassword.allCases.map(\.rawValue))),
+          "redfish-register: keep (default) the credentials file's password, or rotate it to one generated per BMC"),
     ])
 
     static let document: Shape = .object([

@@ -137,7 +137,8 @@ struct ZoneDecoder {
                      builtin: parsed(m, "builtin", "\(path).builtin", BuiltinHook.init(rawValue:)),
                      timeout: parsed(m, "timeout", "\(path).timeout", Duration.init),
                      credentials: parsed(m, "credentials", "\(path).credentials", nonEmpty),
-                     tls: parsed(m, "tls", "\(path).tls", HookTLS.init(rawValue:)))
+                     tls: parsed(m, "tls", "\(path).tls", HookTLS.init(rawValue:)),
+                     password: parsed(m, "password", "\(path).password", HookPassword.init(rawValue:)))
     }
 
     // MARK: Readers
