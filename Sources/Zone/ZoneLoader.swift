@@ -16,8 +16,9 @@ public enum ZoneLoader {
     }
 
     /// Loads a stored revision's source again; templates come from `source.files`.
-    public static func load(source: ZoneSource) throws(ZoneLoadError) -> ZoneRevision {
-        try load(source, files: StoredFiles(files: source.files))
+    /// `budget`: the wall time allowed (a server's plans and applies), and the way to stop it.
+    public static func load(source: ZoneSource, budget: ZoneLoadBudget = .unlimited) throws(ZoneLoadError) -> ZoneRevision {
+        try load(source, files: StoredFiles(files: source.files), budget: budget)
     }
 
     /// What a client sends a server that validates and expands the zone itself: the zone
@@ -89,10 +90,17 @@ public enum ZoneLoader {
         }
     }
 
-    static func load(_ source: ZoneSource, files: some ZoneFileAccess) throws(ZoneLoadError) -> ZoneRevision {
+    static func load(_ source: ZoneSource, files: some ZoneFileAccess,
+                     budget: ZoneLoadBudget = .unlimited) throws(ZoneLoadError) -> ZoneRevision {
         let file = source.zoneFile
+        // A posted source never passed `readZoneFile`'s limit.
+        if source.text.utf8.count > maximumFileSize {
+            throw ZoneLoadError(diagnostics: [Diagnostic(path: "", "the zone file is larger than \(maximumFileSize >> 20) MiB; "
+                + "a zone file this size is not a zone file", at: SourcePosition(file: file, line: 1, column: 1))], sources: [:])
+        }
         var sources = [file: source.text]
-        let (root, syntaxErrors) = YAMLDocument.parse(source.text, file: file)
+        let (root, syntaxErrors) = YAMLDocument.parse(source.text, file: file, budget: budget)
+        try budget.check(file: file)
         if !syntaxErrors.isEmpty { throw ZoneLoadError(diagnostics: syntaxErrors, sources: sources) }
         guard let root else {
             throw ZoneLoadError(diagnostics: [Diagnostic(path: "", "the zone file is empty",
@@ -102,8 +110,10 @@ public enum ZoneLoader {
         var checker = ShapeChecker()
         checker.check(root, against: ZoneShape.document, path: "")
         let spec = ZoneDecoder(file: file).decode(root)
-        var expander = ZoneExpander(spec: spec)
+        try budget.check(file: file)
+        var expander = ZoneExpander(spec: spec, budget: budget)
         let identities = expander.expand()
+        try budget.check(file: file)
         var templates = TemplateReader(files: files)
         templates.read(spec)
         for (name, text) in templates.texts { sources[name] = text }
@@ -114,7 +124,9 @@ public enum ZoneLoader {
         }
         var stored = source
         stored.files = templates.contents
-        return ZoneRevision(spec: spec, source: stored, identities: identities, templates: templates.compiled,
-                            warnings: diagnostics)
+        let revision = ZoneRevision(spec: spec, source: stored, identities: identities, templates: templates.compiled,
+                                    warnings: diagnostics)
+        try budget.check(file: file)
+        return revision
     }
 }

@@ -68,7 +68,8 @@ extension ZoneBootD {
             }
         }
         let administrator = ZoneAdministrator(holder: state.revisions, running: state.running, store: state.revisionStore,
-                                              leases: state.directory, logger: logger)
+                                              leases: state.directory, logger: logger,
+                                              loadTimeout: zoneLoadTimeout == 0 ? nil : .milliseconds(Int(zoneLoadTimeout * 1000)))
         if adminPort != 0 {
             let router = buildAdminRouter(administrator: administrator, tokens: state.tokens, leases: state.directory)
             let mode = state.tokens == nil ? " (no --admin-token-file: read-only)" : ""

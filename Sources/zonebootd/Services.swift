@@ -122,9 +122,15 @@ struct ReloadOnHangup: Service {
     let logger: Logger
 
     func run() async throws {
-        for await _ in hangups.cancelOnGracefulShutdown() {
-            if let tokens { reloadTokens(tokens) }
-            await administrator.reload(zoneFile: zoneFile, now: Int64(Date().timeIntervalSince1970))
+        // Shutdown cancels zone loads in flight at once (a SIGHUP's here, or a plan the admin
+        // listener would otherwise wait for): a huge plan must not hold SIGTERM up.
+        await withGracefulShutdownHandler {
+            for await _ in hangups.cancelOnGracefulShutdown() {
+                if let tokens { reloadTokens(tokens) }
+                await administrator.reload(zoneFile: zoneFile, now: Int64(Date().timeIntervalSince1970))
+            }
+        } onGracefulShutdown: { [administrator] in
+            administrator.stopLoads()
         }
         if Task.isShuttingDownGracefully { logger.info("stopping") }
     }

@@ -111,6 +111,10 @@ struct ZoneBootD: AsyncParsableCommand {
                                    """))
     var adminTokenFile: String?
 
+    @Option(help: ArgumentHelp("Seconds one zone may take to load and plan through the admin API or SIGHUP (0: no limit).",
+                               discussion: "Past it the plan or apply is refused: \"the zone took longer than N s to load\"."))
+    var zoneLoadTimeout: Double = Double(ZoneAdministrator.defaultLoadTimeout.components.seconds)
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: Logger.Level = .info
 
@@ -119,6 +123,9 @@ struct ZoneBootD: AsyncParsableCommand {
             throw ValidationError("--listen \(address) is not an IPv4 address")
         }
         if IPv4Address(adminListen) == nil { throw ValidationError("--admin-listen \(adminListen) is not an IPv4 address") }
+        if !(zoneLoadTimeout >= 0 && zoneLoadTimeout <= 86_400) {
+            throw ValidationError("--zone-load-timeout \(zoneLoadTimeout) is not a number of seconds from 0 to 86400")
+        }
         if let serverID, IPv4Address(serverID) == nil { throw ValidationError("--server-id \(serverID) is not an IPv4 address") }
         if direct != nil {
             guard directSwitch != nil else { throw ValidationError("--direct takes POD/SWITCH, e.g. p01/tor-a") }

@@ -15,6 +15,11 @@ public enum AdminFailure: Error, Sendable {
     case staleBase(planned: Int, current: Int)
     case noSuchRevision(Int)
     case store(String)
+    /// Another zone is being loaded: a plan is refused rather than queued (each load may take
+    /// a core and a large share of memory for up to the load timeout).
+    case busy(retryAfter: Int)
+    /// The server is shutting down: loads in flight were cancelled, new ones are refused.
+    case stopping
 
     public var message: String {
         switch self {
@@ -23,6 +28,9 @@ public enum AdminFailure: Error, Sendable {
             "the zone changed since this plan was made: planned against revision \(planned), now at \(current); plan again"
         case .noSuchRevision(let id): "there is no revision \(id)"
         case .store(let why): "the store refused the revision: \(why)"
+        case .busy(let seconds):
+            "another zone is being loaded on this server (one at a time); try again in \(seconds) s"
+        case .stopping: "the server is stopping"
         }
     }
 }
@@ -58,11 +66,19 @@ public actor ZoneAdministrator {
     private let loads: DispatchQueue
     /// Plans (of plan, apply, rollback or SIGHUP) loading now, the actor free meanwhile.
     private(set) var loading = 0
+    /// The wall time one load and plan may take (nil: no limit).
+    private let loadTimeout: Swift.Duration?
+    /// The budgets of the loads in flight, and whether the server is stopping: read and
+    /// changed from outside the actor by `stopLoads`, which must not wait for it.
+    private let inFlight = Mutex<(stopping: Bool, budgets: [ObjectIdentifier: ZoneLoadBudget])>((false, [:]))
 
     /// `loads`: a serial queue of the caller's (tests suspend it to hold a load mid-way).
+    /// `loadTimeout`: past it a load and plan is refused with "the zone took longer than N s to load".
     public init(holder: RevisionHolder, running: RevisionSummary, store: any RevisionStore, leases: CommittedLeases,
-                logger: Logger, loads: DispatchQueue = DispatchQueue(label: "zoneboot.zone-loads")) {
+                logger: Logger, loadTimeout: Swift.Duration? = ZoneAdministrator.defaultLoadTimeout,
+                loads: DispatchQueue = DispatchQueue(label: "zoneboot.zone-loads")) {
         self.loads = loads
+        self.loadTimeout = loadTimeout
         self.holder = holder
         self.running = running
         self.store = store
@@ -109,8 +125,27 @@ public actor ZoneAdministrator {
         }
     }
 
+    /// Long enough for a 10,000-host zone on a busy two-core machine many times over
+    /// (about 0.3 s for load and plan alone), short enough that a huge zone cannot hold a
+    /// core and gigabytes for long.
+    public static let defaultLoadTimeout: Swift.Duration = .seconds(10)
+
+    /// An unauthenticated (or read-only) caller's plan: refused with `busy` while any zone is
+    /// loading, so that plans never queue up behind one another holding memory.
     public func plan(_ source: ZoneSource, now: Int64) async throws(AdminFailure) -> SavedPlan {
-        try await makePlan(source, now: now).0
+        guard loading == 0 else { throw .busy(retryAfter: 1) }
+        return try await makePlan(source, now: now).0
+    }
+
+    /// Shutdown: cancels every load in flight (each stops within milliseconds and its caller
+    /// gets `stopping`) and refuses new ones, so a graceful shutdown never waits for a plan.
+    /// Not isolated: the actor may be busy, shutdown must not wait for it.
+    public nonisolated func stopLoads() {
+        let budgets = inFlight.withLock { state in
+            state.stopping = true
+            return Array(state.budgets.values)
+        }
+        for budget in budgets { budget.cancel() }
     }
 
     public func apply(_ source: ZoneSource, basedOn: Int, author: String, message: String?,
@@ -200,18 +235,37 @@ public actor ZoneAdministrator {
         // Read together, with nothing awaited between: `apply` swaps both in one step.
         let (current, base) = (holder.current, running)
         let leases = self.leases
+        let budget = ZoneLoadBudget(limit: loadTimeout)
+        let admitted = inFlight.withLock { state in
+            if !state.stopping { state.budgets[ObjectIdentifier(budget)] = budget }
+            return !state.stopping
+        }
+        guard admitted else { throw .stopping }
         loading += 1
-        defer { loading -= 1 }
+        defer {
+            loading -= 1
+            _ = inFlight.withLock { $0.budgets.removeValue(forKey: ObjectIdentifier(budget)) }
+        }
+        let logger = self.logger
         let made = await offActor { () -> Result<(SavedPlan, ZoneRevision), AdminFailure> in
             do throws(AdminFailure) {
-                return .success(try Self.makePlan(source, against: current, base: base, leases: leases, now: now))
+                return .success(try Self.makePlan(source, against: current, base: base, leases: leases, now: now,
+                                                  budget: budget, logger: logger))
             } catch { return .failure(error) }
         }
         return try made.get()
     }
 
     private static func makePlan(_ source: ZoneSource, against current: ZoneRevision, base running: RevisionSummary,
-                                 leases: CommittedLeases, now: Int64) throws(AdminFailure) -> (SavedPlan, ZoneRevision) {
+                                 leases: CommittedLeases, now: Int64, budget: ZoneLoadBudget,
+                                 logger: Logger) throws(AdminFailure) -> (SavedPlan, ZoneRevision) {
+        let started = ContinuousClock.now
+        /// Between steps: a spent budget ends the plan with the load's own error.
+        func check() throws(AdminFailure) {
+            guard budget.isSpent else { return }
+            let error = budget.spentError(file: source.zoneFile)
+            throw error.cancelled ? .stopping : .invalidZone(error)
+        }
         // Loading the new zone and flattening the running one for the diff are independent:
         // both at once, on two cores. (Keeping the running revision flattened instead would
         // cost as much memory again as the revision itself.)
@@ -219,7 +273,9 @@ public actor ZoneAdministrator {
         DispatchQueue.concurrentPerform(iterations: 2) { part in
             if part == 0 {
                 let loaded: Result<ZoneRevision, ZoneLoadError>
-                do throws(ZoneLoadError) { loaded = .success(try ZoneLoader.load(source: source)) } catch { loaded = .failure(error) }
+                do throws(ZoneLoadError) {
+                    loaded = .success(try ZoneLoader.load(source: source, budget: budget))
+                } catch { loaded = .failure(error) }
                 parts.withLock { $0.loaded = loaded }
             } else {
                 let snapshot = PlanSnapshot(current)
@@ -230,11 +286,21 @@ public actor ZoneAdministrator {
         let revision: ZoneRevision
         switch loaded {
         case .success(let value)?: revision = value
+        case .failure(let error)? where error.cancelled: throw .stopping
         case .failure(let error)?: throw .invalidZone(error)
         case nil: throw .store("the zone was not loaded")
         }
-        let plan = ZonePlan(from: runningSnapshot, fromRevision: running.id, to: PlanSnapshot(revision))
+        let loadedAt = ContinuousClock.now
+        try check()
+        let snapshot = PlanSnapshot(revision)
+        try check()
+        let plan = ZonePlan(from: runningSnapshot, fromRevision: running.id, to: snapshot)
+        try check()
         let impact = LiveImpact(to: revision, leases: leases.all, now: now)
+        try check()
+        logger.debug("zone loaded and planned", metadata: [
+            "identities": "\(revision.identities.count)", "changes": "\(plan.changes.count)",
+            "load": "\(loadedAt - started)", "plan": "\(ContinuousClock.now - loadedAt)"])
         return (SavedPlan(baseRevision: running.id, against: running.label, source: revision.source, plan: plan,
                           impact: impact), revision)
     }

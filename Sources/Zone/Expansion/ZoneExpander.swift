@@ -12,9 +12,18 @@ import Addressing
 /// the position of both sides.
 struct ZoneExpander {
     let spec: ZoneSpec
+    /// Looked at every few thousand ports: a spent budget stops the expansion where it is
+    /// (the loader then reports the budget, not the partial findings).
+    let budget: ZoneLoadBudget
     private(set) var diagnostics: [Diagnostic] = []
 
-    init(spec: ZoneSpec) { self.spec = spec }
+    init(spec: ZoneSpec, budget: ZoneLoadBudget = .unlimited) {
+        self.spec = spec
+        self.budget = budget
+    }
+
+    /// How many ports or identities go between two looks at the budget: a look reads the clock.
+    static let budgetInterval = 4096
 
     /// Most ports (identities, with those of entries that cannot make one) a zone may
     /// expand to. A 10,000-host zone has about 20,000, while 25 KB of long port ranges
@@ -53,7 +62,10 @@ struct ZoneExpander {
         checkProfileFiles()
         checkPodsAndNetworks()
         var placed = placePorts()
+        // A spent budget stops here: what is placed so far is not a zone.
+        guard !budget.isSpent else { return [] }
         nameHosts(&placed)
+        guard !budget.isSpent else { return [] }
         checkUniqueNames(placed)
         checkDiscovery()
         return placed.map(\.identity)
