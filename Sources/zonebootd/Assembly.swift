@@ -95,8 +95,8 @@ extension ZoneBootD {
         let servers: [(any Service)?] = [dhcp] + listeners + [tftp]
         return [CountersReporter(gate: gate, writers: writers)] + servers.compactMap { $0 }
             + [HookRunnerService(runner: runner, clients: hookClients, gate: gate),
-               ReloadOnHangup(hangups: hangups, administrator: administrator, zoneFile: zone, tokens: state.tokens,
-                              logger: logger)]
+               ReloadOnHangup(hangups: hangups, administrator: administrator, zoneFile: zone,
+                              overridingAPI: reloadOverridesAPI, tokens: state.tokens, logger: logger)]
     }
 
     private var rateLimit: RequestRateLimit { RequestRateLimit(perMAC: maxRequestsPerMAC, perCircuit: maxRequestsPerCircuit) }

@@ -29,7 +29,8 @@ struct ZoneBootD: AsyncParsableCommand {
             revision wins; with none, the zone file is recorded as revision 1. Changes arrive \
             through the admin API (`zonectl apply --server`) or SIGHUP, which re-reads the zone \
             file through the same path: validate, plan, record, swap (a broken file is rejected \
-            and the running revision kept); SIGHUP also re-reads --admin-token-file (a broken one keeps \
+            and the running revision kept). SIGHUP applies the file only when the running revision \
+            came from it, never over a `zonectl apply` or rollback (--reload-overrides-api forces it); SIGHUP also re-reads --admin-token-file (a broken one keeps \
             the tokens read before). SIGTERM and SIGINT stop after in-flight writes.
             """)
 
@@ -114,6 +115,10 @@ struct ZoneBootD: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Seconds one zone may take to load and plan through the admin API or SIGHUP (0: no limit).",
                                discussion: "Past it the plan or apply is refused: \"the zone took longer than N s to load\"."))
     var zoneLoadTimeout: Double = Double(ZoneAdministrator.defaultLoadTimeout.components.seconds)
+
+    @Flag(help: ArgumentHelp("SIGHUP applies the --zone file even when the running revision came from `zonectl apply` or rollback.",
+                             discussion: "Without it such a SIGHUP is refused with a log line naming the revision and its author."))
+    var reloadOverridesAPI = false
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: Logger.Level = .info

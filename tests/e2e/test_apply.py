@@ -258,6 +258,52 @@ def test_sighup_reloads_the_zone_file_through_the_same_path(server):
     assert hosts["ex-p01-r01-u04"] == new
 
 
+def test_sighup_never_undoes_an_api_change(server):
+    """SIGHUP applies the --zone file only over a revision that came from it: after an apply
+    or a rollback through the API it refuses, with one line naming the revision, its author
+    and origin, and what to do; --reload-overrides-api forces it. An unchanged file records nothing."""
+    def hang_up_and_wait(message, times):
+        os.kill(server.proc.pid, signal.SIGHUP)
+        wait_for(lambda: server.log.read_text().count(message) >= times, timeout=20, what=message)
+
+    original = server.zone.read_text()
+    # An unchanged file over the file's own revision: nothing recorded.
+    hang_up_and_wait("matches revision 1: no changes", 1)
+    assert server.revision()["id"] == 1 and server.revision()["origin"] == "file"
+
+    api_text, _, api_address = move_one_host(original, unit=3, offset=-2)
+    applied = server.zonectl("apply", edited(server, api_text, "api.yaml"), "--yes", "-m", "move u03")
+    assert applied.returncode == 0, applied.stderr
+    assert server.revision()["id"] == 2 and server.revision()["origin"] == "apply"
+    # The file changes too, and SIGHUP comes (systemctl reload, logrotate): refused, revision 2 stays.
+    server.zone.write_text(move_one_host(original, unit=5, offset=-3)[0])
+    hang_up_and_wait("not applied: the running revision 2", 1)
+    line = next(l for l in server.log.read_text().splitlines() if "not applied: the running revision 2" in l)
+    assert "came from zonectl apply, by ops" in line and '("move u03")' in line
+    assert "zonectl apply" in line and "--reload-overrides-api" in line
+    assert server.revision()["id"] == 2
+    hosts = {h["name"]: h["address"] for h in server.api("GET", "/v1/hosts")[1]}
+    assert hosts["ex-p01-r01-u03"] == api_address
+
+    # A rollback is the API's too.
+    assert "Applied revision 3" in server.zonectl("rollback", "1", "--yes", token="ci", check=0).stdout
+    assert server.revision()["origin"] == "rollback"
+    hang_up_and_wait("not applied: the running revision 3 came from zonectl rollback, by ci", 1)
+    assert server.revision()["id"] == 3
+    history = server.api("GET", "/v1/history")[1]
+    assert [(h["id"], h["origin"]) for h in history] == [(3, "rollback"), (2, "apply"), (1, "file")]
+
+    # The flag makes SIGHUP the file's again: applied over the rollback, then an unchanged file records nothing.
+    server.stop()
+    server.extra = ("--reload-overrides-api",)
+    server.start()
+    os.kill(server.proc.pid, signal.SIGHUP)
+    wait_for(lambda: server.revision()["id"] == 4, timeout=20, what="the SIGHUP revision")
+    assert server.revision()["origin"] == "file" and server.revision()["author"] == "zonebootd (SIGHUP)"
+    hang_up_and_wait("matches revision 4: no changes", 1)
+    assert server.revision()["id"] == 4
+
+
 def test_sighup_rereads_the_token_file_a_removed_token_stops_working(server):
     """SIGHUP re-reads --admin-token-file (CRLF lines match): a token taken out of the file
     is refused from then on, without a restart; a broken file keeps the tokens read before."""

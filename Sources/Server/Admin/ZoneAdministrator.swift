@@ -105,7 +105,8 @@ public actor ZoneAdministrator {
         let revision = try ZoneLoader.load(path: zoneFile)
         let plan = ZonePlan(from: nil, fromRevision: nil, to: revision)
         let summary = try store.append(source: revision.source, zone: revision.zoneName, author: "zonebootd",
-                                       message: "first start with \(zoneFile)", basedOn: nil, summary: plan.summaryLine)
+                                       message: "first start with \(zoneFile)", basedOn: nil, summary: plan.summaryLine,
+                                       origin: .file)
         return (revision, summary)
     }
 
@@ -149,7 +150,7 @@ public actor ZoneAdministrator {
     }
 
     public func apply(_ source: ZoneSource, basedOn: Int, author: String, message: String?,
-                      now: Int64) async throws(AdminFailure) -> ApplyResponse {
+                      now: Int64, origin: RevisionOrigin = .apply) async throws(AdminFailure) -> ApplyResponse {
         let started = ContinuousClock.now
         guard basedOn == running.id else { throw .staleBase(planned: basedOn, current: running.id) }
         let (plan, revision) = try await makePlan(source, now: now)
@@ -164,7 +165,7 @@ public actor ZoneAdministrator {
         let applied: RevisionSummary
         do {
             applied = try store.append(source: revision.source, zone: revision.zoneName, author: author, message: message,
-                                       basedOn: basedOn, summary: plan.plan.summaryLine)
+                                       basedOn: basedOn, summary: plan.plan.summaryLine, origin: origin)
         } catch StoreError.staleBase(_, let current) {
             // Someone wrote the store behind the server's back (an offline `zonectl apply`).
             throw .staleBase(planned: basedOn, current: current ?? 0)
@@ -187,11 +188,18 @@ public actor ZoneAdministrator {
         do { stored = try store.revision(id: id) } catch { throw .store("\(error)") }
         guard let stored else { throw .noSuchRevision(id) }
         return try await apply(stored.source, basedOn: basedOn, author: author,
-                         message: message ?? "rollback to revision \(id)", now: now)
+                               message: message ?? "rollback to revision \(id)", now: now, origin: .rollback)
     }
 
     /// SIGHUP: the zone file through the same path, logged as a plan summary.
-    public func reload(zoneFile: String, now: Int64) async {
+    ///
+    /// The file is applied only over a revision that came from it (the first start or an
+    /// earlier SIGHUP with this `--zone` file): after a `zonectl apply` or rollback the
+    /// running revision is the API's, and a SIGHUP (`systemctl reload`, log rotation) must
+    /// not silently put the file's older zone back. It then refuses with one line naming the
+    /// revision and what to do; `overridingAPI` (`--reload-overrides-api`) applies the file anyway.
+    /// A file that matches the running revision records nothing, whatever its origin.
+    public func reload(zoneFile: String, now: Int64, overridingAPI: Bool = false) async {
         // Only the source is read here (templates included); apply loads and checks it.
         let read = await offActor { () -> Result<ZoneSource, ZoneLoadError> in
             do throws(ZoneLoadError) { return .success(try ZoneLoader.source(path: zoneFile)) } catch { return .failure(error) }
@@ -203,9 +211,19 @@ public actor ZoneAdministrator {
             logger.error("SIGHUP: \(zoneFile) rejected, revision \(running.id) kept running:\n\(error.description)")
             return
         }
+        if source.digest == running.digest {
+            logger.info("SIGHUP: \(zoneFile) matches revision \(running.id): no changes")
+            return
+        }
+        let runningFile = holder.current.source.zoneFile
+        if !overridingAPI, running.origin != .file || runningFile != zoneFile {
+            let from = running.origin == .file ? "the zone file \(runningFile)" : (running.origin ?? .apply).description
+            logger.warning("SIGHUP: \(zoneFile) not applied: the running revision \(running.id) came from \(from), by \(running.author) at \(running.createdAt)\(running.message.map { " (\"\($0)\")" } ?? ""); applying the file would undo it. `zonectl apply \(zoneFile)` applies the file (with a plan), or start zonebootd with --reload-overrides-api to let SIGHUP replace it")
+            return
+        }
         do {
             let result = try await apply(source, basedOn: running.id, author: "zonebootd (SIGHUP)",
-                                   message: "reloaded \(zoneFile)", now: now)
+                                         message: "reloaded \(zoneFile)", now: now, origin: .file)
             if result.applied == nil { logger.info("SIGHUP: \(zoneFile) matches revision \(running.id): no changes") }
             // The plan itself, as `zonectl plan` shows it, unless it is too long for a log.
             if result.plan.plan.hasChanges, result.plan.plan.changes.count <= 100 {
