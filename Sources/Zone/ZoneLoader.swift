@@ -9,10 +9,22 @@ public enum ZoneLoader {
     public static let maximumFileSize = 16 << 20
 
     /// Loads a zone file from disk, with the templates it names (relative to its folder).
-    public static func load(path: String) throws(ZoneLoadError) -> ZoneRevision {
+    /// `strict` (`--strict`): warnings are errors, and a zone with any does not load.
+    public static func load(path: String, strict: Bool = false) throws(ZoneLoadError) -> ZoneRevision {
         let text = try readZoneFile(path)
         let folder = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? ""
-        return try load(ZoneSource(zoneFile: path, text: text), files: DiskFiles(folder: folder))
+        return try load(ZoneSource(zoneFile: path, text: text), files: DiskFiles(folder: folder), strict: strict)
+    }
+
+    /// A loaded zone's warnings rendered like errors (file:line:col, key path, the line, a
+    /// caret), quoting the zone file and its templates as loaded from `path`.
+    public static func describeWarnings(of revision: ZoneRevision) -> String {
+        let file = revision.source.zoneFile
+        let folder = file.lastIndex(of: "/").map { String(file[..<$0]) } ?? ""
+        let files = DiskFiles(folder: folder)
+        var sources = [file: revision.source.text]
+        for (path, text) in revision.source.files { sources[files.displayName(path)] = text }
+        return DiagnosticRenderer(sources: sources).render(revision.warnings)
     }
 
     /// Loads a stored revision's source again; templates come from `source.files`.
@@ -90,8 +102,8 @@ public enum ZoneLoader {
         }
     }
 
-    static func load(_ source: ZoneSource, files: some ZoneFileAccess,
-                     budget: ZoneLoadBudget = .unlimited) throws(ZoneLoadError) -> ZoneRevision {
+    static func load(_ source: ZoneSource, files: some ZoneFileAccess, budget: ZoneLoadBudget = .unlimited,
+                     strict: Bool = false) throws(ZoneLoadError) -> ZoneRevision {
         let file = source.zoneFile
         // A posted source never passed `readZoneFile`'s limit.
         if source.text.utf8.count > maximumFileSize {
@@ -117,10 +129,14 @@ public enum ZoneLoader {
         var templates = TemplateReader(files: files)
         templates.read(spec)
         for (name, text) in templates.texts { sources[name] = text }
-        let diagnostics = (checker.diagnostics + expander.diagnostics + templates.diagnostics)
+        var diagnostics = (checker.diagnostics + expander.diagnostics + templates.diagnostics)
             .sorted { ($0.at?.file ?? "", $0.at?.line ?? 0, $0.at?.column ?? 0) < ($1.at?.file ?? "", $1.at?.line ?? 0, $1.at?.column ?? 0) }
+        if strict {
+            for i in diagnostics.indices { diagnostics[i].severity = .error }
+        }
         if diagnostics.contains(where: { $0.severity == .error }) {
-            throw ZoneLoadError(diagnostics: diagnostics, sources: sources)
+            // A refused zone's report is its errors; its warnings come once it loads.
+            throw ZoneLoadError(diagnostics: diagnostics.filter { $0.severity == .error }, sources: sources)
         }
         var stored = source
         stored.files = templates.contents

@@ -68,6 +68,7 @@ struct ZoneExpander {
         guard !budget.isSpent else { return [] }
         checkUniqueNames(placed)
         checkDiscovery()
+        checkWarnings()
         return placed.map(\.identity)
     }
 
@@ -81,6 +82,11 @@ struct ZoneExpander {
 
     mutating func error(_ path: String, _ message: String, _ at: SourcePosition, notes: [Diagnostic.Note] = []) {
         diagnostics.append(Diagnostic(path: path, message, at: at, notes: notes))
+    }
+
+    /// Something that loads but would not work as written (ZoneExpander+Warnings).
+    mutating func warning(_ path: String, _ message: String, _ at: SourcePosition, notes: [Diagnostic.Note] = []) {
+        diagnostics.append(Diagnostic(.warning, path: path, message, at: at, notes: notes))
     }
 
     mutating func collide<A, B>(_ here: Located<A>, _ there: Located<B>, _ message: String, _ note: String) {
