@@ -199,6 +199,28 @@ def test_a_broken_zone_gets_validates_positioned_errors_and_changes_nothing(serv
     assert server.api("POST", "/v1/plan", raw=b"{not json")[0] == 400
 
 
+def test_warnings_are_printed_and_strict_refuses_them(server):
+    """A zone that loads but would not work as written: validate warns (exit 0), --json
+    carries the severity, --strict refuses it in validate, plan and apply (exit 1)."""
+    text = re.sub(r"\n  boot-server: [\d.]+", "", server.zone.read_text())
+    warned = edited(server, text.replace("relays: [198.18.0.1, ", "relays: [", 1), "warned.yaml")
+    result = subprocess.run([str(ZONECTL), "validate", str(warned)], capture_output=True, text=True)
+    assert result.returncode == 0 and "is valid" in result.stdout
+    assert re.search(rf"{warned}:\d+:\d+: warning: pods\[0\]\.networks\.\w+\.gateway: gateway 198\.18\.0\.1 ", result.stderr)
+    assert re.search(rf"{warned}:\d+:\d+: warning: roles\.\w+\.boot: .* defaults\.boot-server is not set", result.stderr)
+    assert result.stderr.endswith("2 warnings.\n")
+    report = json.loads(subprocess.run([str(ZONECTL), "validate", "--json", str(warned)], capture_output=True, text=True).stdout)
+    assert report["valid"] and [d["severity"] for d in report["diagnostics"]] == ["warning", "warning"]
+    strict = subprocess.run([str(ZONECTL), "validate", "--strict", str(warned)], capture_output=True, text=True)
+    assert strict.returncode == 1 and strict.stderr.endswith("2 errors.\n") and ": error: roles." in strict.stderr
+    assert "2 errors." in server.zonectl("plan", "--strict", warned, check=1).stderr
+    assert "2 errors." in server.zonectl("apply", "--strict", warned, "--yes", check=1).stderr
+    assert server.revision()["id"] == 1
+    # Without --strict the server takes it (warnings do not stop a load).
+    assert server.zonectl("apply", warned, "--yes", check=0).returncode == 0
+    assert server.revision()["id"] == 2
+
+
 @pytest.mark.parametrize("point, survivor", [("before-append", 1), ("after-append", 2), ("after-swap", 2)])
 def test_kill_9_during_apply_leaves_the_old_or_the_new_revision(tmp_path, point, survivor):
     """The test hook ZONEBOOT_TEST_CRASH_AT kills zonebootd with SIGKILL at a named point
