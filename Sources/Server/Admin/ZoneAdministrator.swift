@@ -64,13 +64,14 @@ public actor ZoneAdministrator {
     /// memory), on a Dispatch thread rather than one of Swift's few cooperative threads,
     /// which serve every HTTP request.
     private let loads: DispatchQueue
-    /// Plans (of plan, apply, rollback or SIGHUP) loading now, the actor free meanwhile.
-    private(set) var loading = 0
+    /// Loads (of plan, apply, rollback or SIGHUP) submitted and not yet ended, the actor
+    /// free meanwhile. One answered early (its deadline, shutdown) counts until it ends.
+    var loading: Int { inFlight.count }
     /// The wall time one load and plan may take (nil: no limit).
     private let loadTimeout: Swift.Duration?
-    /// The budgets of the loads in flight, and whether the server is stopping: read and
-    /// changed from outside the actor by `stopLoads`, which must not wait for it.
-    private let inFlight = Mutex<(stopping: Bool, budgets: [ObjectIdentifier: ZoneLoadBudget])>((false, [:]))
+    /// The loads in flight, and whether the server is stopping: read and changed from
+    /// outside the actor (by the loads themselves, and `stopLoads`, which must not wait for it).
+    private let inFlight = LoadsInFlight()
 
     /// `loads`: a serial queue of the caller's (tests suspend it to hold a load mid-way).
     /// `loadTimeout`: past it a load and plan is refused with "the zone took longer than N s to load".
@@ -134,6 +135,7 @@ public actor ZoneAdministrator {
     /// An unauthenticated (or read-only) caller's plan: refused with `busy` while any zone is
     /// loading, so that plans never queue up behind one another holding memory.
     public func plan(_ source: ZoneSource, now: Int64) async throws(AdminFailure) -> SavedPlan {
+        guard !inFlight.isStopping else { throw .stopping }
         guard loading == 0 else { throw .busy(retryAfter: 1) }
         return try await makePlan(source, now: now).0
     }
@@ -142,11 +144,10 @@ public actor ZoneAdministrator {
     /// gets `stopping`) and refuses new ones, so a graceful shutdown never waits for a plan.
     /// Not isolated: the actor may be busy, shutdown must not wait for it.
     public nonisolated func stopLoads() {
-        let budgets = inFlight.withLock { state in
-            state.stopping = true
-            return Array(state.budgets.values)
+        for load in inFlight.stop() {
+            load.budget.cancel()
+            load.answer(.failure(.stopping))
         }
-        for budget in budgets { budget.cancel() }
     }
 
     public func apply(_ source: ZoneSource, basedOn: Int, author: String, message: String?,
@@ -252,24 +253,31 @@ public actor ZoneAdministrator {
     private func makePlan(_ source: ZoneSource, now: Int64) async throws(AdminFailure) -> (SavedPlan, ZoneRevision) {
         // Read together, with nothing awaited between: `apply` swaps both in one step.
         let (current, base) = (holder.current, running)
-        let leases = self.leases
-        let budget = ZoneLoadBudget(limit: loadTimeout)
-        let admitted = inFlight.withLock { state in
-            if !state.stopping { state.budgets[ObjectIdentifier(budget)] = budget }
-            return !state.stopping
-        }
-        guard admitted else { throw .stopping }
-        loading += 1
-        defer {
-            loading -= 1
-            _ = inFlight.withLock { $0.budgets.removeValue(forKey: ObjectIdentifier(budget)) }
-        }
-        let logger = self.logger
-        let made = await offActor { () -> Result<(SavedPlan, ZoneRevision), AdminFailure> in
-            do throws(AdminFailure) {
-                return .success(try Self.makePlan(source, against: current, base: base, leases: leases, now: now,
-                                                  budget: budget, logger: logger))
-            } catch { return .failure(error) }
+        let (leases, logger, loads, inFlight, limit) = (self.leases, self.logger, self.loads, self.inFlight, loadTimeout)
+        // The clock starts when the load does: an apply waiting its turn behind another load
+        // does not spend its budget waiting.
+        let load = LoadInFlight(budget: ZoneLoadBudget(limit: limit, startingNow: false))
+        guard inFlight.admit(load) else { throw .stopping }
+        let made = await withCheckedContinuation { continuation in
+            load.wait(continuation)
+            loads.async {
+                load.budget.start()
+                // The loader stops itself at its deadline, but a plan's diff is one step it
+                // cannot look inside: the caller is answered at the deadline all the same,
+                // and the work runs on to its end holding its slot (`loading`).
+                if let limit {
+                    DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(limit / .nanoseconds(1)))) {
+                        load.answer(.failure(.invalidZone(load.budget.spentError(file: source.zoneFile))))
+                    }
+                }
+                let result: Result<(SavedPlan, ZoneRevision), AdminFailure>
+                do throws(AdminFailure) {
+                    result = .success(try Self.makePlan(source, against: current, base: base, leases: leases, now: now,
+                                                        budget: load.budget, logger: logger))
+                } catch { result = .failure(error) }
+                inFlight.remove(load)
+                load.answer(result)
+            }
         }
         return try made.get()
     }
@@ -330,5 +338,49 @@ public actor ZoneAdministrator {
         logger.critical("ZONEBOOT_TEST_CRASH_AT=\(point): killing this process (test hook)")
         kill(getpid(), SIGKILL)
         #endif
+    }
+}
+
+/// One zone load in flight: its budget, and its caller's answer, given once: by the load
+/// when it ends, or earlier by its deadline or by shutdown.
+final class LoadInFlight: Sendable {
+    typealias Outcome = Result<(SavedPlan, ZoneRevision), AdminFailure>
+    let budget: ZoneLoadBudget
+    private let waiter = Mutex<CheckedContinuation<Outcome, Never>?>(nil)
+
+    init(budget: ZoneLoadBudget) { self.budget = budget }
+
+    /// Set before the load is submitted, so that every `answer` finds it.
+    func wait(_ continuation: CheckedContinuation<Outcome, Never>) { waiter.withLock { $0 = continuation } }
+
+    /// The first answer resumes the caller; later ones are dropped.
+    func answer(_ outcome: Outcome) {
+        waiter.withLock { waiter in defer { waiter = nil }; return waiter }?.resume(returning: outcome)
+    }
+}
+
+/// The loads submitted and not yet ended, and whether the server is stopping.
+final class LoadsInFlight: Sendable {
+    private let state = Mutex<(stopping: Bool, loads: [ObjectIdentifier: LoadInFlight])>((false, [:]))
+
+    var count: Int { state.withLock { $0.loads.count } }
+    var isStopping: Bool { state.withLock { $0.stopping } }
+
+    /// False once stopping: nothing new loads.
+    func admit(_ load: LoadInFlight) -> Bool {
+        state.withLock { state in
+            if !state.stopping { state.loads[ObjectIdentifier(load)] = load }
+            return !state.stopping
+        }
+    }
+
+    func remove(_ load: LoadInFlight) { _ = state.withLock { $0.loads.removeValue(forKey: ObjectIdentifier(load)) } }
+
+    /// Stops admitting; the loads in flight, to cancel.
+    func stop() -> [LoadInFlight] {
+        state.withLock { state in
+            state.stopping = true
+            return Array(state.loads.values)
+        }
     }
 }

@@ -11,12 +11,20 @@ import Synchronization
 public final class ZoneLoadBudget: Sendable {
     /// The wall time allowed, nil for none (the operator's own `zonectl validate`).
     public let limit: Swift.Duration?
-    private let deadline: ContinuousClock.Instant?
+    /// Set when the clock starts (nil until then, and for no limit).
+    private let deadline: Mutex<ContinuousClock.Instant?>
     private let cancelled = Atomic<Bool>(false)
 
-    public init(limit: Swift.Duration?) {
+    /// `startingNow: false` for a load that may wait its turn first: its clock starts with `start()`.
+    public init(limit: Swift.Duration?, startingNow: Bool = true) {
         self.limit = limit
-        deadline = limit.map { ContinuousClock.now + $0 }
+        deadline = Mutex(startingNow ? limit.map { ContinuousClock.now + $0 } : nil)
+    }
+
+    /// Starts the clock (when the load itself starts).
+    public func start() {
+        guard let limit else { return }
+        deadline.withLock { $0 = ContinuousClock.now + limit }
     }
 
     /// No deadline, never cancelled: what loads outside a server use.
@@ -30,7 +38,7 @@ public final class ZoneLoadBudget: Sendable {
     /// Whether the load must stop now: past its deadline or cancelled.
     public var isSpent: Bool {
         if isCancelled { return true }
-        guard let deadline else { return false }
+        guard let deadline = deadline.withLock({ $0 }) else { return false }
         return ContinuousClock.now >= deadline
     }
 
