@@ -107,6 +107,7 @@ struct WarningTests {
             {{chef.attributes.chef_client.config}} {{#chef.attributes}}{{whatever}}{{/chef.attributes}}
             {{ansible.vars.kvm}} {{#ansible}}{{#groups}}{{.}}{{/groups}}{{vars.x}}{{/ansible}}
             {{#boot_url}}{{boot_url}}/x {{name}}{{/boot_url}} {{! a comment {{nothing}} }} {{ztp}} {{installer_url}}
+            {{bootstrap.chef-client-key.url}} {{#bootstrap}}{{anything}}{{/bootstrap}}
             {{=<% %>=}}<% rack %> <%unit%> {{not a tag here}}<%={{ }}=%> {{pod}}
             """
         #expect(TemplateVariables.unknown(in: text) == [])

@@ -18,6 +18,8 @@ enum TemplateVariables {
         "ztp", "installer_url",
         // the role's handoff data
         "chef", "ansible",
+        // the profile's bootstrap secrets: `bootstrap.<name>.url` (BootstrapSecrets.templateContext)
+        "bootstrap",
     ]
 
     /// The fields of the two objects among them.
@@ -26,8 +28,9 @@ enum TemplateVariables {
         "ansible": ["groups", "vars"],
     ]
 
-    /// The operator's own data (Chef attributes, Ansible vars): any name inside it is theirs.
-    static let operatorData: Set<String> = ["chef.attributes", "ansible.vars"]
+    /// The operator's own data (Chef attributes, Ansible vars, the names of a profile's
+    /// bootstrap secrets): any name inside it is theirs.
+    static let operatorData: Set<String> = ["chef.attributes", "ansible.vars", "bootstrap"]
 
     /// What a section over a list's item may call (swift-mustache's sequence context).
     static let itemMethods: Set<String> = ["first", "last", "index", "even", "odd"]
