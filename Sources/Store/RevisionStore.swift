@@ -10,6 +10,25 @@ public struct StoredRevision: Sendable {
     public var source: ZoneSource
 }
 
+/// How a revision came to be recorded.
+public enum RevisionOrigin: String, Sendable, Codable {
+    /// The `--zone` file: the first start, or a SIGHUP.
+    case file
+    /// `zonectl apply` (through the admin API, or offline on the state directory).
+    case apply
+    /// `zonectl rollback`: an earlier revision's source again.
+    case rollback
+
+    /// How a log line or a table names it.
+    public var description: String {
+        switch self {
+        case .file: "the zone file"
+        case .apply: "zonectl apply"
+        case .rollback: "zonectl rollback"
+        }
+    }
+}
+
 /// A revision's history line.
 public struct RevisionSummary: Sendable, Codable, Equatable {
     public var id: Int
@@ -22,6 +41,8 @@ public struct RevisionSummary: Sendable, Codable, Equatable {
     public var basedOn: Int?
     /// "3 added, 1 changed, 0 removed".
     public var summary: String
+    /// Nil only in answers of servers older than the column.
+    public var origin: RevisionOrigin?
 }
 
 /// Applied revisions, newest last. Revisions are never edited or deleted: a rollback
@@ -33,7 +54,16 @@ public protocol RevisionStore: Sendable {
     /// Records a new revision, refusing if the latest is no longer `basedOn` (someone
     /// applied in between: plan again).
     func append(source: ZoneSource, zone: String, author: String, message: String?, basedOn: Int?,
-                summary: String) throws -> RevisionSummary
+                summary: String, origin: RevisionOrigin) throws -> RevisionSummary
+}
+
+extension RevisionStore {
+    /// An apply's revision (`zonectl apply`).
+    public func append(source: ZoneSource, zone: String, author: String, message: String?, basedOn: Int?,
+                       summary: String) throws -> RevisionSummary {
+        try append(source: source, zone: zone, author: author, message: message, basedOn: basedOn, summary: summary,
+                   origin: .apply)
+    }
 }
 
 public final class SQLiteRevisionStore: RevisionStore {
@@ -60,7 +90,7 @@ public final class SQLiteRevisionStore: RevisionStore {
     }
 
     public func append(source: ZoneSource, zone: String, author: String, message: String?, basedOn: Int?,
-                       summary: String) throws -> RevisionSummary {
+                       summary: String, origin: RevisionOrigin) throws -> RevisionSummary {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let json = String(decoding: try encoder.encode(source), as: UTF8.self)
@@ -72,21 +102,22 @@ public final class SQLiteRevisionStore: RevisionStore {
             guard current == basedOn else { throw StoreError.staleBase(planned: basedOn, current: current) }
             let id = (current ?? 0) + 1
             try db.execute(sql: """
-                INSERT INTO revision (id, zone, digest, created_at, author, message, based_on, summary, source)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [id, zone, source.digest, createdAt, author, message, basedOn, summary, json])
+                INSERT INTO revision (id, zone, digest, created_at, author, message, based_on, summary, source, origin)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [id, zone, source.digest, createdAt, author, message, basedOn, summary, json, origin.rawValue])
             // The outbox learns of the new revision in the same transaction that records it.
             let applied = ZoneEvent.zoneApplied(revision: id, zone: zone, author: author, summary: summary,
                                                 basedOn: basedOn, at: Int64(now.timeIntervalSince1970))
             try SQLiteEventOutbox.insert([applied], bodies: [try SQLiteEventOutbox.body(applied)], db)
             return RevisionSummary(id: id, zone: zone, digest: source.digest, createdAt: createdAt, author: author,
-                                   message: message, basedOn: basedOn, summary: summary)
+                                   message: message, basedOn: basedOn, summary: summary, origin: origin)
         }
     }
 
     private static func summary(_ row: Row) -> RevisionSummary {
         RevisionSummary(id: row["id"], zone: row["zone"], digest: row["digest"], createdAt: row["created_at"],
-                        author: row["author"], message: row["message"], basedOn: row["based_on"], summary: row["summary"])
+                        author: row["author"], message: row["message"], basedOn: row["based_on"], summary: row["summary"],
+                        origin: (row["origin"] as String?).flatMap(RevisionOrigin.init(rawValue:)))
     }
 
     private static func stored(_ row: Row) -> StoredRevision? {

@@ -146,6 +146,17 @@ public enum ZoneBootDatabase {
                 ALTER TABLE bmc ADD COLUMN own_password INTEGER NOT NULL DEFAULT 0;  -- 1: logs in with its own (rotated) password
                 """)
         }
+        // Where each revision came from (RevisionOrigin): SIGHUP applies the zone file only
+        // over a revision that came from it. Earlier rows are told apart by their author.
+        migrator.registerMigration("revision-origin-v1") { db in
+            try db.execute(sql: """
+                ALTER TABLE revision ADD COLUMN origin TEXT;
+                UPDATE revision SET origin = CASE
+                    WHEN author IN ('zonebootd', 'zonebootd (SIGHUP)') THEN 'file'
+                    WHEN message LIKE 'rollback to revision %' THEN 'rollback'
+                    ELSE 'apply' END;
+                """)
+        }
         return migrator
     }
 }

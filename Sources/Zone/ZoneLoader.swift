@@ -9,20 +9,33 @@ public enum ZoneLoader {
     public static let maximumFileSize = 16 << 20
 
     /// Loads a zone file from disk, with the templates it names (relative to its folder).
-    public static func load(path: String) throws(ZoneLoadError) -> ZoneRevision {
+    /// `strict` (`--strict`): warnings are errors, and a zone with any does not load.
+    public static func load(path: String, strict: Bool = false) throws(ZoneLoadError) -> ZoneRevision {
         let text = try readZoneFile(path)
         let folder = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? ""
-        return try load(ZoneSource(zoneFile: path, text: text), files: DiskFiles(folder: folder))
+        return try load(ZoneSource(zoneFile: path, text: text), files: DiskFiles(folder: folder), strict: strict)
+    }
+
+    /// A loaded zone's warnings rendered like errors (file:line:col, key path, the line, a
+    /// caret), quoting the zone file and its templates as loaded from `path`.
+    public static func describeWarnings(of revision: ZoneRevision) -> String {
+        let file = revision.source.zoneFile
+        let folder = file.lastIndex(of: "/").map { String(file[..<$0]) } ?? ""
+        let files = DiskFiles(folder: folder)
+        var sources = [file: revision.source.text]
+        for (path, text) in revision.source.files { sources[files.displayName(path)] = text }
+        return DiagnosticRenderer(sources: sources).render(revision.warnings)
     }
 
     /// Loads a stored revision's source again; templates come from `source.files`. Secret
     /// files are read from `secretsFolder` (a server's own zone folder), each checked against
     /// the digest the source recorded (a changed one is an error, or where
     /// `withholdingChangedSecrets`, a warning and no value); without it, only digests are kept.
-    public static func load(source: ZoneSource, secretsFolder: String? = nil,
-                            withholdingChangedSecrets: Bool = false) throws(ZoneLoadError) -> ZoneRevision {
+    /// `budget`: the wall time allowed (a server's plans and applies), and the way to stop it.
+    public static func load(source: ZoneSource, secretsFolder: String? = nil, withholdingChangedSecrets: Bool = false,
+                            budget: ZoneLoadBudget = .unlimited) throws(ZoneLoadError) -> ZoneRevision {
         try load(source, files: StoredFiles(files: source.files, secretsFolder: secretsFolder.map(DiskFiles.init(folder:))),
-                 withholdingChangedSecrets: withholdingChangedSecrets)
+                 withholdingChangedSecrets: withholdingChangedSecrets, budget: budget)
     }
 
     /// What a client sends a server that validates and expands the zone itself: the zone
@@ -97,11 +110,17 @@ public enum ZoneLoader {
         }
     }
 
-    static func load(_ source: ZoneSource, files: some ZoneFileAccess,
-                     withholdingChangedSecrets: Bool = false) throws(ZoneLoadError) -> ZoneRevision {
+    static func load(_ source: ZoneSource, files: some ZoneFileAccess, withholdingChangedSecrets: Bool = false,
+                     budget: ZoneLoadBudget = .unlimited, strict: Bool = false) throws(ZoneLoadError) -> ZoneRevision {
         let file = source.zoneFile
+        // A posted source never passed `readZoneFile`'s limit.
+        if source.text.utf8.count > maximumFileSize {
+            throw ZoneLoadError(diagnostics: [Diagnostic(path: "", "the zone file is larger than \(maximumFileSize >> 20) MiB; "
+                + "a zone file this size is not a zone file", at: SourcePosition(file: file, line: 1, column: 1))], sources: [:])
+        }
         var sources = [file: source.text]
-        let (root, syntaxErrors) = YAMLDocument.parse(source.text, file: file)
+        let (root, syntaxErrors) = YAMLDocument.parse(source.text, file: file, budget: budget)
+        try budget.check(file: file)
         if !syntaxErrors.isEmpty { throw ZoneLoadError(diagnostics: syntaxErrors, sources: sources) }
         guard let root else {
             throw ZoneLoadError(diagnostics: [Diagnostic(path: "", "the zone file is empty",
@@ -113,21 +132,28 @@ public enum ZoneLoader {
         var secrets = SecretReader(files: files, recorded: source.secretDigests)
         secrets.withholdingChanged = withholdingChangedSecrets
         let spec = secrets.resolve(ZoneDecoder(file: file).decode(root))
-        var expander = ZoneExpander(spec: spec)
+        try budget.check(file: file)
+        var expander = ZoneExpander(spec: spec, budget: budget)
         let identities = expander.expand()
+        try budget.check(file: file)
         var templates = TemplateReader(files: files)
         templates.read(spec)
         for (name, text) in templates.texts { sources[name] = text }
-        let found: [Diagnostic] = checker.diagnostics + expander.diagnostics + templates.diagnostics + secrets.diagnostics
-        let diagnostics = found
+        var diagnostics = (checker.diagnostics + expander.diagnostics + templates.diagnostics + secrets.diagnostics)
             .sorted { ($0.at?.file ?? "", $0.at?.line ?? 0, $0.at?.column ?? 0) < ($1.at?.file ?? "", $1.at?.line ?? 0, $1.at?.column ?? 0) }
+        if strict {
+            for i in diagnostics.indices { diagnostics[i].severity = .error }
+        }
         if diagnostics.contains(where: { $0.severity == .error }) {
-            throw ZoneLoadError(diagnostics: diagnostics, sources: sources)
+            // A refused zone's report is its errors; its warnings come once it loads.
+            throw ZoneLoadError(diagnostics: diagnostics.filter { $0.severity == .error }, sources: sources)
         }
         var stored = source
         stored.files = templates.contents
         stored.secretDigests = secrets.digests.isEmpty ? nil : secrets.digests
-        return ZoneRevision(spec: spec, source: stored, identities: identities, templates: templates.compiled,
-                            warnings: diagnostics)
+        let revision = ZoneRevision(spec: spec, source: stored, identities: identities, templates: templates.compiled,
+                                    warnings: diagnostics)
+        try budget.check(file: file)
+        return revision
     }
 }

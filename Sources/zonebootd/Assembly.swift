@@ -73,7 +73,8 @@ extension ZoneBootD {
             }
         }
         let administrator = ZoneAdministrator(holder: state.revisions, running: state.running, store: state.revisionStore,
-                                              leases: state.directory, logger: logger, secretsFolder: zoneFolder(zone))
+                                              leases: state.directory, logger: logger, secretsFolder: zoneFolder(zone),
+                                              loadTimeout: zoneLoadTimeout == 0 ? nil : .milliseconds(Int(zoneLoadTimeout * 1000)))
         if adminPort != 0 {
             let router = buildAdminRouter(administrator: administrator, tokens: state.tokens, leases: state.directory,
                                           bootstrapSecrets: state.secrets, logger: logger)
@@ -99,8 +100,8 @@ extension ZoneBootD {
         let servers: [(any Service)?] = [dhcp] + listeners + [tftp]
         return [CountersReporter(gate: gate, writers: writers)] + servers.compactMap { $0 }
             + [HookRunnerService(runner: runner, clients: hookClients, gate: gate),
-               ReloadOnHangup(hangups: hangups, administrator: administrator, zoneFile: zone, tokens: state.tokens,
-                              logger: logger)]
+               ReloadOnHangup(hangups: hangups, administrator: administrator, zoneFile: zone,
+                              overridingAPI: reloadOverridesAPI, tokens: state.tokens, logger: logger)]
     }
 
     private var rateLimit: RequestRateLimit { RequestRateLimit(perMAC: maxRequestsPerMAC, perCircuit: maxRequestsPerCircuit) }

@@ -111,20 +111,30 @@ struct CountersReporter: Service {
 }
 
 /// SIGHUP re-reads the admin token file (a removed token stops working; a broken file keeps
-/// the tokens read before), then the zone file through the admin path (validate, plan, record, swap);
+/// the tokens read before), then the zone file through the admin path (validate, plan, record, swap)
+/// when the running revision came from it (`ZoneAdministrator.reload`);
 /// logs "stopping" when the group shuts down (it is the group's last service: the first stopped).
 /// `hangups` is trapped before anything listens: a SIGHUP sent once the server answers is never lost.
 struct ReloadOnHangup: Service {
     let hangups: UnixSignalsSequence
     let administrator: ZoneAdministrator
     let zoneFile: String
+    /// `--reload-overrides-api`: apply the file even over a revision of `zonectl apply` or rollback.
+    let overridingAPI: Bool
     let tokens: AdminTokenFile?
     let logger: Logger
 
     func run() async throws {
-        for await _ in hangups.cancelOnGracefulShutdown() {
-            if let tokens { reloadTokens(tokens) }
-            await administrator.reload(zoneFile: zoneFile, now: Int64(Date().timeIntervalSince1970))
+        // Shutdown cancels zone loads in flight at once (a SIGHUP's here, or a plan the admin
+        // listener would otherwise wait for): a huge plan must not hold SIGTERM up.
+        await withGracefulShutdownHandler {
+            for await _ in hangups.cancelOnGracefulShutdown() {
+                if let tokens { reloadTokens(tokens) }
+                await administrator.reload(zoneFile: zoneFile, now: Int64(Date().timeIntervalSince1970),
+                                           overridingAPI: overridingAPI)
+            }
+        } onGracefulShutdown: { [administrator] in
+            administrator.stopLoads()
         }
         if Task.isShuttingDownGracefully { logger.info("stopping") }
     }

@@ -29,7 +29,8 @@ struct ZoneBootD: AsyncParsableCommand {
             revision wins; with none, the zone file is recorded as revision 1. Changes arrive \
             through the admin API (`zonectl apply --server`) or SIGHUP, which re-reads the zone \
             file through the same path: validate, plan, record, swap (a broken file is rejected \
-            and the running revision kept); SIGHUP also re-reads --admin-token-file (a broken one keeps \
+            and the running revision kept). SIGHUP applies the file only when the running revision \
+            came from it, never over a `zonectl apply` or rollback (--reload-overrides-api forces it); SIGHUP also re-reads --admin-token-file (a broken one keeps \
             the tokens read before). SIGTERM and SIGINT stop after in-flight writes.
             """)
 
@@ -113,6 +114,14 @@ struct ZoneBootD: AsyncParsableCommand {
                                    """))
     var adminTokenFile: String?
 
+    @Option(help: ArgumentHelp("Seconds one zone may take to load and plan through the admin API or SIGHUP (0: no limit).",
+                               discussion: "Past it the plan or apply is refused: \"the zone took longer than N s to load\"."))
+    var zoneLoadTimeout: Double = Double(ZoneAdministrator.defaultLoadTimeout.components.seconds)
+
+    @Flag(help: ArgumentHelp("SIGHUP applies the --zone file even when the running revision came from `zonectl apply` or rollback.",
+                             discussion: "Without it such a SIGHUP is refused with a log line naming the revision and its author."))
+    var reloadOverridesAPI = false
+
     @OptionGroup(title: "Admin API TLS")
     var adminTLS: AdminTLSOptions
 
@@ -124,6 +133,9 @@ struct ZoneBootD: AsyncParsableCommand {
             throw ValidationError("--listen \(address) is not an IPv4 address")
         }
         if IPv4Address(adminListen) == nil { throw ValidationError("--admin-listen \(adminListen) is not an IPv4 address") }
+        if !(zoneLoadTimeout >= 0 && zoneLoadTimeout <= 86_400) {
+            throw ValidationError("--zone-load-timeout \(zoneLoadTimeout) is not a number of seconds from 0 to 86400")
+        }
         if let serverID, IPv4Address(serverID) == nil { throw ValidationError("--server-id \(serverID) is not an IPv4 address") }
         if direct != nil {
             guard directSwitch != nil else { throw ValidationError("--direct takes POD/SWITCH, e.g. p01/tor-a") }

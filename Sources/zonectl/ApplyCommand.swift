@@ -38,12 +38,15 @@ struct Apply: ParsableCommand {
     @Flag(help: "No colors.")
     var noColor = false
 
+    @OptionGroup var strictness: Strictness
+
     func validate() throws {
         if json && !yes { throw ValidationError("--json needs --yes: a script cannot answer the confirmation") }
         if (zone == nil) == (plan == nil) { throw ValidationError("give a zone file or --plan FILE") }
     }
 
     func run() throws {
+        try strictness.check(zone)
         if plan != nil || remote.explicitURL != nil { return try applyOnServer() }
         guard let zone else { return }
         let (plan, revision, against, base) = try makePlan(zone: zone, options: state)

@@ -32,6 +32,8 @@ struct Plan: ParsableCommand {
     @Flag(help: "No colors (also off when not a terminal, or with NO_COLOR set).")
     var noColor = false
 
+    @OptionGroup var strictness: Strictness
+
     func validate() throws {
         if output != nil && remote.explicitURL == nil {
             throw ValidationError("-o saves a plan made by a server: add --server URL (or set ZONEBOOT_SERVER)")
@@ -39,6 +41,7 @@ struct Plan: ParsableCommand {
     }
 
     func run() throws {
+        try strictness.check(zone)
         if let url = remote.explicitURL {
             let saved = try remote.client(url).post("/v1/plan", PlanRequest(source: try localSource(zone)),
                                                     authenticated: false, as: SavedPlan.self)

@@ -8,19 +8,24 @@ struct Validate: ParsableCommand {
         discussion: """
             Parses the zone, checks every key and value, expands every port into its identity and \
             checks for collisions (ports, addresses, names) and missing references (roles, profiles, \
-            hooks, templates). Exit status: 0 valid, 1 invalid.
+            hooks, templates) and the template variables. Warnings (a zone that loads but would not \
+            work as written: a gateway missing from its pod's relays, boot profiles without a \
+            boot-server, CRLF templates) are printed to stderr; --strict makes them errors. \
+            Exit status: 0 valid, 1 invalid.
             """)
 
     @Argument(help: "The zone file (YAML).")
     var zone: String
 
-    @Flag(help: "Print the result as JSON: counts when valid, diagnostics when not.")
+    @Flag(help: "Print the result as JSON: counts when valid, and every diagnostic with its severity.")
     var json = false
+
+    @OptionGroup var strictness: Strictness
 
     func run() throws {
         let revision: ZoneRevision
         do {
-            revision = try ZoneLoader.load(path: zone)
+            revision = try ZoneLoader.load(path: zone, strict: strictness.strict)
         } catch {
             if json {
                 try printJSON(ValidationReport(valid: false, zone: nil, counts: nil, diagnostics: error.diagnostics))
@@ -34,7 +39,24 @@ struct Validate: ParsableCommand {
             try printJSON(ValidationReport(valid: true, zone: revision.zoneName, counts: counts,
                                            diagnostics: revision.warnings))
         } else {
+            if !revision.warnings.isEmpty { printError(ZoneLoader.describeWarnings(of: revision), terminator: "") }
             print("\(zone): zone \(revision.zoneName) is valid: \(counts.summary).")
+        }
+    }
+}
+
+/// `--strict` of validate, plan and apply.
+struct Strictness: ParsableArguments {
+    @Flag(help: "Treat warnings as errors: a zone validate warns about is refused.")
+    var strict = false
+
+    /// Plan and apply: with --strict, the zone is loaded here first and refused (its warnings
+    /// printed as errors, exit 1) when it has any warning. Without it, nothing is checked here.
+    func check(_ zone: String?) throws {
+        guard strict, let zone else { return }
+        do { _ = try ZoneLoader.load(path: zone, strict: true) } catch {
+            printError(error.description, terminator: "")
+            throw ExitCode.failure
         }
     }
 }

@@ -91,4 +91,51 @@ import Zone
         }
         #expect(await administrator.current.revision.id == running + 1)
     }
+
+    /// One zone loads at a time: a plan while another load runs is refused at once with
+    /// `busy` (429 with Retry-After), never queued behind it.
+    @Test func aPlanWhileAZoneLoadsIsRefusedNotQueued() async throws {
+        loads.suspend()
+        let first = Task { try await administrator.plan(changed("198.18.0.54"), now: 0) }
+        await loadStarted(1)
+        do {
+            _ = try await administrator.plan(changed("198.18.0.55"), now: 0)
+            Issue.record("a second plan was accepted while one loads")
+        } catch {
+            guard case .busy(let seconds) = error else { Issue.record("expected busy, got \(error)"); return }
+            #expect(seconds == 1)
+            #expect(error.message.contains("another zone is being loaded"))
+        }
+        loads.resume()
+        #expect(try await first.value.plan.hasChanges)
+        #expect(try await administrator.plan(changed("198.18.0.55"), now: 0).plan.hasChanges)
+    }
+
+    /// Shutdown cancels the load in flight (its caller gets `stopping`) and refuses later ones.
+    @Test func stopLoadsCancelsTheLoadInFlightAndRefusesNewOnes() async throws {
+        loads.suspend()
+        let first = Task { try await administrator.plan(changed("198.18.0.54"), now: 0) }
+        await loadStarted(1)
+        administrator.stopLoads()
+        loads.resume()
+        for result in [await first.result, await Task { try await administrator.plan(changed("198.18.0.55"), now: 0) }.result] {
+            if case .failure(let error) = result, case .stopping? = error as? AdminFailure { continue }
+            Issue.record("expected stopping, got \(result)")
+        }
+        #expect(await administrator.current.revision.id == running)
+    }
+
+    /// A load past its budget is refused with the budget's message, and changes nothing.
+    @Test func aLoadPastItsBudgetIsRefused() async throws {
+        let hurried = ZoneAdministrator(holder: RevisionHolder(try ZoneLoader.load(source: source)),
+                                        running: await administrator.current.revision, store: try SQLiteRevisionStore(stateDirectory: state.path),
+                                        leases: CommittedLeases([]), logger: Logger(label: "test"), loadTimeout: .zero)
+        do {
+            _ = try await hurried.plan(changed("198.18.0.54"), now: 0)
+            Issue.record("a plan past a zero budget was made")
+        } catch {
+            guard case .invalidZone(let load) = error else { Issue.record("expected invalidZone, got \(error)"); return }
+            #expect(load.diagnostics.map(\.message) == ["the zone took longer than 0 s to load; refusing it (a zone this large is several zones?)"])
+        }
+    }
 }

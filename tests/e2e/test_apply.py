@@ -219,6 +219,28 @@ def test_a_broken_zone_gets_validates_positioned_errors_and_changes_nothing(serv
     assert server.api("POST", "/v1/plan", raw=b"{not json")[0] == 400
 
 
+def test_warnings_are_printed_and_strict_refuses_them(server):
+    """A zone that loads but would not work as written: validate warns (exit 0), --json
+    carries the severity, --strict refuses it in validate, plan and apply (exit 1)."""
+    text = re.sub(r"\n  boot-server: [\d.]+", "", server.zone.read_text())
+    warned = edited(server, text.replace("relays: [198.18.0.1, ", "relays: [", 1), "warned.yaml")
+    result = subprocess.run([str(ZONECTL), "validate", str(warned)], capture_output=True, text=True)
+    assert result.returncode == 0 and "is valid" in result.stdout
+    assert re.search(rf"{warned}:\d+:\d+: warning: pods\[0\]\.networks\.\w+\.gateway: gateway 198\.18\.0\.1 ", result.stderr)
+    assert re.search(rf"{warned}:\d+:\d+: warning: roles\.\w+\.boot: .* defaults\.boot-server is not set", result.stderr)
+    assert result.stderr.endswith("2 warnings.\n")
+    report = json.loads(subprocess.run([str(ZONECTL), "validate", "--json", str(warned)], capture_output=True, text=True).stdout)
+    assert report["valid"] and [d["severity"] for d in report["diagnostics"]] == ["warning", "warning"]
+    strict = subprocess.run([str(ZONECTL), "validate", "--strict", str(warned)], capture_output=True, text=True)
+    assert strict.returncode == 1 and strict.stderr.endswith("2 errors.\n") and ": error: roles." in strict.stderr
+    assert "2 errors." in server.zonectl("plan", "--strict", warned, check=1).stderr
+    assert "2 errors." in server.zonectl("apply", "--strict", warned, "--yes", check=1).stderr
+    assert server.revision()["id"] == 1
+    # Without --strict the server takes it (warnings do not stop a load).
+    assert server.zonectl("apply", warned, "--yes", check=0).returncode == 0
+    assert server.revision()["id"] == 2
+
+
 @pytest.mark.parametrize("point, survivor", [("before-append", 1), ("after-append", 2), ("after-swap", 2)])
 def test_kill_9_during_apply_leaves_the_old_or_the_new_revision(tmp_path, point, survivor):
     """The test hook ZONEBOOT_TEST_CRASH_AT kills zonebootd with SIGKILL at a named point
@@ -276,6 +298,52 @@ def test_sighup_reloads_the_zone_file_through_the_same_path(server):
     assert server.revision()["id"] == 2
     hosts = {h["name"]: h["address"] for h in server.api("GET", "/v1/hosts")[1]}
     assert hosts["ex-p01-r01-u04"] == new
+
+
+def test_sighup_never_undoes_an_api_change(server):
+    """SIGHUP applies the --zone file only over a revision that came from it: after an apply
+    or a rollback through the API it refuses, with one line naming the revision, its author
+    and origin, and what to do; --reload-overrides-api forces it. An unchanged file records nothing."""
+    def hang_up_and_wait(message, times):
+        os.kill(server.proc.pid, signal.SIGHUP)
+        wait_for(lambda: server.log.read_text().count(message) >= times, timeout=20, what=message)
+
+    original = server.zone.read_text()
+    # An unchanged file over the file's own revision: nothing recorded.
+    hang_up_and_wait("matches revision 1: no changes", 1)
+    assert server.revision()["id"] == 1 and server.revision()["origin"] == "file"
+
+    api_text, _, api_address = move_one_host(original, unit=3, offset=-2)
+    applied = server.zonectl("apply", edited(server, api_text, "api.yaml"), "--yes", "-m", "move u03")
+    assert applied.returncode == 0, applied.stderr
+    assert server.revision()["id"] == 2 and server.revision()["origin"] == "apply"
+    # The file changes too, and SIGHUP comes (systemctl reload, logrotate): refused, revision 2 stays.
+    server.zone.write_text(move_one_host(original, unit=5, offset=-3)[0])
+    hang_up_and_wait("not applied: the running revision 2", 1)
+    line = next(l for l in server.log.read_text().splitlines() if "not applied: the running revision 2" in l)
+    assert "came from zonectl apply, by ops" in line and '("move u03")' in line
+    assert "zonectl apply" in line and "--reload-overrides-api" in line
+    assert server.revision()["id"] == 2
+    hosts = {h["name"]: h["address"] for h in server.api("GET", "/v1/hosts")[1]}
+    assert hosts["ex-p01-r01-u03"] == api_address
+
+    # A rollback is the API's too.
+    assert "Applied revision 3" in server.zonectl("rollback", "1", "--yes", token="ci", check=0).stdout
+    assert server.revision()["origin"] == "rollback"
+    hang_up_and_wait("not applied: the running revision 3 came from zonectl rollback, by ci", 1)
+    assert server.revision()["id"] == 3
+    history = server.api("GET", "/v1/history")[1]
+    assert [(h["id"], h["origin"]) for h in history] == [(3, "rollback"), (2, "apply"), (1, "file")]
+
+    # The flag makes SIGHUP the file's again: applied over the rollback, then an unchanged file records nothing.
+    server.stop()
+    server.extra = ("--reload-overrides-api",)
+    server.start()
+    os.kill(server.proc.pid, signal.SIGHUP)
+    wait_for(lambda: server.revision()["id"] == 4, timeout=20, what="the SIGHUP revision")
+    assert server.revision()["origin"] == "file" and server.revision()["author"] == "zonebootd (SIGHUP)"
+    hang_up_and_wait("matches revision 4: no changes", 1)
+    assert server.revision()["id"] == 4
 
 
 def test_sighup_rereads_the_token_file_a_removed_token_stops_working(server):
@@ -573,7 +641,12 @@ def test_hostile_plans_are_refused_with_positions_while_reads_go_on(server):
     answers = {}
 
     def plan(name, text):
-        answers[name] = server.api("POST", "/v1/plan", {"source": {"zoneFile": name, "text": text, "files": {}}})
+        # One zone loads at a time: the second of the two is told to come back (429), and does.
+        for _ in range(100):
+            answers[name] = server.api("POST", "/v1/plan", {"source": {"zoneFile": name, "text": text, "files": {}}})
+            if answers[name][0] != 429:
+                return
+            time.sleep(0.1)
 
     threads = [threading.Thread(target=plan, args=(name, text)) for name, text in (("bomb.yaml", bomb), ("huge.yaml", huge))]
     for thread in threads:

@@ -1,4 +1,5 @@
 import AdminAPI
+import Dispatch
 import Foundation
 import Hummingbird
 import Logging
@@ -54,7 +55,7 @@ public func buildAdminRouter(administrator: ZoneAdministrator, tokens: AdminToke
     reads.get("/v1/leases") { _, _ in json(leases.all.sorted { $0.address < $1.address }.map(LeaseRow.init)) }
     reads.post("/v1/plan") { request, context in
         let body = try await request.decode(as: PlanRequest.self, context: context)
-        do throws(AdminFailure) { return json(try await administrator.plan(body.source, now: now())) } catch {
+        do throws(AdminFailure) { return await jsonOffPool(try await administrator.plan(body.source, now: now())) } catch {
             throw AdminHTTPError(error)
         }
     }
@@ -63,15 +64,15 @@ public func buildAdminRouter(administrator: ZoneAdministrator, tokens: AdminToke
     writes.post("/v1/apply") { request, context in
         let body = try await request.decode(as: ApplyRequest.self, context: context), author = try context.requireAuthor()
         do throws(AdminFailure) {
-            return json(try await administrator.apply(body.source, basedOn: body.baseRevision, author: author,
-                                                      message: body.message, now: now()))
+            return await jsonOffPool(try await administrator.apply(body.source, basedOn: body.baseRevision, author: author,
+                                                                   message: body.message, now: now()))
         } catch { throw AdminHTTPError(error) }
     }
     writes.post("/v1/rollback") { request, context in
         let body = try await request.decode(as: RollbackRequest.self, context: context), author = try context.requireAuthor()
         do throws(AdminFailure) {
-            return json(try await administrator.rollback(to: body.revision, basedOn: body.baseRevision, author: author,
-                                                         message: body.message, now: now()))
+            return await jsonOffPool(try await administrator.rollback(to: body.revision, basedOn: body.baseRevision,
+                                                                      author: author, message: body.message, now: now()))
         } catch { throw AdminHTTPError(error) }
     }
     return router
@@ -158,6 +159,10 @@ public struct AdminHTTPError: HTTPResponseError {
         case .staleBase(_, let current): self.init(.conflict, APIError(error: failure.message, currentRevision: current))
         case .noSuchRevision: self.init(.notFound, APIError(error: failure.message))
         case .store: self.init(.internalServerError, APIError(error: failure.message))
+        case .busy(let seconds):
+            self.init(.tooManyRequests, APIError(error: failure.message))
+            headers[.retryAfter] = "\(seconds)"
+        case .stopping: self.init(.serviceUnavailable, APIError(error: failure.message))
         }
     }
 
@@ -176,6 +181,15 @@ public struct AdminHTTPError: HTTPResponseError {
 }
 
 private func now() -> Int64 { Int64(Date().timeIntervalSince1970) }
+
+/// For answers that carry a plan: a plan of 100,000 changes is about 100 MB of JSON and
+/// seconds to encode, which on one of Swift's cooperative threads (one per core, shared by
+/// every request) stalled `/v1/revision` for as long. Encoded on a Dispatch thread instead.
+private func jsonOffPool<Value: Encodable & Sendable>(_ value: Value) async -> Response {
+    await withCheckedContinuation { continuation in
+        DispatchQueue.global(qos: .userInitiated).async { continuation.resume(returning: json(value)) }
+    }
+}
 
 func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) -> Response {
     let encoder = JSONEncoder()

@@ -15,6 +15,11 @@ public enum AdminFailure: Error, Sendable {
     case staleBase(planned: Int, current: Int)
     case noSuchRevision(Int)
     case store(String)
+    /// Another zone is being loaded: a plan is refused rather than queued (each load may take
+    /// a core and a large share of memory for up to the load timeout).
+    case busy(retryAfter: Int)
+    /// The server is shutting down: loads in flight were cancelled, new ones are refused.
+    case stopping
 
     public var message: String {
         switch self {
@@ -23,6 +28,9 @@ public enum AdminFailure: Error, Sendable {
             "the zone changed since this plan was made: planned against revision \(planned), now at \(current); plan again"
         case .noSuchRevision(let id): "there is no revision \(id)"
         case .store(let why): "the store refused the revision: \(why)"
+        case .busy(let seconds):
+            "another zone is being loaded on this server (one at a time); try again in \(seconds) s"
+        case .stopping: "the server is stopping"
         }
     }
 }
@@ -59,14 +67,22 @@ public actor ZoneAdministrator {
     /// memory), on a Dispatch thread rather than one of Swift's few cooperative threads,
     /// which serve every HTTP request.
     private let loads: DispatchQueue
-    /// Plans (of plan, apply, rollback or SIGHUP) loading now, the actor free meanwhile.
-    private(set) var loading = 0
+    /// Loads (of plan, apply, rollback or SIGHUP) submitted and not yet ended, the actor
+    /// free meanwhile. One answered early (its deadline, shutdown) counts until it ends.
+    var loading: Int { inFlight.count }
+    /// The wall time one load and plan may take (nil: no limit).
+    private let loadTimeout: Swift.Duration?
+    /// The loads in flight, and whether the server is stopping: read and changed from
+    /// outside the actor (by the loads themselves, and `stopLoads`, which must not wait for it).
+    private let inFlight = LoadsInFlight()
 
     /// `loads`: a serial queue of the caller's (tests suspend it to hold a load mid-way).
+    /// `loadTimeout`: past it a load and plan is refused with "the zone took longer than N s to load".
     public init(holder: RevisionHolder, running: RevisionSummary, store: any RevisionStore, leases: CommittedLeases,
-                logger: Logger, loads: DispatchQueue = DispatchQueue(label: "zoneboot.zone-loads"),
-                secretsFolder: String? = nil) {
+                logger: Logger, loadTimeout: Swift.Duration? = ZoneAdministrator.defaultLoadTimeout,
+                loads: DispatchQueue = DispatchQueue(label: "zoneboot.zone-loads"), secretsFolder: String? = nil) {
         self.loads = loads
+        self.loadTimeout = loadTimeout
         self.secretsFolder = secretsFolder
         self.holder = holder
         self.running = running
@@ -100,7 +116,8 @@ public actor ZoneAdministrator {
         let revision = try ZoneLoader.load(path: zoneFile)
         let plan = ZonePlan(from: nil, fromRevision: nil, to: revision)
         let summary = try store.append(source: revision.source, zone: revision.zoneName, author: "zonebootd",
-                                       message: "first start with \(zoneFile)", basedOn: nil, summary: plan.summaryLine)
+                                       message: "first start with \(zoneFile)", basedOn: nil, summary: plan.summaryLine,
+                                       origin: .file)
         return (revision, summary)
     }
 
@@ -120,12 +137,31 @@ public actor ZoneAdministrator {
         }
     }
 
+    /// Long enough for a 10,000-host zone on a busy two-core machine many times over
+    /// (about 0.3 s for load and plan alone), short enough that a huge zone cannot hold a
+    /// core and gigabytes for long.
+    public static let defaultLoadTimeout: Swift.Duration = .seconds(10)
+
+    /// An unauthenticated (or read-only) caller's plan: refused with `busy` while any zone is
+    /// loading, so that plans never queue up behind one another holding memory.
     public func plan(_ source: ZoneSource, now: Int64) async throws(AdminFailure) -> SavedPlan {
-        try await makePlan(source, now: now).0
+        guard !inFlight.isStopping else { throw .stopping }
+        guard loading == 0 else { throw .busy(retryAfter: 1) }
+        return try await makePlan(source, now: now).0
+    }
+
+    /// Shutdown: cancels every load in flight (each stops within milliseconds and its caller
+    /// gets `stopping`) and refuses new ones, so a graceful shutdown never waits for a plan.
+    /// Not isolated: the actor may be busy, shutdown must not wait for it.
+    public nonisolated func stopLoads() {
+        for load in inFlight.stop() {
+            load.budget.cancel()
+            load.answer(.failure(.stopping))
+        }
     }
 
     public func apply(_ source: ZoneSource, basedOn: Int, author: String, message: String?,
-                      now: Int64) async throws(AdminFailure) -> ApplyResponse {
+                      now: Int64, origin: RevisionOrigin = .apply) async throws(AdminFailure) -> ApplyResponse {
         let started = ContinuousClock.now
         guard basedOn == running.id else { throw .staleBase(planned: basedOn, current: running.id) }
         let (plan, revision) = try await makePlan(source, now: now)
@@ -140,7 +176,7 @@ public actor ZoneAdministrator {
         let applied: RevisionSummary
         do {
             applied = try store.append(source: revision.source, zone: revision.zoneName, author: author, message: message,
-                                       basedOn: basedOn, summary: plan.plan.summaryLine)
+                                       basedOn: basedOn, summary: plan.plan.summaryLine, origin: origin)
         } catch StoreError.staleBase(_, let current) {
             // Someone wrote the store behind the server's back (an offline `zonectl apply`).
             throw .staleBase(planned: basedOn, current: current ?? 0)
@@ -163,11 +199,18 @@ public actor ZoneAdministrator {
         do { stored = try store.revision(id: id) } catch { throw .store("\(error)") }
         guard let stored else { throw .noSuchRevision(id) }
         return try await apply(stored.source, basedOn: basedOn, author: author,
-                         message: message ?? "rollback to revision \(id)", now: now)
+                               message: message ?? "rollback to revision \(id)", now: now, origin: .rollback)
     }
 
     /// SIGHUP: the zone file through the same path, logged as a plan summary.
-    public func reload(zoneFile: String, now: Int64) async {
+    ///
+    /// The file is applied only over a revision that came from it (the first start or an
+    /// earlier SIGHUP with this `--zone` file): after a `zonectl apply` or rollback the
+    /// running revision is the API's, and a SIGHUP (`systemctl reload`, log rotation) must
+    /// not silently put the file's older zone back. It then refuses with one line naming the
+    /// revision and what to do; `overridingAPI` (`--reload-overrides-api`) applies the file anyway.
+    /// A file that matches the running revision records nothing, whatever its origin.
+    public func reload(zoneFile: String, now: Int64, overridingAPI: Bool = false) async {
         // Only the source is read here (templates included); apply loads and checks it.
         let read = await offActor { () -> Result<ZoneSource, ZoneLoadError> in
             do throws(ZoneLoadError) { return .success(try ZoneLoader.source(path: zoneFile)) } catch { return .failure(error) }
@@ -179,9 +222,19 @@ public actor ZoneAdministrator {
             logger.error("SIGHUP: \(zoneFile) rejected, revision \(running.id) kept running:\n\(error.description)")
             return
         }
+        if source.digest == running.digest {
+            logger.info("SIGHUP: \(zoneFile) matches revision \(running.id): no changes")
+            return
+        }
+        let runningFile = holder.current.source.zoneFile
+        if !overridingAPI, running.origin != .file || runningFile != zoneFile {
+            let from = running.origin == .file ? "the zone file \(runningFile)" : (running.origin ?? .apply).description
+            logger.warning("SIGHUP: \(zoneFile) not applied: the running revision \(running.id) came from \(from), by \(running.author) at \(running.createdAt)\(running.message.map { " (\"\($0)\")" } ?? ""); applying the file would undo it. `zonectl apply \(zoneFile)` applies the file (with a plan), or start zonebootd with --reload-overrides-api to let SIGHUP replace it")
+            return
+        }
         do {
             let result = try await apply(source, basedOn: running.id, author: "zonebootd (SIGHUP)",
-                                   message: "reloaded \(zoneFile)", now: now)
+                                         message: "reloaded \(zoneFile)", now: now, origin: .file)
             if result.applied == nil { logger.info("SIGHUP: \(zoneFile) matches revision \(running.id): no changes") }
             // The plan itself, as `zonectl plan` shows it, unless it is too long for a log.
             if result.plan.plan.hasChanges, result.plan.plan.changes.count <= 100 {
@@ -210,20 +263,47 @@ public actor ZoneAdministrator {
     private func makePlan(_ source: ZoneSource, now: Int64) async throws(AdminFailure) -> (SavedPlan, ZoneRevision) {
         // Read together, with nothing awaited between: `apply` swaps both in one step.
         let (current, base) = (holder.current, running)
-        let leases = self.leases, secretsFolder = self.secretsFolder
-        loading += 1
-        defer { loading -= 1 }
-        let made = await offActor { () -> Result<(SavedPlan, ZoneRevision), AdminFailure> in
-            do throws(AdminFailure) {
-                return .success(try Self.makePlan(source, against: current, base: base, leases: leases,
-                                                  secretsFolder: secretsFolder, now: now))
-            } catch { return .failure(error) }
+        let (leases, logger, loads, inFlight, limit) = (self.leases, self.logger, self.loads, self.inFlight, loadTimeout)
+        let secretsFolder = self.secretsFolder
+        // The clock starts when the load does: an apply waiting its turn behind another load
+        // does not spend its budget waiting.
+        let load = LoadInFlight(budget: ZoneLoadBudget(limit: limit, startingNow: false))
+        guard inFlight.admit(load) else { throw .stopping }
+        let made = await withCheckedContinuation { continuation in
+            load.wait(continuation)
+            loads.async {
+                load.budget.start()
+                // The loader stops itself at its deadline, but a plan's diff is one step it
+                // cannot look inside: the caller is answered at the deadline all the same,
+                // and the work runs on to its end holding its slot (`loading`).
+                if let limit {
+                    DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(limit / .nanoseconds(1)))) {
+                        load.answer(.failure(.invalidZone(load.budget.spentError(file: source.zoneFile))))
+                    }
+                }
+                let result: Result<(SavedPlan, ZoneRevision), AdminFailure>
+                do throws(AdminFailure) {
+                    result = .success(try Self.makePlan(source, against: current, base: base, leases: leases,
+                                                        secretsFolder: secretsFolder, now: now,
+                                                        budget: load.budget, logger: logger))
+                } catch { result = .failure(error) }
+                inFlight.remove(load)
+                load.answer(result)
+            }
         }
         return try made.get()
     }
 
     private static func makePlan(_ source: ZoneSource, against current: ZoneRevision, base running: RevisionSummary,
-                                 leases: CommittedLeases, secretsFolder: String?, now: Int64) throws(AdminFailure) -> (SavedPlan, ZoneRevision) {
+                                 leases: CommittedLeases, secretsFolder: String?, now: Int64, budget: ZoneLoadBudget,
+                                 logger: Logger) throws(AdminFailure) -> (SavedPlan, ZoneRevision) {
+        let started = ContinuousClock.now
+        /// Between steps: a spent budget ends the plan with the load's own error.
+        func check() throws(AdminFailure) {
+            guard budget.isSpent else { return }
+            let error = budget.spentError(file: source.zoneFile)
+            throw error.cancelled ? .stopping : .invalidZone(error)
+        }
         // Loading the new zone and flattening the running one for the diff are independent:
         // both at once, on two cores. (Keeping the running revision flattened instead would
         // cost as much memory again as the revision itself.)
@@ -231,7 +311,9 @@ public actor ZoneAdministrator {
         DispatchQueue.concurrentPerform(iterations: 2) { part in
             if part == 0 {
                 let loaded: Result<ZoneRevision, ZoneLoadError>
-                do throws(ZoneLoadError) { loaded = .success(try ZoneLoader.load(source: source, secretsFolder: secretsFolder)) } catch { loaded = .failure(error) }
+                do throws(ZoneLoadError) {
+                    loaded = .success(try ZoneLoader.load(source: source, secretsFolder: secretsFolder, budget: budget))
+                } catch { loaded = .failure(error) }
                 parts.withLock { $0.loaded = loaded }
             } else {
                 let snapshot = PlanSnapshot(current)
@@ -242,11 +324,21 @@ public actor ZoneAdministrator {
         let revision: ZoneRevision
         switch loaded {
         case .success(let value)?: revision = value
+        case .failure(let error)? where error.cancelled: throw .stopping
         case .failure(let error)?: throw .invalidZone(error)
         case nil: throw .store("the zone was not loaded")
         }
-        let plan = ZonePlan(from: runningSnapshot, fromRevision: running.id, to: PlanSnapshot(revision))
+        let loadedAt = ContinuousClock.now
+        try check()
+        let snapshot = PlanSnapshot(revision)
+        try check()
+        let plan = ZonePlan(from: runningSnapshot, fromRevision: running.id, to: snapshot)
+        try check()
         let impact = LiveImpact(to: revision, leases: leases.all, now: now)
+        try check()
+        logger.debug("zone loaded and planned", metadata: [
+            "identities": "\(revision.identities.count)", "changes": "\(plan.changes.count)",
+            "load": "\(loadedAt - started)", "plan": "\(ContinuousClock.now - loadedAt)"])
         return (SavedPlan(baseRevision: running.id, against: running.label, source: revision.source, plan: plan,
                           impact: impact), revision)
     }
@@ -264,3 +356,47 @@ public actor ZoneAdministrator {
 /// The folder of a zone file as the operator gave it ("" for the current one), where its
 /// templates and secret files are.
 public func zoneFolder(_ zoneFile: String) -> String { (zoneFile as NSString).deletingLastPathComponent }
+
+/// One zone load in flight: its budget, and its caller's answer, given once: by the load
+/// when it ends, or earlier by its deadline or by shutdown.
+final class LoadInFlight: Sendable {
+    typealias Outcome = Result<(SavedPlan, ZoneRevision), AdminFailure>
+    let budget: ZoneLoadBudget
+    private let waiter = Mutex<CheckedContinuation<Outcome, Never>?>(nil)
+
+    init(budget: ZoneLoadBudget) { self.budget = budget }
+
+    /// Set before the load is submitted, so that every `answer` finds it.
+    func wait(_ continuation: CheckedContinuation<Outcome, Never>) { waiter.withLock { $0 = continuation } }
+
+    /// The first answer resumes the caller; later ones are dropped.
+    func answer(_ outcome: Outcome) {
+        waiter.withLock { waiter in defer { waiter = nil }; return waiter }?.resume(returning: outcome)
+    }
+}
+
+/// The loads submitted and not yet ended, and whether the server is stopping.
+final class LoadsInFlight: Sendable {
+    private let state = Mutex<(stopping: Bool, loads: [ObjectIdentifier: LoadInFlight])>((false, [:]))
+
+    var count: Int { state.withLock { $0.loads.count } }
+    var isStopping: Bool { state.withLock { $0.stopping } }
+
+    /// False once stopping: nothing new loads.
+    func admit(_ load: LoadInFlight) -> Bool {
+        state.withLock { state in
+            if !state.stopping { state.loads[ObjectIdentifier(load)] = load }
+            return !state.stopping
+        }
+    }
+
+    func remove(_ load: LoadInFlight) { _ = state.withLock { $0.loads.removeValue(forKey: ObjectIdentifier(load)) } }
+
+    /// Stops admitting; the loads in flight, to cancel.
+    func stop() -> [LoadInFlight] {
+        state.withLock { state in
+            state.stopping = true
+            return Array(state.loads.values)
+        }
+    }
+}

@@ -5,9 +5,11 @@ extension ZoneExpander {
     mutating func nameHosts(_ placed: inout [Placed]) {
         var hostAt: [String: String] = [:]  // "pod/rack/unit" → host name
         for i in placed.indices where placed[i].identity.kind == .host {
+            if i % Self.budgetInterval == 0, budget.isSpent { return }
             nameHost(&placed[i], hostAt: &hostAt)
         }
         for i in placed.indices where placed[i].identity.kind != .host {
+            if i % Self.budgetInterval == 0, budget.isSpent { return }
             nameDevice(&placed[i], hostAt: hostAt)
         }
         let domain = spec.domain.value
@@ -81,6 +83,7 @@ extension ZoneExpander {
         // A zone or pod name that is itself malformed (already reported) spoils every name made from it.
         let zoneNameValid = Format.isLabel(spec.zone.value)
         for (i, p) in placed.enumerated() where !p.identity.name.isEmpty {
+            if i % Self.budgetInterval == 0, budget.isSpent { return }
             let name = p.identity.name
             if zoneNameValid, Format.isLabel(p.identity.location.pod), !Self.isDNSName(name),
                invalidReported.insert(entries[p.entry].path).inserted {

@@ -35,7 +35,10 @@ extension ZoneExpander {
             let scope = PodScope(pod)
             for sw in pod.switches {
                 if sw.droppedEntries > 0 { podsWithUnresolvedEntries.insert(scope.name) }
-                for entry in sw.ports { place(entry, on: sw, in: scope, claims: &claims, into: &placed) }
+                for entry in sw.ports {
+                    if budget.isSpent { return placed }
+                    place(entry, on: sw, in: scope, claims: &claims, into: &placed)
+                }
             }
         }
         return placed
@@ -74,6 +77,7 @@ extension ZoneExpander {
         if let device = entry.device { claimManagementPort(of: device, entry: e, pod: pod.name, claims: &claims) }
         var addressReported = false
         for (i, port) in entry.ports.value.names.enumerated() {
+            if i % Self.budgetInterval == Self.budgetInterval - 1, budget.isSpent { return }
             let location = Location(pod: pod.name, switch: sw.name.value, port: port)
             guard claimPort(location, entry: e, claims: &claims) else { continue }
             if sw.remoteID == nil { claimCircuit(location, entry: e, claims: &claims) }

@@ -12,9 +12,18 @@ import Addressing
 /// the position of both sides.
 struct ZoneExpander {
     let spec: ZoneSpec
+    /// Looked at every few thousand ports: a spent budget stops the expansion where it is
+    /// (the loader then reports the budget, not the partial findings).
+    let budget: ZoneLoadBudget
     private(set) var diagnostics: [Diagnostic] = []
 
-    init(spec: ZoneSpec) { self.spec = spec }
+    init(spec: ZoneSpec, budget: ZoneLoadBudget = .unlimited) {
+        self.spec = spec
+        self.budget = budget
+    }
+
+    /// How many ports or identities go between two looks at the budget: a look reads the clock.
+    static let budgetInterval = 4096
 
     /// Most ports (identities, with those of entries that cannot make one) a zone may
     /// expand to. A 10,000-host zone has about 20,000, while 25 KB of long port ranges
@@ -53,9 +62,13 @@ struct ZoneExpander {
         checkProfileFiles()
         checkPodsAndNetworks()
         var placed = placePorts()
+        // A spent budget stops here: what is placed so far is not a zone.
+        guard !budget.isSpent else { return [] }
         nameHosts(&placed)
+        guard !budget.isSpent else { return [] }
         checkUniqueNames(placed)
         checkDiscovery()
+        checkWarnings()
         return placed.map(\.identity)
     }
 
@@ -69,6 +82,11 @@ struct ZoneExpander {
 
     mutating func error(_ path: String, _ message: String, _ at: SourcePosition, notes: [Diagnostic.Note] = []) {
         diagnostics.append(Diagnostic(path: path, message, at: at, notes: notes))
+    }
+
+    /// Something that loads but would not work as written (ZoneExpander+Warnings).
+    mutating func warning(_ path: String, _ message: String, _ at: SourcePosition, notes: [Diagnostic.Note] = []) {
+        diagnostics.append(Diagnostic(.warning, path: path, message, at: at, notes: notes))
     }
 
     mutating func collide<A, B>(_ here: Located<A>, _ there: Located<B>, _ message: String, _ note: String) {

@@ -50,10 +50,13 @@ public struct ZoneLoadError: Error, Sendable, CustomStringConvertible {
     public var diagnostics: [Diagnostic]
     /// File name → text, for quoting lines in `render`.
     public var sources: [String: String]
+    /// The load was stopped from outside (`ZoneLoadBudget.cancel`): nothing is wrong with the zone.
+    public var cancelled: Bool
 
-    public init(diagnostics: [Diagnostic], sources: [String: String]) {
+    public init(diagnostics: [Diagnostic], sources: [String: String], cancelled: Bool = false) {
         self.diagnostics = diagnostics
         self.sources = sources
+        self.cancelled = cancelled
     }
 
     public var errorCount: Int { diagnostics.count { $0.severity == .error } }

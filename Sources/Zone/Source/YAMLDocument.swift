@@ -61,9 +61,11 @@ enum YAMLDocument {
     static let nodeBudget = 1_000_000
 
     /// Parses text into a positioned tree, or the diagnostics that explain why not.
-    static func parse(_ text: String, file: String) -> (root: YNode?, errors: [Diagnostic]) {
-        let complexKeys = complexKeys(in: text, file: file)
-        if !complexKeys.isEmpty { return (nil, complexKeys) }
+    /// `budget` is looked at every few thousand events and nodes; when it is spent the result
+    /// is empty (the caller reports the budget).
+    static func parse(_ text: String, file: String, budget: ZoneLoadBudget = .unlimited) -> (root: YNode?, errors: [Diagnostic]) {
+        let complexKeys = complexKeys(in: text, file: file, budget: budget)
+        if !complexKeys.isEmpty || budget.isSpent { return (nil, complexKeys) }
         let root: Node?
         do {
             root = try Yams.compose(yaml: text)
@@ -73,7 +75,7 @@ enum YAMLDocument {
             return (nil, [Diagnostic(path: "", "cannot read YAML: \(error)", at: SourcePosition(file: file, line: 1, column: 1))])
         }
         guard let root else { return (nil, []) }
-        var converter = Converter(file: file)
+        var converter = Converter(file: file, budget: budget)
         do throws(BudgetExceeded) {
             return (try converter.convert(root), [])
         } catch {
@@ -113,7 +115,10 @@ enum YAMLDocument {
     /// walks the whole expanded tree: 436 bytes took 45 s, eight times longer per level,
     /// before the node budget could apply. A zone's keys are all plain names.
     /// A document that does not parse yields nothing here: Yams reports its syntax error.
-    static func complexKeys(in text: String, file: String) -> [Diagnostic] {
+    ///
+    /// The same walk counts the document's nodes: one past `nodeBudget` is refused here,
+    /// which bounds what composing costs (the one step the load budget cannot look inside).
+    static func complexKeys(in text: String, file: String, budget: ZoneLoadBudget = .unlimited) -> [Diagnostic] {
         /// Per open collection: a list, or a mapping and whether its next node is a key.
         enum Frame { case sequence, mapping(nextIsKey: Bool) }
         var parser = yaml_parser_t()
@@ -130,12 +135,22 @@ enum YAMLDocument {
                 if case .mapping(let nextIsKey)? = frames.last { frames[frames.count - 1] = .mapping(nextIsKey: !nextIsKey) }
             }
             var event = yaml_event_t()
+            var nodes = 0
             while found.count < complexKeyReportLimit, yaml_parser_parse(&parser, &event) == 1 {
                 defer { yaml_event_delete(&event) }
                 let type = event.type
                 if type == YAML_STREAM_END_EVENT { break }
                 let isNode = type == YAML_SCALAR_EVENT || type == YAML_ALIAS_EVENT
                     || type == YAML_SEQUENCE_START_EVENT || type == YAML_MAPPING_START_EVENT
+                if isNode {
+                    nodes += 1
+                    if nodes > nodeBudget {
+                        found = [tooManyNodes(at: SourcePosition(file: file, line: Int(event.start_mark.line) + 1,
+                                                                 column: Int(event.start_mark.column) + 1))]
+                        break
+                    }
+                    if nodes % 4096 == 0, budget.isSpent { break }
+                }
                 if isNode, case .mapping(nextIsKey: true)? = frames.last, type != YAML_SCALAR_EVENT {
                     let kind = type == YAML_ALIAS_EVENT ? "an alias" : type == YAML_SEQUENCE_START_EVENT ? "a list" : "a mapping"
                     let at = SourcePosition(file: file, line: Int(event.start_mark.line) + 1,
@@ -161,11 +176,20 @@ enum YAMLDocument {
         var diagnostic: Diagnostic
     }
 
+    static func tooManyNodes(at: SourcePosition) -> Diagnostic {
+        Diagnostic(path: "", "the document has more than \(nodeBudget) nodes as written; refusing it "
+            + "(several zones in one?)", at: at)
+    }
+
     private struct Converter {
         let file: String
+        let budget: ZoneLoadBudget
         var visited = 0
 
-        init(file: String) { self.file = file }
+        init(file: String, budget: ZoneLoadBudget) {
+            self.file = file
+            self.budget = budget
+        }
 
         func position(_ mark: Mark?) -> SourcePosition {
             SourcePosition(file: file, line: mark?.line ?? 1, column: mark?.column ?? 1)
@@ -177,6 +201,9 @@ enum YAMLDocument {
                 throw BudgetExceeded(diagnostic: Diagnostic(
                     path: "", "the document expands to more than \(YAMLDocument.nodeBudget) nodes; "
                         + "refusing it (aliases that multiply, a 'billion laughs'?)", at: position(node.mark)))
+            }
+            if visited % 4096 == 0, budget.isSpent {
+                throw BudgetExceeded(diagnostic: budget.spentError(file: file).diagnostics[0])
             }
             switch node {
             case .scalar(let scalar):

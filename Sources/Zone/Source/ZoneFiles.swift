@@ -183,8 +183,37 @@ struct TemplateReader<Files: ZoneFileAccess> {
                     path: path.path, "template \(name) does not parse: \(error.message)",
                     at: SourcePosition(file: name, line: error.line, column: error.column),
                     notes: [.init("the template is named here", at: path.at)]))
+                return
+            }
+            let namedHere = Diagnostic.Note("the template is named here", at: path.at)
+            for unknown in TemplateVariables.unknown(in: text) {
+                diagnostics.append(Diagnostic(path: path.path, unknown.message,
+                                              at: SourcePosition(file: name, line: unknown.line, column: unknown.column),
+                                              notes: [namedHere]))
+            }
+            if let crlf = Self.firstCarriageReturn(in: text) {
+                diagnostics.append(Diagnostic(
+                    .warning, path: path.path, "template \(name) has CRLF (Windows) line endings: hosts get them as written, "
+                        + "and a kickstart or shell script with a \\r at each line end breaks; convert it (dos2unix)",
+                    at: SourcePosition(file: name, line: crlf.line, column: crlf.column), notes: [namedHere]))
             }
         }
+    }
+
+    /// Where the first `\r\n` is (the column of the `\r`), or nil.
+    static func firstCarriageReturn(in text: String) -> (line: Int, column: Int)? {
+        var line = 1, column = 1, previousWasCR = false
+        for scalar in text.unicodeScalars {
+            if scalar == "\n" {
+                if previousWasCR { return (line, column - 1) }
+                line += 1
+                column = 1
+            } else {
+                column += 1
+            }
+            previousWasCR = scalar == "\r"
+        }
+        return nil
     }
 }
 
