@@ -73,8 +73,9 @@ extension ZoneBootD {
             }
         }
         let administrator = ZoneAdministrator(holder: state.revisions, running: state.running, store: state.revisionStore,
-                                              leases: state.directory, logger: logger, secretsFolder: zoneFolder(zone),
-                                              loadTimeout: zoneLoadTimeout == 0 ? nil : .milliseconds(Int(zoneLoadTimeout * 1000)))
+                                              leases: state.directory, logger: logger,
+                                              loadTimeout: zoneLoadTimeout == 0 ? nil : .milliseconds(Int(zoneLoadTimeout * 1000)),
+                                              secretsFolder: zoneFolder(zone))
         if adminPort != 0 {
             let router = buildAdminRouter(administrator: administrator, tokens: state.tokens, leases: state.directory,
                                           bootstrapSecrets: state.secrets, logger: logger)

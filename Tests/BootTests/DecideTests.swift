@@ -180,7 +180,7 @@ private let macB: [UInt8] = [0x52, 0x54, 0, 0, 0, 0xB]
     /// p01's `relay-sources` where given.
     private func twoPods(relaySources: String? = nil) throws -> ZoneRevision {
         var source = revision.source
-        let p01 = "relays: [198.18.16.1, 198.18.17.1]"
+        let p01 = "relays: [198.18.16.1, 198.18.17.1, 198.18.18.1]"
         source.text = source.text.replacingOccurrences(of: p01, with: p01 + (relaySources.map { "\n    relay-sources: \($0)" } ?? ""))
         source.text = source.text.replacingOccurrences(of: "\nroles:\n", with: """
 
@@ -358,7 +358,7 @@ private let macB: [UInt8] = [0x52, 0x54, 0, 0, 0, 0xB]
 
     @Test func linkSelectionNamesThePodWhenGiaddrCannot() throws {
         var source = revision.source
-        source.text = source.text.replacingOccurrences(of: "relays: [198.18.16.1, 198.18.17.1]",
+        source.text = source.text.replacingOccurrences(of: "relays: [198.18.16.1, 198.18.17.1, 198.18.18.1]",
                                                        with: "relays: [198.18.16.1, 198.18.17.1, 198.18.250.1]")
         let edited = try ZoneLoader.load(source: source)
         #expect(edited.pod(trustingRelay: IPv4Address(198, 18, 250, 1)) == "p01")
