@@ -1,30 +1,27 @@
+import ArgumentParser
+import Glibc
 import Logging
+import Server
+import Synchronization
 
-/// zonebootd's log lines on standard error, as `StreamLogHandler` writes them, with the
-/// logger's metadata formatted only for a line that is written.
+/// zonebootd's log lines on standard error, in the `--log-format` (`LogLine`): the message
+/// first, then the keys; the component is the logger's label.
 ///
-/// `StreamLogHandler` formats its metadata again whenever it changes, and Hummingbird
-/// gives every request's logger a request id: each boot script request paid for text
-/// that nothing printed. Here metadata is kept as given and handed to the stream handler
-/// with each message logged.
+/// Metadata is kept as given and formatted only for a line that is written: Hummingbird
+/// gives every request's logger a request id, and nothing should be paid for text that
+/// nothing prints. swift-log evaluates a call's message and metadata only when its level
+/// is enabled, so a disabled line costs a comparison.
 struct StandardErrorLogHandler: LogHandler {
-    private var stream: StreamLogHandler
+    let label: String
+    let format: LogFormat
     var metadata: Logger.Metadata = [:]
+    var metadataProvider: Logger.MetadataProvider?
+    // Every logger starts at trace; zonebootd gives its own the level of --log-level.
+    var logLevel: Logger.Level = .trace
 
-    init(label: String) {
-        stream = StreamLogHandler.standardError(label: label)
-        // Every logger starts at trace; zonebootd gives its own the level of --log-level.
-        stream.logLevel = .trace
-    }
-
-    var logLevel: Logger.Level {
-        get { stream.logLevel }
-        set { stream.logLevel = newValue }
-    }
-
-    var metadataProvider: Logger.MetadataProvider? {
-        get { stream.metadataProvider }
-        set { stream.metadataProvider = newValue }
+    init(label: String, format: LogFormat) {
+        self.label = label
+        self.format = format
     }
 
     subscript(metadataKey key: String) -> Logger.Metadata.Value? {
@@ -33,8 +30,47 @@ struct StandardErrorLogHandler: LogHandler {
     }
 
     func log(event: LogEvent) {
-        var event = event
-        if !metadata.isEmpty { event.metadata = metadata.merging(event.metadata ?? [:]) { _, explicit in explicit } }
-        stream.log(event: event)
+        var merged = metadata
+        if let provided = metadataProvider?.get() { merged.merge(provided) { _, provided in provided } }
+        if let explicit = event.metadata { merged.merge(explicit) { _, explicit in explicit } }
+        let line = LogLine(level: event.level, timeMs: LogLine.nowMs(), component: label, message: "\(event.message)",
+                           metadata: merged)
+        StandardError.write(line.formatted(format))
+    }
+}
+
+/// Standard error, one whole line per write: lines from several threads never interleave.
+enum StandardError {
+    private static let lock = Mutex(())
+
+    static func write(_ line: String) {
+        var line = line
+        lock.withLock { _ in
+            line.withUTF8 { bytes in
+                var offset = 0
+                while offset < bytes.count {
+                    let written = Glibc.write(2, bytes.baseAddress.map { $0 + offset }, bytes.count - offset)
+                    if written > 0 {
+                        offset += written
+                    } else if written < 0 && errno == EINTR {
+                        continue
+                    } else {
+                        return  // nowhere to report it: the line is lost, the server goes on
+                    }
+                }
+            }
+        }
+    }
+}
+
+extension LogFormat: ExpressibleByArgument {}
+
+extension Logger {
+    /// A logger for one part of the server (dhcp, http, admin, tftp, hooks) at this one's
+    /// level: its label is the `component` of its lines.
+    func component(_ name: String) -> Logger {
+        var logger = Logger(label: name)
+        logger.logLevel = logLevel
+        return logger
     }
 }
