@@ -78,38 +78,40 @@ enum LeaseLog {
                 let renewal = before.map { $0.state == .bound && $0.expiresAt > now && $0.belongs(toMAC: lease.mac, clientID: lease.clientID) }
                 message = renewal == true ? "lease renewed" : "lease granted"
             }
-            var metadata: Logger.Metadata = ["mac": "\(MAC.text(lease.mac))", "address": "\(lease.address)"]
-            if let name = lease.name { metadata["host"] = "\(name)" }
+            // Values as `.string` of what is already text: an interpolation would copy it again.
+            var metadata = Logger.Metadata(minimumCapacity: 16)
+            addRelayKeys(facts, to: &metadata)
+            metadata["mac"] = .string(MAC.text(lease.mac))
+            metadata["address"] = .string(lease.address.description)
+            if let name = lease.name { metadata["host"] = .string(name) }
             if let location = lease.location ?? lease.askedFrom {
-                metadata["location"] = "\(location)"
+                metadata["location"] = .string(location.description)
                 if let identity = revision.identity(at: location) {
-                    if let rack = identity.rack { metadata["rack"] = "\(rack)" }
-                    if let unit = identity.unit { metadata["unit"] = "\(unit)" }
+                    if let rack = identity.rack { metadata["rack"] = .string(String(rack)) }
+                    if let unit = identity.unit { metadata["unit"] = .string(String(unit)) }
                 }
             }
             if lease.location == nil { metadata["discovery"] = "true" }
-            metadata.merge(relayKeys(facts)) { first, _ in first }
-            metadata["kind"] = "\((lease.device ?? facts.device).kind.rawValue)"
+            metadata["kind"] = .string((lease.device ?? facts.device).kind.rawValue)
             if lease.miscabled { metadata["miscabled"] = "true" }
-            if let revisionID { metadata["revision"] = "\(revisionID)" }
-            if lease.state == .bound { metadata["lease"] = "\(max(0, lease.expiresAt - now))s" }
+            if let revisionID { metadata["revision"] = .string(String(revisionID)) }
+            if lease.state == .bound { metadata["lease"] = .string("\(max(0, lease.expiresAt - now))s") }
             return Line(message: message, metadata: metadata)
         }
     }
 
     /// Where a relay says the request came from: its giaddr and circuit-id (and remote-id).
-    static func relayKeys(_ facts: RequestFacts) -> Logger.Metadata {
-        var metadata: Logger.Metadata = [:]
-        if let giaddr = facts.giaddr { metadata["relay"] = "\(giaddr)" }
-        if let circuit = facts.relayInformation?.circuitID { metadata["circuit"] = "\(circuit)" }
-        if let remote = facts.relayInformation?.remoteID { metadata["remote_id"] = "\(remote)" }
-        if let port = facts.ingressInterface { metadata["port"] = "\(port)" }
-        return metadata
+    static func addRelayKeys(_ facts: RequestFacts, to metadata: inout Logger.Metadata) {
+        if let giaddr = facts.giaddr { metadata["relay"] = .string(giaddr.description) }
+        if let circuit = facts.relayInformation?.circuitID { metadata["circuit"] = .string(circuit) }
+        if let remote = facts.relayInformation?.remoteID { metadata["remote_id"] = .string(remote) }
+        if let port = facts.ingressInterface { metadata["port"] = .string(port) }
     }
 
     /// A request as the debug line "received" shows it.
     static func received(_ facts: RequestFacts, from origin: DatagramOrigin) -> Logger.Metadata {
-        var metadata = relayKeys(facts)
+        var metadata = Logger.Metadata(minimumCapacity: 12)
+        addRelayKeys(facts, to: &metadata)
         metadata["type"] = "\(facts.messageType)"
         metadata["xid"] = "\(hex(facts.xid))"
         metadata["mac"] = "\(facts.macText)"

@@ -186,7 +186,9 @@ struct ZoneBootD: AsyncParsableCommand {
         try? await httpThreads.shutdownGracefully()
         switch failure {
         case nil: break
-        case let error as ZoneLoadError: FileHandle.standardError.write(Data(error.description.utf8))
+        case let error as ZoneLoadError:
+            StandardError.flush()
+            FileHandle.standardError.write(Data(error.description.utf8))
         case let error as AdminFailure: logger.critical("\(error.message)")
         case let error?: logger.critical("\(error)")
         }
@@ -194,6 +196,7 @@ struct ZoneBootD: AsyncParsableCommand {
             let reason = stopSignal.withLock { $0 }.map { "\($0)".uppercased() } ?? (failure == nil ? "every service ended" : "failed")
             logger.notice("stopped", metadata: ["reason": "\(reason)"])
         }
+        StandardError.flush()
         if failure != nil { throw ExitCode.failure }
     }
 }

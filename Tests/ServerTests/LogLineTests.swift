@@ -36,6 +36,11 @@ struct LogLineTests {
         #expect(json.hasPrefix(#"{"level":"info","time":"2026-12-05T21:14:35.123Z","component":"dhcp","message":"x","host":"h""#))
     }
 
+    @Test func theRankOfEachLeadingKeyIsItsPlaceInTheList() {
+        #expect(LogLine.leadingKeys.map(LogLine.rank) == Array(LogLine.leadingKeys.indices))
+        #expect(LogLine.rank("zeta") == LogLine.leadingKeys.count)
+    }
+
     @Test func jsonIsOneParsableObjectPerLine() throws {
         let text = line("lease granted", ["host": "r01u07", "count": .stringConvertible(3),
                                           "ports": .array(["swp1", "swp2"]), "tags": .dictionary(["b": "2", "a": "1"])],

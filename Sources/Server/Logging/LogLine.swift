@@ -1,6 +1,7 @@
 import AdminAPI
 import Glibc
 import Logging
+import Synchronization
 
 /// How zonebootd writes its log lines (`--log-format`).
 public enum LogFormat: String, Sendable, CaseIterable {
@@ -18,7 +19,7 @@ public enum LogFormat: String, Sendable, CaseIterable {
 /// Nothing a client sent can forge a line or drive a terminal: in text, control
 /// characters are shown as escapes (`terminalEscaped`) and a message's own line breaks
 /// continue indented; in JSON, they are escaped as JSON escapes.
-public struct LogLine {
+public struct LogLine: Sendable {
     public var level: Logger.Level
     /// Milliseconds since the Unix epoch.
     public var timeMs: Int64
@@ -38,24 +39,58 @@ public struct LogLine {
     /// Keys shown first, in this order; all others follow alphabetically.
     public static let leadingKeys = [
         "event", "hook", "host", "location", "rack", "unit", "relay", "circuit", "port", "mac", "address", "kind", "discovery",
-        "reason", "type",
-        "xid", "revision", "lease", "attempt", "outcome", "duration",
+        "reason", "type", "xid", "revision", "lease", "attempt", "outcome", "duration",
     ]
-    private static let leadingRank = Dictionary(uniqueKeysWithValues: leadingKeys.enumerated().map { ($1, $0) })
     /// Fields every JSON line has; a metadata key with one of these names is written as `key_`.
     static let reservedKeys: Set<String> = ["level", "time", "component", "message"]
 
-    /// The metadata keys in the order they are written.
-    public var orderedKeys: [String] {
-        metadata.keys.sorted { a, b in
-            switch (Self.leadingRank[a], Self.leadingRank[b]) {
-            case let (x?, y?): x < y
-            case (_?, nil): true
-            case (nil, _?): false
-            case (nil, nil): a < b
-            }
+    /// A key's place among `leadingKeys`, else past them. A switch of short literals: these
+    /// compare as two machine words each, where a dictionary would hash every key of every
+    /// line (this runs for every lease granted).
+    static func rank(_ key: String) -> Int {
+        switch key {
+        case "event": 0
+        case "hook": 1
+        case "host": 2
+        case "location": 3
+        case "rack": 4
+        case "unit": 5
+        case "relay": 6
+        case "circuit": 7
+        case "port": 8
+        case "mac": 9
+        case "address": 10
+        case "kind": 11
+        case "discovery": 12
+        case "reason": 13
+        case "type": 14
+        case "xid": 15
+        case "revision": 16
+        case "lease": 17
+        case "attempt": 18
+        case "outcome": 19
+        case "duration": 20
+        default: 21
         }
     }
+
+    /// The metadata in the order it is written.
+    var orderedEntries: [(key: String, value: Logger.MetadataValue)] {
+        // Each leading key into its slot, the few others sorted: no sort moves every entry.
+        var leading = [(key: String, value: Logger.MetadataValue)?](repeating: nil, count: Self.leadingKeys.count)
+        var others: [(key: String, value: Logger.MetadataValue)] = []
+        for (key, value) in metadata {
+            let rank = Self.rank(key)
+            if rank < leading.count { leading[rank] = (key, value) } else { others.append((key, value)) }
+        }
+        if others.count > 1 { others.sort { $0.key < $1.key } }
+        var entries = leading.compactMap { $0 }
+        entries += others
+        return entries
+    }
+
+    /// The metadata keys in the order they are written.
+    public var orderedKeys: [String] { orderedEntries.map(\.key) }
 
     /// The line, ending in a newline.
     public func formatted(_ format: LogFormat) -> String {
@@ -72,10 +107,9 @@ public struct LogLine {
         line.reserveCapacity(96 + message.utf8.count)
         line += " \(level) \(component): "
         line += Self.textMessage(message)
-        for key in orderedKeys {
-            guard let value = metadata[key] else { continue }
+        for (key, value) in orderedEntries {
             line += " "
-            line += Self.textValue(terminalEscaped(key))
+            line += Self.textValue(key)
             line += "="
             line += Self.textValue(Self.plain(value))
         }
@@ -86,13 +120,17 @@ public struct LogLine {
     /// Each line escaped; the message's own line breaks (a plan, a zone error with its
     /// caret) continue indented, so no line of it can pass for a line of its own.
     static func textMessage(_ message: String) -> String {
-        guard message.utf8.contains(where: { $0 < 0x20 || $0 >= 0x7F }) else { return message }
+        guard message.utf8.contains(where: { $0 < 0x20 || $0 >= 0x7F }) else { return message }  // the usual case
         return message.split(separator: "\n", omittingEmptySubsequences: false)
             .map { terminalEscaped(String($0)) }.joined(separator: "\n    ")
     }
 
     /// As is when it reads as one word (no space, `"` or `=`); else in double quotes, `"` and `\` escaped.
     static func textValue(_ raw: String) -> String {
+        // The usual case (names, addresses, numbers): printable ASCII, no space, quote or `=`.
+        if !raw.isEmpty && raw.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "=") }) {
+            return raw
+        }
         let escaped = terminalEscaped(raw)
         let bare = !escaped.isEmpty && !escaped.utf8.contains {
             $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "=")
@@ -124,8 +162,7 @@ public struct LogLine {
         Self.jsonString(component, into: &line)
         line += ",\"message\":"
         Self.jsonString(message, into: &line)
-        for key in orderedKeys {
-            guard let value = metadata[key] else { continue }
+        for (key, value) in orderedEntries {
             line += ","
             Self.jsonString(Self.reservedKeys.contains(key) ? key + "_" : key, into: &line)
             line += ":"
@@ -195,16 +232,32 @@ public struct LogLine {
 
     /// RFC 3339 in UTC with milliseconds: `2026-12-05T21:14:35.123Z`.
     public static func rfc3339(_ timeMs: Int64) -> String {
-        var seconds = time_t(timeMs >= 0 ? timeMs / 1000 : (timeMs - 999) / 1000)
-        let milliseconds = Int(timeMs - Int64(seconds) * 1000)
-        var fields = tm()
-        guard gmtime_r(&seconds, &fields) != nil else { return "1970-01-01T00:00:00.000Z" }
-        func pad(_ value: Int32, _ width: Int) -> String {
-            let digits = String(value)
-            return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
+        let second = timeMs >= 0 ? timeMs / 1000 : (timeMs - 999) / 1000
+        let milliseconds = Int32(timeMs - second * 1000)
+        // Lines come many to a second: the calendar part is worked out once per second.
+        let prefix = lastSecond.withLock { last in
+            if last.second == second, let prefix = last.prefix { return prefix }
+            let prefix = calendarPrefix(second)
+            last = (second, prefix)
+            return prefix
         }
+        return prefix + pad(milliseconds, 3) + "Z"
+    }
+
+    private static let lastSecond = Mutex<(second: Int64, prefix: String?)>((0, nil))
+
+    /// `2026-12-05T21:14:35.` for a second since the epoch.
+    private static func calendarPrefix(_ second: Int64) -> String {
+        var seconds = time_t(second)
+        var fields = tm()
+        guard gmtime_r(&seconds, &fields) != nil else { return "1970-01-01T00:00:00." }
         return "\(pad(fields.tm_year + 1900, 4))-\(pad(fields.tm_mon + 1, 2))-\(pad(fields.tm_mday, 2))T"
-            + "\(pad(fields.tm_hour, 2)):\(pad(fields.tm_min, 2)):\(pad(fields.tm_sec, 2)).\(pad(Int32(milliseconds), 3))Z"
+            + "\(pad(fields.tm_hour, 2)):\(pad(fields.tm_min, 2)):\(pad(fields.tm_sec, 2))."
+    }
+
+    private static func pad(_ value: Int32, _ width: Int) -> String {
+        let digits = String(value)
+        return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
     }
 
     /// Now, in milliseconds since the Unix epoch.
