@@ -25,6 +25,8 @@ final class DHCPEngine {
         var reply: OutgoingReply?
         /// What the table held at each of `leases`' addresses before they were applied.
         var undo: [(address: IPv4Address, previous: Lease?)] = []
+        /// The info lines to log once the leases are durable (none when info is off).
+        var log: [LeaseLog.Line] = []
     }
 
     private let loop: any EventLoop
@@ -40,6 +42,7 @@ final class DHCPEngine {
     private var rateLimit: RequestRateLimit
     private var hostEvents: HostEventBudget
     private var commits = GroupCommit<Pending>()
+    private var dropLog = DropLogBudget()
     /// Where replies leave, one per socket: a reply leaves through the sender of the socket
     /// its request came in on (`DatagramOrigin.socket` is an index here).
     private let senders: [any ReplySender]
@@ -83,29 +86,35 @@ final class DHCPEngine {
             message = try DHCPMessage(parsing: bytes)
         } catch {
             statistics.update { $0.malformed(error) }
-            logger.debug("malformed datagram", metadata: ["reason": "\(error)"])
+            noteDrop(error.reason, "malformed datagram dropped",
+                     ["from": "\(origin.sourceAddress.map { "\($0)" } ?? "?"):\(origin.sourcePort)", "detail": "\(error)"])
             return
         }
         guard let facts = RequestFacts(message: message, ingressInterface: origin.ingressInterface, sourcePort: origin.sourcePort,
                                        sourceAddress: origin.sourceAddress, onBootServerPort: origin.onBootServerPort) else {
             statistics.update { $0.dropped(DropReason.notAServerMessage) }
+            noteDrop(DropReason.notAServerMessage.rawValue, "request dropped",
+                     ["from": "\(origin.sourceAddress.map { "\($0)" } ?? "?"):\(origin.sourcePort)"])
             return
         }
+        logger.debug("received", metadata: LeaseLog.received(facts, from: origin))
         if facts.discardedClientText > 0 { statistics.update { $0.clientTextDiscarded += facts.discardedClientText } }
         let now = clock()
         if let limited = rateLimit.admit(mac: facts.mac, circuit: facts.circuitKey, now: now) {
             statistics.update { $0.dropped(limited) }
+            noteDrop(limited.rawValue, "request dropped", LeaseLog.received(facts, from: origin))
             return
         }
+        let (revision, revisionID) = revisions.currentWithID
         // The input (and its reference to the table) ends with this statement: the table is
         // then uniquely held again, and applying the decision does not copy it.
-        var decision = DHCPPolicy.decide(DecisionInput(facts: facts, revision: revisions.current, leases: table,
+        var decision = DHCPPolicy.decide(DecisionInput(facts: facts, revision: revision, leases: table,
                                                        settings: settings, now: now))
         var reply: OutgoingReply?
         switch decision.outcome {
         case .drop(let reason):
             statistics.update { $0.dropped(reason) }
-            logger.debug("dropped", metadata: ["reason": "\(reason.rawValue)", "mac": "\(facts.macText)"])
+            noteDrop(reason.rawValue, "request dropped", LeaseLog.received(facts, from: origin))
             return
         case .silent:
             statistics.update { $0.silent += 1 }
@@ -123,6 +132,10 @@ final class DHCPEngine {
         let durable = decision.durableLeases
         var item = Pending(leases: durable, events: decision.events, reply: reply)
         for lease in durable { item.undo.append((lease.address, table.lease(address: lease.address))) }
+        if logger.logLevel <= .info && !durable.isEmpty {
+            item.log = LeaseLog.lines(durable, previous: item.undo, facts: facts, revision: revision, revisionID: revisionID,
+                                      now: now)
+        }
         for lease in decision.leases { table.apply(lease) }
         if item.leases.isEmpty && item.events.isEmpty {
             if let reply { send(reply) }
@@ -140,6 +153,10 @@ final class DHCPEngine {
                 directory.record(batch.flatMap(\.leases))
                 for item in batch { if let reply = item.reply { send(reply) } }
                 flush()
+                // Logged once sent: a line says what the client was told, never a lease a crash could lose.
+                for item in batch {
+                    for line in item.log { logger.info("\(line.message)", metadata: line.metadata) }
+                }
             case .takeBack(let failed, let reapply):
                 // Nothing is sent for what is not durable; the clients will retry, and are
                 // decided afresh against a table as if the failed batch had never been.
@@ -180,7 +197,30 @@ final class DHCPEngine {
         }
     }
 
+    /// Counted already; logged as `DropLogBudget` allows: the first of each reason with its
+    /// details, then one "more dropped" line per reason at most every 10 s.
+    private func noteDrop(_ reason: String, _ message: String, _ details: @autoclosure () -> Logger.Metadata) {
+        guard logger.logLevel <= .info else { return }
+        switch dropLog.admit(reason, nowMs: monotonicMilliseconds()) {
+        case .log:
+            var metadata = details()
+            metadata["reason"] = "\(reason)"
+            logger.info("\(message)", metadata: metadata)
+        case .suppressed(let summaryInMs?):
+            loop.assumeIsolated().scheduleTask(in: .milliseconds(summaryInMs)) {
+                let count = self.dropLog.summary(reason, nowMs: monotonicMilliseconds())
+                guard count > 0 else { return }
+                self.logger.info("more dropped", metadata: [
+                    "reason": "\(reason)", "count": "\(count)", "interval": "\(self.dropLog.intervalMs / 1000)s",
+                ])
+            }
+        case .suppressed(nil):
+            break
+        }
+    }
+
     private func send(_ reply: OutgoingReply) {
+        logger.debug("sent", metadata: LeaseLog.sent(reply.message, route: reply.route))
         senders[reply.socket].send(reply.message.serialized(maximumSize: reply.maximumSize), type: reply.message.messageType,
                      route: reply.route, ingress: reply.ingress)
     }

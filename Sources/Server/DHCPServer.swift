@@ -49,13 +49,16 @@ public final class DHCPServer: Sendable {
     static let receiveBuffer = 8 << 20
 
     public let statistics: Counters<DHCPCounters>
+    /// What it listens on, for the "ready" line: `dhcp` and `boot_server` endpoints, `direct` ports.
+    public let listening: [(kind: String, endpoint: String)]
     private let sockets: [DHCPSocket]
     private let direct: DirectPorts?
     private let engine: NIOLoopBound<DHCPEngine>
     private let writer: NIOThreadPool
 
     private init(sockets: [DHCPSocket], direct: DirectPorts?, engine: NIOLoopBound<DHCPEngine>, writer: NIOThreadPool,
-                 statistics: Counters<DHCPCounters>) {
+                 statistics: Counters<DHCPCounters>, listening: [(kind: String, endpoint: String)]) {
+        self.listening = listening
         self.sockets = sockets
         self.direct = direct
         self.engine = engine
@@ -112,7 +115,10 @@ public final class DHCPServer: Sendable {
                                            writer: writer, statistics: statistics, logger: logger,
                                            clock: { Int64(Date().timeIntervalSince1970) }), eventLoop: loop)
         }.get()
-        let server = DHCPServer(sockets: sockets, direct: direct, engine: engine, writer: writer, statistics: statistics)
+        let listening = endpoints.map { ($0.bootServerPort ? "boot_server" : "dhcp", "\($0.host):\($0.port)") }
+            + configuration.directInterfaces.map { ("direct", $0) }
+        let server = DHCPServer(sockets: sockets, direct: direct, engine: engine, writer: writer, statistics: statistics,
+                                listening: listening)
         @Sendable func bootstrap(socket: Int, bootServerPort: Bool) -> DatagramBootstrap {
             DatagramBootstrap(group: loop)
             // A storm is read in batches (recvmmsg); its replies leave together (sendmmsg).

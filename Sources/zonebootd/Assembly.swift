@@ -45,7 +45,7 @@ extension ZoneBootD {
         let directory = CommittedLeases(try store.loadLeases())
         logger.info("loaded \(directory.all.count) leases; boot loaders: \(loaders.available.sorted().joined(separator: ", "))")
         return LoadedState(stateDirectory: stateDirectory, tokens: tokens, adminTLS: adminTLS, revisionStore: revisionStore, running: running,
-                           revisions: RevisionHolder(revision), store: store, outbox: SQLiteEventOutbox(writer: database),
+                           revisions: RevisionHolder(revision, id: running.id), store: store, outbox: SQLiteEventOutbox(writer: database),
                            inventory: SQLiteBMCInventory(writer: database),
                            secrets: SQLiteBootstrapSecretStore(writer: database), loaders: loaders, directory: directory)
     }
@@ -54,22 +54,24 @@ extension ZoneBootD {
     /// reloader ("stopping") and the hook runner first, the counters reporter (a last write) last.
     func makeServices(_ state: LoadedState, hangups: UnixSignalsSequence, dhcpThreads: MultiThreadedEventLoopGroup,
                       httpThreads: MultiThreadedEventLoopGroup, logger: Logger) throws -> [any Service] {
-        let gate = StartupGate()
+        let revision = state.running.id
+        let gate = StartupGate { listening in logger.ready(listening, revision: revision) }
         let counters = ServerCounters(httpLimits: http.limits)
-        let dhcp = try dhcpService(state, counters: counters.dhcp, threads: dhcpThreads, gate: gate, logger: logger)
-        let tftp = tftpService(state, counters: counters.tftp, gate: gate, logger: logger)
+        let dhcp = try dhcpService(state, counters: counters.dhcp, threads: dhcpThreads, gate: gate,
+                                   logger: logger.component("dhcp"))
+        let tftp = tftpService(state, counters: counters.tftp, gate: gate, logger: logger.component("tftp"))
 
         // One connection table for all boot listeners, another for the admin API.
         var listeners: [any Service] = []
         if httpPort != 0 {
             let router = buildBootRouter(revisions: state.revisions, leases: state.directory,
                                          loadersDirectory: FirmwareManifest.cacheDirectory(firmware), filesDirectory: files,
-                                         statistics: counters.http, logger: logger, tokens: state.tokens,
+                                         statistics: counters.http, logger: logger.component("http"), tokens: state.tokens,
                                          bootstrapSecrets: state.secrets)
             for address in listen {
                 listeners.append(httpService(router, host: address, port: httpPort, connections: counters.httpConnections,
-                                             what: "HTTP", failure: "cannot listen for HTTP on port \(httpPort)",
-                                             threads: httpThreads, gate: gate, logger: logger))
+                                             what: "HTTP", kind: "http", failure: "cannot listen for HTTP on port \(httpPort)",
+                                             threads: httpThreads, gate: gate, logger: logger.component("http")))
             }
         }
         let administrator = ZoneAdministrator(holder: state.revisions, running: state.running, store: state.revisionStore,
@@ -80,9 +82,9 @@ extension ZoneBootD {
             let router = buildAdminRouter(administrator: administrator, tokens: state.tokens, leases: state.directory,
                                           bootstrapSecrets: state.secrets, logger: logger)
             listeners.append(httpService(router, host: adminListen, port: adminPort, connections: counters.adminConnections,
-                                         what: "admin API", mode: adminMode(state), tls: state.adminTLS,
+                                         what: "admin API", kind: "admin", mode: adminMode(state), tls: state.adminTLS,
                                          failure: "cannot listen for the admin API on \(adminListen):\(adminPort)",
-                                         threads: httpThreads, gate: gate, logger: logger))
+                                         threads: httpThreads, gate: gate, logger: logger.component("admin")))
         }
 
         // Hooks run off the DHCP event loop and threads: a slow hook delays no answer.
@@ -92,7 +94,7 @@ extension ZoneBootD {
                                  zoneFolder: (zone as NSString).deletingLastPathComponent, stateDirectory: state.stateDirectory,
                                  deliveredRetentionSeconds: hooks.eventRetentionSeconds),
             outbox: state.outbox, leases: state.store, inventory: state.inventory, revisions: state.revisions,
-            http: hookClients, statistics: counters.hooks, logger: logger)
+            http: hookClients, statistics: counters.hooks, logger: logger.component("hooks"))
 
         let countersPath = countersFile ?? (state.stateDirectory as NSString).appendingPathComponent("dhcp-counters.json")
         var writers: [@Sendable () -> Void] = [{ CountersFile.write(counters.dhcpFile, to: countersPath) }]
@@ -131,7 +133,8 @@ extension ZoneBootD {
         return BoundService(failure: "cannot listen for DHCP", gate: gate, start: {
             try await DHCPServer.start(configuration, revisions: revisions, store: store, directory: directory,
                                        counters: counters, group: threads, logger: logger)
-        }, close: { await $0.close() })
+        }, listening: { server in server.listening.map { StartupGate.Listening(kind: $0.kind, endpoint: $0.endpoint) } },
+        close: { await $0.close() })
     }
 
     /// TFTP on every --listen address (none with --tftp-port 0): the loaders by their manifest
@@ -154,7 +157,8 @@ extension ZoneBootD {
                     return Array(rendered.content.utf8)
                 },
                 counters: counters, logger: logger)
-        }, close: { await $0.close() })
+        }, listening: { tftp in tftp.servers.map { StartupGate.Listening(kind: "tftp", endpoint: $0.endpoint) } },
+        close: { await $0.close() })
     }
 
     /// How the admin API answers, for its "listening" line: the scheme, client certificates, who may read and write.
@@ -169,16 +173,16 @@ extension ZoneBootD {
         return " (" + parts.joined(separator: "; ") + ")"
     }
 
-    /// One HTTP listener: logs "<what> listening on <address><mode>" once bound.
+    /// One HTTP listener: logs "<what> listening on <address><mode>" once bound; `kind` names it in the "ready" line.
     private func httpService<Context>(_ router: Router<Context>, host: String, port: Int, connections: HTTPConnections,
-                                      what: String, mode: String = "", tls: ListenerTLS? = nil, failure: String,
+                                      what: String, kind: String, mode: String = "", tls: ListenerTLS? = nil, failure: String,
                                       threads: MultiThreadedEventLoopGroup, gate: StartupGate, logger: Logger) -> any Service
         where Context.Source == ApplicationRequestContextSource {
         let ticket = gate.expect()
         let listener = HTTPListener(router: router, host: host, port: port, connections: connections, group: threads,
                                     logger: logger, tls: tls) { address in
             logger.info("\(what) listening on \(address?.endpointText ?? host)\(mode)")
-            ticket.bound()
+            ticket.bound([StartupGate.Listening(kind: kind, endpoint: address?.endpointText ?? "\(host):\(port)")])
         }
         return HTTPService(listener: listener, ticket: ticket, failure: failure)
     }

@@ -8,9 +8,24 @@ import UnixSignals
 
 /// Opens once every listener is bound. The counters file (which scripts and tests take as
 /// "zonebootd is up") and the hook runner wait for it, so that neither acts for a server
-/// that then fails to start.
+/// that then fails to start. `opened` runs once, as it opens, with every listener's
+/// endpoints: the "ready" line.
 final class StartupGate: Sendable {
-    private let unbound = Mutex(0)
+    /// One bound socket: what it serves (`dhcp`, `http`, `admin`, `tftp` ...) and where.
+    struct Listening: Sendable, Equatable {
+        var kind: String
+        var endpoint: String
+    }
+
+    private struct State {
+        var unbound = 0
+        var listening: [Listening] = []
+    }
+
+    private let state = Mutex(State())
+    private let opened: @Sendable ([Listening]) -> Void
+
+    init(opened: @escaping @Sendable ([Listening]) -> Void = { _ in }) { self.opened = opened }
 
     /// One listener's part: reported bound once, and asked whether it was.
     final class Ticket: Sendable {
@@ -21,24 +36,43 @@ final class StartupGate: Sendable {
 
         var isBound: Bool { done.withLock { $0 } }
 
-        func bound() {
+        /// `listening`: the endpoints this listener bound, for the "ready" line.
+        func bound(_ listening: [Listening] = []) {
             guard done.withLock({ done in defer { done = true }; return !done }) else { return }
-            gate.unbound.withLock { $0 -= 1 }
+            let all = gate.state.withLock { state -> [Listening]? in
+                state.unbound -= 1
+                state.listening += listening
+                return state.unbound == 0 ? state.listening : nil
+            }
+            if let all { gate.opened(all) }
         }
     }
 
     /// A ticket for a listener the gate waits for; take every ticket before the group runs.
     func expect() -> Ticket {
-        unbound.withLock { $0 += 1 }
+        state.withLock { $0.unbound += 1 }
         return Ticket(gate: self)
     }
 
-    var isOpen: Bool { unbound.withLock { $0 == 0 } }
+    var isOpen: Bool { state.withLock { $0.unbound == 0 } }
 
     /// Returns once open; throws `CancellationError` when the group is cancelled meanwhile
     /// (a listener failed). Polled: start-up takes milliseconds and happens once.
     func wait() async throws {
         while !isOpen { try await Task.sleep(for: .milliseconds(5)) }
+    }
+}
+
+extension Logger {
+    /// The "ready" line: the revision, and every listener's endpoints under its kind (`dhcp=...`, `http=...`).
+    func ready(_ listening: [StartupGate.Listening], revision: Int) {
+        notice("ready", metadata: {
+            var metadata: Logger.Metadata = ["revision": "\(revision)"]
+            for kind in Set(listening.map(\.kind)) {
+                metadata[kind] = .array(listening.filter { $0.kind == kind }.map { .string($0.endpoint) })
+            }
+            return metadata
+        }())
     }
 }
 
@@ -55,13 +89,17 @@ final class BoundService<Running: Sendable>: Service {
     private let start: @Sendable () async throws -> Running
     private let close: @Sendable (Running) async -> Void
     private let ticket: StartupGate.Ticket
+    private let listening: @Sendable (Running) -> [StartupGate.Listening]
     private let started = Mutex<Running?>(nil)
 
+    /// `listening`: the endpoints a started server has bound, for the "ready" line.
     init(failure: String, gate: StartupGate, start: @escaping @Sendable () async throws -> Running,
+         listening: @escaping @Sendable (Running) -> [StartupGate.Listening] = { _ in [] },
          close: @escaping @Sendable (Running) async -> Void) {
         self.failure = failure
         self.start = start
         self.close = close
+        self.listening = listening
         ticket = gate.expect()
     }
 
@@ -72,7 +110,7 @@ final class BoundService<Running: Sendable>: Service {
         let running: Running
         do { running = try await start() } catch { throw StartupFailure(description: "\(failure): \(error)") }
         started.withLock { $0 = running }
-        ticket.bound()
+        ticket.bound(listening(running))
         try? await gracefulShutdown()
         await close(running)
     }

@@ -8,6 +8,7 @@ import NIOCore
 import NIOPosix
 import Server
 import ServiceLifecycle
+import Synchronization
 import UnixSignals
 import Store
 import Zone
@@ -125,8 +126,13 @@ struct ZoneBootD: AsyncParsableCommand {
     @OptionGroup(title: "Admin API TLS")
     var adminTLS: AdminTLSOptions
 
-    @Option(help: "Log level: trace, debug, info, notice, warning, error.")
+    @Option(help: ArgumentHelp("Log level: trace, debug, info, notice, warning, error.",
+                               discussion: "info: a line per lease granted, released or declined, per hook run, per drop reason (rate-bounded); debug adds each DHCP message and HTTP request."))
     var logLevel: Logger.Level = .info
+
+    @Option(help: ArgumentHelp("Log line format on standard error: text or json.",
+                               discussion: "json: one object per line with level, time (RFC 3339, UTC), component, message and the line's keys."))
+    var logFormat: LogFormat = .text
 
     func validate() throws {
         for address in listen where IPv4Address(address) == nil {
@@ -162,32 +168,53 @@ struct ZoneBootD: AsyncParsableCommand {
     /// Load → build services → run. Every reason not to start (or to stop on a failure)
     /// ends here: logged, exit status 1.
     func run() async throws {
-        LoggingSystem.bootstrap(StandardErrorLogHandler.init(label:))
+        let format = logFormat
+        LoggingSystem.bootstrap { StandardErrorLogHandler(label: $0, format: format) }
         var logger = Logger(label: "zonebootd")
         logger.logLevel = logLevel
         // DHCP on one thread; HTTP on its own two: a burst of downloads must not delay DHCP answers.
         let dhcpThreads = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let httpThreads = MultiThreadedEventLoopGroup(numberOfThreads: 2)
         var failure: (any Error)?
+        // Why the group stopped, for the "stopped" line: the signal that stopped it, if one did.
+        let stopSignal = Mutex<UnixSignal?>(nil)
+        var served = false
         do {
             let state = try load(logger: logger)
             let hangups = await UnixSignalsSequence(trapping: .sighup)
+            // Trapped here rather than by the group, to know which one stopped the server.
+            let stops = await UnixSignalsSequence(trapping: .sigterm, .sigint)
             let services = try makeServices(state, hangups: hangups, dhcpThreads: dhcpThreads, httpThreads: httpThreads,
                                             logger: logger)
-            try await ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint],
-                                                        logger: logger)).run()
+            let group = ServiceGroup(configuration: .init(services: services, logger: logger))
+            let watcher = Task {
+                for await signal in stops {
+                    stopSignal.withLock { first in first = first ?? signal }
+                    await group.triggerGracefulShutdown()
+                }
+            }
+            served = true
+            defer { watcher.cancel() }
+            try await group.run()
         } catch {
             failure = error
         }
         try? await dhcpThreads.shutdownGracefully()
         try? await httpThreads.shutdownGracefully()
         switch failure {
-        case nil: return
-        case let error as ZoneLoadError: FileHandle.standardError.write(Data(error.description.utf8))
+        case nil: break
+        case let error as ZoneLoadError:
+            StandardError.flush()
+            FileHandle.standardError.write(Data(error.description.utf8))
         case let error as AdminFailure: logger.critical("\(error.message)")
         case let error?: logger.critical("\(error)")
         }
-        throw ExitCode.failure
+        if served {
+            let reason = stopSignal.withLock { $0 }.map { "\($0)".uppercased() } ?? (failure == nil ? "every service ended" : "failed")
+            logger.notice("stopped", metadata: ["reason": "\(reason)"])
+        }
+        StandardError.flush()
+        if failure != nil { throw ExitCode.failure }
     }
 }
 

@@ -184,7 +184,7 @@ public actor ZoneAdministrator {
             throw .store("\(error)")
         }
         crash(at: "after-append")
-        holder.swap(revision)
+        holder.swap(revision, id: applied.id)
         running = applied
         crash(at: "after-swap")
         logger.notice("revision \(applied.id) applied by \(author): \(applied.summary)",

@@ -139,26 +139,34 @@ public final class HookRunner: Sendable {
         var succeeded: [String] = []
         var failures: [String] = []
         var skipped: [String] = []
+        // As logged: a webhook's URL (which often carries a token) shown as its scheme and host only.
+        var loggedFailures: [String] = []
         for hook in hooks {
             if let reason = skipReason(hook, entry.event, revision) {
                 // Taken without a request: tried again it would be skipped again.
                 succeeded.append(hook.name.value)
                 skipped.append("\(hook.name.value) skipped: \(reason)")
-                logger.notice("hook \(hook.name.value) skipped event \(entry.id) (\(payload.type)): \(reason)")
+                var keys = Self.runKeys(hook, entry, payload, outcome: "skipped", duration: .zero)
+                keys["reason"] = "\(reason)"
+                logger.notice("hook skipped", metadata: keys)
                 continue
             }
             let started = ContinuousClock.now
             let problem = await runHook(hook, payload: payload, entry: entry, revision: revision)
             if Task.isCancelled { return nil }
+            let duration = ContinuousClock.now - started
             if let problem {
                 failures.append("\(hook.name.value): \(problem)")
+                let logged = Self.redacted(problem, hook: hook)
+                loggedFailures.append("\(hook.name.value): \(logged)")
                 statistics.update { $0.failures += 1 }
-                logger.warning("hook \(hook.name.value) failed on event \(entry.id) (\(payload.type), try \(entry.attempt))",
-                               metadata: ["problem": "\(problem)"])
+                var keys = Self.runKeys(hook, entry, payload, outcome: "failed", duration: duration)
+                keys["reason"] = "\(logged)"
+                logger.warning("hook failed", metadata: keys)
             } else {
                 succeeded.append(hook.name.value)
                 statistics.update { $0.runs += 1 }
-                logger.debug("hook \(hook.name.value) took event \(entry.id) in \(ContinuousClock.now - started)")
+                logger.info("hook ran", metadata: Self.runKeys(hook, entry, payload, outcome: "ok", duration: duration))
             }
         }
         guard !failures.isEmpty else {
@@ -173,9 +181,16 @@ public final class HookRunner: Sendable {
         case .deadLetter:
             statistics.update { $0.deadLetters += 1 }
             logger.error("""
-                event \(entry.id) (\(payload.type)) is a dead letter after \(entry.attempt) tries: \(error); \
+                event \(entry.id) (\(payload.type)) is a dead letter after \(entry.attempt) tries; \
                 `zonectl events retry \(entry.id)` delivers it again
-                """)
+                """, metadata: {
+                    var keys = Self.eventKeys(entry.event)
+                    keys["event"] = "\(payload.type)"
+                    keys["id"] = "\(entry.id)"
+                    keys["attempt"] = "\(entry.attempt)"
+                    keys["reason"] = "\(loggedFailures.joined(separator: "; "))"
+                    return keys
+                }())
             return DeliveryResult(id: entry.id, succeeded: succeeded, outcome: .dead(error: error))
         }
     }
@@ -186,6 +201,45 @@ public final class HookRunner: Sendable {
         guard hook.action == .builtin(.redfishRegister),
               case .skip(let reason) = RedfishEligibility.decide(event, in: revision) else { return nil }
         return reason
+    }
+
+    /// A hook run's keys: the event and the machine it is about, the hook, how it went.
+    private static func runKeys(_ hook: ZoneSpec.Hook, _ entry: OutboxEntry, _ payload: HookPayload, outcome: String,
+                                duration: Swift.Duration) -> Logger.Metadata {
+        let milliseconds = duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
+        var keys = eventKeys(entry.event)
+        keys["event"] = "\(payload.type)"
+        keys["hook"] = "\(hook.name.value)"
+        keys["id"] = "\(entry.id)"
+        keys["attempt"] = "\(entry.attempt)"
+        keys["outcome"] = "\(outcome)"
+        keys["duration"] = "\(milliseconds)ms"
+        return keys
+    }
+
+    private static func eventKeys(_ event: ZoneEvent) -> Logger.Metadata {
+        var keys: Logger.Metadata = [:]
+        if let name = event.name { keys["host"] = "\(name)" }
+        if let location = event.location { keys["location"] = "\(location)" }
+        if !event.mac.isEmpty { keys["mac"] = "\(event.mac)" }
+        if event.address != IPv4Address(0) { keys["address"] = "\(event.address)" }
+        return keys
+    }
+
+    /// `problem` with a webhook's URL (credentials in its user part, path or query are
+    /// common: Slack, Teams, tokens) written as its scheme and host only.
+    static func redacted(_ problem: String, hook: ZoneSpec.Hook) -> String {
+        guard case .post(let url)? = hook.action, !url.isEmpty else { return problem }
+        return problem.replacingOccurrences(of: url, with: redactedURL(url))
+    }
+
+    /// `https://user:pass@hooks.example.net/services/T0/B0/XXXX?token=1` → `https://hooks.example.net/…`.
+    static func redactedURL(_ url: String) -> String {
+        guard let schemeEnd = url.range(of: "://") else { return "<webhook URL>" }
+        let rest = url[schemeEnd.upperBound...]
+        let authority = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+        let host = authority.split(separator: "@", omittingEmptySubsequences: false).last ?? ""
+        return "\(url[..<schemeEnd.upperBound])\(host)/…"
     }
 
     /// Nil when the hook took the event, else why not.

@@ -82,6 +82,9 @@ public final class TFTPServer: Sendable {
         return TFTPServer(channel: channel, statistics: statistics, workers: workers)
     }
 
+    /// Where it listens, as `127.0.0.1:69`.
+    public var endpoint: String { channel.localAddress?.endpointText ?? "?" }
+
     /// Stops taking requests and ends the running transfers.
     public func close() async {
         try? await channel.close()
