@@ -62,7 +62,8 @@ private struct EngineHarness {
     let channels: [NIOAsyncTestingChannel]
     let senders: NIOLoopBound<[RecordingSender]>
 
-    init(sockets: Int, store: any DurableLeaseStore, directory: CommittedLeases) async throws {
+    init(sockets: Int, store: any DurableLeaseStore, directory: CommittedLeases,
+         logger: Logger = Logger(label: "test")) async throws {
         writer.start()
         let revision = try ZoneLoader.load(path: exampleZonePath)
         let loop = self.loop, writer = self.writer, statistics = self.statistics
@@ -73,7 +74,7 @@ private struct EngineHarness {
                                     leases: InMemoryLeaseTable(directory.all),
                                     settings: DHCPSettings(serverIdentifier: IPv4Address(198, 18, 0, 10)),
                                     rateLimit: RequestRateLimit(), senders: senders, writer: writer, statistics: statistics,
-                                    logger: Logger(label: "test"), clock: { now })
+                                    logger: logger, clock: { now })
             for (index, channel) in channels.enumerated() {
                 try channel.pipeline.syncOperations.addHandler(DHCPChannelHandler(engine: engine, socket: index))
             }
@@ -108,6 +109,81 @@ private struct EngineHarness {
     func shutdown() async throws {
         try await writer.shutdownGracefully()
         await loop.shutdownGracefully()
+    }
+}
+
+/// Keeps every line logged through it, at info and above.
+private final class CapturedLog: Sendable {
+    let lines = Mutex<[(level: Logger.Level, message: String, metadata: Logger.Metadata)]>([])
+
+    var logger: Logger {
+        Logger(label: "dhcp") { _ in Handler(log: self) }
+    }
+
+    func messages(_ message: String) -> [Logger.Metadata] {
+        lines.withLock { $0.filter { $0.message == message }.map(\.metadata) }
+    }
+
+    private struct Handler: LogHandler {
+        let log: CapturedLog
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .info
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+        func log(event: LogEvent) {
+            log.lines.withLock { $0.append((event.level, "\(event.message)", event.metadata ?? [:])) }
+        }
+    }
+}
+
+@Suite struct DHCPEngineLogTests {
+    @Test func aLeaseIsLoggedOnceDurableAndSentThenItsRenewalAsSuch() async throws {
+        let mac: [UInt8] = [0x52, 0x54, 0, 0, 0, 0xA]
+        let store = FlakyStore()
+        store.failing.withLock { $0 = true }
+        let log = CapturedLog()
+        let lab = try await EngineHarness(sockets: 1, store: store, directory: CommittedLeases([]), logger: log.logger)
+
+        // A commit that fails sends nothing and says nothing was granted.
+        try await lab.receive(ClientRequest(.request, mac: mac, requested: swp7, serverID: nil), on: 0)
+        try await lab.settle { $0.commitFailures == 1 }
+        #expect(log.messages("lease granted").isEmpty)
+
+        store.failing.withLock { $0 = false }
+        try await lab.receive(ClientRequest(.request, mac: mac, requested: swp7, serverID: nil), on: 0)
+        try await lab.settle { $0.commits == 1 }
+        let granted = log.messages("lease granted")
+        #expect(granted.count == 1)
+        #expect(granted.first?["host"] == "ams1-p01-r01-u07" && granted.first?["address"] == "198.18.16.17")
+        #expect(granted.first?["mac"] == "52:54:00:00:00:0a" && granted.first?["location"] == "p01/tor-a/swp7")
+        #expect(granted.first?["relay"] == "198.18.16.1" && granted.first?["lease"] != nil)
+
+        // The same machine asks again for the address it holds: a renewal, not a second grant.
+        try await lab.receive(ClientRequest(.request, mac: mac, requested: swp7, serverID: nil), on: 0)
+        try await lab.settle { $0.commits == 2 }
+        #expect(log.messages("lease granted").count == 1)
+        #expect(log.messages("lease renewed").count == 1)
+        try await lab.shutdown()
+    }
+
+    @Test func aFloodOfMalformedDatagramsIsCountedWholeAndLoggedOnce() async throws {
+        let log = CapturedLog()
+        let lab = try await EngineHarness(sockets: 1, store: FlakyStore(), directory: CommittedLeases([]), logger: log.logger)
+        let truncated = Array(ClientRequest(.discover, mac: [0x52, 0x54, 0, 0, 0, 1], circuit: "swp7").bytes.prefix(100))
+        for _ in 0..<500 {
+            let envelope = AddressedEnvelope(remoteAddress: try SocketAddress(ipAddress: "\(relay)", port: 67),
+                                             data: ByteBuffer(bytes: truncated))
+            try await lab.channels[0].writeInbound(envelope)
+        }
+        try await lab.settle { $0.malformed["truncated"] == 500 }
+        let dropped = log.messages("malformed datagram dropped")
+        #expect(dropped.count == 1)
+        #expect(dropped.first?["reason"] == "truncated" && dropped.first?["from"] == "198.18.16.1:67")
+        // The summary of the other 499 comes 10 s after the first line: not within this test.
+        #expect(log.messages("more dropped").isEmpty)
+        try await lab.shutdown()
     }
 }
 
