@@ -60,6 +60,23 @@ import Testing
         expectGolden(text(plan), "plan/settings.txt")
     }
 
+    /// Webhook URLs carry credentials (in the user part, path or query): a plan, and so
+    /// history and the SIGHUP log, shows scheme, host and a digest, and a change still shows.
+    @Test func aWebhookURLIsShownWithoutItsCredentials() throws {
+        let hook = "run: hooks/register-bmc              # gets the event as JSON on stdin"
+        let secretURL = "https://ops:hunter2hunter2@cmdb.ams1.example.net/hooks/T0/B0/XYZ?token=s3cr3t"
+        let added = try plan([(hook, "url: \(secretURL)")])
+        let field = try #require(added.changes.first { $0.key == "hook register-bmc" }?.fields.first { $0.field == "url" })
+        #expect(field.new?.hasPrefix("https://cmdb.ams1.example.net/… (sha256:") == true)
+        let rendered = text(added)
+        #expect(!rendered.contains("hunter2") && !rendered.contains("s3cr3t") && !rendered.contains("XYZ"))
+        let rotated = try loadZone(editedExample([(hook, "url: \(secretURL.replacingOccurrences(of: "s3cr3t", with: "n3w"))")])).get()
+        let base = try loadZone(editedExample([(hook, "url: \(secretURL)")])).get()
+        let rotation = ZonePlan(from: base, fromRevision: 7, to: rotated)
+        #expect(rotation.changes.map(\.key) == ["hook register-bmc"])
+        #expect(!text(rotation).contains("n3w"))
+    }
+
     @Test func aTemplateEditIsAChange() throws {
         let plan = try plan([], templates: ["templates/centos7.ipxe": "#!ipxe\necho {{name}}\n"])
         #expect(plan.changes.map(\.key) == ["profile centos7-kvm"])

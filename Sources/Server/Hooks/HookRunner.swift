@@ -230,16 +230,7 @@ public final class HookRunner: Sendable {
     /// common: Slack, Teams, tokens) written as its scheme and host only.
     static func redacted(_ problem: String, hook: ZoneSpec.Hook) -> String {
         guard case .post(let url)? = hook.action, !url.isEmpty else { return problem }
-        return problem.replacingOccurrences(of: url, with: redactedURL(url))
-    }
-
-    /// `https://user:pass@hooks.example.net/services/T0/B0/XXXX?token=1` → `https://hooks.example.net/…`.
-    static func redactedURL(_ url: String) -> String {
-        guard let schemeEnd = url.range(of: "://") else { return "<webhook URL>" }
-        let rest = url[schemeEnd.upperBound...]
-        let authority = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
-        let host = authority.split(separator: "@", omittingEmptySubsequences: false).last ?? ""
-        return "\(url[..<schemeEnd.upperBound])\(host)/…"
+        return problem.replacingOccurrences(of: url, with: ZoneSpec.Hook.redactedURL(url))
     }
 
     /// Nil when the hook took the event, else why not.

@@ -99,3 +99,18 @@ public enum HookEvent: String, Sendable, Codable, CaseIterable {
     /// Addition: a host fetched a bootstrap secret (its public key or the token's SHA-256).
     case bootstrapIssued = "bootstrap.issued"
 }
+
+extension ZoneSpec.Hook {
+    /// A webhook URL as plans, history and logs show it: scheme and host, and a digest of the
+    /// whole so a change still shows (`https://hooks.example.net/… (sha256:0a1b2c3d4e5f…)`).
+    /// Webhook URLs carry credentials in their user part, path or query (Slack, Teams, tokens):
+    /// only the hook runner ever uses one whole.
+    public static func redactedURL(_ url: String) -> String {
+        let digest = "sha256:\(SecretValue.sha256(Array(url.utf8)).prefix(12))…"
+        guard let schemeEnd = url.range(of: "://") else { return "<webhook URL> (\(digest))" }
+        let rest = url[schemeEnd.upperBound...]
+        let authority = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+        let host = authority.split(separator: "@", omittingEmptySubsequences: false).last ?? ""
+        return "\(url[..<schemeEnd.upperBound])\(host)/… (\(digest))"
+    }
+}

@@ -140,7 +140,7 @@ enum PlanResources {
     static func hook(_ hook: ZoneSpec.Hook) -> PlanResource {
         var fields = [("on", hook.on.map(\.value.rawValue).joined(separator: ", "))]
         if let run = hook.run { fields.append(("run", run.value)) }
-        if let url = hook.url { fields.append(("url", url.value)) }
+        if let url = hook.url { fields.append(("url", ZoneSpec.Hook.redactedURL(url.value))) }
         if let builtin = hook.builtin { fields.append(("builtin", builtin.value.rawValue)) }
         if let timeout = hook.timeout { fields.append(("timeout", timeout.value.description)) }
         if let credentials = hook.credentials { fields.append(("credentials", credentials.value)) }
