@@ -130,7 +130,7 @@ def test_reads_need_a_read_token_writes_a_write_token(server, tmp_path):
     assert server.api("POST", "/v1/apply", body, token=server.tokens["ops"])[0] == 200
     # Each refusal is in the log, with its peer and why, never the token.
     log = server.log.read_text()
-    assert "admin request refused" in log and "why=read token of audit on a write route" in log, log
+    assert "admin request refused" in log and 'why="read token of audit on a write route"' in log, log
     assert all(token not in log for token in server.tokens.values())
 
 
