@@ -68,8 +68,24 @@ zone_loader() {
     swift_module Yams 5 "$checkouts/Yams/Sources/Yams" "${cyaml_flags[@]}"
     swift_module Mustache 5 "$checkouts/swift-mustache/Sources/Mustache"
     swift_module Addressing 6 "$root/Sources/Addressing"
+    # Zone takes SHA-256 of secret files from swift-crypto: its modules and objects come from
+    # the debug build (`make build` runs first), uninstrumented: the fuzzer steers through the
+    # zone loader and the YAML parser, not through hashing. Only Crypto's modules are copied
+    # beside Yams and Mustache, not the project's own (Zone is compiled here).
+    local debug=$root/.build/debug crypto_sources=$checkouts/swift-crypto/Sources
+    [ -e "$debug/Modules/Crypto.swiftmodule" ] || {
+        echo "fuzz/build.sh: no Crypto module in $debug: run 'swift build' first" >&2; exit 1; }
+    mkdir -p "$out/crypto"
+    cp -p "$debug/Modules/Crypto.swiftmodule" "$debug/Modules/CryptoBoringWrapper.swiftmodule" "$out/crypto/"
+    local crypto_flags=(-I "$out/crypto")
+    for c in CCryptoBoringSSL CCryptoBoringSSLShims CXKCP CXKCPShims; do
+        crypto_flags+=(-Xcc "-fmodule-map-file=$crypto_sources/$c/include/module.modulemap" -Xcc -I -Xcc "$crypto_sources/$c/include")
+    done
+    local crypto_objects
+    mapfile -t crypto_objects < <(find "$debug/Crypto.build" "$debug/CryptoBoringWrapper.build" "$debug/CCryptoBoringSSL.build" \
+        "$debug/CCryptoBoringSSLShims.build" "$debug/CXKCP.build" "$debug/CXKCPShims.build" -name '*.o' | sort)
     fuzzer zone-loader Zone ZoneLoaderFuzz.swift "$root/Sources/Zone" "${cyaml_flags[@]}" -I "$out/modules" \
-        -L "$out/lib" -lYams -lMustache -lAddressing -lCYaml
+        "${crypto_flags[@]}" -L "$out/lib" -lYams -lMustache -lAddressing -lCYaml "${crypto_objects[@]}"
 }
 
 mkdir -p "$out"

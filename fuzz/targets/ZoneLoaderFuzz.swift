@@ -5,10 +5,12 @@
 // a zone that loads finds each of its identities by location and by name.
 import Foundation
 
-/// Every template a fuzzed zone names exists and parses, so zones that name templates
-/// still get past loading to a revision; hook programs count as present, nothing is a symlink.
+/// Every template a fuzzed zone names exists and parses (with documented variables only),
+/// so zones that name templates still get past loading to a revision; every `secret-file`
+/// holds a secret; hook programs count as present, nothing is a symlink.
 private struct FuzzFiles: ZoneFileAccess {
-    func read(_ path: String) -> Result<String, ZoneFileProblem> { .success("#!ipxe\nchain {{boot-url}}/{{hostname}}\n") }
+    func read(_ path: String) -> Result<String, ZoneFileProblem> { .success("#!ipxe\nchain {{boot_url}}/{{name}}\n") }
+    func readSecret(_ path: String) -> Result<[UInt8], ZoneFileProblem>? { .success(Array("fuzz-secret\n".utf8)) }
     func executable(_ path: String) -> ExecutableStatus { .unknown }
     func displayName(_ path: String) -> String { path }
     func escape(_ path: String) -> String? { nil }
