@@ -81,9 +81,9 @@ zone_loader() {
     for c in CCryptoBoringSSL CCryptoBoringSSLShims CXKCP CXKCPShims; do
         crypto_flags+=(-Xcc "-fmodule-map-file=$crypto_sources/$c/include/module.modulemap" -Xcc -I -Xcc "$crypto_sources/$c/include")
     done
-    local crypto_objects
-    mapfile -t crypto_objects < <(find "$debug/Crypto.build" "$debug/CryptoBoringWrapper.build" "$debug/CCryptoBoringSSL.build" \
-        "$debug/CCryptoBoringSSLShims.build" "$debug/CXKCP.build" "$debug/CXKCPShims.build" -name '*.o' | sort)
+    # Word-split like the source lists above: SwiftPM's object paths have no spaces.
+    local crypto_objects=($(find "$debug/Crypto.build" "$debug/CryptoBoringWrapper.build" "$debug/CCryptoBoringSSL.build" \
+        "$debug/CCryptoBoringSSLShims.build" "$debug/CXKCP.build" "$debug/CXKCPShims.build" -name '*.o' | sort))
     fuzzer zone-loader Zone ZoneLoaderFuzz.swift "$root/Sources/Zone" "${cyaml_flags[@]}" -I "$out/modules" \
         "${crypto_flags[@]}" -L "$out/lib" -lYams -lMustache -lAddressing -lCYaml "${crypto_objects[@]}"
 }
