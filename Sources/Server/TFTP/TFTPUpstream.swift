@@ -292,6 +292,11 @@ final class UpstreamFill: Sendable {
     let size: UInt64
     let temporaryPath: String
     private let descriptor: Int32
+    /// Bytes on disk (written by the fetch's event loop only).
+    private let written = Atomic<UInt64>(0)
+    /// Bytes transfers may read: everything written but the last byte until `finish()`, so that
+    /// no transfer ends before the fill is committed and its fetch has left the in-flight table
+    /// (a client that has the whole file and asks again must start a fetch of its own).
     private let available = Atomic<UInt64>(0)
     private let failed = Atomic<Bool>(false)
 
@@ -305,10 +310,11 @@ final class UpstreamFill: Sendable {
 
     var availableBytes: UInt64 { available.load(ordering: .acquiring) }
     var hasFailed: Bool { failed.load(ordering: .acquiring) }
+    var isWhole: Bool { written.load(ordering: .acquiring) == size }
 
     /// Appends body bytes (the fetch's event loop only).
     func append(_ buffer: ByteBuffer) -> Bool {
-        var written = availableBytes
+        var written = self.written.load(ordering: .acquiring)
         let ok = buffer.withUnsafeReadableBytes { bytes -> Bool in
             var done = 0
             while done < bytes.count {
@@ -320,8 +326,14 @@ final class UpstreamFill: Sendable {
         }
         guard ok, written + UInt64(buffer.readableBytes) <= size else { return false }
         written += UInt64(buffer.readableBytes)
-        available.store(written, ordering: .releasing)
+        self.written.store(written, ordering: .releasing)
+        available.store(written < size || size == 0 ? written : size - 1, ordering: .releasing)
         return true
+    }
+
+    /// The fill is committed: transfers may read its last byte.
+    func finish() {
+        available.store(size, ordering: .releasing)
     }
 
     func fail() {
@@ -433,7 +445,7 @@ final class UpstreamFetchHandler: ChannelInboundHandler {
             if !fill.append(buffer) { abandon(context: context) }
         case .end:
             guard let fill, !finished else { return }
-            if fill.availableBytes == fill.size { complete() } else { abandon(context: context) }
+            if fill.isWhole { complete() } else { abandon(context: context) }
             context.close(promise: nil)
         }
     }
@@ -443,6 +455,7 @@ final class UpstreamFetchHandler: ChannelInboundHandler {
         finished = true
         source.commit(path, fill: fill, meta: meta)
         source.fetchEnded(path)
+        fill.finish()
     }
 
     private func abandon(context: ChannelHandlerContext) {
