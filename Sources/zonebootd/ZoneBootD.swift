@@ -126,6 +126,9 @@ struct ZoneBootD: AsyncParsableCommand {
     @OptionGroup(title: "Admin API TLS")
     var adminTLS: AdminTLSOptions
 
+    @OptionGroup(title: "Several hosts on etcd")
+    var etcd: EtcdOptions
+
     @Option(help: ArgumentHelp("Log level: trace, debug, info, notice, warning, error.",
                                discussion: "info: a line per lease granted, released or declined, per hook run, per drop reason (rate-bounded); debug adds each DHCP message and HTTP request."))
     var logLevel: Logger.Level = .info
@@ -180,7 +183,7 @@ struct ZoneBootD: AsyncParsableCommand {
         let stopSignal = Mutex<UnixSignal?>(nil)
         var served = false
         do {
-            let state = try load(logger: logger)
+            let state = try await load(logger: logger)
             let hangups = await UnixSignalsSequence(trapping: .sighup)
             // Trapped here rather than by the group, to know which one stopped the server.
             let stops = await UnixSignalsSequence(trapping: .sigterm, .sigint)
