@@ -30,6 +30,7 @@ public final class EtcdClient: EtcdKV, Sendable {
     /// The member asked first.
     private let preferred = Mutex(0)
     private let requestTimeout: TimeAmount
+    private let isShutDown = Atomic(false)
 
     /// `endpoints`: `http://host:port` or `https://host:port` client URLs. `tls`: the CA and
     /// client certificate for https members (nil: the system's trust, no client certificate).
@@ -42,7 +43,18 @@ public final class EtcdClient: EtcdKV, Sendable {
         self.requestTimeout = requestTimeout
     }
 
-    public func shutdown() async { try? await client.shutdown() }
+    public func shutdown() async {
+        guard !isShutDown.exchange(true, ordering: .relaxed) else { return }
+        try? await client.shutdown()
+    }
+
+    /// A client dropped without `shutdown` (a start that failed after connecting) shuts its HTTP
+    /// client down itself: AsyncHTTPClient traps on a client freed while running.
+    deinit {
+        guard !isShutDown.load(ordering: .relaxed) else { return }
+        let client = self.client
+        Task { try? await client.shutdown() }
+    }
 
     // MARK: KV
 
@@ -134,10 +146,9 @@ public final class EtcdClient: EtcdKV, Sendable {
                 lastError = error
             }
         }
-        switch lastError {
-        case .unreachable: throw lastError
-        default: throw .unreachable(endpoints: endpoints, lastError: lastError.description)
-        }
+        // Named by every member tried, with the last one's reason.
+        if case .unreachable(_, let why) = lastError { throw .unreachable(endpoints: endpoints, lastError: why) }
+        throw .unreachable(endpoints: endpoints, lastError: lastError.description)
     }
 
     private func exchange(_ url: String, _ body: [UInt8]) async throws(EtcdError) -> [UInt8] {
