@@ -24,10 +24,11 @@ public enum EtcdError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 
     /// gRPC codes for which another member may answer (unavailable, deadline exceeded, aborted,
-    /// internal, unknown: a member without a leader or quorum).
+    /// internal, unknown: a member without a leader or quorum; cancelled: a member shutting down,
+    /// whose gateway answers "grpc: the client connection is closing").
     public var isRetryableOnAnotherMember: Bool {
         switch self {
-        case .server(let code, _): [2, 4, 10, 13, 14].contains(code)
+        case .server(let code, _): [1, 2, 4, 10, 13, 14].contains(code)
         case .malformedResponse, .unreachable: true
         case .requestTooLarge: false
         }

@@ -154,6 +154,8 @@ struct EtcdCodecTests {
     /// Which failures another member may answer: a member without a leader yes, a bad request no.
     @Test func onlyAMemberProblemIsRetriedOnAnotherMember() {
         #expect(EtcdError.server(code: 14, message: "etcdserver: no leader").isRetryableOnAnotherMember)
+        // Seen from a member stopped with SIGTERM while the others kept a quorum.
+        #expect(EtcdError.server(code: 1, message: "grpc: the client connection is closing").isRetryableOnAnotherMember)
         #expect(EtcdError.unreachable(endpoints: ["http://198.18.0.1:2379"], lastError: "refused").isRetryableOnAnotherMember)
         #expect(!EtcdError.server(code: 3, message: "bad key").isRetryableOnAnotherMember)
         #expect(!EtcdError.requestTooLarge(bytes: 2_000_000, limit: 1_572_864).isRetryableOnAnotherMember)

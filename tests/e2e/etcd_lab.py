@@ -48,8 +48,10 @@ class EtcdCluster:
                 "--initial-cluster-state", "new", log=self.tmp / f"etcd-{name}-{time.time_ns()}.log")
         wait_for(self.healthy, timeout=30, interval=0.3, what="etcd to elect a leader")
 
-    def healthy(self):
-        result = self.lab.run(self.ns, "etcdctl", "--endpoints", self.endpoints, "--command-timeout", "2s",
+    def healthy(self, names=None):
+        """Every member named (all by default) answers with a leader."""
+        endpoints = ",".join(f"http://{self.addresses[name]}:2379" for name in names or self.names)
+        result = self.lab.run(self.ns, "etcdctl", "--endpoints", endpoints, "--command-timeout", "2s",
                               "endpoint", "health", check=False, timeout=20)
         return result.returncode == 0
 
