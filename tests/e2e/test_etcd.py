@@ -156,3 +156,21 @@ def test_one_member_stopped_changes_nothing_and_etcd_stopped_both_hosts_answer_a
     assert follow_time(pair, "B", 3, timeout=10) < 10
     assert pair.dhclient("swp1")["dns"] == "198.18.0.70"
     assert pair.log("A").count("etcd back") == 1
+
+
+def test_a_watch_left_dead_behind_a_partition_is_found_and_the_host_follows_again(pair):
+    # The hosts lose their link to etcd, and etcd restarts meanwhile: their watch connections
+    # are dead, and no reset ever reaches them. Reading the head beside the watch finds it.
+    pair.lab.run(pair.srv, "ip", "link", "set", "et0", "down")
+    pair.etcd.stop()
+    pair.etcd.start()
+    wait_for(lambda: "etcd lost" in pair.log("B"), timeout=30, what="B to notice the partition")
+    pair.lab.run(pair.srv, "ip", "link", "set", "et0", "up")
+    pair.lab.wait_up(pair.srv, "et0")
+    wait_for(lambda: "etcd back" in pair.log("A") and "etcd back" in pair.log("B"), timeout=20,
+             what="both hosts to reach etcd again")
+    zone = pair.write_zone(with_dns("198.18.0.71"), "after-partition.yaml")
+    applied = pair.zonectl("A", "apply", zone, "--yes")
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    assert follow_time(pair, "B", 2) < 1.0
+    assert pair.log("B").count("etcd lost") == 1 and pair.log("B").count("etcd back") == 1

@@ -11,7 +11,8 @@ import Store
 /// etcd out of reach changes nothing this host answers: the running revision stays (DHCP on
 /// declared ports needs nothing else). The loss is logged once, the watch is tried again every
 /// second at most, and its return is logged once, after catching up with the head. A watch that
-/// breaks while etcd still answers (a member stopped) moves to another member without a line.
+/// breaks while etcd still answers (a member stopped) moves to another member without a line;
+/// one that went silently dead (a partition) is found by reading the head every 5 s beside it.
 /// Each revision this host runs from etcd is cached in its state directory (`EtcdRevisionCache`),
 /// for a start while etcd is down.
 public struct EtcdRevisionFollower: Service {
@@ -20,9 +21,12 @@ public struct EtcdRevisionFollower: Service {
     let administrator: ZoneAdministrator
     let cachePath: String?
     let logger: Logger
+    /// How often the head is read beside the watch (see `checkEvery`).
+    let heartbeat: Duration
 
     public init(client: EtcdClient, store: EtcdRevisionStore, administrator: ZoneAdministrator, cachePath: String?,
-                logger: Logger) {
+                logger: Logger, heartbeat: Duration = .seconds(5)) {
+        self.heartbeat = heartbeat
         self.client = client
         self.store = store
         self.administrator = administrator
@@ -64,22 +68,53 @@ public struct EtcdRevisionFollower: Service {
             }
             // From the revision just read on: nothing between the read and the watch is missed.
             let from = (head?.storeRevision ?? 0) + 1
+            let watched = cached
             do {
-                for try await message in client.watch(EtcdWatchRequest(key: store.keys.head, startRevision: from)) {
-                    // Compacted past `from`: read the head again, then watch anew.
-                    if message.compactRevision != 0 { break }
-                    for event in message.events where event.kind == .put {
-                        guard let head = EtcdRevisionHead.decode(event.kv.value) else {
-                            logger.error("etcd: the head key \(event.kv.keyText) holds no revision number; ignored")
-                            continue
-                        }
-                        cached = try await catchUp(head.id, cached: cached)
+                cached = try await withThrowingTaskGroup(of: Int?.self) { group in
+                    defer { group.cancelAll() }
+                    group.addTask { try await watch(from: from, cached: watched) }
+                    group.addTask {
+                        try await checkEvery(heartbeat)
+                        return watched
                     }
+                    return try await group.next() ?? watched
                 }
             } catch {
                 if Task.isCancelled { return }
-                logger.debug("etcd watch ended (\(error)); watching again")
+                logger.debug("etcd watch ended (\(error)); reading the head and watching again")
             }
+        }
+    }
+
+    /// Follows every new head the watch reports until the watch ends (etcd compacted past
+    /// `from`: the caller reads the head again) or fails. Returns the cached revision's number.
+    private func watch(from: Int64, cached: Int?) async throws -> Int? {
+        var cached = cached
+        for try await message in client.watch(EtcdWatchRequest(key: store.keys.head, startRevision: from)) {
+            if message.compactRevision != 0 { break }
+            for event in message.events where event.kind == .put {
+                guard let head = EtcdRevisionHead.decode(event.kv.value) else {
+                    logger.error("etcd: the head key \(event.kv.keyText) holds no revision number; ignored")
+                    continue
+                }
+                cached = try await catchUp(head.id, cached: cached)
+            }
+        }
+        return cached
+    }
+
+    /// A watch is silent while nothing changes, also when its connection is dead (a member
+    /// that went away behind a partition sends no reset). So the head is read every `interval`:
+    /// a failed read, or a head this host has not followed twice in a row, ends the watch, and
+    /// the caller reads the head and watches anew (logging the loss if etcd does not answer).
+    private func checkEvery(_ interval: Duration) async throws {
+        var behind = 0
+        while true {
+            try await Task.sleep(for: interval)
+            guard let head = try await store.head() else { continue }
+            let running = await administrator.current.revision.id
+            behind = head.head.id > running ? behind + 1 : 0
+            if behind >= 2 { throw WatchMissedRevision(id: head.head.id) }
         }
     }
 
@@ -98,4 +133,10 @@ public struct EtcdRevisionFollower: Service {
         }
         return id
     }
+}
+
+/// The head moved on and the watch did not say so: it is taken down and made again.
+struct WatchMissedRevision: Error, CustomStringConvertible {
+    let id: Int
+    var description: String { "the watch did not report revision \(id)" }
 }
