@@ -9,6 +9,7 @@ its own address, state directory and admin API; the relay (dhcrelay -a) forwards
 them, chosen with `relay_to`.
 """
 import json
+import subprocess
 import time
 from pathlib import Path
 
@@ -21,28 +22,76 @@ HOSTS = {"A": "198.18.0.10", "B": "198.18.0.11"}
 ADMIN_PORT = 9067
 
 
-class EtcdCluster:
-    """Members m1..mN on 198.18.41.1..N in namespace `ns`, client port 2379, peer port 2380."""
+def make_etcd_certificates(directory, addresses):
+    """A CA, the members' certificate for `addresses` and a client certificate it signed.
+    P-256 keys, mode 0600; nothing private is committed.
 
-    def __init__(self, lab, tmp, ns, members=3):
+    One CA for both, and the members' certificate good for client use too: with
+    --client-cert-auth, etcd 3.4's JSON gateway reaches its own gRPC server presenting the
+    member's certificate, which must then pass the client check (seen: "failed to write client
+    preface ... connection reset by peer" with a server-only certificate)."""
+    require_tools("openssl")
+    d = Path(directory)
+    d.mkdir(exist_ok=True)
+
+    def openssl(*args):
+        subprocess.run(["openssl", *[str(a) for a in args]], cwd=d, check=True, capture_output=True, timeout=60)
+
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=etcd test ca")
+    (d / "member.ext").write_text("subjectAltName=" + ",".join(f"IP:{a}" for a in addresses)
+                                  + "\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth,clientAuth\n")
+    (d / "client.ext").write_text("basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n")
+    for name in ("member", "client"):
+        openssl("req", *ec, "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", f"/CN=etcd test {name}")
+        openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+                "-out", f"{name}.pem", "-days", "2", "-extfile", f"{name}.ext")
+    for key in d.glob("*.key"):
+        key.chmod(0o600)
+    return d
+
+
+class EtcdCluster:
+    """Members m1..mN on 198.18.41.1..N in namespace `ns`, client port 2379, peer port 2380.
+    With `certs` (make_etcd_certificates), clients speak TLS and need a certificate the CA signed."""
+
+    def __init__(self, lab, tmp, ns, members=3, certs=None):
         require_tools("etcd", "etcdctl")
-        self.lab, self.tmp, self.ns = lab, Path(tmp), ns
+        self.lab, self.tmp, self.ns, self.certs = lab, Path(tmp), ns, certs
         self.names = [f"m{n}" for n in range(1, members + 1)]
         self.addresses = {name: f"{ETCD_NET}{n}" for n, name in enumerate(self.names, start=1)}
         self.procs = {}
 
     @property
+    def scheme(self):
+        return "https" if self.certs else "http"
+
+    @property
     def endpoints(self):
-        return ",".join(f"http://{address}:2379" for address in self.addresses.values())
+        return ",".join(f"{self.scheme}://{address}:2379" for address in self.addresses.values())
+
+    def etcdctl(self, *args, names=None):
+        """etcdctl on the members named (all by default), with the client certificate under TLS."""
+        endpoints = ",".join(f"{self.scheme}://{self.addresses[name]}:2379" for name in names or self.names)
+        tls = []
+        if self.certs:
+            tls = ["--cacert", self.certs / "ca.pem", "--cert", self.certs / "client.pem", "--key", self.certs / "client.key"]
+        return self.lab.run(self.ns, "etcdctl", "--endpoints", endpoints, *tls, "--command-timeout", "2s", *args,
+                            check=False, timeout=20)
 
     def start(self, names=None):
         cluster = ",".join(f"{name}=http://{address}:2380" for name, address in self.addresses.items())
         for name in names or self.names:
             address = self.addresses[name]
             # --initial-cluster* is read on the first start only; a restart finds its data directory.
+            tls = []
+            if self.certs:
+                tls = ["--cert-file", self.certs / "member.pem", "--key-file", self.certs / "member.key",
+                       "--client-cert-auth", "--trusted-ca-file", self.certs / "ca.pem"]
+            client_url = f"{self.scheme}://{address}:2379"
             self.procs[name] = self.lab.spawn(
-                self.ns, "etcd", "--name", name, "--data-dir", self.tmp / f"etcd-{name}",
-                "--listen-client-urls", f"http://{address}:2379", "--advertise-client-urls", f"http://{address}:2379",
+                self.ns, "etcd", "--name", name, "--data-dir", self.tmp / f"etcd-{name}", *tls,
+                "--listen-client-urls", client_url, "--advertise-client-urls", client_url,
                 "--listen-peer-urls", f"http://{address}:2380", "--initial-advertise-peer-urls", f"http://{address}:2380",
                 "--initial-cluster", cluster, "--initial-cluster-token", f"zb-{self.lab.tag}",
                 "--initial-cluster-state", "new", log=self.tmp / f"etcd-{name}-{time.time_ns()}.log")
@@ -50,10 +99,7 @@ class EtcdCluster:
 
     def healthy(self, names=None):
         """Every member named (all by default) answers with a leader."""
-        endpoints = ",".join(f"http://{self.addresses[name]}:2379" for name in names or self.names)
-        result = self.lab.run(self.ns, "etcdctl", "--endpoints", endpoints, "--command-timeout", "2s",
-                              "endpoint", "health", check=False, timeout=20)
-        return result.returncode == 0
+        return self.etcdctl("endpoint", "health", names=names).returncode == 0
 
     def stop(self, names=None):
         for name in names or list(self.procs):

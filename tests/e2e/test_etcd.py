@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from dhcp_lab import ZONE
-from etcd_lab import EtcdPairLab
-from netlab import ZONEBOOTD, lab, wait_for
+from etcd_lab import ETCD_NET, EtcdCluster, EtcdPairLab, make_etcd_certificates
+from netlab import FIRMWARE, ZONEBOOTD, lab, start_zonebootd, wait_for
 
 pytestmark = pytest.mark.skipif(not Path(ZONEBOOTD).exists(), reason="build zonebootd first")
 
@@ -174,3 +174,39 @@ def test_a_watch_left_dead_behind_a_partition_is_found_and_the_host_follows_agai
     assert applied.returncode == 0, applied.stdout + applied.stderr
     assert follow_time(pair, "B", 2) < 1.0
     assert pair.log("B").count("etcd lost") == 1 and pair.log("B").count("etcd back") == 1
+
+
+def test_client_tls_to_etcd_with_a_certificate_and_a_private_key(tmp_path):
+    with lab() as the_lab:
+        srv, etc = the_lab.ns("srv"), the_lab.ns("etc")
+        the_lab.link(srv, "et0", etc, "eth0")
+        the_lab.addr(srv, "et0", f"{ETCD_NET}254/24")
+        the_lab.addr(etc, "eth0", f"{ETCD_NET}1/24")
+        the_lab.wait_up(srv, "et0")
+        the_lab.wait_up(etc, "eth0")
+        certs = make_etcd_certificates(tmp_path / "certs", [f"{ETCD_NET}1"])
+        cluster = EtcdCluster(the_lab, tmp_path, etc, members=1, certs=certs)
+        cluster.start()
+        zone = tmp_path / "zone.yaml"
+        zone.write_text(ZONE)
+        common = ["--zone", zone, "--state", tmp_path / "state", "--listen", f"{ETCD_NET}254", "--http-port", "0",
+                  "--tftp-port", "0", "--admin-port", "0", "--firmware", FIRMWARE, "--etcd", cluster.endpoints,
+                  "--etcd-ca-file", certs / "ca.pem"]
+        client = ["--etcd-cert-file", certs / "client.pem", "--etcd-key-file", certs / "client.key"]
+
+        # A key others may read is refused before anything connects, naming the file.
+        (certs / "client.key").chmod(0o644)
+        refused = the_lab.run(srv, ZONEBOOTD, *common, *client, check=False, timeout=60)
+        assert refused.returncode == 1 and f"the etcd key file {certs / 'client.key'}" in refused.stdout + refused.stderr
+        (certs / "client.key").chmod(0o600)
+
+        # Without a client certificate etcd refuses the handshake: a first start needs etcd.
+        alone = the_lab.run(srv, ZONEBOOTD, *common, check=False, timeout=60)
+        said = alone.stdout + alone.stderr
+        assert alone.returncode == 1 and "etcd is unreachable (https://198.18.41.1:2379)" in said, said
+
+        # With it the zone file is recorded in etcd as revision 1.
+        start_zonebootd(the_lab, srv, zone, tmp_path / "state", f"{ETCD_NET}254", tmp_path / "counters.json",
+                        *common[6:], *client, log=tmp_path / "zonebootd.log")
+        head = cluster.etcdctl("get", "/zoneboot/revision/head", "--print-value-only")
+        assert head.returncode == 0 and json.loads(head.stdout)["id"] == 1, head.stdout + head.stderr
