@@ -16,7 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "e2e"))
 
 from dhcp_lab import ZONE  # noqa: E402
-from etcd_lab import EtcdPairLab, HOSTS, ADMIN_PORT  # noqa: E402
+from etcd_lab import ADMIN_PORT, HOSTS, PERCENTILES, EtcdPairLab  # noqa: E402
 from netlab import lab  # noqa: E402
 
 CLIENT = r'''
@@ -42,12 +42,8 @@ for n in range(int(applies)):
         time.sleep(0.001)
     follow_times.append(time.perf_counter() - t1)
     apply_times.append(t1 - t0)
-def show(name, values):
-    values = sorted(values)
-    pick = lambda q: values[min(len(values) - 1, int(q * len(values)))] * 1000
-    print(f"{name}: p50 {pick(0.5):.1f} ms, p99 {pick(0.99):.1f} ms, max {values[-1] * 1000:.1f} ms ({len(values)} applies)")
-show("apply on A (load, plan, etcd transaction, swap)", apply_times)
-show("B runs it, after A answered", follow_times)
+show("apply on A (load, plan, etcd transaction, swap)", apply_times, "applies")
+show("B runs it, after A answered", follow_times, "applies")
 '''
 
 
@@ -55,10 +51,10 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--applies", type=int, default=100)
     args = parser.parse_args()
-    with lab() as the_lab, tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, lab() as the_lab:
         pair = EtcdPairLab(the_lab, Path(tmp), ports=1)
         token = (Path(tmp) / "token-ops").read_text().strip().split(":", 1)[1]
-        result = the_lab.run(pair.srv, "/usr/bin/python3", "-c", CLIENT, f"http://{HOSTS['A']}:{ADMIN_PORT}",
+        result = the_lab.run(pair.srv, "/usr/bin/python3", "-c", PERCENTILES + CLIENT, f"http://{HOSTS['A']}:{ADMIN_PORT}",
                              f"http://{HOSTS['B']}:{ADMIN_PORT}", token, str(min(max(args.applies, 1), 2000)),
                              pair.zone, timeout=1200)
         print(result.stdout, end="")

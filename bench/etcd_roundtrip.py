@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "e2e"))
 
-from etcd_lab import ETCD_NET, EtcdCluster  # noqa: E402
+from etcd_lab import ETCD_NET, PERCENTILES, EtcdCluster  # noqa: E402
 from netlab import lab  # noqa: E402
 
 CLIENT = r'''
@@ -43,12 +43,8 @@ for n in range(rounds):
     assert txn.get("succeeded"), txn
     ranges.append(t1 - t0)
     applies.append(t2 - t0)
-def show(name, values):
-    values = sorted(values)
-    pick = lambda q: values[min(len(values) - 1, int(q * len(values)))] * 1000
-    print(f"{name}: p50 {pick(0.5):.2f} ms, p99 {pick(0.99):.2f} ms, max {values[-1] * 1000:.2f} ms ({len(values)} rounds)")
-show("range of the head", ranges)
-show("range + transaction (an apply's exchanges)", applies)
+show("range of the head", ranges, "rounds")
+show("range + transaction (an apply's exchanges)", applies, "rounds")
 ''' % ETCD_NET
 
 
@@ -56,7 +52,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=300)
     args = parser.parse_args()
-    with lab() as the_lab, tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, lab() as the_lab:
         srv, etc = the_lab.ns("srv"), the_lab.ns("etc")
         the_lab.link(srv, "et0", etc, "eth0")
         the_lab.addr(srv, "et0", f"{ETCD_NET}254/24")
@@ -66,7 +62,7 @@ def main():
         the_lab.wait_up(srv, "et0")
         the_lab.wait_up(etc, "eth0")
         cluster.start()
-        result = the_lab.run(srv, "/usr/bin/python3", "-c", CLIENT, str(min(max(args.rounds, 1), 5000)), timeout=600)
+        result = the_lab.run(srv, "/usr/bin/python3", "-c", PERCENTILES + CLIENT, str(min(max(args.rounds, 1), 5000)), timeout=600)
         print(result.stdout, end="")
         cluster.stop()
 

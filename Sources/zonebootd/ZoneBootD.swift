@@ -26,8 +26,9 @@ struct ZoneBootD: AsyncParsableCommand {
             one of that pod's `relay-sources` (by default the relays themselves); every other \
             request that claims a location is dropped and counted by reason in the counters file.
 
-            The running revision comes from the state directory: at start, the latest applied \
-            revision wins; with none, the zone file is recorded as revision 1. Changes arrive \
+            The running revision comes from the state directory (with --etcd, from etcd, shared by \
+            every host of the zone): at start, the latest applied revision wins; with none, the zone \
+            file is recorded as revision 1. Changes arrive \
             through the admin API (`zonectl apply --server`) or SIGHUP, which re-reads the zone \
             file through the same path: validate, plan, record, swap (a broken file is rejected \
             and the running revision kept). SIGHUP applies the file only when the running revision \

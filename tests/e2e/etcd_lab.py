@@ -21,6 +21,14 @@ ETCD_NET = "198.18.41."
 HOSTS = {"A": "198.18.0.10", "B": "198.18.0.11"}
 ADMIN_PORT = 9067
 
+# Put before the benchmarks' in-namespace clients: their results, printed the same way.
+PERCENTILES = r'''
+def show(name, values, unit):
+    values = sorted(values)
+    pick = lambda q: values[min(len(values) - 1, int(q * len(values)))] * 1000
+    print(f"{name}: p50 {pick(0.5):.2f} ms, p99 {pick(0.99):.2f} ms, max {values[-1] * 1000:.2f} ms ({len(values)} {unit})")
+'''
+
 
 def make_etcd_certificates(directory, addresses):
     """A CA, the members' certificate for `addresses` and a client certificate it signed.
