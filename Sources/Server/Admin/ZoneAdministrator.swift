@@ -187,7 +187,9 @@ public actor ZoneAdministrator {
         let (plan, revision) = try await makePlan(source, now: now)
         let planned = ContinuousClock.now
         // The actor was free while the zone loaded: another apply may have won meanwhile.
-        // From here to the swap nothing awaits, so this check and the swap are one step.
+        // From here to the swap only the store's append awaits: SQLite's runs synchronously, so
+        // this check and the swap are one step; etcd's transaction makes the same check on the
+        // zone's head, across hosts.
         guard basedOn == running.id, plan.baseRevision == running.id else {
             throw .staleBase(planned: basedOn, current: running.id)
         }
