@@ -52,9 +52,17 @@ let package = Package(
             // Minting bootstrap secrets (Secrets/): RSA keys.
             .product(name: "CryptoExtras", package: "swift-crypto"),
         ], swiftSettings: strict),
-        // Durable state in SQLite: applied revisions, leases with the events written alongside them, BMC records.
+        // An etcd v3 client over etcd's JSON gateway (no generated code): typed messages, a pure codec, several members.
+        .target(name: "Etcd", dependencies: [
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+        ], swiftSettings: strict),
+        // Durable state in SQLite: applied revisions, leases with the events written alongside them, BMC records;
+        // revisions in etcd with --etcd (Store/Etcd).
         .target(name: "Store", dependencies: [
-            "Zone", "Boot",
+            "Zone", "Boot", "Etcd",
             .product(name: "GRDB", package: "GRDB.swift"),
         ], swiftSettings: strict),
         // The admin API's JSON bodies and its token file: shared by zonebootd and zonectl.
@@ -63,7 +71,7 @@ let package = Package(
         .target(name: "CPacketSocket"),
         // Thin I/O: the DHCP listener, group-committed lease writes, counters, the boot HTTP server.
         .target(name: "Server", dependencies: [
-            "Addressing", "DHCPv4", "Zone", "Boot", "Store", "AdminAPI", "CPacketSocket", "TFTP",
+            "Addressing", "DHCPv4", "Zone", "Boot", "Store", "AdminAPI", "CPacketSocket", "TFTP", "Etcd",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -87,7 +95,9 @@ let package = Package(
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ], swiftSettings: strict),
         .executableTarget(name: "zonebootd", dependencies: [
-            "Addressing", "Zone", "Boot", "Store", "AdminAPI", "Server",
+            "Addressing", "Zone", "Boot", "Store", "AdminAPI", "Server", "Etcd",
+            // --etcd-ca-file, --etcd-cert-file, --etcd-key-file.
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             // One service group runs every listener, the hook runner and the counters reporter.
@@ -95,8 +105,8 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),
         ], swiftSettings: strict),
-        // What the test targets share: the repository's paths, a seeded random generator, ClientRequest.
-        .target(name: "TestSupport", dependencies: ["Addressing", "DHCPv4"], path: "Tests/TestSupport", swiftSettings: strict),
+        // What the test targets share: the repository's paths, a seeded random generator, ClientRequest, an in-memory etcd.
+        .target(name: "TestSupport", dependencies: ["Addressing", "DHCPv4", "Etcd"], path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(name: "DHCPv4Tests", dependencies: ["DHCPv4", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "TFTPTests", dependencies: ["TFTP", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "AddressingTests", dependencies: ["Addressing"], swiftSettings: strict),
@@ -106,6 +116,8 @@ let package = Package(
         .testTarget(name: "AdminAPITests", dependencies: ["AdminAPI", "Boot", "Zone", "Store", "Addressing", "TestSupport"],
                     swiftSettings: strict),
         .testTarget(name: "StoreTests", dependencies: ["Store", "Zone", "Boot", "Addressing"], swiftSettings: strict),
+        // The etcd codec without a network, and the etcd revision store against an in-memory etcd.
+        .testTarget(name: "EtcdTests", dependencies: ["Etcd", "Store", "Zone", "Boot", "TestSupport"], swiftSettings: strict),
         // The DHCP engine and listener parts, driven in-process (no sockets where none are needed).
         .testTarget(name: "ServerTests", dependencies: [
             "Server", "Store", "Boot", "Zone", "DHCPv4", "Addressing", "CPacketSocket", "AdminAPI", "TestSupport",

@@ -4,10 +4,15 @@ import GRDB
 import Zone
 
 /// One applied revision of the zone.
-public struct StoredRevision: Sendable {
+public struct StoredRevision: Sendable, Equatable {
     public var summary: RevisionSummary
     /// The zone file and its templates as they were applied.
     public var source: ZoneSource
+
+    public init(summary: RevisionSummary, source: ZoneSource) {
+        self.summary = summary
+        self.source = source
+    }
 }
 
 /// How a revision came to be recorded.
@@ -47,17 +52,28 @@ public struct RevisionSummary: Sendable, Codable, Equatable {
 
 /// Applied revisions, newest last. Revisions are never edited or deleted: a rollback
 /// is a new revision with an old source.
+///
+/// Async: one implementation is a network away (`EtcdRevisionStore`); SQLite's synchronous
+/// methods satisfy it as they are. A store that cannot be reached throws `StoreUnavailable`.
 public protocol RevisionStore: Sendable {
-    func latest() throws -> StoredRevision?
-    func revision(id: Int) throws -> StoredRevision?
-    func history(limit: Int) throws -> [RevisionSummary]
+    func latest() async throws -> StoredRevision?
+    func revision(id: Int) async throws -> StoredRevision?
+    func history(limit: Int) async throws -> [RevisionSummary]
     /// Records a new revision, refusing if the latest is no longer `basedOn` (someone
     /// applied in between: plan again).
     func append(source: ZoneSource, zone: String, author: String, message: String?, basedOn: Int?,
-                summary: String, origin: RevisionOrigin) throws -> RevisionSummary
+                summary: String, origin: RevisionOrigin) async throws -> RevisionSummary
 }
 
-extension RevisionStore {
+/// The store is out of reach (etcd down or partitioned away): nothing was recorded; the
+/// running revision keeps serving. The message names where the store was looked for.
+public struct StoreUnavailable: Error, Sendable, Equatable, CustomStringConvertible {
+    public var description: String
+
+    public init(_ description: String) { self.description = description }
+}
+
+extension SQLiteRevisionStore {
     /// An apply's revision (`zonectl apply`).
     public func append(source: ZoneSource, zone: String, author: String, message: String?, basedOn: Int?,
                        summary: String) throws -> RevisionSummary {

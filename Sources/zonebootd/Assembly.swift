@@ -1,6 +1,7 @@
 import AdminAPI
 import Addressing
 import Boot
+import Etcd
 import Foundation
 import Hummingbird
 import Logging
@@ -18,7 +19,9 @@ struct LoadedState {
     var stateDirectory: String
     var tokens: AdminTokenFile?
     var adminTLS: ListenerTLS?
-    var revisionStore: SQLiteRevisionStore
+    var revisionStore: any RevisionStore
+    /// With --etcd: the client and the store the follower watches.
+    var etcd: (client: EtcdClient, store: EtcdRevisionStore)?
     var running: RevisionSummary
     var revisions: RevisionHolder
     var store: SQLiteLeaseStore
@@ -31,12 +34,22 @@ struct LoadedState {
 
 extension ZoneBootD {
     /// Throws what keeps zonebootd from starting (a broken zone, an unreadable token file or database).
-    func load(logger: Logger) throws -> LoadedState {
+    func load(logger: Logger) async throws -> LoadedState {
         let stateDirectory = state ?? ProcessInfo.processInfo.environment["ZONEBOOT_STATE"] ?? "/var/lib/zoneboot"
         let tokens = try adminTokenFile.map { path throws(AdminTokens.Problem) in try AdminTokenFile(path: path) }
         let adminTLS = try self.adminTLS.load()
-        let revisionStore = try SQLiteRevisionStore(stateDirectory: stateDirectory)
-        let (revision, running) = try ZoneAdministrator.startingRevision(zoneFile: zone, store: revisionStore, logger: logger)
+        let etcd = try self.etcd.connect(stateDirectory: stateDirectory)
+        let revisionStore: any RevisionStore
+        let (revision, running): (ZoneRevision, RevisionSummary)
+        if let etcd {
+            revisionStore = etcd.store
+            (revision, running) = try await self.etcd.startingRevision(etcd.store, zoneFile: zone, stateDirectory: stateDirectory,
+                                                                       logger: logger)
+        } else {
+            let sqlite = try SQLiteRevisionStore(stateDirectory: stateDirectory)
+            revisionStore = sqlite
+            (revision, running) = try ZoneAdministrator.startingRevision(zoneFile: zone, store: sqlite, logger: logger)
+        }
         logger.info("zone \(revision.zoneName) \(running.label) running: \(revision.identities.count) identities")
         // One database: leases, the events describing them and BMC records commit together.
         let database = try ZoneBootDatabase.open(stateDirectory: stateDirectory)
@@ -44,7 +57,8 @@ extension ZoneBootD {
         let loaders = try FirmwareManifest.load(directory: firmware).installedLoaders(directory: firmware)
         let directory = CommittedLeases(try store.loadLeases())
         logger.info("loaded \(directory.all.count) leases; boot loaders: \(loaders.available.sorted().joined(separator: ", "))")
-        return LoadedState(stateDirectory: stateDirectory, tokens: tokens, adminTLS: adminTLS, revisionStore: revisionStore, running: running,
+        return LoadedState(stateDirectory: stateDirectory, tokens: tokens, adminTLS: adminTLS, revisionStore: revisionStore, etcd: etcd,
+                           running: running,
                            revisions: RevisionHolder(revision, id: running.id), store: store, outbox: SQLiteEventOutbox(writer: database),
                            inventory: SQLiteBMCInventory(writer: database),
                            secrets: SQLiteBootstrapSecretStore(writer: database), loaders: loaders, directory: directory)
@@ -100,7 +114,12 @@ extension ZoneBootD {
         var writers: [@Sendable () -> Void] = [{ CountersFile.write(counters.dhcpFile, to: countersPath) }]
         if let tftp { writers.append { tftp.running.map { CountersFile.write(counters.tftp.snapshot, to: $0.countersPath) } } }
 
-        let servers: [(any Service)?] = [dhcp] + listeners + [tftp]
+        let follower = state.etcd.map { etcd in
+            EtcdRevisionFollower(client: etcd.client, store: etcd.store, administrator: administrator,
+                                 cachePath: EtcdRevisionCache.path(stateDirectory: state.stateDirectory),
+                                 logger: logger.component("etcd"))
+        }
+        let servers: [(any Service)?] = [dhcp] + listeners + [tftp, follower]
         return [CountersReporter(gate: gate, writers: writers)] + servers.compactMap { $0 }
             + [HookRunnerService(runner: runner, clients: hookClients, gate: gate),
                ReloadOnHangup(hangups: hangups, administrator: administrator, zoneFile: zone,

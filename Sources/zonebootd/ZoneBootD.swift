@@ -26,8 +26,9 @@ struct ZoneBootD: AsyncParsableCommand {
             one of that pod's `relay-sources` (by default the relays themselves); every other \
             request that claims a location is dropped and counted by reason in the counters file.
 
-            The running revision comes from the state directory: at start, the latest applied \
-            revision wins; with none, the zone file is recorded as revision 1. Changes arrive \
+            The running revision comes from the state directory (with --etcd, from etcd, shared by \
+            every host of the zone): at start, the latest applied revision wins; with none, the zone \
+            file is recorded as revision 1. Changes arrive \
             through the admin API (`zonectl apply --server`) or SIGHUP, which re-reads the zone \
             file through the same path: validate, plan, record, swap (a broken file is rejected \
             and the running revision kept). SIGHUP applies the file only when the running revision \
@@ -126,6 +127,9 @@ struct ZoneBootD: AsyncParsableCommand {
     @OptionGroup(title: "Admin API TLS")
     var adminTLS: AdminTLSOptions
 
+    @OptionGroup(title: "Several hosts on etcd")
+    var etcd: EtcdOptions
+
     @Option(help: ArgumentHelp("Log level: trace, debug, info, notice, warning, error.",
                                discussion: "info: a line per lease granted, released or declined, per hook run, per drop reason (rate-bounded); debug adds each DHCP message and HTTP request."))
     var logLevel: Logger.Level = .info
@@ -180,7 +184,7 @@ struct ZoneBootD: AsyncParsableCommand {
         let stopSignal = Mutex<UnixSignal?>(nil)
         var served = false
         do {
-            let state = try load(logger: logger)
+            let state = try await load(logger: logger)
             let hangups = await UnixSignalsSequence(trapping: .sighup)
             // Trapped here rather than by the group, to know which one stopped the server.
             let stops = await UnixSignalsSequence(trapping: .sigterm, .sigint)

@@ -47,7 +47,9 @@ public func buildAdminRouter(administrator: ZoneAdministrator, tokens: AdminToke
     let reads = router.group().add(middleware: AdminAuthentication(tokens: tokens, needs: .read, refusals: refusals))
     reads.get("/v1/history") { request, _ in
         let limit = request.uri.queryParameters.get("limit", as: Int.self) ?? 100
-        do { return json(try await administrator.history(limit: limit)) } catch {
+        do { return json(try await administrator.history(limit: limit)) } catch let unavailable as StoreUnavailable {
+            throw AdminHTTPError(.unavailable(unavailable.description))
+        } catch {
             throw AdminHTTPError(.internalServerError, APIError(error: "\(error)"))
         }
     }
@@ -159,6 +161,7 @@ public struct AdminHTTPError: HTTPResponseError {
         case .staleBase(_, let current): self.init(.conflict, APIError(error: failure.message, currentRevision: current))
         case .noSuchRevision: self.init(.notFound, APIError(error: failure.message))
         case .store: self.init(.internalServerError, APIError(error: failure.message))
+        case .unavailable: self.init(.serviceUnavailable, APIError(error: failure.message))
         case .busy(let seconds):
             self.init(.tooManyRequests, APIError(error: failure.message))
             headers[.retryAfter] = "\(seconds)"

@@ -15,6 +15,8 @@ public enum AdminFailure: Error, Sendable {
     case staleBase(planned: Int, current: Int)
     case noSuchRevision(Int)
     case store(String)
+    /// The revision store is out of reach (etcd down): nothing recorded, the running revision kept.
+    case unavailable(String)
     /// Another zone is being loaded: a plan is refused rather than queued (each load may take
     /// a core and a large share of memory for up to the load timeout).
     case busy(retryAfter: Int)
@@ -28,6 +30,7 @@ public enum AdminFailure: Error, Sendable {
             "the zone changed since this plan was made: planned against revision \(planned), now at \(current); plan again"
         case .noSuchRevision(let id): "there is no revision \(id)"
         case .store(let why): "the store refused the revision: \(why)"
+        case .unavailable(let why): "the revision store is out of reach, nothing was recorded: \(why)"
         case .busy(let seconds):
             "another zone is being loaded on this server (one at a time); try again in \(seconds) s"
         case .stopping: "the server is stopping"
@@ -93,26 +96,9 @@ public actor ZoneAdministrator {
 
     /// What runs at start: the latest stored revision if there is one (the zone file is
     /// then only compared with it), else the zone file, recorded as revision 1.
-    public static func startingRevision(zoneFile: String, store: any RevisionStore, logger: Logger)
+    public static func startingRevision(zoneFile: String, store: SQLiteRevisionStore, logger: Logger)
         throws -> (ZoneRevision, RevisionSummary) {
-        if let stored = try store.latest() {
-            let revision: ZoneRevision
-            // A secret file changed while the server was down: start (DHCP must), withholding that value.
-            do {
-                revision = try ZoneLoader.load(source: stored.source, secretsFolder: zoneFolder(zoneFile),
-                                               withholdingChangedSecrets: true)
-            } catch {
-                throw AdminFailure.store("stored revision \(stored.summary.id) no longer loads:\n\(error.description)")
-            }
-            // What the stored revision warns of now, such as a withheld secret value.
-            for warning in revision.warnings { logger.warning("\(warning.path): \(warning.message)") }
-            // Compared by source, without expanding the file: a second expanded zone would
-            // double the memory a server starts with.
-            if let file = try? ZoneLoader.source(path: zoneFile), file.digest != stored.source.digest {
-                logger.notice("\(zoneFile) differs from the running revision \(stored.summary.id): SIGHUP or `zonectl apply` applies it")
-            }
-            return (revision, stored.summary)
-        }
+        if let stored = try store.latest() { return try starting(stored, zoneFile: zoneFile, logger: logger) }
         let revision = try ZoneLoader.load(path: zoneFile)
         let plan = ZonePlan(from: nil, fromRevision: nil, to: revision)
         let summary = try store.append(source: revision.source, zone: revision.zoneName, author: "zonebootd",
@@ -121,9 +107,43 @@ public actor ZoneAdministrator {
         return (revision, summary)
     }
 
+    /// `startingRevision` with a store a network away (etcd): the same rule, asked asynchronously.
+    public static func startingRevision(zoneFile: String, from store: any RevisionStore, logger: Logger)
+        async throws -> (ZoneRevision, RevisionSummary) {
+        if let stored = try await store.latest() { return try starting(stored, zoneFile: zoneFile, logger: logger) }
+        let revision = try ZoneLoader.load(path: zoneFile)
+        let plan = ZonePlan(from: nil, fromRevision: nil, to: revision)
+        let summary = try await store.append(source: revision.source, zone: revision.zoneName, author: "zonebootd",
+                                             message: "first start with \(zoneFile)", basedOn: nil, summary: plan.summaryLine,
+                                             origin: .file)
+        return (revision, summary)
+    }
+
+    /// A stored revision to start with (the latest, or with etcd out of reach the one cached
+    /// locally), loaded with this host's secret files.
+    public static func starting(_ stored: StoredRevision, zoneFile: String, logger: Logger)
+        throws -> (ZoneRevision, RevisionSummary) {
+        let revision: ZoneRevision
+        // A secret file changed while the server was down: start (DHCP must), withholding that value.
+        do {
+            revision = try ZoneLoader.load(source: stored.source, secretsFolder: zoneFolder(zoneFile),
+                                           withholdingChangedSecrets: true)
+        } catch {
+            throw AdminFailure.store("stored revision \(stored.summary.id) no longer loads:\n\(error.description)")
+        }
+        // What the stored revision warns of now, such as a withheld secret value.
+        for warning in revision.warnings { logger.warning("\(warning.path): \(warning.message)") }
+        // Compared by source, without expanding the file: a second expanded zone would
+        // double the memory a server starts with.
+        if let file = try? ZoneLoader.source(path: zoneFile), file.digest != stored.source.digest {
+            logger.notice("\(zoneFile) differs from the running revision \(stored.summary.id): SIGHUP or `zonectl apply` applies it")
+        }
+        return (revision, stored.summary)
+    }
+
     public var current: RunningRevision { RunningRevision(revision: running, identities: holder.current.identities.count) }
 
-    public func history(limit: Int) throws -> [RevisionSummary] { try store.history(limit: limit) }
+    public func history(limit: Int) async throws -> [RevisionSummary] { try await store.history(limit: limit) }
 
     /// Every identity of the running revision, with the lease its address holds now.
     public func hosts(now: Int64) -> [HostRow] {
@@ -167,7 +187,9 @@ public actor ZoneAdministrator {
         let (plan, revision) = try await makePlan(source, now: now)
         let planned = ContinuousClock.now
         // The actor was free while the zone loaded: another apply may have won meanwhile.
-        // From here to the swap nothing awaits, so this check and the swap are one step.
+        // From here to the swap only the store's append awaits: SQLite's runs synchronously, so
+        // this check and the swap are one step; etcd's transaction makes the same check on the
+        // zone's head, across hosts.
         guard basedOn == running.id, plan.baseRevision == running.id else {
             throw .staleBase(planned: basedOn, current: running.id)
         }
@@ -175,15 +197,20 @@ public actor ZoneAdministrator {
         crash(at: "before-append")
         let applied: RevisionSummary
         do {
-            applied = try store.append(source: revision.source, zone: revision.zoneName, author: author, message: message,
-                                       basedOn: basedOn, summary: plan.plan.summaryLine, origin: origin)
+            applied = try await store.append(source: revision.source, zone: revision.zoneName, author: author, message: message,
+                                             basedOn: basedOn, summary: plan.plan.summaryLine, origin: origin)
         } catch StoreError.staleBase(_, let current) {
-            // Someone wrote the store behind the server's back (an offline `zonectl apply`).
+            // Someone wrote the store behind the server's back (an offline `zonectl apply`, or
+            // with etcd another host's apply this host has not followed yet).
             throw .staleBase(planned: basedOn, current: current ?? 0)
+        } catch let unavailable as StoreUnavailable {
+            throw .unavailable(unavailable.description)
         } catch {
             throw .store("\(error)")
         }
         crash(at: "after-append")
+        // A store a network away is awaited: a newer revision may have been followed meanwhile.
+        guard applied.id > running.id else { return ApplyResponse(plan: plan, applied: applied) }
         holder.swap(revision, id: applied.id)
         running = applied
         crash(at: "after-swap")
@@ -196,7 +223,9 @@ public actor ZoneAdministrator {
     public func rollback(to id: Int, basedOn: Int, author: String, message: String?,
                          now: Int64) async throws(AdminFailure) -> ApplyResponse {
         let stored: StoredRevision?
-        do { stored = try store.revision(id: id) } catch { throw .store("\(error)") }
+        do { stored = try await store.revision(id: id) } catch let unavailable as StoreUnavailable {
+            throw .unavailable(unavailable.description)
+        } catch { throw .store("\(error)") }
         guard let stored else { throw .noSuchRevision(id) }
         return try await apply(stored.source, basedOn: basedOn, author: author,
                                message: message ?? "rollback to revision \(id)", now: now, origin: .rollback)
@@ -248,6 +277,36 @@ public actor ZoneAdministrator {
             logger.error("SIGHUP: \(zoneFile) rejected, revision \(running.id) kept running:\n\(error.description)")
         } catch {
             logger.error("SIGHUP: \(zoneFile) not applied: \(error.message)")
+        }
+    }
+
+    /// A revision another host recorded in the shared store (etcd), seen by the watch: loaded
+    /// here (off the actor, this host's secret files, changed ones withheld as at start) and
+    /// swapped in like an apply's, unless this host already runs it or a newer one. Returns
+    /// whether it now runs.
+    public func follow(_ stored: StoredRevision) async -> Bool {
+        guard stored.summary.id > running.id else { return false }
+        let secretsFolder = self.secretsFolder
+        let loaded = await offActor { () -> Result<ZoneRevision, ZoneLoadError> in
+            do throws(ZoneLoadError) {
+                return .success(try ZoneLoader.load(source: stored.source, secretsFolder: secretsFolder,
+                                                    withholdingChangedSecrets: true))
+            } catch { return .failure(error) }
+        }
+        // The actor was free while it loaded: an apply here or a newer revision may have won.
+        guard stored.summary.id > running.id else { return false }
+        switch loaded {
+        case .success(let revision):
+            for warning in revision.warnings { logger.warning("\(warning.path): \(warning.message)") }
+            holder.swap(revision, id: stored.summary.id)
+            let previous = running.id
+            running = stored.summary
+            logger.notice("revision \(stored.summary.id) followed from the shared store (was \(previous)): \(stored.summary.summary)",
+                          metadata: ["author": "\(stored.summary.author)", "origin": "\(stored.summary.origin ?? .apply)"])
+            return true
+        case .failure(let error):
+            logger.error("revision \(stored.summary.id) from the shared store does not load here, revision \(running.id) kept running:\n\(error.description)")
+            return false
         }
     }
 
