@@ -80,7 +80,8 @@ extension ZoneBootD {
                                               secretsFolder: zoneFolder(zone))
         if adminPort != 0 {
             let router = buildAdminRouter(administrator: administrator, tokens: state.tokens, leases: state.directory,
-                                          bootstrapSecrets: state.secrets, logger: logger.component("admin"))
+                                          bootstrapSecrets: state.secrets, outbox: state.outbox, bmcs: state.inventory,
+                                          logger: logger.component("admin"))
             listeners.append(httpService(router, host: adminListen, port: adminPort, connections: counters.adminConnections,
                                          what: "admin API", kind: "admin", mode: adminMode(state), tls: state.adminTLS,
                                          failure: "cannot listen for the admin API on \(adminListen):\(adminPort)",

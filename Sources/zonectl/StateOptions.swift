@@ -17,6 +17,25 @@ struct StateOptions: ParsableArguments {
         given ?? ProcessInfo.processInfo.environment["ZONEBOOT_STATE"] ?? "/var/lib/zoneboot"
     }
 
+    /// The state directory for a command that only reads it (or changes what is in it): one that
+    /// does not exist is an error naming the ways to give another, never created (a typo in
+    /// --state would otherwise read as "nothing here yet").
+    func existingDirectory() throws -> String {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) else {
+            throw fail("there is no state directory \(directory): pass --state DIR or set ZONEBOOT_STATE, "
+                       + "or --server URL (or ZONEBOOT_SERVER) to ask a running zonebootd")
+        }
+        guard isDirectory.boolValue else { throw fail("the state directory \(directory) is not a directory") }
+        return directory
+    }
+
+    /// The revision store of an existing state directory (`existingDirectory`), for reads.
+    func openExistingRevisions() throws -> SQLiteRevisionStore {
+        _ = try existingDirectory()
+        return try openRevisions()
+    }
+
     func openRevisions() throws -> SQLiteRevisionStore {
         do {
             return try SQLiteRevisionStore(stateDirectory: directory)
