@@ -36,7 +36,8 @@ struct ZoneBootD: AsyncParsableCommand {
 
             Exit status: 0 stopped by SIGTERM or SIGINT (or --check found nothing wrong); 1 it could not \
             start or failed (the reason is logged), or --check found a problem; 64 a mistake in the command line.
-            """)
+            """,
+        version: ZoneBootVersion.text)
 
     @Option(help: "The zone file (YAML).")
     var zone: String

@@ -1,3 +1,4 @@
+import AdminAPI
 import ArgumentParser
 
 @main
@@ -17,6 +18,7 @@ struct ZoneCtl: ParsableCommand {
             a refused or failed request); 2 `plan` only: there are changes; 64 a mistake in the command \
             line (an unknown option, a missing or malformed argument).
             """,
+        version: ZoneBootVersion.text,
         subcommands: [
             Validate.self, Render.self, Plan.self, Apply.self, History.self, Rollback.self, Hosts.self, Leases.self,
             Events.self, Secrets.self, BMCs.self, Inventory.self, ChefNodeCommand.self, Schema.self, Example.self,
