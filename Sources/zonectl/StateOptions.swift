@@ -68,9 +68,15 @@ var currentAuthor: String {
     return "uid \(getuid())"
 }
 
-/// The plan of a zone file against the store's latest revision.
+/// The plan of a zone file against the store's latest revision. A state directory that does not
+/// exist is not created (a plan only reads): the plan is against nothing, and says where it looked.
 func makePlan(zone path: String, options: StateOptions) throws -> (ZonePlan, ZoneRevision, String, Int?) {
     let revision = try loadZoneOrExit(path)
+    guard FileManager.default.fileExists(atPath: options.directory) else {
+        let plan = ZonePlan(from: nil, fromRevision: nil, to: revision)
+        return (plan, revision, "nothing: there is no state directory \(options.directory) (pass --state DIR, or apply to create it)",
+                nil)
+    }
     let store = try options.openRevisions()
     let latest = try options.latest(store)
     let plan = ZonePlan(from: latest?.1, fromRevision: latest?.0.summary.id, to: revision)
