@@ -233,10 +233,15 @@ struct LocalAddresses {
         return LocalAddresses(addresses: found, loopbackUp: loopbackUp)
     }
 
-    /// The wildcard, an interface's address, or any of 127.0.0.0/8 while loopback is up (Linux routes it all locally).
+    /// The wildcard, an interface's address, or any of 127.0.0.0/8 while loopback is up (Linux routes it all locally);
+    /// any address where net.ipv4.ip_nonlocal_bind lets a server bind one it does not hold yet (a VIP).
     func contains(_ address: IPv4Address) -> Bool {
         address.value == 0 || addresses.contains(address) || (address.value >> 24 == 127 && loopbackUp)
+            || Self.nonlocalBind
     }
+
+    static let nonlocalBind = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_nonlocal_bind", encoding: .utf8))
+        .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) == "1" } ?? false
 
     /// net.ipv4.ip_unprivileged_port_start (1024 unless changed).
     static func unprivilegedPortStart() -> Int {
