@@ -32,7 +32,7 @@ struct LoadedState {
 extension ZoneBootD {
     /// Throws what keeps zonebootd from starting (a broken zone, an unreadable token file or database).
     func load(logger: Logger) throws -> LoadedState {
-        let stateDirectory = state ?? ProcessInfo.processInfo.environment["ZONEBOOT_STATE"] ?? "/var/lib/zoneboot"
+        let stateDirectory = self.stateDirectory
         let tokens = try adminTokenFile.map { path throws(AdminTokens.Problem) in try AdminTokenFile(path: path) }
         let adminTLS = try self.adminTLS.load()
         let revisionStore = try SQLiteRevisionStore(stateDirectory: stateDirectory)
