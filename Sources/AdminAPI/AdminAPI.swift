@@ -134,6 +134,10 @@ public struct LeaseRow: Sendable, Codable, Equatable {
     public var pod: String
     /// Seconds since the Unix epoch.
     public var expiresAt: Int64
+    /// For a discovery lease, the undeclared port it was asked from where the relay named one:
+    /// `switch` is the switch's name, or the relay's address (giaddr) for a switch the zone does
+    /// not know, and `port` the relay's circuit-id. Absent for older servers.
+    public var askedFrom: Location?
 
     public init(_ lease: Lease) {
         address = lease.address
@@ -143,6 +147,15 @@ public struct LeaseRow: Sendable, Codable, Equatable {
         location = lease.location?.description
         pod = lease.pod
         expiresAt = lease.expiresAt
+        askedFrom = lease.location == nil ? lease.askedFrom : nil
+    }
+
+    /// LOCATION as `zonectl leases` prints it: the declared port, or where a discovery lease was asked from.
+    public var locationText: String {
+        if let location { return location }
+        guard let asked = askedFrom else { return "(discovery)" }
+        let relayed = IPv4Address(asked.switch) != nil
+        return relayed ? "(discovery: relay \(asked.switch), circuit \(asked.port))" : "(discovery at \(asked))"
     }
 }
 

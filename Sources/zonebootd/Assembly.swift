@@ -35,7 +35,7 @@ struct LoadedState {
 extension ZoneBootD {
     /// Throws what keeps zonebootd from starting (a broken zone, an unreadable token file or database).
     func load(logger: Logger) async throws -> LoadedState {
-        let stateDirectory = state ?? ProcessInfo.processInfo.environment["ZONEBOOT_STATE"] ?? "/var/lib/zoneboot"
+        let stateDirectory = self.stateDirectory
         let tokens = try adminTokenFile.map { path throws(AdminTokens.Problem) in try AdminTokenFile(path: path) }
         let adminTLS = try self.adminTLS.load()
         let etcd = try self.etcd.connect(stateDirectory: stateDirectory)
@@ -94,7 +94,8 @@ extension ZoneBootD {
                                               secretsFolder: zoneFolder(zone))
         if adminPort != 0 {
             let router = buildAdminRouter(administrator: administrator, tokens: state.tokens, leases: state.directory,
-                                          bootstrapSecrets: state.secrets, logger: logger.component("admin"))
+                                          bootstrapSecrets: state.secrets, outbox: state.outbox, bmcs: state.inventory,
+                                          logger: logger.component("admin"))
             listeners.append(httpService(router, host: adminListen, port: adminPort, connections: counters.adminConnections,
                                          what: "admin API", kind: "admin", mode: adminMode(state), tls: state.adminTLS,
                                          failure: "cannot listen for the admin API on \(adminListen):\(adminPort)",

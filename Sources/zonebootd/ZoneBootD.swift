@@ -34,7 +34,11 @@ struct ZoneBootD: AsyncParsableCommand {
             and the running revision kept). SIGHUP applies the file only when the running revision \
             came from it, never over a `zonectl apply` or rollback (--reload-overrides-api forces it); SIGHUP also re-reads --admin-token-file (a broken one keeps \
             the tokens read before). SIGTERM and SIGINT stop after in-flight writes.
-            """)
+
+            Exit status: 0 stopped by SIGTERM or SIGINT (or --check found nothing wrong); 1 it could not \
+            start or failed (the reason is logged), or --check found a problem; 64 a mistake in the command line.
+            """,
+        version: ZoneBootVersion.text)
 
     @Option(help: "The zone file (YAML).")
     var zone: String
@@ -138,6 +142,10 @@ struct ZoneBootD: AsyncParsableCommand {
                                discussion: "json: one object per line with level, time (RFC 3339, UTC), component, message and the line's keys."))
     var logFormat: LogFormat = .text
 
+    @Flag(help: ArgumentHelp("Check every prerequisite (zone, state directory, tokens, TLS files, firmware, listeners' addresses and ports), print what was found, and exit: 0 when zonebootd would start, 1 when not.",
+                             discussion: "Nothing is bound or written (the state database is opened read-only), like `kea-dhcp4 -t`."))
+    var check = false
+
     func validate() throws {
         for address in listen where IPv4Address(address) == nil {
             throw ValidationError("--listen \(address) is not an IPv4 address")
@@ -176,6 +184,7 @@ struct ZoneBootD: AsyncParsableCommand {
         LoggingSystem.bootstrap { StandardErrorLogHandler(label: $0, format: format) }
         var logger = Logger(label: "zonebootd")
         logger.logLevel = logLevel
+        if check { return try runCheck() }
         // DHCP on one thread; HTTP on its own two: a burst of downloads must not delay DHCP answers.
         let dhcpThreads = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let httpThreads = MultiThreadedEventLoopGroup(numberOfThreads: 2)
@@ -184,6 +193,7 @@ struct ZoneBootD: AsyncParsableCommand {
         let stopSignal = Mutex<UnixSignal?>(nil)
         var served = false
         do {
+            try requirePrerequisites()
             let state = try await load(logger: logger)
             let hangups = await UnixSignalsSequence(trapping: .sighup)
             // Trapped here rather than by the group, to know which one stopped the server.
@@ -210,6 +220,9 @@ struct ZoneBootD: AsyncParsableCommand {
         case let error as ZoneLoadError:
             StandardError.flush()
             FileHandle.standardError.write(Data(error.description.utf8))
+        case let error as PrerequisiteProblem:
+            StandardError.flush()
+            FileHandle.standardError.write(Data(("zonebootd cannot start:\n" + error.description + "\n").utf8))
         case let error as AdminFailure: logger.critical("\(error.message)")
         case let error?: logger.critical("\(error)")
         }

@@ -32,6 +32,13 @@ struct ServerOptions: ParsableArguments {
     /// work offline on the state directory.
     var explicitURL: String? { (server ?? environment("ZONEBOOT_SERVER")).map(Self.url(from:)) }
 
+    /// For commands that read a server or a state directory: --server, else (unless --state was
+    /// given: an explicit directory beats the environment) $ZONEBOOT_SERVER; nil means the directory.
+    func explicitURL(unlessLocal state: StateOptions) -> String? {
+        if let server { return Self.url(from: server) }
+        return state.state == nil ? explicitURL : nil
+    }
+
     /// For commands that only make sense against a server: the local one by default.
     var url: String { explicitURL ?? AdminAPI.defaultURL }
 

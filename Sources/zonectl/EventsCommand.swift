@@ -10,7 +10,9 @@ struct Events: ParsableCommand {
         discussion: """
             Every event zonebootd writes for hooks (lease.acked, lease.expired, bmc.discovered, ...) \
             is delivered at least once, retried with backoff, and kept as a dead letter after its \
-            last try. `zonectl events --dead` lists those; `zonectl events retry ID` makes one due again.
+            last try. `zonectl events --dead` lists those; `zonectl events retry ID` makes one due again. \
+            With --server (or $ZONEBOOT_SERVER) through a running zonebootd's admin API (retry needs a \
+            write token), else on the state directory.
             """,
         subcommands: [List.self, Retry.self],
         defaultSubcommand: List.self)
@@ -19,6 +21,8 @@ struct Events: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "list", abstract: "List events, newest first.")
 
         @OptionGroup var state: StateOptions
+
+        @OptionGroup var remote: ServerOptions
 
         @Flag(help: "Only events not delivered yet (pending or being delivered).")
         var undelivered = false
@@ -35,17 +39,25 @@ struct Events: ParsableCommand {
         func run() throws {
             let filter: EventFilter = dead ? .dead : undelivered ? .undelivered : .all
             let events: [EventRecord]
-            do {
-                events = try SQLiteEventOutbox(stateDirectory: state.directory).events(filter, limit: limit)
-            } catch {
-                throw fail("\(error)")
+            let source: String
+            if let url = remote.explicitURL(unlessLocal: state) {
+                events = try remote.client(url).get("/v1/events?\(EventFilter.queryName)=\(filter.rawValue)&limit=\(limit)",
+                                                    as: [EventRecord].self)
+                source = url
+            } else {
+                do {
+                    events = try SQLiteEventOutbox(stateDirectory: try state.existingDirectory()).events(filter, limit: limit)
+                } catch let exit as ExitCode { throw exit } catch {
+                    throw fail("\(error)")
+                }
+                source = state.directory
             }
             if json {
                 try printJSON(events)
                 return
             }
             guard !events.isEmpty else {
-                print("No \(filter == .all ? "" : "\(filter.rawValue) ")events in \(state.directory).")
+                print("No \(filter == .all ? "" : "\(filter.rawValue) ")events in \(source).")
                 return
             }
             let rows = [["ID", "TYPE", "AT (UTC)", "NAME", "ADDRESS", "STATE", "TRIES", "LAST ERROR"]]
@@ -67,15 +79,23 @@ struct Events: ParsableCommand {
 
         @OptionGroup var state: StateOptions
 
+        @OptionGroup var remote: ServerOptions
+
         @Argument(help: "The event's id (from `zonectl events --dead`).")
         var id: Int64
 
         func run() throws {
+            if let url = remote.explicitURL(unlessLocal: state) {
+                _ = try remote.client(url).post("/v1/events/retry", EventRetryRequest(id: id), authenticated: true,
+                                                as: EventRetryRequest.self)
+                print("event \(id) is due again: zonebootd delivers it within a second")
+                return
+            }
             let requeued: Bool
             do {
-                requeued = try SQLiteEventOutbox(stateDirectory: state.directory)
+                requeued = try SQLiteEventOutbox(stateDirectory: try state.existingDirectory())
                     .retry(id: id, nowMs: Int64(Date().timeIntervalSince1970 * 1000))
-            } catch {
+            } catch let exit as ExitCode { throw exit } catch {
                 throw fail("\(error)")
             }
             guard requeued else { throw fail("event \(id) is not a dead letter (see `zonectl events --dead`)") }
@@ -93,7 +113,8 @@ struct BMCs: ParsableCommand {
             credential is sent, and a bmc.certificate-changed event is written. Once the change is known to be \
             legitimate (a replaced or re-keyed BMC), `zonectl bmcs forget NAME` drops the pin: the next \
             registration pins the certificate presented then (`zonectl events retry ID` runs it now if the \
-            lease.acked event is a dead letter).
+            lease.acked event is a dead letter). With --server (or $ZONEBOOT_SERVER) through a running \
+            zonebootd's admin API (forget needs a write token), else on the state directory.
             """,
         subcommands: [List.self, Forget.self],
         defaultSubcommand: List.self)
@@ -105,22 +126,31 @@ struct BMCs: ParsableCommand {
 
         @OptionGroup var state: StateOptions
 
+        @OptionGroup var remote: ServerOptions
+
         @Flag(help: "Print JSON.")
         var json = false
 
         func run() throws {
             let bmcs: [BMCRecord]
-            do {
-                bmcs = try SQLiteBMCInventory(stateDirectory: state.directory).all()
-            } catch {
-                throw fail("\(error)")
+            let source: String
+            if let url = remote.explicitURL(unlessLocal: state) {
+                bmcs = try remote.client(url).get("/v1/bmcs", as: [BMCRecord].self)
+                source = url
+            } else {
+                do {
+                    bmcs = try SQLiteBMCInventory(stateDirectory: try state.existingDirectory()).all()
+                } catch let exit as ExitCode { throw exit } catch {
+                    throw fail("\(error)")
+                }
+                source = state.directory
             }
             if json {
                 try printJSON(bmcs)
                 return
             }
             guard !bmcs.isEmpty else {
-                print("No BMC registered in \(state.directory) yet.")
+                print("No BMC registered in \(source) yet.")
                 return
             }
             printTable([["NAME", "ADDRESS", "MANUFACTURER", "MODEL", "SERIAL", "BIOS", "BMC FIRMWARE", "PASSWORD",
@@ -144,17 +174,28 @@ struct BMCs: ParsableCommand {
 
         @OptionGroup var state: StateOptions
 
+        @OptionGroup var remote: ServerOptions
+
         @Argument(help: "The BMC's name (from `zonectl bmcs`).")
         var name: String
 
         func run() throws {
+            if let url = remote.explicitURL(unlessLocal: state) {
+                _ = try remote.client(url).post("/v1/bmcs/forget", BMCForgetRequest(name: name), authenticated: true,
+                                                as: BMCForgetRequest.self)
+                return printForgotten()
+            }
             let forgotten: Bool
             do {
-                forgotten = try SQLiteBMCInventory(stateDirectory: state.directory).forgetCertificate(name: name)
-            } catch {
+                forgotten = try SQLiteBMCInventory(stateDirectory: try state.existingDirectory()).forgetCertificate(name: name)
+            } catch let exit as ExitCode { throw exit } catch {
                 throw fail("\(error)")
             }
             guard forgotten else { throw fail("no BMC named \(name.debugDescription) is registered (see `zonectl bmcs`)") }
+            printForgotten()
+        }
+
+        private func printForgotten() {
             print("""
                 \(name): certificate pin dropped; its next registration (its next lease, or \
                 `zonectl events retry ID` for a dead letter) pins the certificate it presents then

@@ -21,9 +21,11 @@ struct HandoffSource: ParsableArguments {
 
     private var databasePath: String { (directory as NSString).appendingPathComponent(ZoneBootDatabase.fileName) }
 
-    /// The zone: `--zone`, else $ZONEBOOT_ZONE, else the applied revision.
-    func revision() throws -> ZoneRevision {
-        if let path = zone ?? ProcessInfo.processInfo.environment["ZONEBOOT_ZONE"], !path.isEmpty {
+    /// The zone: the positional `file` (as every other command takes it), `--zone`, else
+    /// $ZONEBOOT_ZONE, else the applied revision.
+    func revision(file: String? = nil) throws -> ZoneRevision {
+        if file != nil && zone != nil { throw fail("give the zone file once: as an argument or with --zone") }
+        if let path = file ?? zone ?? ProcessInfo.processInfo.environment["ZONEBOOT_ZONE"], !path.isEmpty {
             return try loadZoneOrExit(path)
         }
         guard FileManager.default.fileExists(atPath: databasePath) else {
@@ -79,6 +81,10 @@ struct Inventory: ParsableCommand {
             boot_server and boot_url.
             """)
 
+    @Argument(help: ArgumentHelp("The zone file (YAML), as every command takes it.",
+                                 discussion: "Default: --zone, $ZONEBOOT_ZONE, else the latest revision applied to the state directory."))
+    var zoneFile: String?
+
     @OptionGroup var source: HandoffSource
 
     @Flag(help: "Print every group and host (the default).")
@@ -90,8 +96,9 @@ struct Inventory: ParsableCommand {
     @Flag(help: "Print a static YAML inventory instead of JSON.")
     var yaml = false
 
-    @Option(help: ArgumentHelp("Which hosts: all the zone defines, or those seen (that have taken a lease).",
-                               discussion: "Here --state picks hosts (Ansible's word); the state directory is --state-dir.",
+    @Option(name: [.customLong("hosts"), .customLong("state")],
+            help: ArgumentHelp("Which hosts: all the zone defines, or those seen (that have taken a lease).",
+                               discussion: "--state is its older name; the state directory is --state-dir.",
                                valueName: "all|seen"))
     var state: AnsibleInventory.Selection = .all
 
@@ -108,7 +115,7 @@ struct Inventory: ParsableCommand {
     func run() throws {
         let clock = ContinuousClock()
         let started = clock.now
-        let revision = try source.revision()
+        let revision = try source.revision(file: zoneFile)
         let live = try source.liveState()
         let loaded = clock.now
         let cpuLoaded = Self.cpuTime()
@@ -169,11 +176,20 @@ struct ChefNodeCommand: ParsableCommand {
 
     @OptionGroup var source: HandoffSource
 
-    @Argument(help: "The identity's name (e.g. ams1-p01-r01-u07).")
-    var name: String
+    @Argument(help: ArgumentHelp("[ZONE] NAME: the zone file (YAML), as every command takes it, and the identity's name (e.g. ams1-p01-r01-u07).",
+                                 discussion: "Without ZONE: --zone, $ZONEBOOT_ZONE, else the latest revision applied to the state directory.",
+                                 valueName: "zone-or-name"))
+    var arguments: [String] = []
+
+    /// NAME alone, or ZONE NAME.
+    var name: String { arguments.last ?? "" }
+
+    func validate() throws {
+        guard (1...2).contains(arguments.count) else { throw ValidationError("give the identity's name, after the zone file: ZONE NAME") }
+    }
 
     func run() throws {
-        let revision = try source.revision()
+        let revision = try source.revision(file: arguments.count == 2 ? arguments[0] : nil)
         guard let node = ChefNode(named: name, in: revision) else {
             throw fail("no identity named '\(name)' in zone \(revision.zoneName)")
         }

@@ -1,3 +1,4 @@
+import AdminAPI
 import Addressing
 import ArgumentParser
 import Boot
@@ -10,11 +11,14 @@ struct Render: ParsableCommand {
         discussion: """
             Name the location by switch and port (as Option 82 names it: `--switch tor-a --port swp7`, \
             with `--pod` where switch names repeat across pods) or by the identity's name. Nothing is \
-            sent anywhere: this is the answer the server would give.
+            sent anywhere: this is the answer the server would give. Without ZONE, the revision a running \
+            zonebootd runs (--server or $ZONEBOOT_SERVER; a read token), rendered by the same code.
             """)
 
-    @Argument(help: "The zone file (YAML).")
-    var zone: String
+    @Argument(help: "The zone file (YAML); omitted: the running revision of --server.")
+    var zone: String?
+
+    @OptionGroup var remote: ServerOptions
 
     @Option(help: "The switch the machine is plugged into.")
     var `switch`: String?
@@ -37,6 +41,9 @@ struct Render: ParsableCommand {
     var json = false
 
     func validate() throws {
+        if zone == nil && remote.explicitURL == nil {
+            throw ValidationError("name a zone file, or a running zonebootd with --server URL (or $ZONEBOOT_SERVER)")
+        }
         if name == nil && (self.switch == nil || port == nil) {
             throw ValidationError("name a location with --switch and --port, or an identity with --name")
         }
@@ -46,7 +53,7 @@ struct Render: ParsableCommand {
     }
 
     func run() throws {
-        let revision = try loadZoneOrExit(zone)
+        let revision = try loadRevision()
         let identity = try find(in: revision)
         let answer = IdentityAnswer(identity: identity, revision: revision)
         let files = HostFiles.render(identity, in: revision)
@@ -61,6 +68,19 @@ struct Render: ParsableCommand {
             return
         }
         print(Self.text(identity, answer, files, requester, bySwitchOS))
+    }
+
+    /// The zone file named, else the source the server's running revision was loaded from.
+    private func loadRevision() throws -> ZoneRevision {
+        if let zone { return try loadZoneOrExit(zone) }
+        let url = remote.url
+        let running = try remote.client(url).get("/v1/revision/source", as: RunningSource.self)
+        do {
+            return try ZoneLoader.load(source: running.source)
+        } catch {
+            throw fail("\(running.revision.label) of \(url) does not load here (is zonectl older than the server?):\n"
+                       + error.description)
+        }
     }
 
     /// Who is assumed to ask, and the ZTP or boot options it gets: the `--vendor-class`

@@ -38,9 +38,9 @@ struct Secrets: ParsableCommand {
             } else {
                 let now = Int64(Date().timeIntervalSince1970)
                 do {
-                    rows = try SQLiteBootstrapSecretStore(stateDirectory: state.directory).all()
+                    rows = try SQLiteBootstrapSecretStore(stateDirectory: try state.existingDirectory()).all()
                         .map { BootstrapSecretRow($0, now: now) }
-                } catch {
+                } catch let exit as ExitCode { throw exit } catch {
                     throw fail("\(error)")
                 }
             }
@@ -80,8 +80,9 @@ struct Secrets: ParsableCommand {
         func run() throws {
             let forgotten: Int
             do {
-                forgotten = try SQLiteBootstrapSecretStore(stateDirectory: state.directory).forget(host: host, name: secret)
-            } catch {
+                forgotten = try SQLiteBootstrapSecretStore(stateDirectory: try state.existingDirectory())
+                    .forget(host: host, name: secret)
+            } catch let exit as ExitCode { throw exit } catch {
                 throw fail("\(error)")
             }
             guard forgotten > 0 else { throw fail("\(host) has no bootstrap secret\(secret.map { " \($0)" } ?? "") on record") }

@@ -90,7 +90,12 @@ struct Hosts: ParsableCommand {
 struct Leases: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "leases",
-        abstract: "List the durable leases of a running zonebootd, known locations and discovery.")
+        abstract: "List the durable leases of a running zonebootd, known locations and discovery.",
+        discussion: """
+            A discovery lease's LOCATION says where it was asked from: `(discovery at POD/SWITCH/PORT)` on an \
+            undeclared port of a known switch, `(discovery: relay GIADDR, circuit PORT)` behind a switch the \
+            zone does not know (--json: asked_from).
+            """)
 
     @OptionGroup var remote: ServerOptions
 
@@ -104,7 +109,7 @@ struct Leases: ParsableCommand {
         printTable([["ADDRESS", "STATE", "MAC", "NAME", "LOCATION", "POD", "EXPIRES (UTC)"]]
             + leases.map { lease in
                 [lease.address.description, lease.state, lease.mac, lease.name ?? "-",
-                 lease.location ?? "(discovery)", lease.pod,
+                 lease.locationText, lease.pod,
                  formatter.string(from: Date(timeIntervalSince1970: TimeInterval(lease.expiresAt)))]
             })
     }

@@ -17,6 +17,25 @@ struct StateOptions: ParsableArguments {
         given ?? ProcessInfo.processInfo.environment["ZONEBOOT_STATE"] ?? "/var/lib/zoneboot"
     }
 
+    /// The state directory for a command that only reads it (or changes what is in it): one that
+    /// does not exist is an error naming the ways to give another, never created (a typo in
+    /// --state would otherwise read as "nothing here yet").
+    func existingDirectory() throws -> String {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) else {
+            throw fail("there is no state directory \(directory): pass --state DIR or set ZONEBOOT_STATE, "
+                       + "or --server URL (or ZONEBOOT_SERVER) to ask a running zonebootd")
+        }
+        guard isDirectory.boolValue else { throw fail("the state directory \(directory) is not a directory") }
+        return directory
+    }
+
+    /// The revision store of an existing state directory (`existingDirectory`), for reads.
+    func openExistingRevisions() throws -> SQLiteRevisionStore {
+        _ = try existingDirectory()
+        return try openRevisions()
+    }
+
     func openRevisions() throws -> SQLiteRevisionStore {
         do {
             return try SQLiteRevisionStore(stateDirectory: directory)
@@ -49,9 +68,15 @@ var currentAuthor: String {
     return "uid \(getuid())"
 }
 
-/// The plan of a zone file against the store's latest revision.
+/// The plan of a zone file against the store's latest revision. A state directory that does not
+/// exist is not created (a plan only reads): the plan is against nothing, and says where it looked.
 func makePlan(zone path: String, options: StateOptions) throws -> (ZonePlan, ZoneRevision, String, Int?) {
     let revision = try loadZoneOrExit(path)
+    guard FileManager.default.fileExists(atPath: options.directory) else {
+        let plan = ZonePlan(from: nil, fromRevision: nil, to: revision)
+        return (plan, revision, "nothing: there is no state directory \(options.directory) (pass --state DIR, or apply to create it)",
+                nil)
+    }
     let store = try options.openRevisions()
     let latest = try options.latest(store)
     let plan = ZonePlan(from: latest?.1, fromRevision: latest?.0.summary.id, to: revision)

@@ -94,7 +94,7 @@ def test_plan_apply_history_and_rollback_through_zonectl(server):
     assert history[1]["message"] == "move u07" and history[0]["message"] == "rollback to revision 1"
     assert history[0]["digest"] == history[2]["digest"] != history[1]["digest"]
     table = server.zonectl("history", check=0).stdout
-    assert table.splitlines()[0].split() == ["REV", "APPLIED", "(UTC)", "BY", "ZONE", "CHANGES", "MESSAGE"]
+    assert table.splitlines()[0].split() == ["REV", "APPLIED", "(UTC)", "BY", "ORIGIN", "ZONE", "CHANGES", "MESSAGE"]
     hosts = {h["name"]: h for h in json.loads(server.zonectl("hosts", "--json", check=0).stdout)}
     assert hosts["ex-p01-r01-u07"]["address"] == old
     assert server.zonectl("leases", check=0).stdout.split()[:7] == ["ADDRESS", "STATE", "MAC", "NAME", "LOCATION", "POD",

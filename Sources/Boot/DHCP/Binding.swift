@@ -27,8 +27,13 @@ extension DHCPPolicy {
         }
         let seconds = UInt32(clamping: discovery.lease?.value.seconds ?? 600)
         func make(_ address: IPv4Address, _ existing: Lease?) -> Binding {
-            Binding(address: address, subnet: network.subnet.value, gateway: network.gateway?.value,
-                    leaseSeconds: seconds, answer: nil, existing: existing)
+            // With a discovery profile or hostname, the machine is answered as a declared host is.
+            let identity = DiscoveryIdentity.make(pod: placement.pod, mac: facts.mac, address: address,
+                                                  askedFrom: placement.location, revision: revision)
+            return Binding(address: address, subnet: network.subnet.value, gateway: network.gateway?.value,
+                           leaseSeconds: seconds,
+                           answer: identity.map { IdentityAnswer(discovery: $0, leaseSeconds: seconds, revision: revision) },
+                           existing: existing)
         }
         if let mine = leases.discoveryLease(pod: placement.pod, mac: facts.mac, clientID: facts.clientID),
            mine.state != .declined {

@@ -41,9 +41,14 @@ extension DHCPPolicy {
                revision.pod(containing: link) != pod {
                 return .failure(.linkSelectionOfAnotherPod)
             }
-            guard let info = facts.relayInformation, let circuit = info.circuitID,
-                  let found = revision.switchFor(remoteID: info.remoteID, circuitID: circuit, relayPod: pod) else {
-                return .success(Placement(pod: pod))
+            guard let info = facts.relayInformation, let circuit = info.circuitID else { return .success(Placement(pod: pod)) }
+            guard let found = revision.switchFor(remoteID: info.remoteID, circuitID: circuit, relayPod: pod) else {
+                // A switch the zone does not know: the port is still the relay's and the circuit's,
+                // named by the relay's address (which no switch name can be), so a discovery
+                // lease shows where it was asked from and the per-port cap holds there too. A
+                // circuit-id outside ClientText's alphabet (it reaches templates) names no port.
+                guard let port = ClientText.safe(circuit) else { return .success(Placement(pod: pod)) }
+                return .success(Placement(pod: pod, location: Location(pod: pod, switch: giaddr.description, port: port)))
             }
             guard found.pod == pod else { return .failure(.remoteIDOfAnotherPod) }
             let location = Location(pod: found.pod, switch: found.switch, port: circuit)

@@ -37,7 +37,8 @@ extension DHCPPolicy {
             if let next = answer.nextServer { message.siaddr = next.value }
             if let target = bootTarget(facts, answer, loaders: settings.loaders) { setBootTarget(target, in: &message) }
         } else {
-            // A discovery address: a host's options without a name, the zone's domain and NTP included.
+            // A discovery address of a pod whose discovery names no profile or hostname: a
+            // host's options without a name, the zone's domain and NTP included.
             for option in IdentityAnswer.addressOptions(netmask: bound.subnet.netmask, gateway: bound.gateway, hostName: nil,
                                                         leaseSeconds: bound.leaseSeconds, revision: revision) {
                 message.options.set(option.option)

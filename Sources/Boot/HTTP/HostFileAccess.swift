@@ -30,13 +30,17 @@ public enum HostFileAccess {
     public static func answer(host name: String, file: String, from client: IPv4Address,
                               revision: ZoneRevision, now: Int64, cache: RenderedFileCache? = nil,
                               lease: (IPv4Address) -> Lease?) -> HostFileAnswer {
-        guard let identity = revision.identity(named: name) else {
+        let identity: Identity, held: Lease
+        if let declared = revision.identity(named: name) {
+            switch owner(of: name, from: client, now: now, lease: lease) {
+            case .success(let owned): (identity, held) = (declared, owned)
+            case .failure(let refusal): return .forbidden(refusal.why)
+            }
+        } else if let discovered = discoveryHolder(named: name, from: client, revision: revision, now: now, lease: lease) {
+            // An unknown machine reads its discovery profile's files under its discovery name.
+            (identity, held) = discovered
+        } else {
             return .notFound("no host \(name) in zone \(revision.zoneName)")
-        }
-        let held: Lease
-        switch owner(of: name, from: client, now: now, lease: lease) {
-        case .success(let owned): held = owned
-        case .failure(let refusal): return .forbidden(refusal.why)
         }
         if file == bootedMarker { return .booted(name: name) }
         var facts = ["mac": MAC.text(held.mac)]
@@ -54,6 +58,14 @@ public enum HostFileAccess {
             return .notFound("\(name) has no file \(file)")
         }
         return .file(rendered)
+    }
+
+    /// The discovery identity named `name` when `client` holds the live discovery lease it is made of.
+    static func discoveryHolder(named name: String, from client: IPv4Address, revision: ZoneRevision, now: Int64,
+                                lease: (IPv4Address) -> Lease?) -> (Identity, Lease)? {
+        guard let held = lease(client), held.state == .bound, held.isActive(at: now),
+              let identity = DiscoveryIdentity.make(held, revision: revision), identity.name == name else { return nil }
+        return (identity, held)
     }
 
     /// The live lease by which `client` is `name`'s own address (the rule above), or why it is not.

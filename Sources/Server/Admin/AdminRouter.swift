@@ -37,9 +37,12 @@ public struct AdminRequestContext: RequestContext {
 /// Who may do what is `AdminAccess.decide` (without `tokens`: reads for loopback clients only,
 /// no writes); a write is recorded in history under the token's name. Each request is checked
 /// against the tokens read last (`AdminTokenFile.reload` on SIGHUP). Refusals are logged at a
-/// bounded rate. With `bootstrapSecrets`, `GET /v1/secrets` (AdminRouter+Secrets.swift), a read.
+/// bounded rate. With `bootstrapSecrets`, `GET /v1/secrets` (AdminRouter+Secrets.swift), a read;
+/// with `outbox`, `/v1/events` (AdminRouter+Events.swift); with `bmcs`, `/v1/bmcs` (AdminRouter+BMCs.swift).
+/// `GET /v1/revision/source` (a read): the running revision's source, for `zonectl render --server`.
 public func buildAdminRouter(administrator: ZoneAdministrator, tokens: AdminTokenFile?, leases: CommittedLeases,
                              bootstrapSecrets: (any BootstrapSecretStore)? = nil,
+                             outbox: (any EventOutbox)? = nil, bmcs: (any BMCInventory)? = nil,
                              logger: Logger = Logger(label: "zonebootd.admin")) -> Router<AdminRequestContext> {
     let router = Router(context: AdminRequestContext.self)
     let refusals = AdminRefusalLog(logger: logger)
@@ -53,6 +56,7 @@ public func buildAdminRouter(administrator: ZoneAdministrator, tokens: AdminToke
             throw AdminHTTPError(.internalServerError, APIError(error: "\(error)"))
         }
     }
+    reads.get("/v1/revision/source") { _, _ in json(await administrator.runningSource) }
     reads.get("/v1/hosts") { _, _ in json(await administrator.hosts(now: now())) }
     reads.get("/v1/leases") { _, _ in json(leases.all.sorted { $0.address < $1.address }.map(LeaseRow.init)) }
     reads.post("/v1/plan") { request, context in
@@ -77,6 +81,8 @@ public func buildAdminRouter(administrator: ZoneAdministrator, tokens: AdminToke
                                                                       author: author, message: body.message, now: now()))
         } catch { throw AdminHTTPError(error) }
     }
+    if let outbox { addEventRoutes(reads: reads, writes: writes, outbox: outbox) }
+    if let bmcs { addBMCRoutes(reads: reads, writes: writes, inventory: bmcs) }
     return router
 }
 

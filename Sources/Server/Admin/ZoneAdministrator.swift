@@ -143,6 +143,9 @@ public actor ZoneAdministrator {
 
     public var current: RunningRevision { RunningRevision(revision: running, identities: holder.current.identities.count) }
 
+    /// The running revision with the source it runs, read together.
+    public var runningSource: RunningSource { RunningSource(revision: running, source: holder.current.source) }
+
     public func history(limit: Int) async throws -> [RevisionSummary] { try await store.history(limit: limit) }
 
     /// Every identity of the running revision, with the lease its address holds now.

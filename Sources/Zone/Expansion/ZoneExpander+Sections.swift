@@ -178,6 +178,7 @@ extension ZoneExpander {
             }
             checkDiscoveryRange(discovery, in: network)
             checkDiscoveryHoldsNoStaticAddress(discovery)
+            checkDiscoveryBoot(discovery)
         }
     }
 

@@ -3,6 +3,8 @@
 public struct NameTemplate: Sendable, Hashable, CustomStringConvertible {
     public enum Placeholder: String, Sendable, CaseIterable {
         case zone, pod, rack, unit, `switch`, port, host
+        /// A discovery machine's MAC, 12 lowercase hex digits (`pods[].discovery.hostname`).
+        case mac
     }
 
     public enum Segment: Sendable, Hashable {

@@ -47,5 +47,10 @@ extension ZoneSpec {
         public var network: Located<String>
         public var range: Located<IPv4Range>
         public var lease: Located<Duration>?
+        /// The boot profile an unknown machine boots (an inventory or commissioning image).
+        public var profile: Located<String>? = nil
+        /// The name an unknown machine is given (option 12, its files at /hosts/<name>/);
+        /// nil: none (without a `profile`; with one, the decoder gives `ZoneShape.defaultDiscoveryName`).
+        public var hostname: Located<NameTemplate>? = nil
     }
 }

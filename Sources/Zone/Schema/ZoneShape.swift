@@ -9,6 +9,7 @@ enum ZoneShape {
     static let defaultSwitchName = "{zone}-{pod}-{switch}"
     static let defaultLease = "12h"
     static let defaultDiscoveryLease = "10m"
+    static let defaultDiscoveryName = "{zone}-{pod}-discover-{mac}"
 
     typealias F = Shape.Field
 
@@ -50,6 +51,10 @@ enum ZoneShape {
             F("network", .scalar(.label), required: true, "network the discovery range belongs to"),
             F("range", .scalar(.addressRange), required: true, "first-last address for unknown locations"),
             F("lease", .scalar(.duration), "lease time of discovery addresses (default \(defaultDiscoveryLease))"),
+            F("profile", .scalar(.label),
+              "boot profile (a key of profiles:) an unknown machine boots, e.g. an inventory or commissioning image"),
+            F("hostname", .scalar(.nameTemplate),
+              "name an unknown machine is given, with {mac} (and {zone}, {pod}); default with a profile: \(defaultDiscoveryName)"),
         ]), "addresses for requests whose location matches no port"),
     ])
 

@@ -47,7 +47,13 @@ struct ZoneDecoder {
             let dpath = "\(path).discovery"
             guard let network = label(d, "network", dpath),
                   let range = parsed(d, "range", "\(dpath).range", IPv4Range.init) else { return nil }
-            return .init(network: network, range: range, lease: parsed(d, "lease", "\(dpath).lease", Duration.init))
+            let profile = label(d, "profile", dpath)
+            // A machine that boots a profile needs a name: its files are served at /hosts/<name>/.
+            let hostname = parsed(d, "hostname", "\(dpath).hostname") { try? NameTemplate(parsing: $0) }
+                ?? profile.map { _ in Located(ZoneShape.builtInTemplate(ZoneShape.defaultDiscoveryName), at: d.at,
+                                              path: "\(dpath).hostname") }
+            return .init(network: network, range: range, lease: parsed(d, "lease", "\(dpath).lease", Duration.init),
+                         profile: profile, hostname: hostname)
         }
         return ZoneSpec.Pod(
             name: name,

@@ -1,0 +1,80 @@
+"""The command line as an operator meets it (issue 21, items 7 and 8): read-only commands
+never create a state directory, `--version` on both binaries, exit statuses documented in
+`--help` and kept, and the zone as a positional argument for `inventory` and `chef-node`.
+
+No server is started and nothing is sent on any network.
+"""
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from apply_lab import ZONECTL
+from netlab import ROOT, ZONEBOOTD
+
+pytestmark = pytest.mark.skipif(not Path(ZONEBOOTD).exists(), reason="build zonebootd first")
+
+ZONE = ROOT / "zones" / "ams1.yaml"
+
+
+def run(*args, check=None, cwd=None):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ZONEBOOT_")}
+    result = subprocess.run([str(a) for a in args], capture_output=True, text=True, timeout=120, env=dict(env, NO_COLOR="1"),
+                            cwd=cwd)
+    if check is not None:
+        assert result.returncode == check, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+def test_both_binaries_say_their_version():
+    zonectl = run(ZONECTL, "--version", check=0).stdout.strip()
+    zonebootd = run(ZONEBOOTD, "--version", check=0).stdout.strip()
+    assert zonectl == zonebootd and "(admin API v1)" in zonectl
+
+
+def test_exit_statuses_are_documented_and_kept(tmp_path):
+    for binary in (ZONECTL, ZONEBOOTD):
+        assert "Exit status: 0" in " ".join(run(binary, "--help", check=0).stdout.split())
+        assert "64" in run(binary, "--help").stdout
+    assert run(ZONECTL, "validate", ZONE, "--no-such-option").returncode == 64
+    assert run(ZONEBOOTD, "--zone", ZONE, "--listen", "not-an-address").returncode == 64
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("zone: [unclosed\n")
+    assert run(ZONECTL, "validate", broken).returncode == 1
+    # plan: 2 when there are changes (here, against nothing), as terraform plan -detailed-exitcode.
+    nowhere = tmp_path / "no-such-state"
+    planned = run(ZONECTL, "plan", ZONE, "--state", nowhere, check=2)
+    assert f"there is no state directory {nowhere}" in planned.stdout + planned.stderr
+
+
+def test_read_only_commands_create_no_state_directory(tmp_path):
+    nowhere = tmp_path / "no-such-state"
+    run(ZONECTL, "plan", ZONE, "--state", nowhere, check=2)
+    for command in (("history",), ("events",), ("bmcs",), ("secrets",)):
+        failed = run(ZONECTL, *command, "--state", nowhere, check=1)
+        assert f"there is no state directory {nowhere}" in failed.stderr, command
+    assert not nowhere.exists()
+    # The handoff commands read the state directory only where it exists.
+    run(ZONECTL, "inventory", ZONE, "--list", "--state-dir", nowhere, check=0)
+    assert not nowhere.exists()
+    # apply is what creates it.
+    run(ZONECTL, "apply", ZONE, "--state", nowhere, "--yes", check=0)
+    history = json.loads(run(ZONECTL, "history", "--state", nowhere, "--json", check=0).stdout)
+    assert [(h["id"], h["origin"]) for h in history] == [(1, "apply")]
+
+
+def test_inventory_and_chef_node_take_the_zone_as_every_command_does():
+    positional = json.loads(run(ZONECTL, "inventory", ZONE, "--list", check=0).stdout)
+    assert positional == json.loads(run(ZONECTL, "inventory", "--zone", ZONE, "--list", check=0).stdout)
+    assert "ams1-p01-r01-u07" in positional["_meta"]["hostvars"]
+    # The host filter is --hosts (--state still works); both pick the same hosts.
+    hosts = run(ZONECTL, "inventory", ZONE, "--hosts", "seen", "--list", "--state-dir", "/nonexistent", check=0).stdout
+    assert hosts == run(ZONECTL, "inventory", ZONE, "--state", "seen", "--list", "--state-dir", "/nonexistent", check=0).stdout
+    node = json.loads(run(ZONECTL, "chef-node", ZONE, "ams1-p01-r01-u07", check=0).stdout)
+    assert node == json.loads(run(ZONECTL, "chef-node", "ams1-p01-r01-u07", "--zone", ZONE, check=0).stdout)
+    assert node["zoneboot"]["rack"] == 1
+    twice = run(ZONECTL, "chef-node", ZONE, "ams1-p01-r01-u07", "--zone", ZONE, check=1)
+    assert "give the zone file once" in twice.stderr
+    assert run(ZONECTL, "chef-node", check=64).returncode == 64
