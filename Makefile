@@ -95,6 +95,8 @@ bench: deps firmware release
 	$(PYTHON) bench/tftp_bench.py
 	$(PYTHON) bench/hooks_bench.py
 	$(PYTHON) bench/apply_bench.py
+	$(PYTHON) bench/etcd_roundtrip.py
+	$(PYTHON) bench/etcd_follow.py
 
 clean:
 	rm -rf .build $(STATE) $(VENV)

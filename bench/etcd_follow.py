@@ -9,11 +9,14 @@ Prints p50/p99/max of the apply itself (load, plan, etcd transaction, swap) and 
 """
 import argparse
 import json
+import os
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "e2e"))
+# The release build, as every benchmark measures it (ZONEBOOTD overrides).
+os.environ.setdefault("ZONEBOOTD", str(Path(__file__).resolve().parents[1] / ".build" / "release" / "zonebootd"))
 
 from dhcp_lab import ZONE  # noqa: E402
 from etcd_lab import ADMIN_PORT, HOSTS, PERCENTILES, EtcdPairLab  # noqa: E402

@@ -7,11 +7,14 @@ a 3-member etcd in a namespace of its own (198.18.41.0/24, removed afterwards).
 Prints p50/p99/max in milliseconds. The client runs in the server namespace, as zonebootd does.
 """
 import argparse
+import os
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "e2e"))
+# The release build, as every benchmark measures it (ZONEBOOTD overrides).
+os.environ.setdefault("ZONEBOOTD", str(Path(__file__).resolve().parents[1] / ".build" / "release" / "zonebootd"))
 
 from etcd_lab import ETCD_NET, PERCENTILES, EtcdCluster  # noqa: E402
 from netlab import lab  # noqa: E402
