@@ -1,9 +1,9 @@
 """The README's five-minute tour pastes as it is (issue 21, item 9): every `sh` block of the
 tour, run in order by one bash that expands aliases, the way an operator pastes them into a
 terminal at the repository's root. Only what the test cannot do as a person would is changed:
-`make build` is done already (the binaries under test stand in for `.build/debug`), the
-interactive "yes" to apply comes on standard input, and /tmp paths move into the test's own
-directory. The whole tour runs inside a network namespace the test makes, so the server on
+`make build` and `make firmware` are done already (the binaries under test stand in for
+`.build/debug`), apply gets `--yes` where a person answers its question, and /tmp paths move
+into the test's own directory. The whole tour runs inside a network namespace the test makes, so the server on
 127.0.0.1 is the namespace's own loopback.
 """
 import re
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from apply_lab import ZONECTL
-from netlab import ROOT, ZONEBOOTD, lab
+from netlab import FIRMWARE, ROOT, ZONEBOOTD, lab
 
 pytestmark = pytest.mark.skipif(not Path(ZONEBOOTD).exists(), reason="build zonebootd first")
 
@@ -41,15 +41,16 @@ def test_the_tour_blocks_paste_as_they_are(tmp_path):
     (root / ".build" / "debug").mkdir(parents=True)
     for binary in (ZONECTL, ZONEBOOTD):
         (root / ".build" / "debug" / Path(binary).name).symlink_to(Path(binary).resolve())
+    (root / "firmware").symlink_to(FIRMWARE.resolve())
     scratch = tmp_path / "scratch"
     scratch.mkdir()
     lines = [line for line in script.replace("/tmp/", f"{scratch}/").splitlines() if not line.startswith("make build")]
+    lines = [line.replace(" -m ", " --yes -m ") if line.startswith("zonectl apply") else line for line in lines]
     (root / "tour.sh").write_text("shopt -s expand_aliases\n" + "\n".join(lines) + "\nwait\necho TOUR-DONE\n")
 
     with lab() as the_lab:
         ns = the_lab.ns("tour")
-        # apply asks once; `yes` answers it as the reader would type it.
-        result = the_lab.run(ns, "bash", "-c", f"cd {root} && yes yes | bash tour.sh", timeout=300, check=False)
+        result = the_lab.run(ns, "bash", "-c", f"cd {root} && bash tour.sh", timeout=300, check=False)
     out = result.stdout + result.stderr
     assert result.returncode == 0 and "TOUR-DONE" in result.stdout, out
     assert "zone ams1 is valid" in out
