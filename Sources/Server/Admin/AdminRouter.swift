@@ -39,7 +39,7 @@ public struct AdminRequestContext: RequestContext {
 /// against the tokens read last (`AdminTokenFile.reload` on SIGHUP). Refusals are logged at a
 /// bounded rate. With `bootstrapSecrets`, `GET /v1/secrets` (AdminRouter+Secrets.swift), a read.
 public func buildAdminRouter(administrator: ZoneAdministrator, tokens: AdminTokenFile?, leases: CommittedLeases,
-                             bootstrapSecrets: (any BootstrapSecretStore)? = nil,
+                             bootstrapSecrets: (any BootstrapSecretStore)? = nil, metrics: ServerMetrics? = nil,
                              logger: Logger = Logger(label: "zonebootd.admin")) -> Router<AdminRequestContext> {
     let router = Router(context: AdminRequestContext.self)
     let refusals = AdminRefusalLog(logger: logger)
@@ -60,6 +60,7 @@ public func buildAdminRouter(administrator: ZoneAdministrator, tokens: AdminToke
         }
     }
     if let bootstrapSecrets { addSecretRoutes(to: reads, store: bootstrapSecrets) }
+    if let metrics { addMetricsRoute(to: reads, metrics: metrics) }
     let writes = router.group().add(middleware: AdminAuthentication(tokens: tokens, needs: .write, refusals: refusals))
     writes.post("/v1/apply") { request, context in
         let body = try await request.decode(as: ApplyRequest.self, context: context), author = try context.requireAuthor()
