@@ -69,6 +69,22 @@ struct MetricsTests {
         #expect(text.contains(#"zoneboot_discovery_pool_addresses{pod="\#(name)"} \#(range.last.value - range.first.value + 1).0"#))
     }
 
+    /// 20,000 leases (the 10,000-host zone's hosts and BMCs): every one counted; the time is printed, not asserted.
+    @Test func aScrapeCountsEveryLease() throws {
+        let leases = (0..<20_000).map { index in
+            Lease(address: IPv4Address(UInt32(0xC612_0000) + UInt32(index)), mac: [2, 0, 0, 0, UInt8(index >> 8 & 0xFF), UInt8(index & 0xFF)],
+                  clientID: nil, pod: "p\(index % 25)", location: nil, name: "h\(index)", state: index % 10 == 0 ? .offered : .bound,
+                  expiresAt: 2_000, updatedAt: 0)
+        }
+        let metrics = try metrics(leases: leases)
+        let started = ContinuousClock.now
+        let text = lines(metrics)
+        print("scrape with \(leases.count) leases: \(ContinuousClock.now - started)")
+        let counted = text.filter { $0.hasPrefix("zoneboot_leases{") }.compactMap { Double($0.split(separator: " ").last ?? "") }
+        #expect(counted.reduce(0, +) == 20_000)
+        #expect(counted.count == 50)
+    }
+
     @Test func commitsAndAppliesAreHistograms() throws {
         let metrics = try metrics()
         metrics.commitDuration.record(.milliseconds(3))
