@@ -12,7 +12,7 @@ APT_PACKAGES := libsqlite3-dev sqlite3 iproute2 time procps \
 	python3 python3-venv python3-yaml python3-jsonschema python3-pytest python3-scapy \
 	isc-dhcp-relay isc-dhcp-client busybox dhcpcd-base kea-admin kea-dhcp4-server \
 	ipxe qemu-system-x86 ipxe-qemu ovmf curl tftp-hpa atftp tftpd-hpa wrk nginx openssl tcpdump util-linux \
-	etcd-server etcd-client
+	etcd-server etcd-client prometheus systemd
 
 # From PyPI, into the repository's own virtualenv (Debian's python is externally
 # managed): real Ansible for the inventory tests, and sushy-tools, the Redfish BMC the
@@ -20,7 +20,7 @@ APT_PACKAGES := libsqlite3-dev sqlite3 iproute2 time procps \
 VENV := .venv
 PIP_PACKAGES := ansible-core==2.19.14 sushy-tools==2.2.0
 
-.PHONY: deps firmware build release run test test-swift test-e2e fuzz fuzz-smoke bench clean
+.PHONY: deps firmware build release package run test test-swift test-e2e fuzz fuzz-smoke bench clean
 
 deps:
 	@missing=$$(for p in $(APT_PACKAGES); do \
@@ -51,6 +51,12 @@ build:
 
 release:
 	$(SWIFT) build -c release
+
+# The Debian package (packaging/build-deb.sh): release zonebootd and zonectl with the Swift
+# runtime linked in, the systemd unit, /etc/zoneboot and the firmware manifest, into .build/package/.
+package: deps
+	$(SWIFT) build -c release --static-swift-stdlib
+	packaging/build-deb.sh
 
 # Serves the example zone from the embedded store, answering DHCP on 127.0.0.1 only.
 run: deps firmware build

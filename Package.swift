@@ -28,6 +28,9 @@ let package = Package(
         // RSA client keys of bootstrap secrets (Boot mints them) and SHA-256 fingerprints of
         // BMC certificates pinned on first use; already resolved for async-http-client.
         .package(url: "https://github.com/apple/swift-crypto", exact: "4.5.2"),
+        // /metrics: the metrics API and its Prometheus text exposition.
+        .package(url: "https://github.com/apple/swift-metrics", exact: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
     ],
     targets: [
         // IPv4 addresses, networks and ranges: pure values shared by the zone and the codecs.
@@ -83,6 +86,9 @@ let package = Package(
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "Crypto", package: "swift-crypto"),
+            // /metrics (Metrics/): the counters bridged into a Prometheus registry.
+            .product(name: "CoreMetrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
         ], swiftSettings: strict),
         .executableTarget(name: "zonectl", dependencies: [
             "Addressing", "Zone", "Boot", "Store", "AdminAPI",
@@ -132,6 +138,8 @@ let package = Package(
             // The boot and admin routers driven in-process (`app.test(.router)`).
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),
+            // MetricsTests: one part's families in a registry of the test's own.
+            .product(name: "Prometheus", package: "swift-prometheus"),
         ], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]

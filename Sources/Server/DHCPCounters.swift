@@ -4,6 +4,8 @@ import DHCPv4
 /// What the DHCP listener has seen and done, by reason: every drop is counted.
 public struct DHCPCounters: Sendable, Codable, Equatable {
     public var received = 0
+    /// DHCP messages received, by message type (`discover`, `request`, ...): /metrics' `operation`.
+    public var receivedByType: [String: Int] = [:]
     /// Datagrams that are not DHCP messages, by codec reason (`truncated`, `bad-cookie`, ...).
     public var malformed: [String: Int] = [:]
     /// Requests answered with nothing, by policy reason (`untrusted-relay`, ...).

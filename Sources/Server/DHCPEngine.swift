@@ -90,6 +90,7 @@ final class DHCPEngine {
                      ["from": "\(origin.sourceAddress.map { "\($0)" } ?? "?"):\(origin.sourcePort)", "detail": "\(error)"])
             return
         }
+        statistics.update { $0.receivedByType[message.messageType.map { "\($0)" } ?? "unknown", default: 0] += 1 }
         guard let facts = RequestFacts(message: message, ingressInterface: origin.ingressInterface, sourcePort: origin.sourcePort,
                                        sourceAddress: origin.sourceAddress, onBootServerPort: origin.onBootServerPort) else {
             statistics.update { $0.dropped(DropReason.notAServerMessage) }

@@ -69,9 +69,13 @@ extension ZoneBootD {
     func makeServices(_ state: LoadedState, hangups: UnixSignalsSequence, dhcpThreads: MultiThreadedEventLoopGroup,
                       httpThreads: MultiThreadedEventLoopGroup, logger: Logger) throws -> [any Service] {
         let revision = state.running.id
-        let gate = StartupGate { listening in logger.ready(listening, revision: revision) }
+        let gate = StartupGate { listening in
+            logger.ready(listening, revision: revision)
+            SystemdNotify.shared.ready(listening, revision: revision)
+        }
         let counters = ServerCounters(httpLimits: http.limits)
-        let dhcp = try dhcpService(state, counters: counters.dhcp, threads: dhcpThreads, gate: gate,
+        let metrics = ServerMetrics(counters: counters, revisions: state.revisions, leases: state.directory)
+        let dhcp = try dhcpService(state, counters: counters.dhcp, metrics: metrics, threads: dhcpThreads, gate: gate,
                                    logger: logger.component("dhcp"))
         let tftp = tftpService(state, counters: counters.tftp, gate: gate, logger: logger.component("tftp"))
 
@@ -91,11 +95,11 @@ extension ZoneBootD {
         let administrator = ZoneAdministrator(holder: state.revisions, running: state.running, store: state.revisionStore,
                                               leases: state.directory, logger: logger,
                                               loadTimeout: zoneLoadTimeout == 0 ? nil : .milliseconds(Int(zoneLoadTimeout * 1000)),
-                                              secretsFolder: zoneFolder(zone))
+                                              secretsFolder: zoneFolder(zone), applied: metrics.applied)
         if adminPort != 0 {
             let router = buildAdminRouter(administrator: administrator, tokens: state.tokens, leases: state.directory,
                                           bootstrapSecrets: state.secrets, outbox: state.outbox, bmcs: state.inventory,
-                                          logger: logger.component("admin"))
+                                          metrics: metrics, logger: logger.component("admin"))
             listeners.append(httpService(router, host: adminListen, port: adminPort, connections: counters.adminConnections,
                                          what: "admin API", kind: "admin", mode: adminMode(state), tls: state.adminTLS,
                                          failure: "cannot listen for the admin API on \(adminListen):\(adminPort)",
@@ -140,7 +144,7 @@ extension ZoneBootD {
 
     /// DHCP as one service: one engine for every socket (each --listen address, the proxy's boot
     /// server port, and with --direct the switch ports, placed by the port a request came in on).
-    private func dhcpService(_ state: LoadedState, counters: Counters<DHCPCounters>, threads: MultiThreadedEventLoopGroup,
+    private func dhcpService(_ state: LoadedState, counters: Counters<DHCPCounters>, metrics: ServerMetrics, threads: MultiThreadedEventLoopGroup,
                              gate: StartupGate, logger: Logger) throws -> BoundService<DHCPServer> {
         var settings = dhcpSettings(state)
         settings.directSwitch = directSwitch
@@ -149,7 +153,8 @@ extension ZoneBootD {
             hostEvents: HostEventBudget(perPortPerMinute: maxHostEventsPerPort),
             bootServerPort: proxyDHCP ? bootServerPort : nil,
             directInterfaces: directSwitch == nil ? [] : try directInterfaces())
-        let (revisions, store, directory) = (state.revisions, state.store, state.directory)
+        let (revisions, directory) = (state.revisions, state.directory)
+        let store = TimedLeaseStore(state.store, durations: metrics.commitDuration)
         return BoundService(failure: "cannot listen for DHCP", gate: gate, start: {
             try await DHCPServer.start(configuration, revisions: revisions, store: store, directory: directory,
                                        counters: counters, group: threads, logger: logger)

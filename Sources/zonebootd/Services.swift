@@ -167,9 +167,11 @@ struct ReloadOnHangup: Service {
         // listener would otherwise wait for): a huge plan must not hold SIGTERM up.
         await withGracefulShutdownHandler {
             for await _ in hangups.cancelOnGracefulShutdown() {
+                SystemdNotify.shared.reloading()
                 if let tokens { reloadTokens(tokens) }
                 await administrator.reload(zoneFile: zoneFile, now: Int64(Date().timeIntervalSince1970),
                                            overridingAPI: overridingAPI)
+                SystemdNotify.shared.reloaded(revision: await administrator.current.revision.id)
             }
         } onGracefulShutdown: { [administrator] in
             administrator.stopLoads()

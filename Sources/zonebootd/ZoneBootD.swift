@@ -188,6 +188,7 @@ struct ZoneBootD: AsyncParsableCommand {
         // DHCP on one thread; HTTP on its own two: a burst of downloads must not delay DHCP answers.
         let dhcpThreads = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let httpThreads = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        let watchdog = SystemdNotify.shared.startWatchdog(on: dhcpThreads.next())
         var failure: (any Error)?
         // Why the group stopped, for the "stopped" line: the signal that stopped it, if one did.
         let stopSignal = Mutex<UnixSignal?>(nil)
@@ -204,6 +205,7 @@ struct ZoneBootD: AsyncParsableCommand {
             let watcher = Task {
                 for await signal in stops {
                     stopSignal.withLock { first in first = first ?? signal }
+                    SystemdNotify.shared.stopping("\(signal)".uppercased())
                     await group.triggerGracefulShutdown()
                 }
             }
@@ -213,6 +215,7 @@ struct ZoneBootD: AsyncParsableCommand {
         } catch {
             failure = error
         }
+        watchdog?.cancel()
         try? await dhcpThreads.shutdownGracefully()
         try? await httpThreads.shutdownGracefully()
         switch failure {

@@ -42,7 +42,7 @@ public struct AdminRequestContext: RequestContext {
 /// `GET /v1/revision/source` (a read): the running revision's source, for `zonectl render --server`.
 public func buildAdminRouter(administrator: ZoneAdministrator, tokens: AdminTokenFile?, leases: CommittedLeases,
                              bootstrapSecrets: (any BootstrapSecretStore)? = nil,
-                             outbox: (any EventOutbox)? = nil, bmcs: (any BMCInventory)? = nil,
+                             outbox: (any EventOutbox)? = nil, bmcs: (any BMCInventory)? = nil, metrics: ServerMetrics? = nil,
                              logger: Logger = Logger(label: "zonebootd.admin")) -> Router<AdminRequestContext> {
     let router = Router(context: AdminRequestContext.self)
     let refusals = AdminRefusalLog(logger: logger)
@@ -66,6 +66,7 @@ public func buildAdminRouter(administrator: ZoneAdministrator, tokens: AdminToke
         }
     }
     if let bootstrapSecrets { addSecretRoutes(to: reads, store: bootstrapSecrets) }
+    if let metrics { addMetricsRoute(to: reads, metrics: metrics) }
     let writes = router.group().add(middleware: AdminAuthentication(tokens: tokens, needs: .write, refusals: refusals))
     writes.post("/v1/apply") { request, context in
         let body = try await request.decode(as: ApplyRequest.self, context: context), author = try context.requireAuthor()

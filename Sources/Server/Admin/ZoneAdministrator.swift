@@ -75,6 +75,8 @@ public actor ZoneAdministrator {
     var loading: Int { inFlight.count }
     /// The wall time one load and plan may take (nil: no limit).
     private let loadTimeout: Swift.Duration?
+    /// Told of each revision made running, with the time from request to swap (/metrics).
+    private let revisionMadeRunning: (@Sendable (RevisionOrigin, Swift.Duration) -> Void)?
     /// The loads in flight, and whether the server is stopping: read and changed from
     /// outside the actor (by the loads themselves, and `stopLoads`, which must not wait for it).
     private let inFlight = LoadsInFlight()
@@ -83,7 +85,9 @@ public actor ZoneAdministrator {
     /// `loadTimeout`: past it a load and plan is refused with "the zone took longer than N s to load".
     public init(holder: RevisionHolder, running: RevisionSummary, store: any RevisionStore, leases: CommittedLeases,
                 logger: Logger, loadTimeout: Swift.Duration? = ZoneAdministrator.defaultLoadTimeout,
-                loads: DispatchQueue = DispatchQueue(label: "zoneboot.zone-loads"), secretsFolder: String? = nil) {
+                loads: DispatchQueue = DispatchQueue(label: "zoneboot.zone-loads"), secretsFolder: String? = nil,
+                applied: (@Sendable (RevisionOrigin, Swift.Duration) -> Void)? = nil) {
+        revisionMadeRunning = applied
         self.loads = loads
         self.loadTimeout = loadTimeout
         self.secretsFolder = secretsFolder
@@ -217,6 +221,7 @@ public actor ZoneAdministrator {
         holder.swap(revision, id: applied.id)
         running = applied
         crash(at: "after-swap")
+        revisionMadeRunning?(origin, ContinuousClock.now - started)
         logger.notice("revision \(applied.id) applied by \(author): \(applied.summary)",
                       metadata: ["load-and-plan": "\(planned - started)", "record-and-swap": "\(ContinuousClock.now - planned)"])
         return ApplyResponse(plan: plan, applied: applied)
