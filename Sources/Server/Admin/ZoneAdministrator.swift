@@ -353,7 +353,9 @@ public actor ZoneAdministrator {
 /// 154 MB it no longer used.
 func releaseFreedMemory() {
     #if canImport(Glibc)
-    malloc_trim(0)
+    // Not in Swift's Glibc module (malloc.h): found by name, called where found.
+    typealias MallocTrim = @convention(c) (Int) -> Int32
+    if let symbol = dlsym(nil, "malloc_trim") { _ = unsafeBitCast(symbol, to: MallocTrim.self)(0) }
     #endif
 }
 
