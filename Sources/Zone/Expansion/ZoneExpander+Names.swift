@@ -107,16 +107,20 @@ extension ZoneExpander {
         var invalidReported: Set<String> = []
         // A zone or pod name that is itself malformed (already reported) spoils every name made from it.
         let zoneNameValid = Format.isLabel(spec.zone.value)
-        for (i, p) in placed.enumerated() where !p.identity.name.isEmpty {
+        // By index: a copy of each identity, to read two of its fields, retained every string in it.
+        for i in placed.indices {
+            let name = placed[i].identity.name
+            if name.isEmpty { continue }
             if i % Self.budgetInterval == 0, budget.isSpent { return }
-            let name = p.identity.name
-            if zoneNameValid, Format.isLabel(p.identity.location.pod), !Format.isDNSName(name),
-               invalidReported.insert(entries[p.entry].path).inserted {
+            if zoneNameValid, Format.isLabel(placed[i].identity.location.pod), !Format.isDNSName(name),
+               invalidReported.insert(entries[placed[i].entry].path).inserted {
+                let p = placed[i]
                 let entry = entries[p.entry]
                 error(entry.path, "'\(name)' (for \(p.identity.location)) is not a valid DNS name: "
                     + "lowercase letters, digits and '-' only", entry.at)
             }
             if let other = names[name].map({ placed[$0] }) {
+                let p = placed[i]
                 collideOnce(p.entry, other.entry, entries[p.entry].ports, entries[other.entry].ports,
                             "name \(name) is given to both \(p.identity.location) and \(other.identity.location)",
                             "\(other.identity.location) is declared here")

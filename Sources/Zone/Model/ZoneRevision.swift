@@ -63,9 +63,9 @@ public struct ZoneRevision: Sendable {
         var byName: [String: Int] = [:]
         byLocation.reserveCapacity(identities.count)
         byName.reserveCapacity(identities.count)
-        for (i, identity) in self.identities.enumerated() {
-            byLocation[identity.location] = i
-            byName[identity.name] = i
+        for i in self.identities.indices {
+            byLocation[self.identities[i].location] = i
+            byName[self.identities[i].name] = i
         }
         self.byLocation = byLocation
         self.byName = byName
@@ -101,30 +101,36 @@ public struct ZoneRevision: Sendable {
     /// switch are ordered as wholes (a few thousand of them), and only a run whose ports are
     /// out of order is sorted, instead of comparing 200,000 locations by their names.
     static func sortedByLocation(_ identities: [Identity]) -> [Identity] {
-        if zip(identities, identities.dropFirst()).allSatisfy({ !($1.location < $0.location) }) { return identities }
+        locationOrder(count: identities.count) { identities[$0].location }.map { $0.map { identities[$0] } } ?? identities
+    }
+
+    /// The positions of `count` locations in the order `sortedByLocation` gives, or nil when
+    /// they are in that order already.
+    static func locationOrder(count: Int, _ location: (Int) -> Location) -> [Int]? {
+        if (0..<count).dropFirst().allSatisfy({ !(location($0) < location($0 - 1)) }) { return nil }
         // Runs of one (pod, switch), in the order given.
         var runs: [Range<Int>] = []
         var start = 0
-        for i in identities.indices.dropFirst() {
-            let (a, b) = (identities[i - 1].location, identities[i].location)
+        for i in (0..<count).dropFirst() {
+            let (a, b) = (location(i - 1), location(i))
             if a.pod != b.pod || a.switch != b.switch {
                 runs.append(start..<i)
                 start = i
             }
         }
-        if !identities.isEmpty { runs.append(start..<identities.count) }
-        let key = { (run: Range<Int>) in (identities[run.lowerBound].location.pod, identities[run.lowerBound].location.switch) }
+        if count > 0 { runs.append(start..<count) }
+        func key(_ run: Range<Int>) -> (String, String) { (location(run.lowerBound).pod, location(run.lowerBound).switch) }
         // Runs of one switch keep their order.
         runs.sort { key($0) < key($1) || (key($0) == key($1) && $0.lowerBound < $1.lowerBound) }
-        // Positions in the result, then one copy: identities are large, and copying one retains each of its strings.
+        // Positions, then one copy: an identity is large, and copying one retains each of its strings.
         var order: [Int] = []
-        order.reserveCapacity(identities.count)
+        order.reserveCapacity(count)
         var first = 0
         while first < runs.count {
             var last = first
             while last + 1 < runs.count, key(runs[last + 1]) == key(runs[first]) { last += 1 }
             let group = runs[first...last].flatMap { $0 }
-            let port = { (i: Int) in identities[i].location.port }
+            func port(_ i: Int) -> String { location(i).port }
             if zip(group, group.dropFirst()).allSatisfy({ !PortOrder.less(port($1), port($0)) }) {
                 order += group
             } else {
@@ -136,7 +142,7 @@ public struct ZoneRevision: Sendable {
             }
             first = last + 1
         }
-        return order.map { identities[$0] }
+        return order
     }
 
     /// Whether a hook of this role runs on this event: events nobody consumes are not recorded.
