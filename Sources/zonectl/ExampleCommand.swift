@@ -10,8 +10,9 @@ struct Example: ParsableCommand {
             Every rack gets a ToR (hosts on swp1…swpU, units 1…U) and a LoM switch (their BMCs on \
             the same ports); each switch's management port (swp<U+8>) is plugged into the other. \
             Every pod gets one aggregate prefix holding its servers, lom and mgmt networks, packed \
-            from 198.18.0.0 up; the zone's services (boot server, DNS, NTP) are in 198.19.255.0/24. \
-            Sizes that do not fit in 198.18.0.0/15 are refused.
+            from the first address of --network (198.18.0.0/15 unless given) up; the zone's services \
+            (boot server, DNS, NTP) are in its last /24 (198.19.255.0/24). Sizes that do not fit in \
+            the network are refused, saying how many pods of that size it holds.
 
             Without -o the zone file is printed. With -o DIR, DIR/<zone>.yaml is written together \
             with the templates and the hook it names, so `zonectl validate DIR/<zone>.yaml` works \
@@ -20,6 +21,8 @@ struct Example: ParsableCommand {
             Examples: one rack of 40, shaped like zones/ams1.yaml; then 10,000 hosts.
               zonectl example --pods 1 --racks 1 --units 40
               zonectl example --pods 25 --racks 10 --units 40 -o /tmp/big
+            And 100,000 hosts, which need more than 198.18.0.0/15:
+              zonectl example --pods 250 --racks 10 --units 40 --network 10.0.0.0/8 -o /tmp/huge
             """)
 
     @Option(help: ArgumentHelp("Number of pods (p01, p02, …).", valueName: "P"))
@@ -30,6 +33,10 @@ struct Example: ParsableCommand {
 
     @Option(help: ArgumentHelp("Units (hosts) per rack, at most \(ExampleZone.units.upperBound).", valueName: "U"))
     var units = 40
+
+    @Option(help: ArgumentHelp("The network the pods and services are laid out in (default \(ExampleZone.space)).",
+                               valueName: "CIDR"))
+    var network: String?
 
     @Option(help: ArgumentHelp("The zone's name.", valueName: "NAME"))
     var zone = ExampleZone.defaultZone
@@ -45,7 +52,8 @@ struct Example: ParsableCommand {
     func run() throws {
         let yaml: String
         do {
-            yaml = try ExampleZone.yaml(zone: zone, pods: pods, racks: racks, units: units)
+            let space = try network.map(ExampleZone.network) ?? ExampleZone.space
+            yaml = try ExampleZone.yaml(zone: zone, pods: pods, racks: racks, units: units, network: space)
         } catch {
             throw fail(error.description)
         }

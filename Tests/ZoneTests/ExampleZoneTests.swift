@@ -9,8 +9,9 @@ private let root = repositoryRoot
 private func padded(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
 
 /// A generated zone loaded the way a stored revision is: the zone text plus its files.
-private func loadExample(zone: String = "example", pods: Int, racks: Int, units: Int) throws -> ZoneRevision {
-    let text = try ExampleZone.yaml(zone: zone, pods: pods, racks: racks, units: units)
+private func loadExample(zone: String = "example", pods: Int, racks: Int, units: Int,
+                         network: IPv4Network = ExampleZone.space) throws -> ZoneRevision {
+    let text = try ExampleZone.yaml(zone: zone, pods: pods, racks: racks, units: units, network: network)
     return try ZoneLoader.load(source: ZoneSource(zoneFile: "\(zone).yaml", text: text, files: ExampleZone.templates))
 }
 
@@ -150,5 +151,70 @@ private func loadExample(zone: String = "example", pods: Int, racks: Int, units:
         #expect(shape(generated) == shape(ams1))
         // The roles that hold identities; ams1 also shows a role per installer with no port plugged in.
         #expect(generated.spec.roles.map(\.name.value).sorted() == Set(ams1.identities.map(\.role)).sorted())
+    }
+
+    // MARK: --network
+
+    @Test(arguments: [(1, 1, 40, "8e2df8faa91b13dc"), (3, 4, 5, "d7010530bc5801f6"), (25, 10, 40, "b58f7b21928cefa3")])
+    func theDefaultNetworkWritesTheZoneItAlwaysDid(pods: Int, racks: Int, units: Int, digest: String) throws {
+        // Digests of what `zonectl example` printed before it took --network.
+        let text = try ExampleZone.yaml(pods: pods, racks: racks, units: units)
+        #expect(ZoneSource(zoneFile: "", text: text).digest == digest)
+        #expect(!text.contains("--network"))
+        #expect(try ExampleZone.yaml(pods: pods, racks: racks, units: units, network: IPv4Network("198.18.0.0/15")!) == text)
+    }
+
+    @Test(arguments: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "198.18.0.0/15", "100.64.0.0/22"])
+    func aZoneInAnotherNetworkLoadsWithEveryAddressInside(network text: String) throws {
+        let network = try ExampleZone.network(text)
+        let revision = try loadExample(pods: 1, racks: 2, units: 40, network: network)
+        #expect(revision.warnings.isEmpty, "\(revision.warnings)")
+        #expect(revision.identities.count == 2 * 80 + 4)
+        let services = ExampleZone.services(in: network)
+        #expect(services.prefixLength == 24 && services.broadcast == network.broadcast)
+        for identity in revision.identities {
+            #expect(network.contains(identity.address) && !services.contains(identity.address), "\(identity.address)")
+        }
+        let defaults = revision.spec.defaults
+        for address in [defaults.bootServer?.value].compactMap({ $0 }) + defaults.dns.map(\.value) + defaults.ntp.map(\.value) {
+            #expect(services.contains(address))
+        }
+        let header = try ExampleZone.yaml(pods: 1, racks: 2, units: 40, network: network).prefix(400)
+        #expect(header.contains("--network \(network)") == (network != ExampleZone.space))
+    }
+
+    @Test func aHundredThousandHostsFitInTenSlashEight() throws {
+        let network = try ExampleZone.network("10.0.0.0/8")
+        let layout = try ExampleZone.layout(pods: 250, racks: 10, units: 40, network: network)
+        #expect(layout.count == 250)
+        for (i, pod) in layout.enumerated() {
+            #expect(network.contains(pod.aggregate.network) && network.contains(pod.aggregate.broadcast))
+            #expect(!pod.aggregate.contains(ExampleZone.services(in: network).network))
+            if i > 0 { #expect(layout[i - 1].aggregate.broadcast < pod.aggregate.network) }
+        }
+        // The default network holds 63 such pods, not 250.
+        #expect(throws: ExampleZone.Problem.self) { try ExampleZone.layout(pods: 250, racks: 10, units: 40) }
+    }
+
+    @Test func aNetworkTooSmallForTheSizesSaysHowManyPodsItHolds() {
+        do {
+            _ = try ExampleZone.yaml(pods: 3, racks: 1, units: 40, network: IPv4Network("10.1.0.0/23")!)
+            Issue.record("three pods should not fit in a /23")
+        } catch {
+            #expect(error.description.contains("do not fit in 10.1.0.0/23"))
+            #expect(error.description.contains("hold 1 of them"))
+            #expect(error.description.contains("--network"))
+        }
+    }
+
+    @Test(arguments: [("10.0.0.1/8", "did you mean 10.0.0.0/8?"), ("10.0.0.0/24", "too small"),
+                      ("10.0.0.0", "not '10.0.0.0'"), ("10.0.0.0/33", "CIDR network"), ("ten", "CIDR network")])
+    func refusesNetworksThatCannotHoldAZone(text: String, message: String) {
+        do {
+            _ = try ExampleZone.network(text)
+            Issue.record("\(text) should be refused")
+        } catch {
+            #expect(error.description.contains(message), "\(error.description)")
+        }
     }
 }

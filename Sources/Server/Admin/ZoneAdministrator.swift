@@ -2,6 +2,9 @@ import AdminAPI
 import Boot
 import Dispatch
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import Store
 import Synchronization
@@ -104,6 +107,7 @@ public actor ZoneAdministrator {
         throws -> (ZoneRevision, RevisionSummary) {
         if let stored = try store.latest() { return try starting(stored, zoneFile: zoneFile, logger: logger) }
         let revision = try ZoneLoader.load(path: zoneFile)
+        defer { releaseFreedMemory() }
         let plan = ZonePlan(from: nil, fromRevision: nil, to: revision)
         let summary = try store.append(source: revision.source, zone: revision.zoneName, author: "zonebootd",
                                        message: "first start with \(zoneFile)", basedOn: nil, summary: plan.summaryLine,
@@ -116,6 +120,7 @@ public actor ZoneAdministrator {
         async throws -> (ZoneRevision, RevisionSummary) {
         if let stored = try await store.latest() { return try starting(stored, zoneFile: zoneFile, logger: logger) }
         let revision = try ZoneLoader.load(path: zoneFile)
+        defer { releaseFreedMemory() }
         let plan = ZonePlan(from: nil, fromRevision: nil, to: revision)
         let summary = try await store.append(source: revision.source, zone: revision.zoneName, author: "zonebootd",
                                              message: "first start with \(zoneFile)", basedOn: nil, summary: plan.summaryLine,
@@ -142,6 +147,7 @@ public actor ZoneAdministrator {
         if let file = try? ZoneLoader.source(path: zoneFile), file.digest != stored.source.digest {
             logger.notice("\(zoneFile) differs from the running revision \(stored.summary.id): SIGHUP or `zonectl apply` applies it")
         }
+        releaseFreedMemory()
         return (revision, stored.summary)
     }
 
@@ -174,7 +180,10 @@ public actor ZoneAdministrator {
     public func plan(_ source: ZoneSource, now: Int64) async throws(AdminFailure) -> SavedPlan {
         guard !inFlight.isStopping else { throw .stopping }
         guard loading == 0 else { throw .busy(retryAfter: 1) }
-        return try await makePlan(source, now: now).0
+        let saved = try await makePlan(source, now: now).0
+        // The planned revision is gone: what its load took goes back to the system.
+        releaseFreedMemory()
+        return saved
     }
 
     /// Shutdown: cancels every load in flight (each stops within milliseconds and its caller
@@ -224,6 +233,8 @@ public actor ZoneAdministrator {
         revisionMadeRunning?(origin, ContinuousClock.now - started)
         logger.notice("revision \(applied.id) applied by \(author): \(applied.summary)",
                       metadata: ["load-and-plan": "\(planned - started)", "record-and-swap": "\(ContinuousClock.now - planned)"])
+        // After the swap, so the first answer of the new revision never waits for it.
+        releaseFreedMemory()
         return ApplyResponse(plan: plan, applied: applied)
     }
 
@@ -371,35 +382,19 @@ public actor ZoneAdministrator {
             let error = budget.spentError(file: source.zoneFile)
             throw error.cancelled ? .stopping : .invalidZone(error)
         }
-        // Loading the new zone and flattening the running one for the diff are independent:
-        // both at once, on two cores. (Keeping the running revision flattened instead would
-        // cost as much memory again as the revision itself.)
-        let parts = Mutex<(loaded: Result<ZoneRevision, ZoneLoadError>?, running: PlanSnapshot?)>((nil, nil))
-        DispatchQueue.concurrentPerform(iterations: 2) { part in
-            if part == 0 {
-                let loaded: Result<ZoneRevision, ZoneLoadError>
-                do throws(ZoneLoadError) {
-                    loaded = .success(try ZoneLoader.load(source: source, secretsFolder: secretsFolder, budget: budget))
-                } catch { loaded = .failure(error) }
-                parts.withLock { $0.loaded = loaded }
-            } else {
-                let snapshot = PlanSnapshot(current)
-                parts.withLock { $0.running = snapshot }
-            }
-        }
-        let (loaded, runningSnapshot) = parts.withLock { ($0.loaded, $0.running) }
+        // The running revision is kept expanded: the plan compares the new zone's identities
+        // with its own, as values, and flattens only those that differ.
         let revision: ZoneRevision
-        switch loaded {
-        case .success(let value)?: revision = value
-        case .failure(let error)? where error.cancelled: throw .stopping
-        case .failure(let error)?: throw .invalidZone(error)
-        case nil: throw .store("the zone was not loaded")
+        do throws(ZoneLoadError) {
+            revision = try ZoneLoader.load(source: source, secretsFolder: secretsFolder, budget: budget)
+        } catch let error where error.cancelled {
+            throw .stopping
+        } catch {
+            throw .invalidZone(error)
         }
         let loadedAt = ContinuousClock.now
         try check()
-        let snapshot = PlanSnapshot(revision)
-        try check()
-        let plan = ZonePlan(from: runningSnapshot, fromRevision: running.id, to: snapshot)
+        let plan = ZonePlan(from: current, fromRevision: running.id, to: revision)
         try check()
         let impact = LiveImpact(to: revision, leases: leases.all, now: now)
         try check()
@@ -418,6 +413,18 @@ public actor ZoneAdministrator {
         kill(getpid(), SIGKILL)
         #endif
     }
+}
+
+/// Hands memory freed by a zone load back to the system. glibc keeps freed memory for
+/// reuse, and a load's parse tree and tables of 200,000 identities are freed in pieces it
+/// does not return on its own: after a full-zone apply of 10,000 hosts a server kept about
+/// 154 MB it no longer used.
+func releaseFreedMemory() {
+    #if canImport(Glibc)
+    // Not in Swift's Glibc module (malloc.h): found by name, called where found.
+    typealias MallocTrim = @convention(c) (Int) -> Int32
+    if let symbol = dlsym(nil, "malloc_trim") { _ = unsafeBitCast(symbol, to: MallocTrim.self)(0) }
+    #endif
 }
 
 /// The folder of a zone file as the operator gave it ("" for the current one), where its

@@ -2,16 +2,17 @@ import Addressing
 
 /// Writes valid zones of any size, shaped like the example zone `zones/ams1.yaml`.
 ///
-/// Layout, all inside 198.18.0.0/15 (RFC 2544 benchmarking space, never routed):
+/// Layout, all inside one network: by default 198.18.0.0/15 (RFC 2544 benchmarking space,
+/// never routed), or the one given (`--network 10.0.0.0/8` holds zones of 100,000 hosts):
 /// - Every rack has a ToR (its hosts on `swp1`…`swpU`, units 1…U) and a LoM switch
 ///   (their BMCs on the same ports); each switch's management port (`swp<U+8>`) is
 ///   plugged into the other switch of its rack.
-/// - Every pod gets one aggregate prefix, packed from 198.18.0.0 upwards, that holds its
+/// - Every pod gets one aggregate prefix, packed from the network's first address upwards, that holds its
 ///   `servers` network (hosts, then a 50-address discovery range), its `lom` network
 ///   (BMCs) and its `mgmt` network (two switch management addresses per rack). Each is
 ///   a power of two, placed largest first, so each starts aligned and nothing is padded.
 ///   Each network's first address is its gateway; its gateway is a trusted relay.
-/// - The last /24 of the space, 198.19.255.0/24, holds the zone's services
+/// - The last /24 of the network (198.19.255.0/24 by default) holds the zone's services
 ///   (boot server .10, DNS .53, NTP .123); no pod may reach it.
 ///
 /// Each port entry is one line, so scripts can edit a generated zone with a regex.
@@ -29,8 +30,35 @@ public enum ExampleZone {
     /// Addresses per pod for machines whose location matches no port.
     public static let discoverySize = 50
 
+    /// The default network; `network` takes another.
     public static let space = IPv4Network("198.18.0.0/15")!
+    /// The services' /24 in the default network.
     public static let services = IPv4Network("198.19.255.0/24")!
+    /// The longest prefix a zone's network may have: a /23 holds the services' /24 and one
+    /// pod of up to a /24.
+    public static let longestPrefix = 23
+
+    /// The last /24 of `network`: where the zone's services are.
+    public static func services(in network: IPv4Network) -> IPv4Network {
+        IPv4Network(containing: network.broadcast, prefixLength: 24)
+    }
+
+    /// `text` as a zone's network: a CIDR network written with its own network address
+    /// (so that a typo such as 10.0.0.1/8 is not silently moved), room for the services' /24
+    /// and at least a pod.
+    public static func network(_ text: String) throws(Problem) -> IPv4Network {
+        guard let network = IPv4Network(text) else {
+            throw Problem(description: "--network must be a CIDR network such as 10.0.0.0/8, not '\(text)'")
+        }
+        guard "\(network)" == text else {
+            throw Problem(description: "--network \(text) is not a network address: did you mean \(network)?")
+        }
+        guard network.prefixLength <= longestPrefix else {
+            throw Problem(description: "--network \(text) is too small: the zone's services take its last /24 and its pods "
+                + "need the rest, so give a /\(longestPrefix) or larger")
+        }
+        return network
+    }
 
     /// Addresses of one pod: its aggregate and the three networks inside it.
     public struct PodLayout: Sendable, Hashable {
@@ -41,7 +69,7 @@ public enum ExampleZone {
     }
 
     /// The pods' address plan, or why the sizes do not fit.
-    public static func layout(pods: Int, racks: Int, units: Int) throws(Problem) -> [PodLayout] {
+    public static func layout(pods: Int, racks: Int, units: Int, network space: IPv4Network = ExampleZone.space) throws(Problem) -> [PodLayout] {
         guard Self.pods.contains(pods) else { throw Problem(description: "--pods must be \(Self.pods.lowerBound)…\(Self.pods.upperBound), not \(pods)") }
         guard Self.racks.contains(racks) else { throw Problem(description: "--racks must be \(Self.racks.lowerBound)…\(Self.racks.upperBound), not \(racks)") }
         guard Self.units.contains(units) else {
@@ -53,13 +81,15 @@ public enum ExampleZone {
         let lomBits = bits(holding: 2 + hosts + 1)
         let mgmtBits = bits(holding: 2 + 2 * racks + 1)
         let podBits = bits(holding: (1 << serversBits) + (1 << lomBits) + (1 << mgmtBits))
+        let services = Self.services(in: space)
         let available = (1 << (32 - space.prefixLength)) - (1 << (32 - services.prefixLength))
         let fitting = podBits > 32 - space.prefixLength ? 0 : available / (1 << podBits)
         guard pods <= fitting else {
             throw Problem(description: """
                 \(pods) pod(s) of \(racks) rack(s) × \(units) unit(s) do not fit in \(space): each pod needs a /\(32 - podBits) \
                 (servers /\(32 - serversBits), lom /\(32 - lomBits), mgmt /\(32 - mgmtBits)), and \(available) addresses \
-                (\(space) without the services' \(services)) hold \(fitting) of them. Use fewer pods, racks or units.
+                (\(space) without the services' \(services)) hold \(fitting) of them. Use fewer pods, racks or units, \
+                or a larger --network.
                 """)
         }
         return (0..<pods).map { p in
@@ -76,18 +106,22 @@ public enum ExampleZone {
     }
 
     /// The zone file. Pods are `p01`…, racks 1…R in each pod, switches `tor-rNN` and `lom-rNN`.
-    public static func yaml(zone: String = defaultZone, pods: Int, racks: Int, units: Int) throws(Problem) -> String {
+    public static func yaml(zone: String = defaultZone, pods: Int, racks: Int, units: Int,
+                            network space: IPv4Network = ExampleZone.space) throws(Problem) -> String {
         // Host names ({zone}-pNNN-rNNN-uNN) must stay one DNS label of at most 63 characters.
         guard Format.isLabel(zone), zone.count <= 40 else {
             throw Problem(description: "'\(zone)' is not a zone name: lowercase letters, digits and '-', at most 40 characters")
         }
-        let plan = try layout(pods: pods, racks: racks, units: units)
+        let plan = try layout(pods: pods, racks: racks, units: units, network: space)
+        let services = Self.services(in: space)
+        // The default network is not written, so the default zone stays what it always was.
+        let networkOption = space == Self.space ? "" : " --network \(space)"
         let hostsPerPod = racks * units
         let mgmtPort = "swp\(units + 8)"
         var out = """
             # A generated zone: \(pods) pod(s) × \(racks) rack(s) × \(units) unit(s) = \(pods * hostsPerPod) hosts, as many
             # BMCs, and a ToR and a LoM switch per rack. Written by
-            # `zonectl example --pods \(pods) --racks \(racks) --units \(units) --zone \(zone)`.
+            # `zonectl example --pods \(pods) --racks \(racks) --units \(units) --zone \(zone)\(networkOption)`.
             apiVersion: zoneboot/v1
             zone: \(zone)
             domain: \(zone).example.net

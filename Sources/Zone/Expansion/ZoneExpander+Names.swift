@@ -2,8 +2,40 @@
 /// rack and unit, and switches' management ports; then every name is checked to be a
 /// valid DNS name used once.
 extension ZoneExpander {
+    /// Where a host is, for its BMC to find it by.
+    private struct RackUnit: Hashable {
+        var pod: String
+        var rack: Int
+        var unit: Int
+    }
+
+    /// What a name template's placeholders stand for at one identity (nil: nothing there).
+    struct NameValues {
+        var zone: String
+        var pod: String
+        var `switch`: String?
+        var port: String?
+        var rack: Int?
+        var unit: Int?
+        var host: String?
+
+        func value(of placeholder: NameTemplate.Placeholder) -> String? {
+            switch placeholder {
+            case .zone: zone
+            case .pod: pod
+            case .switch: self.switch
+            case .port: port
+            case .rack: rack.map { String($0) }
+            case .unit: unit.map { String($0) }
+            case .host: host
+            // Only a discovery machine has one, named when it asks (pods[].discovery.hostname).
+            case .mac: nil
+            }
+        }
+    }
+
     mutating func nameHosts(_ placed: inout [Placed]) {
-        var hostAt: [String: String] = [:]  // "pod/rack/unit" → host name
+        var hostAt: [RackUnit: String] = [:]
         for i in placed.indices where placed[i].identity.kind == .host {
             if i % Self.budgetInterval == 0, budget.isSpent { return }
             nameHost(&placed[i], hostAt: &hostAt)
@@ -18,47 +50,41 @@ extension ZoneExpander {
         }
     }
 
-    private mutating func nameHost(_ p: inout Placed, hostAt: inout [String: String]) {
+    private mutating func nameHost(_ p: inout Placed, hostAt: inout [RackUnit: String]) {
         guard let name = render(spec.naming.host, placeholderValues(p.identity), for: p) else { return }
         p.identity.name = name
         if let rack = p.identity.rack, let unit = p.identity.unit {
-            hostAt["\(p.identity.location.pod)/\(rack)/\(unit)"] = name
+            hostAt[RackUnit(pod: p.identity.location.pod, rack: rack, unit: unit)] = name
         }
     }
 
     /// A BMC (which also learns the host it manages) or a switch's management port.
-    private mutating func nameDevice(_ p: inout Placed, hostAt: [String: String]) {
+    private mutating func nameDevice(_ p: inout Placed, hostAt: [RackUnit: String]) {
         var values = placeholderValues(p.identity)
         let template: Located<NameTemplate>
         if p.identity.kind == .bmc {
             template = spec.naming.lom
             if let rack = p.identity.rack, let unit = p.identity.unit,
-               let host = hostAt["\(p.identity.location.pod)/\(rack)/\(unit)"] {
-                values[.host] = host
+               let host = hostAt[RackUnit(pod: p.identity.location.pod, rack: rack, unit: unit)] {
+                values.host = host
                 p.identity.managedHost = host
             }
         } else {
             template = spec.naming.switch
-            values = [.zone: spec.zone.value, .pod: p.identity.location.pod, .switch: p.identity.device ?? ""]
+            values = NameValues(zone: spec.zone.value, pod: p.identity.location.pod, switch: p.identity.device ?? "")
         }
         p.identity.name = render(template, values, for: p) ?? ""
     }
 
-    private func placeholderValues(_ identity: Identity) -> [NameTemplate.Placeholder: String] {
-        var values: [NameTemplate.Placeholder: String] = [
-            .zone: spec.zone.value, .pod: identity.location.pod,
-            .switch: identity.location.switch, .port: identity.location.port,
-        ]
-        if let rack = identity.rack { values[.rack] = String(rack) }
-        if let unit = identity.unit { values[.unit] = String(unit) }
-        return values
+    private func placeholderValues(_ identity: Identity) -> NameValues {
+        NameValues(zone: spec.zone.value, pod: identity.location.pod, switch: identity.location.switch,
+                   port: identity.location.port, rack: identity.rack, unit: identity.unit)
     }
 
     /// The name, or nil when a placeholder has no value here: reported once per template
     /// and entry, and not at all where an earlier report explains it.
-    private mutating func render(_ template: Located<NameTemplate>, _ values: [NameTemplate.Placeholder: String],
-                                 for p: Placed) -> String? {
-        switch template.value.render(values) {
+    private mutating func render(_ template: Located<NameTemplate>, _ values: NameValues, for p: Placed) -> String? {
+        switch template.value.render(values.value(of:)) {
         case .success(let name): return name
         case .failure(let missing):
             let entry = entries[p.entry]
@@ -79,19 +105,24 @@ extension ZoneExpander {
 
     mutating func checkUniqueNames(_ placed: [Placed]) {
         var names: [String: Int] = [:]
+        names.reserveCapacity(placed.count)
         var invalidReported: Set<String> = []
         // A zone or pod name that is itself malformed (already reported) spoils every name made from it.
         let zoneNameValid = Format.isLabel(spec.zone.value)
-        for (i, p) in placed.enumerated() where !p.identity.name.isEmpty {
+        // By index: a copy of each identity, to read two of its fields, retained every string in it.
+        for i in placed.indices {
+            let name = placed[i].identity.name
+            if name.isEmpty { continue }
             if i % Self.budgetInterval == 0, budget.isSpent { return }
-            let name = p.identity.name
-            if zoneNameValid, Format.isLabel(p.identity.location.pod), !Self.isDNSName(name),
-               invalidReported.insert(entries[p.entry].path).inserted {
+            if zoneNameValid, Format.isLabel(placed[i].identity.location.pod), !Format.isDNSName(name),
+               invalidReported.insert(entries[placed[i].entry].path).inserted {
+                let p = placed[i]
                 let entry = entries[p.entry]
                 error(entry.path, "'\(name)' (for \(p.identity.location)) is not a valid DNS name: "
                     + "lowercase letters, digits and '-' only", entry.at)
             }
             if let other = names[name].map({ placed[$0] }) {
+                let p = placed[i]
                 collideOnce(p.entry, other.entry, entries[p.entry].ports, entries[other.entry].ports,
                             "name \(name) is given to both \(p.identity.location) and \(other.identity.location)",
                             "\(other.identity.location) is declared here")
@@ -99,7 +130,4 @@ extension ZoneExpander {
         }
     }
 
-    private static func isDNSName(_ name: String) -> Bool {
-        name.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { Format.isLabel(String($0)) }
-    }
 }

@@ -28,9 +28,13 @@ extension ZoneExpander {
     }
 
     mutating func placePorts() -> [Placed] {
-        guard withinIdentityBudget() else { return [] }
+        guard let ports = countPortsWithinBudget() else { return [] }
         var placed: [Placed] = []
         var claims = Claims()
+        // Sized once: growing tables of 200,000 entries rehashes them a dozen times.
+        placed.reserveCapacity(ports)
+        claims.ports.reserveCapacity(ports)
+        addresses.reserveCapacity(ports)
         for pod in spec.pods {
             let scope = PodScope(pod)
             for sw in pod.switches {
@@ -46,7 +50,8 @@ extension ZoneExpander {
 
     /// Counts the zone's ports before any is placed, so that a zone past the budget is refused
     /// in the time it takes to count its entries, naming the entry that crosses it.
-    private mutating func withinIdentityBudget() -> Bool {
+    /// The zone's ports, or nil when they are past the budget (reported).
+    private mutating func countPortsWithinBudget() -> Int? {
         var ports = 0
         for pod in spec.pods {
             for sw in pod.switches {
@@ -56,13 +61,13 @@ extension ZoneExpander {
                         error(entry.path, "this entry's \(count) port(s) (\(entry.ports.value)) take the zone past "
                             + "\(ZoneExpander.identityBudget) identities (\(ports) before it); refusing it "
                             + "(several zones in one?)", entry.ports.at)
-                        return false
+                        return nil
                     }
                     ports += count
                 }
             }
         }
-        return true
+        return ports
     }
 
     /// One port entry: its references and management port, then its ports one by one.
@@ -76,9 +81,12 @@ extension ZoneExpander {
         if resolved.identity == nil { podsWithUnresolvedEntries.insert(pod.name) }
         if let device = entry.device { claimManagementPort(of: device, entry: e, pod: pod.name, claims: &claims) }
         var addressReported = false
+        // Per entry, not per port: the same for each of its identities.
+        let profile = resolved.identity.flatMap { rolesByName[$0.role]?.boot?.value }
+        let (podName, switchName) = (pod.name, sw.name.value)
         for (i, port) in entry.ports.value.names.enumerated() {
             if i % Self.budgetInterval == Self.budgetInterval - 1, budget.isSpent { return }
-            let location = Location(pod: pod.name, switch: sw.name.value, port: port)
+            let location = Location(pod: podName, switch: switchName, port: port)
             guard claimPort(location, entry: e, claims: &claims) else { continue }
             if sw.remoteID == nil { claimCircuit(location, entry: e, claims: &claims) }
             guard let address = entry.address.value.advanced(by: i) else { break }
@@ -91,7 +99,7 @@ extension ZoneExpander {
                 kind: kind, name: "", fqdn: "", location: location, address: address,
                 network: network.name.value, subnet: network.subnet.value,
                 gateway: network.gateway?.value, role: role,
-                profile: rolesByName[role]?.boot?.value, rack: entry.rack?.value,
+                profile: profile, rack: entry.rack?.value,
                 unit: entry.units.map { $0.value.lowerBound + i }, device: entry.device?.value)
             placed.append(Placed(identity: identity, entry: e, index: i))
         }

@@ -169,6 +169,9 @@ extension ZoneExpander {
 
     /// Runs after placement: a discovery range may hold no static address of the zone.
     mutating func checkDiscovery() {
+        // Every static address, lowest first, once for all pods: each range then finds its own
+        // by binary search (250 pods scanning 200,000 addresses each took a tenth of a load).
+        var staticAddresses: [IPv4Address]?
         for pod in spec.pods {
             guard let discovery = pod.discovery else { continue }
             guard let network = pod.networks.first(where: { $0.name.value == discovery.network.value }) else {
@@ -177,7 +180,8 @@ extension ZoneExpander {
                 continue
             }
             checkDiscoveryRange(discovery, in: network)
-            checkDiscoveryHoldsNoStaticAddress(discovery)
+            if staticAddresses == nil { staticAddresses = addresses.keys.sorted() }
+            checkDiscoveryHoldsNoStaticAddress(discovery, staticAddresses: staticAddresses ?? [])
             checkDiscoveryBoot(discovery)
         }
     }
@@ -197,14 +201,20 @@ extension ZoneExpander {
         }
     }
 
-    private mutating func checkDiscoveryHoldsNoStaticAddress(_ discovery: ZoneSpec.Discovery) {
+    /// `staticAddresses`: the keys of `addresses`, sorted.
+    private mutating func checkDiscoveryHoldsNoStaticAddress(_ discovery: ZoneSpec.Discovery, staticAddresses: [IPv4Address]) {
         let range = discovery.range.value
         // Look the static addresses up in the range, not the range's addresses up in them: a
         // range is as wide as written (a typo such as 180.x for 198.x makes it hundreds of
         // millions of addresses, which took minutes), static addresses are as many as the
         // zone has. Lowest first, one report per entry.
         var reportedEntries: Set<String> = []
-        for current in addresses.keys.filter({ range.contains($0) }).sorted() {
+        var low = 0, high = staticAddresses.count
+        while low < high {
+            let middle = (low + high) / 2
+            if staticAddresses[middle] < range.first { low = middle + 1 } else { high = middle }
+        }
+        for current in staticAddresses[low...].prefix(while: { $0 <= range.last }) {
             if let entry = addresses[current].map({ entries[$0] }), reportedEntries.insert(entry.path).inserted {
                 error(discovery.range.path, "the range holds \(current), a static address", discovery.range.at,
                       notes: [.init("that address is given here", at: entry.address.at)])

@@ -69,7 +69,9 @@ struct ZoneExpander {
         checkUniqueNames(placed)
         checkDiscovery()
         checkWarnings()
-        return placed.map(\.identity)
+        // In location order, as a revision keeps them: one copy here, none there.
+        return ZoneRevision.locationOrder(count: placed.count) { placed[$0].identity.location }
+            .map { $0.map { placed[$0].identity } } ?? placed.map(\.identity)
     }
 
     // MARK: Reporting

@@ -24,10 +24,36 @@ public struct Location: Sendable, Hashable, Codable, Comparable, CustomStringCon
 /// Orders port names as people read them: `swp2` before `swp10`.
 enum PortOrder {
     static func less(_ a: String, _ b: String) -> Bool {
+        // Most comparisons are between ports of one switch (`swp7`, `swp12`): when the names
+        // share an ASCII prefix byte for byte, only the numbers are compared, without reading
+        // the names as Characters. (ASCII only: a non-ASCII character before the digits may
+        // join the first of them into one Character, which `split` does not count.)
+        let (da, db) = (asciiDigitSuffix(a), asciiDigitSuffix(b))
+        let prefix = a.utf8.dropLast(da.count)
+        if prefix.allSatisfy({ $0 < 0x80 }), prefix.elementsEqual(b.utf8.dropLast(db.count)) {
+            let (na, nb) = (da.value, db.value)
+            if na != nb { return (na ?? -1) < (nb ?? -1) }
+            return a < b
+        }
         let (pa, na) = split(a), (pb, nb) = split(b)
         if pa != pb { return pa < pb }
         if na != nb { return (na ?? -1) < (nb ?? -1) }
         return a < b
+    }
+
+    /// The ASCII digits a name ends with (as `split` counts them) and their value (nil where
+    /// `split` gives none: no digits, or ten or more).
+    private static func asciiDigitSuffix(_ s: String) -> (count: Int, value: Int?) {
+        var count = 0, value = 0, scale = 1
+        for byte in s.utf8.reversed() {
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { break }
+            count += 1
+            if count < 10 {
+                value += Int(byte - UInt8(ascii: "0")) * scale
+                scale *= 10
+            }
+        }
+        return (count, count > 0 && count < 10 ? value : nil)
     }
 
     private static func split(_ s: String) -> (Substring, Int?) {

@@ -82,13 +82,16 @@ public struct NameTemplate: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// The name for these values; nil names the first placeholder that has no value.
-    public func render(_ values: [Placeholder: String]) -> Result<String, MissingValue> {
+    public func render(_ values: [Placeholder: String]) -> Result<String, MissingValue> { render { values[$0] } }
+
+    /// The name for the values `value` gives (nil: none), without a dictionary per name.
+    public func render(_ value: (Placeholder) -> String?) -> Result<String, MissingValue> {
         var out = ""
         for segment in segments {
             switch segment {
             case .literal(let s): out += s
             case .placeholder(let p, let width):
-                guard let value = values[p] else { return .failure(MissingValue(placeholder: p)) }
+                guard let value = value(p) else { return .failure(MissingValue(placeholder: p)) }
                 if width > 0, let n = Int(value) { out += String(paddedTo: width, n) } else { out += value }
             }
         }

@@ -36,9 +36,16 @@ enum PlanResources {
     /// settings as `kind name` (`role hypervisor`). A later resource with the same key
     /// replaces an earlier one, in the order below.
     static func of(_ revision: ZoneRevision) -> [String: PlanResource] {
-        let spec = revision.spec
         var resources: [String: PlanResource] = [:]
         for identity in revision.identities { resources[identity.location.description] = self.identity(identity) }
+        resources.merge(settings(of: revision)) { _, setting in setting }
+        return resources
+    }
+
+    /// The zone's settings (everything but identities) by key.
+    static func settings(of revision: ZoneRevision) -> [String: PlanResource] {
+        let spec = revision.spec
+        var resources: [String: PlanResource] = [:]
         var settings = [zone(spec)]
         settings += spec.pods.map(pod)
         settings += spec.roles.map(role)

@@ -42,33 +42,63 @@ public struct ZonePlan: Sendable, Codable, Equatable {
 
     public var hasChanges: Bool { !changes.isEmpty }
 
+    /// Plans between two loaded revisions. Identities are compared as values, walking both
+    /// revisions in location order: only those that differ are flattened into fields, so a
+    /// one-host change to 200,000 identities flattens two of them, not 400,000.
     public init(from old: ZoneRevision?, fromRevision: Int?, to new: ZoneRevision) {
-        self.init(from: old.map(PlanSnapshot.init), fromRevision: fromRevision, to: PlanSnapshot(new))
+        var changes = Self.changes(from: old.map(PlanResources.settings(of:)) ?? [:], to: PlanResources.settings(of: new))
+        let before = old?.identities ?? [], after = new.identities
+        var i = 0, j = 0
+        while i < before.count || j < after.count {
+            let change: Change?
+            if j == after.count || (i < before.count && before[i].location < after[j].location) {
+                change = Self.change(before[i].location.description, from: PlanResources.identity(before[i]), to: nil)
+                i += 1
+            } else if i == before.count || after[j].location < before[i].location {
+                change = Self.change(after[j].location.description, from: nil, to: PlanResources.identity(after[j]))
+                j += 1
+            } else {
+                change = before[i] == after[j] ? nil
+                    : Self.change(after[j].location.description, from: PlanResources.identity(before[i]),
+                                  to: PlanResources.identity(after[j]))
+                i += 1
+                j += 1
+            }
+            if let change { changes.append(change) }
+        }
+        self.init(zone: new.zoneName, fromRevision: fromRevision, changes: changes)
     }
 
-    /// Plans between flattened revisions: a server keeps its running revision's snapshot,
-    /// so each plan flattens only the new zone.
+    /// Plans between flattened revisions.
     public init(from old: PlanSnapshot?, fromRevision: Int?, to new: PlanSnapshot) {
-        zone = new.zone
-        self.fromRevision = fromRevision
-        let before = old?.resources ?? [:]
-        let after = new.resources
-        var changes: [Change] = []
-        for key in Set(before.keys).union(after.keys) {
-            let a = before[key], b = after[key]
-            guard let resource = b ?? a else { continue }
-            let fields = PlanResources.diff(a?.fields ?? [], b?.fields ?? [])
-            let action: Action
-            switch (a, b) {
-            case (nil, _): action = .add
-            case (_, nil): action = .remove
-            default:
-                guard !fields.isEmpty else { continue }
-                action = .change
-            }
-            changes.append(Change(action: action, kind: resource.kind, key: key, name: resource.name, pod: resource.pod,
-                                  switch: resource.switch, port: resource.port, fields: fields))
+        self.init(zone: new.zone, fromRevision: fromRevision,
+                  changes: Self.changes(from: old?.resources ?? [:], to: new.resources))
+    }
+
+    /// The changes between two sets of flattened resources, by key.
+    private static func changes(from before: [String: PlanResource], to after: [String: PlanResource]) -> [Change] {
+        Set(before.keys).union(after.keys).compactMap { change($0, from: before[$0], to: after[$0]) }
+    }
+
+    /// One resource's change, or nil when it did not change.
+    private static func change(_ key: String, from a: PlanResource?, to b: PlanResource?) -> Change? {
+        guard let resource = b ?? a else { return nil }
+        let fields = PlanResources.diff(a?.fields ?? [], b?.fields ?? [])
+        let action: Action
+        switch (a, b) {
+        case (nil, _): action = .add
+        case (_, nil): action = .remove
+        default:
+            guard !fields.isEmpty else { return nil }
+            action = .change
         }
+        return Change(action: action, kind: resource.kind, key: key, name: resource.name, pod: resource.pod,
+                      switch: resource.switch, port: resource.port, fields: fields)
+    }
+
+    private init(zone: String, fromRevision: Int?, changes: [Change]) {
+        self.zone = zone
+        self.fromRevision = fromRevision
         self.changes = changes.sorted(by: PlanResources.order)
         var summary = Summary()
         for change in changes {

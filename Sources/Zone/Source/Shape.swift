@@ -141,10 +141,35 @@ enum Format: Sendable {
         }
     }
 
+    /// 1 to 63 of `a-z`, `0-9` and `-`, neither first nor last a `-`. Read as bytes: every
+    /// allowed character is one ASCII byte, and a zone has a label per identity to check.
     static func isLabel(_ text: String) -> Bool {
-        guard (1...63).contains(text.count), let first = text.first, let last = text.last else { return false }
-        let allowed = text.allSatisfy { ($0.isASCII && ($0.isLowercase || $0.isNumber)) || $0 == "-" }
-        return allowed && first != "-" && last != "-"
+        var text = text
+        return text.withUTF8 { isLabel($0[...]) }
+    }
+
+    /// `isLabel` of UTF-8 bytes (a slice of a longer name).
+    static func isLabel(_ bytes: Slice<UnsafeBufferPointer<UInt8>>) -> Bool {
+        guard (1...63).contains(bytes.count), bytes.first != UInt8(ascii: "-"), bytes.last != UInt8(ascii: "-") else {
+            return false
+        }
+        return bytes.allSatisfy { byte in
+            (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+                || byte == UInt8(ascii: "-")
+        }
+    }
+
+    /// Dot-separated labels (`isLabel` each), as host names and FQDNs are made.
+    static func isDNSName(_ text: String) -> Bool {
+        var text = text
+        return text.withUTF8 { bytes in
+            var start = bytes.startIndex
+            for i in bytes.indices where bytes[i] == UInt8(ascii: ".") {
+                guard isLabel(bytes[start..<i]) else { return false }
+                start = i + 1
+            }
+            return isLabel(bytes[start...])
+        }
     }
 
     static func isVariableName(_ text: String) -> Bool {

@@ -64,18 +64,23 @@ enum YAMLDocument {
     /// `budget` is looked at every few thousand events and nodes; when it is spent the result
     /// is empty (the caller reports the budget).
     static func parse(_ text: String, file: String, budget: ZoneLoadBudget = .unlimited) -> (root: YNode?, errors: [Diagnostic]) {
-        let complexKeys = complexKeys(in: text, file: file, budget: budget)
-        if !complexKeys.isEmpty || budget.isSpent { return (nil, complexKeys) }
+        let scan = scanEvents(in: text, file: file, budget: budget)
+        if !scan.complexKeys.isEmpty || budget.isSpent { return (nil, scan.complexKeys) }
         let root: Node?
+        // Without explicit tags (zone files have none), no resolver rules: Yams' regular
+        // expressions are slow, and the converter reads plain scalars with YAMLCoreSchema's
+        // matchers instead. A tagged scalar is read as Yams reads it, so such a file is
+        // composed with the default rules.
+        let readsPlainScalars = !scan.explicitTags
         do {
-            root = try Yams.compose(yaml: text)
+            root = try Yams.compose(yaml: text, readsPlainScalars ? Resolver.basic : Resolver.default)
         } catch let error as YamlError {
             return (nil, [diagnostic(for: error, file: file)])
         } catch {
             return (nil, [Diagnostic(path: "", "cannot read YAML: \(error)", at: SourcePosition(file: file, line: 1, column: 1))])
         }
         guard let root else { return (nil, []) }
-        var converter = Converter(file: file, budget: budget)
+        var converter = Converter(file: file, budget: budget, readsPlainScalars: readsPlainScalars)
         do throws(BudgetExceeded) {
             return (try converter.convert(root), [])
         } catch {
@@ -119,13 +124,20 @@ enum YAMLDocument {
     /// The same walk counts the document's nodes: one past `nodeBudget` is refused here,
     /// which bounds what composing costs (the one step the load budget cannot look inside).
     static func complexKeys(in text: String, file: String, budget: ZoneLoadBudget = .unlimited) -> [Diagnostic] {
+        scanEvents(in: text, file: file, budget: budget).complexKeys
+    }
+
+    /// `complexKeys`, and whether any scalar carries an explicit tag (`!!str 12`, `! x`).
+    static func scanEvents(in text: String, file: String, budget: ZoneLoadBudget = .unlimited)
+        -> (complexKeys: [Diagnostic], explicitTags: Bool) {
         /// Per open collection: a list, or a mapping and whether its next node is a key.
         enum Frame { case sequence, mapping(nextIsKey: Bool) }
         var parser = yaml_parser_t()
-        guard yaml_parser_initialize(&parser) == 1 else { return [] }
+        guard yaml_parser_initialize(&parser) == 1 else { return ([], true) }
         defer { yaml_parser_delete(&parser) }
         var bytes = Array(text.utf8)
         var found: [Diagnostic] = []
+        var explicitTags = false
         bytes.withUnsafeMutableBufferPointer { buffer in
             yaml_parser_set_encoding(&parser, YAML_UTF8_ENCODING)
             yaml_parser_set_input_string(&parser, buffer.baseAddress, buffer.count)
@@ -140,6 +152,7 @@ enum YAMLDocument {
                 defer { yaml_event_delete(&event) }
                 let type = event.type
                 if type == YAML_STREAM_END_EVENT { break }
+                if type == YAML_SCALAR_EVENT, event.data.scalar.tag != nil { explicitTags = true }
                 let isNode = type == YAML_SCALAR_EVENT || type == YAML_ALIAS_EVENT
                     || type == YAML_SEQUENCE_START_EVENT || type == YAML_MAPPING_START_EVENT
                 if isNode {
@@ -169,7 +182,7 @@ enum YAMLDocument {
                 }
             }
         }
-        return found
+        return (found, explicitTags)
     }
 
     private struct BudgetExceeded: Error {
@@ -184,11 +197,14 @@ enum YAMLDocument {
     private struct Converter {
         let file: String
         let budget: ZoneLoadBudget
+        /// Yams composed without resolver rules: plain scalars are read here (YAMLCoreSchema).
+        let readsPlainScalars: Bool
         var visited = 0
 
-        init(file: String, budget: ZoneLoadBudget) {
+        init(file: String, budget: ZoneLoadBudget, readsPlainScalars: Bool) {
             self.file = file
             self.budget = budget
+            self.readsPlainScalars = readsPlainScalars
         }
 
         func position(_ mark: Mark?) -> SourcePosition {
@@ -243,6 +259,8 @@ enum YAMLDocument {
             let kind: YScalar.Kind
             if scalar.style != .plain && scalar.style != .any {
                 kind = .string
+            } else if readsPlainScalars {
+                kind = YAMLCoreSchema.kind(ofPlain: scalar.string)
             } else {
                 switch Tag.Name(rawValue: Node.scalar(scalar).tag.rawValue) {
                 case Tag.Name.null: kind = .null
