@@ -165,8 +165,10 @@ def shell_invocations(path):
             continue
         if (m := re.search(r"<<-?\s*'?\"?(\w+)", line)):
             heredoc = m.group(1)
+        # Arithmetic expansion `$((a / b))` names variables, not commands.
+        code = re.sub(r"\$\(\([^()]*\)\)", "0", line)
         # Quoted text is data (messages, awk programs, format strings), not commands.
-        code = re.sub(r"'[^']*'", "''", line)
+        code = re.sub(r"'[^']*'", "''", code)
         # A double-quoted "...$(command ...)" still runs its command: keep that part, unquoted.
         code = re.sub(r'"(?:[^"\\]|\\.)*"', lambda q: f" {q[0][q[0].index('$('):-1]} " if "$(" in q[0] else '""',
                       code)
