@@ -3,8 +3,11 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <time.h>
+#include <linux/sockios.h>
 #include <unistd.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
@@ -97,6 +100,11 @@ int zb_udp_open(uint32_t address, uint16_t port, int receive_buffer, int *forced
     }
     /* SO_RCVBUFFORCE passes net.core.rmem_max (CAP_NET_ADMIN); without it the capped size stays. */
     if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &receive_buffer, sizeof receive_buffer) == 0) *forced = 1;
+    /* The first SIOCGSTAMPNS turns the kernel's receive timestamps on for this socket (it
+     * answers ENOENT, nothing having arrived); from then on each read notes its last
+     * datagram's arrival, which zb_udp_age_of_last_read reads. */
+    struct timespec unused;
+    (void)ioctl(fd, SIOCGSTAMPNS, &unused);
     struct sockaddr_in local = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(address)};
     if (bind(fd, (struct sockaddr *)&local, sizeof local) < 0) {
         int error = errno;
@@ -145,4 +153,11 @@ void zb_udp_send_each(int fd, const uint8_t *base, const size_t *lengths, const 
         done += (size_t)sent;
         at = sent < (int)batch ? starts[sent] : cursor;
     }
+}
+
+int64_t zb_udp_age_of_last_read(int fd) {
+    struct timespec stamp, now;
+    if (ioctl(fd, SIOCGSTAMPNS, &stamp) < 0 || clock_gettime(CLOCK_REALTIME, &now) < 0) return 0;
+    int64_t age = ((int64_t)now.tv_sec - (int64_t)stamp.tv_sec) * 1000000000 + ((int64_t)now.tv_nsec - (int64_t)stamp.tv_nsec);
+    return age > 0 ? age : 0;
 }

@@ -28,4 +28,10 @@ int zb_udp_open(uint32_t address, uint16_t port, int receive_buffer, int *forced
 void zb_udp_send_each(int fd, const uint8_t *base, const size_t *lengths, const uint32_t *addresses,
                       const uint16_t *ports, size_t count, int *errors);
 
+/// How long ago (ns, CLOCK_REALTIME) the kernel received the last datagram read from `fd`:
+/// after a `recvmmsg`, the newest of its batch, so an upper bound on each one's wait is this
+/// plus the batch's spread. 0 when the kernel has no timestamp (nothing read yet), or the
+/// clock was stepped back. `zb_udp_open` turns the timestamps on.
+int64_t zb_udp_age_of_last_read(int fd);
+
 #endif
