@@ -1,5 +1,7 @@
+import Addressing
 import Boot
 import CPacketSocket
+import DHCPv4
 import NIOCore
 
 /// Between the DHCP sockets and the engine, on the engine's loop: every datagram read
@@ -61,18 +63,30 @@ final class AdmissionGate {
     static func now() -> Int64 { Int64(NIODeadline.now().uptimeNanoseconds) }
 }
 
-/// Reads a DHCP socket into the gate. Replies do not go back through this channel: the
-/// engine's sender for this socket writes it itself (see `DatagramReplySender`).
+/// Reads a DHCP socket into the gate, each datagram with how long it waited in the
+/// socket. NIO tells when the socket is readable and reads one datagram; the handler reads
+/// the rest itself (`zb_udp_receive_batch`), because NIO drops the kernel's receive
+/// timestamps. Replies do not go back through this channel: the engine's sender for this
+/// socket writes it itself (see `DatagramReplySender`).
 final class AdmittingChannelHandler: ChannelInboundHandler {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
+
+    /// Room for one datagram: one byte more than the largest message accepted, so an
+    /// oversized datagram is seen as oversized (and counted) instead of cut to a shorter error.
+    static let stride = DHCPMessage.maximumLength + 1
 
     private let gate: AdmissionGate
     /// The engine's sender for this socket.
     private let socket: Int
-    /// The socket itself, whose kernel timestamps say how long each datagram waited there.
+    /// The socket itself (NIO reads a duplicate of it).
     private let descriptor: Int32
     /// This socket is the proxy's boot server port (4011), not the DHCP port.
     private let bootServerPort: Bool
+    private var buffer = [UInt8](repeating: 0, count: AdmittingChannelHandler.stride * DHCPServer.readBatch)
+    private var lengths = [Int](repeating: 0, count: DHCPServer.readBatch)
+    private var addresses = [UInt32](repeating: 0, count: DHCPServer.readBatch)
+    private var ports = [UInt16](repeating: 0, count: DHCPServer.readBatch)
+    private var ages = [Int64](repeating: 0, count: DHCPServer.readBatch)
 
     init(gate: AdmissionGate, socket: Int, descriptor: Int32, bootServerPort: Bool = false) {
         self.gate = gate
@@ -83,19 +97,51 @@ final class AdmittingChannelHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let envelope = unwrapInboundIn(data)
-        // NIO reads in batches (recvmmsg); the kernel's stamp is that of the batch's newest
-        // datagram, so a wait is never overestimated.
-        let receivedAt = AdmissionGate.now() - zb_udp_age_of_last_read(descriptor)
         // A UDP socket does not know the switch port: relayed requests carry it in Option 82.
-        gate.admit(Array(envelope.data.readableBytesView),
-                   from: DatagramOrigin(socket: socket, sourceAddress: envelope.remoteAddress.ipv4Address,
-                                        sourcePort: UInt16(clamping: envelope.remoteAddress.port ?? 68),
-                                        onBootServerPort: bootServerPort),
-                   receivedAt: receivedAt)
+        let first = DatagramOrigin(socket: socket, sourceAddress: envelope.remoteAddress.ipv4Address,
+                                   sourcePort: UInt16(clamping: envelope.remoteAddress.port ?? 68), onBootServerPort: bootServerPort)
+        var firstBytes: [UInt8]? = Array(envelope.data.readableBytesView)
+        for _ in 0..<DHCPServer.readsPerTurn {
+            let count = readBatch()
+            let now = AdmissionGate.now()
+            // NIO's datagram came before the others: it waited at least as long as the next
+            // one. Alone, it arrived since the last read, which counts as now.
+            if let bytes = firstBytes {
+                gate.admit(bytes, from: first, receivedAt: now - (count > 0 ? ages[0] : 0))
+                firstBytes = nil
+            }
+            for index in 0..<count {
+                let start = index * Self.stride
+                gate.admit(Array(buffer[start..<start + lengths[index]]),
+                           from: DatagramOrigin(socket: socket, sourceAddress: IPv4Address(addresses[index]),
+                                                sourcePort: ports[index], onBootServerPort: bootServerPort),
+                           receivedAt: now - ages[index])
+            }
+            if count < DHCPServer.readBatch { break }
+        }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
         gate.serve()
         context.fireChannelReadComplete()
+    }
+
+    /// Reads up to a batch of what waits on the socket; how many (none on an error: NIO's
+    /// own read sees it and reports it).
+    private func readBatch() -> Int {
+        let descriptor = self.descriptor, batch = DHCPServer.readBatch
+        let count = buffer.withUnsafeMutableBufferPointer { buffer in
+            lengths.withUnsafeMutableBufferPointer { lengths in
+                addresses.withUnsafeMutableBufferPointer { addresses in
+                    ports.withUnsafeMutableBufferPointer { ports in
+                        ages.withUnsafeMutableBufferPointer { ages in
+                            zb_udp_receive_batch(descriptor, buffer.baseAddress, Self.stride, batch, lengths.baseAddress,
+                                                 addresses.baseAddress, ports.baseAddress, ages.baseAddress)
+                        }
+                    }
+                }
+            }
+        }
+        return max(0, Int(count))
     }
 }

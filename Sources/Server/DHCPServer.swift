@@ -43,7 +43,7 @@ public final class DHCPServer: Sendable {
         }
     }
 
-    /// Datagrams read per recvmmsg.
+    /// Datagrams read per recvmmsg (`AdmittingChannelHandler`).
     static let readBatch = 32
     /// recvmmsg calls per socket and turn of the loop: between two chunks of work
     /// (`AdmissionGate.chunk`) a socket is read well ahead of what arrives, so requests wait
@@ -127,14 +127,13 @@ public final class DHCPServer: Sendable {
                                 listening: listening)
         @Sendable func bootstrap(socket: Int, descriptor: Int32, bootServerPort: Bool) -> DatagramBootstrap {
             DatagramBootstrap(group: loop)
-            // A storm is read in batches (recvmmsg); its replies leave together (sendmmsg).
-            .channelOption(.datagramVectorReadMessageCount, value: DHCPServer.readBatch)
-            .channelOption(.maxMessagesPerRead, value: UInt(DHCPServer.readsPerTurn))
-            // Each datagram of a vector read gets an equal slice of this buffer: one byte more
-            // than the largest message accepted, so an oversized datagram is seen as oversized
-            // (and counted) instead of arriving cut to a shorter, different error.
-            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(
-                capacity: (DHCPMessage.maximumLength + 1) * DHCPServer.readBatch))
+            // NIO reads one datagram when the socket is readable; the handler reads the rest
+            // of a storm in batches (recvmmsg), with their receive times. Replies leave
+            // together (sendmmsg).
+            .channelOption(.maxMessagesPerRead, value: 1)
+            // One byte more than the largest message accepted, so an oversized datagram is
+            // seen as oversized (and counted) instead of arriving cut to a shorter, different error.
+            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: AdmittingChannelHandler.stride))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(

@@ -47,6 +47,7 @@ def overload(tmp_path):
         the_lab.addr(gen, "up0", "198.18.1.1/24")
         the_lab.addr(gen, "lo", f"{GIADDR}/32")
         the_lab.route(dhcp.srv, "198.18.64.0/18", "198.18.1.1")
+        the_lab.route(gen, "198.18.0.0/24", "198.18.1.10")
         the_lab.wait_up(dhcp.srv, "eth1")
         the_lab.wait_up(gen, "up0")
         yield dhcp, gen
