@@ -254,7 +254,8 @@ def overload_step(which, rate, seconds, clients, generator):
     """One pinned step: the server on SERVER_CPU, the generator on GENERATOR_CPU, durable
     leases, both servers with RECEIVE_BUFFER. Goodput is ACKs per second of the sending
     window; answered is ACKs / REQUESTs sent (each REQUEST follows an OFFER)."""
-    with lab() as the_lab, tempfile.TemporaryDirectory() as d:
+    # The lab (and the server in it) ends before its folder is removed.
+    with tempfile.TemporaryDirectory() as d, lab() as the_lab:
         tmp = Path(d)
         srv, load = server_and_client(the_lab, SERVER, RELAY)
         proc = run_server(the_lab, srv, which, tmp, wide=True)
@@ -284,7 +285,8 @@ def overload_step(which, rate, seconds, clients, generator):
         counters = read_counters(tmp / "counters.json") or {}
         return {"offered": discovers / seconds, "acks_per_s": acks / seconds, "answered": acks / max(1, requests),
                 "offer_ms": offer_ms, "server_cpu_s": cpu_seconds(proc.pid) - before, "buffer": buffer,
-                "stale": (counters.get("dropped") or {}).get("stale", 0) if which != "kea" else None}
+                "stale": (counters.get("dropped") or {}).get("stale", 0) if which != "kea" else None, "counters": counters,
+                "requests_per_s": requests / seconds}
 
 
 def overload(seconds, clients):
