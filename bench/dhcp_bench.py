@@ -300,7 +300,7 @@ def overload(seconds, clients):
     print(f"   Machine load average before: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1/5/15 min).")
     print("   goodput = ACKs/s; answered = ACKs / REQUESTs sent; OFFER delay: perfdhcp's average, dhcp_load's median.")
     verdicts = []
-    for generator in ("perfdhcp", "dhcp_load"):
+    for generator in os.environ.get("OVERLOAD_GENERATORS", "perfdhcp,dhcp_load").split(","):
         capacity = int(os.environ.get("CAPACITY", "0"))
         if not capacity:
             for rate in (int(r) for r in os.environ.get("CAPACITY_PROBE", "4000,8000,16000").split(",")):

@@ -50,16 +50,16 @@ enum AdmissionKind: Sendable, Equatable {
 /// longer than a burst only ages: it answers clients after they gave up, and the exchanges
 /// they do complete wait behind new ones. So:
 /// - requests that complete an exchange go before those that start one;
-/// - while the oldest waiting request is younger than `overloadedAfter`, it is a burst:
+/// - while the queue has not been busy (never empty) for `overloadedAfter`, it is a burst:
 ///   requests are served oldest first, and none is shed;
-/// - once one has waited that long, the server is overloaded: requests older than
+/// - once it has, the server is overloaded: requests older than
 ///   `staleAfter` are shed (the client has retried or given up), and new exchanges are
 ///   served newest first, so those answered are answered while their client still waits.
 ///   It stays overloaded until the queue is empty.
 struct AdmissionQueue<Item> {
     struct Limits: Sendable, Equatable {
-        /// A request that has waited this long means more than a burst. A storm of 10,000
-        /// machines is answered within half a second here.
+        /// A queue that has not emptied for this long means more than a burst. A storm of
+        /// 10,000 machines is answered within half a second here.
         var overloadedAfterNanoseconds: Int64 = 1_000_000_000
         /// Overloaded, a request older than this is shed: perfdhcp gives an exchange 1 s,
         /// and a reply to a DISCOVER must leave room for the REQUEST that follows it.
@@ -77,8 +77,10 @@ struct AdmissionQueue<Item> {
     let limits: Limits
     private var completing = CircularBuffer<Entry>()
     private var starting = CircularBuffer<Entry>()
-    /// Set when a request has waited `overloadedAfter`; cleared when the queue empties.
+    /// Set when the queue has been busy for `overloadedAfter`; cleared when it empties.
     private(set) var overloaded = false
+    /// When the queue last went from empty to busy: its first request's receive time.
+    private var busySince: Int64?
 
     init(limits: Limits = Limits()) {
         self.limits = limits
@@ -92,6 +94,7 @@ struct AdmissionQueue<Item> {
     /// oldest completing one), which the caller counts as shed.
     mutating func push(_ item: Item, kind: AdmissionKind, receivedAt: Int64) -> Item? {
         var pushedOut: Item?
+        busySince = min(busySince ?? receivedAt, receivedAt)
         if count >= limits.capacity {
             pushedOut = starting.popFirst()?.item ?? completing.popFirst()?.item
         }
@@ -106,7 +109,7 @@ struct AdmissionQueue<Item> {
     /// The next request to serve at `now` (monotonic ns), or nil when none is left. Requests
     /// shed on the way are handed to `shed`, oldest first.
     mutating func pop(now: Int64, shed: (Item) -> Void) -> Item? {
-        if !overloaded, let oldest = oldestReceivedAt, now - oldest >= limits.overloadedAfterNanoseconds {
+        if !overloaded, let busySince, now - busySince >= limits.overloadedAfterNanoseconds {
             overloaded = true
         }
         if overloaded {
@@ -126,16 +129,10 @@ struct AdmissionQueue<Item> {
         } else {
             next = starting.popFirst()?.item
         }
-        if isEmpty { overloaded = false }
-        return next
-    }
-
-    private var oldestReceivedAt: Int64? {
-        switch (completing.first?.receivedAt, starting.first?.receivedAt) {
-        case let (a?, b?): min(a, b)
-        case let (a?, nil): a
-        case let (nil, b?): b
-        case (nil, nil): nil
+        if isEmpty {
+            overloaded = false
+            busySince = nil
         }
+        return next
     }
 }

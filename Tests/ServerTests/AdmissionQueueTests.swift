@@ -85,6 +85,25 @@ import Testing
         #expect(drain(&queue, at: 3500 * Self.ms).served == ["p", "q"])
     }
 
+    /// A queue that never empties for `overloadedAfter` is overloaded even when no request
+    /// in it is that old: a standing queue, not a burst.
+    @Test func aQueueBusyForTooLongIsOverloadedThoughItsRequestsAreYoung() {
+        var queue = Queue(limits: limits)
+        var shed: [String] = []
+        _ = queue.push("a", kind: .starting, receivedAt: 0)
+        _ = queue.push("b", kind: .starting, receivedAt: 500 * Self.ms)
+        #expect(queue.pop(now: 600 * Self.ms, shed: { shed.append($0) }) == "a")
+        #expect(!queue.overloaded)
+        _ = queue.push("c", kind: .starting, receivedAt: 900 * Self.ms)
+        #expect(queue.pop(now: 1000 * Self.ms, shed: { shed.append($0) }) == "c")
+        #expect(shed == ["b"])
+        #expect(!queue.overloaded)  // empty again
+        // Emptied, the next requests start a new busy period.
+        _ = queue.push("d", kind: .starting, receivedAt: 1100 * Self.ms)
+        _ = queue.push("e", kind: .starting, receivedAt: 1200 * Self.ms)
+        #expect(drain(&queue, at: 1900 * Self.ms).served == ["d", "e"])
+    }
+
     @Test func aFullQueuePushesOutItsOldestStartingRequestThenItsOldestCompletingOne() {
         var queue = Queue(limits: Queue.Limits(capacity: 3))
         #expect(queue.push("r1", kind: .completing, receivedAt: 0) == nil)
