@@ -22,6 +22,10 @@ final class AdmissionGate {
     private var queue: AdmissionQueue<Waiting>
     /// A `serve` is scheduled on the loop.
     private var scheduled = false
+    /// Each socket's reader (`AdmittingChannelHandler.readWaiting`), by socket: `serve` reads
+    /// every socket before each chunk, because the loop runs a task that schedules another
+    /// before it polls again, and what waits in a socket must be seen to be ordered and shed.
+    private var readers: [Int: () -> Void] = [:]
 
     init(engine: DHCPEngine, loop: any EventLoop, limits: AdmissionQueue<Waiting>.Limits = .init()) {
         self.engine = engine
@@ -39,10 +43,16 @@ final class AdmissionGate {
         }
     }
 
-    /// Hands the engine up to a chunk of requests in the queue's order, sends their replies,
-    /// and comes back after the loop's next turn (its reads) while any wait.
+    /// The reader of socket `socket`, replacing any earlier one (a channel put back on it).
+    func setReader(socket: Int, _ read: @escaping () -> Void) {
+        readers[socket] = read
+    }
+
+    /// Reads what waits in every socket, hands the engine up to a chunk of requests in the
+    /// queue's order, sends their replies, and comes back while any wait.
     func serve() {
         loop.preconditionInEventLoop()
+        for read in readers.values { read() }
         let now = Self.now()
         var served = 0
         while served < Self.chunk,
@@ -95,20 +105,30 @@ final class AdmittingChannelHandler: ChannelInboundHandler {
         self.bootServerPort = bootServerPort
     }
 
+    func handlerAdded(context: ChannelHandlerContext) {
+        gate.setReader(socket: socket) { [weak self] in self?.readWaiting() }
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let envelope = unwrapInboundIn(data)
         // A UDP socket does not know the switch port: relayed requests carry it in Option 82.
-        let first = DatagramOrigin(socket: socket, sourceAddress: envelope.remoteAddress.ipv4Address,
-                                   sourcePort: UInt16(clamping: envelope.remoteAddress.port ?? 68), onBootServerPort: bootServerPort)
-        var firstBytes: [UInt8]? = Array(envelope.data.readableBytesView)
+        let origin = DatagramOrigin(socket: socket, sourceAddress: envelope.remoteAddress.ipv4Address,
+                                    sourcePort: UInt16(clamping: envelope.remoteAddress.port ?? 68), onBootServerPort: bootServerPort)
+        readWaiting(after: (Array(envelope.data.readableBytesView), origin))
+    }
+
+    /// Reads up to `readsPerTurn` batches waiting in the socket into the gate, after `first`,
+    /// the datagram NIO read (if any).
+    func readWaiting(after first: (bytes: [UInt8], origin: DatagramOrigin)? = nil) {
+        var first = first
         for _ in 0..<DHCPServer.readsPerTurn {
             let count = readBatch()
             let now = AdmissionGate.now()
             // NIO's datagram came before the others: it waited at least as long as the next
             // one. Alone, it arrived since the last read, which counts as now.
-            if let bytes = firstBytes {
-                gate.admit(bytes, from: first, receivedAt: now - (count > 0 ? ages[0] : 0))
-                firstBytes = nil
+            if let datagram = first {
+                gate.admit(datagram.bytes, from: datagram.origin, receivedAt: now - (count > 0 ? ages[0] : 0))
+                first = nil
             }
             for index in 0..<count {
                 let start = index * Self.stride
