@@ -13,6 +13,11 @@ come from 198.18.0.0/15 and every namespace is removed at the end. Two relays:
    the target is judged on its rows: the highest offered rate each server answers with
    under 1 % lost, and the most it answers at any rate. Kea runs twice, with 2.2's default
    (single-threaded) and with its multi-threading on, and the better Kea is the reference.
+3. Overload (`dhcp_bench.py overload` runs only this): perfdhcp with 200,000 clients pinned to
+   one core, each server pinned to the other, both servers' sockets given zonebootd's 8 MiB
+   receive buffer (Kea through bench/dhcp_rcvbuf_preload.c), offered 0.5x, 1x, 1.5x and 2.5x
+   of the capacity found first; then the same ladder with dhcp_load. Goodput (ACKs/s) must
+   not fall as offered load rises: at 2.5x, >= 95 % of the peak and >= Kea's.
 
     [load: up0 198.18.0.1, relay] ── [srv: eth0 198.18.0.10, zonebootd | kea-dhcp4]
 """
@@ -20,13 +25,15 @@ import json
 import os
 import re
 import resource
+import shutil
+import subprocess
 import sys
 import tempfile
 import textwrap
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "e2e"))
-from netlab import ROOT, lab, server_and_client, start_kea, start_zonebootd  # noqa: E402
+from netlab import ROOT, lab, read_counters, server_and_client, start_kea, start_zonebootd  # noqa: E402
 from lean_clients import compiled  # noqa: E402
 
 ZONEBOOTD = Path(os.environ.get("ZONEBOOTD", ROOT / ".build" / "release" / "zonebootd"))
@@ -54,6 +61,17 @@ ZONE = textwrap.dedent(f"""\
     roles:
       hypervisor: {{}}
     """)
+
+
+# The overload ladder's zone and Kea subnet: 200,000 clients need more than the 3,800
+# addresses above, so the pool spans 198.18.0.0/15 past the lab's own addresses.
+WIDE = {"subnet": "198.18.0.0/15", "gateway": RELAY, "pool": ("198.18.2.0", "198.19.255.250"), "port": "198.18.1.11"}
+WIDE_ZONE = (ZONE.replace("198.18.16.0/20, gateway: 198.18.16.1", f"{WIDE['subnet']}, gateway: {WIDE['gateway']}")
+             .replace("address: 198.18.16.11", f"address: {WIDE['port']}")
+             .replace(f"range: {POOL[0]}-{POOL[1]}", f"range: {WIDE['pool'][0]}-{WIDE['pool'][1]}"))
+# zonebootd's DHCP receive buffer (DHCPServer.receiveBuffer), given to Kea as well.
+RECEIVE_BUFFER = 8 << 20
+SERVER_CPU, GENERATOR_CPU = "0", "1"
 
 
 def kea_config(tmp):
@@ -121,18 +139,52 @@ def parse(output, seconds):
     }
 
 
-def run_server(the_lab, srv, which, tmp):
+def rcvbuf_preload():
+    """bench/dhcp_rcvbuf_preload.c built as a shared library under .bench/."""
+    source, library = ROOT / "bench" / "dhcp_rcvbuf_preload.c", ROOT / ".bench" / "dhcp_rcvbuf_preload.so"
+    if not library.exists() or library.stat().st_mtime < source.stat().st_mtime:
+        library.parent.mkdir(exist_ok=True)
+        compiler = shutil.which("cc") or shutil.which("clang") or sys.exit("no C compiler for bench/dhcp_rcvbuf_preload.c")
+        subprocess.run([compiler, "-O2", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC", "-o", str(library), str(source),
+                        "-ldl"], check=True, timeout=120)
+    return library
+
+
+def receive_buffer(the_lab, srv):
+    """The receive buffer (bytes, as the kernel reports it) of the socket on SERVER:67."""
+    out = the_lab.run(srv, "ss", "-ulnm", "src", f"{SERVER}:67", check=False).stdout
+    found = re.search(r"rb(\d+)", out)
+    return int(found.group(1)) if found else 0
+
+
+def run_server(the_lab, srv, which, tmp, wide=False):
     if which.startswith("kea"):
         config = kea_config(tmp)
         if which == "kea-mt":
             config["Dhcp4"]["multi-threading"] = {"enable-multi-threading": True, "thread-pool-size": 2, "packet-queue-size": 64}
-        return start_kea(the_lab, srv, config, tmp)
+        if not wide:
+            return start_kea(the_lab, srv, config, tmp)
+        subnet = config["Dhcp4"]["subnet4"][0]
+        subnet.update({"subnet": WIDE["subnet"], "pools": [{"pool": f"{WIDE['pool'][0]} - {WIDE['pool'][1]}"}]})
+        subnet["option-data"][0]["data"] = WIDE["gateway"]
+        # start_kea passes this process's environment on: the preload and its size for Kea alone.
+        saved = {key: os.environ.get(key) for key in ("LD_PRELOAD", "DHCP_RCVBUF")}
+        os.environ.update(LD_PRELOAD=str(rcvbuf_preload()), DHCP_RCVBUF=str(RECEIVE_BUFFER))
+        try:
+            return start_kea(the_lab, srv, config, tmp)
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
     zone = tmp / "zone.yaml"
-    zone.write_text(ZONE)
+    zone.write_text(WIDE_ZONE if wide else ZONE)
     # perfdhcp sends every client through one circuit-id, which on a real switch is one
     # port; the per-port flood cap would rightly stop it.
+    binary = Path(os.environ["ZONEBOOTD_BEFORE"]) if which == "before" else ZONEBOOTD
     return start_zonebootd(the_lab, srv, zone, tmp / "state", SERVER, tmp / "counters.json", "--log-level", "warning",
-                           "--max-requests-per-circuit", "0", "--max-discovery-leases-per-port", "0", binary=ZONEBOOTD, log=tmp / "zonebootd.log")
+                           "--max-requests-per-circuit", "0", "--max-discovery-leases-per-port", "0", binary=binary, log=tmp / "zonebootd.log")
 
 
 def measure(which, rate, clients, seconds, generator="perfdhcp"):
@@ -198,7 +250,95 @@ def ratio(ours, theirs):
     return f"{ours / theirs:.2f}x" if ours and theirs else "n/a"
 
 
+def overload_step(which, rate, seconds, clients, generator):
+    """One pinned step: the server on SERVER_CPU, the generator on GENERATOR_CPU, durable
+    leases, both servers with RECEIVE_BUFFER. Goodput is ACKs per second of the sending
+    window; answered is ACKs / REQUESTs sent (each REQUEST follows an OFFER)."""
+    # The lab (and the server in it) ends before its folder is removed.
+    with tempfile.TemporaryDirectory() as d, lab() as the_lab:
+        tmp = Path(d)
+        srv, load = server_and_client(the_lab, SERVER, RELAY)
+        proc = run_server(the_lab, srv, which, tmp, wide=True)
+        subprocess.run(["taskset", "-a", "-cp", SERVER_CPU, str(proc.pid)], check=True, capture_output=True)
+        buffer = receive_buffer(the_lab, srv)
+        before = cpu_seconds(proc.pid)
+        pin = ("taskset", "-c", GENERATOR_CPU)
+        if generator == "perfdhcp":
+            result = the_lab.run(load, *pin, "perfdhcp", "-4", "-l", RELAY, "-r", rate, "-R", clients, "-p", seconds,
+                                 "-W", "2", "-o", f"82,{OPTION_82}", SERVER, timeout=seconds + 60, check=False)
+            output = result.stdout + result.stderr
+            sent = [int(n) for n in re.findall(r"sent packets: (\d+)", output)]
+            received = [int(n) for n in re.findall(r"received packets: (\d+)", output)]
+            delays = [float(n) for n in re.findall(r"avg delay: ([\d.]+) ms", output)]
+            if len(sent) < 2 or len(received) < 2:
+                sys.exit(f"perfdhcp against {which} printed no statistics: {output.strip()[-300:]}")
+            discovers, requests, acks = sent[0], sent[1], received[1]
+            offer_ms = delays[0] if delays else float("nan")
+        else:
+            result = the_lab.run(load, *pin, compiled("dhcp_load"), SERVER, RELAY, rate, seconds, clients, CIRCUIT.decode(),
+                                 REMOTE_ID.decode(), timeout=seconds + 60, check=False)
+            try:
+                found = json.loads(result.stdout)
+            except ValueError:
+                sys.exit(f"dhcp_load said: {result.stderr.strip()[:200]}")
+            discovers, requests, acks, offer_ms = found["discovers"], found["offers"], found["acks"], found["offer_p50_ms"]
+        counters = read_counters(tmp / "counters.json") or {}
+        return {"offered": discovers / seconds, "acks_per_s": acks / seconds, "answered": acks / max(1, requests),
+                "offer_ms": offer_ms, "server_cpu_s": cpu_seconds(proc.pid) - before, "buffer": buffer,
+                "stale": (counters.get("dropped") or {}).get("stale", 0) if which != "kea" else None, "counters": counters,
+                "requests_per_s": requests / seconds}
+
+
+def overload(seconds, clients):
+    """The pinned overload ladder, perfdhcp then dhcp_load: capacity first (the best goodput
+    either server reaches while offered load doubles), then 0.5x, 1x, 1.5x and 2.5x of it.
+    With ZONEBOOTD_BEFORE set to another zonebootd binary, it runs each step too ("before")."""
+    servers = ("kea", "zonebootd") + (("before",) if os.environ.get("ZONEBOOTD_BEFORE") else ())
+    load = os.getloadavg()
+    print(f"3. Overload, pinned: servers on CPU {SERVER_CPU}, generator on CPU {GENERATOR_CPU}, {clients} clients, "
+          f"{seconds} s per step, both servers' receive buffer {RECEIVE_BUFFER >> 20} MiB, durable leases.")
+    print(f"   Machine load average before: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1/5/15 min).")
+    print("   goodput = ACKs/s; answered = ACKs / REQUESTs sent; OFFER delay: perfdhcp's average, dhcp_load's median.")
+    verdicts = []
+    for generator in os.environ.get("OVERLOAD_GENERATORS", "perfdhcp,dhcp_load").split(","):
+        capacity = int(os.environ.get("CAPACITY", "0"))
+        if not capacity:
+            for rate in (int(r) for r in os.environ.get("CAPACITY_PROBE", "4000,8000,16000").split(",")):
+                found = {which: overload_step(which, rate, seconds, clients, generator) for which in ("kea", "zonebootd")}
+                best = max(r["acks_per_s"] for r in found.values())
+                print(f"   {generator} probe at {rate}/s: kea {found['kea']['acks_per_s']:.0f}, "
+                      f"zonebootd {found['zonebootd']['acks_per_s']:.0f} ACKs/s", flush=True)
+                capacity = max(capacity, int(best))
+                if best < 0.8 * rate:
+                    break
+        print(f"\n   {generator}, capacity {capacity} DORA/s:")
+        print(f"   {'server':<10} {'x':>4} {'offered/s':>9} {'sent/s':>7} {'ACKs/s':>7} {'answered':>9} {'OFFER ms':>9} "
+              f"{'us/DORA':>8} {'shed':>7} {'rcvbuf':>8}")
+        steps = {which: [] for which in servers}
+        for factor in (0.5, 1.0, 1.5, 2.5):
+            rate = int(capacity * factor)
+            for which in servers:
+                r = overload_step(which, rate, seconds, clients, generator)
+                steps[which].append(r)
+                print(f"   {which:<10} {factor:>4} {rate:>9} {r['offered']:>7.0f} {r['acks_per_s']:>7.0f} "
+                      f"{100 * r['answered']:>8.1f}% {r['offer_ms']:>9.2f} {r['server_cpu_s'] / max(1, r['acks_per_s'] * seconds) * 1e6:>8.0f} "
+                      f"{'-' if r['stale'] is None else r['stale']:>7} {r['buffer']:>8}", flush=True)
+        for which, results in steps.items():
+            peak, last = max(r["acks_per_s"] for r in results), results[-1]["acks_per_s"]
+            print(f"   {which}: goodput at 2.5x {last:.0f} = {100 * last / max(1, peak):.0f} % of its peak {peak:.0f}")
+        ours, kea = steps["zonebootd"][-1]["acks_per_s"], steps["kea"][-1]["acks_per_s"]
+        peak = max(r["acks_per_s"] for r in steps["zonebootd"])
+        held = ours >= 0.95 * peak and ours >= kea
+        print(f"   ratio zonebootd / kea at 2.5x: {ratio(ours, kea)}; target (>= 95 % of peak and >= kea): "
+              f"{'met' if held else 'NOT met'}")
+        verdicts.append(held)
+    return verdicts
+
+
 def main():
+    if sys.argv[1:] == ["overload"]:
+        overload(int(os.environ.get("SECONDS_PER_RUN", "8")), int(os.environ.get("CLIENTS", "200000")))
+        return
     seconds = int(os.environ.get("SECONDS_PER_RUN", "6"))
     clients = int(os.environ.get("CLIENTS", "3000"))
     steady, flood = int(os.environ.get("STEADY_RATE", "3000")), int(os.environ.get("RATE", "16000"))
@@ -228,6 +368,8 @@ def main():
     best_peak = max(found[k][1] for k in ("kea", "kea-mt"))
     print(f"ratio zonebootd / best kea, sustained rate: {ratio(found['zonebootd'][0] or 0, best_sustained)} (target >= 2x)")
     print(f"ratio zonebootd / best kea, peak answered: {ratio(found['zonebootd'][1], best_peak)} (target >= 2x)")
+    print()
+    overload(int(os.environ.get("OVERLOAD_SECONDS", "8")), int(os.environ.get("OVERLOAD_CLIENTS", "200000")))
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
@@ -97,6 +98,13 @@ int zb_udp_open(uint32_t address, uint16_t port, int receive_buffer, int *forced
     }
     /* SO_RCVBUFFORCE passes net.core.rmem_max (CAP_NET_ADMIN); without it the capped size stays. */
     if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &receive_buffer, sizeof receive_buffer) == 0) *forced = 1;
+    /* Each datagram read with zb_udp_receive_batch carries the kernel's receive time: how
+     * long it waited in this socket's buffer. */
+    if (setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one) < 0) {
+        int error = errno;
+        close(fd);
+        return -error;
+    }
     struct sockaddr_in local = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(address)};
     if (bind(fd, (struct sockaddr *)&local, sizeof local) < 0) {
         int error = errno;
@@ -145,4 +153,49 @@ void zb_udp_send_each(int fd, const uint8_t *base, const size_t *lengths, const 
         done += (size_t)sent;
         at = sent < (int)batch ? starts[sent] : cursor;
     }
+}
+
+int zb_udp_receive_batch(int fd, uint8_t *buffer, size_t stride, size_t count, size_t *lengths, uint32_t *addresses,
+                         uint16_t *ports, int64_t *ages) {
+    enum { MOST = 64 };
+    struct mmsghdr messages[MOST];
+    struct iovec vectors[MOST];
+    struct sockaddr_in sources[MOST];
+    union {
+        char buffer[CMSG_SPACE(sizeof(struct timespec))];
+        struct cmsghdr align;
+    } controls[MOST];
+    if (count > MOST) count = MOST;
+    memset(messages, 0, sizeof(messages[0]) * count);
+    for (size_t i = 0; i < count; i++) {
+        vectors[i].iov_base = buffer + i * stride;
+        vectors[i].iov_len = stride;
+        messages[i].msg_hdr.msg_name = &sources[i];
+        messages[i].msg_hdr.msg_namelen = sizeof sources[i];
+        messages[i].msg_hdr.msg_iov = &vectors[i];
+        messages[i].msg_hdr.msg_iovlen = 1;
+        messages[i].msg_hdr.msg_control = controls[i].buffer;
+        messages[i].msg_hdr.msg_controllen = sizeof controls[i].buffer;
+    }
+    int received;
+    do received = recvmmsg(fd, messages, (unsigned)count, MSG_DONTWAIT, NULL); while (received < 0 && errno == EINTR);
+    if (received < 0) return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    for (int i = 0; i < received; i++) {
+        lengths[i] = messages[i].msg_len;
+        addresses[i] = ntohl(sources[i].sin_addr.s_addr);
+        ports[i] = ntohs(sources[i].sin_port);
+        ages[i] = 0;
+        for (struct cmsghdr *header = CMSG_FIRSTHDR(&messages[i].msg_hdr); header;
+             header = CMSG_NXTHDR(&messages[i].msg_hdr, header)) {
+            if (header->cmsg_level != SOL_SOCKET || header->cmsg_type != SCM_TIMESTAMPNS) continue;
+            struct timespec stamp;
+            memcpy(&stamp, CMSG_DATA(header), sizeof stamp);
+            int64_t age = ((int64_t)now.tv_sec - (int64_t)stamp.tv_sec) * 1000000000 +
+                          ((int64_t)now.tv_nsec - (int64_t)stamp.tv_nsec);
+            ages[i] = age > 0 ? age : 0;
+        }
+    }
+    return received;
 }

@@ -198,6 +198,16 @@ final class DHCPEngine {
         }
     }
 
+    /// A datagram dropped before it was read (the admission queue shed it): counted as
+    /// received and dropped, and logged like the engine's own drops.
+    func dropUnanswered(_ reason: DropReason, from origin: DatagramOrigin) {
+        statistics.update {
+            $0.received += 1
+            $0.dropped(reason)
+        }
+        noteDrop(reason.rawValue, "request dropped", ["from": "\(origin.sourceAddress.map { "\($0)" } ?? "?"):\(origin.sourcePort)"])
+    }
+
     /// Counted already; logged as `DropLogBudget` allows: the first of each reason with its
     /// details, then one "more dropped" line per reason at most every 10 s.
     private func noteDrop(_ reason: String, _ message: String, _ details: @autoclosure () -> Logger.Metadata) {
@@ -238,36 +248,4 @@ struct DatagramOrigin {
     var sourcePort: UInt16
     /// It came to the proxy's boot server port (4011), not the DHCP port.
     var onBootServerPort = false
-}
-
-/// Hands each datagram to the engine. Replies do not go back through this channel: the
-/// engine's sender for this socket writes it itself (see `DatagramReplySender`).
-final class DHCPChannelHandler: ChannelInboundHandler {
-    typealias InboundIn = AddressedEnvelope<ByteBuffer>
-
-    private let engine: DHCPEngine
-    /// The engine's sender for this socket.
-    private let socket: Int
-    /// This socket is the proxy's boot server port (4011), not the DHCP port.
-    private let bootServerPort: Bool
-
-    init(engine: DHCPEngine, socket: Int, bootServerPort: Bool = false) {
-        self.engine = engine
-        self.socket = socket
-        self.bootServerPort = bootServerPort
-    }
-
-    func channelReadComplete(context: ChannelHandlerContext) {
-        engine.flush()
-        context.fireChannelReadComplete()
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let envelope = unwrapInboundIn(data)
-        // A UDP socket does not know the switch port: relayed requests carry it in Option 82.
-        engine.handle(Array(envelope.data.readableBytesView),
-                      from: DatagramOrigin(socket: socket, sourceAddress: envelope.remoteAddress.ipv4Address,
-                                           sourcePort: UInt16(clamping: envelope.remoteAddress.port ?? 68),
-                                           onBootServerPort: bootServerPort))
-    }
 }

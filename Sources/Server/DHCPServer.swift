@@ -43,9 +43,14 @@ public final class DHCPServer: Sendable {
         }
     }
 
-    /// Datagrams read per recvmmsg.
+    /// Datagrams read per recvmmsg (`AdmittingChannelHandler`).
     static let readBatch = 32
-    /// Room for about 25,000 queued requests.
+    /// recvmmsg calls per socket and turn of the loop: between two chunks of work
+    /// (`AdmissionGate.chunk`) a socket is read well ahead of what arrives, so requests wait
+    /// in the admission queue, which orders and sheds, rather than in the kernel's buffer.
+    static let readsPerTurn = 16
+    /// Room for about 25,000 queued requests: a boot storm waits here rather than being
+    /// dropped and retried. `AdmissionQueue` keeps sustained overload from aging in it.
     static let receiveBuffer = 8 << 20
 
     public let statistics: Counters<DHCPCounters>
@@ -103,43 +108,45 @@ public final class DHCPServer: Sendable {
         let settings = configuration.settings, rateLimit = configuration.rateLimit, hostEvents = configuration.hostEvents
         // Sender i answers socket i; the direct ports share the last one, which picks the
         // port by the request's ingress interface.
-        let engine = try await loop.submit {
+        let (engine, gate) = try await loop.submit {
             var senders: [any ReplySender] = sockets.map {
                 DatagramReplySender(descriptor: $0.descriptor, statistics: statistics, failureLog: failureLog)
             }
             if let direct {
                 senders.append(direct.sender(serverAddress: settings.serverIdentifier, statistics: statistics, failureLog: failureLog))
             }
-            return NIOLoopBound(DHCPEngine(loop: loop, revisions: revisions, store: store, directory: directory, leases: leases,
-                                           settings: settings, rateLimit: rateLimit, hostEvents: hostEvents, senders: senders,
-                                           writer: writer, statistics: statistics, logger: logger,
-                                           clock: { Int64(Date().timeIntervalSince1970) }), eventLoop: loop)
+            let engine = DHCPEngine(loop: loop, revisions: revisions, store: store, directory: directory, leases: leases,
+                                    settings: settings, rateLimit: rateLimit, hostEvents: hostEvents, senders: senders,
+                                    writer: writer, statistics: statistics, logger: logger,
+                                    clock: { Int64(Date().timeIntervalSince1970) })
+            return (NIOLoopBound(engine, eventLoop: loop), NIOLoopBound(AdmissionGate(engine: engine, loop: loop), eventLoop: loop))
         }.get()
         let listening = endpoints.map { ($0.bootServerPort ? "boot_server" : "dhcp", "\($0.host):\($0.port)") }
             + configuration.directInterfaces.map { ("direct", $0) }
         let server = DHCPServer(sockets: sockets, direct: direct, engine: engine, writer: writer, statistics: statistics,
                                 listening: listening)
-        @Sendable func bootstrap(socket: Int, bootServerPort: Bool) -> DatagramBootstrap {
+        @Sendable func bootstrap(socket: Int, descriptor: Int32, bootServerPort: Bool) -> DatagramBootstrap {
             DatagramBootstrap(group: loop)
-            // A storm is read in batches (recvmmsg); its replies leave together (sendmmsg).
-            .channelOption(.datagramVectorReadMessageCount, value: DHCPServer.readBatch)
-            .channelOption(.maxMessagesPerRead, value: 4)
-            // Each datagram of a vector read gets an equal slice of this buffer: one byte more
-            // than the largest message accepted, so an oversized datagram is seen as oversized
-            // (and counted) instead of arriving cut to a shorter, different error.
-            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(
-                capacity: (DHCPMessage.maximumLength + 1) * DHCPServer.readBatch))
+            // NIO reads one datagram when the socket is readable; the handler reads the rest
+            // of a storm in batches (recvmmsg), with their receive times. Replies leave
+            // together (sendmmsg).
+            .channelOption(.maxMessagesPerRead, value: 1)
+            // One byte more than the largest message accepted, so an oversized datagram is
+            // seen as oversized (and counted) instead of arriving cut to a shorter, different error.
+            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: AdmittingChannelHandler.stride))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
-                        DHCPChannelHandler(engine: engine.value, socket: socket, bootServerPort: bootServerPort))
+                        AdmittingChannelHandler(gate: gate.value, socket: socket, descriptor: descriptor, bootServerPort: bootServerPort))
                 }
             }
         }
         do {
             for (index, socket) in sockets.enumerated() {
-                let bootServerPort = endpoints[index].bootServerPort
-                try await socket.attach(statistics: statistics) { bootstrap(socket: index, bootServerPort: bootServerPort) }
+                let bootServerPort = endpoints[index].bootServerPort, descriptor = socket.descriptor
+                try await socket.attach(statistics: statistics) {
+                    bootstrap(socket: index, descriptor: descriptor, bootServerPort: bootServerPort)
+                }
             }
         } catch {
             await server.close()
@@ -153,7 +160,7 @@ public final class DHCPServer: Sendable {
             }
         }
         if let direct {
-            direct.startReading(engine: engine, socket: sockets.count, statistics: statistics, failureLog: failureLog)
+            direct.startReading(gate: gate, socket: sockets.count, statistics: statistics, failureLog: failureLog)
             logger.info("DHCP direct on \(configuration.directInterfaces.joined(separator: ", ")) as \(settings.directSwitch.map { "\($0.pod)/\($0.switch)" } ?? "?")")
         }
         return server

@@ -34,14 +34,17 @@ final class DirectPorts: Sendable {
                           statistics: statistics, failureLog: failureLog)
     }
 
-    /// Starts a thread per port handing its requests to `engine`, whose sender `socket` answers them.
-    func startReading(engine: NIOLoopBound<DHCPEngine>, socket: Int, statistics: Counters<DHCPCounters>, failureLog: SocketFailureLog) {
-        let loop = engine.eventLoop
+    /// Starts a thread per port handing its requests to the engine through `gate`; the
+    /// engine's sender `socket` answers them.
+    func startReading(gate: NIOLoopBound<AdmissionGate>, socket: Int, statistics: Counters<DHCPCounters>, failureLog: SocketFailureLog) {
+        let loop = gate.eventLoop
         reading.store(true, ordering: .sequentiallyConsistent)
         for port in ports {
             finished.enter()
             let thread = Thread {
                 port.receiveLoop({ packet in
+                    // Read as it arrives, one at a time: its wait starts here.
+                    let receivedAt = AdmissionGate.now()
                     let frame: UDPFrame
                     do {
                         frame = try UDPFrame(parsing: packet)
@@ -52,8 +55,8 @@ final class DirectPorts: Sendable {
                     let origin = DatagramOrigin(socket: socket, ingressInterface: port.name,
                                                 sourceAddress: IPv4Address(frame.source), sourcePort: frame.sourcePort)
                     loop.execute {
-                        engine.value.handle(frame.payload, from: origin)
-                        engine.value.flush()
+                        gate.value.admit(frame.payload, from: origin, receivedAt: receivedAt)
+                        gate.value.serve()
                     }
                 }, failed: { error in
                     statistics.update { $0.receiveErrors += 1 }

@@ -75,8 +75,10 @@ private struct EngineHarness {
                                     settings: DHCPSettings(serverIdentifier: IPv4Address(198, 18, 0, 10)),
                                     rateLimit: RequestRateLimit(), senders: senders, writer: writer, statistics: statistics,
                                     logger: logger, clock: { now })
+            let gate = AdmissionGate(engine: engine, loop: loop)
             for (index, channel) in channels.enumerated() {
-                try channel.pipeline.syncOperations.addHandler(DHCPChannelHandler(engine: engine, socket: index))
+                // No socket behind a testing channel: every datagram counts as just arrived.
+                try channel.pipeline.syncOperations.addHandler(AdmittingChannelHandler(gate: gate, socket: index, descriptor: -1))
             }
             return NIOLoopBound(senders, eventLoop: loop)
         }

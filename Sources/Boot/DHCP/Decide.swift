@@ -82,6 +82,9 @@ public enum DropReason: String, Error, Sendable, CaseIterable {
     case rateLimitedMAC = "rate-limited-mac"
     /// More requests this second through one relay circuit or port than `RequestRateLimit.perCircuit`.
     case rateLimitedCircuit = "rate-limited-circuit"
+    /// Not a policy decision: the receive path shed it unread, older than its client waits
+    /// for while the server is overloaded (or pushed out of a full queue); see `AdmissionQueue`.
+    case stale
 }
 
 /// The answer to one request: what to send, what to store first, what happened.

@@ -17,7 +17,8 @@ int zb_udp_send_segmented(int fd, const uint8_t *base, const size_t *lengths, si
 
 /// A non-blocking UDP socket for a DHCP listener, bound to `address:port` (IPv4, host byte
 /// order), with SO_REUSEADDR and SO_BROADCAST, and a receive buffer of `receive_buffer`
-/// bytes: forced past net.core.rmem_max where the process may (`*forced` is then 1).
+/// bytes: forced past net.core.rmem_max where the process may (`*forced` is then 1), and
+/// SO_TIMESTAMPNS on.
 /// Returns the descriptor, or -errno.
 int zb_udp_open(uint32_t address, uint16_t port, int receive_buffer, int *forced);
 
@@ -27,5 +28,13 @@ int zb_udp_open(uint32_t address, uint16_t port, int receive_buffer, int *forced
 /// (0 for each sent): one bad destination never stops the others, nor the socket.
 void zb_udp_send_each(int fd, const uint8_t *base, const size_t *lengths, const uint32_t *addresses,
                       const uint16_t *ports, size_t count, int *errors);
+
+/// Reads up to `count` (at most 64) datagrams waiting on a socket from `zb_udp_open`
+/// without blocking: datagram i into `buffer + i * stride` (`lengths[i]` bytes; one longer
+/// than `stride` is cut to it), from `addresses[i]:ports[i]` (host byte order), having waited
+/// `ages[i]` ns in the socket (the kernel's receive timestamp against CLOCK_REALTIME now; 0
+/// when it has none or the clock was stepped back). Returns how many, 0 when none wait, or -errno.
+int zb_udp_receive_batch(int fd, uint8_t *buffer, size_t stride, size_t count, size_t *lengths, uint32_t *addresses,
+                         uint16_t *ports, int64_t *ages);
 
 #endif

@@ -1,0 +1,155 @@
+import Addressing
+import DHCPv4
+@testable import Server
+import TestSupport
+import Testing
+
+/// The admission queue alone: items are names, times are milliseconds given as nanoseconds.
+@Suite struct AdmissionQueueTests {
+    private typealias Queue = AdmissionQueue<String>
+    private static let ms: Int64 = 1_000_000
+    private let limits = Queue.Limits(overloadedAfterNanoseconds: 1000 * ms, staleAfterNanoseconds: 250 * ms, capacity: 8)
+
+    /// Pops everything at `now`: what was served, in order, and what was shed.
+    private func drain(_ queue: inout Queue, at now: Int64) -> (served: [String], shed: [String]) {
+        var served: [String] = [], shed: [String] = []
+        while let next = queue.pop(now: now, shed: { shed.append($0) }) { served.append(next) }
+        return (served, shed)
+    }
+
+    @Test func requestsThatCompleteAnExchangeGoBeforeNewOnes() {
+        var queue = Queue(limits: limits)
+        for name in ["d1", "d2"] { #expect(queue.push(name, kind: .starting, receivedAt: 0) == nil) }
+        #expect(queue.push("r1", kind: .completing, receivedAt: 1 * Self.ms) == nil)
+        #expect(queue.push("d3", kind: .starting, receivedAt: 2 * Self.ms) == nil)
+        #expect(queue.push("r2", kind: .completing, receivedAt: 3 * Self.ms) == nil)
+        let (served, shed) = drain(&queue, at: 10 * Self.ms)
+        #expect(served == ["r1", "r2", "d1", "d2", "d3"])
+        #expect(shed.isEmpty)
+        #expect(queue.isEmpty)
+    }
+
+    /// A burst younger than `overloadedAfter` is all served, oldest first, however long
+    /// ago each arrived within it: a boot storm is absorbed, not shed.
+    @Test func aBurstIsServedOldestFirstAndNothingIsShed() {
+        var queue = Queue(limits: limits)
+        for (index, name) in ["a", "b", "c"].enumerated() {
+            _ = queue.push(name, kind: .starting, receivedAt: Int64(index) * 300 * Self.ms)
+        }
+        // a has waited 900 ms, past staleAfter but short of overloadedAfter.
+        let (served, shed) = drain(&queue, at: 900 * Self.ms)
+        #expect(served == ["a", "b", "c"])
+        #expect(shed.isEmpty)
+        #expect(!queue.overloaded)
+    }
+
+    /// Once a request has waited `overloadedAfter`, whatever is older than `staleAfter` is
+    /// shed and new exchanges are served newest first, completing ones still first.
+    @Test func overloadedItShedsStaleWorkAndServesTheNewestFirst() {
+        var queue = Queue(limits: limits)
+        _ = queue.push("old1", kind: .starting, receivedAt: 0)
+        _ = queue.push("old2", kind: .starting, receivedAt: 100 * Self.ms)
+        _ = queue.push("oldRequest", kind: .completing, receivedAt: 200 * Self.ms)
+        _ = queue.push("new1", kind: .starting, receivedAt: 900 * Self.ms)
+        _ = queue.push("request", kind: .completing, receivedAt: 950 * Self.ms)
+        _ = queue.push("new2", kind: .starting, receivedAt: 990 * Self.ms)
+        var shed: [String] = []
+        #expect(queue.pop(now: 1000 * Self.ms, shed: { shed.append($0) }) == "request")
+        #expect(shed == ["oldRequest", "old1", "old2"])
+        #expect(queue.overloaded)
+        #expect(queue.pop(now: 1000 * Self.ms, shed: { shed.append($0) }) == "new2")
+        #expect(queue.pop(now: 1000 * Self.ms, shed: { shed.append($0) }) == "new1")
+        // Empty again: the overload is over.
+        #expect(queue.isEmpty)
+        #expect(!queue.overloaded)
+        #expect(queue.pop(now: 1000 * Self.ms, shed: { shed.append($0) }) == nil)
+    }
+
+    /// Overload lasts while the queue never empties, even once what is served is young; it
+    /// ends when the queue does, and the next burst is served oldest first again.
+    @Test func overloadLastsUntilTheQueueEmpties() {
+        var queue = Queue(limits: limits)
+        _ = queue.push("ancient", kind: .starting, receivedAt: 0)
+        _ = queue.push("x", kind: .starting, receivedAt: 1900 * Self.ms)
+        _ = queue.push("y", kind: .starting, receivedAt: 1950 * Self.ms)
+        var shed: [String] = []
+        #expect(queue.pop(now: 2000 * Self.ms, shed: { shed.append($0) }) == "y")
+        #expect(shed == ["ancient"])
+        _ = queue.push("z", kind: .starting, receivedAt: 2010 * Self.ms)
+        #expect(queue.overloaded)
+        #expect(queue.pop(now: 2020 * Self.ms, shed: { shed.append($0) }) == "z")
+        #expect(queue.pop(now: 2020 * Self.ms, shed: { shed.append($0) }) == "x")
+        #expect(!queue.overloaded)
+        _ = queue.push("p", kind: .starting, receivedAt: 3000 * Self.ms)
+        _ = queue.push("q", kind: .starting, receivedAt: 3001 * Self.ms)
+        #expect(drain(&queue, at: 3500 * Self.ms).served == ["p", "q"])
+    }
+
+    /// A queue that never empties for `overloadedAfter` is overloaded even when no request
+    /// in it is that old: a standing queue, not a burst.
+    @Test func aQueueBusyForTooLongIsOverloadedThoughItsRequestsAreYoung() {
+        var queue = Queue(limits: limits)
+        var shed: [String] = []
+        _ = queue.push("a", kind: .starting, receivedAt: 0)
+        _ = queue.push("b", kind: .starting, receivedAt: 500 * Self.ms)
+        #expect(queue.pop(now: 600 * Self.ms, shed: { shed.append($0) }) == "a")
+        #expect(!queue.overloaded)
+        _ = queue.push("c", kind: .starting, receivedAt: 900 * Self.ms)
+        #expect(queue.pop(now: 1000 * Self.ms, shed: { shed.append($0) }) == "c")
+        #expect(shed == ["b"])
+        #expect(!queue.overloaded)  // empty again
+        // Emptied, the next requests start a new busy period.
+        _ = queue.push("d", kind: .starting, receivedAt: 1100 * Self.ms)
+        _ = queue.push("e", kind: .starting, receivedAt: 1200 * Self.ms)
+        #expect(drain(&queue, at: 1900 * Self.ms).served == ["d", "e"])
+    }
+
+    @Test func aFullQueuePushesOutItsOldestStartingRequestThenItsOldestCompletingOne() {
+        var queue = Queue(limits: Queue.Limits(capacity: 3))
+        #expect(queue.push("r1", kind: .completing, receivedAt: 0) == nil)
+        #expect(queue.push("d1", kind: .starting, receivedAt: 1) == nil)
+        #expect(queue.push("d2", kind: .starting, receivedAt: 2) == nil)
+        #expect(queue.push("r2", kind: .completing, receivedAt: 3) == "d1")
+        #expect(queue.push("r3", kind: .completing, receivedAt: 4) == "d2")
+        #expect(queue.push("r4", kind: .completing, receivedAt: 5) == "r1")
+        #expect(queue.count == 3)
+        #expect(drain(&queue, at: 6).served == ["r2", "r3", "r4"])
+    }
+
+    @Test func theKindOfARequestComesFromItsTypeServerIdentifierAndClientAddress() {
+        let mac: [UInt8] = [0x52, 0x54, 0, 0, 0, 1]
+        func kind(_ request: ClientRequest) -> AdmissionKind { AdmissionKind(datagram: request.bytes) }
+        #expect(kind(ClientRequest(.discover, mac: mac)) == .starting)
+        // Selecting (option 54), renewing (ciaddr): an exchange the server is part of.
+        #expect(kind(ClientRequest(.request, mac: mac, requested: IPv4Address(198, 18, 16, 17))) == .completing)
+        #expect(kind(ClientRequest(.request, mac: mac, ciaddr: IPv4Address(198, 18, 16, 17))) == .completing)
+        // INIT-REBOOT: no server identifier, no ciaddr.
+        #expect(kind(ClientRequest(.request, mac: mac, requested: IPv4Address(198, 18, 16, 17), serverID: nil)) == .starting)
+        #expect(kind(ClientRequest(.release, mac: mac, ciaddr: IPv4Address(198, 18, 16, 17))) == .completing)
+        #expect(kind(ClientRequest(.decline, mac: mac, requested: IPv4Address(198, 18, 16, 17))) == .completing)
+        #expect(kind(ClientRequest(.inform, mac: mac, ciaddr: IPv4Address(198, 18, 16, 17))) == .starting)
+    }
+
+    /// Total on any bytes: short, cut inside an option, a length running off the end, no
+    /// cookie, a reply (op 2): each is `.starting`, and nothing traps.
+    @Test func anyBytesHaveAKind() {
+        let mac: [UInt8] = [0x52, 0x54, 0, 0, 0, 1]
+        let request = ClientRequest(.request, mac: mac, requested: IPv4Address(198, 18, 16, 17)).bytes
+        #expect(AdmissionKind(datagram: []) == .starting)
+        #expect(AdmissionKind(datagram: Array(repeating: 0xff, count: 300)) == .starting)
+        for length in 0..<request.count {
+            let cut = Array(request[..<length])
+            _ = AdmissionKind(datagram: cut)
+        }
+        var reply = request
+        reply[0] = 2
+        #expect(AdmissionKind(datagram: reply) == .starting)
+        var noCookie = request
+        noCookie[236] = 0
+        #expect(AdmissionKind(datagram: noCookie) == .starting)
+        var runsOff = Array(request[..<240]) + [53, 1, 3, 54, 200]
+        #expect(AdmissionKind(datagram: runsOff) == .completing)
+        runsOff = Array(request[..<240]) + [53, 9, 3]
+        #expect(AdmissionKind(datagram: runsOff) == .starting)
+    }
+}
