@@ -129,6 +129,19 @@ class Lab:
             sh("ip", "netns", "del", ns, check=False)
 
 
+def stop_session(proc, sig=signal.SIGTERM, timeout=20):
+    """Stops a process this test started in its own session (`start_new_session=True`) and
+    returns its exit status; one that outlives `timeout` is killed and the test fails."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, sig)
+    try:
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=5)
+        raise
+
+
 @contextmanager
 def lab():
     the_lab = Lab()

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from apply_lab import free_port
-from netlab import FIRMWARE, ROOT, ZONEBOOTD, read_counters, wait_for
+from netlab import FIRMWARE, ROOT, ZONEBOOTD, read_counters, stop_session, wait_for
 
 
 def start(tmp, *extra):
@@ -27,17 +27,6 @@ def start(tmp, *extra):
     return proc, log, counters
 
 
-def stop(proc, sig=signal.SIGTERM):
-    if proc.poll() is None:
-        os.killpg(proc.pid, sig)
-    try:
-        return proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=5)
-        raise
-
-
 def start_with_a_taken_port(tmp, *extra):
     """Starts zonebootd with `extra`, where "{port}" is a TCP port already listened on; waits
     for it to exit. Returns its exit status, its log and the taken port."""
@@ -49,7 +38,7 @@ def start_with_a_taken_port(tmp, *extra):
         try:
             status = proc.wait(timeout=30)
         finally:
-            stop(proc)
+            stop_session(proc)
     # The counters file says "up": never written for a server that did not start.
     assert not counters.exists()
     return status, log.read_text(), port
@@ -78,9 +67,9 @@ def test_sigterm_stops_every_listener_and_writes_the_counters_once_more(tmp_path
         # The counters file appears only once everything listens.
         assert "HTTP listening on" in text and "admin API listening on" in text
         counters.unlink()
-        assert stop(proc) == 0
+        assert stop_session(proc) == 0
     finally:
-        stop(proc)
+        stop_session(proc)
     text = log.read_text()
     assert "stopping" in text
     assert read_counters(counters) is not None

@@ -17,7 +17,7 @@ import urllib.request
 import uuid
 from pathlib import Path
 
-from netlab import FIRMWARE, ROOT, ZONEBOOTD, free_port, require_tools
+from netlab import FIRMWARE, ROOT, ZONEBOOTD, free_port, require_tools, stop_session
 
 UNIT = ROOT / "packaging" / "zonebootd.service"
 WATCHDOG_USEC = 400_000  # pings every 200 ms
@@ -84,17 +84,6 @@ def start(tmp, notify, admin_port, **env):
     return proc, log
 
 
-def stop(proc, sig=signal.SIGTERM):
-    if proc.poll() is None:
-        os.killpg(proc.pid, sig)
-    try:
-        return proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=5)
-        raise
-
-
 def admin_answers(port):
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/revision", timeout=5) as answer:
         return answer.status == 200
@@ -141,7 +130,7 @@ def test_ready_once_listening_watchdog_from_the_dhcp_loop_stopping_on_sigterm(tm
         assert proc.wait(timeout=20) == 0, log.read_text()
     finally:
         stall.unlink(missing_ok=True)
-        stop(proc)
+        stop_session(proc)
         notify.close()
 
 
@@ -160,7 +149,7 @@ def test_abstract_socket_reload_and_no_watchdog_without_watchdog_usec(tmp_path):
         # No WATCHDOG_USEC: no pings.
         assert pings(notify.received) == []
     finally:
-        assert stop(proc) == 0, log.read_text()
+        assert stop_session(proc) == 0, log.read_text()
         notify.close()
 
 
