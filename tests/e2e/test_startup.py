@@ -5,8 +5,6 @@ stops it cleanly with a last counters write.
 Everything listens on 127.0.0.1 on high ports the test picks and receives no DHCP; zonebootd
 is started and stopped by PID.
 """
-import os
-import signal
 import socket
 import subprocess
 import time
