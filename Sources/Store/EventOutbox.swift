@@ -90,6 +90,8 @@ public protocol EventOutbox: Sendable {
     func append(_ events: [ZoneEvent]) throws
     /// Newest first.
     func events(_ filter: EventFilter, limit: Int) throws -> [EventRecord]
+    /// How many events the filter holds (`zonectl status`: the hook backlog).
+    func count(_ filter: EventFilter) throws -> Int
     /// Makes a dead letter due now with a fresh count of tries; false if `id` is no dead letter.
     func retry(id: Int64, nowMs: Int64) throws -> Bool
     /// Deletes up to `limit` events delivered before `cutoff` (Unix s), oldest first; returns
@@ -99,6 +101,10 @@ public protocol EventOutbox: Sendable {
 
 public enum EventFilter: String, Sendable, CaseIterable {
     case all, undelivered, dead
+}
+
+extension EventOutbox {
+    public func count(_ filter: EventFilter) throws -> Int { try events(filter, limit: Int.max).count }
 }
 
 public final class SQLiteEventOutbox: EventOutbox {
@@ -193,12 +199,20 @@ public final class SQLiteEventOutbox: EventOutbox {
         try writer.write { db in try Self.insert(events, bodies: bodies, db) }
     }
 
-    public func events(_ filter: EventFilter, limit: Int) throws -> [EventRecord] {
-        let condition = switch filter {
+    public func count(_ filter: EventFilter) throws -> Int {
+        try writer.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM event WHERE \(Self.condition(filter))") ?? 0 }
+    }
+
+    private static func condition(_ filter: EventFilter) -> String {
+        switch filter {
         case .all: "1"
         case .undelivered: "delivered_at IS NULL AND dead_at IS NULL"
         case .dead: "dead_at IS NOT NULL"
         }
+    }
+
+    public func events(_ filter: EventFilter, limit: Int) throws -> [EventRecord] {
+        let condition = Self.condition(filter)
         let decoder = JSONDecoder()
         return try writer.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM event WHERE \(condition) ORDER BY id DESC LIMIT ?",

@@ -99,7 +99,11 @@ extension ZoneBootD {
         if adminPort != 0 {
             let router = buildAdminRouter(administrator: administrator, tokens: state.tokens, leases: state.directory,
                                           bootstrapSecrets: state.secrets, outbox: state.outbox, bmcs: state.inventory,
-                                          metrics: metrics, logger: logger.component("admin"))
+                                          metrics: metrics,
+                                          status: StatusSources(startedAt: Date(), listeners: {
+                                              gate.listening.map { ServerStatus.Listener(kind: $0.kind, endpoint: $0.endpoint) }
+                                          }, counters: counters, outbox: state.outbox, problems: StandardError.recentProblems),
+                                          logger: logger.component("admin"))
             listeners.append(httpService(router, host: adminListen, port: adminPort, connections: counters.adminConnections,
                                          what: "admin API", kind: "admin", mode: adminMode(state), tls: state.adminTLS,
                                          failure: "cannot listen for the admin API on \(adminListen):\(adminPort)",

@@ -70,7 +70,11 @@ enum StandardError {
     private static let queue = DispatchQueue(label: "zonebootd.log")
     private static let waiting = Mutex(Waiting())
 
+    /// The last warnings and errors, for `GET /v1/status`.
+    static let recentProblems = RecentProblems()
+
     static func log(_ line: LogLine, format: LogFormat) {
+        recentProblems.record(line)
         if line.level >= .error {
             queue.sync {
                 drain()

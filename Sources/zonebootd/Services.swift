@@ -56,6 +56,9 @@ final class StartupGate: Sendable {
 
     var isOpen: Bool { state.withLock { $0.unbound == 0 } }
 
+    /// Every listener's endpoints once open; empty before.
+    var listening: [Listening] { state.withLock { $0.unbound == 0 ? $0.listening : [] } }
+
     /// Returns once open; throws `CancellationError` when the group is cancelled meanwhile
     /// (a listener failed). Polled: start-up takes milliseconds and happens once.
     func wait() async throws {

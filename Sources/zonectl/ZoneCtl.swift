@@ -21,7 +21,7 @@ struct ZoneCtl: ParsableCommand {
         version: ZoneBootVersion.text,
         subcommands: [
             Validate.self, Render.self, Plan.self, Apply.self, History.self, Rollback.self, Hosts.self, Leases.self,
-            Events.self, Secrets.self, BMCs.self, Inventory.self, ChefNodeCommand.self, Schema.self, Example.self,
+            Status.self, Events.self, Secrets.self, BMCs.self, Inventory.self, ChefNodeCommand.self, Schema.self, Example.self,
         ]
     )
 }

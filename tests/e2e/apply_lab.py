@@ -8,6 +8,7 @@ import json
 import os
 import re
 import secrets
+import socket
 import subprocess
 import time
 import urllib.error
@@ -104,8 +105,9 @@ class LocalServer:
         self.start(env)
 
     def start(self, env=None, wait=True):
+        self.dhcp_port = free_port(socket.SOCK_DGRAM)
         args = [ZONEBOOTD, "--zone", self.zone, "--state", self.state, "--listen", "127.0.0.1",
-                "--dhcp-port", str(free_port()), "--http-port", "0", "--tftp-port", "0", "--firmware", FIRMWARE,
+                "--dhcp-port", str(self.dhcp_port), "--http-port", "0", "--tftp-port", "0", "--firmware", FIRMWARE,
                 "--admin-port", str(self.admin_port), "--counters-file", self.tmp / "counters.json", *self.extra]
         if self.tokens_file:
             args += ["--admin-token-file", self.tokens_file]

@@ -8,6 +8,8 @@ the BMC are written into its database while it is stopped, as the hook runner wo
 import ipaddress
 import json
 import os
+import signal
+import socket
 import sqlite3
 import subprocess
 import time
@@ -16,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from apply_lab import LocalServer, ZONECTL, example_zone, move_one_host, write_tokens
-from netlab import ZONEBOOTD
+from netlab import ZONEBOOTD, wait_for
 
 pytestmark = pytest.mark.skipif(not Path(ZONEBOOTD).exists(), reason="build zonebootd first")
 
@@ -135,3 +137,43 @@ def test_render_asks_the_running_revision_and_history_says_where_each_came_from(
     assert history[0].split()[:5] == ["REV", "APPLIED", "(UTC)", "BY", "ORIGIN"]
     assert [line.split()[3] for line in history[1:]] == ["apply", "file"]
     assert [h["origin"] for h in json.loads(zonectl(server, "history", "--json", check=0).stdout)] == ["apply", "file"]
+
+
+def test_status_shows_the_server_at_a_glance(server):
+    """`zonectl status` (issue 18): the revision and uptime, every listener, what DHCP did with
+    what it got, the hook backlog with its dead letter, and the last problem logged."""
+    # Two datagrams no client would send: bytes that are no DHCP message, and a relayed
+    # DISCOVER from a relay address that no pod lists (both counted drops, not answers).
+    discover = bytearray(300)
+    discover[0:4] = b"\x01\x01\x06\x01"
+    discover[24:28] = bytes([198, 18, 99, 1])  # giaddr: no pod's relay
+    discover[236:240] = b"\x63\x82\x53\x63"
+    discover[240:] = b"\x35\x01\x01\xff" + bytes(len(discover) - 244)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.sendto(b"not a DHCP message", ("127.0.0.1", server.dhcp_port))
+        s.sendto(bytes(discover), ("127.0.0.1", server.dhcp_port))
+    wait_for(lambda: json.loads(zonectl(server, "status", "--json", check=0).stdout)["dhcp"]["received"] == 2,
+             what="both datagrams counted")
+    # A broken zone file and a SIGHUP: rejected, logged as an error, the revision kept.
+    server.zone.write_text(server.zone.read_text() + "\n  - not: [valid\n")
+    os.kill(server.proc.pid, signal.SIGHUP)
+    wait_for(lambda: "rejected" in server.log.read_text(), what="the SIGHUP to be rejected")
+
+    status = json.loads(zonectl(server, "status", "--json", check=0).stdout)
+    assert status["running"]["revision"]["id"] == 1 and status["uptime_seconds"] >= 0
+    assert {listener["kind"] for listener in status["listeners"]} == {"dhcp", "admin"}
+    assert status["dhcp"]["received"] == 2 and status["dhcp"]["answered"] == 0 and status["dhcp"]["dropped"] == 2
+    assert len(status["dhcp"]["dropped_by_reason"]) == 2, status["dhcp"]
+    assert status["hooks"]["dead_letters"] == 1
+    problem = status["recent_problems"][0]
+    assert problem["level"] == "error" and "SIGHUP" in problem["line"] and "rejected" in problem["line"]
+
+    text = zonectl(server, "status", check=0).stdout
+    assert "Running revision 1 (" in text
+    assert f"dhcp 127.0.0.1:{server.dhcp_port}" in text and f"admin 127.0.0.1:{server.admin_port}" in text
+    assert "DHCP: 2 received, 0 answered, 2 dropped (" in text
+    assert "1 dead letters (zonectl events --dead)" in text
+    assert "Recent problems, newest first:" in text and "SIGHUP" in text
+    # A read like every other: without a token, 401 where the server has a token file.
+    refused = zonectl(server, "status", token=None)
+    assert refused.returncode == 1 and "401" in refused.stderr + refused.stdout
