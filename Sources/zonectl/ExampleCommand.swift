@@ -14,9 +14,10 @@ struct Example: ParsableCommand {
             (boot server, DNS, NTP) are in its last /24 (198.19.255.0/24). Sizes that do not fit in \
             the network are refused, saying how many pods of that size it holds.
 
-            Without -o the zone file is printed. With -o DIR, DIR/<zone>.yaml is written together \
-            with the templates and the hook it names, so `zonectl validate DIR/<zone>.yaml` works \
-            at once. The output depends only on the options.
+            Without -o the zone file is printed, alone: it names templates and a hook that only -o \
+            writes, so it does not validate by itself (a note on standard error says so). With -o DIR, \
+            DIR/<zone>.yaml is written together with the templates and the hook it names, so \
+            `zonectl validate DIR/<zone>.yaml` works at once. The output depends only on the options.
 
             Examples: one rack of 40, shaped like zones/ams1.yaml; then 10,000 hosts.
               zonectl example --pods 1 --racks 1 --units 40
@@ -59,6 +60,11 @@ struct Example: ParsableCommand {
         }
         guard let output else {
             print(yaml, terminator: "")
+            FileHandle.standardError.write(Data("""
+                zonectl example: printed the zone file only; it names files under templates/ and hooks/ that are \
+                not printed, so it validates only beside them. `zonectl example -o DIR` writes all of it.
+
+                """.utf8))
             return
         }
         let zoneFile = "\(output)/\(zone).yaml"

@@ -78,3 +78,17 @@ def test_inventory_and_chef_node_take_the_zone_as_every_command_does():
     twice = run(ZONECTL, "chef-node", ZONE, "ams1-p01-r01-u07", "--zone", ZONE, check=1)
     assert "give the zone file once" in twice.stderr
     assert run(ZONECTL, "chef-node", check=64).returncode == 64
+
+
+def test_example_without_output_says_it_needs_its_templates(tmp_path):
+    """Printed alone, the example zone names templates and a hook it does not print: zonectl
+    says so on standard error (standard output stays the zone file), and -o writes a zone
+    that validates as written."""
+    printed = run(ZONECTL, "example", check=0)
+    assert printed.stdout.startswith("# A generated zone")
+    assert "-o DIR" in printed.stderr and "templates/" in printed.stderr
+    alone = tmp_path / "alone.yaml"
+    alone.write_text(printed.stdout)
+    assert "does not exist" in run(ZONECTL, "validate", alone, check=1).stderr
+    run(ZONECTL, "example", "-o", tmp_path / "whole", check=0)
+    run(ZONECTL, "validate", tmp_path / "whole" / "example.yaml", check=0)
