@@ -59,15 +59,32 @@ struct Render: ParsableCommand {
         let files = HostFiles.render(identity, in: revision)
         let requester = requester(for: answer)
         let bySwitchOS = vendorClass == nil ? Self.switchOSAnswers(answer) : []
+        let hooks = Self.hooks(of: identity, in: revision)
         if json {
             try printJSON(RenderReport(identity: identity,
                                        dhcp: .init(yiaddr: identity.address, nextServer: answer.nextServer,
                                                    options: answer.options, bootScriptURL: answer.bootScriptURL,
                                                    requester: requester, bySwitchOS: bySwitchOS),
-                                       files: files))
+                                       hooks: hooks, files: files))
             return
         }
-        print(Self.text(identity, answer, files, requester, bySwitchOS))
+        print(Self.text(identity, answer, files, requester, bySwitchOS, hooks: hooks))
+    }
+
+    /// The hooks events about this location go to (its role's), with the events each takes;
+    /// `zone.applied` is about the zone, not a location, and is left out. Webhook URLs redacted.
+    static func hooks(of identity: Identity, in revision: ZoneRevision) -> [RenderReport.Hook] {
+        HookSelection.hooks(of: identity, in: revision).compactMap { hook in
+            let on = hook.on.map(\.value).filter { $0 != .zoneApplied }.map(\.rawValue)
+            guard !on.isEmpty else { return nil }
+            let action = switch hook.action {
+            case .run(let path)?: "runs \(path)"
+            case .post(let url)?: "POSTs to \(ZoneSpec.Hook.redactedURL(url))"
+            case .builtin(let builtin)?: "built-in \(builtin.rawValue)"
+            case nil: "nothing (the zone names no single action)"
+            }
+            return RenderReport.Hook(name: hook.name.value, on: on, action: action)
+        }
     }
 
     /// The zone file named, else the source the server's running revision was loaded from.
@@ -136,7 +153,8 @@ struct Render: ParsableCommand {
     }
 
     static func text(_ identity: Identity, _ answer: IdentityAnswer, _ files: [RenderedFile],
-                     _ requester: RenderReport.Requester?, _ bySwitchOS: [RenderReport.Requester] = []) -> String {
+                     _ requester: RenderReport.Requester?, _ bySwitchOS: [RenderReport.Requester] = [],
+                     hooks: [RenderReport.Hook] = []) -> String {
         var lines: [String] = []
         func row(_ key: String, _ value: String?) {
             if let value { lines.append("  " + key.padding(toLength: max(24, key.count + 1), withPad: " ", startingAt: 0) + value) }
@@ -182,6 +200,13 @@ struct Render: ParsableCommand {
                 if let action = nos.action { lines.append("    → \(action)") }
             }
         }
+        lines.append("")
+        if hooks.isEmpty {
+            lines.append("Hooks: none for events about this location (role \(identity.role))")
+        } else {
+            lines.append("Hooks (events about this location, role \(identity.role))")
+            for hook in hooks { row(hook.name, "on \(hook.on.joined(separator: ", ")): \(hook.action)") }
+        }
         for file in files {
             lines.append("")
             lines.append("── /hosts/\(identity.name)/\(file.name) (from \(file.template)) ──")
@@ -213,7 +238,15 @@ struct RenderReport: Encodable {
         var action: String?
     }
 
+    /// A hook that events about the location go to, and on which events.
+    struct Hook: Encodable {
+        var name: String
+        var on: [String]
+        var action: String
+    }
+
     var identity: Identity
     var dhcp: DHCP
+    var hooks: [Hook]
     var files: [RenderedFile]
 }

@@ -6,6 +6,7 @@ No server is started and nothing is sent on any network.
 """
 import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -92,3 +93,31 @@ def test_example_without_output_says_it_needs_its_templates(tmp_path):
     assert "does not exist" in run(ZONECTL, "validate", alone, check=1).stderr
     run(ZONECTL, "example", "-o", tmp_path / "whole", check=0)
     run(ZONECTL, "validate", tmp_path / "whole" / "example.yaml", check=0)
+
+
+def test_render_names_the_hooks_a_location_fires_and_on_which_events(tmp_path):
+    """`zonectl render` (issue 18): the hooks events about a location go to (its role's), each
+    with the events it takes; zone.applied is about the zone and not listed; a webhook's URL
+    is shown redacted (it may carry credentials)."""
+    zone = tmp_path / "zone.yaml"
+    text = ZONE.read_text().replace(
+        "    hooks: [register-bmc]",
+        "    hooks: [register-bmc, notify]")
+    created = "    run: hooks/chef-client-create        # creates the host's Chef client with its public key\n"
+    assert created in text
+    text = text.replace(created, created + "  notify:\n    on: [lease.acked, host.miscabled, zone.applied]\n"
+                        "    url: https://user:s3cret@hooks.example.net/notify?token=abc\n", 1)
+    zone.write_text(text)
+    for folder in ("templates", "hooks"):
+        shutil.copytree(ROOT / "zones" / folder, tmp_path / folder)
+    run(ZONECTL, "validate", zone, check=0)
+    bmc = run(ZONECTL, "render", zone, "--name", "ams1-p01-r01-u01-lom", check=0).stdout
+    hooks = bmc[bmc.index("Hooks (events about this location, role lom)"):].split("\n\n")[0]
+    assert "register-bmc" in hooks and "on lease.acked: runs hooks/register-bmc" in hooks
+    assert "notify" in hooks and "on lease.acked, host.miscabled: POSTs to https://hooks.example.net/…" in hooks
+    assert "s3cret" not in bmc and "token=abc" not in bmc and "zone.applied" not in hooks
+    report = json.loads(run(ZONECTL, "render", zone, "--name", "ams1-p01-r01-u01-lom", "--json", check=0).stdout)
+    assert [(h["name"], h["on"]) for h in report["hooks"]] == [("register-bmc", ["lease.acked"]),
+                                                               ("notify", ["lease.acked", "host.miscabled"])]
+    host = run(ZONECTL, "render", zone, "--switch", "tor-a", "--port", "swp7", check=0).stdout
+    assert "chef-client-create      on bootstrap.issued: runs hooks/chef-client-create" in host

@@ -47,12 +47,17 @@ public enum HookSelection {
             }
         }
         let identity = event.name.flatMap(revision.identity(named:)) ?? event.location.flatMap(revision.identity(at:))
+        return hooks(of: identity, in: revision).filter { hook in
+            !done.contains(hook.name.value) && hook.on.contains { $0.value == event.type }
+        }
+    }
+
+    /// The hooks of `identity`'s role, in the zone's order: every event about it goes to those
+    /// of them that subscribe to its type (`zonectl render` lists them for a location).
+    public static func hooks(of identity: Identity?, in revision: ZoneRevision) -> [ZoneSpec.Hook] {
         guard let roleName = identity?.role, let role = revision.role(named: roleName) else { return [] }
         let names = Set(role.hooks.map(\.value))
-        return revision.spec.hooks.filter { hook in
-            names.contains(hook.name.value) && !done.contains(hook.name.value)
-                && hook.on.contains { $0.value == event.type }
-        }
+        return revision.spec.hooks.filter { names.contains($0.name.value) }
     }
 
     /// Event types no hook of the revision subscribes to: `hooks(for:in:)` is empty for
