@@ -106,26 +106,38 @@ public actor ZoneAdministrator {
     public static func startingRevision(zoneFile: String, store: SQLiteRevisionStore, logger: Logger)
         throws -> (ZoneRevision, RevisionSummary) {
         if let stored = try store.latest() { return try starting(stored, zoneFile: zoneFile, logger: logger) }
-        let revision = try ZoneLoader.load(path: zoneFile)
+        let first = try FirstStart(zoneFile: zoneFile)
         defer { releaseFreedMemory() }
-        let plan = ZonePlan(from: nil, fromRevision: nil, to: revision)
-        let summary = try store.append(source: revision.source, zone: revision.zoneName, author: "zonebootd",
-                                       message: "first start with \(zoneFile)", basedOn: nil, summary: plan.summaryLine,
-                                       origin: .file)
-        return (revision, summary)
+        let summary = try store.append(source: first.revision.source, zone: first.revision.zoneName, author: FirstStart.author,
+                                       message: first.message, basedOn: nil, summary: first.summary, origin: .file)
+        return (first.revision, summary)
     }
 
     /// `startingRevision` with a store a network away (etcd): the same rule, asked asynchronously.
     public static func startingRevision(zoneFile: String, from store: any RevisionStore, logger: Logger)
         async throws -> (ZoneRevision, RevisionSummary) {
         if let stored = try await store.latest() { return try starting(stored, zoneFile: zoneFile, logger: logger) }
-        let revision = try ZoneLoader.load(path: zoneFile)
+        let first = try FirstStart(zoneFile: zoneFile)
         defer { releaseFreedMemory() }
-        let plan = ZonePlan(from: nil, fromRevision: nil, to: revision)
-        let summary = try await store.append(source: revision.source, zone: revision.zoneName, author: "zonebootd",
-                                             message: "first start with \(zoneFile)", basedOn: nil, summary: plan.summaryLine,
-                                             origin: .file)
-        return (revision, summary)
+        let summary = try await store.append(source: first.revision.source, zone: first.revision.zoneName,
+                                             author: FirstStart.author, message: first.message, basedOn: nil,
+                                             summary: first.summary, origin: .file)
+        return (first.revision, summary)
+    }
+
+    /// An empty store's first revision, the same with either store: the zone file, loaded,
+    /// and what its history line says.
+    private struct FirstStart {
+        static let author = "zonebootd"
+        let revision: ZoneRevision
+        let message: String
+        let summary: String
+
+        init(zoneFile: String) throws {
+            revision = try ZoneLoader.load(path: zoneFile)
+            message = "first start with \(zoneFile)"
+            summary = ZonePlan(from: nil, fromRevision: nil, to: revision).summaryLine
+        }
     }
 
     /// A stored revision to start with (the latest, or with etcd out of reach the one cached
