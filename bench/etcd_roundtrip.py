@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "e2e"))
 # The release build, as every benchmark measures it (ZONEBOOTD overrides).
 os.environ.setdefault("ZONEBOOTD", str(Path(__file__).resolve().parents[1] / ".build" / "release" / "zonebootd"))
 
-from etcd_lab import ETCD_NET, PERCENTILES, EtcdCluster  # noqa: E402
+from etcd_lab import ETCD_NET, PERCENTILES, etcd_beside  # noqa: E402
 from netlab import lab  # noqa: E402
 
 CLIENT = r'''
@@ -56,15 +56,8 @@ def main():
     parser.add_argument("--rounds", type=int, default=300)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp, lab() as the_lab:
-        srv, etc = the_lab.ns("srv"), the_lab.ns("etc")
-        the_lab.link(srv, "et0", etc, "eth0")
-        the_lab.addr(srv, "et0", f"{ETCD_NET}254/24")
-        cluster = EtcdCluster(the_lab, tmp, etc)
-        for address in cluster.addresses.values():
-            the_lab.addr(etc, "eth0", f"{address}/24")
-        the_lab.wait_up(srv, "et0")
-        the_lab.wait_up(etc, "eth0")
-        cluster.start()
+        srv = the_lab.ns("srv")
+        cluster = etcd_beside(the_lab, tmp, srv)
         result = the_lab.run(srv, "/usr/bin/python3", "-c", PERCENTILES + CLIENT, str(min(max(args.rounds, 1), 5000)), timeout=600)
         print(result.stdout, end="")
         cluster.stop()

@@ -83,29 +83,26 @@ public protocol EventOutbox: Sendable {
     /// Claims up to `limit` due events, oldest due first, counting a try for each. Due
     /// events of the `settling` types (those no hook subscribes to) are first marked
     /// delivered in the same transaction, without being read: the result a try would have.
-    func claimDue(nowMs: Int64, limit: Int, settling: Set<HookEvent>) throws -> [OutboxEntry]
+    func claimDue(nowMs: Int64, limit: Int, settling: Set<HookEvent>) async throws -> [OutboxEntry]
     /// Records how claimed events' tries ended, all in one transaction.
-    func finish(_ results: [DeliveryResult], nowMs: Int64) throws
+    func finish(_ results: [DeliveryResult], nowMs: Int64) async throws
     /// Writes events that no lease change carries (bmc.discovered).
     func append(_ events: [ZoneEvent]) throws
     /// Newest first.
-    func events(_ filter: EventFilter, limit: Int) throws -> [EventRecord]
+    func events(_ filter: EventFilter, limit: Int) async throws -> [EventRecord]
     /// How many events the filter holds (`zonectl status`: the hook backlog).
-    func count(_ filter: EventFilter) throws -> Int
+    func count(_ filter: EventFilter) async throws -> Int
     /// Makes a dead letter due now with a fresh count of tries; false if `id` is no dead letter.
-    func retry(id: Int64, nowMs: Int64) throws -> Bool
+    func retry(id: Int64, nowMs: Int64) async throws -> Bool
     /// Deletes up to `limit` events delivered before `cutoff` (Unix s), oldest first; returns
     /// how many. Undelivered events and dead letters are never deleted: they wait for the operator.
-    func pruneDelivered(before cutoff: Int64, limit: Int) throws -> Int
+    func pruneDelivered(before cutoff: Int64, limit: Int) async throws -> Int
 }
 
 public enum EventFilter: String, Sendable, CaseIterable {
     case all, undelivered, dead
 }
 
-extension EventOutbox {
-    public func count(_ filter: EventFilter) throws -> Int { try events(filter, limit: Int.max).count }
-}
 
 public final class SQLiteEventOutbox: EventOutbox {
     private let writer: any DatabaseWriter

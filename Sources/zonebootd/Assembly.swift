@@ -26,6 +26,9 @@ struct LoadedState {
     var revisions: RevisionHolder
     var store: SQLiteLeaseStore
     var outbox: SQLiteEventOutbox
+    /// What the hook runner and `zonectl events` use: the local outbox, or with --etcd the zone's shared one.
+    var hookOutbox: any EventOutbox
+    var sharedOutbox: EtcdEventOutbox?
     var inventory: SQLiteBMCInventory
     var secrets: SQLiteBootstrapSecretStore
     var loaders: BootLoaders
@@ -57,9 +60,12 @@ extension ZoneBootD {
         let loaders = try FirmwareManifest.load(directory: firmware).installedLoaders(directory: firmware)
         let directory = CommittedLeases(try store.loadLeases())
         logger.info("loaded \(directory.all.count) leases; boot loaders: \(loaders.available.sorted().joined(separator: ", "))")
+        let outbox = SQLiteEventOutbox(writer: database)
+        let sharedOutbox = try etcd.map { try self.etcd.sharedOutbox(client: $0.client, local: outbox, stateDirectory: stateDirectory) }
         return LoadedState(stateDirectory: stateDirectory, tokens: tokens, adminTLS: adminTLS, revisionStore: revisionStore, etcd: etcd,
                            running: running,
-                           revisions: RevisionHolder(revision, id: running.id), store: store, outbox: SQLiteEventOutbox(writer: database),
+                           revisions: RevisionHolder(revision, id: running.id), store: store, outbox: outbox,
+                           hookOutbox: sharedOutbox ?? outbox, sharedOutbox: sharedOutbox,
                            inventory: SQLiteBMCInventory(writer: database),
                            secrets: SQLiteBootstrapSecretStore(writer: database), loaders: loaders, directory: directory)
     }
@@ -98,11 +104,11 @@ extension ZoneBootD {
                                               secretsFolder: zoneFolder(zone), applied: metrics.applied)
         if adminPort != 0 {
             let router = buildAdminRouter(administrator: administrator, tokens: state.tokens, leases: state.directory,
-                                          bootstrapSecrets: state.secrets, outbox: state.outbox, bmcs: state.inventory,
+                                          bootstrapSecrets: state.secrets, outbox: state.hookOutbox, bmcs: state.inventory,
                                           metrics: metrics,
                                           status: StatusSources(startedAt: Date(), listeners: {
                                               gate.listening.map { ServerStatus.Listener(kind: $0.kind, endpoint: $0.endpoint) }
-                                          }, counters: counters, outbox: state.outbox, problems: StandardError.recentProblems),
+                                          }, counters: counters, outbox: state.hookOutbox, problems: StandardError.recentProblems),
                                           logger: logger.component("admin"))
             listeners.append(httpService(router, host: adminListen, port: adminPort, connections: counters.adminConnections,
                                          what: "admin API", kind: "admin", mode: adminMode(state), tls: state.adminTLS,
@@ -116,7 +122,7 @@ extension ZoneBootD {
             configuration: .init(policy: hooks.policy, concurrency: hooks.hookConcurrency,
                                  zoneFolder: (zone as NSString).deletingLastPathComponent, stateDirectory: state.stateDirectory,
                                  deliveredRetentionSeconds: hooks.eventRetentionSeconds),
-            outbox: state.outbox, leases: state.store, inventory: state.inventory, revisions: state.revisions,
+            outbox: state.hookOutbox, leases: state.store, inventory: state.inventory, revisions: state.revisions,
             http: hookClients, statistics: counters.hooks, logger: logger.component("hooks"))
 
         let countersPath = countersFile ?? (state.stateDirectory as NSString).appendingPathComponent("dhcp-counters.json")
@@ -130,7 +136,9 @@ extension ZoneBootD {
         }
         let servers: [(any Service)?] = [dhcp] + listeners + [tftp, follower]
         return [CountersReporter(gate: gate, writers: writers)] + servers.compactMap { $0 }
-            + [HookRunnerService(runner: runner, clients: hookClients, gate: gate),
+            + [HookRunnerService(runner: runner, clients: hookClients, gate: gate, atStop: { [shared = state.sharedOutbox] in
+                   await shared?.releaseLease()
+               }),
                ReloadOnHangup(hangups: hangups, administrator: administrator, zoneFile: zone,
                               overridingAPI: reloadOverridesAPI, tokens: state.tokens, logger: logger)]
     }

@@ -13,13 +13,18 @@ struct EtcdOptions: ParsableArguments {
     @Option(help: ArgumentHelp("etcd v3 client URLs, comma-separated (http://10.0.0.1:2379,http://10.0.0.2:2379).",
                                discussion: """
                                    Revisions then live in etcd: `zonectl apply`, history and rollback work against any host, \
-                                   and every host follows the zone's head within a second. Leases and the hook outbox stay \
-                                   in each host's state directory for now. A request a member fails is tried on the next.
+                                   and every host follows the zone's head within a second. Hook events go to a shared outbox \
+                                   there: each is delivered by one host, taken over by another if that host dies. Leases \
+                                   stay in each host's state directory for now. A request a member fails is tried on the next.
                                    """))
     var etcd: String?
 
     @Option(help: "Where this zone's keys live in etcd; one prefix per zone.")
     var etcdPrefix = EtcdZoneKeys.defaultPrefix
+
+    @Option(help: ArgumentHelp("Seconds a dead host's hook deliveries stay claimed before another host takes them over.",
+                               discussion: "The TTL of the etcd lease a host's outbox claims are attached to; renewed every third of it."))
+    var etcdClaimTTL: Int64 = 10
 
     @Option(help: "The CA (PEM) that signed the etcd members' certificates (https:// URLs; default: the system's trust).")
     var etcdCAFile: String?
@@ -48,6 +53,7 @@ struct EtcdOptions: ParsableArguments {
             }
         }
         guard etcdPrefix.hasPrefix("/") else { throw ValidationError("--etcd-prefix \(etcdPrefix) must start with /") }
+        guard (2...3600).contains(etcdClaimTTL) else { throw ValidationError("--etcd-claim-ttl takes 2 to 3600 seconds") }
     }
 
     /// The client and the revision store, or nil without --etcd. Reads the TLS files now, so a
@@ -55,9 +61,18 @@ struct EtcdOptions: ParsableArguments {
     func connect(stateDirectory: String) throws -> (client: EtcdClient, store: EtcdRevisionStore)? {
         guard etcd != nil else { return nil }
         let client = EtcdClient(endpoints: endpoints, tls: try tlsConfiguration())
-        let store = EtcdRevisionStore(kv: client, keys: EtcdZoneKeys(prefix: etcdPrefix),
-                                      localOutbox: try SQLiteEventOutbox(stateDirectory: stateDirectory))
+        let store = EtcdRevisionStore(kv: client, keys: EtcdZoneKeys(prefix: etcdPrefix))
         return (client, store)
+    }
+
+    /// The zone's hook outbox in etcd, fed from this host's local one (`EtcdEventOutbox`).
+    func sharedOutbox(client: EtcdClient, local: SQLiteEventOutbox, stateDirectory: String) throws -> EtcdEventOutbox {
+        let origin: String
+        do { origin = try EtcdHostIdentity.load(stateDirectory: stateDirectory) } catch {
+            throw StartupFailure(description: "cannot keep this host's etcd identity in \(stateDirectory): \(error)")
+        }
+        return EtcdEventOutbox(local: local, kv: client, lease: EtcdClaimLease(leasing: client, ttlSeconds: etcdClaimTTL),
+                               keys: EtcdOutboxKeys(EtcdZoneKeys(prefix: etcdPrefix)), origin: origin)
     }
 
     /// At start: the zone's head from etcd (recording the zone file as revision 1 in an empty

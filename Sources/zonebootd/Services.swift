@@ -193,17 +193,20 @@ struct ReloadOnHangup: Service {
 }
 
 /// The hook runner, once everything listens, until shutdown. Deliveries in progress then stay
-/// claimed and run again after the next start.
+/// claimed and run again after the next start (with --etcd, `atStop` gives up this host's
+/// claims: another host runs them again at once).
 struct HookRunnerService: Service {
     let runner: HookRunner
     let clients: HookHTTPClients
     let gate: StartupGate
+    var atStop: @Sendable () async -> Void = {}
 
     func run() async throws {
         await cancelWhenGracefulShutdown { [gate, runner] in
             guard (try? await gate.wait()) != nil else { return }
             await runner.run()
         }
+        await atStop()
         await clients.shutdown()
     }
 }

@@ -97,14 +97,16 @@ struct EtcdRevisionStoreTests {
         #expect(try await append(host, source, basedOn: nil).id == 1)
     }
 
-    @Test func theApplyingHostRecordsZoneAppliedInItsLocalOutbox() async throws {
-        let state = NSTemporaryDirectory() + "zoneboot-etcd-\(UUID().uuidString)"
-        defer { try? FileManager.default.removeItem(atPath: state) }
-        let outbox = try SQLiteEventOutbox(stateDirectory: state)
-        let host = EtcdRevisionStore(kv: etcd, keys: keys, localOutbox: outbox)
+    @Test func anApplyWritesItsZoneAppliedToTheSharedOutboxInItsTransaction() async throws {
+        let host = store()
         _ = try await append(host, source, basedOn: nil)
         await #expect(throws: StoreError.self) { try await append(host, source, basedOn: nil) }
-        #expect(try outbox.events(.all, limit: 10).map(\.type) == ["zone.applied"])
+        let outbox = EtcdOutboxKeys(keys)
+        let events = try await etcd.range(.prefix(outbox.events)).kvs
+        #expect(events.map(\.keyText) == [String(decoding: outbox.event(EtcdOutboxKeys.appliedName(revision: 1)), as: UTF8.self)])
+        let record = try #require(EtcdOutboxPlan.decode(EtcdOutboxEvent.self, events[0].value))
+        #expect(record.event.type == .zoneApplied && record.event.details["revision"] == "1")
+        #expect(try await etcd.range(.prefix(outbox.due)).kvs.count == 1)
     }
 
     @Test func theCachedRevisionReadsBackWhole() async throws {

@@ -27,6 +27,7 @@ private final class FakeOutbox: EventOutbox {
     func finish(_ results: [DeliveryResult], nowMs: Int64) throws { finished.withLock { $0 += results } }
     func append(_ events: [ZoneEvent]) throws {}
     func events(_ filter: EventFilter, limit: Int) throws -> [EventRecord] { [] }
+    func count(_ filter: EventFilter) throws -> Int { 0 }
     func retry(id: Int64, nowMs: Int64) throws -> Bool { false }
     func pruneDelivered(before cutoff: Int64, limit: Int) throws -> Int { 0 }
 }

@@ -10,6 +10,8 @@ public final class InMemoryEtcd: EtcdKV, Sendable {
         var failing: EtcdError?
         var loseNextTxnAnswer = false
         var beforeNextTxn: (@Sendable (InMemoryEtcd) -> Void)?
+        var liveLeases: Set<Int64> = []
+        var lastLease: Int64 = 0x1000
     }
 
     private let state = Mutex(State())
@@ -145,4 +147,37 @@ public final class InMemoryEtcd: EtcdKV, Sendable {
     }
 
     private static func order(_ a: Int64, _ b: Int64) -> Int { a == b ? 0 : (a < b ? -1 : 1) }
+}
+
+/// Leases as etcd keeps them, without a clock: a test ends one with `expireLease`, which
+/// deletes the keys attached to it, as etcd does when the holder stops renewing.
+extension InMemoryEtcd: EtcdLeasing {
+    public func grantLease(ttlSeconds: Int64) async throws(EtcdError) -> EtcdLease {
+        try state.withLock { state throws(EtcdError) in
+            if let failing = state.failing { throw failing }
+            state.lastLease += 1
+            state.liveLeases.insert(state.lastLease)
+            return EtcdLease(id: state.lastLease, ttl: ttlSeconds)
+        }
+    }
+
+    public func keepAlive(lease id: Int64) async throws(EtcdError) -> EtcdLease {
+        try state.withLock { state throws(EtcdError) in
+            if let failing = state.failing { throw failing }
+            return EtcdLease(id: id, ttl: state.liveLeases.contains(id) ? 10 : 0)
+        }
+    }
+
+    public func revokeLease(_ id: Int64) async throws(EtcdError) { expireLease(id) }
+
+    /// The lease's holder stopped renewing (it died): its keys go, as after its TTL.
+    public func expireLease(_ id: Int64) {
+        state.withLock { state in
+            state.liveLeases.remove(id)
+            state.revision += 1
+            for kv in state.keys.values where kv.lease == id { state.keys[kv.key] = nil }
+        }
+    }
+
+    public var liveLeaseCount: Int { state.withLock { $0.liveLeases.count } }
 }

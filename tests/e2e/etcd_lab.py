@@ -116,11 +116,26 @@ class EtcdCluster:
                 self.lab.stop(proc)
 
 
+def etcd_beside(lab, tmp, srv):
+    """A started 3-member EtcdCluster in a namespace of its own, linked to `srv` (et0, ETCD_NET .254)."""
+    etc = lab.ns("etc")
+    lab.link(srv, "et0", etc, "eth0")
+    lab.addr(srv, "et0", f"{ETCD_NET}254/24")
+    cluster = EtcdCluster(lab, tmp, etc)
+    for address in cluster.addresses.values():
+        lab.addr(etc, "eth0", f"{address}/24")
+    lab.wait_up(srv, "et0")
+    lab.wait_up(etc, "eth0")
+    cluster.start()
+    return cluster
+
+
 class EtcdPairLab(DHCPLab):
     """DHCPLab's relay and clients, two zonebootd hosts (A and B) on one etcd cluster."""
 
-    def __init__(self, lab, tmp, ports=3, zone=ZONE):
+    def __init__(self, lab, tmp, ports=3, zone=ZONE, host_args=()):
         require_tools("dhcrelay", "dhclient", "curl")
+        self.host_args = tuple(host_args)
         self.use_files(lab, tmp, zone)
         self.srv, self.relay, self.etcd_ns = lab.ns("srv"), lab.ns("rly"), lab.ns("etc")
         lab.link(self.srv, "eth0", self.relay, "up0")
@@ -163,7 +178,7 @@ class EtcdPairLab(DHCPLab):
                               "--listen", address, "--admin-listen", address, "--admin-port", ADMIN_PORT,
                               "--admin-token-file", self.tokens_file, "--counters-file", counters,
                               "--firmware", FIRMWARE, "--http-port", "0", "--tftp-port", "0",
-                              "--etcd", self.etcd.endpoints, "--log-level", "info",
+                              "--etcd", self.etcd.endpoints, "--log-level", "info", *self.host_args,
                               log=self.log_path(name, new=True))
         self.hosts[name] = proc
         if wait:

@@ -15,14 +15,14 @@ func addEventRoutes(reads: RouterGroup<AdminRequestContext>, writes: RouterGroup
                 error: "filter \(named.debugDescription) is not one of \(EventFilter.allCases.map(\.rawValue).joined(separator: ", "))"))
         }
         let limit = max(0, min(request.uri.queryParameters.get("limit", as: Int.self) ?? 50, 10_000))
-        do { return json(try outbox.events(filter, limit: limit)) } catch {
+        do { return json(try await outbox.events(filter, limit: limit)) } catch {
             throw AdminHTTPError(.internalServerError, APIError(error: "\(error)"))
         }
     }
     writes.post("/v1/events/retry") { request, context in
         let body = try await request.decode(as: EventRetryRequest.self, context: context)
         let requeued: Bool
-        do { requeued = try outbox.retry(id: body.id, nowMs: Int64(Date().timeIntervalSince1970 * 1000)) } catch {
+        do { requeued = try await outbox.retry(id: body.id, nowMs: Int64(Date().timeIntervalSince1970 * 1000)) } catch {
             throw AdminHTTPError(.internalServerError, APIError(error: "\(error)"))
         }
         guard requeued else {

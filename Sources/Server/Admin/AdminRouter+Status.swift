@@ -22,10 +22,11 @@ public struct StatusSources: Sendable {
     }
 
     /// The status as of `now`.
-    func status(running: RunningRevision, now: Date) throws -> ServerStatus {
+    func status(running: RunningRevision, now: Date) async throws -> ServerStatus {
         let dhcp = counters.dhcp.snapshot, tftp = counters.tftp.snapshot, hooks = counters.hooks.snapshot
         var dropped = dhcp.dropped
         for (reason, count) in dhcp.malformed { dropped["malformed: \(reason)", default: 0] += count }
+        let waiting = try await outbox?.count(.undelivered), deadLetters = try await outbox?.count(.dead)
         return ServerStatus(
             running: running, startedAt: ISO8601DateFormatter().string(from: startedAt),
             uptimeSeconds: max(0, Int(now.timeIntervalSince(startedAt))), listeners: listeners(),
@@ -33,8 +34,8 @@ public struct StatusSources: Sendable {
                         droppedByReason: dropped, commitFailures: dhcp.commitFailures),
             tftp: .init(transfersStarted: tftp.transfersStarted, transfersActive: tftp.transfersActive,
                         refused: tftp.refused.values.reduce(0, +)),
-            hooks: .init(runs: hooks.runs, failures: hooks.failures, waiting: try outbox?.count(.undelivered) ?? 0,
-                         deadLetters: try outbox?.count(.dead) ?? 0),
+            hooks: .init(runs: hooks.runs, failures: hooks.failures, waiting: waiting ?? 0,
+                         deadLetters: deadLetters ?? 0),
             recentProblems: problems.latest)
     }
 }
@@ -43,7 +44,7 @@ public struct StatusSources: Sendable {
 func addStatusRoute(to reads: RouterGroup<AdminRequestContext>, administrator: ZoneAdministrator, sources: StatusSources) {
     reads.get("/v1/status") { _, _ in
         let running = await administrator.current
-        do { return json(try sources.status(running: running, now: Date())) } catch {
+        do { return json(try await sources.status(running: running, now: Date())) } catch {
             throw AdminHTTPError(.internalServerError, APIError(error: "\(error)"))
         }
     }

@@ -96,7 +96,7 @@ public final class HookRunner: Sendable {
                 inFlight -= results.count
                 let now = Self.nowMs()
                 do {
-                    try outbox.finish(results, nowMs: now)
+                    try await outbox.finish(results, nowMs: now)
                 } catch {
                     // Still claimed: delivered again after the next start.
                     logger.error("hooks: cannot record \(results.count) deliveries: \(error)")
@@ -107,12 +107,12 @@ public final class HookRunner: Sendable {
                 }
                 if now - lastPrune >= Int64(configuration.retentionSweepSeconds) * 1000 {
                     lastPrune = now
-                    pruneDeliveredEvents(now: now / 1000)
+                    await pruneDeliveredEvents(now: now / 1000)
                 }
                 if inFlight < configuration.concurrency {
                     do {
                         let settling = HookSelection.unsubscribedTypes(in: revisions.current)
-                        for entry in try outbox.claimDue(nowMs: now, limit: configuration.concurrency - inFlight,
+                        for entry in try await outbox.claimDue(nowMs: now, limit: configuration.concurrency - inFlight,
                                                          settling: settling) {
                             inFlight += 1
                             group.addTask {
@@ -277,12 +277,12 @@ public final class HookRunner: Sendable {
     /// Deletes delivered events past their retention, a batch per transaction so that the
     /// DHCP path's commits (which share the database) never wait long; a backlog larger than
     /// one sweep's share is left to the next sweep.
-    private func pruneDeliveredEvents(now: Int64) {
+    private func pruneDeliveredEvents(now: Int64) async {
         let cutoff = now - Int64(configuration.deliveredRetentionSeconds)
         var pruned = 0
         do {
             for _ in 0..<100 {
-                let deleted = try outbox.pruneDelivered(before: cutoff, limit: 1000)
+                let deleted = try await outbox.pruneDelivered(before: cutoff, limit: 1000)
                 pruned += deleted
                 if deleted < 1000 { break }
             }

@@ -4,8 +4,8 @@ import Foundation
 import Zone
 
 /// Where ZoneBoot keeps a zone in etcd: every key under one prefix (`--etcd-prefix`, one per
-/// zone). Revisions today; discovery blocks, outbox claims and lease records take their own
-/// folders under the same prefix (`blocks/`, `outbox/`, `leases/`).
+/// zone). Revisions, and the hook outbox (`EtcdOutboxKeys`, `outbox/`); discovery blocks and
+/// lease records take their own folders under the same prefix (`blocks/`, `leases/`).
 public struct EtcdZoneKeys: Sendable, Equatable {
     public let prefix: String
 
@@ -60,22 +60,20 @@ struct EtcdRevisionRecord: Codable {
 ///   the race gets `StoreError.staleBase` (the admin API's 409), as with SQLite.
 /// - The head's nonce settles an append whose answer was lost (a member died after the
 ///   commit, the retry on another member fails the comparison): it is ours, so it committed.
-/// - `zone.applied` goes to the host's local outbox right after the commit (`localOutbox`): a
-///   crash between the two loses that one event (the outbox moves to etcd in a later step).
+/// - `zone.applied` is written to the zone's shared outbox (`EtcdEventOutbox`) by the same
+///   transaction: an applied revision always has its event, delivered by one host.
 /// - etcd out of reach: `StoreUnavailable`, naming the endpoints.
 public final class EtcdRevisionStore: RevisionStore {
     public let keys: EtcdZoneKeys
     private let kv: any EtcdKV
-    private let localOutbox: (any EventOutbox)?
     private let newNonce: @Sendable () -> String
     private let now: @Sendable () -> Date
 
-    public init(kv: any EtcdKV, keys: EtcdZoneKeys, localOutbox: (any EventOutbox)? = nil,
+    public init(kv: any EtcdKV, keys: EtcdZoneKeys,
                 newNonce: @escaping @Sendable () -> String = { UUID().uuidString },
                 now: @escaping @Sendable () -> Date = { Date() }) {
         self.kv = kv
         self.keys = keys
-        self.localOutbox = localOutbox
         self.newNonce = newNonce
         self.now = now
     }
@@ -121,6 +119,8 @@ public final class EtcdRevisionStore: RevisionStore {
         let nonce = newNonce()
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
+        let event = ZoneEvent.zoneApplied(revision: id, zone: zone, author: author, summary: summary, basedOn: basedOn,
+                                          at: Int64(date.timeIntervalSince1970))
         let transaction = EtcdTxnRequest(
             // An absent head compares as mod_revision 0: the first revision needs the key absent.
             compare: [EtcdCompare(key: keys.head, .modRevision(current?.modRevision ?? 0))],
@@ -128,7 +128,8 @@ public final class EtcdRevisionStore: RevisionStore {
                 .put(EtcdPutRequest(key: keys.record(id), value: Array(try encoder.encode(EtcdRevisionRecord(summary: applied, source: source))))),
                 .put(EtcdPutRequest(key: keys.summary(id), value: Array(try encoder.encode(applied)))),
                 .put(EtcdPutRequest(key: keys.head, value: Array(try encoder.encode(EtcdRevisionHead(id: id, nonce: nonce))))),
-            ],
+            ] + EtcdOutboxPlan.puts(name: EtcdOutboxKeys.appliedName(revision: id), event: event, batch: 0,
+                                    nowMs: Int64(date.timeIntervalSince1970 * 1000), keys: EtcdOutboxKeys(keys)),
             failure: [.range(EtcdRangeRequest(key: keys.head))])
         do {
             let answer = try await reach { try await self.kv.txn(transaction) }
@@ -143,11 +144,6 @@ public final class EtcdRevisionStore: RevisionStore {
         } catch let unavailable as StoreUnavailable {
             // The answer was lost: the head tells whether the transaction committed.
             guard let after = try? await head(), after.head.nonce == nonce else { throw unavailable }
-        }
-        if let localOutbox {
-            let event = ZoneEvent.zoneApplied(revision: id, zone: zone, author: author, summary: summary, basedOn: basedOn,
-                                              at: Int64(date.timeIntervalSince1970))
-            try? localOutbox.append([event])
         }
         return applied
     }
