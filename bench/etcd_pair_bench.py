@@ -18,7 +18,7 @@ on etcd (blocks) are not on this branch, so only declared ports are measured.
 
     [load: up0 198.19.32.1, dhcp_load] ── [srv: eth0 198.19.32.10 (A / primary), .11 (B / standby) | et0] ── [etc: etcd ×3]
 
-    /usr/bin/python3 bench/etcd_pair_bench.py   (RATES, SECONDS: the offered DISCOVERs/s and how long)
+    /usr/bin/python3 bench/etcd_pair_bench.py   (RATES, BENCH_SECONDS: the offered DISCOVERs/s and how long)
 
 Each setup is offered each rate of RATES (a fresh lab each time: overload collapses some
 servers, Kea's HA pair among them, so one rate would not be fair to all); its best DORA/s is
@@ -46,7 +46,7 @@ from netlab import ZONEBOOTD, lab, server_and_client, start_kea, start_zonebootd
 RELAY, HOST_A, HOST_B = "198.19.32.1", "198.19.32.10", "198.19.32.11"
 PORTS = 40
 RATES = [int(r) for r in os.environ.get("RATES", "250,1000,4000").split(",")]
-SECONDS = int(os.environ.get("SECONDS", "5"))
+SECONDS = int(os.environ.get("BENCH_SECONDS", "5"))
 SERVER_CPU, GENERATOR_CPU = "0", "1"
 HOOKS = Path("/usr/lib/x86_64-linux-gnu/kea/hooks")
 
