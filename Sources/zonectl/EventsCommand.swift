@@ -12,7 +12,8 @@ struct Events: ParsableCommand {
             is delivered at least once, retried with backoff, and kept as a dead letter after its \
             last try. `zonectl events --dead` lists those; `zonectl events retry ID` makes one due again. \
             With --server (or $ZONEBOOT_SERVER) through a running zonebootd's admin API (retry needs a \
-            write token), else on the state directory.
+            write token), else on the state directory. Hosts on etcd (--etcd) share one outbox: --server \
+            on any of them shows the zone's events; a state directory shows only its host's, as handed to etcd.
             """,
         subcommands: [List.self, Retry.self],
         defaultSubcommand: List.self)
