@@ -79,20 +79,23 @@ def storm_zone(zonectl, directory, hosts=HOSTS):
 
 
 def kea_config(tmp, hosts, subnets):
-    """One subnet per pod, chosen by its relay, with a reservation per circuit-id."""
-    subnets = {}
+    """One subnet per pod, chosen by its relay, with a reservation per circuit-id; the
+    options zonebootd gives (router: the network's first address, DNS)."""
+    by_relay = {}
     for relay, circuit, _, address in hosts:
-        subnet = subnets.setdefault(relay, {
-            "id": len(subnets) + 1, "subnet": subnets[relay],
-            "relay": {"ip-addresses": [relay]}, "reservations": [],
-            "option-data": [{"name": "domain-name-servers", "data": "10.255.255.53"}]})
-        subnet["reservations"].append({"circuit-id": f"'{circuit}'", "ip-address": address})
+        if relay not in by_relay:
+            network = ipaddress.IPv4Network(subnets[relay])
+            by_relay[relay] = {"id": len(by_relay) + 1, "subnet": str(network), "relay": {"ip-addresses": [relay]},
+                               "reservations": [],
+                               "option-data": [{"name": "routers", "data": str(network.network_address + 1)},
+                                               {"name": "domain-name-servers", "data": "10.255.255.53"}]}
+        by_relay[relay]["reservations"].append({"circuit-id": f"'{circuit}'", "ip-address": address})
     return {"Dhcp4": {
         "interfaces-config": {"interfaces": [f"eth0/{SERVER}"], "dhcp-socket-type": "udp"},
         "lease-database": {"type": "memfile", "persist": True, "name": str(tmp / "kea-leases4.csv"), "lfc-interval": 0},
         "valid-lifetime": 43200,
         "host-reservation-identifiers": ["circuit-id"],
-        "subnet4": list(subnets.values()),
+        "subnet4": list(by_relay.values()),
         "loggers": [{"name": "kea-dhcp4", "severity": "WARN", "output_options": [{"output": str(tmp / "kea.log")}]}],
     }}
 
@@ -120,8 +123,9 @@ def packet(i, kind, requested=b"", server_id=b""):
     return head + COOKIE + opts + agent[i]
 discover = [packet(i, 1) for i in range(count)]
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUFFORCE, 64 << 20)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUFFORCE, 8 << 20)
+SO_SNDBUFFORCE, SO_RCVBUFFORCE = 32, 33   # Linux; Python names neither
+s.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, 64 << 20)
+s.setsockopt(socket.SOL_SOCKET, SO_SNDBUFFORCE, 8 << 20)
 s.bind(("0.0.0.0", 67))   # replies come to each relay's address (giaddr), port 67
 s.setblocking(False)
 pktinfo = [[(socket.IPPROTO_IP, IP_PKTINFO, struct.pack("@I4s4s", 0, relay[i], b"\0" * 4))] for i in range(count)]
@@ -136,7 +140,7 @@ last_ack = None
 def send(i):
     while True:
         try:
-            s.sendmsg([message[i]], pktinfo[i], (server, 67)); break
+            s.sendmsg([message[i]], pktinfo[i], 0, (server, 67)); break
         except BlockingIOError:
             select.select([], [s], [], 0.01)
     sequence[i] += 1
@@ -213,7 +217,9 @@ def storm(which, zone_dir, hosts, subnets):
         (tmp / "hosts").write_text("".join(" ".join(h) + "\n" for h in hosts))
         (tmp / "storm.py").write_text(GENERATOR)
         out = the_lab.run(load, "/usr/bin/python3", tmp / "storm.py", tmp / "hosts", SERVER, BOUND_SECONDS,
-                          timeout=BOUND_SECONDS + 120)
+                          timeout=BOUND_SECONDS + 120, check=False)
+        if out.returncode:
+            sys.exit(f"the storm generator failed against {which}: {out.stderr.strip()[-600:]}")
         result = json.loads(out.stdout)
         result.update(rss_mib=peak_rss_kib(proc.pid) / 1024, buffer=buffer)
         if which == "zonebootd":

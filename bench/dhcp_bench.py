@@ -278,7 +278,10 @@ def overload_step(which, rate, seconds, clients, generator):
         overflowed = {ns: udp_receive_buffer_errors(the_lab, ns) for ns in (srv, load)}
         pin = ("taskset", "-c", GENERATOR_CPU)
         if generator == "perfdhcp":
-            result = the_lab.run(load, *pin, "perfdhcp", "-4", "-l", RELAY, "-r", rate, "-R", clients, "-p", seconds,
+            # -g: perfdhcp receives on a thread of its own by default (it sees two CPUs); its
+            # manual advises one thread on one CPU. PERFDHCP_THREADS=single runs it so.
+            result = the_lab.run(load, *pin, "perfdhcp", "-4", "-g", os.environ.get("PERFDHCP_THREADS", "multi"),
+                                 "-l", RELAY, "-r", rate, "-R", clients, "-p", seconds,
                                  "-W", "2", "-o", f"82,{OPTION_82}", SERVER, timeout=seconds + 60, check=False)
             output = result.stdout + result.stderr
             sent = [int(n) for n in re.findall(r"sent packets: (\d+)", output)]
@@ -312,7 +315,8 @@ def overload(seconds, clients):
     servers = ("kea", "zonebootd") + (("before",) if os.environ.get("ZONEBOOTD_BEFORE") else ())
     load = os.getloadavg()
     print(f"3. Overload, pinned: servers on CPU {SERVER_CPU}, generator on CPU {GENERATOR_CPU}, {clients} clients, "
-          f"{seconds} s per step, both servers' receive buffer {RECEIVE_BUFFER >> 20} MiB, durable leases.")
+          f"{seconds} s per step, both servers' receive buffer {RECEIVE_BUFFER >> 20} MiB, durable leases, "
+          f"perfdhcp -g {os.environ.get('PERFDHCP_THREADS', 'multi')}.")
     print(f"   Machine load average before: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1/5/15 min).")
     print("   goodput = ACKs/s; answered = ACKs / REQUESTs sent; OFFER delay: perfdhcp's average, dhcp_load's median;")
     print("   overflow: datagrams the kernel dropped at a full receive buffer, the server's / the generator's.")
