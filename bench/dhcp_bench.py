@@ -18,6 +18,8 @@ come from 198.18.0.0/15 and every namespace is removed at the end. Two relays:
    receive buffer (Kea through bench/dhcp_rcvbuf_preload.c), offered 0.5x, 1x, 1.5x and 2.5x
    of the capacity found first; then the same ladder with dhcp_load. Goodput (ACKs/s) must
    not fall as offered load rises: at 2.5x, >= 95 % of the peak and >= Kea's.
+4. Lean (`dhcp_bench.py lean` runs only this): server CPU per DORA at 1,000-3,000/s with
+   perfdhcp, zonebootd beside Kea, and REQUEST->ACK p99 at 20,000/s with dhcp_load.
 
     [load: up0 198.18.0.1, relay] ── [srv: eth0 198.18.0.10, zonebootd | kea-dhcp4]
 """
@@ -357,9 +359,31 @@ def overload(seconds, clients):
     return verdicts
 
 
+def lean(seconds, clients):
+    """CPU per DORA at low offered rates (perfdhcp, as the issue's rows) and REQUEST->ACK p99
+    at 20,000/s (dhcp_load), zonebootd beside Kea, each point run twice."""
+    rates = [int(r) for r in os.environ.get("LOW_RATES", "1000,2000,3000").split(",")]
+    load = os.getloadavg()
+    print(f"Lean: server CPU per DORA, {clients} clients, {seconds} s per run; load average before {load[0]:.1f}.")
+    for rate in rates:
+        for which in ("kea", "zonebootd"):
+            for run in (1, 2):
+                r = measure(which, rate, clients, seconds)
+                print(f"  {rate:>6}/s {which:<10} run {run}: {r['exchanges_per_s']:>6.0f} DORA/s, "
+                      f"server {r['server_cpu_s'] / max(1, r['acks']) * 1e6:>4.0f} us/DORA, "
+                      f"ACK p50/p99 {r['ack_p50_ms']:.2f}/{r['ack_p99_ms']:.2f} ms", flush=True)
+    for run in (1, 2):
+        r = measure("zonebootd", 20000, clients, seconds, generator="dhcp_load")
+        print(f"  20,000/s zonebootd (dhcp_load) run {run}: {r['exchanges_per_s']:.0f} DORA/s, {100 * r['loss']:.1f} % lost, "
+              f"REQUEST->ACK p50/p99 {r['ack_p50_ms']:.2f}/{r['ack_p99_ms']:.2f} ms (target p99 <= 10 ms)", flush=True)
+
+
 def main():
     if sys.argv[1:] == ["overload"]:
         overload(int(os.environ.get("SECONDS_PER_RUN", "8")), int(os.environ.get("CLIENTS", "200000")))
+        return
+    if sys.argv[1:] == ["lean"]:
+        lean(int(os.environ.get("SECONDS_PER_RUN", "6")), int(os.environ.get("CLIENTS", "3000")))
         return
     seconds = int(os.environ.get("SECONDS_PER_RUN", "6"))
     clients = int(os.environ.get("CLIENTS", "3000"))
