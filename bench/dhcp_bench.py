@@ -18,6 +18,8 @@ come from 198.18.0.0/15 and every namespace is removed at the end. Two relays:
    receive buffer (Kea through bench/dhcp_rcvbuf_preload.c), offered 0.5x, 1x, 1.5x and 2.5x
    of the capacity found first; then the same ladder with dhcp_load. Goodput (ACKs/s) must
    not fall as offered load rises: at 2.5x, >= 95 % of the peak and >= Kea's.
+4. Lean (`dhcp_bench.py lean` runs only this): server CPU per DORA at 1,000-3,000/s with
+   perfdhcp, zonebootd beside Kea, and REQUEST->ACK p99 at 20,000/s with dhcp_load.
 
     [load: up0 198.18.0.1, relay] ── [srv: eth0 198.18.0.10, zonebootd | kea-dhcp4]
 """
@@ -150,9 +152,25 @@ def rcvbuf_preload():
     return library
 
 
-def receive_buffer(the_lab, srv):
-    """The receive buffer (bytes, as the kernel reports it) of the socket on SERVER:67."""
-    out = the_lab.run(srv, "ss", "-ulnm", "src", f"{SERVER}:67", check=False).stdout
+def start_kea_with_our_receive_buffer(the_lab, srv, config, tmp):
+    """start_kea, Kea's port-67 sockets given zonebootd's RECEIVE_BUFFER (the preload)."""
+    # start_kea passes this process's environment on: the preload and its size for Kea alone.
+    saved = {key: os.environ.get(key) for key in ("LD_PRELOAD", "DHCP_RCVBUF")}
+    os.environ.update(LD_PRELOAD=str(rcvbuf_preload()), DHCP_RCVBUF=str(RECEIVE_BUFFER))
+    try:
+        return start_kea(the_lab, srv, config, tmp)
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def receive_buffer(the_lab, srv, address=SERVER):
+    """The receive buffer (bytes, as the kernel reports it) of the socket on address:67; 0
+    while nothing listens there."""
+    out = the_lab.run(srv, "ss", "-ulnm", "src", f"{address}:67", check=False).stdout
     found = re.search(r"rb(\d+)", out)
     return int(found.group(1)) if found else 0
 
@@ -167,17 +185,7 @@ def run_server(the_lab, srv, which, tmp, wide=False):
         subnet = config["Dhcp4"]["subnet4"][0]
         subnet.update({"subnet": WIDE["subnet"], "pools": [{"pool": f"{WIDE['pool'][0]} - {WIDE['pool'][1]}"}]})
         subnet["option-data"][0]["data"] = WIDE["gateway"]
-        # start_kea passes this process's environment on: the preload and its size for Kea alone.
-        saved = {key: os.environ.get(key) for key in ("LD_PRELOAD", "DHCP_RCVBUF")}
-        os.environ.update(LD_PRELOAD=str(rcvbuf_preload()), DHCP_RCVBUF=str(RECEIVE_BUFFER))
-        try:
-            return start_kea(the_lab, srv, config, tmp)
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+        return start_kea_with_our_receive_buffer(the_lab, srv, config, tmp)
     zone = tmp / "zone.yaml"
     zone.write_text(WIDE_ZONE if wide else ZONE)
     # perfdhcp sends every client through one circuit-id, which on a real switch is one
@@ -250,6 +258,13 @@ def ratio(ours, theirs):
     return f"{ours / theirs:.2f}x" if ours and theirs else "n/a"
 
 
+def udp_receive_buffer_errors(the_lab, ns):
+    """Datagrams the kernel dropped in namespace ns because a UDP socket's receive buffer was
+    full (RcvbufErrors of /proc/net/snmp, which is per namespace)."""
+    lines = [line.split() for line in the_lab.run(ns, "cat", "/proc/net/snmp").stdout.splitlines() if line.startswith("Udp:")]
+    return int(dict(zip(lines[0], lines[1])).get("RcvbufErrors", 0)) if len(lines) >= 2 else 0
+
+
 def overload_step(which, rate, seconds, clients, generator):
     """One pinned step: the server on SERVER_CPU, the generator on GENERATOR_CPU, durable
     leases, both servers with RECEIVE_BUFFER. Goodput is ACKs per second of the sending
@@ -262,9 +277,13 @@ def overload_step(which, rate, seconds, clients, generator):
         subprocess.run(["taskset", "-a", "-cp", SERVER_CPU, str(proc.pid)], check=True, capture_output=True)
         buffer = receive_buffer(the_lab, srv)
         before = cpu_seconds(proc.pid)
+        overflowed = {ns: udp_receive_buffer_errors(the_lab, ns) for ns in (srv, load)}
         pin = ("taskset", "-c", GENERATOR_CPU)
         if generator == "perfdhcp":
-            result = the_lab.run(load, *pin, "perfdhcp", "-4", "-l", RELAY, "-r", rate, "-R", clients, "-p", seconds,
+            # -g: perfdhcp receives on a thread of its own by default (it sees two CPUs); its
+            # manual advises one thread on one CPU. PERFDHCP_THREADS=single runs it so.
+            result = the_lab.run(load, *pin, "perfdhcp", "-4", "-g", os.environ.get("PERFDHCP_THREADS", "multi"),
+                                 "-l", RELAY, "-r", rate, "-R", clients, "-p", seconds,
                                  "-W", "2", "-o", f"82,{OPTION_82}", SERVER, timeout=seconds + 60, check=False)
             output = result.stdout + result.stderr
             sent = [int(n) for n in re.findall(r"sent packets: (\d+)", output)]
@@ -283,7 +302,9 @@ def overload_step(which, rate, seconds, clients, generator):
                 sys.exit(f"dhcp_load said: {result.stderr.strip()[:200]}")
             discovers, requests, acks, offer_ms = found["discovers"], found["offers"], found["acks"], found["offer_p50_ms"]
         counters = read_counters(tmp / "counters.json") or {}
-        return {"offered": discovers / seconds, "acks_per_s": acks / seconds, "answered": acks / max(1, requests),
+        overflowed = {ns: udp_receive_buffer_errors(the_lab, ns) - count for ns, count in overflowed.items()}
+        return {"server_overflow": overflowed[srv], "generator_overflow": overflowed[load],
+                "offered": discovers / seconds, "acks_per_s": acks / seconds, "answered": acks / max(1, requests),
                 "offer_ms": offer_ms, "server_cpu_s": cpu_seconds(proc.pid) - before, "buffer": buffer,
                 "stale": (counters.get("dropped") or {}).get("stale", 0) if which != "kea" else None, "counters": counters,
                 "requests_per_s": requests / seconds}
@@ -296,9 +317,11 @@ def overload(seconds, clients):
     servers = ("kea", "zonebootd") + (("before",) if os.environ.get("ZONEBOOTD_BEFORE") else ())
     load = os.getloadavg()
     print(f"3. Overload, pinned: servers on CPU {SERVER_CPU}, generator on CPU {GENERATOR_CPU}, {clients} clients, "
-          f"{seconds} s per step, both servers' receive buffer {RECEIVE_BUFFER >> 20} MiB, durable leases.")
+          f"{seconds} s per step, both servers' receive buffer {RECEIVE_BUFFER >> 20} MiB, durable leases, "
+          f"perfdhcp -g {os.environ.get('PERFDHCP_THREADS', 'multi')}.")
     print(f"   Machine load average before: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1/5/15 min).")
-    print("   goodput = ACKs/s; answered = ACKs / REQUESTs sent; OFFER delay: perfdhcp's average, dhcp_load's median.")
+    print("   goodput = ACKs/s; answered = ACKs / REQUESTs sent; OFFER delay: perfdhcp's average, dhcp_load's median;")
+    print("   overflow: datagrams the kernel dropped at a full receive buffer, the server's / the generator's.")
     verdicts = []
     for generator in os.environ.get("OVERLOAD_GENERATORS", "perfdhcp,dhcp_load").split(","):
         capacity = int(os.environ.get("CAPACITY", "0"))
@@ -313,7 +336,7 @@ def overload(seconds, clients):
                     break
         print(f"\n   {generator}, capacity {capacity} DORA/s:")
         print(f"   {'server':<10} {'x':>4} {'offered/s':>9} {'sent/s':>7} {'ACKs/s':>7} {'answered':>9} {'OFFER ms':>9} "
-              f"{'us/DORA':>8} {'shed':>7} {'rcvbuf':>8}")
+              f"{'us/DORA':>8} {'shed':>7} {'rcvbuf':>8} {'overflow srv/gen':>17}")
         steps = {which: [] for which in servers}
         for factor in (0.5, 1.0, 1.5, 2.5):
             rate = int(capacity * factor)
@@ -322,7 +345,8 @@ def overload(seconds, clients):
                 steps[which].append(r)
                 print(f"   {which:<10} {factor:>4} {rate:>9} {r['offered']:>7.0f} {r['acks_per_s']:>7.0f} "
                       f"{100 * r['answered']:>8.1f}% {r['offer_ms']:>9.2f} {r['server_cpu_s'] / max(1, r['acks_per_s'] * seconds) * 1e6:>8.0f} "
-                      f"{'-' if r['stale'] is None else r['stale']:>7} {r['buffer']:>8}", flush=True)
+                      f"{'-' if r['stale'] is None else r['stale']:>7} {r['buffer']:>8} "
+                      f"{r['server_overflow']:>8}/{r['generator_overflow']:<8}", flush=True)
         for which, results in steps.items():
             peak, last = max(r["acks_per_s"] for r in results), results[-1]["acks_per_s"]
             print(f"   {which}: goodput at 2.5x {last:.0f} = {100 * last / max(1, peak):.0f} % of its peak {peak:.0f}")
@@ -335,9 +359,31 @@ def overload(seconds, clients):
     return verdicts
 
 
+def lean(seconds, clients):
+    """CPU per DORA at low offered rates (perfdhcp, as the issue's rows) and REQUEST->ACK p99
+    at 20,000/s (dhcp_load), zonebootd beside Kea, each point run twice."""
+    rates = [int(r) for r in os.environ.get("LOW_RATES", "1000,2000,3000").split(",")]
+    load = os.getloadavg()
+    print(f"Lean: server CPU per DORA, {clients} clients, {seconds} s per run; load average before {load[0]:.1f}.")
+    for rate in rates:
+        for which in ("kea", "zonebootd"):
+            for run in (1, 2):
+                r = measure(which, rate, clients, seconds)
+                print(f"  {rate:>6}/s {which:<10} run {run}: {r['exchanges_per_s']:>6.0f} DORA/s, "
+                      f"server {r['server_cpu_s'] / max(1, r['acks']) * 1e6:>4.0f} us/DORA, "
+                      f"ACK p50/p99 {r['ack_p50_ms']:.2f}/{r['ack_p99_ms']:.2f} ms", flush=True)
+    for run in (1, 2):
+        r = measure("zonebootd", 20000, clients, seconds, generator="dhcp_load")
+        print(f"  20,000/s zonebootd (dhcp_load) run {run}: {r['exchanges_per_s']:.0f} DORA/s, {100 * r['loss']:.1f} % lost, "
+              f"REQUEST->ACK p50/p99 {r['ack_p50_ms']:.2f}/{r['ack_p99_ms']:.2f} ms (target p99 <= 10 ms)", flush=True)
+
+
 def main():
     if sys.argv[1:] == ["overload"]:
         overload(int(os.environ.get("SECONDS_PER_RUN", "8")), int(os.environ.get("CLIENTS", "200000")))
+        return
+    if sys.argv[1:] == ["lean"]:
+        lean(int(os.environ.get("SECONDS_PER_RUN", "6")), int(os.environ.get("CLIENTS", "3000")))
         return
     seconds = int(os.environ.get("SECONDS_PER_RUN", "6"))
     clients = int(os.environ.get("CLIENTS", "3000"))

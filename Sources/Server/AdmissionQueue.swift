@@ -52,20 +52,27 @@ enum AdmissionKind: Sendable, Equatable {
 /// - requests that complete an exchange go before those that start one;
 /// - while the queue has not been busy (never empty) for `overloadedAfter`, it is a burst:
 ///   requests are served oldest first, and none is shed;
-/// - once it has, the server is overloaded: requests older than
-///   `staleAfter` are shed (the client has retried or given up), and new exchanges are
-///   served newest first, so those answered are answered while their client still waits.
-///   It stays overloaded until the queue is empty.
+/// - once it has, the server is overloaded: new exchanges are served newest first, so those
+///   answered are answered while their client still waits, and requests older than
+///   `staleAfter`, the clients' retransmit wait, are shed (their client has sent them again,
+///   and the copy waits behind them, or given up). It stays overloaded until the queue is
+///   empty. A long storm (100,000 machines take about 4 s here) also keeps the queue busy
+///   past `overloadedAfter`: its requests are fresh, their clients still wait, and since
+///   shedding goes by age and not by how long the queue has stood, none of them is shed.
 struct AdmissionQueue<Item> {
     struct Limits: Sendable, Equatable {
         /// A queue that has not emptied for this long means more than a burst. A storm of
         /// 10,000 machines is answered within half a second here.
         var overloadedAfterNanoseconds: Int64 = 1_000_000_000
-        /// Overloaded, a request older than this is shed: perfdhcp gives an exchange 1 s,
-        /// and a reply to a DISCOVER must leave room for the REQUEST that follows it.
-        var staleAfterNanoseconds: Int64 = 250_000_000
-        /// The most requests held; past it the oldest starting one is shed.
-        var capacity = 65_536
+        /// Overloaded, a request older than this is shed: RFC 2131 clients and PXE firmware
+        /// send a message again after 4 s, with the same xid, so an answer to the first copy
+        /// still serves its client until then. (Shedding at 250 ms shed a 100,000-machine
+        /// storm's last DISCOVERs, whose clients were still waiting.) Under sustained
+        /// overload the age rarely matters: the newest are served first, and the rest age out.
+        var staleAfterNanoseconds: Int64 = 4_000_000_000
+        /// The most requests held; past it the oldest starting one is shed. A storm of
+        /// 100,000 machines fits whole (about 40 MB of datagrams at most).
+        var capacity = 131_072
     }
 
     private struct Entry {

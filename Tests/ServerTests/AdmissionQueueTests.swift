@@ -104,6 +104,45 @@ import Testing
         #expect(drain(&queue, at: 1900 * Self.ms).served == ["d", "e"])
     }
 
+    /// A storm of 100,000 machines, all DISCOVERs within half a second, served at 30,000 a
+    /// second: the queue stands far longer than `overloadedAfter`, yet with the default
+    /// limits every request is served, because each is younger than the clients' retransmit
+    /// wait. The same storm under the earlier 250 ms limit loses most of itself.
+    @Test func aLongStormIsServedWholeWhileItsClientsStillWait() {
+        func serveStorm(_ limits: Queue.Limits) -> (served: Int, shed: Int, wasOverloaded: Bool) {
+            var queue = Queue(limits: limits)
+            var shed = 0
+            for index in 0..<100_000 where queue.push("d\(index)", kind: .starting, receivedAt: Int64(index) * 5_000) != nil {
+                shed += 1
+            }
+            var served = 0, wasOverloaded = false
+            var now: Int64 = 500 * Self.ms
+            while queue.pop(now: now, shed: { _ in shed += 1 }) != nil {
+                served += 1
+                wasOverloaded = wasOverloaded || queue.overloaded
+                now += 1_000_000_000 / 30_000
+            }
+            return (served, shed, wasOverloaded)
+        }
+        let storm = serveStorm(Queue.Limits())
+        #expect(storm.wasOverloaded)
+        #expect((storm.served, storm.shed) == (100_000, 0))
+        let before = serveStorm(Queue.Limits(staleAfterNanoseconds: 250 * Self.ms))
+        #expect(before.shed > 50_000)
+    }
+
+    /// Overloaded, what has waited longer than a client waits before sending again (4 s) is
+    /// shed; what is younger is served, newest first.
+    @Test func overloadedItShedsWhatIsOlderThanTheRetransmitWait() {
+        var queue = Queue(limits: Queue.Limits())
+        _ = queue.push("gaveUp", kind: .starting, receivedAt: 0)
+        _ = queue.push("waiting", kind: .starting, receivedAt: 1000 * Self.ms)
+        _ = queue.push("fresh", kind: .starting, receivedAt: 4400 * Self.ms)
+        let (served, shed) = drain(&queue, at: 4500 * Self.ms)
+        #expect(shed == ["gaveUp"])
+        #expect(served == ["fresh", "waiting"])
+    }
+
     @Test func aFullQueuePushesOutItsOldestStartingRequestThenItsOldestCompletingOne() {
         var queue = Queue(limits: Queue.Limits(capacity: 3))
         #expect(queue.push("r1", kind: .completing, receivedAt: 0) == nil)

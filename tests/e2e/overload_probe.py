@@ -64,7 +64,7 @@ def main():
     p.add_argument("--pid", type=int, required=True)
     p.add_argument("--requesting", type=int, default=40)
     p.add_argument("--backlog", type=int, default=400)
-    p.add_argument("--stale", type=float, default=1.5)
+    p.add_argument("--stale", type=float, default=5.0)  # past the server's 4 s (AdmissionQueue.Limits)
     p.add_argument("--listen", type=float, default=3.0)
     args = p.parse_args()
     assert all(ipaddress.IPv4Address(a) in ipaddress.IPv4Network("198.18.0.0/15") for a in (args.server, args.giaddr))

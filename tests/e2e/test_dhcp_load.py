@@ -1,5 +1,5 @@
 """The benchmark's load generator (bench/dhcp_load.c) against the real server: the
-boot storm's zone with 200 ports (five ToRs of 40), each machine asking through its own
+relay_ports zone with 200 ports (five ToRs of 40), each machine asking through its own
 circuit-id, several DORAs each. Every ACK must carry its port's address and the Option
 82 that was sent, so the generator's counts are proof of identity under load. The same
 run told the wrong first address must count every ACK as wrong: the checks the
@@ -13,10 +13,10 @@ import sys
 import pytest
 
 from netlab import ROOT, lab, require_tools, server_and_client, start_zonebootd
+from relay_ports import FIRST, GIADDR, SERVER, relay_ports_zone
 
 sys.path.insert(0, str(ROOT / "bench"))
 from lean_clients import compiled  # noqa: E402
-from boot_storm import FIRST, GIADDR, SERVER, storm_zone  # noqa: E402
 
 PORTS = 200
 
@@ -29,7 +29,7 @@ def storm_lab(tmp_path):
         the_lab.addr(rly, "lo", f"{GIADDR}/32")
         the_lab.route(srv, "198.18.64.0/18", "198.18.0.1")
         zone = tmp_path / "load.yaml"
-        zone.write_text(storm_zone(PORTS))
+        zone.write_text(relay_ports_zone(PORTS))
         start_zonebootd(the_lab, srv, zone, tmp_path / "state", SERVER, tmp_path / "counters.json",
                         log=tmp_path / "zonebootd.log")
         yield the_lab, rly

@@ -10,22 +10,19 @@ except the wait that makes the backlog stale.
     [c1] ── [rly: dhcrelay -a, swp1] ── [srv: eth0 198.18.0.10, eth1 198.18.1.10] ── [gen: up0 198.18.1.1, lo 198.18.64.1]
 """
 import json
-import sys
 
 import pytest
 
 from dhcp_lab import DHCPLab, lab_zone
 from netlab import ROOT, lab, require_tools, wait_for
-
-sys.path.insert(0, str(ROOT / "bench"))
-from boot_storm import FIRST, GIADDR, PER_SWITCH  # noqa: E402
+from relay_ports import FIRST, GIADDR, PER_SWITCH
 
 REQUESTING, BACKLOG = 40, 400
 FLOOD_PORTS = 440
 
 
 def flood_pod():
-    """Pod p02 behind the generator's giaddr: port swp<n> is FIRST + n - 1, as in the boot storm."""
+    """Pod p02 behind the generator's giaddr: port swp<n> is FIRST + n - 1 (relay_ports)."""
     lines = [f"- name: p02\n  relays: [{GIADDR}]\n  networks:\n    flood: {{ subnet: 198.18.64.0/18, gateway: {GIADDR} }}\n"
              "  switches:\n"]
     for s in range(FLOOD_PORTS // PER_SWITCH):
