@@ -81,7 +81,8 @@ import Testing
         #expect(rows.count == 4)
         // The port, address and role columns start at the same place on every row.
         for column in ["swp", "198.18."] {
-            #expect(Set(rows.compactMap { $0.range(of: column).map { $0.lowerBound.utf16Offset(in: $0) } }).count == 1)
+            #expect(Set(rows.compactMap { row in row.range(of: column).map { row.distance(from: row.startIndex, to: $0.lowerBound) } })
+                .count == 1)
         }
     }
 }
@@ -94,7 +95,7 @@ import Testing
         #expect(UnifiedDiff.lines(old, new, oldName: "a", newName: "b") == [
             "--- a", "+++ b",
             "@@ -7,7 +7,7 @@", " line 7", " line 8", " line 9", "-line 10", "+line ten", " line 11", " line 12", " line 13",
-            "@@ -17,4 +17,5 @@", " line 17", " line 18", " line 19", " line 20", "+line 21",
+            "@@ -18,3 +18,4 @@", " line 18", " line 19", " line 20", "+line 21",
         ])
     }
 

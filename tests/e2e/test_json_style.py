@@ -33,7 +33,8 @@ def problems(value, where="$", data=False):
         for key, item in value.items():
             if not data and not SNAKE.match(key):
                 found.append(f"{where}.{key}: not snake_case")
-            if not data and (key == "at" or key.endswith("_at")) and item is not None \
+            # (A diagnostic's `at` is a position: an object, not a time.)
+            if not data and (key == "at" or key.endswith("_at")) and not isinstance(item, (dict, type(None))) \
                     and not (isinstance(item, int) or (isinstance(item, str) and RFC3339_UTC.match(item))):
                 found.append(f"{where}.{key}: time {item!r} is neither Unix seconds nor RFC 3339 UTC")
             if not data and key in COUNTS and not isinstance(item, (int, dict, list)):

@@ -69,7 +69,9 @@ public struct PlanRenderer: Sendable {
         var widths = [0, 0, 0, 0]
 
         init(_ changes: [ZonePlan.Change]) {
-            for change in changes { widths = zip(widths, Self.cells(change)).map { max($0, $1.count) } }
+            for change in changes {
+                for (column, cell) in Self.cells(change).enumerated() { widths[column] = max(widths[column], cell.count) }
+            }
         }
 
         static func cells(_ change: ZonePlan.Change) -> [String] {
@@ -79,10 +81,9 @@ public struct PlanRenderer: Sendable {
         }
 
         func title(_ change: ZonePlan.Change) -> String {
-            var cells = Self.cells(change)
-            if change.action != .change, change.kind != "host" { cells.append("(\(change.kind))") }
-            return zip(cells, widths + [0]).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }
-                .joined(separator: "  ").trimmingTrailingSpaces
+            let kind = change.action != .change && change.kind != "host" ? "  (\(change.kind))" : ""
+            return zip(Self.cells(change), widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }
+                .joined(separator: "  ").trimmingTrailingSpaces + kind
         }
     }
 
