@@ -46,16 +46,21 @@ deps:
 firmware: deps
 	$(PYTHON) firmware/fetch.py
 
+# The git revision `--version` prints (Sources/CBuildInfo); "-dirty" with uncommitted changes.
+# Release builds only: the flag reaches every C compile, and debug builds should not redo them per commit.
+GIT_REVISION := $(shell git describe --always --dirty --abbrev=12 2>/dev/null || echo unknown)
+REVISION_FLAGS := -Xcc -DZONEBOOT_GIT_REVISION='"$(GIT_REVISION)"'
+
 build:
 	$(SWIFT) build
 
 release:
-	$(SWIFT) build -c release
+	$(SWIFT) build -c release $(REVISION_FLAGS)
 
 # The Debian package (packaging/build-deb.sh): release zonebootd and zonectl with the Swift
 # runtime linked in, the systemd unit, /etc/zoneboot and the firmware manifest, into .build/package/.
 package: deps
-	$(SWIFT) build -c release --static-swift-stdlib
+	$(SWIFT) build -c release --static-swift-stdlib $(REVISION_FLAGS)
 	packaging/build-deb.sh
 
 # Serves the example zone from the embedded store, answering DHCP on 127.0.0.1 only.

@@ -69,7 +69,9 @@ let package = Package(
             .product(name: "GRDB", package: "GRDB.swift"),
         ], swiftSettings: strict),
         // The admin API's JSON bodies and its token file: shared by zonebootd and zonectl.
-        .target(name: "AdminAPI", dependencies: ["Addressing", "Zone", "Boot", "Store"], swiftSettings: strict),
+        .target(name: "AdminAPI", dependencies: ["Addressing", "Zone", "Boot", "Store", "CBuildInfo"], swiftSettings: strict),
+        // The git revision `--version` prints, given by the Makefile as a C macro (see build_info.h).
+        .target(name: "CBuildInfo"),
         // AF_PACKET sockets for direct mode (Linux headers Swift does not import).
         .target(name: "CPacketSocket"),
         // Thin I/O: the DHCP listener, group-committed lease writes, counters, the boot HTTP server.

@@ -43,8 +43,13 @@ public struct SavedPlan: Sendable, Codable, Equatable {
     public var source: ZoneSource
     public var plan: ZonePlan
     public var impact: LiveImpact
+    /// The state directory an offline plan (`zonectl plan -o FILE --state DIR`) was made
+    /// against; nil for a server's plan. `baseRevision` 0 there means an empty store.
+    public var stateDirectory: String?
 
-    public init(baseRevision: Int, against: String, source: ZoneSource, plan: ZonePlan, impact: LiveImpact) {
+    public init(baseRevision: Int, against: String, source: ZoneSource, plan: ZonePlan, impact: LiveImpact,
+                stateDirectory: String? = nil) {
+        self.stateDirectory = stateDirectory
         self.baseRevision = baseRevision
         self.against = against
         self.source = source

@@ -26,6 +26,13 @@ public struct BMCRecord: Sendable, Codable, Equatable {
     /// directory's bmc-passwords folder, not here; false: the credentials file's shared one.
     public var ownPassword: Bool
 
+    // The admin API's JSON is snake_case both ways (`JSONStyle`), which reads `certificate_sha256`
+    // back as `certificateSha256`: the keys are spelled so, to come back as these properties.
+    private enum CodingKeys: String, CodingKey {
+        case name, address, mac, hostname, manufacturer, model, serial, biosVersion, bmcFirmware, registeredAt
+        case certificateSHA256 = "certificateSha256", refusedSHA256 = "refusedSha256", ownPassword
+    }
+
     public init(name: String, address: String, mac: String, hostname: String?, manufacturer: String?, model: String?,
                 serial: String?, biosVersion: String?, bmcFirmware: String?, registeredAt: Int64,
                 certificateSHA256: String? = nil, refusedSHA256: String? = nil, ownPassword: Bool = false) {

@@ -137,6 +137,13 @@ public enum ZoneLoader {
         let spec = secrets.resolve(ZoneDecoder(file: file).decode(root))
         try budget.check(file: file)
         var expander = ZoneExpander(spec: spec, budget: budget)
+        // A port entry the shape check refused (a unit out of range) is reported there: the BMCs
+        // of its pod that miss their hosts because of it are not reported again.
+        let refusedEntries = checker.diagnostics.filter { $0.severity == .error && $0.path.contains(".switches[") }
+        expander.podsWithUnresolvedEntries = Set(spec.pods.filter { pod in
+            let prefix = String(pod.name.path.prefix { $0 != "." }) + "."
+            return refusedEntries.contains { $0.path.hasPrefix(prefix) }
+        }.map(\.name.value))
         let identities = expander.expand()
         try budget.check(file: file)
         var templates = TemplateReader(files: files)

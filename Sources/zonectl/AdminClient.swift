@@ -77,7 +77,7 @@ struct AdminClient {
 
     /// `authenticated`: a write, which cannot go without a token; otherwise the token goes when configured.
     func post<T: Decodable>(_ path: String, _ body: some Encodable, authenticated: Bool, as type: T.Type) throws -> T {
-        try decode(try send("POST", path, body: try JSONEncoder().encode(body), authenticated: authenticated), path: path,
+        try decode(try send("POST", path, body: try JSONStyle.encoder().encode(body), authenticated: authenticated), path: path,
                    as: type)
     }
 
@@ -85,11 +85,11 @@ struct AdminClient {
     /// `zonectl validate` prints it) and exits 1.
     private func decode<T: Decodable>(_ answer: Answer, path: String, as type: T.Type) throws -> T {
         if (200..<300).contains(answer.status) {
-            do { return try JSONDecoder().decode(type, from: answer.body) } catch {
+            do { return try JSONStyle.decoder().decode(type, from: answer.body) } catch {
                 throw fail("\(base) sent an answer zonectl does not understand: \(error)")
             }
         }
-        guard let problem = try? JSONDecoder().decode(APIError.self, from: answer.body) else {
+        guard let problem = try? JSONStyle.decoder().decode(APIError.self, from: answer.body) else {
             if answer.status == 404 {
                 // The admin API answers its own 404s in its JSON; anything else is another server.
                 throw fail("\(base) answered HTTP 404 for \(path): is this the admin port? zonebootd's admin API "

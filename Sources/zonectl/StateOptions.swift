@@ -12,6 +12,9 @@ struct StateOptions: ParsableArguments {
 
     var directory: String { Self.directory(state) }
 
+    /// `directory` from the root, as a saved plan keeps it (apply may run elsewhere).
+    var absoluteDirectory: String { URL(fileURLWithPath: directory).standardizedFileURL.path }
+
     /// The state directory: the one given, else $ZONEBOOT_STATE, else /var/lib/zoneboot.
     static func directory(_ given: String?) -> String {
         given ?? ProcessInfo.processInfo.environment["ZONEBOOT_STATE"] ?? "/var/lib/zoneboot"

@@ -18,12 +18,9 @@ func printError(_ text: String, terminator: String = "\n") {
     FileHandle.standardError.write(Data((text + terminator).utf8))
 }
 
-/// JSON as scripts like it: sorted keys, no escaped slashes, a final newline.
+/// JSON as scripts like it (`JSONStyle`, pretty), with a final newline.
 func printJSON(_ value: some Encodable) throws {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-    encoder.keyEncodingStrategy = .convertToSnakeCase
-    print(String(decoding: try encoder.encode(value), as: UTF8.self))
+    print(String(decoding: try JSONStyle.encoder(pretty: true).encode(value), as: UTF8.self))
 }
 
 /// Prints `error: message` to stderr; throw the result to exit 1 without a usage text

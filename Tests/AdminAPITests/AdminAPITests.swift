@@ -189,9 +189,15 @@ import Zone
                                         address: revision.identities[0].address, newName: "a",
                                         newAddress: revision.identities[1].address))
         let saved = SavedPlan(baseRevision: 3, against: "revision 3", source: revision.source, plan: plan, impact: impact)
-        let data = try JSONEncoder().encode(saved)
-        let back = try JSONDecoder().decode(SavedPlan.self, from: data)
+        let data = try JSONStyle.encoder(pretty: true).encode(saved)
+        let back = try JSONStyle.decoder().decode(SavedPlan.self, from: data)
         #expect(back == saved)
+        let text = String(decoding: data, as: UTF8.self)
+        #expect(text.contains("\"base_revision\" : 3") && !text.contains("baseRevision"))
+        // Template paths are data: kept as written, not converted.
+        #expect(saved.source.files.keys.allSatisfy { text.contains("\"\($0)\"") })
+        // A plan saved by an earlier zonectl, in camelCase, still reads.
+        #expect(try JSONStyle.decoder().decode(SavedPlan.self, from: try JSONEncoder().encode(saved)) == saved)
         #expect(back.source.digest == revision.source.digest)
         // The saved source loads to the same zone: applying it is applying what was planned.
         #expect(try ZoneLoader.load(source: back.source).identities == revision.identities)

@@ -68,9 +68,9 @@ import Zone
         let read = "read-token-0123456789abcdef", write = "write-token-0123456789abcdef"
         #expect(try await send(router, "/v1/events", token: nil).status == .unauthorized)
         let dead = try await send(router, "/v1/events?filter=dead", token: read)
-        let records = try JSONDecoder().decode([EventRecord].self, from: dead.body)
+        let records = try JSONStyle.decoder().decode([EventRecord].self, from: dead.body)
         #expect(records.map(\.type) == ["lease.acked"] && records.map(\.lastError) == ["hook: HTTP 500"])
-        let all = try JSONDecoder().decode([EventRecord].self, from: try await send(router, "/v1/events?limit=1", token: read).body)
+        let all = try JSONStyle.decoder().decode([EventRecord].self, from: try await send(router, "/v1/events?limit=1", token: read).body)
         #expect(all.count == 1)
         #expect(try await send(router, "/v1/events?filter=some", token: read).status == .badRequest)
 
@@ -79,8 +79,8 @@ import Zone
         #expect(try await send(router, "/v1/events/retry", .post, body: EventRetryRequest(id: id), token: write).status == .ok)
         let again = try await send(router, "/v1/events/retry", .post, body: EventRetryRequest(id: id), token: write)
         #expect(again.status == .notFound)
-        #expect(try JSONDecoder().decode(APIError.self, from: again.body).error.contains("is not a dead letter"))
-        #expect(try JSONDecoder().decode([EventRecord].self,
+        #expect(try JSONStyle.decoder().decode(APIError.self, from: again.body).error.contains("is not a dead letter"))
+        #expect(try JSONStyle.decoder().decode([EventRecord].self,
                                          from: try await send(router, "/v1/events?filter=dead", token: read).body).isEmpty)
     }
 
@@ -89,12 +89,12 @@ import Zone
         let router = try router()
         let read = "read-token-0123456789abcdef", write = "write-token-0123456789abcdef"
         #expect(try await send(router, "/v1/bmcs", token: nil).status == .unauthorized)
-        let listed = try JSONDecoder().decode([BMCRecord].self, from: try await send(router, "/v1/bmcs", token: read).body)
+        let listed = try JSONStyle.decoder().decode([BMCRecord].self, from: try await send(router, "/v1/bmcs", token: read).body)
         #expect(listed.map(\.name) == ["h1-lom"] && listed.map(\.certificateSHA256) == ["AB:CD"])
         let forget = BMCForgetRequest(name: "h1-lom")
         #expect(try await send(router, "/v1/bmcs/forget", .post, body: forget, token: read).status == .forbidden)
         #expect(try await send(router, "/v1/bmcs/forget", .post, body: forget, token: write).status == .ok)
-        let after = try JSONDecoder().decode([BMCRecord].self, from: try await send(router, "/v1/bmcs", token: read).body)
+        let after = try JSONStyle.decoder().decode([BMCRecord].self, from: try await send(router, "/v1/bmcs", token: read).body)
         #expect(after.map(\.certificateSHA256) == [nil])
         #expect(try await send(router, "/v1/bmcs/forget", .post, body: BMCForgetRequest(name: "nobody"), token: write).status
                 == .notFound)
@@ -105,7 +105,7 @@ import Zone
         let router = try router()
         #expect(try await send(router, "/v1/revision/source", token: nil).status == .unauthorized)
         let answer = try await send(router, "/v1/revision/source", token: "read-token-0123456789abcdef")
-        let running = try JSONDecoder().decode(RunningSource.self, from: answer.body)
+        let running = try JSONStyle.decoder().decode(RunningSource.self, from: answer.body)
         let source = try ZoneLoader.source(path: exampleZonePath)
         #expect(running.revision.id == 1 && running.source == source)
     }

@@ -96,7 +96,7 @@ import Zone
         #expect(try await get(token: "not-the-token-at-all").0 == .unauthorized)
         let (status, body) = try await get(token: Self.token)
         #expect(status == .ok)
-        let rows = try JSONDecoder().decode([BootstrapSecretRow].self, from: Data(body.utf8))
+        let rows = try JSONStyle.decoder().decode([BootstrapSecretRow].self, from: Data(body.utf8))
         #expect(rows.map { "\($0.host) \($0.name) \($0.status)" } == ["h1 chef-client-key expired"])
     }
 }

@@ -196,7 +196,7 @@ extension BootRouterTests {
         return try await Application(router: router(tokens: tokens)).test(setup) { client in
             try await client.execute(uri: uri, method: method, headers: headers, body: bytes) { response in
                 Answer(status: response.status, headers: response.headers,
-                       error: try? JSONDecoder().decode(APIError.self, from: Data(response.body.readableBytesView)))
+                       error: try? JSONStyle.decoder().decode(APIError.self, from: Data(response.body.readableBytesView)))
             }
         }
     }

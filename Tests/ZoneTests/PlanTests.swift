@@ -7,18 +7,10 @@ import Testing
     init() throws { base = try loadZone(exampleZoneText).get() }
 
     private func plan(_ edits: [(String, String)], templates: [String: String] = [:]) throws -> ZonePlan {
-        var next = try loadZone(editedExample(edits)).get()
-        if !templates.isEmpty {
-            var source = next.source
-            for (path, text) in templates { source.files[path] = text }
-            next = try ZoneLoader.load(source: source)
-        }
-        return ZonePlan(from: base, fromRevision: 7, to: next)
+        try examplePlan(from: base, edits, templates: templates)
     }
 
-    private func text(_ plan: ZonePlan) -> String {
-        PlanRenderer(color: false).render(plan, source: "ams1.yaml", against: "revision 7")
-    }
+    private func text(_ plan: ZonePlan) -> String { planText(plan) }
 
     @Test func noChanges() throws {
         let plan = try plan([])

@@ -58,3 +58,20 @@ func expectGolden(_ actual: String, _ name: String, sourceLocation: SourceLocati
     }
     #expect(actual == expected, "differs from Golden/\(name)", sourceLocation: sourceLocation)
 }
+
+/// The plan from `base` (revision 7) to the example zone with `edits` and templates replaced.
+func examplePlan(from base: ZoneRevision, _ edits: [(String, String)], templates: [String: String] = [:],
+                 sourceLocation: SourceLocation = #_sourceLocation) throws -> ZonePlan {
+    var next = try loadZone(editedExample(edits, sourceLocation: sourceLocation)).get()
+    if !templates.isEmpty {
+        var source = next.source
+        for (path, text) in templates { source.files[path] = text }
+        next = try ZoneLoader.load(source: source)
+    }
+    return ZonePlan(from: base, fromRevision: 7, to: next)
+}
+
+/// A plan as `zonectl plan ams1.yaml` prints it against revision 7.
+func planText(_ plan: ZonePlan) -> String {
+    PlanRenderer(color: false).render(plan, source: "ams1.yaml", against: "revision 7")
+}

@@ -68,6 +68,14 @@ let mistakes: [MistakeCase] = [
     .init(name: "wrong-type", edits: [("relays: [198.18.16.1, 198.18.17.1, 198.18.18.1]", "relays: 198.18.16.1")], errors: 1),
     .init(name: "bmc-without-host", edits: [("rack: 1, units: 1-40, role: lom", "rack: 2, units: 1-40, role: lom")], errors: 1),
     .init(name: "yaml-syntax", edits: [("dns: [198.18.0.53]", "dns: [198.18.0.53")], errors: 1),
+    // One mistake, one error: the BMCs that miss these hosts are not reported too.
+    .init(name: "units-out-of-range", edits: [("ports: swp1-swp40, rack: 1, units: 1-40, role: hypervisor",
+                                               "ports: swp1-swp40, rack: 1, units: 1000-1039, role: hypervisor")], errors: 1),
+    // YAML's common mistakes, named in plain words at the line that has them.
+    .init(name: "yaml-tab-indentation", edits: [("  lease: 12h", "\tlease: 12h")], errors: 1),
+    .init(name: "yaml-indented-differently", edits: [("  dns: [198.18.0.53]", "   dns: [198.18.0.53]")], errors: 1),
+    .init(name: "yaml-missing-space-after-colon", edits: [("  lease: 12h", "  lease:12h")], errors: 1),
+    .init(name: "yaml-unclosed-quote", edits: [("remote-id: \"p01-tor-a\"", "remote-id: \"p01-tor-a")], errors: 1),
     .init(name: "chef-run-list", edits: [("run-list: [\"role[hypervisor]\"]", "run-list: [\"hypervisor\"]")], errors: 1),
     .init(name: "chef-run-list-recipe-name", edits: [("run-list: [\"role[hypervisor]\"]", "run-list: [\"recipe[kvm host]\"]")],
           errors: 1),

@@ -175,7 +175,7 @@ def test_stale_base_is_409_and_concurrent_applies_are_serialized(server):
     statuses = sorted(status for status, _ in results)
     assert statuses == [200, 409], results
     conflict = next(answer for status, answer in results if status == 409)
-    assert conflict["currentRevision"] == 2 and "plan again" in conflict["error"]
+    assert conflict["current_revision"] == 2 and "plan again" in conflict["error"]
     assert [h["id"] for h in server.api("GET", "/v1/history")[1]] == [2, 1]
 
 

@@ -6,6 +6,8 @@ No server is started and nothing is sent on any network.
 """
 import json
 import os
+import re
+import shlex
 import shutil
 import subprocess
 from pathlib import Path
@@ -32,7 +34,25 @@ def run(*args, check=None, cwd=None):
 def test_both_binaries_say_their_version():
     zonectl = run(ZONECTL, "--version", check=0).stdout.strip()
     zonebootd = run(ZONEBOOTD, "--version", check=0).stdout.strip()
-    assert zonectl == zonebootd and "(admin API v1)" in zonectl
+    # The git revision where the Makefile gave one (make release/package), else "unknown".
+    assert zonectl == zonebootd and re.fullmatch(r"\S+ \(git (unknown|[0-9a-f]{7,}(-dirty)?), admin API v1\)", zonectl)
+
+
+def test_release_builds_carry_the_git_revision(tmp_path):
+    """`make release` (and `package`) hand the revision to Sources/CBuildInfo as a C macro;
+    compiled as the Makefile says, it gives that revision, and "unknown" without it."""
+    dry = run("make", "-n", "release", cwd=ROOT, check=0).stdout
+    flags = shlex.split(re.search(r"swift build -c release (.*)", dry).group(1))
+    revision = run("git", "describe", "--always", "--dirty", "--abbrev=12", cwd=ROOT, check=0).stdout.strip()
+    defines = [flag for flag in flags if flag.startswith("-D")]
+    assert defines == [f'-DZONEBOOT_GIT_REVISION="{revision}"'] and flags.count("-Xcc") == len(defines)
+    main = tmp_path / "main.c"
+    main.write_text('#include <stdio.h>\n#include "build_info.h"\nint main(void) { puts(zoneboot_git_revision()); }\n')
+    clang = Path(shutil.which("swift")).resolve().parent / "clang"  # the toolchain's, which builds the C targets
+    for given, expected in ((defines, revision), ([], "unknown")):
+        run(clang, *given, "-I", ROOT / "Sources" / "CBuildInfo" / "include", ROOT / "Sources" / "CBuildInfo" / "build_info.c",
+            main, "-o", tmp_path / "revision", check=0)
+        assert run(tmp_path / "revision", check=0).stdout.strip() == expected
 
 
 def test_exit_statuses_are_documented_and_kept(tmp_path):

@@ -23,6 +23,9 @@ public struct AdminRequestContext: RequestContext {
     }
 
     public var maxUploadSize: Int { AdminAPI.maximumBodySize }
+
+    /// Bodies in the one JSON style (`JSONStyle`): snake_case, camelCase from older clients too.
+    public var requestDecoder: JSONDecoder { JSONStyle.decoder() }
 }
 
 /// The admin API's router, JSON in and out (served by `HTTPListener` on its own address,
@@ -205,9 +208,7 @@ private func jsonOffPool<Value: Encodable & Sendable>(_ value: Value) async -> R
 }
 
 func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) -> Response {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys]
-    let data = (try? encoder.encode(value)) ?? Data(#"{"error":"cannot encode the answer"}"#.utf8)
+    let data = (try? JSONStyle.encoder().encode(value)) ?? Data(#"{"error":"cannot encode the answer"}"#.utf8)
     return Response(status: status, headers: [.contentType: "application/json"],
                     body: .init(byteBuffer: ByteBuffer(bytes: data)))
 }

@@ -39,6 +39,9 @@ public struct ZonePlan: Sendable, Codable, Equatable {
     public var fromRevision: Int?
     public var changes: [Change]
     public var summary: Summary
+    /// What the setting changes do to machines, and template diffs (`BlastRadius`); nil
+    /// against an empty store, or when nothing beyond the listed identities changes.
+    public var blastRadius: BlastRadius?
 
     public var hasChanges: Bool { !changes.isEmpty }
 
@@ -67,6 +70,7 @@ public struct ZonePlan: Sendable, Codable, Equatable {
             if let change { changes.append(change) }
         }
         self.init(zone: new.zoneName, fromRevision: fromRevision, changes: changes)
+        if let old { blastRadius = BlastRadius(from: old, to: new, changes: changes).nilIfEmpty }
     }
 
     /// Plans between flattened revisions.

@@ -75,7 +75,7 @@ enum YAMLDocument {
         do {
             root = try Yams.compose(yaml: text, readsPlainScalars ? Resolver.basic : Resolver.default)
         } catch let error as YamlError {
-            return (nil, [diagnostic(for: error, file: file)])
+            return (nil, [diagnostic(for: error, file: file, text: text)])
         } catch {
             return (nil, [Diagnostic(path: "", "cannot read YAML: \(error)", at: SourcePosition(file: file, line: 1, column: 1))])
         }
@@ -88,7 +88,7 @@ enum YAMLDocument {
         }
     }
 
-    private static func diagnostic(for error: YamlError, file: String) -> Diagnostic {
+    private static func diagnostic(for error: YamlError, file: String, text: String) -> Diagnostic {
         func at(_ mark: Mark?) -> SourcePosition {
             SourcePosition(file: file, line: mark?.line ?? 1, column: mark?.column ?? 1)
         }
@@ -96,8 +96,17 @@ enum YAMLDocument {
         case .scanner(let context, let problem, let mark, _),
              .parser(let context, let problem, let mark, _),
              .composer(let context, let problem, let mark, _):
+            let stopped = at(mark)
+            // The common mistakes in plain words, at the line that has them; libyaml's words as a note.
+            if let hint = YAMLSyntaxHint.explain(problem: problem, context: context.map { ($0.text, at($0.mark).line, at($0.mark).column) },
+                                                 line: stopped.line, column: stopped.column, in: text) {
+                let parser = "the YAML parser stopped here: \(problem)" + (context.map { " (\($0.text))" } ?? "")
+                return Diagnostic(path: "", "YAML syntax: \(hint.message)",
+                                  at: SourcePosition(file: file, line: hint.line, column: hint.column),
+                                  notes: [Diagnostic.Note(parser, at: stopped)])
+            }
             let notes = context.map { [Diagnostic.Note($0.text, at: at($0.mark))] } ?? []
-            return Diagnostic(path: "", "YAML syntax: \(problem)", at: at(mark), notes: notes)
+            return Diagnostic(path: "", "YAML syntax: \(problem)", at: stopped, notes: notes)
         case .reader(let problem, let offset, _, _):
             return Diagnostic(path: "", "YAML cannot be read: \(problem)" + (offset.map { " at byte \($0)" } ?? ""),
                               at: at(nil))
