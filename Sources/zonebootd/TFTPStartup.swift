@@ -105,7 +105,8 @@ struct TFTPOptions: ParsableArguments {
             logger.info("TFTP proxies \(tftpUpstream), cached in \(cache)")
         }
         let overlaid = OverlayContentSource(base: base, lookup: overlay ?? { _, _ in nil })
-        let content: any TFTPContentSource = opened.map { ObservedContentSource(overlaid, opened: $0) } ?? overlaid
+        let content: any TFTPContentSource = opened.map { ObservedContentSource(overlaid, opened: $0) as any TFTPContentSource }
+            ?? overlaid
         let configuration = { (host: String) in
             TFTPServer.Configuration(host: host, port: tftpPort,
                                      limits: TFTPLimits(maximumBlockSize: tftpMaxBlockSize, maximumWindowSize: tftpMaxWindow),

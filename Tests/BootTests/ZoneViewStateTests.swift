@@ -112,8 +112,8 @@ import Zone
         let index = revision.identities.firstIndex { $0.name == host.name }!
         let neighbourIndex = revision.identities.firstIndex { $0.name == neighbour.name }!
         let changes = ZoneViewLayout.changes(from: before, to: after)
-        #expect(changes?.map(\.index) == [index, neighbourIndex].sorted())
-        #expect(changes?.map(\.code).sorted() == ["d", "l"])
+        #expect(changes?.map { $0.index } == [index, neighbourIndex].sorted())
+        #expect(changes?.map { $0.code }.sorted() == ["d", "l"])
         // Another revision's states are no delta: a snapshot is due.
         #expect(ZoneViewLayout.changes(from: before, to: Array(after.dropLast())) == nil)
         let layout = ZoneViewLayout(revision)

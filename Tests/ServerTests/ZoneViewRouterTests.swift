@@ -130,4 +130,17 @@ import Zone
         #expect(panel.timeline.last?.seconds != nil)
         #expect(try await admin("/v1/zone-view/hosts/nobody", token: Self.readToken).0 == .notFound)
     }
+
+    @Test func aFileOpenedOverTFTPIsABootStepAndARefusalIsNot() throws {
+        grant()
+        let files = OverlayContentSource(base: nil) { path, _ in path == "undionly.kpxe" ? Array("loader".utf8) : nil }
+        let source = ObservedContentSource(files) { [phases] path, client in
+            phases.fetched(.loaderFetched, from: client, detail: "\(path) over TFTP")
+        }
+        #expect(throws: TFTPContentError.self) { try source.open("missing.efi", client: address) }
+        #expect(phases.timeline(of: host)?.steps.map(\.phase) == [.dhcpAck])
+        _ = try source.open("undionly.kpxe", client: address)
+        #expect(phases.timeline(of: host)?.steps.map(\.phase) == [.dhcpAck, .loaderFetched])
+        #expect(phases.timeline(of: host)?.steps.last?.detail == "undionly.kpxe over TFTP")
+    }
 }

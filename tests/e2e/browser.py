@@ -90,13 +90,16 @@ class Browser:
 
     def wait_until(self, expression, timeout=30, what=None):
         """Polls expression until it is truthy (a bound, not a measured time); returns its value."""
-        deadline = time.monotonic() + timeout
+        deadline, last = time.monotonic() + timeout, None
         while time.monotonic() < deadline:
-            value = self.evaluate(expression)
+            try:
+                value = self.evaluate(expression)
+            except BrowserError as error:  # the page is still loading (no body yet)
+                value, last = None, error
             if value:
                 return value
             time.sleep(0.1)
-        raise BrowserError(f"timed out waiting for {what or expression}")
+        raise BrowserError(f"timed out waiting for {what or expression}" + (f" (last: {last})" if last else ""))
 
     def screenshot(self, path, full_page=False):
         params = {"format": "png"}

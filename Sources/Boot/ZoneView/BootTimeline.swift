@@ -11,8 +11,16 @@ public enum BootPhase: String, Sendable, Codable, CaseIterable, Comparable {
     /// The host's hand-off data fetched: Ansible variables, Chef node JSON or bootstrap secrets.
     case handoff
 
-    public static func < (a: BootPhase, b: BootPhase) -> Bool {
-        allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
+    public static func < (a: BootPhase, b: BootPhase) -> Bool { a.rank < b.rank }
+
+    private var rank: Int {
+        switch self {
+        case .dhcpAck: 0
+        case .loaderFetched: 1
+        case .scriptFetched: 2
+        case .booted: 3
+        case .handoff: 4
+        }
     }
 }
 

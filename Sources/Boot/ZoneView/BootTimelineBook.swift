@@ -6,6 +6,11 @@ public struct BootTimelineBook: Sendable {
     public struct Measured: Sendable, Hashable {
         public var phase: BootPhase
         public var milliseconds: Int64
+
+        public init(phase: BootPhase, milliseconds: Int64) {
+            self.phase = phase
+            self.milliseconds = milliseconds
+        }
     }
 
     public private(set) var timelines: [String: BootTimeline] = [:]

@@ -7,38 +7,41 @@ public struct ZoneViewLayout: Sendable, Codable, Equatable {
     public var zone: String
     public var pods: [String]
     /// Per identity: its name, index into `pods`, rack and unit (0 when the zone gives
-    /// none, e.g. a switch), kind (`h` host, `b` BMC, `s` switch) and location.
+    /// none, e.g. a switch) and kind (`h` host, `b` BMC, `s` switch). Locations are the
+    /// side panel's (`/v1/zone-view/hosts/<name>`): 20,500 of them would double the snapshot.
     public var names: [String]
     public var pod: [Int]
     public var rack: [Int]
     public var unit: [Int]
     public var kinds: String
-    public var locations: [String]
 
     public init(_ revision: ZoneRevision) {
         zone = revision.zoneName
         var podIndex: [String: Int] = [:]
-        var pods: [String] = []
-        (names, pod, rack, unit, locations) = ([], [], [], [], [])
+        var pods: [String] = [], names: [String] = [], pod: [Int] = [], rack: [Int] = [], unit: [Int] = []
         var kinds = ""
         for identity in revision.identities {
-            let index = podIndex[identity.location.pod] ?? {
-                pods.append(identity.location.pod)
-                podIndex[identity.location.pod] = pods.count - 1
-                return pods.count - 1
-            }()
+            let podName = identity.location.pod
+            if podIndex[podName] == nil {
+                podIndex[podName] = pods.count
+                pods.append(podName)
+            }
             names.append(identity.name)
-            pod.append(index)
+            pod.append(podIndex[podName] ?? 0)
             rack.append(identity.rack ?? 0)
             unit.append(identity.unit ?? 0)
-            locations.append(identity.location.description)
-            kinds.append(switch identity.kind {
+            let kind: Character = switch identity.kind {
             case .host: "h"
             case .bmc: "b"
             case .switch: "s"
-            })
+            }
+            kinds.append(kind)
         }
         self.pods = pods
+        self.names = names
+        self.pod = pod
+        self.rack = rack
+        self.unit = unit
         self.kinds = kinds
     }
 
@@ -49,6 +52,8 @@ public struct ZoneViewLayout: Sendable, Codable, Equatable {
     /// layout (lengths differ): then a snapshot is due, not a delta.
     public static func changes(from old: [LocationState], to new: [LocationState]) -> [(index: Int, code: Character)]? {
         guard old.count == new.count else { return nil }
-        return zip(old, new).enumerated().compactMap { index, pair in pair.0 == pair.1 ? nil : (index, pair.1.code) }
+        var changes: [(index: Int, code: Character)] = []
+        for index in new.indices where old[index] != new[index] { changes.append((index, new[index].code)) }
+        return changes
     }
 }

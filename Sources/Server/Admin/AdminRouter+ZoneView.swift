@@ -90,7 +90,7 @@ struct ZoneViewSnapshot: Codable, Sendable {
         let running = await administrator.current
         revision = running.revision
         identities = running.identities
-        applies = (try? await administrator.history(limit: 8))?.reversed() ?? []
+        applies = (try? await administrator.history(limit: 8)) ?? []
     }
 }
 

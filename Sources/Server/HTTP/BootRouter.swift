@@ -149,7 +149,7 @@ private func addHandoffRoutes<Context: PeerAddressRequestContext>(
             switch HostFileAccess.owner(of: host, from: client, now: Int64(Date().timeIntervalSince1970),
                                         lease: leases.lease(address:)) {
             case .success:
-                if let client { phases?.fetched(.handoff, from: client, detail: request.uri.path) }
+                phases?.fetched(.handoff, from: client, detail: request.uri.path)
                 return true
             case .failure(let refusal): why = "\(refusal.why), and \(why)"
             }

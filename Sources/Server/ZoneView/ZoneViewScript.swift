@@ -53,7 +53,7 @@ extension ZoneViewPage {
             for (const [rack, units] of [...pod.racks].sort((a, b) => a[0] - b[0])) {
               html.push(`<div class="rack" title="rack ${rack}">`);
               for (const [, members] of [...units].sort((a, b) => b[0] - a[0])) {
-                members.sort((a, b) => layout.kinds[a].localeCompare(layout.kinds[b]));
+                members.sort((a, b) => layout.kinds[b].localeCompare(layout.kinds[a]));  // the host, then its BMC
                 html.push(`<div class="u">${members.map(cell).join("")}</div>`);
               }
               html.push(`<span>${rack}</span></div>`);
