@@ -4,16 +4,13 @@ import NIOCore
 /// The zone view's page: plain HTML, CSS and a little JavaScript (ZoneViewScript.swift), held
 /// in the binary so that nothing but zonebootd needs installing, and no build step exists.
 enum ZoneViewPage {
-    /// Not among swift-http-types' names.
-    private static let referrerPolicy = HTTPField.Name("Referrer-Policy")!
-
     /// The page and its parts: scripts and styles only from this origin, no frames, no
     /// sniffing; the page holds no zone data, so it is served without a token.
     static func response(_ text: String, type: String) -> Response {
         Response(status: .ok, headers: [
             .contentType: type, .cacheControl: "no-cache",
             .contentSecurityPolicy: "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
-            .xContentTypeOptions: "nosniff", referrerPolicy: "no-referrer",
+            .xContentTypeOptions: "nosniff",
         ], body: .init(byteBuffer: ByteBuffer(string: text)))
     }
 
