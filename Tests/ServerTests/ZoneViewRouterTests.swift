@@ -20,7 +20,6 @@ import Zone
     let leases = CommittedLeases([])
     let metrics: ServerMetrics
     let phases: BootPhases
-    let statistics = Counters(HTTPCounters())
     let loaders: URL
 
     init() throws {
@@ -43,7 +42,7 @@ import Zone
 
     func boot(_ paths: [String]) async throws -> [HTTPResponse.Status] {
         let router = buildBootRouter(context: PeerContext.self, revisions: RevisionHolder(revision), leases: leases,
-                                     loadersDirectory: loaders.path, filesDirectory: nil, statistics: statistics,
+                                     loadersDirectory: loaders.path, filesDirectory: nil, statistics: metrics.counters.http,
                                      logger: Logger(label: "test"), phases: phases)
         return try await Peer.$address.withValue(address) {
             try await Application(router: router).test(.router) { client in
