@@ -12,7 +12,8 @@ APT_PACKAGES := libsqlite3-dev sqlite3 iproute2 time procps \
 	python3 python3-venv python3-yaml python3-jsonschema python3-pytest python3-scapy \
 	isc-dhcp-relay isc-dhcp-client busybox dhcpcd-base kea-admin kea-dhcp4-server \
 	ipxe qemu-system-x86 ipxe-qemu ovmf curl tftp-hpa atftp tftpd-hpa wrk nginx openssl tcpdump util-linux \
-	etcd-server etcd-client prometheus systemd libc-bin
+	etcd-server etcd-client prometheus systemd libc-bin \
+	chromium
 
 # From PyPI, into the repository's own virtualenv (Debian's python is externally
 # managed): real Ansible for the inventory tests, and sushy-tools, the Redfish BMC the
@@ -109,6 +110,7 @@ bench: deps firmware release
 	$(PYTHON) bench/etcd_roundtrip.py
 	$(PYTHON) bench/etcd_follow.py
 	$(PYTHON) bench/etcd_pair_bench.py
+	$(PYTHON) bench/zone_view_bench.py
 
 clean:
 	rm -rf .build $(STATE) $(VENV)

@@ -20,6 +20,32 @@ public final class CommittedLeases: Sendable {
 
     func record(_ leases: [Lease]) {
         guard !leases.isEmpty else { return }
-        box.withLock { table in for lease in leases { table[lease.address] = lease } }
+        let observer = self.observer.withLock { $0 }
+        guard let observer else {
+            box.withLock { table in for lease in leases { table[lease.address] = lease } }
+            return
+        }
+        let changes = box.withLock { table in
+            leases.map { lease in
+                defer { table[lease.address] = lease }
+                return Change(previous: table[lease.address], lease: lease)
+            }
+        }
+        observer(changes)
+    }
+
+    /// A lease as published, with what its address held before (a renewal's own lease).
+    public struct Change: Sendable {
+        public var previous: Lease?
+        public var lease: Lease
+    }
+
+    private let observer = Mutex<(@Sendable ([Change]) -> Void)?>(nil)
+
+    /// Calls `observer` with each batch as it is published, after the table has it, on the
+    /// DHCP event loop: it must be quick (`BootPhases` takes a lock and updates a dictionary).
+    /// One observer; a second replaces the first.
+    public func observe(_ observer: @escaping @Sendable ([Change]) -> Void) {
+        self.observer.withLock { $0 = observer }
     }
 }

@@ -81,9 +81,11 @@ extension ZoneBootD {
         }
         let counters = ServerCounters(httpLimits: http.limits)
         let metrics = ServerMetrics(counters: counters, revisions: state.revisions, leases: state.directory)
+        // Each host's boot steps, for /metrics and the zone view.
+        let phases = BootPhases(leases: state.directory, metrics: metrics)
         let dhcp = try dhcpService(state, counters: counters.dhcp, metrics: metrics, threads: dhcpThreads, gate: gate,
                                    logger: logger.component("dhcp"))
-        let tftp = tftpService(state, counters: counters.tftp, gate: gate, logger: logger.component("tftp"))
+        let tftp = tftpService(state, counters: counters.tftp, phases: phases, gate: gate, logger: logger.component("tftp"))
 
         // One connection table for all boot listeners, another for the admin API.
         var listeners: [any Service] = []
@@ -91,7 +93,7 @@ extension ZoneBootD {
             let router = buildBootRouter(revisions: state.revisions, leases: state.directory,
                                          loadersDirectory: FirmwareManifest.cacheDirectory(firmware), filesDirectory: files,
                                          statistics: counters.http, logger: logger.component("http"), tokens: state.tokens,
-                                         bootstrapSecrets: state.secrets)
+                                         bootstrapSecrets: state.secrets, phases: phases)
             for address in listen {
                 listeners.append(httpService(router, host: address, port: httpPort, connections: counters.httpConnections,
                                              what: "HTTP", kind: "http", failure: "cannot listen for HTTP on port \(httpPort)",
@@ -109,6 +111,7 @@ extension ZoneBootD {
                                           status: StatusSources(startedAt: Date(), listeners: {
                                               gate.listening.map { ServerStatus.Listener(kind: $0.kind, endpoint: $0.endpoint) }
                                           }, counters: counters, outbox: state.hookOutbox, problems: StandardError.recentProblems),
+                                          zoneView: ZoneViewFeed(revisions: state.revisions, leases: state.directory, phases: phases),
                                           logger: logger.component("admin"))
             listeners.append(httpService(router, host: adminListen, port: adminPort, connections: counters.adminConnections,
                                          what: "admin API", kind: "admin", mode: adminMode(state), tls: state.adminTLS,
@@ -176,7 +179,7 @@ extension ZoneBootD {
 
     /// TFTP on every --listen address (none with --tftp-port 0): the loaders by their manifest
     /// names, and each host's rendered files at hosts/<name>/<file> for that host's own address, as over HTTP.
-    private func tftpService(_ state: LoadedState, counters: Counters<TFTPCounters>, gate: StartupGate,
+    private func tftpService(_ state: LoadedState, counters: Counters<TFTPCounters>, phases: BootPhases, gate: StartupGate,
                              logger: Logger) -> BoundService<TFTPService>? {
         guard tftp.tftpPort != 0 else { return nil }
         let (options, listen, firmware) = (tftp, listen, firmware)
@@ -192,6 +195,10 @@ extension ZoneBootD {
                                                        lease: directory.lease(address:))
                     guard case .file(let rendered) = answer else { return nil }
                     return Array(rendered.content.utf8)
+                },
+                opened: { path, client in
+                    phases.fetched(path.hasPrefix("hosts/") ? .scriptFetched : .loaderFetched, from: client,
+                                   detail: "\(path) over TFTP")
                 },
                 counters: counters, logger: logger)
         }, listening: { tftp in tftp.servers.map { StartupGate.Listening(kind: "tftp", endpoint: $0.endpoint) } },

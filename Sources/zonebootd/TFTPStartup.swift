@@ -81,8 +81,9 @@ struct TFTPOptions: ParsableArguments {
     }
 
     /// Starts TFTP on every listen address (call only when `tftpPort` is not 0). `overlay`
-    /// serves per-host rendered files in front of the directory.
+    /// serves per-host rendered files in front of the directory; `opened` is told of every file opened for a client.
     func start(listen: [String], stateDirectory: String, defaultRoot: String, overlay: OverlayContentSource.Lookup? = nil,
+               opened: ObservedContentSource.Opened? = nil,
                counters statistics: Counters<TFTPCounters>, logger: Logger) async throws -> TFTPService {
         // Its own threads, one per core: a boot storm's transfers never delay a DHCP answer.
         let group = MultiThreadedEventLoopGroup(numberOfThreads: tftpThreads ?? System.coreCount)
@@ -103,7 +104,9 @@ struct TFTPOptions: ParsableArguments {
             base = FallbackContentSource([base, proxy].compactMap { $0 })
             logger.info("TFTP proxies \(tftpUpstream), cached in \(cache)")
         }
-        let content: any TFTPContentSource = OverlayContentSource(base: base, lookup: overlay ?? { _, _ in nil })
+        let overlaid = OverlayContentSource(base: base, lookup: overlay ?? { _, _ in nil })
+        let content: any TFTPContentSource = opened.map { ObservedContentSource(overlaid, opened: $0) as any TFTPContentSource }
+            ?? overlaid
         let configuration = { (host: String) in
             TFTPServer.Configuration(host: host, port: tftpPort,
                                      limits: TFTPLimits(maximumBlockSize: tftpMaxBlockSize, maximumWindowSize: tftpMaxWindow),

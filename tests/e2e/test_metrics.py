@@ -18,7 +18,7 @@ from netlab import ROOT, lab, require_tools, wait_for
 DASHBOARD = ROOT / "packaging" / "grafana" / "zoneboot.json"
 # Families that appear with their first sample: by-reason counters and per-origin histograms.
 APPEAR_WHEN_COUNTED = {"zoneboot_dhcp4_packets_parse_failed_total", "zoneboot_tftp_transfers_total",
-                       "zoneboot_zone_apply_duration_seconds"}
+                       "zoneboot_zone_apply_duration_seconds", "zoneboot_http_sent_bytes_total"}
 
 SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
 LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
@@ -91,6 +91,10 @@ def test_metrics_after_relayed_doras_count_what_happened(dhcp):
     assert value(samples, "zoneboot_dhcp4_commit_failures_total") == 0, text
     assert value(samples, "zoneboot_zone_revision") == 1, text
     assert value(samples, "zoneboot_zone_identities") == 3, text
+    # Boot phases: every phase's histogram from the start; these clients fetched nothing after their ACK.
+    for phase in ("loader_fetched", "script_fetched", "booted", "handoff"):
+        assert ("zoneboot_boot_phase_seconds_count", frozenset({("phase", phase)})) in samples, text
+        assert value(samples, "zoneboot_boot_phase_seconds_count", phase=phase) == 0, text
     # Every family the Grafana dashboard queries is one zonebootd serves.
     families = set(re.findall(r"^# TYPE (\S+) ", text, re.M))
     queried = {re.sub(r"_(bucket|count|sum)$", "", name)

@@ -42,12 +42,13 @@ public struct AdminRequestContext: RequestContext {
 /// against the tokens read last (`AdminTokenFile.reload` on SIGHUP). Refusals are logged at a
 /// bounded rate. With `bootstrapSecrets`, `GET /v1/secrets` (AdminRouter+Secrets.swift), a read;
 /// with `outbox`, `/v1/events` (AdminRouter+Events.swift); with `bmcs`, `/v1/bmcs` (AdminRouter+BMCs.swift);
-/// with `status`, `/v1/status` (AdminRouter+Status.swift).
+/// with `status`, `/v1/status` (AdminRouter+Status.swift); with `zoneView`, the live zone view
+/// at `/zone` and its reads under `/v1/zone-view` (AdminRouter+ZoneView.swift).
 /// `GET /v1/revision/source` (a read): the running revision's source, for `zonectl render --server`.
 public func buildAdminRouter(administrator: ZoneAdministrator, tokens: AdminTokenFile?, leases: CommittedLeases,
                              bootstrapSecrets: (any BootstrapSecretStore)? = nil,
                              outbox: (any EventOutbox)? = nil, bmcs: (any BMCInventory)? = nil, metrics: ServerMetrics? = nil,
-                             status: StatusSources? = nil,
+                             status: StatusSources? = nil, zoneView: ZoneViewFeed? = nil,
                              logger: Logger = Logger(label: "zonebootd.admin")) -> Router<AdminRequestContext> {
     let router = Router(context: AdminRequestContext.self)
     let refusals = AdminRefusalLog(logger: logger)
@@ -73,6 +74,7 @@ public func buildAdminRouter(administrator: ZoneAdministrator, tokens: AdminToke
     if let bootstrapSecrets { addSecretRoutes(to: reads, store: bootstrapSecrets) }
     if let metrics { addMetricsRoute(to: reads, metrics: metrics) }
     if let status { addStatusRoute(to: reads, administrator: administrator, sources: status) }
+    if let zoneView { addZoneViewRoutes(to: router, reads: reads, administrator: administrator, feed: zoneView) }
     let writes = router.group().add(middleware: AdminAuthentication(tokens: tokens, needs: .write, refusals: refusals))
     writes.post("/v1/apply") { request, context in
         let body = try await request.decode(as: ApplyRequest.self, context: context), author = try context.requireAuthor()

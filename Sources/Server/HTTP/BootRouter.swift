@@ -41,6 +41,8 @@ public struct HTTPCounters: Sendable, Codable, Equatable {
     public var onie = 0
     /// Files under /files/ or /loaders/ refused because they lead out of their directory.
     public var outsideDirectory = 0
+    /// Body bytes of successful answers by what was served (`SentBytes`): loaders, files, host_files, handoff, bootstrap, other.
+    public var sentBytes: [String: Int] = [:]
 
     public init() {}
 }
@@ -62,18 +64,21 @@ public struct HTTPCounters: Sendable, Codable, Equatable {
 ///   token of the admin token file (`tokens`, as `Authorization: Bearer`); one host's
 ///   variables or node JSON go to that token or to the host's own address (`HostFileAccess.owner`).
 ///   Secret values (`secret-file`) only ever to the host's own address; a token sees them redacted.
+/// - With `phases`, each host's boot steps as it takes them: a loader, its script, `booted`, and
+///   its inventory or node JSON fetched from its own address (the hand-off).
 /// - With `bootstrapSecrets`: `GET /bootstrap/<host>/<name>`, each host's bootstrap secrets,
 ///   once, to the host's own address (BootRouter+Bootstrap.swift).
 public func buildBootRouter<Context: PeerAddressRequestContext>(
     context: Context.Type = BootRequestContext.self, revisions: RevisionHolder, leases: CommittedLeases,
     loadersDirectory: String?, filesDirectory: String?, statistics: Counters<HTTPCounters>, logger: Logger,
-    tokens: AdminTokenFile? = nil, bootstrapSecrets: (any BootstrapSecretStore)? = nil
+    tokens: AdminTokenFile? = nil, bootstrapSecrets: (any BootstrapSecretStore)? = nil, phases: BootPhases? = nil
 ) -> Router<Context> {
     let router = Router(context: Context.self)
+    router.add(middleware: SentBytes<Context>(statistics: statistics))
     router.add(middleware: ONIELog<Context>(statistics: statistics, logger: logger))
     let refused: @Sendable () -> Void = { statistics.update { $0.outsideDirectory += 1 } }
     if let loadersDirectory {
-        router.add(middleware: LoaderLog<Context>(statistics: statistics, logger: logger))
+        router.add(middleware: LoaderLog<Context>(statistics: statistics, logger: logger, phases: phases))
         router.add(middleware: StaticFiles<Context>(prefix: "/loaders", directory: loadersDirectory, refused: refused,
                                                     logger: logger))
     }
@@ -95,11 +100,16 @@ public func buildBootRouter<Context: PeerAddressRequestContext>(
         switch answer {
         case .file(let rendered):
             statistics.update { $0.hostFiles += 1 }
+            phases?.fetched(.scriptFetched, from: client, detail: request.uri.path)
             logger.debug("served \(request.uri.path) to \(client)")
             return Response(status: .ok, headers: plainText, body: .init(byteBuffer: ByteBuffer(string: rendered.content)))
         case .booted(let host):
             statistics.update { $0.booted += 1 }
-            logger.notice("host \(host) booted from \(client): its script ran to the end")
+            phases?.fetched(.booted, from: client, detail: request.uri.path)
+            // host and location as keys too: a JSON log pipeline selects on them, not on the message.
+            var metadata: Logger.Metadata = ["host": .string(host), "client": "\(client)"]
+            if let location = leases.lease(address: client)?.location { metadata["location"] = "\(location)" }
+            logger.notice("host \(host) booted from \(client): its script ran to the end", metadata: metadata)
             return Response(status: .ok, headers: [.contentType: "text/plain"], body: .init(byteBuffer: ByteBuffer(string: "ok\n")))
         case .forbidden(let why):
             statistics.update { $0.forbidden += 1 }
@@ -112,7 +122,7 @@ public func buildBootRouter<Context: PeerAddressRequestContext>(
     }
 
     addHandoffRoutes(to: router, revisions: revisions, leases: leases, tokens: tokens, statistics: statistics,
-                     logger: logger)
+                     logger: logger, phases: phases)
     return router
 }
 
@@ -126,7 +136,7 @@ private func json(_ bytes: [UInt8]) -> Response {
 /// The Ansible inventory and Chef node routes with their access rules (see `buildBootRouter`).
 private func addHandoffRoutes<Context: PeerAddressRequestContext>(
     to router: Router<Context>, revisions: RevisionHolder, leases: CommittedLeases, tokens: AdminTokenFile?,
-    statistics: Counters<HTTPCounters>, logger: Logger
+    statistics: Counters<HTTPCounters>, logger: Logger, phases: BootPhases?
 ) {
     let refusals = BoundedLogRate()
     /// Throws 403 (counted, logged at a bounded rate) unless, for one host's data (`host`), the
@@ -138,7 +148,9 @@ private func addHandoffRoutes<Context: PeerAddressRequestContext>(
         if let host, let client {
             switch HostFileAccess.owner(of: host, from: client, now: Int64(Date().timeIntervalSince1970),
                                         lease: leases.lease(address:)) {
-            case .success: return true
+            case .success:
+                phases?.fetched(.handoff, from: client, detail: request.uri.path)
+                return true
             case .failure(let refusal): why = "\(refusal.why), and \(why)"
             }
         }
@@ -206,11 +218,15 @@ struct ONIELog<Context: PeerAddressRequestContext>: RouterMiddleware {
 struct LoaderLog<Context: PeerAddressRequestContext>: RouterMiddleware {
     let statistics: Counters<HTTPCounters>
     let logger: Logger
+    var phases: BootPhases?
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let response = try await next(request, context)
         if request.uri.path.hasPrefix("/loaders/"), response.status == .ok || response.status == .partialContent {
             statistics.update { $0.loaders += 1 }
+            if let client = context.clientAddress {
+                phases?.fetched(.loaderFetched, from: client, detail: "\(request.uri.path) over HTTP")
+            }
             logger.info("served loader \(request.uri.path) to \(context.clientAddress.map { "\($0)" } ?? "?")")
         }
         return response

@@ -24,6 +24,9 @@ public final class ServerMetrics: Sendable {
                                             .milliseconds(500), .seconds(1), .milliseconds(2500), .seconds(5), .seconds(10),
                                             .seconds(30)]
 
+    /// Each boot phase's duration from the step before it (`BootPhases`); none for the DHCP ACK, the first step.
+    let bootPhaseHistograms: [BootPhase: DurationHistogram]
+
     public init(counters: ServerCounters, revisions: RevisionHolder, leases: CommittedLeases) {
         self.counters = counters
         self.revisions = revisions
@@ -36,6 +39,19 @@ public final class ServerMetrics: Sendable {
             buckets: [Swift.Duration.microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5),
                       .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250),
                       .milliseconds(500), .seconds(1)])
+        // Made at start, so that every phase's family is in the first scrape (the dashboard queries them).
+        let phaseBuckets: [Swift.Duration] = [.milliseconds(100), .milliseconds(500), .seconds(1), .seconds(2), .seconds(5),
+                                              .seconds(10), .seconds(20), .seconds(30), .seconds(60), .seconds(120),
+                                              .seconds(300), .seconds(600), .seconds(1800)]
+        var phases: [BootPhase: DurationHistogram] = [:]
+        for phase in BootPhase.allCases.dropFirst() {
+            phases[phase] = durations.makeDurationHistogram(
+                descriptor: MetricNameDescriptor(namespace: "zoneboot", subsystem: "boot", metricName: "phase",
+                                                 unitName: "seconds",
+                                                 helpText: "Each boot phase's time from the step before it (loader_fetched: from the DHCP ACK; script_fetched: from the loader, or the ACK; booted: from the script; handoff: from booted)."),
+                labels: [("phase", phase.rawValue)], buckets: phaseBuckets)
+        }
+        bootPhaseHistograms = phases
     }
 
     /// A revision made running by an apply, a rollback or SIGHUP: the time from the request
@@ -126,8 +142,12 @@ public final class ServerMetrics: Sendable {
         ],
         unlisted: CounterFamilies.named("zoneboot_hook", part: "Hook runner"))
 
-    /// The boot HTTP router's counters are by outcome: one family.
-    static let httpRequests = CounterFamilies(unlisted: { key in
+    /// The boot HTTP router's counters are by outcome: one family, and the bytes sent by outcome.
+    static let httpRequests = CounterFamilies(
+        fields: ["sent_bytes": MetricField(name: "zoneboot_http_sent_bytes_total",
+                                           help: "Body bytes of successful boot HTTP answers, by what was served (loaders, files, host_files, handoff, bootstrap, other).",
+                                           label: "outcome")],
+        unlisted: { key in
         MetricField(name: "zoneboot_http_requests_total",
                     help: "Boot HTTP requests by outcome (host_files, loaders, booted, forbidden, not_found, onie, outside_directory).",
                     labels: [("outcome", key)])
