@@ -1,4 +1,5 @@
 import AdminAPI
+import Boot
 import Foundation
 import NIOCore
 @testable import Server
