@@ -113,6 +113,33 @@ public enum ZoneLoader {
         }
     }
 
+    /// Parses, checks the shape of and decodes a zone file's text: its spec, and what the
+    /// shape check found.
+    private static func decode(_ text: String, file: String,
+                               budget: ZoneLoadBudget) throws(ZoneLoadError) -> (ZoneSpec, [Diagnostic]) {
+        let (root, syntaxErrors) = YAMLDocument.parse(text, file: file, budget: budget)
+        try budget.check(file: file)
+        if !syntaxErrors.isEmpty { throw ZoneLoadError(diagnostics: syntaxErrors, sources: [file: text]) }
+        guard let root else {
+            throw ZoneLoadError(diagnostics: [Diagnostic(path: "", "the zone file is empty",
+                                                         at: SourcePosition(file: file, line: 1, column: 1))],
+                                sources: [file: text])
+        }
+        var checker = ShapeChecker()
+        checker.check(root, against: ZoneShape.document, path: "")
+        return (ZoneDecoder(file: file).decode(root), checker.diagnostics)
+    }
+
+    /// A stored revision's spec, decoded as `load(source:)` decodes it but not expanded (a
+    /// plan's base, PlanBase); nil when decoding finds an error, for the full load to report.
+    static func decodedSpec(of source: ZoneSource) -> ZoneSpec? {
+        guard let decoded = try? decode(source.text, file: source.zoneFile, budget: .unlimited),
+              !decoded.1.contains(where: { $0.severity == .error }) else { return nil }
+        var secrets = SecretReader(files: StoredFiles(files: source.files), recorded: source.secretDigests)
+        let spec = secrets.resolve(decoded.0)
+        return secrets.diagnostics.contains { $0.severity == .error } ? nil : spec
+    }
+
     static func load(_ source: ZoneSource, files: some ZoneFileAccess, withholdingChangedSecrets: Bool = false,
                      budget: ZoneLoadBudget = .unlimited, strict: Bool = false) throws(ZoneLoadError) -> ZoneRevision {
         let file = source.zoneFile
@@ -122,19 +149,12 @@ public enum ZoneLoader {
                 + "a zone file this size is not a zone file", at: SourcePosition(file: file, line: 1, column: 1))], sources: [:])
         }
         var sources = [file: source.text]
-        let (root, syntaxErrors) = YAMLDocument.parse(source.text, file: file, budget: budget)
-        try budget.check(file: file)
-        if !syntaxErrors.isEmpty { throw ZoneLoadError(diagnostics: syntaxErrors, sources: sources) }
-        guard let root else {
-            throw ZoneLoadError(diagnostics: [Diagnostic(path: "", "the zone file is empty",
-                                                         at: SourcePosition(file: file, line: 1, column: 1))],
-                                sources: sources)
-        }
-        var checker = ShapeChecker()
-        checker.check(root, against: ZoneShape.document, path: "")
+        // The parse tree lives only as long as the decoding: for 100,000 hosts it is tens of
+        // megabytes that the expansion's peak need not hold as well.
+        let (decoded, shapeDiagnostics) = try decode(source.text, file: file, budget: budget)
         var secrets = SecretReader(files: files, recorded: source.secretDigests)
         secrets.withholdingChanged = withholdingChangedSecrets
-        let spec = secrets.resolve(ZoneDecoder(file: file).decode(root))
+        let spec = secrets.resolve(decoded)
         try budget.check(file: file)
         var expander = ZoneExpander(spec: spec, budget: budget)
         // A port entry the shape check refused (a unit out of range) is reported there: the BMCs
@@ -149,7 +169,7 @@ public enum ZoneLoader {
         var templates = TemplateReader(files: files)
         templates.read(spec)
         for (name, text) in templates.texts { sources[name] = text }
-        var diagnostics = (checker.diagnostics + expander.diagnostics + templates.diagnostics + secrets.diagnostics)
+        var diagnostics = (shapeDiagnostics + expander.diagnostics + templates.diagnostics + secrets.diagnostics)
             .sorted { ($0.at?.file ?? "", $0.at?.line ?? 0, $0.at?.column ?? 0) < ($1.at?.file ?? "", $1.at?.line ?? 0, $1.at?.column ?? 0) }
         if strict {
             for i in diagnostics.indices { diagnostics[i].severity = .error }

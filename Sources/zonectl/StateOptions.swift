@@ -47,11 +47,11 @@ struct StateOptions: ParsableArguments {
         }
     }
 
-    /// The latest applied revision, loaded again from its stored source.
-    func latest(_ store: SQLiteRevisionStore) throws -> (StoredRevision, ZoneRevision)? {
-        guard let stored = try store.latest() else { return nil }
+    /// The latest applied revision, loaded for a plan against `next` (PlanBase: the pods
+    /// whose text did not change are not expanded again).
+    func base(_ stored: StoredRevision, reusing next: ZoneRevision) throws -> PlanBase {
         do {
-            return (stored, try ZoneLoader.load(source: stored.source))
+            return try PlanBase.load(source: stored.source, reusing: next)
         } catch {
             throw fail("revision \(stored.summary.id) in \(directory) no longer loads:\n\(error.description)")
         }
@@ -74,62 +74,47 @@ var currentAuthor: String {
 /// The plan of a zone file against the store's latest revision. A state directory that does not
 /// exist is not created (a plan only reads): the plan is against nothing, and says where it looked.
 func makePlan(zone path: String, options: StateOptions) throws -> (ZonePlan, ZoneRevision, String, Int?) {
-    // Where a store exists, its latest revision loads on a second core while the zone file
-    // loads here (each is a full load: 100,000 hosts take most of a second). Without one,
-    // nothing is opened before the zone file is known to load, as before.
+    // Where a store exists, its latest revision is read on another thread while the zone file
+    // loads here. Without one, nothing is opened before the zone file is known to load, as before.
     let storeExists = FileManager.default.fileExists(
         atPath: (options.directory as NSString).appendingPathComponent(ZoneBootDatabase.fileName))
-    let stored = storeExists ? loadLatestInBackground(options) : nil
+    let read = storeExists ? LatestRevisionRead(directory: options.directory) : nil
     let revision = try loadZoneOrExit(path)
     guard FileManager.default.fileExists(atPath: options.directory) else {
         let plan = ZonePlan(from: nil, fromRevision: nil, to: revision)
         return (plan, revision, "nothing: there is no state directory \(options.directory) (pass --state DIR, or apply to create it)",
                 nil)
     }
-    let latest: (StoredRevision, ZoneRevision)?
-    if let stored {
-        latest = try stored.wait()
-    } else {
-        latest = try options.latest(try options.openRevisions())
-    }
-    let plan = ZonePlan(from: latest?.1, fromRevision: latest?.0.summary.id, to: revision)
-    return (plan, revision, latest?.0.summary.label ?? "an empty store (\(options.directory))", latest?.0.summary.id)
+    let latest: StoredRevision?
+    if let read { latest = try read.wait() } else { latest = try options.openRevisions().latest() }
+    // Loaded after the zone file, whose identities it reuses where a pod did not change.
+    let base = try latest.map { try options.base($0, reusing: revision) }
+    let plan = ZonePlan(against: base, fromRevision: latest?.summary.id, to: revision)
+    return (plan, revision, latest?.summary.label ?? "an empty store (\(options.directory))", latest?.summary.id)
 }
 
-/// The store's latest revision, loaded on another thread; `wait` gives it, or reports its
-/// error as `StateOptions.latest` does (only then, so that the zone file's errors come first).
-private final class LatestRevisionLoad: @unchecked Sendable {
+/// The store's latest revision, read on another thread; `wait` gives it, or reports its
+/// error (only then, so that the zone file's errors come first).
+private final class LatestRevisionRead: @unchecked Sendable {
     struct Failure: Error { var message: String }
 
-    // Written once by the loading thread before `done` is signalled, read after.
-    private var result: Result<(StoredRevision, ZoneRevision)?, any Error> = .success(nil)
+    // Written once by the reading thread before `done` is signalled, read after.
+    private var result: Result<StoredRevision?, any Error> = .success(nil)
     private let done = DispatchSemaphore(value: 0)
 
     init(directory: String) {
         Thread.detachNewThread { [self] in
-            result = Result { try Self.load(directory) }
+            result = Result {
+                let store: SQLiteRevisionStore
+                do { store = try SQLiteRevisionStore(stateDirectory: directory) } catch { throw Failure(message: "\(error)") }
+                return try store.latest()
+            }
             done.signal()
         }
     }
 
-    func wait() throws -> (StoredRevision, ZoneRevision)? {
+    func wait() throws -> StoredRevision? {
         done.wait()
         do { return try result.get() } catch let failure as Failure { throw fail(failure.message) }
     }
-
-    /// `StateOptions.openRevisions` and `latest`, with their messages kept for `wait`.
-    private static func load(_ directory: String) throws -> (StoredRevision, ZoneRevision)? {
-        let store: SQLiteRevisionStore
-        do { store = try SQLiteRevisionStore(stateDirectory: directory) } catch { throw Failure(message: "\(error)") }
-        guard let stored = try store.latest() else { return nil }
-        do {
-            return (stored, try ZoneLoader.load(source: stored.source))
-        } catch {
-            throw Failure(message: "revision \(stored.summary.id) in \(directory) no longer loads:\n\(error.description)")
-        }
-    }
-}
-
-private func loadLatestInBackground(_ options: StateOptions) -> LatestRevisionLoad {
-    LatestRevisionLoad(directory: options.directory)
 }

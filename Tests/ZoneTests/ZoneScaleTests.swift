@@ -147,4 +147,64 @@ import Testing
         #expect(ZonePlan(from: nil, fromRevision: nil, to: base) == ZonePlan(from: nil, fromRevision: nil, to: PlanSnapshot(base)))
         #expect(!ZonePlan(from: base, fromRevision: 3, to: try Self.load(text)).hasChanges)
     }
+
+    // MARK: Plan bases
+
+    /// A stored revision loaded for a plan, its unchanged pods taken from the new revision,
+    /// has the identities and gives the plan of the revision loaded whole.
+    @Test func aPlanBaseIsTheRevisionItStandsFor() throws {
+        let text = try Self.example(pods: 4, racks: 3, units: 6)
+        let base = try Self.load(text)
+        var rng = Seeded(state: 5)
+        for _ in 0..<16 {
+            let edited = Self.edit(text, using: &rng)
+            let next = try Self.load(edited)
+            let loaded = try PlanBase.load(source: base.source, reusing: next)
+            #expect(loaded.identities == base.identities)
+            #expect(ZonePlan(against: loaded, fromRevision: 3, to: next) == ZonePlan(from: base, fromRevision: 3, to: next))
+            // And the other way round: the edited zone as the stored one.
+            #expect(try PlanBase.load(source: next.source, reusing: base).identities == next.identities)
+        }
+    }
+
+    /// A one-host edit leaves every other pod's text as it was: only that pod is expanded.
+    @Test func aOneHostEditReusesEveryOtherPod() throws {
+        let text = try Self.example(pods: 4, racks: 3, units: 6)
+        let base = try Self.load(text)
+        let lines = text.components(separatedBy: "\n")
+        let p03 = lines.firstIndex(of: "  - name: p03")!
+        let host = lines[p03...].firstIndex { $0.contains("role: hypervisor") }!
+        let lom = lines[host...].firstIndex { $0.contains("role: lom,") }!
+        var edited = lines
+        for line in [host, lom] {
+            edited[line] = edited[line].replacingOccurrences(of: "swp1-swp6", with: "swp1-swp5")
+                .replacingOccurrences(of: "units: 1-6", with: "units: 1-5")
+        }
+        let next = try Self.load(edited.joined(separator: "\n"))
+        let unchanged = PodText.unchangedPods(old: base.spec.pods, oldText: text, new: next.spec.pods, newText: next.source.text)
+        #expect(unchanged == ["p01", "p02", "p04"])
+        // The first and last pods too, and an edit that changes the length of the file.
+        for pod in ["p01", "p04"] {
+            let at = text.range(of: "  - name: \(pod)\n")!
+            let moved = text.replacingCharacters(in: at, with: "  - name: \(pod)\n    # moved\n")
+            let other = try Self.load(moved)
+            #expect(PodText.unchangedPods(old: base.spec.pods, oldText: text, new: other.spec.pods, newText: moved)
+                == Set(["p01", "p02", "p03", "p04"]).subtracting([pod]))
+            #expect(try PlanBase.load(source: base.source, reusing: other).identities == base.identities)
+        }
+    }
+
+    /// Nothing is reused where it might not be the same: another domain (every name changes),
+    /// or an anchor (an alias in a pod reads text from elsewhere).
+    @Test func namingChangesAndAnchorsAreNotReused() throws {
+        let text = try Self.example(pods: 3, racks: 2, units: 4)
+        let base = try Self.load(text)
+        let renamed = try Self.load(text.replacingOccurrences(of: "domain: example.example.net", with: "domain: elsewhere.example.net"))
+        #expect(!PodText.sameNaming(base.spec, renamed.spec))
+        #expect(try PlanBase.load(source: base.source, reusing: renamed).identities == base.identities)
+        let anchored = text.replacingOccurrences(of: "apiVersion: zoneboot/v1", with: "apiVersion: &v zoneboot/v1")
+        #expect(anchored != text)
+        let next = try Self.load(anchored)
+        #expect(PodText.unchangedPods(old: base.spec.pods, oldText: text, new: next.spec.pods, newText: anchored).isEmpty)
+    }
 }

@@ -202,10 +202,15 @@ private func now() -> Int64 { Int64(Date().timeIntervalSince1970) }
 
 /// For answers that carry a plan: a plan of 100,000 changes is about 100 MB of JSON and
 /// seconds to encode, which on one of Swift's cooperative threads (one per core, shared by
-/// every request) stalled `/v1/revision` for as long. Encoded on a Dispatch thread instead.
-private func jsonOffPool<Value: Encodable & Sendable>(_ value: Value) async -> Response {
+/// every request) stalled `/v1/revision` for as long. Encoded on a Dispatch thread instead,
+/// a batch of changes at a time (`planAnswerJSON`).
+private func jsonOffPool<Value: CarriesPlan & Sendable>(_ value: Value) async -> Response {
     await withCheckedContinuation { continuation in
-        DispatchQueue.global(qos: .userInitiated).async { continuation.resume(returning: json(value)) }
+        DispatchQueue.global(qos: .userInitiated).async {
+            guard let body = planAnswerJSON(value) else { return continuation.resume(returning: json(value)) }
+            continuation.resume(returning: Response(status: .ok, headers: [.contentType: "application/json"],
+                                                    body: .init(byteBuffer: body)))
+        }
     }
 }
 

@@ -121,12 +121,15 @@ extension ZoneExpander {
                 error(entry.path, "'\(name)' (for \(p.identity.location)) is not a valid DNS name: "
                     + "lowercase letters, digits and '-' only", entry.at)
             }
-            if let other = names[name].map({ placed[$0] }) {
+            // One hash of the name for the usual case, a name used once; the first use stays.
+            if let first = names.updateValue(i, forKey: name) {
+                names[name] = first
+                let other = placed[first]
                 let p = placed[i]
                 collideOnce(p.entry, other.entry, entries[p.entry].ports, entries[other.entry].ports,
                             "name \(name) is given to both \(p.identity.location) and \(other.identity.location)",
                             "\(other.identity.location) is declared here")
-            } else { names[name] = i }
+            }
         }
     }
 

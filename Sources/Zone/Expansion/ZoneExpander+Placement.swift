@@ -117,10 +117,9 @@ extension ZoneExpander {
 
     /// False when another entry declared the port first (reported once per pair of entries).
     private mutating func claimPort(_ location: Location, entry e: Int, claims: inout Claims) -> Bool {
-        guard let other = claims.ports[location] else {
-            claims.ports[location] = e
-            return true
-        }
+        // One hash of the location for the usual case, a port claimed once; the first claim stays.
+        guard let other = claims.ports.updateValue(e, forKey: location) else { return true }
+        claims.ports[location] = other
         collideOnce(e, other, entries[e].ports, entries[other].ports,
                     "port \(location.port) of \(location.switch) is declared twice", "also declared here")
         return false
@@ -139,11 +138,12 @@ extension ZoneExpander {
     }
 
     private mutating func claimAddress(_ address: IPv4Address, _ location: Location, entry e: Int) {
-        if let other = addresses[address] {
+        if let other = addresses.updateValue(e, forKey: address) {
+            addresses[address] = other
             collideOnce(e, other, entries[e].address, entries[other].address,
                         "address \(address) is given twice (port \(location.port) of \(location.switch))",
                         "the other entry that gets \(address)")
-        } else { addresses[address] = e }
+        }
     }
 
     /// Reports the first of an entry's addresses its network cannot give; true when it did.

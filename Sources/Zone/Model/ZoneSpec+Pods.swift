@@ -12,6 +12,9 @@ extension ZoneSpec {
         public var networks: [Network]
         public var switches: [Switch]
         public var discovery: Discovery?
+        /// Where the pod's entry in `pods:` starts: a plan finds the pods whose text did not
+        /// change by it (PlanBase), and reuses their identities instead of expanding them.
+        public var at: SourcePosition? = nil
     }
 
     public struct Network: Sendable {

@@ -44,12 +44,16 @@ enum PlanResources {
 
     /// The zone's settings (everything but identities) by key.
     static func settings(of revision: ZoneRevision) -> [String: PlanResource] {
-        let spec = revision.spec
+        settings(of: revision.spec, files: revision.source.files)
+    }
+
+    /// `files`: the revision's template texts by path.
+    static func settings(of spec: ZoneSpec, files: [String: String]) -> [String: PlanResource] {
         var resources: [String: PlanResource] = [:]
         var settings = [zone(spec)]
         settings += spec.pods.map(pod)
         settings += spec.roles.map(role)
-        settings += spec.profiles.map { profile($0, templates: revision.source.files) }
+        settings += spec.profiles.map { profile($0, templates: files) }
         settings += spec.hooks.map(hook)
         for setting in settings { resources["\(setting.kind) \(setting.name)"] = setting }
         return resources

@@ -49,7 +49,14 @@ public struct ZonePlan: Sendable, Codable, Equatable {
     /// revisions in location order: only those that differ are flattened into fields, so a
     /// one-host change to 200,000 identities flattens two of them, not 400,000.
     public init(from old: ZoneRevision?, fromRevision: Int?, to new: ZoneRevision) {
-        var changes = Self.changes(from: old.map(PlanResources.settings(of:)) ?? [:], to: PlanResources.settings(of: new))
+        self.init(against: old.map { PlanBase($0) }, fromRevision: fromRevision, to: new)
+    }
+
+    /// Plans against a base loaded for the plan (`PlanBase.load(source:reusing:)`), as
+    /// `init(from:fromRevision:to:)` plans against the revision it stands for.
+    public init(against old: PlanBase?, fromRevision: Int?, to new: ZoneRevision) {
+        var changes = Self.changes(from: old.map { PlanResources.settings(of: $0.spec, files: $0.files) } ?? [:],
+                                   to: PlanResources.settings(of: new))
         let before = old?.identities ?? [], after = new.identities
         var i = 0, j = 0
         while i < before.count || j < after.count {

@@ -64,6 +64,18 @@ enum YAMLDocument {
     /// `budget` is looked at every few thousand events and nodes; when it is spent the result
     /// is empty (the caller reports the budget).
     static func parse(_ text: String, file: String, budget: ZoneLoadBudget = .unlimited) -> (root: YNode?, errors: [Diagnostic]) {
+        // An ordinary zone file is read once, straight into the tree; anything else (errors
+        // included) takes the path below, which reports it.
+        switch YAMLTreeBuilder.build(text, file: file, budget: budget) {
+        case .built(let root): return (root, [])
+        case .spent: return (nil, [])
+        case .unusual: break
+        }
+        return composed(text, file: file, budget: budget)
+    }
+
+    /// `parse` through Yams' composer, after a scan for what it must not compose.
+    static func composed(_ text: String, file: String, budget: ZoneLoadBudget = .unlimited) -> (root: YNode?, errors: [Diagnostic]) {
         let scan = scanEvents(in: text, file: file, budget: budget)
         if !scan.complexKeys.isEmpty || budget.isSpent { return (nil, scan.complexKeys) }
         let root: Node?

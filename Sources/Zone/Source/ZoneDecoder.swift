@@ -65,7 +65,7 @@ struct ZoneDecoder {
                 return .init(name: name, subnet: subnet, gateway: parsed(n, "gateway", "\(npath).gateway", IPv4Address.init))
             },
             switches: list(m, "switches", "\(path).switches", switchSpec),
-            discovery: discovery)
+            discovery: discovery, at: node.at)
     }
 
     private func switchSpec(_ node: YNode, _ path: String) -> ZoneSpec.Switch? {
