@@ -159,7 +159,7 @@ public enum ZoneLoader {
         var expander = ZoneExpander(spec: spec, budget: budget)
         // A port entry the shape check refused (a unit out of range) is reported there: the BMCs
         // of its pod that miss their hosts because of it are not reported again.
-        let refusedEntries = checker.diagnostics.filter { $0.severity == .error && $0.path.contains(".switches[") }
+        let refusedEntries = shapeDiagnostics.filter { $0.severity == .error && $0.path.contains(".switches[") }
         expander.podsWithUnresolvedEntries = Set(spec.pods.filter { pod in
             let prefix = String(pod.name.path.prefix { $0 != "." }) + "."
             return refusedEntries.contains { $0.path.hasPrefix(prefix) }

@@ -11,8 +11,7 @@ import Zone
 /// encoder writes for the whole answer, and reads back as the same answer.
 @Suite struct PlanAnswerJSONTests {
     static func whole(_ value: some Encodable) throws -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
+        let encoder = JSONStyle.encoder()
         return Array(try encoder.encode(value))
     }
 
@@ -39,7 +38,7 @@ import Zone
         let applied = ApplyResponse(plan: saved, applied: nil)
         let bytes = Array(try #require(planAnswerJSON(applied, batch: 7)).readableBytesView)
         #expect(bytes == (try Self.whole(applied)))
-        #expect(try JSONDecoder().decode(ApplyResponse.self, from: Data(bytes)).plan == saved)
+        #expect(try JSONStyle.decoder().decode(ApplyResponse.self, from: Data(bytes)).plan == saved)
     }
 
     @Test func aPlanWithoutChangesIsWrittenWhole() throws {

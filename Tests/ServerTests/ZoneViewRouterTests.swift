@@ -113,7 +113,7 @@ import Zone
         _ = try await boot(["/hosts/\(host)/boot.ipxe", "/hosts/\(host)/booted"])
         let (status, _, body) = try await admin("/v1/zone-view", token: Self.readToken)
         #expect(status == .ok)
-        let snapshot = try JSONDecoder().decode(ZoneViewSnapshot.self, from: body)
+        let snapshot = try JSONStyle.decoder().decode(ZoneViewSnapshot.self, from: body)
         let index = try #require(snapshot.layout.names.firstIndex(of: host))
         #expect(Array(snapshot.states)[index] == "b")
         #expect(snapshot.states.count == revision.identities.count)
@@ -122,7 +122,7 @@ import Zone
 
         let (hostStatus, _, hostBody) = try await admin("/v1/zone-view/hosts/\(host)", token: Self.readToken)
         #expect(hostStatus == .ok)
-        let panel = try JSONDecoder().decode(ZoneViewHost.self, from: hostBody)
+        let panel = try JSONStyle.decoder().decode(ZoneViewHost.self, from: hostBody)
         #expect(panel.state == "booted")
         #expect(panel.lease?.mac == "52:54:00:00:00:07")
         #expect(panel.timeline.map(\.phase) == ["dhcp_ack", "script_fetched", "booted"])

@@ -22,7 +22,7 @@ extension ApplyResponse: CarriesPlan {
     }
 }
 
-/// The JSON of a plan answer, byte for byte what `JSONEncoder` (sorted keys) writes for it,
+/// The JSON of a plan answer, byte for byte what `JSONStyle`'s encoder writes for it,
 /// with the plan's changes encoded a batch at a time.
 ///
 /// Foundation's encoder builds a tree of the whole value before it writes a byte: for the
@@ -32,8 +32,7 @@ extension ApplyResponse: CarriesPlan {
 /// its `"changes":[]` one batch at a time, straight into the answer's buffer. Nil when the
 /// answer cannot be encoded.
 func planAnswerJSON(_ answer: some CarriesPlan, batch: Int = 4096) -> ByteBuffer? {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys]
+    let encoder = JSONStyle.encoder()
     var shell = answer
     let changes = shell.planChanges
     shell.planChanges = []

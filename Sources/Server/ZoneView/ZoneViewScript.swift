@@ -70,7 +70,7 @@ extension ZoneViewPage {
           }
           $("zone-name").textContent = layout.zone;
           const r = snapshot.revision;
-          $("revision").textContent = `revision ${r.id} by ${r.author}, ${r.createdAt}: ${r.summary}` +
+          $("revision").textContent = `revision ${r.id} by ${r.author}, ${r.created_at}: ${r.summary}` +
             ` · ${snapshot.identities.toLocaleString()} locations`;
           renderApplies(snapshot.applies);
           countStates();
@@ -102,7 +102,7 @@ extension ZoneViewPage {
         function showApplies() {
           $("panel").innerHTML = '<p class="hint">Select a location to see its identity, lease, device and boot.</p>' +
             "<h3>Recent applies</h3>" + (applies.length ? "<ol class=\"timeline\">" + applies.map((a) =>
-              `<li><span class="t">#${a.id} ${esc(a.createdAt)}</span><span>${esc(a.author)}: ${esc(a.summary)}` +
+              `<li><span class="t">#${a.id} ${esc(a.created_at)}</span><span>${esc(a.author)}: ${esc(a.summary)}` +
               `${a.message ? " — " + esc(a.message) : ""}</span><span>${esc(a.origin || "")}</span></li>`).join("") + "</ol>"
               : '<p class="none">none</p>');
         }
@@ -127,18 +127,18 @@ extension ZoneViewPage {
           let html = `<h2>${esc(id.name)}</h2><span class="badge s-${code}" id="host-state">${esc(h.state)}</span>`;
           html += "<h3>Identity</h3>" + rows([["kind", id.kind], ["location", id.location], ["rack / unit",
             id.rack ? `${id.rack} / ${id.unit ?? "-"}` : ""], ["address", id.address], ["fqdn", id.fqdn], ["role", id.role],
-            ["profile", id.profile], ["network", id.network], ["manages", id.managedHost]]);
-          html += "<h3>Lease</h3>" + (lease ? rows([["state", lease.state], ["mac", lease.mac], ["since", when(lease.updatedAt)],
-            ["expires", when(lease.expiresAt)], ["replaced", h.replacedMac]]) : '<p class="none">never leased</p>');
-          html += "<h3>Device</h3>" + (lease && lease.deviceKind ? rows([["kind", lease.deviceKind], ["model", lease.model],
+            ["profile", id.profile], ["network", id.network], ["manages", id.managed_host]]);
+          html += "<h3>Lease</h3>" + (lease ? rows([["state", lease.state], ["mac", lease.mac], ["since", when(lease.updated_at)],
+            ["expires", when(lease.expires_at)], ["replaced", h.replaced_mac]]) : '<p class="none">never leased</p>');
+          html += "<h3>Device</h3>" + (lease && lease.device_kind ? rows([["kind", lease.device_kind], ["model", lease.model],
             ["serial", lease.serial], ["miscabled", lease.miscabled ? "yes: it does not fit the port's role" : ""]])
             : '<p class="none">nothing said</p>');
           html += "<h3>Boot timeline</h3>" + (h.timeline.length ? '<ol class="timeline">' + h.timeline.map((s) =>
             `<li data-phase="${esc(s.phase)}"><span>${esc(s.phase.replace("_", " "))}</span><span class="t">` +
-            `${new Date(s.atMs).toISOString().slice(11, 23)}</span><span>${s.seconds == null ? "" : "+" + s.seconds.toFixed(1) + " s"}</span></li>`)
+            `${new Date(s.at_ms).toISOString().slice(11, 23)}</span><span>${s.seconds == null ? "" : "+" + s.seconds.toFixed(1) + " s"}</span></li>`)
             .join("") + "</ol>" : '<p class="none">no boot seen since the server started</p>');
           html += "<h3>Last events</h3>" + (h.events.length ? '<ol class="timeline">' + h.events.map((s) =>
-            `<li><span>${esc(s.phase.replace("_", " "))}</span><span class="t">${new Date(s.atMs).toISOString().slice(11, 19)}</span>` +
+            `<li><span>${esc(s.phase.replace("_", " "))}</span><span class="t">${new Date(s.at_ms).toISOString().slice(11, 19)}</span>` +
             `<span>${esc(s.detail)}</span></li>`).join("") + "</ol>" : '<p class="none">none</p>');
           $("panel").innerHTML = html;
         }

@@ -94,7 +94,13 @@ public struct BlastRadius: Sendable, Codable, Equatable {
 
     /// `changes`: the plan's setting changes between `old` and `new`.
     public init(from old: ZoneRevision, to new: ZoneRevision, changes: [ZonePlan.Change]) {
-        replacesZone = old.zoneName == new.zoneName ? nil : old.zoneName
+        self.init(from: PlanBase(old), to: new, changes: changes)
+    }
+
+    /// Against a base loaded for a plan (`PlanBase`): only its spec and files are read.
+    init(from old: PlanBase, to new: ZoneRevision, changes: [ZonePlan.Change]) {
+        let oldZone = old.spec.zone.value
+        replacesZone = oldZone == new.zoneName ? nil : oldZone
         let settings = changes.filter { !$0.isIdentity }
         let rules = settings.map(BlastRadiusRules.rules(for:))
         var effects = settings.map { Effect(key: $0.key, outputs: [], reach: Reach()) }
@@ -121,7 +127,7 @@ public struct BlastRadius: Sendable, Codable, Equatable {
         reach = total
         byOutput = Output.allCases.filter { perOutput[$0.rank].total > 0 }
             .map { OutputReach(output: $0, reach: perOutput[$0.rank]) }
-        templates = Self.templateDiffs(settings, old: old.source.files, new: new.source.files)
+        templates = Self.templateDiffs(settings, old: old.files, new: new.source.files)
     }
 
     /// The texts of every template whose digest a profile change shows, diffed.
