@@ -13,13 +13,22 @@ struct EtcdOptions: ParsableArguments {
     @Option(help: ArgumentHelp("etcd v3 client URLs, comma-separated (http://10.0.0.1:2379,http://10.0.0.2:2379).",
                                discussion: """
                                    Revisions then live in etcd: `zonectl apply`, history and rollback work against any host, \
-                                   and every host follows the zone's head within a second. Leases and the hook outbox stay \
-                                   in each host's state directory for now. A request a member fails is tried on the next.
+                                   and every host follows the zone's head within a second. Discovery addresses come from \
+                                   blocks each host claims in etcd, and every lease is recorded there too (readable from \
+                                   any host); the hook outbox stays in each host's state directory. A request a member \
+                                   fails is tried on the next.
                                    """))
     var etcd: String?
 
     @Option(help: "Where this zone's keys live in etcd; one prefix per zone.")
     var etcdPrefix = EtcdZoneKeys.defaultPrefix
+
+    @Option(help: ArgumentHelp("Seconds this host's discovery blocks outlive it in etcd (its etcd lease's TTL).",
+                               discussion: """
+                                   A host that dies frees its blocks after this long; one that cannot renew its lease for \
+                                   half of it stops giving discovery addresses until etcd answers again.
+                                   """))
+    var etcdLeaseTTL: Int64 = 10
 
     @Option(help: "The CA (PEM) that signed the etcd members' certificates (https:// URLs; default: the system's trust).")
     var etcdCAFile: String?
@@ -47,6 +56,7 @@ struct EtcdOptions: ParsableArguments {
                 throw ValidationError("--etcd \(endpoint) is not an http:// or https:// URL")
             }
         }
+        guard (2...3600).contains(etcdLeaseTTL) else { throw ValidationError("--etcd-lease-ttl takes 2 to 3600 seconds") }
         guard etcdPrefix.hasPrefix("/") else { throw ValidationError("--etcd-prefix \(etcdPrefix) must start with /") }
     }
 
@@ -58,6 +68,13 @@ struct EtcdOptions: ParsableArguments {
         let store = EtcdRevisionStore(kv: client, keys: EtcdZoneKeys(prefix: etcdPrefix),
                                       localOutbox: try SQLiteEventOutbox(stateDirectory: stateDirectory))
         return (client, store)
+    }
+
+    /// A client of its own for the discovery coordination, with short timeouts: a renewal
+    /// that hangs must be given up well within the lease's TTL.
+    func coordinationClient() throws -> EtcdClient {
+        EtcdClient(endpoints: endpoints, tls: try tlsConfiguration(), connectTimeout: .milliseconds(500),
+                   requestTimeout: .seconds(2))
     }
 
     /// At start: the zone's head from etcd (recording the zone file as revision 1 in an empty
