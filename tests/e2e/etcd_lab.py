@@ -119,8 +119,10 @@ class EtcdCluster:
 class EtcdPairLab(DHCPLab):
     """DHCPLab's relay and clients, two zonebootd hosts (A and B) on one etcd cluster."""
 
-    def __init__(self, lab, tmp, ports=3, zone=ZONE):
+    def __init__(self, lab, tmp, ports=3, zone=ZONE, host_args=()):
         require_tools("dhcrelay", "dhclient", "curl")
+        # More zonebootd arguments for every host (--etcd-lease-ttl ...).
+        self.host_args = tuple(host_args)
         self.use_files(lab, tmp, zone)
         self.srv, self.relay, self.etcd_ns = lab.ns("srv"), lab.ns("rly"), lab.ns("etc")
         lab.link(self.srv, "eth0", self.relay, "up0")
@@ -163,7 +165,7 @@ class EtcdPairLab(DHCPLab):
                               "--listen", address, "--admin-listen", address, "--admin-port", ADMIN_PORT,
                               "--admin-token-file", self.tokens_file, "--counters-file", counters,
                               "--firmware", FIRMWARE, "--http-port", "0", "--tftp-port", "0",
-                              "--etcd", self.etcd.endpoints, "--log-level", "info",
+                              "--etcd", self.etcd.endpoints, "--log-level", "info", *self.host_args,
                               log=self.log_path(name, new=True))
         self.hosts[name] = proc
         if wait:
@@ -184,15 +186,15 @@ class EtcdPairLab(DHCPLab):
     def log(self, name):
         return self.log_path(name).read_text()
 
-    def relay_to(self, name):
-        """dhcrelay -a on the switch ports, forwarding to host `name` only."""
+    def relay_to(self, *names):
+        """dhcrelay -a on the switch ports, forwarding to the hosts named (both: a ToR pair's relay)."""
         if self.relay_proc:
             self.lab.stop(self.relay_proc)
         args = ["dhcrelay", "-4", "-d", "-a", "-m", "replace", "-pf", self.tmp / "dhcrelay.pid"]
         for port in self.clients:
             args += ["-id", port]
-        args += ["-iu", "up0", HOSTS[name]]
-        self.relay_proc = self.lab.spawn(self.relay, *args, log=self.tmp / f"dhcrelay-{name}.log")
+        args += ["-iu", "up0", *[HOSTS[name] for name in names]]
+        self.relay_proc = self.lab.spawn(self.relay, *args, log=self.tmp / f"dhcrelay-{'-'.join(names)}.log")
         time.sleep(1)
 
     def url(self, name):
