@@ -103,6 +103,7 @@ bench: deps firmware release
 	$(PYTHON) bench/apply_bench.py
 	$(PYTHON) bench/etcd_roundtrip.py
 	$(PYTHON) bench/etcd_follow.py
+	$(PYTHON) bench/etcd_pair_storm.py
 
 clean:
 	rm -rf .build $(STATE) $(VENV)
