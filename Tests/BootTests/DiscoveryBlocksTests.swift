@@ -39,15 +39,22 @@ private let hostB = IPv4Address(198, 18, 0, 11)
         return table
     }
 
-    @Test func aRangeIsCutIntoBlocksFromItsFirstAddressTheLastOneShort() {
+    @Test func aRangeIsCutIntoAlignedBlocksCutToTheRange() {
         let blocks = DiscoveryBlocks(blockSize: 16)
-        #expect(blocks.blocks(of: range).map(\.description) == ["198.18.16.200", "198.18.16.216", "198.18.16.232", "198.18.16.248"])
-        #expect(blocks.addresses(ofBlock: IPv4Address(198, 18, 16, 248), in: range) == IPv4Address(198, 18, 16, 248).value...IPv4Address(198, 18, 16, 250).value)
-        #expect(blocks.block(containing: IPv4Address(198, 18, 16, 231), in: range) == IPv4Address(198, 18, 16, 216))
+        #expect(blocks.blocks(of: range).map(\.description) == ["198.18.16.192", "198.18.16.208", "198.18.16.224", "198.18.16.240"])
+        #expect(blocks.addresses(ofBlock: IPv4Address(198, 18, 16, 192), in: range).map(\.description)
+                == (200...207).map { "198.18.16.\($0)" })
+        #expect(blocks.addresses(ofBlock: IPv4Address(198, 18, 16, 240), in: range).count == 11)
+        #expect(blocks.addresses(ofBlock: IPv4Address(198, 18, 17, 0), in: range).isEmpty)
+        #expect(blocks.block(containing: IPv4Address(198, 18, 16, 231), in: range) == IPv4Address(198, 18, 16, 224))
         #expect(blocks.block(containing: IPv4Address(198, 18, 16, 199), in: range) == nil)
+        // A block keeps its name when the range's ends move.
+        let wider = IPv4Range("198.18.16.100-198.18.16.250")!
+        #expect(blocks.block(containing: IPv4Address(198, 18, 16, 231), in: wider) == IPv4Address(198, 18, 16, 224))
         // Even a range that ends at 255.255.255.255 is cut without overflow.
         let top = IPv4Range("255.255.255.250-255.255.255.255")!
-        #expect(blocks.addresses(ofBlock: top.first, in: top).count == 6)
+        #expect(blocks.blocks(of: top) == [IPv4Address(255, 255, 255, 240)])
+        #expect(blocks.addresses(ofBlock: IPv4Address(255, 255, 255, 240), in: top).count == 6)
     }
 
     @Test func theNextBlockIsTheFirstNobodyHoldsFromTheHostsOffsetRoundTheRange() {
@@ -73,25 +80,26 @@ private let hostB = IPv4Address(198, 18, 0, 11)
 
     @Test func twoHostsNeverOfferOneAddressAndEachStaysInItsBlocks() throws {
         let all = DiscoveryBlocks(blockSize: 16).blocks(of: range)
-        var a = table(holding: [all[0], all[2]]), b = table(holding: [all[1]])
+        // A: 16 + 11 addresses; B: 16.
+        var a = table(holding: [all[1], all[3]]), b = table(holding: [all[2]])
         var seen: [IPv4Address: String] = [:]
         for n in 0..<32 {
             for (name, server) in [("A", hostA), ("B", hostB)] {
                 let facts = try ClientRequest(.discover, mac: mac(n * 2 + (name == "A" ? 0 : 1)), circuit: "swp\(41 + n % 7)").facts()
                 let decision = name == "A" ? decide(facts, a, server: server) : decide(facts, b, server: server)
                 guard let address = offered(decision) else {
-                    // B's one block is used up: exhausted, never an address outside it.
-                    #expect(name == "B" && decision.dropped == .poolExhausted)
+                    // Its blocks are used up: exhausted, never an address outside them.
+                    #expect(decision.dropped == .poolExhausted)
                     continue
                 }
                 #expect(seen[address] == nil, "\(address) offered twice")
                 seen[address] = name
                 let block = try #require(DiscoveryBlocks(blockSize: 16).block(containing: address, in: range))
-                #expect(name == "A" ? [all[0], all[2]].contains(block) : block == all[1])
+                #expect(name == "A" ? [all[1], all[3]].contains(block) : block == all[2])
                 for lease in decision.leases { if name == "A" { a.apply(lease) } else { b.apply(lease) } }
             }
         }
-        #expect(seen.values.filter { $0 == "A" }.count == 32 && seen.values.filter { $0 == "B" }.count == 16)
+        #expect(seen.values.filter { $0 == "A" }.count == 27 && seen.values.filter { $0 == "B" }.count == 16)
     }
 
     @Test func anotherHostsLeaseInAClaimedBlockIsRenewedAndNeverGivenToAnother() throws {
@@ -112,7 +120,7 @@ private let hostB = IPv4Address(198, 18, 0, 11)
 
     @Test func withoutProofOfItsBlocksNoDiscoveryAddressIsGivenOrRenewedButDeclaredPortsAreAnswered() throws {
         var blocks = DiscoveryBlocks(blockSize: 16, available: false)
-        blocks.setHeld([range.first], pod: "p01")
+        blocks.setHeld(blocks.blocks(of: range).prefix(1), pod: "p01")
         var table = InMemoryLeaseTable()
         table.discoveryBlocks = blocks
         table.apply(Lease(address: IPv4Address(198, 18, 16, 200), mac: mac(1), clientID: nil, pod: "p01", location: nil, name: nil,
@@ -128,7 +136,7 @@ private let hostB = IPv4Address(198, 18, 0, 11)
     }
 
     @Test func anOfferIsWithdrawnAtOnceWhenTheClientSelectsTheOtherHost() throws {
-        var a = table(holding: [range.first])
+        var a = table(holding: [IPv4Address(198, 18, 16, 192)])
         let discover = try ClientRequest(.discover, mac: mac(1), circuit: "swp41").facts()
         let offer = decide(discover, a)
         #expect(offered(offer) == IPv4Address(198, 18, 16, 200))
@@ -141,7 +149,15 @@ private let hostB = IPv4Address(198, 18, 0, 11)
         #expect(selected.dropped == .otherServerSelected)
         #expect(selected.leases.count == 1 && selected.durableLeases.isEmpty)
         for lease in selected.leases { a.apply(lease) }
-        #expect(offered(decide(try ClientRequest(.discover, mac: mac(4), circuit: "swp43").facts(), a)) == IPv4Address(198, 18, 16, 200))
+        #expect(a.lease(address: IPv4Address(198, 18, 16, 200))?.blocksAddress(at: now) == false)
+        // The block's other six addresses, then .200 again, for the next machines.
+        var next: [IPv4Address] = []
+        for n in 10..<17 {
+            let decision = decide(try ClientRequest(.discover, mac: mac(n), circuit: "port\(n)").facts(), a)
+            if let address = offered(decision) { next.append(address) }
+            for lease in decision.leases { a.apply(lease) }
+        }
+        #expect(Set(next) == Set((200...207).filter { $0 != 201 }.map { IPv4Address(198, 18, 16, UInt8($0)) }))
         // A declared port's request for another server withdraws nothing.
         let declared = decide(try ClientRequest(.request, mac: mac(3), requested: IPv4Address(198, 18, 16, 17), serverID: hostB).facts(), a)
         #expect(declared.dropped == .otherServerSelected && declared.leases.isEmpty)

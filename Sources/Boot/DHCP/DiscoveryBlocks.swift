@@ -34,23 +34,29 @@ public struct DiscoveryBlocks: Sendable, Equatable {
 
     public mutating func dropAll() { held = [:] }
 
-    /// The blocks of `range`, by first address.
+    /// The blocks of `range`, each named by its first address rounded down to a multiple of
+    /// `blockSize` (so a block keeps its name when the zone moves the range's ends, and two
+    /// hosts never hold overlapping blocks), cut to the range.
     public func blocks(of range: IPv4Range) -> [IPv4Address] {
-        stride(from: Int(range.first.value), through: Int(range.last.value), by: blockSize).map { IPv4Address(UInt32($0)) }
+        stride(from: UInt64(aligned(range.first.value)), through: UInt64(range.last.value), by: blockSize).map {
+            IPv4Address(UInt32($0))
+        }
     }
 
-    /// The addresses of the block that starts at `first`, cut at the range's end.
-    public func addresses(ofBlock first: IPv4Address, in range: IPv4Range) -> ClosedRange<UInt32> {
-        let last = min(UInt64(first.value) + UInt64(blockSize) - 1, UInt64(range.last.value))
-        return first.value...UInt32(last)
+    /// The addresses of the block named `first` that lie in `range` (none: it is outside).
+    public func addresses(ofBlock first: IPv4Address, in range: IPv4Range) -> [IPv4Address] {
+        let low = max(UInt64(first.value), UInt64(range.first.value))
+        let high = min(UInt64(first.value) + UInt64(blockSize) - 1, UInt64(range.last.value))
+        guard low <= high else { return [] }
+        return (low...high).map { IPv4Address(UInt32($0)) }
     }
 
-    /// The first address of the block `address` falls in (nil: outside the range).
+    /// The name of the block `address` falls in (nil: outside the range).
     public func block(containing address: IPv4Address, in range: IPv4Range) -> IPv4Address? {
-        guard range.contains(address) else { return nil }
-        let offset = (address.value - range.first.value) / UInt32(blockSize) * UInt32(blockSize)
-        return IPv4Address(range.first.value + offset)
+        range.contains(address) ? IPv4Address(aligned(address.value)) : nil
     }
+
+    private func aligned(_ value: UInt32) -> UInt32 { value / UInt32(blockSize) * UInt32(blockSize) }
 
     public func holds(_ address: IPv4Address, pod: String, in range: IPv4Range) -> Bool {
         guard let first = block(containing: address, in: range), let mine = held[pod] else { return false }
@@ -87,8 +93,8 @@ extension LeaseLookup {
         var free = 0
         // Newest blocks first: they are the emptiest, so the count reaches its limit soonest.
         for first in (blocks.held[pod] ?? []).reversed() {
-            for value in blocks.addresses(ofBlock: first, in: range) {
-                if !(lease(address: IPv4Address(value))?.blocksAddress(at: now) ?? false) {
+            for address in blocks.addresses(ofBlock: first, in: range) {
+                if !(lease(address: address)?.blocksAddress(at: now) ?? false) {
                     free += 1
                     if free >= limit { return free }
                 }
@@ -97,25 +103,24 @@ extension LeaseLookup {
         return free
     }
 
-    /// The lowest free address of the held blocks of `pod` at or above `from` (the table's
-    /// high-water mark: fresh blocks are above it, so this is usually the first address
-    /// looked at), else the lowest free one anywhere in them.
+    /// A free address of the held blocks of `pod`: the first at or above `from` (the table's
+    /// high-water mark, usually in the block being filled), else the first of the newest-named
+    /// block that has one (blocks are claimed upwards, so that is the emptiest).
     public func freeAddressInHeldBlocks(_ blocks: DiscoveryBlocks, pod: String, range: IPv4Range, from: IPv4Address?,
                                         now: Int64) -> IPv4Address? {
         let mine = blocks.held[pod] ?? []
-        func scan(_ firsts: ArraySlice<IPv4Address>, from start: UInt32) -> IPv4Address? {
+        func scan(_ firsts: some Sequence<IPv4Address>, from start: UInt32) -> IPv4Address? {
             for first in firsts {
-                for value in blocks.addresses(ofBlock: first, in: range) where value >= start {
-                    let address = IPv4Address(value)
+                for address in blocks.addresses(ofBlock: first, in: range) where address.value >= start {
                     if !(lease(address: address)?.blocksAddress(at: now) ?? false) { return address }
                 }
             }
             return nil
         }
-        if let from, let startBlock = blocks.block(containing: from, in: range),
-           let index = mine.firstIndex(where: { $0 >= startBlock }) {
-            if let found = scan(mine[index...], from: from.value) { return found }
+        if let from, let startBlock = blocks.block(containing: from, in: range), mine.contains(startBlock),
+           let found = scan(CollectionOfOne(startBlock), from: from.value) {
+            return found
         }
-        return scan(mine[...], from: 0)
+        return scan(mine.reversed(), from: 0)
     }
 }

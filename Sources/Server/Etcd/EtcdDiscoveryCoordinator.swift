@@ -96,7 +96,8 @@ public struct EtcdDiscoveryCoordinator: Service {
         var blocks = DiscoveryBlocks(blockSize: blockSize, available: false)
         var lease: Int64?
         var renewed = ContinuousClock.now
-        var lostSince: ContinuousClock.Instant? = .now
+        var lostSince: ContinuousClock.Instant?
+        var started = false
         var lastFree: [String: Int] = [:]
         let offset = Int(IPv4Address(host)?.value ?? 0)
         while !Task.isCancelled {
@@ -125,11 +126,15 @@ public struct EtcdDiscoveryCoordinator: Service {
                 }
                 blocks.available = true
                 await server.coordinate(blocks)
+                let held = blocks.held.values.reduce(0) { $0 + $1.count }
                 if let since = lostSince {
                     lostSince = nil
-                    let held = blocks.held.values.reduce(0) { $0 + $1.count }
-                    logger.notice("etcd back: discovery addresses given again, from \(held) blocks of \(blockSize) held under etcd lease \(lease)", metadata: ["after": "\(ContinuousClock.now - since)"])
+                    logger.notice("etcd back: discovery addresses given again, from \(held) blocks of \(blockSize) held under etcd lease \(lease)",
+                                  metadata: ["after": "\(ContinuousClock.now - since)"])
+                } else if !started {
+                    logger.info("discovery addresses given from \(held) blocks of \(blockSize) claimed under etcd lease \(lease)")
                 }
+                started = true
             } catch {
                 if Task.isCancelled { break }
                 if error is LeaseExpired || (error as? EtcdError).map(Self.leaseIsGone) == true {
@@ -137,8 +142,8 @@ public struct EtcdDiscoveryCoordinator: Service {
                     lease = nil
                     blocks.dropAll()
                 }
-                if lostSince == nil || blocks.available {
-                    lostSince = lostSince ?? .now
+                if lostSince == nil {
+                    lostSince = .now
                     logger.warning("etcd lost: discovery addresses are neither given nor renewed until etcd answers again (declared ports are answered as ever): \(error)")
                 }
                 blocks.available = false
@@ -176,8 +181,8 @@ public struct EtcdDiscoveryCoordinator: Service {
         while got < count, let next = blocks.nextToClaim(in: range, taken: taken, startingAt: offset / blockSize) {
             taken.insert(next)
             guard try await store.claim(pod: pod, first: next, lease: lease, host: host) else { continue }
-            let inside = blocks.addresses(ofBlock: next, in: range).map { IPv4Address($0) }
-            await server.adopt(try await EtcdLeaseRecords.records(kv: client, keys: keys, addresses: inside).map(\.lease))
+            let inside = try await EtcdLeaseRecords.records(kv: client, keys: keys, addresses: blocks.addresses(ofBlock: next, in: range))
+            await server.adopt(inside.map(\.lease))
             blocks.setHeld((blocks.held[pod] ?? []) + [next], pod: pod)
             got += 1
         }
