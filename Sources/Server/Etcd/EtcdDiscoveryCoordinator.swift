@@ -99,7 +99,9 @@ public struct EtcdDiscoveryCoordinator: Service {
         var lostSince: ContinuousClock.Instant?
         var started = false
         var lastFree: [String: Int] = [:]
-        let offset = Int(IPv4Address(host)?.value ?? 0)
+        // Where this host starts looking for free blocks: spread by its address, so hosts
+        // starting together do not race for the same ones.
+        let offset = Int((UInt64(IPv4Address(host)?.value ?? 0) &* 2_654_435_761) % 1_000_003)
         while !Task.isCancelled {
             do {
                 if lease == nil {
@@ -174,11 +176,17 @@ public struct EtcdDiscoveryCoordinator: Service {
     private func claim(_ count: Int, pod: String, range: IPv4Range, lease: Int64, blocks: inout DiscoveryBlocks,
                        store: EtcdDiscoveryBlockClaims, server: DHCPServer, offset: Int) async throws {
         let claimed = try await store.claimed(pod: pod)
-        // What etcd says this lease holds is the truth (a claim whose answer was lost included).
-        blocks.setHeld(claimed.filter { $0.value == lease }.keys, pod: pod)
+        // What etcd says this lease holds is the truth: a claim whose answer was lost (or whose
+        // records were not read) is this host's too, once its records are read.
+        let ours = claimed.filter { $0.value == lease }.keys
+        for first in ours where !(blocks.held[pod] ?? []).contains(first) {
+            let inside = try await EtcdLeaseRecords.records(kv: client, keys: keys, addresses: blocks.addresses(ofBlock: first, in: range))
+            await server.adopt(inside.map(\.lease))
+        }
+        blocks.setHeld(ours, pod: pod)
         var taken = Set(claimed.keys)
         var got = 0
-        while got < count, let next = blocks.nextToClaim(in: range, taken: taken, startingAt: offset / blockSize) {
+        while got < count, let next = blocks.nextToClaim(in: range, taken: taken, startingAt: offset) {
             taken.insert(next)
             guard try await store.claim(pod: pod, first: next, lease: lease, host: host) else { continue }
             let inside = try await EtcdLeaseRecords.records(kv: client, keys: keys, addresses: blocks.addresses(ofBlock: next, in: range))
