@@ -29,7 +29,7 @@ final class DHCPEngine {
         var log: [LeaseLog.Line] = []
     }
 
-    let loop: any EventLoop
+    private let loop: any EventLoop
     private let revisions: RevisionHolder
     private let store: any DurableLeaseStore
     let directory: CommittedLeases

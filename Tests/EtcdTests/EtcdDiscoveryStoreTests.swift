@@ -20,6 +20,16 @@ private func lease(_ last: UInt8, declared: Bool) -> Lease {
           state: .bound, expiresAt: 2_000_000_000, updatedAt: 1_800_000_000)
 }
 
+/// Runs a commit on a thread of its own, as the DHCP writer's thread pool does: a commit
+/// waits for etcd, and must not hold one of the few threads Swift's concurrency runs on.
+private func commit(_ records: EtcdLeaseRecords, _ leases: [Lease]) async throws {
+    try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+        Thread.detachNewThread {
+            continuation.resume(with: Result { try records.commit(leases: leases, events: []) })
+        }
+    }
+}
+
 @Suite struct EtcdDiscoveryStoreTests {
     let etcd = InMemoryEtcd()
     let keys = EtcdZoneKeys(prefix: "/zb/lab/")
@@ -39,7 +49,7 @@ private func lease(_ last: UInt8, declared: Bool) -> Lease {
     @Test func aDiscoveryLeaseIsInEtcdBeforeItsCommitReturns() async throws {
         let local = LocalStore()
         let records = EtcdLeaseRecords(local: local, kv: etcd, keys: keys, host: "198.18.0.10") { _ in }
-        try records.commit(leases: [lease(200, declared: false), lease(7, declared: true)], events: [])
+        try await commit(records, [lease(200, declared: false), lease(7, declared: true)])
         let read = try await EtcdLeaseRecords.all(kv: etcd, keys: keys)
         #expect(Set(read.records.map(\.lease.address)) == [IPv4Address(198, 18, 16, 200), IPv4Address(198, 18, 16, 7)])
         #expect(read.records.allSatisfy { $0.host == "198.18.0.10" })
@@ -55,15 +65,15 @@ private func lease(_ last: UInt8, declared: Bool) -> Lease {
             failures.withLock { $0.append(failure) }
         }
         etcd.failing(.unreachable(endpoints: etcd.endpointList, lastError: "connection refused"))
-        #expect(throws: EtcdError.self) { try records.commit(leases: [lease(200, declared: false)], events: []) }
-        try records.commit(leases: [lease(7, declared: true)], events: [])
+        await #expect(throws: EtcdError.self) { try await commit(records, [lease(200, declared: false)]) }
+        try await commit(records, [lease(7, declared: true)])
         #expect(local.leases.withLock { $0.map(\.address) } == [IPv4Address(198, 18, 16, 200), IPv4Address(198, 18, 16, 7)])
         // The declared record follows in the background: its failure is told once...
         try await until { failures.withLock { $0.count } == 1 }
         #expect(failures.withLock { $0.count } == 1 && failures.withLock { $0[0] } != nil)
         // ...and its return once, with the next record written.
         etcd.failing(nil)
-        try records.commit(leases: [lease(8, declared: true)], events: [])
+        try await commit(records, [lease(8, declared: true)])
         try await until { failures.withLock { $0.count } == 2 }
         #expect(failures.withLock { $0[1] } == nil)
         let read = try await EtcdLeaseRecords.all(kv: etcd, keys: keys)

@@ -109,7 +109,7 @@ extension LeaseLookup {
     public func freeAddressInHeldBlocks(_ blocks: DiscoveryBlocks, pod: String, range: IPv4Range, from: IPv4Address?,
                                         now: Int64) -> IPv4Address? {
         let mine = blocks.held[pod] ?? []
-        func scan(_ firsts: some Sequence<IPv4Address>, from start: UInt32) -> IPv4Address? {
+        func scan<Firsts: Sequence<IPv4Address>>(_ firsts: Firsts, from start: UInt32) -> IPv4Address? {
             for first in firsts {
                 for address in blocks.addresses(ofBlock: first, in: range) where address.value >= start {
                     if !(lease(address: address)?.blocksAddress(at: now) ?? false) { return address }
