@@ -6,6 +6,7 @@ import Store
 import Synchronization
 import TestSupport
 import Testing
+import Zone
 
 /// A local store that keeps what it committed.
 private final class LocalStore: DurableLeaseStore {
