@@ -103,8 +103,11 @@ public final class DHCPServer: Sendable {
             throw error
         }
         let sockets = opened
-        var leases = InMemoryLeaseTable(directory.all)
-        leases.discoveryBlocks = configuration.discoveryBlocks
+        let leases = {
+            var table = InMemoryLeaseTable(directory.all)
+            table.discoveryBlocks = configuration.discoveryBlocks
+            return table
+        }()
         logger.info("loaded \(leases.count) leases from the store")
         let failureLog = SocketFailureLog(logger: logger)
         let writer = NIOThreadPool(numberOfThreads: 1)
