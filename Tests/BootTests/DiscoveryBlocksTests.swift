@@ -150,14 +150,14 @@ private let hostB = IPv4Address(198, 18, 0, 11)
         #expect(selected.leases.count == 1 && selected.durableLeases.isEmpty)
         for lease in selected.leases { a.apply(lease) }
         #expect(a.lease(address: IPv4Address(198, 18, 16, 200))?.blocksAddress(at: now) == false)
-        // The block's other six addresses, then .200 again, for the next machines.
+        // The next machines fill the block from the high-water mark, then take .200 again.
         var next: [IPv4Address] = []
-        for n in 10..<17 {
+        for n in 10..<18 {
             let decision = decide(try ClientRequest(.discover, mac: mac(n), circuit: "port\(n)").facts(), a)
             if let address = offered(decision) { next.append(address) }
             for lease in decision.leases { a.apply(lease) }
         }
-        #expect(Set(next) == Set((200...207).filter { $0 != 201 }.map { IPv4Address(198, 18, 16, UInt8($0)) }))
+        #expect(next == (201...207).map { IPv4Address(198, 18, 16, UInt8($0)) } + [IPv4Address(198, 18, 16, 200)])
         // A declared port's request for another server withdraws nothing.
         let declared = decide(try ClientRequest(.request, mac: mac(3), requested: IPv4Address(198, 18, 16, 17), serverID: hostB).facts(), a)
         #expect(declared.dropped == .otherServerSelected && declared.leases.isEmpty)
