@@ -67,6 +67,7 @@ def main():
         the_lab.addr(pair.srv, "gn0", "198.19.16.254/24")
         the_lab.addr(gen, "eth0", f"{GIADDR}/24")
         the_lab.wait_up(gen, "eth0")
+        the_lab.route(gen, "198.18.0.0/24", "198.19.16.254")
         before = etcd_revision(pair)
         done = threading.Event()
         kills = []

@@ -58,6 +58,7 @@ def pair(tmp_path):
         the_lab.addr(pair.srv, "gn0", "198.19.16.254/24")
         the_lab.addr(pair.gen, "eth0", f"{GIADDR}/24")
         the_lab.wait_up(pair.gen, "eth0")
+        the_lab.route(pair.gen, "198.18.0.0/24", "198.19.16.254")
         the_lab.wait_up(pair.srv, "gn0")
         pair.relay_to("A", "B")
         yield pair
