@@ -138,6 +138,9 @@ def test_a_killed_hosts_clients_are_renewed_by_the_survivor_with_the_same_addres
     assert on_a, "host A answered none of the clients"
     identity = pair.dhclient("swp1")
     assert identity["ip"] == "198.18.16.11"
+    # A's leases reached B (its lease records in etcd) before A dies.
+    wait_for(lambda: all(leases(pair, "B").get(address) == mac for mac, address in on_a.items()), timeout=30,
+             what="host B to know host A's leases")
 
     kill(pair, "A")
     # A's clients rebind (ciaddr, no server-id, through both relays): B answers with their address.

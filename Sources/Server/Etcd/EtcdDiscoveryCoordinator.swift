@@ -59,6 +59,7 @@ public struct EtcdDiscoveryCoordinator: Service {
                     await withDiscardingTaskGroup { group in
                         group.addTask { await coordinateBlocks(server) }
                         group.addTask { await followRecords(server, from: revision + 1) }
+                        group.addTask { await rereadRecords(server) }
                     }
                     return
                 } catch {
@@ -198,6 +199,17 @@ public struct EtcdDiscoveryCoordinator: Service {
     }
 
     // MARK: Records
+
+    /// Every record read again every 5 s beside the watch: seen here, the gateway's watch
+    /// stream can hold its last events back until more arrive (a host killed right after its
+    /// last ACKs then leaves them unseen), so what the watch misses is found within 5 s.
+    private func rereadRecords(_ server: DHCPServer) async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .seconds(5))
+            guard let (records, _) = try? await EtcdLeaseRecords.all(kv: client, keys: keys) else { continue }
+            await server.adopt(records.filter { $0.host != host }.map(\.lease))
+        }
+    }
 
     private func followRecords(_ server: DHCPServer, from start: Int64) async {
         var failing = false
