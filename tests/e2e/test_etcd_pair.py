@@ -86,6 +86,11 @@ def leases(pair, name):
     return {row["address"]: row["mac"] for row in json.loads(out.stdout) if row["pod"] == "p02" and row["state"] == "bound"}
 
 
+def knows(shown, expected):
+    """Every address of `expected` (address → MAC) is shown bound to its MAC."""
+    return all(shown.get(address) == mac for address, mac in expected.items())
+
+
 def assert_unique(acked):
     addresses = list(acked.values())
     duplicates = {a for a in addresses if addresses.count(a) > 1}
@@ -122,8 +127,7 @@ def test_discovery_addresses_stay_unique_while_hosts_are_killed_and_restarted(pa
     assert set(result["by"].values()) == set(HOSTS.values())
     expected = {address: mac for mac, address in result["acked"].items()}
     for name in HOSTS:
-        wait_for(lambda: all(leases(pair, name).get(a) == m for a, m in expected.items()), timeout=30,
-                 what=f"host {name} to show every lease")
+        wait_for(lambda: knows(leases(pair, name), expected), timeout=30, what=f"host {name} to show every lease")
     # Each client REQUESTed one host's offer through both relays: the other host withdrew its own.
     withdrawn = sum(((read_counters(pair.tmp / f"counters-{name}.json") or {}).get("dropped", {})).get("other-server-selected", 0)
                     for name in HOSTS)
@@ -139,7 +143,7 @@ def test_a_killed_hosts_clients_are_renewed_by_the_survivor_with_the_same_addres
     identity = pair.dhclient("swp1")
     assert identity["ip"] == "198.18.16.11"
     # A's leases reached B (its lease records in etcd) before A dies.
-    wait_for(lambda: all(leases(pair, "B").get(address) == mac for mac, address in on_a.items()), timeout=30,
+    wait_for(lambda: knows(leases(pair, "B"), {address: mac for mac, address in on_a.items()}), timeout=30,
              what="host B to know host A's leases")
 
     kill(pair, "A")
