@@ -4,8 +4,8 @@ import Foundation
 import Zone
 
 /// Where ZoneBoot keeps a zone in etcd: every key under one prefix (`--etcd-prefix`, one per
-/// zone). Revisions today; discovery blocks, outbox claims and lease records take their own
-/// folders under the same prefix (`blocks/`, `outbox/`, `leases/`).
+/// zone). Revisions, discovery blocks and lease records (EtcdDiscoveryBlockClaims.swift) here; outbox claims will take
+/// their own folder under the same prefix (`outbox/`).
 public struct EtcdZoneKeys: Sendable, Equatable {
     public let prefix: String
 
