@@ -118,6 +118,20 @@ private let hostB = IPv4Address(198, 18, 0, 11)
         #expect(ack.messageType == .ack && IPv4Address(ack.yiaddr) == IPv4Address(198, 18, 16, 200))
     }
 
+    @Test func aWithdrawnOfferPassingToAnotherMachineKeepsTheFirstOnItsAddressFromTheOtherHost() throws {
+        var b = table(holding: [IPv4Address(198, 18, 16, 208)])
+        // B offered .208 to machine 1, which took A's .200 (A's record came); B withdrew .208.
+        b.apply(Lease(address: IPv4Address(198, 18, 16, 208), mac: mac(1), clientID: nil, pod: "p01", location: nil, name: nil,
+                      state: .offered, expiresAt: now, updatedAt: now))
+        b.apply(Lease(address: IPv4Address(198, 18, 16, 200), mac: mac(1), clientID: nil, pod: "p01", location: nil, name: nil,
+                      state: .bound, expiresAt: now + 600, updatedAt: now))
+        // .208 goes to machine 2...
+        b.apply(Lease(address: IPv4Address(198, 18, 16, 208), mac: mac(2), clientID: nil, pod: "p01", location: nil, name: nil,
+                      state: .offered, expiresAt: now + 60, updatedAt: now))
+        // ...and machine 1 still rebinds to .200 through B.
+        #expect(b.discoveryLease(pod: "p01", mac: mac(1), clientID: nil)?.address == IPv4Address(198, 18, 16, 200))
+    }
+
     @Test func withoutProofOfItsBlocksNoDiscoveryAddressIsGivenOrRenewedButDeclaredPortsAreAnswered() throws {
         var blocks = DiscoveryBlocks(blockSize: 16, available: false)
         blocks.setHeld(blocks.blocks(of: range).prefix(1), pod: "p01")

@@ -166,7 +166,7 @@ def test_with_etcd_stopped_declared_ports_are_answered_and_discovery_waits_for_e
     assert first["failed"] == []
     pair.etcd.stop()
     for name in HOSTS:
-        wait_for(lambda: "etcd lost: discovery addresses are neither given nor renewed" in pair.log(name), timeout=30,
+        wait_for(lambda: "discovery stopped: etcd is out of reach" in pair.log(name), timeout=30,
                  what=f"host {name} to see etcd gone")
     # Declared ports: answered by each host alone.
     for name in HOSTS:
@@ -182,7 +182,7 @@ def test_with_etcd_stopped_declared_ports_are_answered_and_discovery_waits_for_e
     # etcd returns: discovery is answered again, with no address given twice.
     pair.etcd.start()
     for name in HOSTS:
-        wait_for(lambda: "etcd back: discovery addresses given again" in pair.log(name), timeout=60,
+        wait_for(lambda: "discovery resumed: etcd answers again" in pair.log(name), timeout=60,
                  what=f"host {name} to see etcd back")
     again = run_clients(pair, "again", "--count", "20", "--first", "300000")
     assert again["failed"] == []

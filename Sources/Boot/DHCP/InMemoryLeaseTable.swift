@@ -59,7 +59,10 @@ public struct InMemoryLeaseTable: LeaseLookup, Sendable {
 
     private mutating func forgetDiscoveryIndex(_ lease: Lease) {
         guard lease.location == nil else { return }
-        discovery[lease.pod]?[Self.key(mac: lease.mac, clientID: lease.clientID)] = nil
+        // Only if the machine's index still names this address: a machine may hold an address
+        // another host gave it while this host's withdrawn offer to it passes to someone else.
+        let key = Self.key(mac: lease.mac, clientID: lease.clientID)
+        if discovery[lease.pod]?[key] == lease.address { discovery[lease.pod]?[key] = nil }
         if let port = lease.askedFrom {
             byAskedFrom[port]?.remove(lease.address)
             if byAskedFrom[port]?.isEmpty == true { byAskedFrom[port] = nil }

@@ -63,7 +63,7 @@ public struct EtcdDiscoveryCoordinator: Service {
                     }
                     return
                 } catch {
-                    if !failing { logger.warning("etcd lost: discovery addresses are not given until the lease records are read from etcd: \(error)") }
+                    if !failing { logger.warning("discovery waits for etcd: no discovery address is given until the lease records are read: \(error)") }
                     failing = true
                     try? await Task.sleep(for: .seconds(1))
                 }
@@ -132,7 +132,7 @@ public struct EtcdDiscoveryCoordinator: Service {
                 let held = blocks.held.values.reduce(0) { $0 + $1.count }
                 if let since = lostSince {
                     lostSince = nil
-                    logger.notice("etcd back: discovery addresses given again, from \(held) blocks of \(blockSize) held under etcd lease \(lease)",
+                    logger.notice("discovery resumed: etcd answers again; discovery addresses given from \(held) blocks of \(blockSize) held under etcd lease \(lease)",
                                   metadata: ["after": "\(ContinuousClock.now - since)"])
                 } else if !started {
                     logger.info("discovery addresses given from \(held) blocks of \(blockSize) claimed under etcd lease \(lease)")
@@ -147,7 +147,7 @@ public struct EtcdDiscoveryCoordinator: Service {
                 }
                 if lostSince == nil {
                     lostSince = .now
-                    logger.warning("etcd lost: discovery addresses are neither given nor renewed until etcd answers again (declared ports are answered as ever): \(error)")
+                    logger.warning("discovery stopped: etcd is out of reach, discovery addresses are neither given nor renewed until it answers again (declared ports are answered as ever): \(error)")
                 }
                 blocks.available = false
                 await server.coordinate(blocks)
