@@ -111,6 +111,7 @@ bench: deps firmware release
 	$(PYTHON) bench/etcd_follow.py
 	$(PYTHON) bench/etcd_pair_bench.py
 	$(PYTHON) bench/zone_view_bench.py
+	$(PYTHON) bench/etcd_pair_storm.py
 
 clean:
 	rm -rf .build $(STATE) $(VENV)

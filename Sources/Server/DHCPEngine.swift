@@ -32,13 +32,14 @@ final class DHCPEngine {
     private let loop: any EventLoop
     private let revisions: RevisionHolder
     private let store: any DurableLeaseStore
-    private let directory: CommittedLeases
+    let directory: CommittedLeases
     private let settings: DHCPSettings
     private let writer: NIOThreadPool
     private let statistics: Counters<DHCPCounters>
     private let logger: Logger
-    private let clock: @Sendable () -> Int64
-    private var table: InMemoryLeaseTable
+    let clock: @Sendable () -> Int64
+    /// Read and fed by the etcd discovery coordination too (`DHCPEngine+Discovery.swift`).
+    var table: InMemoryLeaseTable
     private var rateLimit: RequestRateLimit
     private var hostEvents: HostEventBudget
     private var commits = GroupCommit<Pending>()
@@ -116,6 +117,7 @@ final class DHCPEngine {
         case .drop(let reason):
             statistics.update { $0.dropped(reason) }
             noteDrop(reason.rawValue, "request dropped", LeaseLog.received(facts, from: origin))
+            for withdrawn in decision.leases { table.apply(withdrawn) }
             return
         case .silent:
             statistics.update { $0.silent += 1 }

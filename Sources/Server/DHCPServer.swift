@@ -29,10 +29,13 @@ public final class DHCPServer: Sendable {
         /// Direct mode: the switch ports answered through packet sockets (`settings.directSwitch`
         /// names the switch); none in relayed mode.
         public var directInterfaces: [String]
+        /// Hosts on etcd: the discovery blocks to start with (none held, not available until
+        /// the coordinator has claimed some); nil: one host, whole ranges.
+        public var discoveryBlocks: DiscoveryBlocks?
 
         public init(hosts: [String], port: Int = 67, settings: DHCPSettings, rateLimit: RequestRateLimit = RequestRateLimit(),
                     hostEvents: HostEventBudget = HostEventBudget(),
-                    bootServerPort: Int? = nil, directInterfaces: [String] = []) {
+                    bootServerPort: Int? = nil, directInterfaces: [String] = [], discoveryBlocks: DiscoveryBlocks? = nil) {
             self.hosts = hosts
             self.port = port
             self.settings = settings
@@ -40,6 +43,7 @@ public final class DHCPServer: Sendable {
             self.hostEvents = hostEvents
             self.bootServerPort = bootServerPort
             self.directInterfaces = directInterfaces
+            self.discoveryBlocks = discoveryBlocks
         }
     }
 
@@ -58,7 +62,7 @@ public final class DHCPServer: Sendable {
     public let listening: [(kind: String, endpoint: String)]
     private let sockets: [DHCPSocket]
     private let direct: DirectPorts?
-    private let engine: NIOLoopBound<DHCPEngine>
+    let engine: NIOLoopBound<DHCPEngine>
     private let writer: NIOThreadPool
 
     private init(sockets: [DHCPSocket], direct: DirectPorts?, engine: NIOLoopBound<DHCPEngine>, writer: NIOThreadPool,
@@ -99,7 +103,11 @@ public final class DHCPServer: Sendable {
             throw error
         }
         let sockets = opened
-        let leases = InMemoryLeaseTable(directory.all)
+        let leases = {
+            var table = InMemoryLeaseTable(directory.all)
+            table.discoveryBlocks = configuration.discoveryBlocks
+            return table
+        }()
         logger.info("loaded \(leases.count) leases from the store")
         let failureLog = SocketFailureLog(logger: logger)
         let writer = NIOThreadPool(numberOfThreads: 1)

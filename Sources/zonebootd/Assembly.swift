@@ -33,6 +33,8 @@ struct LoadedState {
     var secrets: SQLiteBootstrapSecretStore
     var loaders: BootLoaders
     var directory: CommittedLeases
+    /// With --etcd: the lease store that also writes every lease to etcd (`EtcdLeaseRecords`).
+    var etcdLeases: EtcdLeaseRecords?
 }
 
 extension ZoneBootD {
@@ -59,6 +61,15 @@ extension ZoneBootD {
         let store = SQLiteLeaseStore(writer: database)
         let loaders = try FirmwareManifest.load(directory: firmware).installedLoaders(directory: firmware)
         let directory = CommittedLeases(try store.loadLeases())
+        let etcdLeases = etcd.map { etcd in
+            EtcdLeaseRecords(local: store, kv: etcd.client, keys: etcd.store.keys, host: "\(serverIdentifier)") { failure in
+                if let failure {
+                    logger.warning("lease records not written to etcd; declared leases go on from the state directory: \(failure)")
+                } else {
+                    logger.notice("lease records written to etcd again")
+                }
+            }
+        }
         logger.info("loaded \(directory.all.count) leases; boot loaders: \(loaders.available.sorted().joined(separator: ", "))")
         let outbox = SQLiteEventOutbox(writer: database)
         let sharedOutbox = try etcd.map { try self.etcd.sharedOutbox(client: $0.client, local: outbox, stateDirectory: stateDirectory) }
@@ -67,7 +78,8 @@ extension ZoneBootD {
                            revisions: RevisionHolder(revision, id: running.id), store: store, outbox: outbox,
                            hookOutbox: sharedOutbox ?? outbox, sharedOutbox: sharedOutbox,
                            inventory: SQLiteBMCInventory(writer: database),
-                           secrets: SQLiteBootstrapSecretStore(writer: database), loaders: loaders, directory: directory)
+                           secrets: SQLiteBootstrapSecretStore(writer: database), loaders: loaders, directory: directory,
+                           etcdLeases: etcdLeases)
     }
 
     /// Every long-running part, in start-up order; the group stops them in reverse: the SIGHUP
@@ -137,7 +149,12 @@ extension ZoneBootD {
                                  cachePath: EtcdRevisionCache.path(stateDirectory: state.stateDirectory),
                                  logger: logger.component("etcd"))
         }
-        let servers: [(any Service)?] = [dhcp] + listeners + [tftp, follower]
+        let discovery = try state.etcd.map { etcd in
+            EtcdDiscoveryCoordinator(client: try self.etcd.coordinationClient(), keys: etcd.store.keys, host: "\(serverIdentifier)",
+                                     revisions: state.revisions, server: { dhcp.running }, ttl: self.etcd.etcdLeaseTTL,
+                                     logger: logger.component("etcd"))
+        }
+        let servers: [(any Service)?] = [dhcp] + listeners + [tftp, follower, discovery]
         return [CountersReporter(gate: gate, writers: writers)] + servers.compactMap { $0 }
             + [HookRunnerService(runner: runner, clients: hookClients, gate: gate, atStop: { [shared = state.sharedOutbox] in
                    await shared?.releaseLease()
@@ -148,8 +165,12 @@ extension ZoneBootD {
 
     private var rateLimit: RequestRateLimit { RequestRateLimit(perMAC: maxRequestsPerMAC, perCircuit: maxRequestsPerCircuit) }
 
+    /// Option 54, and this host's name in etcd (block claims, lease records).
+    private var serverIdentifier: IPv4Address {
+        serverID.flatMap(IPv4Address.init) ?? IPv4Address(listen[0]) ?? IPv4Address(127, 0, 0, 1)
+    }
+
     private func dhcpSettings(_ state: LoadedState) -> DHCPSettings {
-        let serverIdentifier = serverID.flatMap(IPv4Address.init) ?? IPv4Address(listen[0]) ?? IPv4Address(127, 0, 0, 1)
         var settings = DHCPSettings(serverIdentifier: serverIdentifier)
         settings.loaders = state.loaders
         settings.proxyMode = proxyDHCP
@@ -167,9 +188,10 @@ extension ZoneBootD {
             hosts: listen, port: dhcpPort, settings: settings, rateLimit: rateLimit,
             hostEvents: HostEventBudget(perPortPerMinute: maxHostEventsPerPort),
             bootServerPort: proxyDHCP ? bootServerPort : nil,
-            directInterfaces: directSwitch == nil ? [] : try directInterfaces())
+            directInterfaces: directSwitch == nil ? [] : try directInterfaces(),
+            discoveryBlocks: state.etcd == nil ? nil : DiscoveryBlocks())
         let (revisions, directory) = (state.revisions, state.directory)
-        let store = TimedLeaseStore(state.store, durations: metrics.commitDuration)
+        let store = TimedLeaseStore(state.etcdLeases ?? state.store, durations: metrics.commitDuration)
         return BoundService(failure: "cannot listen for DHCP", gate: gate, start: {
             try await DHCPServer.start(configuration, revisions: revisions, store: store, directory: directory,
                                        counters: counters, group: threads, logger: logger)

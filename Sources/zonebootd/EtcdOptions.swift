@@ -13,18 +13,23 @@ struct EtcdOptions: ParsableArguments {
     @Option(help: ArgumentHelp("etcd v3 client URLs, comma-separated (http://10.0.0.1:2379,http://10.0.0.2:2379).",
                                discussion: """
                                    Revisions then live in etcd: `zonectl apply`, history and rollback work against any host, \
-                                   and every host follows the zone's head within a second. Hook events go to a shared outbox \
-                                   there: each is delivered by one host, taken over by another if that host dies. Leases \
-                                   stay in each host's state directory for now. A request a member fails is tried on the next.
+                                   and every host follows the zone's head within a second. Discovery addresses come from \
+                                   blocks each host claims in etcd, and every lease is recorded there too (readable from \
+                                   any host). Hook events go to a shared outbox there: each is delivered by one host, taken \
+                                   over by another if that host dies. A request a member fails is tried on the next.
                                    """))
     var etcd: String?
 
     @Option(help: "Where this zone's keys live in etcd; one prefix per zone.")
     var etcdPrefix = EtcdZoneKeys.defaultPrefix
 
-    @Option(help: ArgumentHelp("Seconds a dead host's hook deliveries stay claimed before another host takes them over.",
-                               discussion: "The TTL of the etcd lease a host's outbox claims are attached to; renewed every third of it."))
-    var etcdClaimTTL: Int64 = 10
+    @Option(help: ArgumentHelp("Seconds a dead host's claims outlive it in etcd: its discovery blocks and its hook deliveries.",
+                               discussion: """
+                                   The TTL of the etcd leases this host's claims are attached to. A host that dies frees its \
+                                   blocks and its claimed deliveries after this long; one that cannot renew its lease for half \
+                                   of it stops giving discovery addresses until etcd answers again.
+                                   """))
+    var etcdLeaseTTL: Int64 = 10
 
     @Option(help: "The CA (PEM) that signed the etcd members' certificates (https:// URLs; default: the system's trust).")
     var etcdCAFile: String?
@@ -52,8 +57,8 @@ struct EtcdOptions: ParsableArguments {
                 throw ValidationError("--etcd \(endpoint) is not an http:// or https:// URL")
             }
         }
+        guard (2...3600).contains(etcdLeaseTTL) else { throw ValidationError("--etcd-lease-ttl takes 2 to 3600 seconds") }
         guard etcdPrefix.hasPrefix("/") else { throw ValidationError("--etcd-prefix \(etcdPrefix) must start with /") }
-        guard (2...3600).contains(etcdClaimTTL) else { throw ValidationError("--etcd-claim-ttl takes 2 to 3600 seconds") }
     }
 
     /// The client and the revision store, or nil without --etcd. Reads the TLS files now, so a
@@ -71,8 +76,15 @@ struct EtcdOptions: ParsableArguments {
         do { origin = try EtcdHostIdentity.load(stateDirectory: stateDirectory) } catch {
             throw StartupFailure(description: "cannot keep this host's etcd identity in \(stateDirectory): \(error)")
         }
-        return EtcdEventOutbox(local: local, kv: client, lease: EtcdClaimLease(leasing: client, ttlSeconds: etcdClaimTTL),
+        return EtcdEventOutbox(local: local, kv: client, lease: EtcdClaimLease(leasing: client, ttlSeconds: etcdLeaseTTL),
                                keys: EtcdOutboxKeys(EtcdZoneKeys(prefix: etcdPrefix)), origin: origin)
+    }
+
+    /// A client of its own for the discovery coordination, with short timeouts: a renewal
+    /// that hangs must be given up well within the lease's TTL.
+    func coordinationClient() throws -> EtcdClient {
+        EtcdClient(endpoints: endpoints, tls: try tlsConfiguration(), connectTimeout: .milliseconds(500),
+                   requestTimeout: .seconds(2))
     }
 
     /// At start: the zone's head from etcd (recording the zone file as revision 1 in an empty

@@ -135,6 +135,7 @@ class EtcdPairLab(DHCPLab):
 
     def __init__(self, lab, tmp, ports=3, zone=ZONE, host_args=()):
         require_tools("dhcrelay", "dhclient", "curl")
+        # More zonebootd arguments for every host (--etcd-lease-ttl ...).
         self.host_args = tuple(host_args)
         self.use_files(lab, tmp, zone)
         self.srv, self.relay, self.etcd_ns = lab.ns("srv"), lab.ns("rly"), lab.ns("etc")
@@ -199,15 +200,15 @@ class EtcdPairLab(DHCPLab):
     def log(self, name):
         return self.log_path(name).read_text()
 
-    def relay_to(self, name):
-        """dhcrelay -a on the switch ports, forwarding to host `name` only."""
+    def relay_to(self, *names):
+        """dhcrelay -a on the switch ports, forwarding to the hosts named (both: a ToR pair's relay)."""
         if self.relay_proc:
             self.lab.stop(self.relay_proc)
         args = ["dhcrelay", "-4", "-d", "-a", "-m", "replace", "-pf", self.tmp / "dhcrelay.pid"]
         for port in self.clients:
             args += ["-id", port]
-        args += ["-iu", "up0", HOSTS[name]]
-        self.relay_proc = self.lab.spawn(self.relay, *args, log=self.tmp / f"dhcrelay-{name}.log")
+        args += ["-iu", "up0", *[HOSTS[name] for name in names]]
+        self.relay_proc = self.lab.spawn(self.relay, *args, log=self.tmp / f"dhcrelay-{'-'.join(names)}.log")
         time.sleep(1)
 
     def url(self, name):

@@ -66,7 +66,7 @@ RECEIVER_SCRIPT = textwrap.dedent("""\
 def pair(tmp_path):
     with lab() as the_lab:
         pair = EtcdPairLab(the_lab, tmp_path, zone=ZONE, host_args=(
-            "--etcd-claim-ttl", "3", "--hook-concurrency", "4", "--hook-backoff-ms", "500",
+            "--etcd-lease-ttl", "3", "--hook-concurrency", "4", "--hook-backoff-ms", "500",
             "--max-requests-per-mac", "0", "--max-requests-per-circuit", "0"))
         # dhcp_load is the relay from here on (it binds the giaddr's port 67).
         the_lab.stop(pair.relay_proc)

@@ -25,6 +25,8 @@ extension DHCPPolicy {
               let network = pod.networks.first(where: { $0.name.value == discovery.network.value }) else {
             return .failure(.unknownLocation)
         }
+        // A discovery lease is unique across hosts only while this host knows its blocks are its own.
+        guard !leases.discoveryUncoordinated(pod: placement.pod) else { return .failure(.discoveryUncoordinated) }
         let seconds = UInt32(clamping: discovery.lease?.value.seconds ?? 600)
         func make(_ address: IPv4Address, _ existing: Lease?) -> Binding {
             // With a discovery profile or hostname, the machine is answered as a declared host is.

@@ -68,6 +68,9 @@ public enum DropReason: String, Error, Sendable, CaseIterable {
     case notDirect = "unrelayed-not-direct"
     case unknownLocation = "unknown-location-no-discovery"
     case poolExhausted = "discovery-pool-exhausted"
+    /// Hosts on etcd: etcd is out of reach (or this host's etcd lease was lost), so this host
+    /// cannot prove its discovery blocks are still its own; declared ports are answered still.
+    case discoveryUncoordinated = "discovery-store-unreachable"
     /// The undeclared port already holds `discoveryLeasesPerPort` discovery addresses.
     case discoveryPortFull = "discovery-port-full"
     case otherServerSelected = "other-server-selected"
@@ -97,7 +100,8 @@ public struct Decision: Sendable {
     }
 
     public var outcome: Outcome
-    /// Lease states to apply to the table at once, so the next decision sees them.
+    /// Lease states to apply to the table at once, so the next decision sees them (with a
+    /// drop, only an offer withdrawn: nothing durable).
     public var leases: [Lease] = []
     public var events: [ZoneEvent] = []
     /// proxyDHCP: where a boot client was seen, so its request to the boot server port
@@ -173,8 +177,17 @@ public enum DHCPPolicy {
         let (facts, revision, settings, now) = (input.facts, input.revision, input.settings, input.now)
         if let selected = facts.serverIdentifier, selected != settings.serverIdentifier,
            selected != facts.relayInformation?.serverIDOverride.map(IPv4Address.init) {
-            // The client chose another server's offer: forget ours.
-            return .drop(.otherServerSelected)
+            // The client chose another server's offer (a ToR pair, each host offered from its
+            // own blocks): withdraw ours at once, so its address is free for the next machine.
+            var decision = Decision.drop(.otherServerSelected)
+            if placement.identity == nil,
+               var offered = input.leases.discoveryLease(pod: placement.pod, mac: facts.mac, clientID: facts.clientID),
+               offered.state == .offered, offered.isActive(at: now) {
+                offered.expiresAt = now
+                offered.updatedAt = now
+                decision.leases = [offered]
+            }
+            return decision
         }
         let bound: Binding
         switch binding(input, placement) {

@@ -17,6 +17,9 @@ public struct InMemoryLeaseTable: LeaseLookup, Sendable {
     /// proxyDHCP's boot clients by MAC: short-lived, never stored, bounded.
     private var proxyClients: [[UInt8]: ProxyClient] = [:]
     static let proxyClientLimit = 65_536
+    /// Hosts sharing the zone through etcd: the blocks of each discovery range this host
+    /// holds, the only ones it allocates from (nil: one host, the whole range is its own).
+    public var discoveryBlocks: DiscoveryBlocks?
 
     public init(_ leases: some Sequence<Lease> = []) {
         for lease in leases { apply(lease) }
@@ -56,7 +59,10 @@ public struct InMemoryLeaseTable: LeaseLookup, Sendable {
 
     private mutating func forgetDiscoveryIndex(_ lease: Lease) {
         guard lease.location == nil else { return }
-        discovery[lease.pod]?[Self.key(mac: lease.mac, clientID: lease.clientID)] = nil
+        // Only if the machine's index still names this address: a machine may hold an address
+        // another host gave it while this host's withdrawn offer to it passes to someone else.
+        let key = Self.key(mac: lease.mac, clientID: lease.clientID)
+        if discovery[lease.pod]?[key] == lease.address { discovery[lease.pod]?[key] = nil }
         if let port = lease.askedFrom {
             byAskedFrom[port]?.remove(lease.address)
             if byAskedFrom[port]?.isEmpty == true { byAskedFrom[port] = nil }
@@ -82,6 +88,9 @@ public struct InMemoryLeaseTable: LeaseLookup, Sendable {
     }
 
     public func freeAddress(in range: IPv4Range, pod: String, now: Int64) -> IPv4Address? {
+        if let discoveryBlocks {
+            return freeAddressInHeldBlocks(discoveryBlocks, pod: pod, range: range, from: highWater[pod], now: now)
+        }
         if let next = highWater[pod], range.contains(next), !(byAddress[next]?.blocksAddress(at: now) ?? false) {
             return next
         }
@@ -90,6 +99,8 @@ public struct InMemoryLeaseTable: LeaseLookup, Sendable {
         }
         return scanForFreeAddress(in: range, now: now)
     }
+
+    public func discoveryUncoordinated(pod: String) -> Bool { discoveryBlocks.map { !$0.available } ?? false }
 
     /// Client-id where sent (RFC 2131 prefers it), else the MAC; a leading byte keeps the two apart.
     static func key(mac: [UInt8], clientID: [UInt8]?) -> [UInt8] {

@@ -75,10 +75,15 @@ public protocol LeaseLookup {
     /// How many discovery addresses machines on this undeclared port hold (offered or
     /// bound) at `now`.
     func discoveryLeases(askedFrom port: Location, now: Int64) -> Int
+    /// Hosts sharing the zone through etcd: this host cannot prove it holds its discovery
+    /// blocks now (etcd out of reach), so it gives and renews no discovery address.
+    func discoveryUncoordinated(pod: String) -> Bool
 }
 
 extension LeaseLookup {
     public func proxyClient(mac: [UInt8]) -> ProxyClient? { nil }
+
+    public func discoveryUncoordinated(pod: String) -> Bool { false }
 
     /// Lowest free address first: a scan of the range, for views that keep no index.
     public func scanForFreeAddress(in range: IPv4Range, from start: IPv4Address? = nil, now: Int64) -> IPv4Address? {

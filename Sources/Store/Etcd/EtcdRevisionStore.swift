@@ -4,8 +4,8 @@ import Foundation
 import Zone
 
 /// Where ZoneBoot keeps a zone in etcd: every key under one prefix (`--etcd-prefix`, one per
-/// zone). Revisions, and the hook outbox (`EtcdOutboxKeys`, `outbox/`); discovery blocks and
-/// lease records take their own folders under the same prefix (`blocks/`, `leases/`).
+/// zone). Revisions here; the hook outbox (`EtcdOutboxKeys`, `outbox/`), discovery blocks and
+/// lease records (EtcdDiscoveryBlockClaims.swift) take their own folders under the same prefix.
 public struct EtcdZoneKeys: Sendable, Equatable {
     public let prefix: String
 

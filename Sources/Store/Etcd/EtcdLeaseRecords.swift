@@ -1,0 +1,133 @@
+import Addressing
+import Boot
+import Etcd
+import Foundation
+
+/// One lease as kept in etcd (`leases/<address>`), with the host that committed it.
+public struct EtcdLeaseRecord: Sendable, Codable, Equatable {
+    public var host: String
+    public var lease: Lease
+
+    public init(host: String, lease: Lease) {
+        self.host = host
+        self.lease = lease
+    }
+
+    public func encoded() -> [UInt8] { (try? Array(JSONEncoder().encode(self))) ?? [] }
+
+    /// Nil for a value that is no record (it is skipped, never trusted).
+    public static func decode(_ value: [UInt8]) -> EtcdLeaseRecord? {
+        try? JSONDecoder().decode(EtcdLeaseRecord.self, from: Data(value))
+    }
+}
+
+/// The lease store of a host on etcd: every batch is committed to the local store (SQLite)
+/// first, then written to etcd as lease records in one transaction per batch (the group
+/// commit's batch), so `zonectl hosts` on any host shows leases taken through any other.
+///
+/// Which promise holds: a batch with a discovery lease returns (and its replies leave) only
+/// once etcd has it too: a host SIGKILLed after an ACK has that address in etcd, so no
+/// survivor gives it to another machine. A batch of declared leases only returns once local;
+/// its records follow through one writer in order: declared answers never wait for etcd,
+/// and go on with etcd out of reach (the records catch up with the next change of each).
+public final class EtcdLeaseRecords: DurableLeaseStore {
+    private let local: any DurableLeaseStore
+    private let kv: any EtcdKV
+    private let keys: EtcdZoneKeys
+    private let host: String
+    private let following: AsyncStream<[Lease]>.Continuation
+
+    /// `failed` is told of a write that failed (with its error) and of the first that works again (nil).
+    public init(local: any DurableLeaseStore, kv: any EtcdKV, keys: EtcdZoneKeys, host: String,
+                failed: @escaping @Sendable (String?) -> Void) {
+        self.local = local
+        self.kv = kv
+        self.keys = keys
+        self.host = host
+        let (stream, continuation) = AsyncStream<[Lease]>.makeStream()
+        following = continuation
+        let writer = Writer(kv: kv, keys: keys, host: host)
+        Task.detached {
+            var failing = false
+            for await leases in stream {
+                do {
+                    try await writer.write(leases)
+                    if failing { failed(nil) }
+                    failing = false
+                } catch {
+                    if !failing { failed("\(error)") }
+                    failing = true
+                }
+            }
+        }
+    }
+
+    deinit { following.finish() }
+
+    public func loadLeases() throws -> [Lease] { try local.loadLeases() }
+
+    public func commit(leases: [Lease], events: [ZoneEvent]) throws {
+        try local.commit(leases: leases, events: events)
+        guard !leases.isEmpty else { return }
+        guard leases.contains(where: { $0.location == nil }) else {
+            following.yield(leases)
+            return
+        }
+        let writer = Writer(kv: kv, keys: keys, host: host)
+        try BlockingCall.run { try await writer.write(leases) }
+    }
+
+    /// Every lease record in etcd, and the etcd revision read at (to watch from the next one).
+    public static func all(kv: any EtcdKV, keys: EtcdZoneKeys) async throws(EtcdError) -> (records: [EtcdLeaseRecord], revision: Int64) {
+        let answer = try await kv.range(.prefix(keys.leaseRecords))
+        return (answer.kvs.compactMap { EtcdLeaseRecord.decode($0.value) }, answer.header.revision)
+    }
+
+    /// The records of `addresses` (those that have one), read in one transaction.
+    public static func records(kv: any EtcdKV, keys: EtcdZoneKeys, addresses: [IPv4Address]) async throws(EtcdError) -> [EtcdLeaseRecord] {
+        guard !addresses.isEmpty else { return [] }
+        let answer = try await kv.txn(EtcdTxnRequest(compare: [], success: addresses.map { .range(EtcdRangeRequest(key: keys.leaseRecord($0))) }))
+        return answer.responses.flatMap { response -> [EtcdLeaseRecord] in
+            guard case .range(let range) = response else { return [] }
+            return range.kvs.compactMap { EtcdLeaseRecord.decode($0.value) }
+        }
+    }
+
+    private struct Writer: Sendable {
+        let kv: any EtcdKV
+        let keys: EtcdZoneKeys
+        let host: String
+
+        func write(_ leases: [Lease]) async throws(EtcdError) {
+            // The newest state of each address only: etcd refuses a transaction that puts one key twice.
+            var latest: [IPv4Address: Lease] = [:]
+            for lease in leases { latest[lease.address] = lease }
+            let puts = latest.values.map {
+                EtcdOperation.put(EtcdPutRequest(key: keys.leaseRecord($0.address), value: EtcdLeaseRecord(host: host, lease: $0).encoded()))
+            }
+            // etcd takes at most 128 operations in one transaction (--max-txn-ops).
+            for start in stride(from: 0, to: puts.count, by: 128) {
+                _ = try await kv.txn(EtcdTxnRequest(compare: [], success: Array(puts[start..<min(start + 128, puts.count)])))
+            }
+        }
+    }
+}
+
+/// Runs async work from a thread that may block (the lease writer's thread), and waits for it.
+enum BlockingCall {
+    private final class Outcome: @unchecked Sendable {
+        // Written once by the task before `done` is signalled, read after.
+        var result: Result<Void, any Error> = .success(())
+        let done = DispatchSemaphore(value: 0)
+    }
+
+    static func run(_ work: @escaping @Sendable () async throws -> Void) throws {
+        let outcome = Outcome()
+        Task.detached {
+            do { try await work() } catch { outcome.result = .failure(error) }
+            outcome.done.signal()
+        }
+        outcome.done.wait()
+        try outcome.result.get()
+    }
+}

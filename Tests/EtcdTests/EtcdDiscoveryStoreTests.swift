@@ -1,0 +1,88 @@
+import Addressing
+import Boot
+import Etcd
+import Foundation
+import Store
+import Synchronization
+import TestSupport
+import Testing
+import Zone
+
+/// A local store that keeps what it committed.
+private final class LocalStore: DurableLeaseStore {
+    let leases = Mutex<[Lease]>([])
+    func loadLeases() throws -> [Lease] { leases.withLock { $0 } }
+    func commit(leases: [Lease], events: [ZoneEvent]) throws { self.leases.withLock { $0 += leases } }
+}
+
+private func lease(_ last: UInt8, declared: Bool) -> Lease {
+    Lease(address: IPv4Address(198, 18, 16, last), mac: [2, 0, 0, 0, 0, last], clientID: nil, pod: "p01",
+          location: declared ? Location(pod: "p01", switch: "tor-a", port: "swp\(last)") : nil, name: declared ? "h\(last)" : nil,
+          state: .bound, expiresAt: 2_000_000_000, updatedAt: 1_800_000_000)
+}
+
+/// Runs a commit on a thread of its own, as the DHCP writer's thread pool does: a commit
+/// waits for etcd, and must not hold one of the few threads Swift's concurrency runs on.
+private func commit(_ records: EtcdLeaseRecords, _ leases: [Lease]) async throws {
+    try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+        Thread.detachNewThread {
+            continuation.resume(with: Result { try records.commit(leases: leases, events: []) })
+        }
+    }
+}
+
+@Suite struct EtcdDiscoveryStoreTests {
+    let etcd = InMemoryEtcd()
+    let keys = EtcdZoneKeys(prefix: "/zb/lab/")
+
+    @Test func aBlockIsClaimedByOneHostOnlyUnderItsLease() async throws {
+        let claims = EtcdDiscoveryBlockClaims(kv: etcd, keys: keys)
+        let first = IPv4Address(198, 18, 16, 200)
+        #expect(try await claims.claim(pod: "p01", first: first, lease: 7, host: "198.18.0.10"))
+        #expect(try await !claims.claim(pod: "p01", first: first, lease: 8, host: "198.18.0.11"))
+        #expect(try await claims.claim(pod: "p01", first: IPv4Address(198, 18, 16, 216), lease: 8, host: "198.18.0.11"))
+        #expect(try await claims.claimed(pod: "p01") == [first: 7, IPv4Address(198, 18, 16, 216): 8])
+        #expect(try await claims.claimed(pod: "p02").isEmpty)
+        let key = try await etcd.range(EtcdRangeRequest(key: keys.discoveryBlock(pod: "p01", first: first)))
+        #expect(key.kvs.first?.keyText == "/zb/lab/discovery/blocks/p01/198.18.16.200")
+    }
+
+    @Test func aDiscoveryLeaseIsInEtcdBeforeItsCommitReturns() async throws {
+        let local = LocalStore()
+        let records = EtcdLeaseRecords(local: local, kv: etcd, keys: keys, host: "198.18.0.10") { _ in }
+        try await commit(records, [lease(200, declared: false), lease(7, declared: true)])
+        let read = try await EtcdLeaseRecords.all(kv: etcd, keys: keys)
+        #expect(Set(read.records.map(\.lease.address)) == [IPv4Address(198, 18, 16, 200), IPv4Address(198, 18, 16, 7)])
+        #expect(read.records.allSatisfy { $0.host == "198.18.0.10" })
+        let inBlock = try await EtcdLeaseRecords.records(kv: etcd, keys: keys,
+                                                         addresses: [IPv4Address(198, 18, 16, 200), IPv4Address(198, 18, 16, 201)])
+        #expect(inBlock.map(\.lease) == [lease(200, declared: false)])
+    }
+
+    @Test func withEtcdOutOfReachADiscoveryCommitFailsAndADeclaredOneDoesNot() async throws {
+        let local = LocalStore()
+        let failures = Mutex<[String?]>([])
+        let records = EtcdLeaseRecords(local: local, kv: etcd, keys: keys, host: "198.18.0.10") { failure in
+            failures.withLock { $0.append(failure) }
+        }
+        etcd.failing(.unreachable(endpoints: etcd.endpointList, lastError: "connection refused"))
+        await #expect(throws: EtcdError.self) { try await commit(records, [lease(200, declared: false)]) }
+        try await commit(records, [lease(7, declared: true)])
+        #expect(local.leases.withLock { $0.map(\.address) } == [IPv4Address(198, 18, 16, 200), IPv4Address(198, 18, 16, 7)])
+        // The declared record follows in the background: its failure is told once...
+        try await until { failures.withLock { $0.count } == 1 }
+        #expect(failures.withLock { $0.count } == 1 && failures.withLock { $0[0] } != nil)
+        // ...and its return once, with the next record written.
+        etcd.failing(nil)
+        try await commit(records, [lease(8, declared: true)])
+        try await until { failures.withLock { $0.count } == 2 }
+        #expect(failures.withLock { $0[1] } == nil)
+        let read = try await EtcdLeaseRecords.all(kv: etcd, keys: keys)
+        #expect(read.records.map(\.lease.address) == [IPv4Address(198, 18, 16, 8)])
+    }
+
+    /// Waits (bounded) for the background writer; what it waits for is asserted after.
+    private func until(_ condition: () -> Bool) async throws {
+        for _ in 0..<500 where !condition() { try await Task.sleep(for: .milliseconds(10)) }
+    }
+}
