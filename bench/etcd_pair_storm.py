@@ -4,13 +4,14 @@ while one host is SIGKILLed every 20 s and restarted; then the same generator ag
 host on SQLite in the same run, for the ratio. Namespaces on 198.18.0.0/15 (the clients'
 pod in 198.19.16.0/20), removed afterwards. The generator is pinned to CPU 0 (taskset).
 
-    /usr/bin/python3 bench/etcd_pair_storm.py [--clients N] [--kill-every S]
+    /usr/bin/python3 bench/etcd_pair_storm.py [--clients N] [--kill-every S] [--window N]
 
 Prints: addresses given twice (must be 0), clients answered, DORA/s of the pair (with kills)
 and of the single host, their ratio, and etcd writes per 10 new discovery leases (etcd's
 revision counts every write: block claims and lease-record transactions).
 """
 import argparse
+import base64
 import json
 import os
 import signal
@@ -27,7 +28,7 @@ os.environ.setdefault("ZONEBOOTD", str(Path(__file__).resolve().parents[1] / ".b
 
 from dhcp_lab import lab_zone  # noqa: E402
 from etcd_lab import HOSTS, EtcdPairLab  # noqa: E402
-from netlab import lab, start_zonebootd  # noqa: E402
+from netlab import lab, read_counters, start_zonebootd  # noqa: E402
 from test_etcd_pair import GIADDR, P02  # noqa: E402
 
 CLIENTS = Path(__file__).resolve().parents[1] / "tests" / "e2e" / "pair_clients.py"
@@ -39,9 +40,37 @@ def etcd_revision(pair):
     return json.loads(out.stdout)[0]["Status"]["header"]["revision"]
 
 
-def storm(the_lab, ns, servers, count, first, log):
+def writes_by_kind(pair, since):
+    """etcd's writes after revision `since`, by what they wrote: one per revision (a
+    transaction's puts share one), named by the folder of its first key under the zone prefix."""
+    endpoint = f"http://{pair.etcd.addresses['m1']}:2379"
+    # The watch replays history from `since`, then waits: stopped after a few seconds.
+    out = pair.etcd.lab.run(pair.etcd.ns, "timeout", "5", "etcdctl", "--endpoints", endpoint, "watch", "--prefix", "",
+                       "--rev", str(since + 1), "-w", "json", check=False, timeout=30).stdout
+    kinds, seen = {}, set()
+    decoder, i = json.JSONDecoder(), 0
+    while i < len(out):
+        if out[i].isspace():
+            i += 1
+            continue
+        response, i = decoder.raw_decode(out, i)
+        for event in response.get("Events") or []:
+            kv = event["kv"]
+            revision = kv.get("mod_revision", 0) if event.get("type", 0) == 0 else response["Header"]["revision"]
+            if revision in seen:
+                continue
+            seen.add(revision)
+            key = base64.b64decode(kv["key"]).decode(errors="replace")
+            parts = [part for part in key.split("/") if part]
+            kind = next((f"{a}/{b}" if a == "discovery" else a for a, b in zip(parts, parts[1:] + [""])
+                         if a in ("discovery", "leases", "outbox", "revisions", "hosts", "events")), key)
+            kinds[kind] = kinds.get(kind, 0) + 1
+    return kinds
+
+
+def storm(the_lab, ns, servers, count, first, log, window):
     args = ["taskset", "-c", "0", sys.executable, CLIENTS, "--giaddr", GIADDR, "--count", str(count), "--first", str(first),
-            "--window", "64", "--timeout", "1200"]
+            "--window", str(window), "--timeout", "1200"]
     for server in servers:
         args += ["--server", server]
     started = time.perf_counter()
@@ -54,6 +83,9 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--clients", type=int, default=10_000)
     parser.add_argument("--kill-every", type=float, default=20)
+    # Clients in flight: past what the pair answers at once, so it runs saturated (the issue's
+    # bound on etcd writes per new lease is at saturation).
+    parser.add_argument("--window", type=int, default=256)
     args = parser.parse_args()
     count = min(max(args.clients, 1), 15_000)
     with tempfile.TemporaryDirectory() as tmp, lab() as the_lab:
@@ -83,11 +115,17 @@ def main():
         thread = threading.Thread(target=killer)
         thread.start()
         try:
-            result, seconds = storm(the_lab, gen, list(HOSTS.values()), count, 0, tmp / "pair.json")
+            result, seconds = storm(the_lab, gen, list(HOSTS.values()), count, 0, tmp / "pair.json", args.window)
         finally:
             done.set()
             thread.join()
         writes = etcd_revision(pair) - before
+        kinds = writes_by_kind(pair, before)
+        # Drops by reason on the hosts that ran to the end (a killed host's counters went with it).
+        drops = {}
+        for name in pair.hosts:
+            for reason, n in ((read_counters(tmp / f"counters-{name}.json") or {}).get("dropped") or {}).items():
+                drops[reason] = drops.get(reason, 0) + n
         addresses = list(result["acked"].values())
         twice = len(addresses) - len(set(addresses))
 
@@ -95,7 +133,7 @@ def main():
         the_lab.addr(pair.srv, "eth0", f"{SINGLE}/24")
         single = start_zonebootd(the_lab, pair.srv, pair.zone, tmp / "state-single", SINGLE, tmp / "counters-single.json",
                                  "--admin-port", "0", "--http-port", "0", "--tftp-port", "0", log=tmp / "single.log")
-        alone, alone_seconds = storm(the_lab, gen, [SINGLE], count, 1_000_000, tmp / "single.json")
+        alone, alone_seconds = storm(the_lab, gen, [SINGLE], count, 1_000_000, tmp / "single.json", args.window)
         the_lab.stop(single)
         pair.etcd.stop()
     pair_rate, single_rate = len(result["acked"]) / seconds, len(alone["acked"]) / alone_seconds
@@ -105,6 +143,8 @@ def main():
     print(f"pair / single host: {pair_rate / single_rate:.2f}x (the pair's run includes the kills)")
     print(f"etcd writes: {writes} for {len(result['acked'])} new discovery leases = "
           f"{10 * writes / max(1, len(result['acked'])):.2f} per 10 (target: at most 1)")
+    print("drops on the hosts at the end: " + (", ".join(f"{r} {n}" for r, n in sorted(drops.items())) or "none"))
+    print("etcd writes by kind: " + ", ".join(f"{kind} {n}" for kind, n in sorted(kinds.items(), key=lambda item: -item[1])))
 
 
 if __name__ == "__main__":

@@ -40,6 +40,9 @@ final class DHCPEngine {
     let clock: @Sendable () -> Int64
     /// Read and fed by the etcd discovery coordination too (`DHCPEngine+Discovery.swift`).
     var table: InMemoryLeaseTable
+    /// Told when a DISCOVER found no free address in this host's discovery blocks (etcd): the
+    /// claimer then claims more at once instead of at its next look.
+    var discoveryRanShort: (@Sendable () -> Void)?
     private var rateLimit: RequestRateLimit
     private var hostEvents: HostEventBudget
     private var commits = GroupCommit<Pending>()
@@ -116,6 +119,7 @@ final class DHCPEngine {
         switch decision.outcome {
         case .drop(let reason):
             statistics.update { $0.dropped(reason) }
+            if reason == .poolExhausted { discoveryRanShort?() }
             noteDrop(reason.rawValue, "request dropped", LeaseLog.received(facts, from: origin))
             for withdrawn in decision.leases { table.apply(withdrawn) }
             return

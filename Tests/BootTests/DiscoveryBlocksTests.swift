@@ -57,25 +57,45 @@ private let hostB = IPv4Address(198, 18, 0, 11)
         #expect(blocks.addresses(ofBlock: IPv4Address(255, 255, 255, 240), in: top).count == 6)
     }
 
+    @Test func aRangeIsCountedInBlocksAsItIsCut() {
+        let blocks = DiscoveryBlocks(blockSize: 16)
+        #expect(blocks.blockCount(of: range) == blocks.blocks(of: range).count)
+        let one = IPv4Range("198.18.16.17-198.18.16.17")!
+        #expect(blocks.blockCount(of: one) == 1 && blocks.blocks(of: one).count == 1)
+        let straddling = IPv4Range("198.18.16.15-198.18.16.16")!
+        #expect(blocks.blockCount(of: IPv4Range("255.255.255.250-255.255.255.255")!) == 1)
+        #expect(blocks.blockCount(of: straddling) == 2 && blocks.blocks(of: straddling).count == 2)
+    }
+
     @Test func theNextBlockIsTheFirstNobodyHoldsFromTheHostsOffsetRoundTheRange() {
         let blocks = DiscoveryBlocks(blockSize: 16)
         let all = blocks.blocks(of: range)
-        #expect(blocks.nextToClaim(in: range, taken: [], startingAt: 0) == all[0])
-        #expect(blocks.nextToClaim(in: range, taken: [all[0], all[1]], startingAt: 0) == all[2])
+        #expect(blocks.nextToClaim(in: range, taken: [], startingAt: 0) == [all[0]])
+        #expect(blocks.nextToClaim(in: range, taken: [all[0], all[1]], startingAt: 0) == [all[2]])
         // Two hosts start apart, and wrap round at the end.
-        #expect(blocks.nextToClaim(in: range, taken: [], startingAt: 3) == all[3])
-        #expect(blocks.nextToClaim(in: range, taken: [all[3]], startingAt: 3) == all[0])
-        #expect(blocks.nextToClaim(in: range, taken: Set(all), startingAt: 1) == nil)
+        #expect(blocks.nextToClaim(in: range, taken: [], startingAt: 3) == [all[3]])
+        #expect(blocks.nextToClaim(in: range, taken: [all[3]], startingAt: 3) == [all[0]])
+        #expect(blocks.nextToClaim(in: range, taken: Set(all), startingAt: 1).isEmpty)
+        // Several at once (one transaction), skipping what others hold; fewer when fewer are free.
+        #expect(blocks.nextToClaim(3, in: range, taken: [all[1]], startingAt: 0) == [all[0], all[2], all[3]])
+        #expect(blocks.nextToClaim(9, in: range, taken: Set(all.dropLast(2)), startingAt: 0) == Array(all.suffix(2)))
+        #expect(blocks.nextToClaim(0, in: range, taken: [], startingAt: 0).isEmpty)
     }
 
     @Test func blocksAreClaimedAheadOfNeedAndFasterInAStorm() {
         let blocks = DiscoveryBlocks(blockSize: 16)
-        #expect(blocks.blocksWanted(free: 40, usedSinceLastLook: 0) == 0)
-        #expect(blocks.blocksWanted(free: 20, usedSinceLastLook: 0) == 1)
-        #expect(blocks.blocksWanted(free: 0, usedSinceLastLook: 0) == 2)
-        // 100 used since the last look: 200 wanted in hand, 8 blocks at most at once.
-        #expect(blocks.blocksWanted(free: 10, usedSinceLastLook: 100) == 8)
-        #expect(blocks.blocksWanted(free: 150, usedSinceLastLook: 100) == 4)
+        // Idle: eight blocks' worth in hand.
+        #expect(blocks.blocksWanted(free: 128, usedSinceLastLook: 0) == 0)
+        #expect(blocks.blocksWanted(free: 100, usedSinceLastLook: 0) == 2)
+        #expect(blocks.blocksWanted(free: 0, usedSinceLastLook: 0) == 8)
+        // A small range: a quarter of its blocks at most while idle (one at least).
+        #expect(blocks.blocksWanted(free: 0, usedSinceLastLook: 0, rangeBlocks: 12) == 3)
+        #expect(blocks.blocksWanted(free: 0, usedSinceLastLook: 0, rangeBlocks: 2) == 1)
+        // 100 used since the last look: 400 wanted in hand.
+        #expect(blocks.blocksWanted(free: 10, usedSinceLastLook: 100) == 25)
+        #expect(blocks.blocksWanted(free: 350, usedSinceLastLook: 100) == 4)
+        // A storm: 32 blocks at most at once (one transaction).
+        #expect(blocks.blocksWanted(free: 0, usedSinceLastLook: 1000) == 32)
     }
 
     @Test func twoHostsNeverOfferOneAddressAndEachStaysInItsBlocks() throws {

@@ -38,10 +38,18 @@ private func commit(_ records: EtcdLeaseRecords, _ leases: [Lease]) async throws
     @Test func aBlockIsClaimedByOneHostOnlyUnderItsLease() async throws {
         let claims = EtcdDiscoveryBlockClaims(kv: etcd, keys: keys)
         let first = IPv4Address(198, 18, 16, 200)
-        #expect(try await claims.claim(pod: "p01", first: first, lease: 7, host: "198.18.0.10"))
-        #expect(try await !claims.claim(pod: "p01", first: first, lease: 8, host: "198.18.0.11"))
-        #expect(try await claims.claim(pod: "p01", first: IPv4Address(198, 18, 16, 216), lease: 8, host: "198.18.0.11"))
+        #expect(try await claims.claim(pod: "p01", firsts: [first], lease: 7, host: "198.18.0.10"))
+        #expect(try await !claims.claim(pod: "p01", firsts: [first], lease: 8, host: "198.18.0.11"))
+        #expect(try await claims.claim(pod: "p01", firsts: [IPv4Address(198, 18, 16, 216)], lease: 8, host: "198.18.0.11"))
         #expect(try await claims.claimed(pod: "p01") == [first: 7, IPv4Address(198, 18, 16, 216): 8])
+        // Several in one transaction, all or none: one of them held already, none is taken.
+        let more = [IPv4Address(198, 18, 16, 232), IPv4Address(198, 18, 16, 248)]
+        let written = try await etcd.range(.prefix(keys.discoveryBlocks(pod: "p01"))).header.revision
+        #expect(try await !claims.claim(pod: "p01", firsts: more + [first], lease: 8, host: "198.18.0.11"))
+        #expect(try await claims.claimed(pod: "p01").count == 2)
+        #expect(try await claims.claim(pod: "p01", firsts: more, lease: 8, host: "198.18.0.11"))
+        #expect(try await claims.claimed(pod: "p01") == [first: 7, IPv4Address(198, 18, 16, 216): 8, more[0]: 8, more[1]: 8])
+        #expect(try await etcd.range(.prefix(keys.discoveryBlocks(pod: "p01"))).header.revision == written + 1)
         #expect(try await claims.claimed(pod: "p02").isEmpty)
         let key = try await etcd.range(EtcdRangeRequest(key: keys.discoveryBlock(pod: "p01", first: first)))
         #expect(key.kvs.first?.keyText == "/zb/lab/discovery/blocks/p01/198.18.16.200")

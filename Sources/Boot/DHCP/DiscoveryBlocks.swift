@@ -63,26 +63,44 @@ public struct DiscoveryBlocks: Sendable, Equatable {
         return mine.contains(first)
     }
 
-    /// The next block to claim in `range`: the first that nobody holds (`taken`: every host's
-    /// claims, this one's included), searched from `start` (a per-host offset, so two hosts
-    /// starting together do not race for the same blocks) and wrapping round; nil: none free.
-    public func nextToClaim(in range: IPv4Range, taken: Set<IPv4Address>, startingAt start: Int = 0) -> IPv4Address? {
+    /// The next `count` blocks to claim in `range`: the first that nobody holds (`taken`: every
+    /// host's claims, this one's included), searched from `start` (a per-host offset, so two
+    /// hosts starting together do not race for the same blocks) and wrapping round; fewer (or
+    /// none) when fewer are free.
+    public func nextToClaim(_ count: Int = 1, in range: IPv4Range, taken: Set<IPv4Address>, startingAt start: Int = 0) -> [IPv4Address] {
         let all = blocks(of: range)
-        guard !all.isEmpty else { return nil }
+        guard !all.isEmpty, count > 0 else { return [] }
         let from = ((start % all.count) + all.count) % all.count
+        var found: [IPv4Address] = []
         for step in 0..<all.count where !taken.contains(all[(from + step) % all.count]) {
-            return all[(from + step) % all.count]
+            found.append(all[(from + step) % all.count])
+            if found.count == count { break }
         }
-        return nil
+        return found
     }
 
     /// How many more blocks to claim now, ahead of need: enough for `lowWater` free addresses
-    /// in hand (addresses used since the last look count twice, so a storm claims ahead of
-    /// itself), never more than `maximumPerRound` in one go.
-    public func blocksWanted(free: Int, usedSinceLastLook: Int, lowWater: Int? = nil, maximumPerRound: Int = 8) -> Int {
-        let target = max(lowWater ?? 2 * blockSize, 2 * usedSinceLastLook)
+    /// in hand, and addresses used since the last look (DISCOVERs turned away for want of one
+    /// among them) count four times over, so a storm claims ahead of itself (a claim takes an
+    /// etcd round trip or two while the storm goes on). At most `maximumPerRound` at once:
+    /// they are claimed in one etcd transaction.
+    ///
+    /// The default low water is 8 blocks (128 addresses): a ToR pair offers every DISCOVER on
+    /// both hosts, so a burst takes addresses from both before the REQUESTs give the loser's
+    /// back, and a DISCOVER that finds none is dropped (the client waits seconds). It is never
+    /// more than a quarter of the range's `rangeBlocks`, so a small range is not all taken by
+    /// the first host to start.
+    public func blocksWanted(free: Int, usedSinceLastLook: Int, rangeBlocks: Int = .max, lowWater: Int? = nil,
+                             maximumPerRound: Int = 32) -> Int {
+        let idle = lowWater ?? blockSize * min(8, max(1, rangeBlocks / 4))
+        let target = max(idle, 4 * usedSinceLastLook)
         guard free < target else { return 0 }
         return min(maximumPerRound, (target - free + blockSize - 1) / blockSize)
+    }
+
+    /// How many blocks `range` is cut into.
+    public func blockCount(of range: IPv4Range) -> Int {
+        Int((UInt64(range.last.value) - UInt64(aligned(range.first.value))) / UInt64(blockSize)) + 1
     }
 }
 

@@ -41,6 +41,13 @@ extension DHCPServer {
         try? await engine.eventLoop.submit { engine.value.coordinate(blocks) }.get()
     }
 
+    /// `wake` is called (on the engine's loop: it must only signal) whenever a DISCOVER finds
+    /// this host's discovery blocks full.
+    public func whenDiscoveryRunsShort(_ wake: @escaping @Sendable () -> Void) async {
+        let engine = self.engine
+        try? await engine.eventLoop.submit { engine.value.discoveryRanShort = wake }.get()
+    }
+
     /// Free discovery addresses this host has in hand per pod, counted up to `limit`.
     public func freeInHeldBlocks(ranges: [String: IPv4Range], limit: Int) async -> [String: Int] {
         let engine = self.engine

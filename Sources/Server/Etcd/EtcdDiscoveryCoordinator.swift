@@ -56,8 +56,18 @@ public struct EtcdDiscoveryCoordinator: Service {
                     let (records, revision) = try await EtcdLeaseRecords.all(kv: client, keys: keys)
                     await server.adopt(records.map(\.lease))
                     logger.info("\(records.count) lease records read from etcd")
+                    // The claimer looks every 100 ms, and at once when a DISCOVER found its blocks full.
+                    let (looks, look) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+                    await server.whenDiscoveryRunsShort { look.yield() }
                     await withDiscardingTaskGroup { group in
-                        group.addTask { await coordinateBlocks(server) }
+                        group.addTask {
+                            while !Task.isCancelled {
+                                look.yield()
+                                try? await Task.sleep(for: .milliseconds(100))
+                            }
+                            look.finish()
+                        }
+                        group.addTask { await coordinateBlocks(server, looks: looks) }
                         group.addTask { await followRecords(server, from: revision + 1) }
                         group.addTask { await rereadRecords(server) }
                     }
@@ -92,7 +102,7 @@ public struct EtcdDiscoveryCoordinator: Service {
 
     // MARK: Blocks
 
-    private func coordinateBlocks(_ server: DHCPServer) async {
+    private func coordinateBlocks(_ server: DHCPServer, looks: AsyncStream<Void>) async {
         let claimsStore = EtcdDiscoveryBlockClaims(kv: client, keys: keys)
         var blocks = DiscoveryBlocks(blockSize: blockSize, available: false)
         var lease: Int64?
@@ -100,15 +110,22 @@ public struct EtcdDiscoveryCoordinator: Service {
         var lostSince: ContinuousClock.Instant?
         var started = false
         var lastFree: [String: Int] = [:]
+        var lastExhausted = 0
+        var known: [String: KnownClaims] = [:]
         // Where this host starts looking for free blocks: spread by its address, so hosts
         // starting together do not race for the same ones.
         let offset = Int((UInt64(IPv4Address(host)?.value ?? 0) &* 2_654_435_761) % 1_000_003)
-        while !Task.isCancelled {
+        var lastLook = ContinuousClock.now - .seconds(1)
+        for await _ in looks {
+            // Wake-ups from a flood of DISCOVERs on a full range come at most 50 times a second.
+            try? await Task.sleep(until: lastLook + .milliseconds(20))
+            lastLook = .now
             do {
                 if lease == nil {
                     lease = try await client.grantLease(ttlSeconds: ttl).id
                     renewed = .now
                     blocks.dropAll()
+                    known = [:]
                 } else if ContinuousClock.now - renewed >= .seconds(ttl) / 4, let id = lease {
                     let answer = try await client.keepAlive(lease: id)
                     guard answer.ttl > 0 else { throw LeaseExpired() }
@@ -116,16 +133,21 @@ public struct EtcdDiscoveryCoordinator: Service {
                 }
                 guard let lease else { continue }
                 let ranges = self.ranges
-                let free = await server.freeInHeldBlocks(ranges: ranges, limit: 8 * blockSize)
+                let free = await server.freeInHeldBlocks(ranges: ranges, limit: Self.countedFree * blockSize)
+                // DISCOVERs turned away for want of an address count as addresses used: a
+                // storm's first burst asks for more than the blocks held.
+                let exhausted = server.statistics.snapshot.dropped[DropReason.poolExhausted.rawValue] ?? 0
+                let turnedAway = max(0, exhausted - lastExhausted)
+                lastExhausted = exhausted
                 for (pod, range) in ranges.sorted(by: { $0.key < $1.key }) {
                     let inHand = free[pod] ?? 0
-                    let used = max(0, (lastFree[pod] ?? inHand) - inHand)
-                    let wanted = blocks.blocksWanted(free: inHand, usedSinceLastLook: used)
+                    let used = max(0, (lastFree[pod] ?? inHand) - inHand) + turnedAway
+                    let wanted = blocks.blocksWanted(free: inHand, usedSinceLastLook: used, rangeBlocks: blocks.blockCount(of: range))
                     if wanted > 0 || blocks.held[pod] == nil {
                         try await claim(max(wanted, 1), pod: pod, range: range, lease: lease, blocks: &blocks,
-                                        store: claimsStore, server: server, offset: offset)
+                                        known: &known[pod, default: KnownClaims()], store: claimsStore, server: server, offset: offset)
                     }
-                    lastFree[pod] = await server.freeInHeldBlocks(ranges: [pod: range], limit: 8 * blockSize)[pod] ?? 0
+                    lastFree[pod] = await server.freeInHeldBlocks(ranges: [pod: range], limit: Self.countedFree * blockSize)[pod] ?? 0
                 }
                 blocks.available = true
                 await server.coordinate(blocks)
@@ -157,10 +179,13 @@ public struct EtcdDiscoveryCoordinator: Service {
                 blocks.available = false
                 await server.coordinate(blocks)
             }
-            try? await Task.sleep(for: .milliseconds(100))
         }
         if let lease { try? await client.revokeLease(lease) }
     }
+
+    /// Free addresses in hand are counted up to this many blocks' worth: past what a storm asks
+    /// (four times what was used since the last look, 32 blocks at most per round).
+    private static let countedFree = 64
 
     private struct LeaseExpired: Error, CustomStringConvertible {
         var description: String { "this host's etcd lease expired; its discovery blocks returned to the pool" }
@@ -172,28 +197,54 @@ public struct EtcdDiscoveryCoordinator: Service {
         return false
     }
 
-    /// Claims up to `count` free blocks of `pod`, and reads the lease records inside each
-    /// claimed one before the engine may use it.
-    private func claim(_ count: Int, pod: String, range: IPv4Range, lease: Int64, blocks: inout DiscoveryBlocks,
-                       store: EtcdDiscoveryBlockClaims, server: DHCPServer, offset: Int) async throws {
+    /// What this host knows of a pod's claims in etcd: read again before a claim when older than
+    /// 2 s, and at once when a claim is lost to another host, not before every claim (a claim round is then one write
+    /// and one read, and a storm waits less for its blocks).
+    private struct KnownClaims {
+        var taken: Set<IPv4Address> = []
+        var readAt: ContinuousClock.Instant?
+
+        var isStale: Bool { readAt.map { ContinuousClock.now - $0 > .seconds(2) } ?? true }
+    }
+
+    /// Every claim of `pod` read again. What etcd says this lease holds is the truth: a claim
+    /// whose answer was lost (or whose records were not read) is this host's too, once the
+    /// records inside are read.
+    private func reread(pod: String, range: IPv4Range, lease: Int64, blocks: inout DiscoveryBlocks, known: inout KnownClaims,
+                        store: EtcdDiscoveryBlockClaims, server: DHCPServer) async throws {
         let claimed = try await store.claimed(pod: pod)
-        // What etcd says this lease holds is the truth: a claim whose answer was lost (or whose
-        // records were not read) is this host's too, once its records are read.
         let ours = claimed.filter { $0.value == lease }.keys
-        for first in ours where !(blocks.held[pod] ?? []).contains(first) {
-            let inside = try await EtcdLeaseRecords.records(kv: client, keys: keys, addresses: blocks.addresses(ofBlock: first, in: range))
+        let new = ours.filter { !(blocks.held[pod] ?? []).contains($0) }
+        if !new.isEmpty {
+            let inside = try await EtcdLeaseRecords.records(kv: client, keys: keys, addresses: new.flatMap { blocks.addresses(ofBlock: $0, in: range) })
             await server.adopt(inside.map(\.lease))
         }
         blocks.setHeld(ours, pod: pod)
-        var taken = Set(claimed.keys)
+        known = KnownClaims(taken: Set(claimed.keys), readAt: .now)
+    }
+
+    /// Claims up to `count` free blocks of `pod` in one transaction, and reads the lease records
+    /// inside them before the engine may use them.
+    private func claim(_ count: Int, pod: String, range: IPv4Range, lease: Int64, blocks: inout DiscoveryBlocks,
+                       known: inout KnownClaims, store: EtcdDiscoveryBlockClaims, server: DHCPServer, offset: Int) async throws {
+        if known.isStale {
+            try await reread(pod: pod, range: range, lease: lease, blocks: &blocks, known: &known, store: store, server: server)
+        }
         var got = 0
-        while got < count, let next = blocks.nextToClaim(in: range, taken: taken, startingAt: offset) {
-            taken.insert(next)
-            guard try await store.claim(pod: pod, first: next, lease: lease, host: host) else { continue }
-            let inside = try await EtcdLeaseRecords.records(kv: client, keys: keys, addresses: blocks.addresses(ofBlock: next, in: range))
+        // Lost to another host's claim: what is claimed is read again, and the rest tried again.
+        for _ in 0..<3 where got < count {
+            let next = blocks.nextToClaim(count - got, in: range, taken: known.taken, startingAt: offset)
+            guard !next.isEmpty else { break }
+            known.taken.formUnion(next)
+            guard try await store.claim(pod: pod, firsts: next, lease: lease, host: host) else {
+                try await reread(pod: pod, range: range, lease: lease, blocks: &blocks, known: &known, store: store, server: server)
+                continue
+            }
+            let inside = try await EtcdLeaseRecords.records(kv: client, keys: keys,
+                                                            addresses: next.flatMap { blocks.addresses(ofBlock: $0, in: range) })
             await server.adopt(inside.map(\.lease))
-            blocks.setHeld((blocks.held[pod] ?? []) + [next], pod: pod)
-            got += 1
+            blocks.setHeld((blocks.held[pod] ?? []) + next, pod: pod)
+            got += next.count
         }
         if got > 0 { logger.debug("claimed \(got) discovery blocks", metadata: ["pod": "\(pod)", "held": "\(blocks.held[pod]?.count ?? 0)"]) }
     }

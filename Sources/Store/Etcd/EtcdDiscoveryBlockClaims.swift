@@ -36,13 +36,15 @@ public struct EtcdDiscoveryBlockClaims: Sendable {
         return claims
     }
 
-    /// Claims the block at `first` for the holder of etcd lease `lease` (`host` is written as
-    /// its value, for operators); false when another host holds it already.
-    public func claim(pod: String, first: IPv4Address, lease: Int64, host: String) async throws(EtcdError) -> Bool {
-        let key = keys.discoveryBlock(pod: pod, first: first)
+    /// Claims the blocks at `firsts` for the holder of etcd lease `lease`, all or none, in one
+    /// transaction (one etcd write however many: `host` is written as each one's value, for
+    /// operators); false when another host holds one of them already.
+    public func claim(pod: String, firsts: [IPv4Address], lease: Int64, host: String) async throws(EtcdError) -> Bool {
+        guard !firsts.isEmpty else { return true }
+        let keys = firsts.map { self.keys.discoveryBlock(pod: pod, first: $0) }
         let answer = try await kv.txn(EtcdTxnRequest(
-            compare: [EtcdCompare(key: key, .createRevision(0))],
-            success: [.put(EtcdPutRequest(key: key, value: Array(host.utf8), lease: lease))]))
+            compare: keys.map { EtcdCompare(key: $0, .createRevision(0)) },
+            success: keys.map { .put(EtcdPutRequest(key: $0, value: Array(host.utf8), lease: lease)) }))
         return answer.succeeded
     }
 }

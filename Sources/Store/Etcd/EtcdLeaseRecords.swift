@@ -83,15 +83,20 @@ public final class EtcdLeaseRecords: DurableLeaseStore {
         return (answer.kvs.compactMap { EtcdLeaseRecord.decode($0.value) }, answer.header.revision)
     }
 
-    /// The records of `addresses` (those that have one), read in one transaction.
+    /// The records of `addresses` (those that have one), read 128 to a transaction (etcd's
+    /// `--max-txn-ops`); reads only, so no etcd write.
     public static func records(kv: any EtcdKV, keys: EtcdZoneKeys, addresses: [IPv4Address]) async throws(EtcdError) -> [EtcdLeaseRecord] {
-        guard !addresses.isEmpty else { return [] }
-        let answer = try await kv.txn(EtcdTxnRequest(compare: [], success: addresses.map { .range(EtcdRangeRequest(key: keys.leaseRecord($0))) }))
-        return answer.responses.flatMap { response -> [EtcdLeaseRecord] in
-            guard case .range(let range) = response else { return [] }
-            return range.kvs.compactMap { EtcdLeaseRecord.decode($0.value) }
+        var records: [EtcdLeaseRecord] = []
+        for start in stride(from: 0, to: addresses.count, by: maximumTxnOperations) {
+            let chunk = addresses[start..<min(start + maximumTxnOperations, addresses.count)]
+            let answer = try await kv.txn(EtcdTxnRequest(compare: [], success: chunk.map { .range(EtcdRangeRequest(key: keys.leaseRecord($0))) }))
+            for case .range(let range) in answer.responses { records += range.kvs.compactMap { EtcdLeaseRecord.decode($0.value) } }
         }
+        return records
     }
+
+    /// etcd takes at most 128 operations in one transaction (`--max-txn-ops`).
+    static let maximumTxnOperations = 128
 
     private struct Writer: Sendable {
         let kv: any EtcdKV
@@ -105,9 +110,9 @@ public final class EtcdLeaseRecords: DurableLeaseStore {
             let puts = latest.values.map {
                 EtcdOperation.put(EtcdPutRequest(key: keys.leaseRecord($0.address), value: EtcdLeaseRecord(host: host, lease: $0).encoded()))
             }
-            // etcd takes at most 128 operations in one transaction (--max-txn-ops).
-            for start in stride(from: 0, to: puts.count, by: 128) {
-                _ = try await kv.txn(EtcdTxnRequest(compare: [], success: Array(puts[start..<min(start + 128, puts.count)])))
+            for start in stride(from: 0, to: puts.count, by: EtcdLeaseRecords.maximumTxnOperations) {
+                let chunk = puts[start..<min(start + EtcdLeaseRecords.maximumTxnOperations, puts.count)]
+                _ = try await kv.txn(EtcdTxnRequest(compare: [], success: Array(chunk)))
             }
         }
     }
