@@ -158,6 +158,7 @@ public enum EtcdCodec {
         }
         if request.keysOnly { object["keys_only"] = true }
         if request.countOnly { object["count_only"] = true }
+        if request.minModRevision != 0 { object["min_mod_revision"] = String(request.minModRevision) }
         return object
     }
 

@@ -65,9 +65,11 @@ public struct EtcdRangeRequest: Sendable, Equatable {
     public var sortTarget: SortTarget
     public var keysOnly: Bool
     public var countOnly: Bool
+    /// Only keys written at or after this revision (0: every key): what changed since a read.
+    public var minModRevision: Int64
 
     public init(key: [UInt8], rangeEnd: [UInt8]? = nil, limit: Int64 = 0, sortOrder: SortOrder = .none,
-                sortTarget: SortTarget = .key, keysOnly: Bool = false, countOnly: Bool = false) {
+                sortTarget: SortTarget = .key, keysOnly: Bool = false, countOnly: Bool = false, minModRevision: Int64 = 0) {
         self.key = key
         self.rangeEnd = rangeEnd
         self.limit = limit
@@ -75,11 +77,12 @@ public struct EtcdRangeRequest: Sendable, Equatable {
         self.sortTarget = sortTarget
         self.keysOnly = keysOnly
         self.countOnly = countOnly
+        self.minModRevision = minModRevision
     }
 
-    /// Every key under `prefix`.
-    public static func prefix(_ prefix: [UInt8], limit: Int64 = 0, sortOrder: SortOrder = .none) -> Self {
-        EtcdRangeRequest(key: prefix, rangeEnd: prefix.prefixRangeEnd, limit: limit, sortOrder: sortOrder)
+    /// Every key under `prefix` (written at or after `minModRevision`, when given).
+    public static func prefix(_ prefix: [UInt8], limit: Int64 = 0, sortOrder: SortOrder = .none, minModRevision: Int64 = 0) -> Self {
+        EtcdRangeRequest(key: prefix, rangeEnd: prefix.prefixRangeEnd, limit: limit, sortOrder: sortOrder, minModRevision: minModRevision)
     }
 }
 

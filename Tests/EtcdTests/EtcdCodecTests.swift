@@ -19,6 +19,9 @@ struct EtcdCodecTests {
         #expect(object["limit"] as? String == "5")
         #expect(object["sort_order"] as? String == "DESCEND")
         #expect(object["sort_target"] as? String == "KEY")
+        #expect(object["min_mod_revision"] == nil)
+        let changed = try json(EtcdCodec.encode(EtcdRangeRequest.prefix(Array("/z/leases/".utf8), minModRevision: 42)))
+        #expect(changed["min_mod_revision"] as? String == "42")
     }
 
     @Test func aPrefixEndsAtTheNextKeyAfterEveryKeyUnderIt() {

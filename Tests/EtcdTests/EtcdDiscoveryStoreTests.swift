@@ -41,18 +41,37 @@ private func commit(_ records: EtcdLeaseRecords, _ leases: [Lease]) async throws
         #expect(try await claims.claim(pod: "p01", firsts: [first], lease: 7, host: "198.18.0.10"))
         #expect(try await !claims.claim(pod: "p01", firsts: [first], lease: 8, host: "198.18.0.11"))
         #expect(try await claims.claim(pod: "p01", firsts: [IPv4Address(198, 18, 16, 216)], lease: 8, host: "198.18.0.11"))
-        #expect(try await claims.claimed(pod: "p01") == [first: 7, IPv4Address(198, 18, 16, 216): 8])
+        #expect(try await claims.claimed(pod: "p01").mapValues(\.lease) == [first: 7, IPv4Address(198, 18, 16, 216): 8])
         // Several in one transaction, all or none: one of them held already, none is taken.
         let more = [IPv4Address(198, 18, 16, 232), IPv4Address(198, 18, 16, 248)]
         let written = try await etcd.range(.prefix(keys.discoveryBlocks(pod: "p01"))).header.revision
         #expect(try await !claims.claim(pod: "p01", firsts: more + [first], lease: 8, host: "198.18.0.11"))
         #expect(try await claims.claimed(pod: "p01").count == 2)
         #expect(try await claims.claim(pod: "p01", firsts: more, lease: 8, host: "198.18.0.11"))
-        #expect(try await claims.claimed(pod: "p01") == [first: 7, IPv4Address(198, 18, 16, 216): 8, more[0]: 8, more[1]: 8])
+        #expect(try await claims.claimed(pod: "p01").mapValues(\.lease) == [first: 7, IPv4Address(198, 18, 16, 216): 8, more[0]: 8, more[1]: 8])
+        #expect(try await claims.claimed(pod: "p01")[first]?.host == "198.18.0.10")
         #expect(try await etcd.range(.prefix(keys.discoveryBlocks(pod: "p01"))).header.revision == written + 1)
         #expect(try await claims.claimed(pod: "p02").isEmpty)
         let key = try await etcd.range(EtcdRangeRequest(key: keys.discoveryBlock(pod: "p01", first: first)))
         #expect(key.kvs.first?.keyText == "/zb/lab/discovery/blocks/p01/198.18.16.200")
+    }
+
+    @Test func aRestartedHostTakesBackItsBlocksOnlyAsTheyWereRead() async throws {
+        let claims = EtcdDiscoveryBlockClaims(kv: etcd, keys: keys)
+        let old = try await etcd.grantLease(ttlSeconds: 10).id
+        let blocks = [IPv4Address(198, 18, 16, 200), IPv4Address(198, 18, 16, 216)]
+        #expect(try await claims.claim(pod: "p01", firsts: blocks, lease: old, host: "198.18.0.10"))
+        // The host restarts (killed: the old lease still runs) and reads what it held.
+        let new = try await etcd.grantLease(ttlSeconds: 10).id
+        let earlier = try await claims.claimed(pod: "p01")
+        #expect(try await claims.takeBack(pod: "p01", claims: earlier, lease: new, host: "198.18.0.10"))
+        #expect(try await claims.claimed(pod: "p01").mapValues(\.lease) == [blocks[0]: new, blocks[1]: new])
+        // The old lease expiring no longer takes them away.
+        etcd.expireLease(old)
+        #expect(try await claims.claimed(pod: "p01").count == 2)
+        // A stale read moves nothing: the blocks changed since (here: taken back already).
+        #expect(try await !claims.takeBack(pod: "p01", claims: earlier, lease: old, host: "198.18.0.10"))
+        #expect(try await claims.claimed(pod: "p01").mapValues(\.lease) == [blocks[0]: new, blocks[1]: new])
     }
 
     @Test func aDiscoveryLeaseIsInEtcdBeforeItsCommitReturns() async throws {
@@ -80,13 +99,49 @@ private func commit(_ records: EtcdLeaseRecords, _ leases: [Lease]) async throws
         // The declared record follows in the background: its failure is told once...
         try await until { failures.withLock { $0.count } == 1 }
         #expect(failures.withLock { $0.count } == 1 && failures.withLock { $0[0] } != nil)
-        // ...and its return once, with the next record written.
+        // ...and its return once: the record left behind is written when etcd answers again,
+        // with no new commit to carry it.
         etcd.failing(nil)
-        try await commit(records, [lease(8, declared: true)])
         try await until { failures.withLock { $0.count } == 2 }
         #expect(failures.withLock { $0[1] } == nil)
         let read = try await EtcdLeaseRecords.all(kv: etcd, keys: keys)
-        #expect(read.records.map(\.lease.address) == [IPv4Address(198, 18, 16, 8)])
+        #expect(read.records.map(\.lease) == [lease(7, declared: true)])
+    }
+
+    @Test func aDeclaredRecordLeftBehindNeverOverwritesANewerOneFromAnotherHost() async throws {
+        let failures = Mutex<[String?]>([])
+        let records = EtcdLeaseRecords(local: LocalStore(), kv: etcd, keys: keys, host: "198.18.0.10") { failure in
+            failures.withLock { $0.append(failure) }
+        }
+        etcd.failing(.unreachable(endpoints: etcd.endpointList, lastError: "connection refused"))
+        try await commit(records, [lease(7, declared: true), lease(9, declared: true)])
+        try await until { failures.withLock { $0.count } == 1 }
+        // Meanwhile the other host renewed the client of .7 (a newer lease) and wrote its record.
+        etcd.failing(nil)
+        var renewed = lease(7, declared: true)
+        renewed.updatedAt += 60
+        let other = EtcdLeaseRecords(local: LocalStore(), kv: etcd, keys: keys, host: "198.18.0.11") { _ in }
+        try await commit(other, [lease(200, declared: false), renewed])
+        try await until { failures.withLock { $0.count } == 2 }
+        let read = try await EtcdLeaseRecords.all(kv: etcd, keys: keys)
+        #expect(Dictionary(uniqueKeysWithValues: read.records.map { ($0.lease.address, $0.host) })
+            == [IPv4Address(198, 18, 16, 7): "198.18.0.11", IPv4Address(198, 18, 16, 9): "198.18.0.10",
+                IPv4Address(198, 18, 16, 200): "198.18.0.11"])
+        #expect(read.records.first { $0.lease.address == IPv4Address(198, 18, 16, 7) }?.lease == renewed)
+    }
+
+    @Test func recordsAreReadAgainOnlyWhereTheyChangedSinceTheLastRead() async throws {
+        let records = EtcdLeaseRecords(local: LocalStore(), kv: etcd, keys: keys, host: "198.18.0.10") { _ in }
+        try await commit(records, [lease(200, declared: false), lease(201, declared: false)])
+        let first = try await EtcdLeaseRecords.all(kv: etcd, keys: keys)
+        #expect(first.records.count == 2)
+        #expect(try await EtcdLeaseRecords.all(kv: etcd, keys: keys, since: first.revision).records.isEmpty)
+        var renewed = lease(201, declared: false)
+        renewed.updatedAt += 60
+        try await commit(records, [renewed, lease(202, declared: false)])
+        let changed = try await EtcdLeaseRecords.all(kv: etcd, keys: keys, since: first.revision)
+        #expect(Set(changed.records.map(\.lease)) == [renewed, lease(202, declared: false)])
+        #expect(changed.revision > first.revision)
     }
 
     /// Waits (bounded) for the background writer; what it waits for is asserted after.

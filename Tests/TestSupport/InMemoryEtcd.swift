@@ -102,7 +102,7 @@ public final class InMemoryEtcd: EtcdKV, Sendable {
     }
 
     private static func range(_ request: EtcdRangeRequest, in state: State) -> EtcdRangeResponse {
-        var found = selected(request.key, request.rangeEnd, in: state)
+        var found = selected(request.key, request.rangeEnd, in: state).filter { $0.modRevision >= request.minModRevision }
         if request.sortOrder == .descend { found.reverse() }
         let count = Int64(found.count)
         let limited = request.limit > 0 ? Array(found.prefix(Int(request.limit))) : found

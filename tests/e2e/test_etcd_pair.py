@@ -9,12 +9,15 @@ switch port to two zonebootd hosts sharing a 3-member etcd.
 - A host killed: its clients' rebinding REQUESTs are answered by the survivor with the same
   address (the lease records in etcd), and new DORAs by the survivor; every lease shows on
   both hosts (`zonectl leases`).
+- A host restarted: it takes back the blocks its killed run held, under its new etcd lease,
+  before the old one runs out (nothing stranded until the TTL), and no address is given twice.
 - etcd stopped: declared ports still answered by both hosts; discovery dropped (counted,
   logged once) until etcd returns.
 
 Everything in namespaces this test makes (198.18.0.0/15; the simulated clients' pod in
 198.19.16.0/20), removed afterwards; processes stopped by PID. No timed assertion.
 """
+import base64
 import json
 import signal
 import sys
@@ -48,20 +51,24 @@ CLIENTS = Path(__file__).with_name("pair_clients.py")
 TTL = "3"
 
 
+def pair_lab(the_lab, tmp_path, ttl=TTL):
+    pair = EtcdPairLab(the_lab, tmp_path, zone=lab_zone(pods=P02), host_args=("--etcd-lease-ttl", ttl))
+    # The generator's namespace: the p02 relay's address, linked to the hosts'.
+    pair.gen = the_lab.ns("gen")
+    the_lab.link(pair.srv, "gn0", pair.gen, "eth0")
+    the_lab.addr(pair.srv, "gn0", "198.19.16.254/24")
+    the_lab.addr(pair.gen, "eth0", f"{GIADDR}/24")
+    the_lab.wait_up(pair.gen, "eth0")
+    the_lab.route(pair.gen, "198.18.0.0/24", "198.19.16.254")
+    the_lab.wait_up(pair.srv, "gn0")
+    pair.relay_to("A", "B")
+    return pair
+
+
 @pytest.fixture
 def pair(tmp_path):
     with lab() as the_lab:
-        pair = EtcdPairLab(the_lab, tmp_path, zone=lab_zone(pods=P02), host_args=("--etcd-lease-ttl", TTL))
-        # The generator's namespace: the p02 relay's address, linked to the hosts'.
-        pair.gen = the_lab.ns("gen")
-        the_lab.link(pair.srv, "gn0", pair.gen, "eth0")
-        the_lab.addr(pair.srv, "gn0", "198.19.16.254/24")
-        the_lab.addr(pair.gen, "eth0", f"{GIADDR}/24")
-        the_lab.wait_up(pair.gen, "eth0")
-        the_lab.route(pair.gen, "198.18.0.0/24", "198.19.16.254")
-        the_lab.wait_up(pair.srv, "gn0")
-        pair.relay_to("A", "B")
-        yield pair
+        yield pair_lab(the_lab, tmp_path)
 
 
 def clients_args(pair, output, *args):
@@ -159,6 +166,49 @@ def test_a_killed_hosts_clients_are_renewed_by_the_survivor_with_the_same_addres
     assert_unique({**before["acked"], **after["acked"]})
     # A declared port keeps its identity through the survivor.
     assert pair.dhclient("swp1") == identity
+
+
+def blocks_of(pair, name):
+    """Host `name`'s discovery blocks in p02 as etcd holds them: first address → etcd lease."""
+    out = pair.etcd.etcdctl("get", "--prefix", "/zoneboot/discovery/blocks/p02/", "-w", "json", names=["m1"])
+    assert out.returncode == 0, out.stderr
+    return {base64.b64decode(kv["key"]).decode().rsplit("/", 1)[1]: kv["lease"]
+            for kv in json.loads(out.stdout).get("kvs", []) if base64.b64decode(kv["value"]).decode() == HOSTS[name]}
+
+
+def lease_alive(pair, lease):
+    out = pair.etcd.etcdctl("lease", "timetolive", format(lease, "x"), "-w", "json", names=["m1"])
+    return out.returncode == 0 and json.loads(out.stdout).get("ttl", -1) > 0
+
+
+def test_a_restarted_host_takes_back_its_blocks_before_its_old_lease_runs_out(tmp_path):
+    # A long etcd lease: the old one is still running when the host is back.
+    with lab() as the_lab:
+        pair = pair_lab(the_lab, tmp_path, ttl="60")
+        before = run_clients(pair, "before", "--count", "100")
+        assert before["failed"] == []
+        on_a = {mac: address for mac, address in before["acked"].items() if before["by"][mac] == HOSTS["A"]}
+        held = blocks_of(pair, "A")
+        assert on_a and held and len(set(held.values())) == 1, held
+        old = next(iter(held.values()))
+
+        kill(pair, "A")
+        pair.start_host("A")
+        wait_for(lambda: "took back" in pair.log("A"), timeout=60, what="host A to take back its blocks")
+        retaken = blocks_of(pair, "A")
+        # Every block it held is its own again, under its new etcd lease, while the old one still runs.
+        assert set(held) <= set(retaken), (held, retaken)
+        assert old not in retaken.values() and len(set(retaken.values())) == 1
+        assert lease_alive(pair, old)
+        # Its clients rebind through both relays: both hosts answer them with their own address.
+        (pair.tmp / "on-a.json").write_text(json.dumps({"acked": on_a}))
+        rebound = run_clients(pair, "rebound", "--rebind", pair.tmp / "on-a.json", "--tries", "10")
+        assert rebound["failed"] == [] and rebound["naks"] == 0 and rebound["acked"] == on_a
+        # New machines: no address given twice, A's taken-back blocks included.
+        after = run_clients(pair, "after", "--count", "200", "--first", "100000")
+        assert after["failed"] == []
+        assert HOSTS["A"] in after["by"].values()
+        assert_unique({**before["acked"], **after["acked"]})
 
 
 def test_with_etcd_stopped_declared_ports_are_answered_and_discovery_waits_for_etcd(pair):

@@ -69,7 +69,7 @@ public struct EtcdDiscoveryCoordinator: Service {
                         }
                         group.addTask { await coordinateBlocks(server, looks: looks) }
                         group.addTask { await followRecords(server, from: revision + 1) }
-                        group.addTask { await rereadRecords(server) }
+                        group.addTask { await rereadRecords(server, from: revision) }
                     }
                     return
                 } catch {
@@ -209,11 +209,19 @@ public struct EtcdDiscoveryCoordinator: Service {
 
     /// Every claim of `pod` read again. What etcd says this lease holds is the truth: a claim
     /// whose answer was lost (or whose records were not read) is this host's too, once the
-    /// records inside are read.
+    /// records inside are read. Blocks its host claimed under another lease are an earlier
+    /// run's of this host (host identities are unique in a zone): taken back.
     private func reread(pod: String, range: IPv4Range, lease: Int64, blocks: inout DiscoveryBlocks, known: inout KnownClaims,
                         store: EtcdDiscoveryBlockClaims, server: DHCPServer) async throws {
         let claimed = try await store.claimed(pod: pod)
-        let ours = claimed.filter { $0.value == lease }.keys
+        var ours = Set(claimed.filter { $0.value.lease == lease }.keys)
+        // This host's blocks from an earlier run (killed, crashed): taken back at once, with
+        // the leases given from them (in the local store, and in etcd's records read below).
+        let earlier = claimed.filter { $0.value.host == host && $0.value.lease != lease }
+        if !earlier.isEmpty, try await store.takeBack(pod: pod, claims: earlier, lease: lease, host: host) {
+            ours.formUnion(earlier.keys)
+            logger.info("took back \(earlier.count) discovery blocks claimed by this host's earlier run", metadata: ["pod": "\(pod)"])
+        }
         let new = ours.filter { !(blocks.held[pod] ?? []).contains($0) }
         if !new.isEmpty {
             let inside = try await EtcdLeaseRecords.records(kv: client, keys: keys, addresses: new.flatMap { blocks.addresses(ofBlock: $0, in: range) })
@@ -251,13 +259,16 @@ public struct EtcdDiscoveryCoordinator: Service {
 
     // MARK: Records
 
-    /// Every record read again every 5 s beside the watch: seen here, the gateway's watch
-    /// stream can hold its last events back until more arrive (a host killed right after its
-    /// last ACKs then leaves them unseen), so what the watch misses is found within 5 s.
-    private func rereadRecords(_ server: DHCPServer) async {
+    /// The records written since the last read, read again every 5 s beside the watch: seen
+    /// here, the gateway's watch stream can hold its last events back until more arrive (a host
+    /// killed right after its last ACKs then leaves them unseen), so what the watch misses is
+    /// found within 5 s, at the cost of what changed, not of every record in the zone.
+    private func rereadRecords(_ server: DHCPServer, from start: Int64) async {
+        var since = start
         while !Task.isCancelled {
             try? await Task.sleep(for: .seconds(5))
-            guard let (records, _) = try? await EtcdLeaseRecords.all(kv: client, keys: keys) else { continue }
+            guard let (records, revision) = try? await EtcdLeaseRecords.all(kv: client, keys: keys, since: since) else { continue }
+            since = revision
             await server.adopt(records.filter { $0.host != host }.map(\.lease))
         }
     }

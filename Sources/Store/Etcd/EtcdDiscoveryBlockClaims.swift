@@ -23,17 +23,32 @@ public struct EtcdDiscoveryBlockClaims: Sendable {
         self.keys = keys
     }
 
-    /// Every block claimed in `pod`, with the etcd lease it is bound to; keys that name no
-    /// address are skipped (someone else's key under the prefix).
-    public func claimed(pod: String) async throws(EtcdError) -> [IPv4Address: Int64] {
+    /// Every block claimed in `pod`; keys that name no address are skipped (someone else's key
+    /// under the prefix).
+    public func claimed(pod: String) async throws(EtcdError) -> [IPv4Address: EtcdBlockClaim] {
         let folder = keys.discoveryBlocks(pod: pod)
         let answer = try await kv.range(.prefix(folder))
-        var claims: [IPv4Address: Int64] = [:]
+        var claims: [IPv4Address: EtcdBlockClaim] = [:]
         for entry in answer.kvs {
             guard let first = IPv4Address(String(decoding: entry.key.dropFirst(folder.count), as: UTF8.self)) else { continue }
-            claims[first] = entry.lease
+            claims[first] = EtcdBlockClaim(lease: entry.lease, host: String(decoding: entry.value, as: UTF8.self),
+                                           modRevision: entry.modRevision)
         }
         return claims
+    }
+
+    /// Moves `claims` (blocks claimed by an earlier run of this host, whose etcd lease it no
+    /// longer renews: it was killed, or crashed) to `lease`, all or none, each only if it is
+    /// unchanged since it was read (not expired, not taken by another host meanwhile). A
+    /// restarted host so keeps its blocks, and the addresses it gave from them, instead of
+    /// leaving them stranded until the old lease's TTL runs out.
+    public func takeBack(pod: String, claims: [IPv4Address: EtcdBlockClaim], lease: Int64, host: String) async throws(EtcdError) -> Bool {
+        guard !claims.isEmpty else { return true }
+        let blocks = claims.map { (key: keys.discoveryBlock(pod: pod, first: $0.key), claim: $0.value) }
+        let answer = try await kv.txn(EtcdTxnRequest(
+            compare: blocks.map { EtcdCompare(key: $0.key, .modRevision($0.claim.modRevision)) },
+            success: blocks.map { .put(EtcdPutRequest(key: $0.key, value: Array(host.utf8), lease: lease)) }))
+        return answer.succeeded
     }
 
     /// Claims the blocks at `firsts` for the holder of etcd lease `lease`, all or none, in one
@@ -46,5 +61,20 @@ public struct EtcdDiscoveryBlockClaims: Sendable {
             compare: keys.map { EtcdCompare(key: $0, .createRevision(0)) },
             success: keys.map { .put(EtcdPutRequest(key: $0, value: Array(host.utf8), lease: lease)) }))
         return answer.succeeded
+    }
+}
+
+/// One claimed block as etcd holds it.
+public struct EtcdBlockClaim: Sendable, Equatable {
+    /// The etcd lease it is bound to (the claiming run of its host).
+    public var lease: Int64
+    /// The host that claimed it (its server identifier).
+    public var host: String
+    public var modRevision: Int64
+
+    public init(lease: Int64, host: String, modRevision: Int64) {
+        self.lease = lease
+        self.host = host
+        self.modRevision = modRevision
     }
 }

@@ -29,7 +29,8 @@ public struct EtcdLeaseRecord: Sendable, Codable, Equatable {
 /// once etcd has it too: a host SIGKILLed after an ACK has that address in etcd, so no
 /// survivor gives it to another machine. A batch of declared leases only returns once local;
 /// its records follow through one writer in order: declared answers never wait for etcd,
-/// and go on with etcd out of reach (the records catch up with the next change of each).
+/// and go on with etcd out of reach (the records that could not be written are kept and
+/// written once etcd answers again, unless another host wrote a newer one meanwhile).
 public final class EtcdLeaseRecords: DurableLeaseStore {
     private let local: any DurableLeaseStore
     private let kv: any EtcdKV
@@ -48,16 +49,36 @@ public final class EtcdLeaseRecords: DurableLeaseStore {
         following = continuation
         let writer = Writer(kv: kv, keys: keys, host: host)
         Task.detached {
-            var failing = false
+            // Records a failed write left behind (etcd out of reach), newest per address: written
+            // with the next batch, or at the next tick (an empty batch, every second) if none comes.
+            var unsent: [IPv4Address: Lease] = [:]
             for await leases in stream {
+                guard !leases.isEmpty || !unsent.isEmpty else { continue }
+                var batch = unsent
+                for lease in leases { batch[lease.address] = lease }
                 do {
-                    try await writer.write(leases)
-                    if failing { failed(nil) }
-                    failing = false
+                    if !unsent.isEmpty {
+                        // What failed may have been overtaken meanwhile (another host renewed the
+                        // client): a record etcd holds newer than ours is left as it is.
+                        for record in try await Self.records(kv: kv, keys: keys, addresses: Array(unsent.keys)) {
+                            if let mine = batch[record.lease.address], unsent[mine.address] == mine, record.lease.updatedAt >= mine.updatedAt {
+                                batch[mine.address] = nil
+                            }
+                        }
+                    }
+                    try await writer.write(Array(batch.values))
+                    if !unsent.isEmpty { failed(nil) }
+                    unsent = [:]
                 } catch {
-                    if !failing { failed("\(error)") }
-                    failing = true
+                    if unsent.isEmpty { failed("\(error)") }
+                    unsent = batch
                 }
+            }
+        }
+        Task.detached {
+            while true {
+                try? await Task.sleep(for: .seconds(1))
+                if case .terminated = continuation.yield([]) { return }
             }
         }
     }
@@ -77,9 +98,10 @@ public final class EtcdLeaseRecords: DurableLeaseStore {
         try BlockingCall.run { try await writer.write(leases) }
     }
 
-    /// Every lease record in etcd, and the etcd revision read at (to watch from the next one).
-    public static func all(kv: any EtcdKV, keys: EtcdZoneKeys) async throws(EtcdError) -> (records: [EtcdLeaseRecord], revision: Int64) {
-        let answer = try await kv.range(.prefix(keys.leaseRecords))
+    /// Every lease record in etcd (only those written after revision `since`, when given), and
+    /// the etcd revision read at (to watch, or read again, from the next one).
+    public static func all(kv: any EtcdKV, keys: EtcdZoneKeys, since: Int64 = 0) async throws(EtcdError) -> (records: [EtcdLeaseRecord], revision: Int64) {
+        let answer = try await kv.range(.prefix(keys.leaseRecords, minModRevision: since == 0 ? 0 : since + 1))
         return (answer.kvs.compactMap { EtcdLeaseRecord.decode($0.value) }, answer.header.revision)
     }
 
