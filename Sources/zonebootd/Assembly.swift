@@ -21,7 +21,7 @@ struct LoadedState {
     var adminTLS: ListenerTLS?
     var revisionStore: any RevisionStore
     /// With --etcd: the client and the store the follower watches.
-    var etcd: (client: EtcdClient, store: EtcdRevisionStore)?
+    var etcd: EtcdConnection?
     var running: RevisionSummary
     var revisions: RevisionHolder
     var store: SQLiteLeaseStore
@@ -72,7 +72,7 @@ extension ZoneBootD {
         }
         logger.info("loaded \(directory.all.count) leases; boot loaders: \(loaders.available.sorted().joined(separator: ", "))")
         let outbox = SQLiteEventOutbox(writer: database)
-        let sharedOutbox = try etcd.map { try self.etcd.sharedOutbox(client: $0.client, local: outbox, stateDirectory: stateDirectory) }
+        let sharedOutbox = try etcd.map { try self.etcd.sharedOutbox($0, local: outbox, stateDirectory: stateDirectory) }
         return LoadedState(stateDirectory: stateDirectory, tokens: tokens, adminTLS: adminTLS, revisionStore: revisionStore, etcd: etcd,
                            running: running,
                            revisions: RevisionHolder(revision, id: running.id), store: store, outbox: outbox,
@@ -149,10 +149,9 @@ extension ZoneBootD {
                                  cachePath: EtcdRevisionCache.path(stateDirectory: state.stateDirectory),
                                  logger: logger.component("etcd"))
         }
-        let discovery = try state.etcd.map { etcd in
-            EtcdDiscoveryCoordinator(client: try self.etcd.coordinationClient(), keys: etcd.store.keys, host: "\(serverIdentifier)",
-                                     revisions: state.revisions, server: { dhcp.running }, ttl: self.etcd.etcdLeaseTTL,
-                                     logger: logger.component("etcd"))
+        let discovery = state.etcd.map { etcd in
+            EtcdDiscoveryCoordinator(client: etcd.coordination, lease: etcd.hostLease, keys: etcd.store.keys, host: "\(serverIdentifier)",
+                                     revisions: state.revisions, server: { dhcp.running }, logger: logger.component("etcd"))
         }
         let servers: [(any Service)?] = [dhcp] + listeners + [tftp, follower, discovery]
         return [CountersReporter(gate: gate, writers: writers)] + servers.compactMap { $0 }

@@ -61,28 +61,31 @@ struct EtcdOptions: ParsableArguments {
         guard etcdPrefix.hasPrefix("/") else { throw ValidationError("--etcd-prefix \(etcdPrefix) must start with /") }
     }
 
-    /// The client and the revision store, or nil without --etcd. Reads the TLS files now, so a
-    /// bad one stops the start with its name.
-    func connect(stateDirectory: String) throws -> (client: EtcdClient, store: EtcdRevisionStore)? {
+    /// The client, the revision store and this host's etcd lease, or nil without --etcd. Reads
+    /// the TLS files now, so a bad one stops the start with its name.
+    func connect(stateDirectory: String) throws -> EtcdConnection? {
         guard etcd != nil else { return nil }
         let client = EtcdClient(endpoints: endpoints, tls: try tlsConfiguration())
         let store = EtcdRevisionStore(kv: client, keys: EtcdZoneKeys(prefix: etcdPrefix))
-        return (client, store)
+        // Renewed through a client of its own with short timeouts: a renewal that hangs must be
+        // given up well within the lease's TTL.
+        let coordination = try coordinationClient()
+        return EtcdConnection(client: client, store: store, coordination: coordination,
+                              hostLease: EtcdHostLease(leasing: coordination, ttlSeconds: etcdLeaseTTL))
     }
 
     /// The zone's hook outbox in etcd, fed from this host's local one (`EtcdEventOutbox`).
-    func sharedOutbox(client: EtcdClient, local: SQLiteEventOutbox, stateDirectory: String) throws -> EtcdEventOutbox {
+    func sharedOutbox(_ etcd: EtcdConnection, local: SQLiteEventOutbox, stateDirectory: String) throws -> EtcdEventOutbox {
         let origin: String
         do { origin = try EtcdHostIdentity.load(stateDirectory: stateDirectory) } catch {
             throw StartupFailure(description: "cannot keep this host's etcd identity in \(stateDirectory): \(error)")
         }
-        return EtcdEventOutbox(local: local, kv: client, lease: EtcdClaimLease(leasing: client, ttlSeconds: etcdLeaseTTL),
+        return EtcdEventOutbox(local: local, kv: etcd.client, lease: etcd.hostLease,
                                keys: EtcdOutboxKeys(EtcdZoneKeys(prefix: etcdPrefix)), origin: origin)
     }
 
-    /// A client of its own for the discovery coordination, with short timeouts: a renewal
-    /// that hangs must be given up well within the lease's TTL.
-    func coordinationClient() throws -> EtcdClient {
+    /// A client with short timeouts, for the host's etcd lease and the discovery blocks.
+    private func coordinationClient() throws -> EtcdClient {
         EtcdClient(endpoints: endpoints, tls: try tlsConfiguration(), connectTimeout: .milliseconds(500),
                    requestTimeout: .seconds(2))
     }
@@ -137,4 +140,14 @@ struct EtcdOptions: ParsableArguments {
         }
         return configuration
     }
+}
+
+/// What a host on etcd talks to: the zone's revisions, and its one etcd lease (discovery
+/// blocks and outbox claims are attached to it).
+struct EtcdConnection {
+    var client: EtcdClient
+    var store: EtcdRevisionStore
+    /// Short timeouts: the lease's renewals and the discovery blocks' claims.
+    var coordination: EtcdClient
+    var hostLease: EtcdHostLease
 }

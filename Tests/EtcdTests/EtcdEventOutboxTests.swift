@@ -23,7 +23,7 @@ final class EtcdEventOutboxTests {
         let folder = NSTemporaryDirectory() + "zoneboot-etcd-outbox-\(UUID().uuidString)"
         folders.append(folder)
         let local = try SQLiteEventOutbox(stateDirectory: folder)
-        return (EtcdEventOutbox(local: local, kv: etcd, lease: EtcdClaimLease(leasing: etcd, ttlSeconds: 10), keys: keys,
+        return (EtcdEventOutbox(local: local, kv: etcd, lease: EtcdHostLease(leasing: etcd, ttlSeconds: 10), keys: keys,
                                 origin: origin), local)
     }
 
@@ -170,5 +170,26 @@ final class EtcdEventOutboxTests {
         schedule.answered(EtcdLease(id: 8, ttl: 9), nowMs: 9_000)
         schedule.answered(EtcdLease(id: 8, ttl: 0), nowMs: 12_000)
         #expect(schedule.next(nowMs: 12_000) == .grant)
+    }
+
+    @Test func oneHostLeaseServesEveryUserAndIsGrantedOnceWhenTheyAskTogether() async throws {
+        let etcd = InMemoryEtcd()
+        let lease = EtcdHostLease(leasing: etcd, ttlSeconds: 9)
+        #expect(lease.renewedMs == nil)
+        // The discovery claimer and the outbox ask at once, before any lease exists.
+        let asked = try await withThrowingTaskGroup(of: Int64.self) { group in
+            for _ in 0..<8 { group.addTask { try await lease.current(nowMs: 1_000) } }
+            return try await group.reduce(into: Set<Int64>()) { $0.insert($1) }
+        }
+        #expect(asked.count == 1 && etcd.liveLeaseCount == 1)
+        #expect(lease.renewedMs == 1_000)
+        // Renewed, not granted again, when a third of the TTL has passed.
+        #expect(try await lease.current(nowMs: 4_000) == asked.first)
+        #expect(lease.renewedMs == 4_000 && etcd.liveLeaseCount == 1)
+        // A clean stop revokes it, and no user gets a new one after.
+        await lease.revoke()
+        #expect(etcd.liveLeaseCount == 0)
+        await #expect(throws: EtcdError.self) { try await lease.current(nowMs: 5_000) }
+        #expect(etcd.liveLeaseCount == 0)
     }
 }

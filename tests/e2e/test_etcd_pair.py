@@ -104,11 +104,22 @@ def assert_unique(acked):
     assert not duplicates, f"addresses given twice: {sorted(duplicates)[:10]}"
 
 
+def etcd_leases(pair):
+    out = pair.etcd.etcdctl("lease", "list", "-w", "json", names=["m1"])
+    assert out.returncode == 0, out.stderr
+    return {lease["id"] for lease in json.loads(out.stdout).get("leases") or []}
+
+
 def test_declared_ports_get_their_identities_through_the_pair(pair):
     assert pair.dhclient("swp1")["ip"] == "198.18.16.11"
     assert pair.udhcpc("swp2")["ip"] == "198.18.16.12"
     answer = pair.dhcpcd("swp3")
     assert answer["ip"] == "198.18.16.13" and answer["hostname"]
+    # One etcd lease per host: its discovery blocks and its outbox claims hang on the same one.
+    assert run_clients(pair, "some", "--count", "20")["failed"] == []
+    wait_for(lambda: blocks_of(pair, "A") and blocks_of(pair, "B"), timeout=30, what="both hosts to claim blocks")
+    assert len(etcd_leases(pair)) == 2, etcd_leases(pair)
+    assert {*blocks_of(pair, "A").values(), *blocks_of(pair, "B").values()} == etcd_leases(pair)
 
 
 def test_discovery_addresses_stay_unique_while_hosts_are_killed_and_restarted(pair):

@@ -9,9 +9,11 @@ import Store
 /// With `--etcd`: makes this host's discovery addresses unique among the zone's hosts, and
 /// shows it the leases the others commit.
 ///
-/// - Blocks: it holds an etcd lease (`ttl` seconds, renewed every quarter of it) and claims
-///   blocks of each pod's discovery range under it, ahead of need, off the DHCP hot path
-///   (`DiscoveryBlocks` decides which and how many); the engine allocates only inside them.
+/// - Blocks: it claims blocks of each pod's discovery range under the host's etcd lease
+///   (`EtcdHostLease`, shared with the outbox claims, renewed every third of its TTL), ahead
+///   of need, off the DHCP hot path, several to a transaction (`DiscoveryBlocks` decides
+///   which and how many); the engine allocates only inside them. A restarted host takes back
+///   the blocks its earlier run held.
 ///   When no block is left free it borrows nothing: its DISCOVERs are dropped as
 ///   `discovery-pool-exhausted`. A host that dies stops renewing, etcd deletes its block keys
 ///   after the TTL, and the survivors may claim them.
@@ -24,25 +26,25 @@ import Store
 ///   logged once, when etcd answers again (with the same blocks if the lease lived on).
 public struct EtcdDiscoveryCoordinator: Service {
     let client: EtcdClient
+    /// This host's one etcd lease, shared with its outbox claims.
+    let lease: EtcdHostLease
     let keys: EtcdZoneKeys
     /// Names this host in block values and lease records (its server identifier).
     let host: String
     let revisions: RevisionHolder
     let server: @Sendable () -> DHCPServer?
     let blockSize: Int
-    let ttl: Int64
     let logger: Logger
 
-    public init(client: EtcdClient, keys: EtcdZoneKeys, host: String, revisions: RevisionHolder,
-                server: @escaping @Sendable () -> DHCPServer?, blockSize: Int = DiscoveryBlocks.defaultBlockSize, ttl: Int64 = 10,
-                logger: Logger) {
+    public init(client: EtcdClient, lease: EtcdHostLease, keys: EtcdZoneKeys, host: String, revisions: RevisionHolder,
+                server: @escaping @Sendable () -> DHCPServer?, blockSize: Int = DiscoveryBlocks.defaultBlockSize, logger: Logger) {
         self.client = client
+        self.lease = lease
         self.keys = keys
         self.host = host
         self.revisions = revisions
         self.server = server
         self.blockSize = blockSize
-        self.ttl = ttl
         self.logger = logger
     }
 
@@ -106,7 +108,6 @@ public struct EtcdDiscoveryCoordinator: Service {
         let claimsStore = EtcdDiscoveryBlockClaims(kv: client, keys: keys)
         var blocks = DiscoveryBlocks(blockSize: blockSize, available: false)
         var lease: Int64?
-        var renewed = ContinuousClock.now
         var lostSince: ContinuousClock.Instant?
         var started = false
         var lastFree: [String: Int] = [:]
@@ -121,17 +122,15 @@ public struct EtcdDiscoveryCoordinator: Service {
             try? await Task.sleep(until: lastLook + .milliseconds(20))
             lastLook = .now
             do {
-                if lease == nil {
-                    lease = try await client.grantLease(ttlSeconds: ttl).id
-                    renewed = .now
+                // Renewed here when due (every third of the TTL).
+                let current = try await self.lease.current(nowMs: Self.nowMs())
+                if current != lease {
+                    // A new lease (the first, or the last one expired): the blocks held under the
+                    // old one are gone, or are taken back below if it still runs.
+                    lease = current
                     blocks.dropAll()
                     known = [:]
-                } else if ContinuousClock.now - renewed >= .seconds(ttl) / 4, let id = lease {
-                    let answer = try await client.keepAlive(lease: id)
-                    guard answer.ttl > 0 else { throw LeaseExpired() }
-                    renewed = .now
                 }
-                guard let lease else { continue }
                 let ranges = self.ranges
                 let free = await server.freeInHeldBlocks(ranges: ranges, limit: Self.countedFree * blockSize)
                 // DISCOVERs turned away for want of an address count as addresses used: a
@@ -144,7 +143,7 @@ public struct EtcdDiscoveryCoordinator: Service {
                     let used = max(0, (lastFree[pod] ?? inHand) - inHand) + turnedAway
                     let wanted = blocks.blocksWanted(free: inHand, usedSinceLastLook: used, rangeBlocks: blocks.blockCount(of: range))
                     if wanted > 0 || blocks.held[pod] == nil {
-                        try await claim(max(wanted, 1), pod: pod, range: range, lease: lease, blocks: &blocks,
+                        try await claim(max(wanted, 1), pod: pod, range: range, lease: current, blocks: &blocks,
                                         known: &known[pod, default: KnownClaims()], store: claimsStore, server: server, offset: offset)
                     }
                     lastFree[pod] = await server.freeInHeldBlocks(ranges: [pod: range], limit: Self.countedFree * blockSize)[pod] ?? 0
@@ -154,19 +153,14 @@ public struct EtcdDiscoveryCoordinator: Service {
                 let held = blocks.held.values.reduce(0) { $0 + $1.count }
                 if let since = lostSince {
                     lostSince = nil
-                    logger.notice("discovery resumed: etcd answers again; discovery addresses given from \(held) blocks of \(blockSize) held under etcd lease \(lease)",
+                    logger.notice("discovery resumed: etcd answers again; discovery addresses given from \(held) blocks of \(blockSize) held under etcd lease \(current)",
                                   metadata: ["after": "\(ContinuousClock.now - since)"])
                 } else if !started {
-                    logger.info("discovery addresses given from \(held) blocks of \(blockSize) claimed under etcd lease \(lease)")
+                    logger.info("discovery addresses given from \(held) blocks of \(blockSize) claimed under etcd lease \(current)")
                 }
                 started = true
             } catch {
                 if Task.isCancelled { break }
-                if error is LeaseExpired || (error as? EtcdError).map(Self.leaseIsGone) == true {
-                    // Its blocks are gone (or going) with it: start over with a new lease.
-                    lease = nil
-                    blocks.dropAll()
-                }
                 if lostSince == nil {
                     lostSince = .now
                     logger.warning("discovery stopped: etcd is out of reach, discovery addresses are neither given nor renewed until it answers again (declared ports are answered as ever): \(error)")
@@ -175,27 +169,20 @@ public struct EtcdDiscoveryCoordinator: Service {
                 await server.coordinate(blocks)
             }
             // Not renewed for half the TTL: stop before another host may take the blocks.
-            if blocks.available && ContinuousClock.now - renewed > .seconds(ttl) / 2 {
+            if blocks.available, let renewed = self.lease.renewedMs, Self.nowMs() - renewed > self.lease.ttlSeconds * 1000 / 2 {
                 blocks.available = false
                 await server.coordinate(blocks)
             }
         }
-        if let lease { try? await client.revokeLease(lease) }
+        await self.lease.revoke()
     }
+
+    /// Wall-clock milliseconds, as the outbox reads them: the host lease is renewed by both.
+    private static func nowMs() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
 
     /// Free addresses in hand are counted up to this many blocks' worth: past what a storm asks
     /// (four times what was used since the last look, 32 blocks at most per round).
     private static let countedFree = 64
-
-    private struct LeaseExpired: Error, CustomStringConvertible {
-        var description: String { "this host's etcd lease expired; its discovery blocks returned to the pool" }
-    }
-
-    /// etcd says the lease does not exist (gRPC NotFound): it expired.
-    private static func leaseIsGone(_ error: EtcdError) -> Bool {
-        if case .server(let code, _) = error { return code == 5 }
-        return false
-    }
 
     /// What this host knows of a pod's claims in etcd: read again before a claim when older than
     /// 2 s, and at once when a claim is lost to another host, not before every claim (a claim round is then one write

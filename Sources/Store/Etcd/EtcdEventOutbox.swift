@@ -45,11 +45,11 @@ public final class EtcdEventOutbox: EventOutbox {
     public let origin: String
     private let local: SQLiteEventOutbox
     private let kv: any EtcdKV
-    private let lease: EtcdClaimLease
+    private let lease: EtcdHostLease
     private let state = Mutex(State())
 
     /// `origin`: this host's identity in the zone (`EtcdHostIdentity`), naming the events it hands over.
-    public init(local: SQLiteEventOutbox, kv: any EtcdKV, lease: EtcdClaimLease, keys: EtcdOutboxKeys, origin: String) {
+    public init(local: SQLiteEventOutbox, kv: any EtcdKV, lease: EtcdHostLease, keys: EtcdOutboxKeys, origin: String) {
         self.local = local
         self.kv = kv
         self.lease = lease
