@@ -37,6 +37,8 @@ final class AdmissionGate {
     /// once the read that brought it is over.
     func admit(_ bytes: [UInt8], from origin: DatagramOrigin, receivedAt: Int64) {
         loop.preconditionInEventLoop()
+        var origin = origin
+        origin.receivedAt = receivedAt
         if let pushedOut = queue.push(Waiting(bytes: bytes, origin: origin), kind: AdmissionKind(datagram: bytes),
                                       receivedAt: receivedAt) {
             engine.dropUnanswered(.stale, from: pushedOut.origin)

@@ -45,6 +45,8 @@ final class DHCPEngine {
     var discoveryRanShort: (@Sendable () -> Void)?
     private var rateLimit: RequestRateLimit
     private var hostEvents: HostEventBudget
+    /// Exchanges settled with another host: their DISCOVERs, decided late, are not offered.
+    private var selectedElsewhere = SelectedElsewhere()
     private var commits = GroupCommit<Pending>()
     private var dropLog = DropLogBudget()
     /// Where replies leave, one per socket: a reply leaves through the sender of the socket
@@ -110,6 +112,12 @@ final class DHCPEngine {
             noteDrop(limited.rawValue, "request dropped", LeaseLog.received(facts, from: origin))
             return
         }
+        if facts.messageType == .discover, origin.receivedAt != 0,
+           selectedElsewhere.overtakes(mac: facts.mac, xid: facts.xid, receivedAt: origin.receivedAt) {
+            statistics.update { $0.dropped(DropReason.otherServerSelected) }
+            noteDrop(DropReason.otherServerSelected.rawValue, "request dropped", LeaseLog.received(facts, from: origin))
+            return
+        }
         let (revision, revisionID) = revisions.currentWithID
         // The input (and its reference to the table) ends with this statement: the table is
         // then uniquely held again, and applying the decision does not copy it.
@@ -120,6 +128,9 @@ final class DHCPEngine {
         case .drop(let reason):
             statistics.update { $0.dropped(reason) }
             if reason == .poolExhausted { discoveryRanShort?() }
+            if reason == .otherServerSelected, origin.receivedAt != 0 {
+                selectedElsewhere.record(mac: facts.mac, xid: facts.xid, receivedAt: origin.receivedAt)
+            }
             noteDrop(reason.rawValue, "request dropped", LeaseLog.received(facts, from: origin))
             for withdrawn in decision.leases { table.apply(withdrawn) }
             return
@@ -254,4 +265,6 @@ struct DatagramOrigin {
     var sourcePort: UInt16
     /// It came to the proxy's boot server port (4011), not the DHCP port.
     var onBootServerPort = false
+    /// When the kernel received it (monotonic ns, `AdmissionGate.now`); 0: not known.
+    var receivedAt: Int64 = 0
 }

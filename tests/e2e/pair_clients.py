@@ -9,7 +9,8 @@ OFFER → REQUEST → ACK, retried after --wait without an answer, at most --tri
 REBINDING REQUEST (ciaddr, no server-id) and must be answered with its own address.
 
 Prints one JSON line: {"acked": {mac: address}, "by": {mac: server}, "naks": n, "failed": [macs]}.
-Bounded: --count clients, --window in flight, --timeout seconds in all. Run inside a
+Bounded: --count clients, --window in flight (--rate: started per second at most), --timeout
+seconds in all. Run inside a
 namespace that holds --giaddr (198.18.0.0/15 only).
 """
 import argparse
@@ -64,6 +65,7 @@ def main():
     p.add_argument("--count", type=int, default=100)
     p.add_argument("--first", type=int, default=0, help="the first client's number (its MAC and circuit)")
     p.add_argument("--window", type=int, default=32)
+    p.add_argument("--rate", type=float, default=0, help="new clients started per second at most (0: as the window allows)")
     p.add_argument("--wait", type=float, default=1.0)
     p.add_argument("--tries", type=int, default=20)
     p.add_argument("--timeout", type=float, default=120)
@@ -112,9 +114,11 @@ def main():
     def text(mac):
         return ":".join(f"{b:02x}" for b in mac)
 
+    began, started = time.time(), 0
     while (waiting or pending) and time.time() < deadline:
-        while waiting and len(pending) < args.window:
+        while waiting and len(pending) < args.window and (not args.rate or started < (time.time() - began) * args.rate):
             start(*waiting.pop())
+            started += 1
         ready, _, _ = select.select([sock], [], [], 0.05)
         while ready:
             try:
