@@ -124,7 +124,8 @@ def test_declared_ports_get_their_identities_through_the_pair(pair):
 
 def test_discovery_addresses_stay_unique_while_hosts_are_killed_and_restarted(pair):
     count = 2000
-    proc = pair.lab.spawn(pair.gen, *clients_args(pair, "storm", "--count", str(count), "--timeout", "400"),
+    # Paced to last about 20 s: the kills below fall while the clients keep coming.
+    proc = pair.lab.spawn(pair.gen, *clients_args(pair, "storm", "--count", str(count), "--rate", "100", "--timeout", "400"),
                           log=pair.tmp / "storm.json")
     # SIGKILL a host, restart it, and again, while the clients keep coming.
     kills = 0
