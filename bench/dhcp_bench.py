@@ -282,7 +282,11 @@ def overload_step(which, rate, seconds, clients, generator):
         if generator == "perfdhcp":
             # -g: perfdhcp receives on a thread of its own by default (it sees two CPUs); its
             # manual advises one thread on one CPU. PERFDHCP_THREADS=single runs it so.
-            result = the_lab.run(load, *pin, "perfdhcp", "-4", "-g", os.environ.get("PERFDHCP_THREADS", "multi"),
+            # PERFDHCP_RCVBUF=<bytes>: perfdhcp's own socket given that receive buffer (the preload),
+            # to tell a server's reply bursts overflowing the generator from the server's goodput.
+            given = os.environ.get("PERFDHCP_RCVBUF")
+            env = ("env", f"LD_PRELOAD={rcvbuf_preload()}", f"DHCP_RCVBUF={given}") if given else ()
+            result = the_lab.run(load, *pin, *env, "perfdhcp", "-4", "-g", os.environ.get("PERFDHCP_THREADS", "multi"),
                                  "-l", RELAY, "-r", rate, "-R", clients, "-p", seconds,
                                  "-W", "2", "-o", f"82,{OPTION_82}", SERVER, timeout=seconds + 60, check=False)
             output = result.stdout + result.stderr
@@ -318,7 +322,8 @@ def overload(seconds, clients):
     load = os.getloadavg()
     print(f"3. Overload, pinned: servers on CPU {SERVER_CPU}, generator on CPU {GENERATOR_CPU}, {clients} clients, "
           f"{seconds} s per step, both servers' receive buffer {RECEIVE_BUFFER >> 20} MiB, durable leases, "
-          f"perfdhcp -g {os.environ.get('PERFDHCP_THREADS', 'multi')}.")
+          f"perfdhcp -g {os.environ.get('PERFDHCP_THREADS', 'multi')}"
+          + (f", perfdhcp's receive buffer {int(os.environ['PERFDHCP_RCVBUF']) >> 20} MiB." if os.environ.get("PERFDHCP_RCVBUF") else "."))
     print(f"   Machine load average before: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1/5/15 min).")
     print("   goodput = ACKs/s; answered = ACKs / REQUESTs sent; OFFER delay: perfdhcp's average, dhcp_load's median;")
     print("   overflow: datagrams the kernel dropped at a full receive buffer, the server's / the generator's.")
