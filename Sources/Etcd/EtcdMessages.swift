@@ -190,6 +190,10 @@ public enum EtcdOperationResponse: Sendable, Equatable {
 
 /// If every comparison holds, `success` runs, else `failure`: atomically, at one revision.
 public struct EtcdTxnRequest: Sendable, Equatable {
+    /// etcd takes at most this many comparisons, and operations in a branch, in one
+    /// transaction (its `--max-txn-ops`, 128 by default).
+    public static let maximumOperations = 128
+
     public var compare: [EtcdCompare]
     public var success: [EtcdOperation]
     public var failure: [EtcdOperation]

@@ -64,14 +64,29 @@ private func commit(_ records: EtcdLeaseRecords, _ leases: [Lease]) async throws
         // The host restarts (killed: the old lease still runs) and reads what it held.
         let new = try await etcd.grantLease(ttlSeconds: 10).id
         let earlier = try await claims.claimed(pod: "p01")
-        #expect(try await claims.takeBack(pod: "p01", claims: earlier, lease: new, host: "198.18.0.10"))
+        #expect(try await claims.takeBack(pod: "p01", claims: earlier, lease: new, host: "198.18.0.10") == blocks)
         #expect(try await claims.claimed(pod: "p01").mapValues(\.lease) == [blocks[0]: new, blocks[1]: new])
         // The old lease expiring no longer takes them away.
         etcd.expireLease(old)
         #expect(try await claims.claimed(pod: "p01").count == 2)
         // A stale read moves nothing: the blocks changed since (here: taken back already).
-        #expect(try await !claims.takeBack(pod: "p01", claims: earlier, lease: old, host: "198.18.0.10"))
+        #expect(try await claims.takeBack(pod: "p01", claims: earlier, lease: old, host: "198.18.0.10").isEmpty)
         #expect(try await claims.claimed(pod: "p01").mapValues(\.lease) == [blocks[0]: new, blocks[1]: new])
+    }
+
+    @Test func moreBlocksThanOneTransactionTakesAreTakenBackInSeveral() async throws {
+        let claims = EtcdDiscoveryBlockClaims(kv: etcd, keys: keys)
+        let old = try await etcd.grantLease(ttlSeconds: 10).id
+        let range = IPv4Range("198.18.32.0-198.18.63.255")!
+        let all = DiscoveryBlocks(blockSize: 16).blocks(of: range)
+        #expect(all.count == 512)
+        for start in stride(from: 0, to: all.count, by: 32) {
+            #expect(try await claims.claim(pod: "p01", firsts: Array(all[start..<start + 32]), lease: old, host: "198.18.0.10"))
+        }
+        let new = try await etcd.grantLease(ttlSeconds: 10).id
+        let moved = try await claims.takeBack(pod: "p01", claims: try await claims.claimed(pod: "p01"), lease: new, host: "198.18.0.10")
+        #expect(moved == all)
+        #expect(try await claims.claimed(pod: "p01").values.allSatisfy { $0.lease == new })
     }
 
     @Test func aDiscoveryLeaseIsInEtcdBeforeItsCommitReturns() async throws {

@@ -70,6 +70,11 @@ public final class InMemoryEtcd: EtcdKV, Sendable {
         before?(self)
         return try state.withLock { state throws(EtcdError) in
             if let failing = state.failing { throw failing }
+            // As etcd's --max-txn-ops (128 by default) refuses it.
+            let limit = EtcdTxnRequest.maximumOperations
+            if request.compare.count > limit || request.success.count > limit || request.failure.count > limit {
+                throw EtcdError.server(code: 3, message: "etcdserver: too many operations in txn request")
+            }
             let holds = request.compare.allSatisfy { Self.holds($0, in: state) }
             let operations = holds ? request.success : request.failure
             if operations.contains(where: { if case .range = $0 { false } else { true } }) { state.revision += 1 }

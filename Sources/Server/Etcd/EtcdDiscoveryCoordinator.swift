@@ -205,9 +205,11 @@ public struct EtcdDiscoveryCoordinator: Service {
         // This host's blocks from an earlier run (killed, crashed): taken back at once, with
         // the leases given from them (in the local store, and in etcd's records read below).
         let earlier = claimed.filter { $0.value.host == host && $0.value.lease != lease }
-        if !earlier.isEmpty, try await store.takeBack(pod: pod, claims: earlier, lease: lease, host: host) {
-            ours.formUnion(earlier.keys)
-            logger.info("took back \(earlier.count) discovery blocks claimed by this host's earlier run", metadata: ["pod": "\(pod)"])
+        if !earlier.isEmpty {
+            let moved = try await store.takeBack(pod: pod, claims: earlier, lease: lease, host: host)
+            ours.formUnion(moved)
+            logger.info("took back \(moved.count) of \(earlier.count) discovery blocks claimed by this host's earlier run",
+                        metadata: ["pod": "\(pod)"])
         }
         let new = ours.filter { !(blocks.held[pod] ?? []).contains($0) }
         if !new.isEmpty {

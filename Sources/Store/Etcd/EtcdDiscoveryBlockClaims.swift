@@ -38,17 +38,23 @@ public struct EtcdDiscoveryBlockClaims: Sendable {
     }
 
     /// Moves `claims` (blocks claimed by an earlier run of this host, whose etcd lease it no
-    /// longer renews: it was killed, or crashed) to `lease`, all or none, each only if it is
-    /// unchanged since it was read (not expired, not taken by another host meanwhile). A
-    /// restarted host so keeps its blocks, and the addresses it gave from them, instead of
-    /// leaving them stranded until the old lease's TTL runs out.
-    public func takeBack(pod: String, claims: [IPv4Address: EtcdBlockClaim], lease: Int64, host: String) async throws(EtcdError) -> Bool {
-        guard !claims.isEmpty else { return true }
-        let blocks = claims.map { (key: keys.discoveryBlock(pod: pod, first: $0.key), claim: $0.value) }
-        let answer = try await kv.txn(EtcdTxnRequest(
-            compare: blocks.map { EtcdCompare(key: $0.key, .modRevision($0.claim.modRevision)) },
-            success: blocks.map { .put(EtcdPutRequest(key: $0.key, value: Array(host.utf8), lease: lease)) }))
-        return answer.succeeded
+    /// longer renews: it was killed, or crashed) to `lease`, each only if it is unchanged since
+    /// it was read (not expired, not taken by another host meanwhile), 128 to a transaction
+    /// (etcd's `--max-txn-ops`), each transaction all or none. A restarted host so keeps its
+    /// blocks, and the addresses it gave from them, instead of leaving them stranded until the
+    /// old lease's TTL runs out. Returns the blocks moved.
+    public func takeBack(pod: String, claims: [IPv4Address: EtcdBlockClaim], lease: Int64, host: String) async throws(EtcdError) -> [IPv4Address] {
+        let blocks = claims.sorted { $0.key < $1.key }
+        var moved: [IPv4Address] = []
+        for start in stride(from: 0, to: blocks.count, by: EtcdTxnRequest.maximumOperations) {
+            let chunk = blocks[start..<min(start + EtcdTxnRequest.maximumOperations, blocks.count)]
+            let keys = chunk.map { self.keys.discoveryBlock(pod: pod, first: $0.key) }
+            let answer = try await kv.txn(EtcdTxnRequest(
+                compare: zip(keys, chunk).map { EtcdCompare(key: $0, .modRevision($1.value.modRevision)) },
+                success: keys.map { .put(EtcdPutRequest(key: $0, value: Array(host.utf8), lease: lease)) }))
+            if answer.succeeded { moved += chunk.map(\.key) }
+        }
+        return moved
     }
 
     /// Claims the blocks at `firsts` for the holder of etcd lease `lease`, all or none, in one

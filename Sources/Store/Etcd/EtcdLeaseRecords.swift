@@ -109,16 +109,13 @@ public final class EtcdLeaseRecords: DurableLeaseStore {
     /// `--max-txn-ops`); reads only, so no etcd write.
     public static func records(kv: any EtcdKV, keys: EtcdZoneKeys, addresses: [IPv4Address]) async throws(EtcdError) -> [EtcdLeaseRecord] {
         var records: [EtcdLeaseRecord] = []
-        for start in stride(from: 0, to: addresses.count, by: maximumTxnOperations) {
-            let chunk = addresses[start..<min(start + maximumTxnOperations, addresses.count)]
+        for start in stride(from: 0, to: addresses.count, by: EtcdTxnRequest.maximumOperations) {
+            let chunk = addresses[start..<min(start + EtcdTxnRequest.maximumOperations, addresses.count)]
             let answer = try await kv.txn(EtcdTxnRequest(compare: [], success: chunk.map { .range(EtcdRangeRequest(key: keys.leaseRecord($0))) }))
             for case .range(let range) in answer.responses { records += range.kvs.compactMap { EtcdLeaseRecord.decode($0.value) } }
         }
         return records
     }
-
-    /// etcd takes at most 128 operations in one transaction (`--max-txn-ops`).
-    static let maximumTxnOperations = 128
 
     private struct Writer: Sendable {
         let kv: any EtcdKV
@@ -132,8 +129,8 @@ public final class EtcdLeaseRecords: DurableLeaseStore {
             let puts = latest.values.map {
                 EtcdOperation.put(EtcdPutRequest(key: keys.leaseRecord($0.address), value: EtcdLeaseRecord(host: host, lease: $0).encoded()))
             }
-            for start in stride(from: 0, to: puts.count, by: EtcdLeaseRecords.maximumTxnOperations) {
-                let chunk = puts[start..<min(start + EtcdLeaseRecords.maximumTxnOperations, puts.count)]
+            for start in stride(from: 0, to: puts.count, by: EtcdTxnRequest.maximumOperations) {
+                let chunk = puts[start..<min(start + EtcdTxnRequest.maximumOperations, puts.count)]
                 _ = try await kv.txn(EtcdTxnRequest(compare: [], success: Array(chunk)))
             }
         }
