@@ -1,7 +1,7 @@
 import Etcd
 import Synchronization
 
-/// When a host's claim lease is granted and renewed: pure, so the rule is tested without etcd.
+/// When a host's etcd lease (`EtcdHostLease`) is granted and renewed: pure, so the rule is tested without etcd.
 public struct EtcdLeaseSchedule: Sendable, Equatable {
     public enum Step: Sendable, Equatable { case grant, renew(Int64), keep(Int64) }
 
