@@ -25,9 +25,10 @@ struct EtcdOptions: ParsableArguments {
 
     @Option(help: ArgumentHelp("Seconds a dead host's claims outlive it in etcd: its discovery blocks and its hook deliveries.",
                                discussion: """
-                                   The TTL of the etcd leases this host's claims are attached to. A host that dies frees its \
-                                   blocks and its claimed deliveries after this long; one that cannot renew its lease for half \
-                                   of it stops giving discovery addresses until etcd answers again.
+                                   The TTL of this host's one etcd lease, which its discovery blocks and its claimed deliveries \
+                                   are attached to (renewed every third of it). A host that dies frees both after this long \
+                                   (restarted, it takes its blocks back at once); one that cannot renew its lease for half of \
+                                   it stops giving discovery addresses until etcd answers again.
                                    """))
     var etcdLeaseTTL: Int64 = 10
 
