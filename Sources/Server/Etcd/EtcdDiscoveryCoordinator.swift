@@ -211,13 +211,18 @@ public struct EtcdDiscoveryCoordinator: Service {
             logger.info("took back \(moved.count) of \(earlier.count) discovery blocks claimed by this host's earlier run",
                         metadata: ["pod": "\(pod)"])
         }
-        let new = ours.filter { !(blocks.held[pod] ?? []).contains($0) }
-        if !new.isEmpty {
-            let inside = try await EtcdLeaseRecords.records(kv: client, keys: keys, addresses: new.flatMap { blocks.addresses(ofBlock: $0, in: range) })
-            await server.adopt(inside.map(\.lease))
-        }
+        try await adoptRecords(inBlocks: ours.filter { !(blocks.held[pod] ?? []).contains($0) }, of: range, blocks: blocks, server: server)
         blocks.setHeld(ours, pod: pod)
         known = KnownClaims(taken: Set(claimed.keys), readAt: .now)
+    }
+
+    /// The lease records inside `firsts` (blocks of `range` now this host's), into the engine's
+    /// table before it may allocate there: an address a dead host gave is never given again.
+    private func adoptRecords(inBlocks firsts: some Collection<IPv4Address>, of range: IPv4Range, blocks: DiscoveryBlocks,
+                              server: DHCPServer) async throws {
+        guard !firsts.isEmpty else { return }
+        let inside = try await EtcdLeaseRecords.records(kv: client, keys: keys, addresses: firsts.flatMap { blocks.addresses(ofBlock: $0, in: range) })
+        await server.adopt(inside.map(\.lease))
     }
 
     /// Claims up to `count` free blocks of `pod` in one transaction, and reads the lease records
@@ -237,9 +242,7 @@ public struct EtcdDiscoveryCoordinator: Service {
                 try await reread(pod: pod, range: range, lease: lease, blocks: &blocks, known: &known, store: store, server: server)
                 continue
             }
-            let inside = try await EtcdLeaseRecords.records(kv: client, keys: keys,
-                                                            addresses: next.flatMap { blocks.addresses(ofBlock: $0, in: range) })
-            await server.adopt(inside.map(\.lease))
+            try await adoptRecords(inBlocks: next, of: range, blocks: blocks, server: server)
             blocks.setHeld((blocks.held[pod] ?? []) + next, pod: pod)
             got += next.count
         }
