@@ -77,6 +77,7 @@ let package = Package(
         // Thin I/O: the DHCP listener, group-committed lease writes, counters, the boot HTTP server.
         .target(name: "Server", dependencies: [
             "Addressing", "DHCPv4", "Zone", "Boot", "Store", "AdminAPI", "CPacketSocket", "TFTP", "Etcd",
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -18,16 +18,32 @@ public struct IPv4Address: Sendable, Hashable, Comparable, TextCodable {
         value = bytes.reduce(0) { $0 << 8 | UInt32($1) }
     }
 
+    /// Read byte by byte: a 100,000-host zone file holds tens of thousands of addresses, each
+    /// read by the shape check and again by the decoder.
     public init?(_ text: some StringProtocol) {
-        var octets: [UInt32] = []
-        for part in text.split(separator: ".", omittingEmptySubsequences: false) {
-            guard (1...3).contains(part.count), part.allSatisfy({ $0.isASCII && $0.isNumber }),
-                  !(part.count > 1 && part.first == "0"), let octet = UInt32(part), octet <= 255
-            else { return nil }
-            octets.append(octet)
+        var value: UInt32 = 0
+        var octet: UInt32 = 0
+        var digits = 0
+        var dots = 0
+        var leadingZero = false
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"):
+                // At most three digits, and no digit after a leading zero (`01` is a typo).
+                guard digits < 3, !leadingZero else { return nil }
+                leadingZero = digits == 0 && byte == UInt8(ascii: "0")
+                octet = octet * 10 + UInt32(byte - UInt8(ascii: "0"))
+                digits += 1
+            case UInt8(ascii: "."):
+                guard digits > 0, octet <= 255, dots < 3 else { return nil }
+                value = value << 8 | octet
+                (octet, digits, dots, leadingZero) = (0, 0, dots + 1, false)
+            default:
+                return nil
+            }
         }
-        guard octets.count == 4 else { return nil }
-        value = octets.reduce(0) { $0 << 8 | $1 }
+        guard dots == 3, digits > 0, octet <= 255 else { return nil }
+        self.value = value << 8 | octet
     }
 
     public var bytes: [UInt8] {

@@ -49,9 +49,9 @@ struct StateOptions: ParsableArguments {
 
     /// The latest applied revision, loaded for a plan against `next` (PlanBase: the pods
     /// whose text did not change are not expanded again).
-    func base(_ stored: StoredRevision, reusing next: ZoneRevision) throws -> PlanBase {
+    func base(_ stored: StoredRevision, decoded: PlanBase.Decoded, reusing next: ZoneRevision) throws -> PlanBase {
         do {
-            return try PlanBase.load(source: stored.source, reusing: next)
+            return try PlanBase.load(decoded, reusing: next)
         } catch {
             throw fail("revision \(stored.summary.id) in \(directory) no longer loads:\n\(error.description)")
         }
@@ -85,21 +85,23 @@ func makePlan(zone path: String, options: StateOptions) throws -> (ZonePlan, Zon
         return (plan, revision, "nothing: there is no state directory \(options.directory) (pass --state DIR, or apply to create it)",
                 nil)
     }
-    let latest: StoredRevision?
-    if let read { latest = try read.wait() } else { latest = try options.openRevisions().latest() }
-    // Loaded after the zone file, whose identities it reuses where a pod did not change.
-    let base = try latest.map { try options.base($0, reusing: revision) }
-    let plan = ZonePlan(against: base, fromRevision: latest?.summary.id, to: revision)
-    return (plan, revision, latest?.summary.label ?? "an empty store (\(options.directory))", latest?.summary.id)
+    let latest: (StoredRevision, PlanBase.Decoded)?
+    if let read { latest = try read.wait() } else { latest = try options.openRevisions().latest().map { ($0, PlanBase.Decoded($0.source)) } }
+    // Expanded after the zone file loaded, whose identities it reuses where a pod did not change.
+    let base = try latest.map { try options.base($0.0, decoded: $0.1, reusing: revision) }
+    let latestSummary = latest?.0.summary
+    let plan = ZonePlan(against: base, fromRevision: latestSummary?.id, to: revision)
+    return (plan, revision, latestSummary?.label ?? "an empty store (\(options.directory))", latestSummary?.id)
 }
 
-/// The store's latest revision, read on another thread; `wait` gives it, or reports its
-/// error (only then, so that the zone file's errors come first).
+/// The store's latest revision, read and decoded for a plan base on another thread, while
+/// the zone file loads on this one; `wait` gives it, or reports its error (only then, so
+/// that the zone file's errors come first).
 private final class LatestRevisionRead: @unchecked Sendable {
     struct Failure: Error { var message: String }
 
     // Written once by the reading thread before `done` is signalled, read after.
-    private var result: Result<StoredRevision?, any Error> = .success(nil)
+    private var result: Result<(StoredRevision, PlanBase.Decoded)?, any Error> = .success(nil)
     private let done = DispatchSemaphore(value: 0)
 
     init(directory: String) {
@@ -107,13 +109,13 @@ private final class LatestRevisionRead: @unchecked Sendable {
             result = Result {
                 let store: SQLiteRevisionStore
                 do { store = try SQLiteRevisionStore(stateDirectory: directory) } catch { throw Failure(message: "\(error)") }
-                return try store.latest()
+                return try store.latest().map { ($0, PlanBase.Decoded($0.source)) }
             }
             done.signal()
         }
     }
 
-    func wait() throws -> StoredRevision? {
+    func wait() throws -> (StoredRevision, PlanBase.Decoded)? {
         done.wait()
         do { return try result.get() } catch let failure as Failure { throw fail(failure.message) }
     }

@@ -78,9 +78,17 @@ struct IdentityCounts: Encodable {
     init(_ revision: ZoneRevision) {
         pods = revision.spec.pods.count
         switches = revision.spec.pods.reduce(0) { $0 + $1.switches.count }
-        hosts = revision.identities.count { $0.kind == .host }
-        bmcs = revision.identities.count { $0.kind == .bmc }
-        switchPorts = revision.identities.count { $0.kind == .switch }
+        (hosts, bmcs, switchPorts) = (0, 0, 0)
+        // One pass, reading each identity's kind in place (a closure over each identity copied
+        // it, and 200,000 of them were a tenth of validate's own time).
+        let identities = revision.identities
+        for i in identities.indices {
+            switch identities[i].kind {
+            case .host: hosts += 1
+            case .bmc: bmcs += 1
+            case .switch: switchPorts += 1
+            }
+        }
     }
 
     var summary: String {

@@ -10,6 +10,25 @@ import Testing
         }
     }
 
+    /// Every address prints and parses back; any other text is refused (each octet tried with
+    /// a leading zero, a fourth digit, a value past 255, and cut short).
+    @Test func everyFormParsesBackAndNoOtherDoes() {
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<20_000 {
+            let address = IPv4Address(UInt32.random(in: .min ... .max, using: &generator))
+            #expect(IPv4Address(address.description) == address)
+            let octets = address.description.split(separator: ".").map(String.init)
+            for i in 0..<4 {
+                for bad in ["0" + octets[i], octets[i] + "0" + (octets[i].count == 3 ? "" : "00"), "256", "", octets[i] + "."] {
+                    var parts = octets
+                    parts[i] = bad
+                    #expect(IPv4Address(parts.joined(separator: ".")) == nil, "\(parts)")
+                }
+            }
+        }
+        #expect(IPv4Address(Substring("x198.18.16.11").dropFirst()) == IPv4Address(198, 18, 16, 11))
+    }
+
     @Test func bytesRoundTrip() {
         let address = IPv4Address(198, 18, 16, 11)
         #expect(IPv4Address(bytes: address.bytes) == address)

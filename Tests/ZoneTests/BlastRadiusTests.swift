@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import Zone
 
@@ -27,6 +28,36 @@ import Testing
         #expect(effect.reach == .init(hosts: count(.host), bmcs: count(.bmc), switches: count(.switch)))
         #expect(effect.reach.total == base.identities.count && count(.host) > 0)
         #expect(text(plan).contains("      → affects \(count(.host)) hosts, \(count(.bmc)) BMCs, \(count(.switch)) switches (DHCP answer)"))
+    }
+
+    /// A pod's relays reach that pod's machines only, a zone-wide change every machine, and
+    /// a machine reached by both counts once.
+    @Test func aPodsRelaysReachOnlyItsMachines() throws {
+        func load(_ text: String) throws -> ZoneRevision {
+            try ZoneLoader.load(source: ZoneSource(zoneFile: "example.yaml", text: text, files: ExampleZone.templates))
+        }
+        let text = try ExampleZone.yaml(pods: 4, racks: 1, units: 2)
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let relayLines = lines.indices.filter { lines[$0].contains("relays: [") }
+        #expect(relayLines.count == 4)
+        // p02 and p04 keep their first relay only.
+        for index in [relayLines[1], relayLines[3]] {
+            lines[index] = lines[index].replacingOccurrences(of: #",.*\]"#, with: "]", options: .regularExpression)
+        }
+        let old = try load(text), new = try load(lines.joined(separator: "\n"))
+        let plan = ZonePlan(from: old, fromRevision: 1, to: new)
+        let radius = try #require(plan.blastRadius)
+        func machines(of pod: String) -> Int { new.identities.filter { $0.location.pod == pod }.count }
+        #expect(radius.effects.map(\.key).sorted() == ["pod p02", "pod p04"])
+        #expect(radius.effects.map(\.reach.total).sorted() == [machines(of: "p02"), machines(of: "p04")].sorted())
+        #expect(radius.reach.total == machines(of: "p02") + machines(of: "p04") && machines(of: "p01") > 0)
+
+        let everywhere = ZonePlan(from: old, fromRevision: 1,
+                                  to: try load(lines.joined(separator: "\n").replacingOccurrences(of: "lease: 12h", with: "lease: 8h")))
+        let zoneWide = try #require(everywhere.blastRadius)
+        #expect(zoneWide.effects.count == 3)
+        #expect(zoneWide.reach.total == new.identities.count)
+        #expect(zoneWide.byOutput.map(\.reach.total) == [new.identities.count])
     }
 
     @Test func aChefEnvironmentChangeReachesItsRolesNodesAndFiles() throws {

@@ -24,6 +24,9 @@ import Testing
         // 82 identities, plus the zone, its pod, seven roles, four profiles and two hooks.
         #expect(plan.summary == ZonePlan.Summary(add: 97, change: 0, remove: 0))
         expectGolden(text(plan), "plan/add-all.txt")
+        // The line a first start records, counted without making the plan.
+        #expect(ZonePlan.summaryLine(ofFirst: base) == plan.summaryLine)
+        #expect(plan.summaryLine == "97 added, 0 changed, 0 removed")
     }
 
     @Test func oneHostsAddressChanges() throws {

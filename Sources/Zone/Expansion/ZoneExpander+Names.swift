@@ -36,13 +36,18 @@ extension ZoneExpander {
 
     mutating func nameHosts(_ placed: inout [Placed]) {
         var hostAt: [RackUnit: String] = [:]
+        // Sized once (about half the identities are hosts): growing it rehashes it a dozen times.
+        hostAt.reserveCapacity(placed.count / 2 + 1)
+        let host = spec.naming.host
         for i in placed.indices where placed[i].identity.kind == .host {
             if i % Self.budgetInterval == 0, budget.isSpent { return }
-            nameHost(&placed[i], hostAt: &hostAt)
+            nameHost(&placed[i], hostAt: &hostAt, template: host)
         }
+        // Copied once: read from `spec` inside the mutating call, each was copied per identity.
+        let (lom, switchName) = (spec.naming.lom, spec.naming.switch)
         for i in placed.indices where placed[i].identity.kind != .host {
             if i % Self.budgetInterval == 0, budget.isSpent { return }
-            nameDevice(&placed[i], hostAt: hostAt)
+            nameDevice(&placed[i], hostAt: hostAt, lom: lom, switchName: switchName)
         }
         let domain = spec.domain.value
         for i in placed.indices where !placed[i].identity.name.isEmpty {
@@ -50,8 +55,8 @@ extension ZoneExpander {
         }
     }
 
-    private mutating func nameHost(_ p: inout Placed, hostAt: inout [RackUnit: String]) {
-        guard let name = render(spec.naming.host, placeholderValues(p.identity), for: p) else { return }
+    private mutating func nameHost(_ p: inout Placed, hostAt: inout [RackUnit: String], template: Located<NameTemplate>) {
+        guard let name = render(template, placeholderValues(p.identity), for: p) else { return }
         p.identity.name = name
         if let rack = p.identity.rack, let unit = p.identity.unit {
             hostAt[RackUnit(pod: p.identity.location.pod, rack: rack, unit: unit)] = name
@@ -59,21 +64,21 @@ extension ZoneExpander {
     }
 
     /// A BMC (which also learns the host it manages) or a switch's management port.
-    private mutating func nameDevice(_ p: inout Placed, hostAt: [RackUnit: String]) {
+    /// `lom`, `switchName`: the zone's naming templates for BMCs and for switches.
+    private mutating func nameDevice(_ p: inout Placed, hostAt: [RackUnit: String], lom: Located<NameTemplate>,
+                                     switchName: Located<NameTemplate>) {
         var values = placeholderValues(p.identity)
-        let template: Located<NameTemplate>
         if p.identity.kind == .bmc {
-            template = spec.naming.lom
             if let rack = p.identity.rack, let unit = p.identity.unit,
                let host = hostAt[RackUnit(pod: p.identity.location.pod, rack: rack, unit: unit)] {
                 values.host = host
                 p.identity.managedHost = host
             }
+            p.identity.name = render(lom, values, for: p) ?? ""
         } else {
-            template = spec.naming.switch
             values = NameValues(zone: spec.zone.value, pod: p.identity.location.pod, switch: p.identity.device ?? "")
+            p.identity.name = render(switchName, values, for: p) ?? ""
         }
-        p.identity.name = render(template, values, for: p) ?? ""
     }
 
     private func placeholderValues(_ identity: Identity) -> NameValues {

@@ -81,26 +81,28 @@ extension ZoneExpander {
         if resolved.identity == nil { podsWithUnresolvedEntries.insert(pod.name) }
         if let device = entry.device { claimManagementPort(of: device, entry: e, pod: pod.name, claims: &claims) }
         var addressReported = false
-        // Per entry, not per port: the same for each of its identities.
+        // Per entry, not per port: the same for each of its identities (read per port, each
+        // `Located` field was copied 100,000 times).
         let profile = resolved.identity.flatMap { rolesByName[$0.role]?.boot?.value }
         let (podName, switchName) = (pod.name, sw.name.value)
+        let (rack, firstUnit, device) = (entry.rack?.value, entry.units?.value.lowerBound, entry.device?.value)
+        let start = entry.address.value
+        let network = resolved.network.map { (name: $0.name.value, subnet: $0.subnet.value, gateway: $0.gateway?.value) }
         for (i, port) in entry.ports.value.names.enumerated() {
             if i % Self.budgetInterval == Self.budgetInterval - 1, budget.isSpent { return }
             let location = Location(pod: podName, switch: switchName, port: port)
             guard claimPort(location, entry: e, claims: &claims) else { continue }
             if sw.remoteID == nil { claimCircuit(location, entry: e, claims: &claims) }
-            guard let address = entry.address.value.advanced(by: i) else { break }
+            guard let address = start.advanced(by: i) else { break }
             if !addressReported, let network = resolved.network {
                 addressReported = reportAddressProblem(address, ofPort: i, location, entry: entry, network: network)
             }
             claimAddress(address, location, entry: e)
-            guard let (kind, role) = resolved.identity, let network = resolved.network else { continue }
+            guard let (kind, role) = resolved.identity, let network else { continue }
             let identity = Identity(
                 kind: kind, name: "", fqdn: "", location: location, address: address,
-                network: network.name.value, subnet: network.subnet.value,
-                gateway: network.gateway?.value, role: role,
-                profile: profile, rack: entry.rack?.value,
-                unit: entry.units.map { $0.value.lowerBound + i }, device: entry.device?.value)
+                network: network.name, subnet: network.subnet, gateway: network.gateway, role: role,
+                profile: profile, rack: rack, unit: firstUnit.map { $0 + i }, device: device)
             placed.append(Placed(identity: identity, entry: e, index: i))
         }
     }

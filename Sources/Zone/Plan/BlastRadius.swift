@@ -109,10 +109,21 @@ public struct BlastRadius: Sendable, Codable, Equatable {
         // By output rank.
         var perOutput = Array(repeating: Reach(), count: Output.allCases.count)
         let machines = BlastRadiusRules.Machines(old: old.spec, new: new.spec)
-        for identity in new.identities where !rules.isEmpty {
+        // Each machine is checked against the effects that can reach it: those that reach the
+        // machines of one pod (a pod's relays) only against that pod's. A full-zone change of
+        // 250 pods was 250 effects checked on each of 200,000 machines.
+        let (general, byPod) = BlastRadiusRules.effectsByPod(rules)
+        // Identities come pod by pod: each pod's list is looked up (and joined to the general
+        // one) once per run of its identities.
+        var pod: String?, reachable = general
+        for identity in new.identities where !general.isEmpty || !byPod.isEmpty {
+            if identity.location.pod != pod {
+                pod = identity.location.pod
+                reachable = general + (byPod[identity.location.pod] ?? [])
+            }
             var reached = BlastRadiusRules.Outputs()
-            for (index, effectRules) in rules.enumerated() {
-                let outputs = effectRules.outputs(for: identity, machines)
+            for index in reachable {
+                let outputs = rules[index].outputs(for: identity, machines)
                 guard !outputs.isEmpty else { continue }
                 effects[index].reach.count(identity.kind)
                 outputsByEffect[index].formUnion(outputs)

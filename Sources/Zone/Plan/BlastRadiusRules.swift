@@ -84,6 +84,26 @@ enum BlastRadiusRules {
         }
     }
 
+    /// The effects (by index in `rules`) that can reach a machine: `general`, any machine;
+    /// `byPod`, only the machines of one pod (every rule selects that pod). Effects without a
+    /// rule reach none and are in neither.
+    static func effectsByPod(_ rules: [Rules]) -> (general: [Int], byPod: [String: [Int]]) {
+        var general: [Int] = []
+        var byPod: [String: [Int]] = [:]
+        for (index, effect) in rules.enumerated() where !effect.rules.isEmpty {
+            let pods = Set(effect.rules.compactMap { rule -> String? in
+                if case .pod(let name) = rule.selector { return name }
+                return nil
+            })
+            if pods.count == 1, effect.rules.allSatisfy({ if case .pod = $0.selector { true } else { false } }) {
+                byPod[pods.first!, default: []].append(index)
+            } else {
+                general.append(index)
+            }
+        }
+        return (general, byPod)
+    }
+
     static func rules(for change: ZonePlan.Change) -> Rules {
         Rules(rules: change.fields.flatMap { rules(kind: change.kind, name: change.name, field: $0.field) })
     }

@@ -3,57 +3,88 @@
 ///
 /// A stored revision (`zonectl plan --state`) is loaded for a plan by `load(source:reusing:)`,
 /// at a cost in proportion to what changed: a pod whose text is the same in both zone files,
-/// under the same zone-wide naming and roles, has the same identities in both, so the new
-/// revision's are reused and only the other pods of the stored zone are expanded. A one-host
-/// change to 100,000 hosts expands one pod of 250.
+/// under the same zone-wide naming and roles, has the same identities in both, so only the
+/// other pods of the stored zone are expanded, and the plan compares only theirs. A one-host
+/// change to 100,000 hosts expands and compares one pod of 250.
 public struct PlanBase: Sendable {
     let spec: ZoneSpec
     let files: [String: String]
+    /// In location order: the identities of every pod but `samePods`.
     let identities: [Identity]
+    /// The pods whose identities are those of the revision planned against this base (their
+    /// text is the same in both): the plan does not compare them, one by one, with themselves.
+    let samePods: Set<String>
 
     /// A revision already loaded (a server's running revision).
     public init(_ revision: ZoneRevision) {
         spec = revision.spec
         files = revision.source.files
         identities = revision.identities
+        samePods = []
     }
 
-    init(spec: ZoneSpec, files: [String: String], identities: [Identity]) {
+    init(spec: ZoneSpec, files: [String: String], identities: [Identity], samePods: Set<String>) {
         self.spec = spec
         self.files = files
         self.identities = identities
+        self.samePods = samePods
+    }
+
+    /// A stored revision's source, decoded (not expanded): what a plan base needs before the
+    /// new revision is known, so that it can be made on another core while that one loads.
+    public struct Decoded: Sendable {
+        let source: ZoneSource
+        /// Nil when it does not decode on its own (then it is loaded whole).
+        let spec: ZoneSpec?
+
+        public init(_ source: ZoneSource) {
+            self.source = source
+            spec = ZoneLoader.decodedSpec(of: source)
+        }
     }
 
     /// A stored revision's source loaded for a plan against `next`. What it cannot decode
     /// or expand on its own (it loaded when stored, so this is rare) is loaded whole, and
     /// reported as `ZoneLoader.load(source:)` reports it.
     public static func load(source: ZoneSource, reusing next: ZoneRevision) throws(ZoneLoadError) -> PlanBase {
-        guard let spec = ZoneLoader.decodedSpec(of: source),
-              let identities = Self.identities(of: spec, text: source.text, reusing: next) else {
-            return PlanBase(try ZoneLoader.load(source: source))
-        }
-        return PlanBase(spec: spec, files: source.files, identities: identities)
+        try load(Decoded(source), reusing: next)
     }
 
-    /// The identities of `spec`: those of its pods that `PodText` finds unchanged taken from
-    /// `next`, the others expanded. Nil when the expansion reports an error.
-    static func identities(of spec: ZoneSpec, text: String, reusing next: ZoneRevision) -> [Identity]? {
-        let reusable = PodText.sameNaming(spec, next.spec)
+    public static func load(_ decoded: Decoded, reusing next: ZoneRevision) throws(ZoneLoadError) -> PlanBase {
+        guard let spec = decoded.spec,
+              let (identities, same) = Self.identities(of: spec, text: decoded.source.text, reusing: next) else {
+            return PlanBase(try ZoneLoader.load(source: decoded.source))
+        }
+        return PlanBase(spec: spec, files: decoded.source.files, identities: identities, samePods: same)
+    }
+
+    /// The identities of the pods of `spec` that `PodText` does not find unchanged in `next`,
+    /// expanded, and the names of those it does. Nil when the expansion reports an error.
+    static func identities(of spec: ZoneSpec, text: String, reusing next: ZoneRevision)
+        -> (identities: [Identity], same: Set<String>)? {
+        let same = PodText.sameNaming(spec, next.spec)
             ? PodText.unchangedPods(old: spec.pods, oldText: text, new: next.spec.pods, newText: next.source.text) : []
         var changed = spec
-        changed.pods = spec.pods.filter { !reusable.contains($0.name.value) }
+        changed.pods = spec.pods.filter { !same.contains($0.name.value) }
         var expander = ZoneExpander(spec: changed)
-        var identities = expander.expand()
+        let identities = expander.expand()
         guard !expander.diagnostics.contains(where: { $0.severity == .error }) else { return nil }
-        guard !reusable.isEmpty else { return identities }
-        // A pod's identities are one run of the new revision's, which is in location order.
+        return (ZoneRevision.sortedByLocation(identities), same)
+    }
+
+    /// `identities` (in location order) without those of `pods`, taken a pod's run at a time.
+    static func identities(_ identities: [Identity], except pods: Set<String>) -> [Identity] {
+        guard !pods.isEmpty else { return identities }
+        var kept: [Identity] = []
         var start = 0
-        let kept = next.identities
-        for i in kept.indices where i + 1 == kept.count || kept[i + 1].location.pod != kept[i].location.pod {
-            if reusable.contains(kept[i].location.pod) { identities += kept[start...i] }
-            start = i + 1
+        while start < identities.count {
+            let pod = identities[start].location.pod
+            var end = start + 1
+            while end < identities.count, identities[end].location.pod == pod { end += 1 }
+            if !pods.contains(pod) { kept += identities[start..<end] }
+            start = end
         }
-        return ZoneRevision.sortedByLocation(identities)
+        return kept
     }
 }
 

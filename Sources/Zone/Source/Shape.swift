@@ -64,8 +64,7 @@ enum Format: Sendable {
             return Format.isLabel(text) ? nil
                 : "'\(text)' is not a valid name: use lowercase letters, digits and '-', starting with a letter or digit (at most 63)"
         case .domain:
-            let labels = text.split(separator: ".", omittingEmptySubsequences: false)
-            return text.count <= 253 && labels.allSatisfy({ Format.isLabel(String($0)) }) ? nil
+            return text.utf8.count <= 253 && Format.isDNSName(text) ? nil
                 : "'\(text)' is not a valid domain name"
         case .ipv4:
             return IPv4Address(text) != nil ? nil : "'\(text)' is not a dotted IPv4 address (like 198.18.16.11)"
