@@ -107,42 +107,28 @@ struct PlanAnswerJSON: Sendable {
 /// and everything past ASCII as they are).
 enum PlanChangeJSON {
     static func write(_ change: ZonePlan.Change, into buffer: inout ByteBuffer) {
-        buffer.writeStaticString(#"{"action":"#)
-        string(change.action.rawValue, into: &buffer)
+        member(#"{"action":"#, change.action.rawValue, into: &buffer)
         buffer.writeStaticString(#","fields":["#)
         for (i, field) in change.fields.enumerated() {
-            if i > 0 { buffer.writeStaticString(",") }
-            buffer.writeStaticString(#"{"field":"#)
-            string(field.field, into: &buffer)
-            if let new = field.new {
-                buffer.writeStaticString(#","new":"#)
-                string(new, into: &buffer)
-            }
-            if let old = field.old {
-                buffer.writeStaticString(#","old":"#)
-                string(old, into: &buffer)
-            }
+            member(i == 0 ? #"{"field":"# : #",{"field":"#, field.field, into: &buffer)
+            member(#","new":"#, field.new, into: &buffer)
+            member(#","old":"#, field.old, into: &buffer)
             buffer.writeStaticString("}")
         }
-        buffer.writeStaticString(#"],"key":"#)
-        string(change.key, into: &buffer)
-        buffer.writeStaticString(#","kind":"#)
-        string(change.kind, into: &buffer)
-        buffer.writeStaticString(#","name":"#)
-        string(change.name, into: &buffer)
-        if let pod = change.pod {
-            buffer.writeStaticString(#","pod":"#)
-            string(pod, into: &buffer)
-        }
-        if let port = change.port {
-            buffer.writeStaticString(#","port":"#)
-            string(port, into: &buffer)
-        }
-        if let name = change.switch {
-            buffer.writeStaticString(#","switch":"#)
-            string(name, into: &buffer)
-        }
+        member(#"],"key":"#, change.key, into: &buffer)
+        member(#","kind":"#, change.kind, into: &buffer)
+        member(#","name":"#, change.name, into: &buffer)
+        member(#","pod":"#, change.pod, into: &buffer)
+        member(#","port":"#, change.port, into: &buffer)
+        member(#","switch":"#, change.switch, into: &buffer)
         buffer.writeStaticString("}")
+    }
+
+    /// `prefix` (the punctuation before it and the key) and the value; nothing when it is absent.
+    private static func member(_ prefix: StaticString, _ value: String?, into buffer: inout ByteBuffer) {
+        guard let value else { return }
+        buffer.writeStaticString(prefix)
+        string(value, into: &buffer)
     }
 
     /// A JSON string: runs that need no escape are copied whole.
