@@ -1,5 +1,5 @@
 import AdminAPI
-import Boot
+@testable import Boot
 import Foundation
 import NIOCore
 @testable import Server
@@ -66,14 +66,9 @@ import Testing
                                            port: i % 5 == 0 ? nil : text, fields: i % 6 == 0 ? [] : fields))
         }
         let expected = try JSONStyle.encoder().encode(changes)
-        var buffer = ByteBuffer()
-        buffer.writeStaticString("[")
-        for (i, change) in changes.enumerated() {
-            if i > 0 { buffer.writeStaticString(",") }
-            PlanChangeJSON.write(change, into: &buffer)
-        }
-        buffer.writeStaticString("]")
-        #expect(String(decoding: buffer.readableBytesView, as: UTF8.self) == String(decoding: expected, as: UTF8.self))
-        #expect(try JSONStyle.decoder().decode([ZonePlan.Change].self, from: Data(buffer.readableBytesView)) == changes)
+        var out = JSONWriter()
+        out.array(changes) { PlanChangeJSON.write($1, into: &$0) }
+        #expect(String(decoding: out.bytes, as: UTF8.self) == String(decoding: expected, as: UTF8.self))
+        #expect(try JSONStyle.decoder().decode([ZonePlan.Change].self, from: Data(out.bytes)) == changes)
     }
 }

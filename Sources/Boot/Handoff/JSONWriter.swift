@@ -2,20 +2,22 @@ import Zone
 
 /// Writes JSON bytes directly, object keys sorted: the inventory of a 20,000-identity
 /// zone is written in one pass without building Foundation dictionaries, and the same
-/// zone always gives the same bytes (diffable, cacheable).
-struct JSONWriter {
-    private(set) var bytes: [UInt8] = []
+/// zone always gives the same bytes (diffable, cacheable). Strings are escaped as
+/// Foundation's `JSONEncoder` escapes them, so that what is written here and what it
+/// writes can be joined into one document (a plan answer's changes).
+package struct JSONWriter {
+    package private(set) var bytes: [UInt8] = []
     /// Secret values' content instead of `SecretValue.redacted`: only for a document
     /// served to the host itself (its node JSON).
     var revealingSecrets = false
 
-    init(reservingCapacity capacity: Int = 0) { bytes.reserveCapacity(capacity) }
+    package init(reservingCapacity capacity: Int = 0) { bytes.reserveCapacity(capacity) }
 
-    mutating func raw(_ text: StaticString) {
+    package mutating func raw(_ text: StaticString) {
         text.withUTF8Buffer { bytes.append(contentsOf: $0) }
     }
 
-    mutating func string(_ text: String) {
+    package mutating func string(_ text: String) {
         bytes.append(UInt8(ascii: "\""))
         // Most strings (names, addresses) need no escaping: copy them whole.
         var text = text
@@ -33,9 +35,11 @@ struct JSONWriter {
             switch byte {
             case UInt8(ascii: "\""): raw("\\\"")
             case UInt8(ascii: "\\"): raw("\\\\")
-            case 0x0A: raw("\\n")
-            case 0x0D: raw("\\r")
+            case 0x08: raw("\\b")
             case 0x09: raw("\\t")
+            case 0x0A: raw("\\n")
+            case 0x0C: raw("\\f")
+            case 0x0D: raw("\\r")
             case 0..<0x20:
                 raw("\\u00")
                 bytes.append(Self.hex[Int(byte >> 4)])

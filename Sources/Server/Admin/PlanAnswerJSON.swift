@@ -1,4 +1,5 @@
 import AdminAPI
+import Boot
 import Foundation
 import NIOCore
 import Zone
@@ -82,16 +83,15 @@ struct PlanAnswerJSON: Sendable {
                 step = changes.isEmpty ? .tail : .changes(from: 0)
                 return json.head
             case .changes(let start):
-                var part = ByteBuffer()
-                part.reserveCapacity(json.partSize + 1024)
+                var part = JSONWriter(reservingCapacity: json.partSize + 1024)
                 var index = start
-                while index < changes.count, part.writerIndex < json.partSize {
-                    if index > 0 { part.writeStaticString(",") }
+                while index < changes.count, part.bytes.count < json.partSize {
+                    if index > 0 { part.raw(",") }
                     PlanChangeJSON.write(changes[index], into: &part)
                     index += 1
                 }
                 step = index < changes.count ? .changes(from: index) : .tail
-                return part
+                return ByteBuffer(bytes: part.bytes)
             case .tail:
                 step = .done
                 return json.tail
@@ -103,62 +103,30 @@ struct PlanAnswerJSON: Sendable {
 }
 
 /// A plan change as `JSONStyle`'s encoder writes it: keys sorted, an absent optional left
-/// out, strings escaped as Foundation escapes them (`"`, `\`, and control characters; `/`
-/// and everything past ASCII as they are).
+/// out, strings escaped as Foundation escapes them (`JSONWriter`).
 enum PlanChangeJSON {
-    static func write(_ change: ZonePlan.Change, into buffer: inout ByteBuffer) {
-        member(#"{"action":"#, change.action.rawValue, into: &buffer)
-        buffer.writeStaticString(#","fields":["#)
+    static func write(_ change: ZonePlan.Change, into out: inout JSONWriter) {
+        member(#"{"action":"#, change.action.rawValue, into: &out)
+        out.raw(#","fields":["#)
         for (i, field) in change.fields.enumerated() {
-            member(i == 0 ? #"{"field":"# : #",{"field":"#, field.field, into: &buffer)
-            member(#","new":"#, field.new, into: &buffer)
-            member(#","old":"#, field.old, into: &buffer)
-            buffer.writeStaticString("}")
+            member(i == 0 ? #"{"field":"# : #",{"field":"#, field.field, into: &out)
+            member(#","new":"#, field.new, into: &out)
+            member(#","old":"#, field.old, into: &out)
+            out.raw("}")
         }
-        member(#"],"key":"#, change.key, into: &buffer)
-        member(#","kind":"#, change.kind, into: &buffer)
-        member(#","name":"#, change.name, into: &buffer)
-        member(#","pod":"#, change.pod, into: &buffer)
-        member(#","port":"#, change.port, into: &buffer)
-        member(#","switch":"#, change.switch, into: &buffer)
-        buffer.writeStaticString("}")
+        member(#"],"key":"#, change.key, into: &out)
+        member(#","kind":"#, change.kind, into: &out)
+        member(#","name":"#, change.name, into: &out)
+        member(#","pod":"#, change.pod, into: &out)
+        member(#","port":"#, change.port, into: &out)
+        member(#","switch":"#, change.switch, into: &out)
+        out.raw("}")
     }
 
     /// `prefix` (the punctuation before it and the key) and the value; nothing when it is absent.
-    private static func member(_ prefix: StaticString, _ value: String?, into buffer: inout ByteBuffer) {
+    private static func member(_ prefix: StaticString, _ value: String?, into out: inout JSONWriter) {
         guard let value else { return }
-        buffer.writeStaticString(prefix)
-        string(value, into: &buffer)
-    }
-
-    /// A JSON string: runs that need no escape are copied whole.
-    static func string(_ text: String, into buffer: inout ByteBuffer) {
-        buffer.writeStaticString("\"")
-        var text = text
-        text.withUTF8 { bytes in
-            var run = 0
-            for i in bytes.indices {
-                let byte = bytes[i]
-                guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
-                buffer.writeBytes(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[run..<i])))
-                switch byte {
-                case UInt8(ascii: "\""): buffer.writeStaticString(#"\""#)
-                case UInt8(ascii: "\\"): buffer.writeStaticString(#"\\"#)
-                case 0x08: buffer.writeStaticString(#"\b"#)
-                case 0x09: buffer.writeStaticString(#"\t"#)
-                case 0x0A: buffer.writeStaticString(#"\n"#)
-                case 0x0C: buffer.writeStaticString(#"\f"#)
-                case 0x0D: buffer.writeStaticString(#"\r"#)
-                default:
-                    let hex: [UInt8] = Array("0123456789abcdef".utf8)
-                    buffer.writeStaticString(#"\u00"#)
-                    buffer.writeInteger(hex[Int(byte >> 4)])
-                    buffer.writeInteger(hex[Int(byte & 0xF)])
-                }
-                run = i + 1
-            }
-            buffer.writeBytes(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[run...])))
-        }
-        buffer.writeStaticString("\"")
+        out.raw(prefix)
+        out.string(value)
     }
 }
