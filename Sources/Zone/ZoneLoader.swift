@@ -32,10 +32,16 @@ public enum ZoneLoader {
     /// the digest the source recorded (a changed one is an error, or where
     /// `withholdingChangedSecrets`, a warning and no value); without it, only digests are kept.
     /// `budget`: the wall time allowed (a server's plans and applies), and the way to stop it.
+    /// `reusing`: a revision loaded before (the server's running one). Pods whose text is the
+    /// same in both, under the same naming and roles, take its identities instead of being
+    /// placed and named again: a one-host change to 100,000 hosts expands one pod of 250. The
+    /// result is the same revision a full load gives; anything the shortened expansion finds
+    /// wrong is loaded again in full, to be reported as ever.
     public static func load(source: ZoneSource, secretsFolder: String? = nil, withholdingChangedSecrets: Bool = false,
-                            budget: ZoneLoadBudget = .unlimited) throws(ZoneLoadError) -> ZoneRevision {
+                            budget: ZoneLoadBudget = .unlimited, reusing running: ZoneRevision? = nil)
+        throws(ZoneLoadError) -> ZoneRevision {
         try load(source, files: StoredFiles(files: source.files, secretsFolder: secretsFolder.map(DiskFiles.init(folder:))),
-                 withholdingChangedSecrets: withholdingChangedSecrets, budget: budget)
+                 withholdingChangedSecrets: withholdingChangedSecrets, budget: budget, reusing: running)
     }
 
     /// What a client sends a server that validates and expands the zone itself: the zone
@@ -130,6 +136,21 @@ public enum ZoneLoader {
         return (ZoneDecoder(file: file).decode(root), checker.diagnostics)
     }
 
+    /// The identities of `spec` with those of the pods unchanged since `running` taken from it,
+    /// and the expander that placed the others; nil when nothing is reused, or when the
+    /// shortened expansion finds an error (the full one then reports it as it would anyway).
+    static func expand(_ spec: ZoneSpec, text: String, reusing running: ZoneRevision?, budget: ZoneLoadBudget)
+        -> ([Identity], ZoneExpander?) {
+        guard let running, PodText.sameNaming(spec, running.spec) else { return ([], nil) }
+        let same = PodText.unchangedPods(old: running.spec.pods, oldText: running.source.text, new: spec.pods, newText: text)
+        guard !same.isEmpty else { return ([], nil) }
+        var expander = ZoneExpander(spec: spec, budget: budget)
+        expander.reuse = ZoneExpander.Reuse(pods: same, running: running)
+        let placed = expander.expand()
+        guard !budget.isSpent, !expander.diagnostics.contains(where: { $0.severity == .error }) else { return ([], nil) }
+        return (ZoneRevision.merging(running.identities, ofPods: { same.contains($0) }, with: placed), expander)
+    }
+
     /// A stored revision's spec, decoded as `load(source:)` decodes it but not expanded (a
     /// plan's base, PlanBase); nil when decoding finds an error, for the full load to report.
     static func decodedSpec(of source: ZoneSource) -> ZoneSpec? {
@@ -141,7 +162,8 @@ public enum ZoneLoader {
     }
 
     static func load(_ source: ZoneSource, files: some ZoneFileAccess, withholdingChangedSecrets: Bool = false,
-                     budget: ZoneLoadBudget = .unlimited, strict: Bool = false) throws(ZoneLoadError) -> ZoneRevision {
+                     budget: ZoneLoadBudget = .unlimited, strict: Bool = false, reusing running: ZoneRevision? = nil)
+        throws(ZoneLoadError) -> ZoneRevision {
         let file = source.zoneFile
         // A posted source never passed `readZoneFile`'s limit.
         if source.text.utf8.count > maximumFileSize {
@@ -156,15 +178,21 @@ public enum ZoneLoader {
         secrets.withholdingChanged = withholdingChangedSecrets
         let spec = secrets.resolve(decoded)
         try budget.check(file: file)
-        var expander = ZoneExpander(spec: spec, budget: budget)
-        // A port entry the shape check refused (a unit out of range) is reported there: the BMCs
-        // of its pod that miss their hosts because of it are not reported again.
-        let refusedEntries = shapeDiagnostics.filter { $0.severity == .error && $0.path.contains(".switches[") }
-        expander.podsWithUnresolvedEntries = Set(spec.pods.filter { pod in
-            let prefix = String(pod.name.path.prefix { $0 != "." }) + "."
-            return refusedEntries.contains { $0.path.hasPrefix(prefix) }
-        }.map(\.name.value))
-        let identities = expander.expand()
+        var (identities, expanded) = shapeDiagnostics.contains(where: { $0.severity == .error }) ? ([], nil)
+            : expand(spec, text: source.text, reusing: running, budget: budget)
+        if expanded == nil {
+            var expander = ZoneExpander(spec: spec, budget: budget)
+            // A port entry the shape check refused (a unit out of range) is reported there: the BMCs
+            // of its pod that miss their hosts because of it are not reported again.
+            let refusedEntries = shapeDiagnostics.filter { $0.severity == .error && $0.path.contains(".switches[") }
+            expander.podsWithUnresolvedEntries = Set(spec.pods.filter { pod in
+                let prefix = String(pod.name.path.prefix { $0 != "." }) + "."
+                return refusedEntries.contains { $0.path.hasPrefix(prefix) }
+            }.map(\.name.value))
+            identities = expander.expand()
+            expanded = expander
+        }
+        guard let expander = expanded else { preconditionFailure("expanded above") }
         try budget.check(file: file)
         var templates = TemplateReader(files: files)
         templates.read(spec)

@@ -148,6 +148,64 @@ import Testing
         #expect(!ZonePlan(from: base, fromRevision: 3, to: try Self.load(text)).hasChanges)
     }
 
+    // MARK: Loads that reuse the running revision
+
+    /// A zone loaded reusing the revision before it is the zone loaded in full: the same
+    /// identities and warnings, or the same errors, whatever the edit (random valid ones, and
+    /// ones that collide with an unchanged pod or only warn).
+    @Test func aLoadReusingTheRunningRevisionIsTheFullLoad() throws {
+        let text = try Self.example(pods: 4, racks: 3, units: 6)
+        let base = try Self.load(text)
+        var rng = Seeded(state: 17)
+        var edits = (0..<24).map { _ in Self.edit(text, using: &rng) }
+        let lines = text.components(separatedBy: "\n")
+        func entry(of pod: String, _ role: String) -> Int {
+            let start = lines.firstIndex(of: "  - name: \(pod)")!
+            return lines[start...].firstIndex { $0.contains("role: \(role)") }!
+        }
+        func address(_ line: Int) -> String { lines[line].components(separatedBy: "address: ")[1].components(separatedBy: " ")[0] }
+        // p03's first hosts take p01's first addresses: a collision with a pod that did not change.
+        var colliding = lines
+        let p03 = entry(of: "p03", "hypervisor")
+        colliding[p03] = colliding[p03].replacingOccurrences(of: address(p03), with: address(entry(of: "p01", "hypervisor")))
+        edits.append(colliding.joined(separator: "\n"))
+        // p02 lists p01's first relay as well: a spec-wide collision.
+        var relayed = lines
+        let relays = lines.indices.filter { lines[$0].contains("relays: [") }
+        let firstRelay = lines[relays[0]].components(separatedBy: "[")[1].components(separatedBy: ",")[0]
+        relayed[relays[1]] = relayed[relays[1]].replacingOccurrences(of: "]", with: ", \(firstRelay)]")
+        edits.append(relayed.joined(separator: "\n"))
+        // p04 keeps its first relay only: its other gateways are warned of.
+        var warned = lines
+        warned[relays[3]] = warned[relays[3]].replacingOccurrences(of: #",.*\]"#, with: "]", options: .regularExpression)
+        edits.append(warned.joined(separator: "\n"))
+        var outcomes: [String: Int] = [:]
+        for edited in edits {
+            let source = ZoneSource(zoneFile: "example.yaml", text: edited, files: ExampleZone.templates)
+            let full = Result { () throws(ZoneLoadError) in try ZoneLoader.load(source: source) }
+            let reused = Result { () throws(ZoneLoadError) in try ZoneLoader.load(source: source, reusing: base) }
+            switch (full, reused) {
+            case (.success(let full), .success(let reused)):
+                #expect(reused.identities == full.identities)
+                #expect(reused.warnings == full.warnings)
+                outcomes[full.warnings.isEmpty ? "loaded" : "warned", default: 0] += 1
+            case (.failure(let full), .failure(let reused)):
+                #expect(reused.diagnostics == full.diagnostics)
+                outcomes["refused", default: 0] += 1
+            default:
+                Issue.record("full load \(full), reusing load \(reused)")
+            }
+        }
+        #expect(outcomes["refused"] == 2 && outcomes["warned"] == 1 && (outcomes["loaded"] ?? 0) > 20)
+        // And the load did reuse: a one-host edit places one pod's ports, another domain none reused.
+        let spec = try Self.load(edits[edits.firstIndex { !$0.contains("elsewhere") }!]).spec
+        let oneHost = ZoneLoader.expand(spec, text: edits[edits.firstIndex { !$0.contains("elsewhere") }!], reusing: base,
+                                        budget: .unlimited)
+        #expect(oneHost.1?.reuse?.pods.count == 3)
+        let renamed = text.replacingOccurrences(of: "domain: example.example.net", with: "domain: elsewhere.example.net")
+        #expect(ZoneLoader.expand(try Self.load(renamed).spec, text: renamed, reusing: base, budget: .unlimited).1 == nil)
+    }
+
     // MARK: Plan bases
 
     /// The identities a plan base stands for: its own, and those of the pods it shares with

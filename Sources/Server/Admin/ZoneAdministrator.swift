@@ -317,11 +317,11 @@ public actor ZoneAdministrator {
     /// whether it now runs.
     public func follow(_ stored: StoredRevision) async -> Bool {
         guard stored.summary.id > running.id else { return false }
-        let secretsFolder = self.secretsFolder
+        let (secretsFolder, current) = (self.secretsFolder, holder.current)
         let loaded = await offActor { () -> Result<ZoneRevision, ZoneLoadError> in
             do throws(ZoneLoadError) {
                 return .success(try ZoneLoader.load(source: stored.source, secretsFolder: secretsFolder,
-                                                    withholdingChangedSecrets: true))
+                                                    withholdingChangedSecrets: true, reusing: current))
             } catch { return .failure(error) }
         }
         // The actor was free while it loaded: an apply here or a newer revision may have won.
@@ -394,11 +394,12 @@ public actor ZoneAdministrator {
             let error = budget.spentError(file: source.zoneFile)
             throw error.cancelled ? .stopping : .invalidZone(error)
         }
-        // The running revision is kept expanded: the plan compares the new zone's identities
+        // The running revision is kept expanded: the new zone takes the identities of the pods
+        // whose text did not change from it, and the plan compares the new zone's identities
         // with its own, as values, and flattens only those that differ.
         let revision: ZoneRevision
         do throws(ZoneLoadError) {
-            revision = try ZoneLoader.load(source: source, secretsFolder: secretsFolder, budget: budget)
+            revision = try ZoneLoader.load(source: source, secretsFolder: secretsFolder, budget: budget, reusing: current)
         } catch let error where error.cancelled {
             throw .stopping
         } catch {

@@ -126,6 +126,11 @@ extension ZoneExpander {
                 error(entry.path, "'\(name)' (for \(p.identity.location)) is not a valid DNS name: "
                     + "lowercase letters, digits and '-' only", entry.at)
             }
+            if let reuse, reuse.hasName(name) {
+                let p = placed[i]
+                error(entries[p.entry].path, "name \(name) (for \(p.identity.location)) is also given in another pod", entries[p.entry].at)
+                continue
+            }
             // One hash of the name for the usual case, a name used once; the first use stays.
             if let first = names.updateValue(i, forKey: name) {
                 names[name] = first

@@ -31,11 +31,20 @@ extension ZoneExpander {
         guard let ports = countPortsWithinBudget() else { return [] }
         var placed: [Placed] = []
         var claims = Claims()
-        // Sized once: growing tables of 200,000 entries rehashes them a dozen times.
-        placed.reserveCapacity(ports)
-        claims.ports.reserveCapacity(ports)
+        // Sized once: growing tables of 200,000 entries rehashes them a dozen times. Reused
+        // pods claim addresses only.
+        let placing = reuse.map { reuse in
+            spec.pods.filter { !reuse.pods.contains($0.name.value) }
+                .reduce(0) { $0 + $1.switches.reduce(0) { $0 + $1.ports.reduce(0) { $0 + $1.ports.value.count } } }
+        } ?? ports
+        placed.reserveCapacity(placing)
+        claims.ports.reserveCapacity(placing)
         addresses.reserveCapacity(ports)
         for pod in spec.pods {
+            if let reuse, reuse.pods.contains(pod.name.value) {
+                claimAddresses(ofReused: pod)
+                continue
+            }
             let scope = PodScope(pod)
             for sw in pod.switches {
                 if sw.droppedEntries > 0 { podsWithUnresolvedEntries.insert(scope.name) }
@@ -97,13 +106,28 @@ extension ZoneExpander {
             if !addressReported, let network = resolved.network {
                 addressReported = reportAddressProblem(address, ofPort: i, location, entry: entry, network: network)
             }
-            claimAddress(address, location, entry: e)
+            claimAddress(address, port: port, of: switchName, entry: e)
             guard let (kind, role) = resolved.identity, let network else { continue }
             let identity = Identity(
                 kind: kind, name: "", fqdn: "", location: location, address: address,
                 network: network.name, subnet: network.subnet, gateway: network.gateway, role: role,
                 profile: profile, rack: rack, unit: firstUnit.map { $0 + i }, device: device)
             placed.append(Placed(identity: identity, entry: e, index: i))
+        }
+    }
+
+    /// A reused pod (valid as it is, in the revision it comes from) claims its static
+    /// addresses, which another pod's ports or discovery range must not hold.
+    private mutating func claimAddresses(ofReused pod: ZoneSpec.Pod) {
+        for sw in pod.switches {
+            for entry in sw.ports {
+                let e = entries.count
+                entries.append(entry)
+                for (i, port) in entry.ports.value.names.enumerated() {
+                    guard let address = entry.address.value.advanced(by: i) else { break }
+                    claimAddress(address, port: port, of: sw.name.value, entry: e)
+                }
+            }
         }
     }
 
@@ -139,11 +163,12 @@ extension ZoneExpander {
         claims.circuits[location.pod, default: [:]][location.port] = (location.switch, e)
     }
 
-    private mutating func claimAddress(_ address: IPv4Address, _ location: Location, entry e: Int) {
+    /// `port` of switch `switchName` gets `address`.
+    private mutating func claimAddress(_ address: IPv4Address, port: String, of switchName: String, entry e: Int) {
         if let other = addresses.updateValue(e, forKey: address) {
             addresses[address] = other
             collideOnce(e, other, entries[e].address, entries[other].address,
-                        "address \(address) is given twice (port \(location.port) of \(location.switch))",
+                        "address \(address) is given twice (port \(port) of \(switchName))",
                         "the other entry that gets \(address)")
         }
     }

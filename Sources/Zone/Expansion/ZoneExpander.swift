@@ -53,6 +53,21 @@ struct ZoneExpander {
     var badTemplates: Set<String> = []
     /// "template path|entry path" of the names already reported as impossible to make.
     var reportedNameFailures: Set<String> = []
+    /// Pods whose identities are taken as they are from a revision loaded before (`Reuse`):
+    /// their ports are not placed or named again, only their addresses and names claimed,
+    /// so that the other pods' collisions with them are found.
+    var reuse: Reuse?
+
+    struct Reuse {
+        var pods: Set<String>
+        /// Where they come from.
+        var running: ZoneRevision
+
+        /// Whether a reused pod has an identity named `name`.
+        func hasName(_ name: String) -> Bool {
+            running.identity(named: name).map { pods.contains($0.location.pod) } ?? false
+        }
+    }
 
     mutating func expand() -> [Identity] {
         for role in spec.roles { rolesByName[role.name.value] = role }

@@ -96,6 +96,47 @@ public struct ZoneRevision: Sendable {
         }, uniquingKeysWith: { a, _ in a })
     }
 
+    /// The identities (in location order) of the pods `keep` names, taken a pod's run at a time.
+    static func identities(_ identities: [Identity], ofPods keep: (String) -> Bool) -> [Identity] {
+        var kept: [Identity] = []
+        var start = 0
+        while start < identities.count {
+            let pod = identities[start].location.pod
+            var end = start + 1
+            while end < identities.count, identities[end].location.pod == pod { end += 1 }
+            if keep(pod) { kept += identities[start..<end] }
+            start = end
+        }
+        return kept
+    }
+
+    /// The identities of the pods `keep` names in `identities`, and `others`, of other pods: one
+    /// array in location order, filled once (both are in location order, and a pod's
+    /// identities are one run of each).
+    static func merging(_ identities: [Identity], ofPods keep: (String) -> Bool, with others: [Identity]) -> [Identity] {
+        var runs: [Range<Int>] = []
+        var start = 0
+        while start < identities.count {
+            let pod = identities[start].location.pod
+            var end = start + 1
+            while end < identities.count, identities[end].location.pod == pod { end += 1 }
+            if keep(pod) { runs.append(start..<end) }
+            start = end
+        }
+        var merged: [Identity] = []
+        merged.reserveCapacity(runs.reduce(others.count) { $0 + $1.count })
+        var next = 0
+        for run in runs {
+            while next < others.count, others[next].location < identities[run.lowerBound].location {
+                merged.append(others[next])
+                next += 1
+            }
+            merged += identities[run]
+        }
+        merged += others[next...]
+        return merged
+    }
+
     /// `identities` in location order, as a stable sort gives them. An expansion places each
     /// switch's ports together, in the zone's order of pods and switches: the runs of one
     /// switch are ordered as wholes (a few thousand of them), and only a run whose ports are

@@ -71,21 +71,6 @@ public struct PlanBase: Sendable {
         guard !expander.diagnostics.contains(where: { $0.severity == .error }) else { return nil }
         return (ZoneRevision.sortedByLocation(identities), same)
     }
-
-    /// `identities` (in location order) without those of `pods`, taken a pod's run at a time.
-    static func identities(_ identities: [Identity], except pods: Set<String>) -> [Identity] {
-        guard !pods.isEmpty else { return identities }
-        var kept: [Identity] = []
-        var start = 0
-        while start < identities.count {
-            let pod = identities[start].location.pod
-            var end = start + 1
-            while end < identities.count, identities[end].location.pod == pod { end += 1 }
-            if !pods.contains(pod) { kept += identities[start..<end] }
-            start = end
-        }
-        return kept
-    }
 }
 
 /// Which pods read the same in two zone files. A pod's text is the lines from its entry in

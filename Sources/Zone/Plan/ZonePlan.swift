@@ -58,7 +58,8 @@ public struct ZonePlan: Sendable, Codable, Equatable {
         let settings = Self.changes(from: old.map { PlanResources.settings(of: $0.spec, files: $0.files) } ?? [:],
                                     to: PlanResources.settings(of: new))
         let before = old?.identities ?? []
-        let after = PlanBase.identities(new.identities, except: old?.samePods ?? [])
+        let same = old?.samePods ?? []
+        let after = same.isEmpty ? new.identities : ZoneRevision.identities(new.identities, ofPods: { !same.contains($0) })
         // The identities that differ are found first (by position, a few bytes each), so that
         // the changes fill an array of exactly their number: appended one by one, 200,000
         // changes of 100,000 hosts grew it by doubling, and the copies coexisted at the apply's
