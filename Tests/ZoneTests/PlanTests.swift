@@ -1,3 +1,4 @@
+import Addressing
 import Testing
 @testable import Zone
 
@@ -17,6 +18,31 @@ import Testing
         #expect(!plan.hasChanges)
         #expect(plan.summary == ZonePlan.Summary())
         expectGolden(text(plan), "plan/no-changes.txt")
+    }
+
+    /// An identity's changed fields, found without flattening it, are the diff of its
+    /// flattened fields: any field changed, gained or lost, alone or with others.
+    @Test func identityChangesAreTheDiffOfFlattenedFields() {
+        var rng = SystemRandomNumberGenerator()
+        let identities = base.identities
+        for _ in 0..<2000 {
+            let old = identities.randomElement(using: &rng)!
+            var new = Bool.random(using: &rng) ? old : identities.randomElement(using: &rng)!
+            for _ in 0..<Int.random(in: 0...3, using: &rng) {
+                switch Int.random(in: 0..<8, using: &rng) {
+                case 0: new.name += "x"
+                case 1: new.address = new.address.advanced(by: 1)!
+                case 2: new.gateway = new.gateway == nil ? IPv4Address(198, 18, 0, 1) : nil
+                case 3: new.profile = new.profile == nil ? "p" : nil
+                case 4: new.rack = new.rack.map { $0 + 1 } ?? 7
+                case 5: new.unit = nil
+                case 6: new.managedHost = new.managedHost == nil ? "h" : nil
+                default: new.device = new.device == nil ? "d" : nil
+                }
+            }
+            #expect(PlanResources.identityChanges(from: old, to: new)
+                == PlanResources.diff(PlanResources.identity(old).fields, PlanResources.identity(new).fields))
+        }
     }
 
     @Test func everythingIsAddedToAnEmptyStore() {

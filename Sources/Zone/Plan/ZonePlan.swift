@@ -70,6 +70,15 @@ public struct ZonePlan: Sendable, Codable, Equatable {
         changes.reserveCapacity(settings.count + differing.count)
         changes += settings.sorted(by: PlanResources.order)
         for (i, j) in differing {
+            if let i, let j {
+                // Changed in place: only the fields that differ are written.
+                let (a, b) = (before[i], after[j])
+                let fields = PlanResources.identityChanges(from: a, to: b)
+                guard !fields.isEmpty else { continue }
+                changes.append(Change(action: .change, kind: b.kind.rawValue, key: b.location.description, name: b.name,
+                                      pod: b.location.pod, switch: b.location.switch, port: b.location.port, fields: fields))
+                continue
+            }
             let (a, b) = (i.map { before[$0] }, j.map { after[$0] })
             let location = (b ?? a)!.location.description
             if let change = Self.change(location, from: a.map(PlanResources.identity), to: b.map(PlanResources.identity)) {
