@@ -180,17 +180,24 @@ private final class CapturedLog: Sendable {
         let log = CapturedLog()
         let lab = try await EngineHarness(sockets: 1, store: FlakyStore(), directory: CommittedLeases([]), logger: log.logger)
         let truncated = Array(ClientRequest(.discover, mac: [0x52, 0x54, 0, 0, 0, 1], circuit: "swp7").bytes.prefix(100))
+        let started = ContinuousClock.now
         for _ in 0..<500 {
             let envelope = AddressedEnvelope(remoteAddress: try SocketAddress(ipAddress: "\(relay)", port: 67),
                                              data: ByteBuffer(bytes: truncated))
             try await lab.channels[0].writeInbound(envelope)
         }
         try await lab.settle { $0.malformed["truncated"] == 500 }
+        let took = ContinuousClock.now - started
         let dropped = log.messages("malformed datagram dropped")
-        #expect(dropped.count == 1)
         #expect(dropped.first?["reason"] == "truncated" && dropped.first?["from"] == "198.18.16.1:67")
-        // The summary of the other 499 comes 10 s after the first line: not within this test.
-        #expect(log.messages("more dropped").isEmpty)
+        if took < .seconds(10) {
+            #expect(dropped.count == 1)
+            // The summary of the other 499 comes 10 s after the first line: not within this flood.
+            #expect(log.messages("more dropped").isEmpty)
+        } else {
+            // A machine so loaded that the flood outlasted the 10 s interval: a line per interval at most.
+            #expect(dropped.count >= 1 && dropped.count <= Int(took / .seconds(10)) + 1)
+        }
         try await lab.shutdown()
     }
 }
