@@ -34,8 +34,7 @@ extension ZoneExpander {
         // Sized once: growing tables of 200,000 entries rehashes them a dozen times. Reused
         // pods claim addresses only.
         let placing = reuse.map { reuse in
-            spec.pods.filter { !reuse.pods.contains($0.name.value) }
-                .reduce(0) { $0 + $1.switches.reduce(0) { $0 + $1.ports.reduce(0) { $0 + $1.ports.value.count } } }
+            spec.pods.filter { !reuse.pods.contains($0.name.value) }.reduce(0) { $0 + Self.portCount(of: $1) }
         } ?? ports
         placed.reserveCapacity(placing)
         claims.ports.reserveCapacity(placing)
@@ -55,6 +54,11 @@ extension ZoneExpander {
             }
         }
         return placed
+    }
+
+    /// The ports a pod's entries name.
+    private static func portCount(of pod: ZoneSpec.Pod) -> Int {
+        pod.switches.reduce(0) { $0 + $1.ports.reduce(0) { $0 + $1.ports.value.count } }
     }
 
     /// Counts the zone's ports before any is placed, so that a zone past the budget is refused
@@ -96,7 +100,7 @@ extension ZoneExpander {
         let (podName, switchName) = (pod.name, sw.name.value)
         let (rack, firstUnit, device) = (entry.rack?.value, entry.units?.value.lowerBound, entry.device?.value)
         let start = entry.address.value
-        let network = resolved.network.map { (name: $0.name.value, subnet: $0.subnet.value, gateway: $0.gateway?.value) }
+        let onNetwork = resolved.network.map { (name: $0.name.value, subnet: $0.subnet.value, gateway: $0.gateway?.value) }
         for (i, port) in entry.ports.value.names.enumerated() {
             if i % Self.budgetInterval == Self.budgetInterval - 1, budget.isSpent { return }
             let location = Location(pod: podName, switch: switchName, port: port)
@@ -107,10 +111,10 @@ extension ZoneExpander {
                 addressReported = reportAddressProblem(address, ofPort: i, location, entry: entry, network: network)
             }
             claimAddress(address, port: port, of: switchName, entry: e)
-            guard let (kind, role) = resolved.identity, let network else { continue }
+            guard let (kind, role) = resolved.identity, let onNetwork else { continue }
             let identity = Identity(
                 kind: kind, name: "", fqdn: "", location: location, address: address,
-                network: network.name, subnet: network.subnet, gateway: network.gateway, role: role,
+                network: onNetwork.name, subnet: onNetwork.subnet, gateway: onNetwork.gateway, role: role,
                 profile: profile, rack: rack, unit: firstUnit.map { $0 + i }, device: device)
             placed.append(Placed(identity: identity, entry: e, index: i))
         }
