@@ -194,6 +194,13 @@ public struct EtcdTxnRequest: Sendable, Equatable {
     /// transaction (its `--max-txn-ops`, 128 by default).
     public static let maximumOperations = 128
 
+    /// `items` cut in order into runs of at most `maximumOperations`: one transaction each.
+    public static func batches<Items: RandomAccessCollection>(_ items: Items) -> [Items.SubSequence] where Items.Index == Int {
+        stride(from: items.startIndex, to: items.endIndex, by: maximumOperations).map {
+            items[$0..<min($0 + maximumOperations, items.endIndex)]
+        }
+    }
+
     public var compare: [EtcdCompare]
     public var success: [EtcdOperation]
     public var failure: [EtcdOperation]

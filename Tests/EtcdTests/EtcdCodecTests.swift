@@ -11,6 +11,17 @@ struct EtcdCodecTests {
 
     private func b64(_ text: String) -> String { Data(text.utf8).base64EncodedString() }
 
+    /// Transactions are cut at etcd's limit, in order, whatever the collection's first index.
+    @Test func batchesHoldAtMostATransactionsOperations() {
+        #expect(EtcdTxnRequest.batches([Int]()).isEmpty)
+        let items = Array(0..<300)
+        #expect(EtcdTxnRequest.batches(items).map(\.count) == [128, 128, 44])
+        #expect(EtcdTxnRequest.batches(items).flatMap { $0 } == items)
+        let tail = items[5...]
+        #expect(EtcdTxnRequest.batches(tail).map(\.count) == [128, 128, 39])
+        #expect(EtcdTxnRequest.batches(tail).flatMap { $0 } == Array(tail))
+    }
+
     @Test func aPrefixRangeIsBase64KeysWithDecimalStrings() throws {
         let request = EtcdRangeRequest.prefix(Array("/z/revision/summary/".utf8), limit: 5, sortOrder: .descend)
         let object = try json(EtcdCodec.encode(request))

@@ -46,8 +46,7 @@ public struct EtcdDiscoveryBlockClaims: Sendable {
     public func takeBack(pod: String, claims: [IPv4Address: EtcdBlockClaim], lease: Int64, host: String) async throws(EtcdError) -> [IPv4Address] {
         let blocks = claims.sorted { $0.key < $1.key }
         var moved: [IPv4Address] = []
-        for start in stride(from: 0, to: blocks.count, by: EtcdTxnRequest.maximumOperations) {
-            let chunk = blocks[start..<min(start + EtcdTxnRequest.maximumOperations, blocks.count)]
+        for chunk in EtcdTxnRequest.batches(blocks) {
             let keys = chunk.map { self.keys.discoveryBlock(pod: pod, first: $0.key) }
             let answer = try await kv.txn(EtcdTxnRequest(
                 compare: zip(keys, chunk).map { EtcdCompare(key: $0, .modRevision($1.value.modRevision)) },

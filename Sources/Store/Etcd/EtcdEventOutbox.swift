@@ -238,8 +238,7 @@ public final class EtcdEventOutbox: EventOutbox {
             return at < cutoff
         }
         var deleted = 0
-        for start in stride(from: 0, to: old.count, by: 100) {
-            let batch = old[start..<min(start + 100, old.count)]
+        for batch in EtcdTxnRequest.batches(old) {
             // Delivered records are never written again: deleted unless changed since read.
             let answer = try await kv.txn(EtcdTxnRequest(compare: batch.map { EtcdCompare(key: $0.key, .modRevision($0.modRevision)) },
                                                          success: batch.map { EtcdOperation.deleteRange(EtcdDeleteRangeRequest(key: $0.key)) }))
@@ -261,11 +260,10 @@ public final class EtcdEventOutbox: EventOutbox {
         return (states, Set(claims.kvs.compactMap { keys.name(of: $0.key, in: keys.claims) }))
     }
 
-    /// The event records of `names`, 100 reads to a transaction.
+    /// The event records of `names`, as many reads to a transaction as etcd takes.
     private func read(_ names: [String]) async throws -> [(name: String, kv: EtcdKeyValue)] {
         var found: [(name: String, kv: EtcdKeyValue)] = []
-        for start in stride(from: 0, to: names.count, by: 100) {
-            let batch = Array(names[start..<min(start + 100, names.count)])
+        for batch in EtcdTxnRequest.batches(names) {
             let answer = try await kv.txn(EtcdTxnRequest(compare: [], success: batch.map { EtcdOperation.range(EtcdRangeRequest(key: keys.event($0))) }))
             for (name, response) in zip(batch, answer.responses) {
                 if case .range(let range) = response, let kv = range.kvs.first { found.append((name: name, kv: kv)) }

@@ -109,8 +109,7 @@ public final class EtcdLeaseRecords: DurableLeaseStore {
     /// `--max-txn-ops`); reads only, so no etcd write.
     public static func records(kv: any EtcdKV, keys: EtcdZoneKeys, addresses: [IPv4Address]) async throws(EtcdError) -> [EtcdLeaseRecord] {
         var records: [EtcdLeaseRecord] = []
-        for start in stride(from: 0, to: addresses.count, by: EtcdTxnRequest.maximumOperations) {
-            let chunk = addresses[start..<min(start + EtcdTxnRequest.maximumOperations, addresses.count)]
+        for chunk in EtcdTxnRequest.batches(addresses) {
             let answer = try await kv.txn(EtcdTxnRequest(compare: [], success: chunk.map { .range(EtcdRangeRequest(key: keys.leaseRecord($0))) }))
             for case .range(let range) in answer.responses { records += range.kvs.compactMap { EtcdLeaseRecord.decode($0.value) } }
         }
@@ -129,8 +128,7 @@ public final class EtcdLeaseRecords: DurableLeaseStore {
             let puts = latest.values.map {
                 EtcdOperation.put(EtcdPutRequest(key: keys.leaseRecord($0.address), value: EtcdLeaseRecord(host: host, lease: $0).encoded()))
             }
-            for start in stride(from: 0, to: puts.count, by: EtcdTxnRequest.maximumOperations) {
-                let chunk = puts[start..<min(start + EtcdTxnRequest.maximumOperations, puts.count)]
+            for chunk in EtcdTxnRequest.batches(puts) {
                 _ = try await kv.txn(EtcdTxnRequest(compare: [], success: Array(chunk)))
             }
         }
