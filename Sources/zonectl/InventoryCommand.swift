@@ -120,17 +120,6 @@ struct Inventory: ParsableCommand {
         let loaded = clock.now
         let cpuLoaded = Self.cpuTime()
         let inventory = AnsibleInventory(revision: revision, live: live, selection: state)
-        if timings && host == nil && !yaml {
-            // What the server does per request: build the inventory and write its JSON.
-            // CPU time too: on a busy machine the wall clock says more about the neighbours.
-            let built = clock.now
-            let bytes = inventory.json()
-            let written = clock.now
-            printError("inventory: \(inventory.hosts.count) hosts, \(inventory.groups.count) groups, \(bytes.count) bytes of JSON "
-                + "in \(Self.milliseconds(written - loaded)) ms (built in \(Self.milliseconds(built - loaded)) ms, written in "
-                + "\(Self.milliseconds(written - built)) ms; CPU \(Self.milliseconds(Self.cpuTime() - cpuLoaded)) ms; "
-                + "zone and leases loaded in \(Self.milliseconds(loaded - started)) ms)")
-        }
         if let host {
             guard let vars = inventory.hostJSON(named: host) else {
                 let why = revision.identity(named: host) != nil ? " that has taken a lease (--state seen)" : ""
@@ -144,7 +133,18 @@ struct Inventory: ParsableCommand {
                 throw fail("cannot write the YAML inventory: \(error)")
             }
         } else {
-            FileHandle.standardOutput.write(Data(inventory.json()))
+            let built = clock.now
+            let bytes = inventory.json()
+            if timings {
+                // What the server does per request: build the inventory and write its JSON.
+                // CPU time too: on a busy machine the wall clock says more about the neighbours.
+                let written = clock.now
+                printError("inventory: \(inventory.hostCount) hosts, \(inventory.groupCount) groups, \(bytes.count) bytes of JSON "
+                    + "in \(Self.milliseconds(written - loaded)) ms (built in \(Self.milliseconds(built - loaded)) ms, written in "
+                    + "\(Self.milliseconds(written - built)) ms; CPU \(Self.milliseconds(Self.cpuTime() - cpuLoaded)) ms; "
+                    + "zone and leases loaded in \(Self.milliseconds(loaded - started)) ms)")
+            }
+            FileHandle.standardOutput.write(Data(bytes))
         }
     }
 }

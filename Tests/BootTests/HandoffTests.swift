@@ -1,5 +1,5 @@
 import Addressing
-import Boot
+@testable import Boot
 import Foundation
 import TestSupport
 import Testing
@@ -173,6 +173,36 @@ import Zone
         }
         #expect(try canonical(one) == canonical(try #require(all["ams1-p01-r01-u07"])))
         #expect(inventory.hostJSON(named: "nope") == nil)
+    }
+
+    /// A large zone's host variables are written in parts, one per core: joined, they are
+    /// the inventory written in one part, whatever the number of parts and hosts selected.
+    @Test func anInventoryWrittenInPartsIsTheInventoryWrittenWhole() throws {
+        let leases = [Lease(address: IPv4Address(198, 18, 16, 17), mac: [2, 0, 0, 0, 0, 7], clientID: nil, pod: "p01",
+                            location: Location(pod: "p01", switch: "tor-a", port: "swp7"), name: "ams1-p01-r01-u07",
+                            state: .bound, expiresAt: 2_000_000_000, updatedAt: 1_900_000_000)]
+        let live = HostLiveState.byName(leases, now: 1_900_000_100)
+        for inventory in [AnsibleInventory(revision: revision, live: live),
+                          AnsibleInventory(revision: revision, live: live, selection: .seen)] {
+            let whole = inventory.json(parts: 1)
+            #expect(inventory.json() == whole)
+            for parts in [2, 3, 8, 81, 82, 200] { #expect(inventory.json(parts: parts) == whole, "\(parts) parts") }
+            let vars = try hostvars(try parse(whole))
+            #expect(vars.count == inventory.hostCount)
+            #expect(vars["ams1-p01-r01-u07"]?["mac"] as? String == "02:00:00:00:00:07")
+        }
+    }
+
+    /// A role's `ansible.groups` may name the role's own group: its hosts are in it once.
+    @Test func aHostIsInAGroupOnceWhenTwoOfItsGroupsAreOne() throws {
+        let zone = try edited([("ansible: { groups: [hypervisors], vars: { kvm: true } }",
+                                "ansible: { groups: [hypervisors, hypervisor, hypervisors], vars: { kvm: true } }")])
+        let inventory = AnsibleInventory(revision: zone)
+        let hypervisors = (1...40).map { "ams1-p01-r01-u\($0 < 10 ? "0" : "")\($0)" }
+        #expect(inventory.groups["hypervisor"]?.hosts == hypervisors)
+        #expect(inventory.groups["hypervisors"]?.hosts == hypervisors)
+        let parsed = try parse(inventory.json())
+        #expect((parsed["hypervisor"] as? [String: Any])?["hosts"] as? [String] == hypervisors)
     }
 
     @Test func outputIsDeterministicWithSortedKeys() throws {

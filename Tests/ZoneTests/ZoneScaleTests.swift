@@ -143,6 +143,12 @@ import Testing
             let reference = ZonePlan(from: PlanSnapshot(base), fromRevision: 3, to: PlanSnapshot(next))
             #expect(plan == reference)
             #expect(plan.hasChanges)
+            // Kept as positions, the changes are written when read: as JSON too, and decoded
+            // (written out) they are the same changes, the same summary.
+            let decoded = try JSONDecoder().decode(ZonePlan.self, from: try JSONEncoder().encode(plan))
+            #expect(decoded == plan)
+            #expect(Array(decoded.changes) == Array(reference.changes))
+            #expect(decoded.summary == reference.summary)
         }
         #expect(ZonePlan(from: nil, fromRevision: nil, to: base) == ZonePlan(from: nil, fromRevision: nil, to: PlanSnapshot(base)))
         #expect(!ZonePlan(from: base, fromRevision: 3, to: try Self.load(text)).hasChanges)

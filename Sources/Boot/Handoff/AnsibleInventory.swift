@@ -1,3 +1,5 @@
+import Dispatch
+import Foundation
 import Yams
 import Zone
 
@@ -39,14 +41,19 @@ public struct AnsibleInventory: Sendable {
         public var children: [String] = []
     }
 
-    /// Sorted by name.
-    public let hosts: [Host]
-    /// Group name → group; `all` is not among them.
-    public let groups: [String: Group]
+    /// The hosts, as positions in `identities` in the order of their names. Hosts and groups
+    /// are kept as positions, and each host's variables are made only as they are written:
+    /// as values, the 200,000 hosts of a 100,000-host zone took more than a second to build
+    /// (a dozen variables each, four group names hashed per host) before a byte was written.
+    private let identities: [Identity]
+    private let byName: [Int32]
+    /// Sorted by name, without `all`: each group's hosts as indices into `byName` (so in
+    /// name order), each once.
+    private let groupTable: [(name: String, hosts: [Int32], children: [String])]
+    private let roleVars: [String: [ZoneValue.Member]]
+    private let live: [String: HostLiveState]
     /// Variables of the group `all`, sorted by key.
     public let allVars: [ZoneValue.Member]
-
-    private let hostIndex: [String: Int]
 
     public init(revision: ZoneRevision, live: [String: HostLiveState] = [:], selection: Selection = .all) {
         var roleVars: [String: [ZoneValue.Member]] = [:]
@@ -56,53 +63,115 @@ public struct AnsibleInventory: Sendable {
             roleVars[name] = JSONWriter.sortedUnique((role.ansible?.vars ?? []).map { .init($0.name.value, $0.value) })
             roleGroups[name] = [Self.groupName(name)] + (role.ansible?.groups.map(\.value) ?? [])
         }
-        var hosts: [Host] = []
-        hosts.reserveCapacity(revision.identities.count)
-        var members: [String: [String]] = [:]
-        var children: [String: Set<String>] = [:]
-        for identity in revision.identities {
-            let state = live[identity.name]
-            if selection == .seen && state == nil { continue }
-            // Identity facts win over role variables of the same name (which the zone check
-            // refuses anyway), the live state over both.
-            var facts: [ZoneValue.Member] = []
-            facts.reserveCapacity(20)
-            for fact in HostFacts.identity(identity) {
-                if fact.key == "address" { facts.append(.init("ansible_host", fact.value)) }
-                if let variable = Self.hostVariable(fact) { facts.append(variable) }
-            }
-            facts.sort { $0.key < $1.key }
-            let vars = JSONWriter.merged(roleVars[identity.role] ?? [], facts, state?.facts ?? [])
-            hosts.append(Host(name: identity.name, vars: vars))
+        let identities = selection == .seen ? revision.identities.filter { live[$0.name] != nil } : revision.identities
+        let byName = identities.indices.map(Int32.init).sorted { identities[Int($0)].name < identities[Int($1)].name }
+        var rank = [Int32](repeating: 0, count: identities.count)
+        for (index, position) in byName.enumerated() { rank[Int(position)] = Int32(index) }
 
-            let pod = identity.location.pod
-            let podGroup = "pod_" + Self.groupName(pod)
-            for group in roleGroups[identity.role] ?? [Self.groupName(identity.role)] {
-                members[group, default: []].append(identity.name)
+        // Groups by number while the hosts are sorted into them. Identities come in location
+        // order, so a host's pod, rack and switch groups are mostly the last host's: those are
+        // looked up by name only when they change.
+        var groupNumbers: [String: Int] = [:]
+        var members: [[Int32]] = []
+        var children: [Set<String>] = []
+        func group(_ name: String) -> Int {
+            if let number = groupNumbers[name] { return number }
+            groupNumbers[name] = members.count
+            members.append([])
+            children.append([])
+            return members.count - 1
+        }
+        var roleGroupNumbers: [String: [Int]] = [:]
+        // The groups of the host before: its pod's, its rack's and its switch's (-1: none yet).
+        var last = (pod: "", podGroup: -1, rack: 0, rackGroup: -1, switch: "", switchGroup: -1)
+        for (position, identity) in identities.enumerated() {
+            let host = rank[position]
+            let location = identity.location
+            if last.podGroup < 0 || last.pod != location.pod {
+                last = (location.pod, group("pod_" + Self.groupName(location.pod)), 0, -1, "", -1)
             }
             if let rack = identity.rack {
-                let rackGroup = Self.rackGroupName(pod: pod, rack: rack)
-                members[rackGroup, default: []].append(identity.name)
-                children[podGroup, default: []].insert(rackGroup)
+                if last.rackGroup < 0 || last.rack != rack {
+                    let rackGroup = Self.rackGroupName(pod: location.pod, rack: rack)
+                    (last.rack, last.rackGroup) = (rack, group(rackGroup))
+                    children[last.podGroup].insert(rackGroup)
+                }
+                members[last.rackGroup].append(host)
             } else {
-                members[podGroup, default: []].append(identity.name)
+                members[last.podGroup].append(host)
             }
-            members[Self.groupName(pod + "_" + identity.location.switch), default: []].append(identity.name)
+            if last.switchGroup < 0 || last.switch != location.switch {
+                (last.switch, last.switchGroup) = (location.switch, group(Self.groupName(location.pod + "_" + location.switch)))
+            }
+            members[last.switchGroup].append(host)
+            if roleGroupNumbers[identity.role] == nil {
+                roleGroupNumbers[identity.role] = (roleGroups[identity.role] ?? [Self.groupName(identity.role)]).map(group)
+            }
+            for number in roleGroupNumbers[identity.role]! { members[number].append(host) }
         }
-        hosts.sort { $0.name < $1.name }
-        var groups: [String: Group] = [:]
-        for (name, hostNames) in members {
-            groups[name, default: Group()].hosts = Self.unique(hostNames).sorted()
-        }
-        for (name, kids) in children { groups[name, default: Group()].children = kids.sorted() }
         // `all` is Ansible's implicit top; a group named so by a role would merge into it.
-        groups["all"] = nil
-        self.hosts = hosts
-        self.groups = groups
+        groupTable = groupNumbers.filter { $0.key != "all" }.sorted { $0.key < $1.key }.map { name, number in
+            // A host is in a group once, though two of its roles' groups may name it.
+            let sorted = members[number].sorted()
+            let hosts = sorted.indices.filter { $0 == 0 || sorted[$0] != sorted[$0 - 1] }.map { sorted[$0] }
+            return (name, hosts, children[number].sorted())
+        }
+        self.identities = identities
+        self.byName = byName
+        self.roleVars = roleVars
+        self.live = live
         self.allVars = JSONWriter.sortedUnique(HostFacts.zone(revision))
-        var index: [String: Int] = [:]
-        for (i, host) in hosts.enumerated() { index[host.name] = i }
-        hostIndex = index
+    }
+
+    public var hostCount: Int { byName.count }
+    public var groupCount: Int { groupTable.count }
+
+    /// Sorted by name.
+    public var hosts: [Host] { byName.map { host(at: Int($0)) } }
+
+    /// Group name → group; `all` is not among them.
+    public var groups: [String: Group] {
+        Dictionary(uniqueKeysWithValues: groupTable.map { group in
+            (group.name, Group(hosts: group.hosts.map { identities[Int(byName[Int($0)])].name }, children: group.children))
+        })
+    }
+
+    private func host(at position: Int) -> Host {
+        let identity = identities[position]
+        return Host(name: identity.name, vars: vars(of: identity))
+    }
+
+    /// A host's variables, sorted by key.
+    private func vars(of identity: Identity) -> [ZoneValue.Member] {
+        JSONWriter.merged(roleVars[identity.role] ?? [], Self.facts(of: identity), liveFacts(of: identity))
+    }
+
+    /// A host's variables written as an object: `vars(of:)`, merged as they are written.
+    private func writeVars(of identity: Identity, into out: inout JSONWriter) {
+        // Identity facts win over role variables of the same name (which the zone check
+        // refuses anyway), the live state over both.
+        out.mergedObject(roleVars[identity.role] ?? [], Self.facts(of: identity), liveFacts(of: identity))
+    }
+
+    private func liveFacts(of identity: Identity) -> [ZoneValue.Member] {
+        live.isEmpty ? [] : live[identity.name]?.facts ?? []
+    }
+
+    /// The identity's facts as host variables (`hostVariable`), and `ansible_host`, sorted by key.
+    private static func facts(of identity: Identity) -> [ZoneValue.Member] {
+        var facts = HostFacts.identity(identity)
+        var kept = 0
+        var address: ZoneValue?
+        for fact in facts {
+            if fact.key == "address" { address = fact.value }
+            guard let variable = hostVariable(fact) else { continue }
+            facts[kept] = variable
+            kept += 1
+        }
+        facts.removeLast(facts.count - kept)
+        if let address { facts.append(.init("ansible_host", address)) }
+        facts.sort { $0.key < $1.key }
+        return facts
     }
 
     /// An identity fact as a host variable. Ansible reserves `name` and `port` (play
@@ -135,12 +204,15 @@ public struct AnsibleInventory: Sendable {
         groupName(pod) + "_r" + (rack < 10 && rack >= 0 ? "0\(rack)" : "\(rack)")
     }
 
-    public func host(named name: String) -> Host? { hostIndex[name].map { hosts[$0] } }
+    /// One host (`--host NAME`): found by a search, made once.
+    public func host(named name: String) -> Host? {
+        identities.firstIndex { $0.name == name }.map(host(at:))
+    }
 
     /// Groups no other group has as a child: what `all` lists.
     public var topLevelGroups: [String] {
-        let nested = Set(groups.values.flatMap(\.children))
-        return groups.keys.filter { !nested.contains($0) }.sorted()
+        let nested = Set(groupTable.flatMap(\.children))
+        return groupTable.map(\.name).filter { !nested.contains($0) }
     }
 
     // MARK: Renderings
@@ -148,20 +220,42 @@ public struct AnsibleInventory: Sendable {
     /// Ansible's dynamic-inventory JSON, as `--list` prints it: one object, keys sorted,
     /// `_meta.hostvars` holding every host's variables.
     public func json() -> [UInt8] {
-        var out = JSONWriter(reservingCapacity: hosts.count * 640 + groups.count * 128)
+        json(parts: byName.count < 4096 ? 1 : min(ProcessInfo.processInfo.activeProcessorCount, 8))
+    }
+
+    /// `json()`, its host variables written in `parts` parts, each on a core of its own.
+    func json(parts: Int) -> [UInt8] {
+        let parts = max(1, min(parts, byName.count))
+        var out = JSONWriter(reservingCapacity: identities.count * 450 + groupTable.count * 128)
         out.raw("{\"_meta\":{\"hostvars\":{")
-        for (i, host) in hosts.enumerated() {
-            out.key(host.name, first: i == 0)
-            out.sortedObject(host.vars)
+        // The host variables are most of the work (87 MB for 200,000 hosts): a large zone's
+        // are written in parts, on every core, and joined in order.
+        let slots = UnsafeMutableBufferPointer<[UInt8]>.allocate(capacity: parts)
+        slots.initialize(repeating: [])
+        defer {
+            _ = slots.deinitialize()
+            slots.deallocate()
         }
+        // Each part writes its own slot, and only it: no two threads touch the same memory.
+        nonisolated(unsafe) let written = slots
+        DispatchQueue.concurrentPerform(iterations: parts) { part in
+            let range = byName.count * part / parts ..< byName.count * (part + 1) / parts
+            var hostvars = JSONWriter(reservingCapacity: range.count * 450)
+            for index in range {
+                let identity = identities[Int(byName[index])]
+                hostvars.key(identity.name, first: index == 0)
+                writeVars(of: identity, into: &hostvars)
+            }
+            written[part] = hostvars.bytes
+        }
+        for part in slots { out.raw(part) }
         out.raw("}},\"all\":{\"children\":")
         out.array(topLevelGroups) { $0.string($1) }
         out.raw(",\"vars\":")
         out.object(allVars)
         out.raw("}")
-        for name in groups.keys.sorted() {
-            let group = groups[name]!
-            out.key(name, first: false)
+        for group in groupTable {
+            out.key(group.name, first: false)
             out.raw("{")
             var first = true
             if !group.children.isEmpty {
@@ -171,7 +265,7 @@ public struct AnsibleInventory: Sendable {
             }
             if !group.hosts.isEmpty {
                 out.key("hosts", first: first)
-                out.array(group.hosts) { $0.string($1) }
+                out.array(group.hosts) { $0.string(identities[Int(byName[Int($1)])].name) }
             }
             out.raw("}")
         }
@@ -192,6 +286,7 @@ public struct AnsibleInventory: Sendable {
     /// each group under `all.children` naming its hosts and child groups (a rack inside
     /// its pod), host variables under `all.hosts`, zone-wide ones under `all.vars`.
     public func yaml() throws -> String {
+        let groups = self.groups
         func definition(_ name: String) -> ZoneValue {
             let group = groups[name] ?? Group()
             var body: [ZoneValue.Member] = []
@@ -258,8 +353,4 @@ public struct AnsibleInventory: Sendable {
     /// Words YAML 1.1 readers (PyYAML, so Ansible) take for booleans or null.
     private static let yamlWords: Set<String> = ["y", "n", "yes", "no", "true", "false", "on", "off", "null"]
 
-    private static func unique(_ names: [String]) -> [String] {
-        var seen = Set<String>()
-        return names.filter { seen.insert($0).inserted }
-    }
 }

@@ -6,18 +6,18 @@ import Zone
 
 /// An answer that carries a plan (`/v1/plan`, `/v1/apply`, `/v1/rollback`).
 protocol CarriesPlan: Encodable {
-    var planChanges: [ZonePlan.Change] { get set }
+    var planChanges: ZonePlan.Changes { get set }
 }
 
 extension SavedPlan: CarriesPlan {
-    var planChanges: [ZonePlan.Change] {
+    var planChanges: ZonePlan.Changes {
         get { plan.changes }
         set { plan.changes = newValue }
     }
 }
 
 extension ApplyResponse: CarriesPlan {
-    var planChanges: [ZonePlan.Change] {
+    var planChanges: ZonePlan.Changes {
         get { plan.plan.changes }
         set { plan.plan.changes = newValue }
     }
@@ -35,7 +35,7 @@ struct PlanAnswerJSON: Sendable {
     /// The answer up to its changes' `[` included, and from their `]` on.
     private let head: ByteBuffer
     private let tail: ByteBuffer
-    private let changes: [ZonePlan.Change]
+    private let changes: ZonePlan.Changes
     let partSize: Int
 
     /// Nil when the answer cannot be encoded.

@@ -113,6 +113,11 @@ enum PlanResources {
         return gone.isEmpty ? changes : changes + gone
     }
 
+    /// Whether `identityChanges(from:to:)` has anything to say, told without writing it.
+    static func identityDiffers(_ old: Identity, _ new: Identity) -> Bool {
+        identityFields.contains { !$0.same(old, new) }
+    }
+
     static func identity(_ identity: Identity) -> PlanResource {
         let fields = identityFields.compactMap { field in field.text(identity).map { (field.name, $0) } }
         let l = identity.location

@@ -37,7 +37,7 @@ public struct ZonePlan: Sendable, Codable, Equatable {
     public var zone: String
     /// The revision this plan was made against; nil for an empty store.
     public var fromRevision: Int?
-    public var changes: [Change]
+    public var changes: Changes
     public var summary: Summary
     /// What the setting changes do to machines, and template diffs (`BlastRadius`); nil
     /// against an empty store, or when nothing beyond the listed identities changes.
@@ -60,33 +60,18 @@ public struct ZonePlan: Sendable, Codable, Equatable {
         let before = old?.identities ?? []
         let same = old?.samePods ?? []
         let after = same.isEmpty ? new.identities : ZoneRevision.identities(new.identities, ofPods: { !same.contains($0) })
-        // The identities that differ are found first (by position, a few bytes each), so that
-        // the changes fill an array of exactly their number: appended one by one, 200,000
-        // changes of 100,000 hosts grew it by doubling, and the copies coexisted at the apply's
-        // peak. They come in location order, the plan's order: only the settings are sorted.
-        var differing: [(before: Int?, after: Int?)] = []
-        Self.walk(before, after) { differing.append(($0, $1)) }
-        var changes: [Change] = []
-        changes.reserveCapacity(settings.count + differing.count)
-        changes += settings.sorted(by: PlanResources.order)
-        for (i, j) in differing {
-            if let i, let j {
-                // Changed in place: only the fields that differ are written.
-                let (a, b) = (before[i], after[j])
-                let fields = PlanResources.identityChanges(from: a, to: b)
-                guard !fields.isEmpty else { continue }
-                changes.append(Change(action: .change, kind: b.kind.rawValue, key: b.location.description, name: b.name,
-                                      pod: b.location.pod, switch: b.location.switch, port: b.location.port, fields: fields))
-                continue
-            }
-            let (a, b) = (i.map { before[$0] }, j.map { after[$0] })
-            let location = (b ?? a)!.location.description
-            if let change = Self.change(location, from: a.map(PlanResources.identity), to: b.map(PlanResources.identity)) {
-                changes.append(change)
-            }
+        // The identities that differ are kept as their positions on both sides, in location
+        // order, the plan's order (only the settings are sorted): each change is written when
+        // it is read (`Changes`).
+        var positions: [Changes.Position] = []
+        Self.walk(before, after) { i, j in
+            if let i, let j, !PlanResources.identityDiffers(before[i], after[j]) { return }
+            positions.append(Changes.Position(before: i.map(Int32.init) ?? -1, after: j.map(Int32.init) ?? -1))
         }
-        self.init(zone: new.zoneName, fromRevision: fromRevision, ordered: consume changes)
-        if let old { blastRadius = BlastRadius(from: old, to: new, changes: self.changes).nilIfEmpty }
+        self.init(zone: new.zoneName, fromRevision: fromRevision,
+                  ordered: Changes(written: settings.sorted(by: PlanResources.order),
+                                   identities: .init(before: before, after: after, positions: positions)))
+        if let old { blastRadius = BlastRadius(from: old, to: new, changes: self.changes.settings).nilIfEmpty }
     }
 
     /// Calls `body` for each location whose identity is not the same in `before` and `after`
@@ -119,7 +104,7 @@ public struct ZonePlan: Sendable, Codable, Equatable {
     /// Plans between flattened revisions.
     public init(from old: PlanSnapshot?, fromRevision: Int?, to new: PlanSnapshot) {
         self.init(zone: new.zone, fromRevision: fromRevision,
-                  ordered: Self.changes(from: old?.resources ?? [:], to: new.resources).sorted(by: PlanResources.order))
+                  ordered: Changes(Self.changes(from: old?.resources ?? [:], to: new.resources).sorted(by: PlanResources.order)))
     }
 
     /// The changes between two sets of flattened resources, by key.
@@ -128,7 +113,7 @@ public struct ZonePlan: Sendable, Codable, Equatable {
     }
 
     /// One resource's change, or nil when it did not change.
-    private static func change(_ key: String, from a: PlanResource?, to b: PlanResource?) -> Change? {
+    static func change(_ key: String, from a: PlanResource?, to b: PlanResource?) -> Change? {
         guard let resource = b ?? a else { return nil }
         let fields = PlanResources.diff(a?.fields ?? [], b?.fields ?? [])
         let action: Action
@@ -144,19 +129,11 @@ public struct ZonePlan: Sendable, Codable, Equatable {
     }
 
     /// `changes` in the plan's order (`PlanResources.order`).
-    private init(zone: String, fromRevision: Int?, ordered changes: consuming [Change]) {
+    private init(zone: String, fromRevision: Int?, ordered changes: Changes) {
         self.zone = zone
         self.fromRevision = fromRevision
         self.changes = changes
-        var summary = Summary()
-        for change in self.changes {
-            switch change.action {
-            case .add: summary.add += 1
-            case .change: summary.change += 1
-            case .remove: summary.remove += 1
-            }
-        }
-        self.summary = summary
+        summary = changes.summary
     }
 }
 
