@@ -65,6 +65,15 @@ final class AdmissionGate {
         engine.flush()
         guard !queue.isEmpty, !scheduled else { return }
         scheduled = true
+        // Paced (overloaded, only new exchanges waiting, this window's started): back when
+        // the next window begins, or when a read brings a request.
+        if let until = queue.pacedUntil {
+            loop.assumeIsolated().scheduleTask(deadline: .uptimeNanoseconds(UInt64(max(until, 0)))) {
+                self.scheduled = false
+                self.serve()
+            }
+            return
+        }
         loop.assumeIsolated().execute {
             self.scheduled = false
             self.serve()

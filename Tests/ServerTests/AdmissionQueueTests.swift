@@ -104,10 +104,12 @@ import Testing
         #expect(drain(&queue, at: 1900 * Self.ms).served == ["d", "e"])
     }
 
-    /// A storm of 100,000 machines, all DISCOVERs within half a second, served at 30,000 a
-    /// second: the queue stands far longer than `overloadedAfter`, yet with the default
-    /// limits every request is served, because each is younger than the clients' retransmit
-    /// wait. The same storm under the earlier 250 ms limit loses most of itself.
+    /// A storm of 100,000 machines, all DISCOVERs within half a second, served at 30,000
+    /// exchanges a second, each client sending its REQUEST 2 ms after its offer: the queue stands far
+    /// longer than `overloadedAfter`, yet with the default limits every request is served,
+    /// because each is younger than the clients' retransmit wait, and the clients complete
+    /// what they start, so pacing never holds them back. The same storm under the earlier
+    /// 250 ms limit loses most of itself.
     @Test func aLongStormIsServedWholeWhileItsClientsStillWait() {
         func serveStorm(_ limits: Queue.Limits) -> (served: Int, shed: Int, wasOverloaded: Bool) {
             var queue = Queue(limits: limits)
@@ -117,18 +119,86 @@ import Testing
             }
             var served = 0, wasOverloaded = false
             var now: Int64 = 500 * Self.ms
-            while queue.pop(now: now, shed: { _ in shed += 1 }) != nil {
+            var requests: [(at: Int64, name: String)] = []
+            while true {
+                // The REQUESTs whose time has come arrive.
+                while let first = requests.first, first.at <= now {
+                    _ = queue.push(first.name, kind: .completing, receivedAt: first.at)
+                    requests.removeFirst()
+                }
+                guard let next = queue.pop(now: now, shed: { _ in shed += 1 }) else {
+                    // Nothing to serve now: the next REQUEST, or the next pacing window.
+                    if let first = requests.first {
+                        now = max(now, first.at)
+                    } else if let until = queue.pacedUntil {
+                        now = until
+                    } else {
+                        break
+                    }
+                    continue
+                }
                 served += 1
                 wasOverloaded = wasOverloaded || queue.overloaded
-                now += 1_000_000_000 / 30_000
+                if next.hasPrefix("d") { requests.append((now + 2 * Self.ms, "r" + next.dropFirst())) }
+                now += 1_000_000_000 / 60_000
             }
             return (served, shed, wasOverloaded)
         }
         let storm = serveStorm(Queue.Limits())
         #expect(storm.wasOverloaded)
-        #expect((storm.served, storm.shed) == (100_000, 0))
+        #expect((storm.served, storm.shed) == (200_000, 0))
         let before = serveStorm(Queue.Limits(staleAfterNanoseconds: 250 * Self.ms))
         #expect(before.shed > 50_000)
+    }
+
+    /// Overloaded, new exchanges start at most 1.25 times as fast as exchanges completed in
+    /// the window before (64 a window however few), and completing requests still go first:
+    /// a generator that completes a quarter of its offers (its socket overflowing with them)
+    /// is offered little more than it completes. Until overloaded nothing is paced.
+    @Test func overloadedNewExchangesStartLittleFasterThanExchangesComplete() {
+        var queue = Queue(limits: Queue.Limits())
+        let window = 100 * Self.ms
+        // A second of arrivals: 2,000 DISCOVERs and 100 REQUESTs per 100 ms window.
+        func arrive(window number: Int64) {
+            for index in 0..<2_000 { _ = queue.push("d", kind: .starting, receivedAt: number * window + Int64(index)) }
+            for index in 0..<100 { _ = queue.push("r", kind: .completing, receivedAt: number * window + Int64(index)) }
+        }
+        func serveWindow(_ number: Int64, upTo most: Int) -> (starts: Int, completions: Int) {
+            var starts = 0, completions = 0
+            while starts + completions < most, let next = queue.pop(now: number * window + 50 * Self.ms, shed: { _ in }) {
+                if next == "d" { starts += 1 } else { completions += 1 }
+            }
+            return (starts, completions)
+        }
+        // Not overloaded yet (busy for less than a second): served as fast as the server goes.
+        arrive(window: 0)
+        #expect(serveWindow(0, upTo: 1_500) == (1_400, 100))
+        #expect(!queue.overloaded)
+        for number in Int64(1)...9 {
+            arrive(window: number)
+            _ = serveWindow(number, upTo: 1_500)
+        }
+        arrive(window: 10)
+        let paced = serveWindow(10, upTo: 1_500)
+        #expect(queue.overloaded)
+        // 100 completed in the window before: 125 start, after the window's 100 completions.
+        #expect(paced == (125, 100))
+        // The window began at its first pop, 50 ms in.
+        #expect(queue.pacedUntil == 11 * window + 50 * Self.ms)
+        #expect(queue.pop(now: 10 * window + 60 * Self.ms, shed: { _ in }) == nil)
+        // Nobody completes any more: 64 a window.
+        #expect(serveWindow(11, upTo: 1_500) == (64, 0))
+        #expect(serveWindow(12, upTo: 1_500) == (64, 0))
+        // Clients that complete all they start are followed: the pace grows by a quarter.
+        var pace = 64
+        for number in Int64(13)...20 {
+            for index in 0..<pace { _ = queue.push("r", kind: .completing, receivedAt: number * window + Int64(index)) }
+            let served = serveWindow(number, upTo: 100_000)
+            #expect(served.completions == pace)
+            #expect(served.starts == Int(Double(pace) * 1.25))
+            pace = served.starts
+        }
+        #expect(pace > 300)
     }
 
     /// Overloaded, what has waited longer than a client waits before sending again (4 s) is
