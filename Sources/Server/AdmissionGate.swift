@@ -12,6 +12,7 @@ final class AdmissionGate {
     struct Waiting {
         var bytes: [UInt8]
         var origin: DatagramOrigin
+        var kind: AdmissionKind
     }
 
     /// Requests handled between two reads of the sockets: a few milliseconds of work.
@@ -39,8 +40,8 @@ final class AdmissionGate {
         loop.preconditionInEventLoop()
         var origin = origin
         origin.receivedAt = receivedAt
-        if let pushedOut = queue.push(Waiting(bytes: bytes, origin: origin), kind: AdmissionKind(datagram: bytes),
-                                      receivedAt: receivedAt) {
+        let kind = AdmissionKind(datagram: bytes)
+        if let pushedOut = queue.push(Waiting(bytes: bytes, origin: origin, kind: kind), kind: kind, receivedAt: receivedAt) {
             engine.dropUnanswered(.stale, from: pushedOut.origin)
         }
     }
@@ -59,7 +60,7 @@ final class AdmissionGate {
         var served = 0
         while served < Self.chunk,
               let next = queue.pop(now: now, shed: { engine.dropUnanswered(.stale, from: $0.origin) }) {
-            engine.handle(next.bytes, from: next.origin)
+            if !engine.handle(next.bytes, from: next.origin), next.kind == .starting { queue.startWentUnanswered() }
             served += 1
         }
         engine.flush()

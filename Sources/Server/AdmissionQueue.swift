@@ -59,8 +59,8 @@ enum AdmissionKind: Sendable, Equatable {
 ///   empty. A long storm (100,000 machines take about 4 s here) also keeps the queue busy
 ///   past `overloadedAfter`: its requests are fresh, their clients still wait, and since
 ///   shedding goes by age and not by how long the queue has stood, none of them is shed.
-/// - overloaded, new exchanges are started only a little faster than exchanges complete
-///   (`startsPerCompletion` times the requests completing one in the last `pacingWindow`):
+/// - overloaded, new exchanges are started (answered) only a little faster than exchanges
+///   complete (`startsPerCompletion` times the requests completing one in the last `pacingWindow`):
 ///   an offer whose REQUEST never comes (its client, or a relay on the way, overflowed with
 ///   offers, or gave up) is work taken from the exchanges that do complete. Seen with
 ///   perfdhcp at 2.5× the server's capacity: a quarter of the offers never got a REQUEST,
@@ -149,6 +149,13 @@ struct AdmissionQueue<Item> {
         completedInWindow = 0
         startedInWindow = 0
         windowStart = now
+    }
+
+    /// A new exchange `pop` handed out went unanswered (the engine dropped it: a flooding
+    /// port's, a spoofed relay's): it gives back its place in the window's allowance, so that
+    /// dropped requests never use up what is left for the others.
+    mutating func startWentUnanswered() {
+        if startedInWindow > 0 { startedInWindow -= 1 }
     }
 
     /// Overloaded, with only new exchanges waiting and this window's allowance of them

@@ -18,6 +18,10 @@ public final class CommittedLeases: Sendable {
 
     public func lease(address: IPv4Address) -> Lease? { box.withLock { $0[address] } }
 
+    /// The leases that name `name`, wherever their address (a host moved by a revision may
+    /// still hold its old address's): found under the lock, nothing else copied.
+    public func leases(named name: String) -> [Lease] { box.withLock { $0.values.filter { $0.name == name } } }
+
     func record(_ leases: [Lease]) {
         guard !leases.isEmpty else { return }
         let observer = self.observer.withLock { $0?.call }

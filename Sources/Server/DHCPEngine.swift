@@ -83,8 +83,12 @@ final class DHCPEngine {
         table = leases
     }
 
-    /// One datagram, with what its socket says of it.
-    func handle(_ bytes: [UInt8], from origin: DatagramOrigin) {
+    /// One datagram, with what its socket says of it. Returns whether it is answered (a reply
+    /// decided, sent now or once its leases are durable): the admission queue's pacing counts
+    /// only answered new exchanges, so that requests dropped here (a flooding port's, a
+    /// spoofed relay's) never use up what is left for the others.
+    @discardableResult
+    func handle(_ bytes: [UInt8], from origin: DatagramOrigin) -> Bool {
         loop.preconditionInEventLoop()
         statistics.update { $0.received += 1 }
         let message: DHCPMessage
@@ -94,7 +98,7 @@ final class DHCPEngine {
             statistics.update { $0.malformed(error) }
             noteDrop(error.reason, "malformed datagram dropped",
                      ["from": "\(origin.sourceAddress.map { "\($0)" } ?? "?"):\(origin.sourcePort)", "detail": "\(error)"])
-            return
+            return false
         }
         statistics.update { $0.receivedByType[message.messageType.map { "\($0)" } ?? "unknown", default: 0] += 1 }
         guard let facts = RequestFacts(message: message, ingressInterface: origin.ingressInterface, sourcePort: origin.sourcePort,
@@ -102,7 +106,7 @@ final class DHCPEngine {
             statistics.update { $0.dropped(DropReason.notAServerMessage) }
             noteDrop(DropReason.notAServerMessage.rawValue, "request dropped",
                      ["from": "\(origin.sourceAddress.map { "\($0)" } ?? "?"):\(origin.sourcePort)"])
-            return
+            return false
         }
         logger.debug("received", metadata: LeaseLog.received(facts, from: origin))
         if facts.discardedClientText > 0 { statistics.update { $0.clientTextDiscarded += facts.discardedClientText } }
@@ -110,13 +114,13 @@ final class DHCPEngine {
         if let limited = rateLimit.admit(mac: facts.mac, circuit: facts.circuitKey, now: now) {
             statistics.update { $0.dropped(limited) }
             noteDrop(limited.rawValue, "request dropped", LeaseLog.received(facts, from: origin))
-            return
+            return false
         }
         if facts.messageType == .discover, origin.receivedAt != 0,
            selectedElsewhere.overtakes(mac: facts.mac, xid: facts.xid, receivedAt: origin.receivedAt) {
             statistics.update { $0.dropped(DropReason.otherServerSelected) }
             noteDrop(DropReason.otherServerSelected.rawValue, "request dropped", LeaseLog.received(facts, from: origin))
-            return
+            return false
         }
         let (revision, revisionID) = revisions.currentWithID
         // The input (and its reference to the table) ends with this statement: the table is
@@ -133,7 +137,7 @@ final class DHCPEngine {
             }
             noteDrop(reason.rawValue, "request dropped", LeaseLog.received(facts, from: origin))
             for withdrawn in decision.leases { table.apply(withdrawn) }
-            return
+            return false
         case .silent:
             statistics.update { $0.silent += 1 }
         case .reply(let message, let route):
@@ -157,9 +161,10 @@ final class DHCPEngine {
         for lease in decision.leases { table.apply(lease) }
         if item.leases.isEmpty && item.events.isEmpty {
             if let reply { send(reply) }
-            return
+            return reply != nil
         }
         perform(commits.submit(item))
+        return reply != nil
     }
 
     private func perform(_ actions: [GroupCommit<Pending>.Action]) {

@@ -193,6 +193,24 @@ import Zone
         }
     }
 
+    /// One host's variables made alone (what `/ansible/inventory/NAME` serves) are the whole
+    /// inventory's for that host, byte for byte, for every host, with and without a lease.
+    @Test func oneHostMadeAloneIsThatHostInTheWholeInventory() throws {
+        let leases = [Lease(address: IPv4Address(198, 18, 16, 17), mac: [2, 0, 0, 0, 0, 7], clientID: nil, pod: "p01",
+                            location: Location(pod: "p01", switch: "tor-a", port: "swp7"), name: "ams1-p01-r01-u07",
+                            state: .bound, expiresAt: 2_000_000_000, updatedAt: 1_900_000_000)]
+        let live = HostLiveState.byName(leases, now: 1_900_000_100)
+        let inventory = AnsibleInventory(revision: revision, live: live)
+        for host in inventory.hosts {
+            #expect(AnsibleInventory.hostJSON(named: host.name, in: revision, live: live[host.name])
+                        == inventory.hostJSON(named: host.name), "\(host.name)")
+        }
+        #expect(try parse(#require(AnsibleInventory.hostJSON(named: "ams1-p01-r01-u07", in: revision,
+                                                             live: live["ams1-p01-r01-u07"])))["mac"] as? String
+                == "02:00:00:00:00:07")
+        #expect(AnsibleInventory.hostJSON(named: "nope", in: revision, live: nil) == nil)
+    }
+
     /// A role's `ansible.groups` may name the role's own group: its hosts are in it once.
     @Test func aHostIsInAGroupOnceWhenTwoOfItsGroupsAreOne() throws {
         let zone = try edited([("ansible: { groups: [hypervisors], vars: { kvm: true } }",

@@ -201,6 +201,25 @@ import Testing
         #expect(pace > 300)
     }
 
+    /// Overloaded and paced, a new exchange the engine drops unanswered (a flooding port's,
+    /// over its rate limit) gives its place back: a flood dropped by the engine never uses up
+    /// the window's allowance, and the legitimate request behind it is still served.
+    @Test func aStartThatWentUnansweredGivesItsPlaceBack() {
+        var queue = Queue(limits: Queue.Limits(overloadedAfterNanoseconds: 0, minimumStartsPerWindow: 2))
+        _ = queue.push("legit", kind: .starting, receivedAt: 0)
+        for _ in 0..<5 { _ = queue.push("flood", kind: .starting, receivedAt: 1) }
+        var served: [String] = []
+        while let next = queue.pop(now: 100 * Self.ms, shed: { _ in }) {
+            served.append(next)
+            if next == "flood" { queue.startWentUnanswered() }
+        }
+        #expect(served == ["flood", "flood", "flood", "flood", "flood", "legit"])
+        // Answered, the same two use up the window.
+        for name in ["a", "b", "c"] { _ = queue.push(name, kind: .starting, receivedAt: 150 * Self.ms) }
+        #expect(drain(&queue, at: 200 * Self.ms).served == ["c", "b"])
+        #expect(queue.pacedUntil == 300 * Self.ms)
+    }
+
     /// Overloaded, what has waited longer than a client waits before sending again (4 s) is
     /// shed; what is younger is served, newest first.
     @Test func overloadedItShedsWhatIsOlderThanTheRetransmitWait() {

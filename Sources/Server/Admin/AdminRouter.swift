@@ -209,9 +209,7 @@ private func now() -> Int64 { Int64(Date().timeIntervalSince1970) }
 /// freed without that, glibc kept it, and a server that applied a full zone twice held twice
 /// its zone's memory.
 private func planAnswer<Value: CarriesPlan & Sendable>(_ value: Value) async -> Response {
-    let encoded = await withCheckedContinuation { continuation in
-        DispatchQueue.global(qos: .userInitiated).async { continuation.resume(returning: PlanAnswerJSON(value)) }
-    }
+    let encoded = await offCooperativeThreads { PlanAnswerJSON(value) }
     guard let encoded else { return json(value) }
     let pending = NIOLockedValueBox<PlanAnswerJSON?>(encoded)
     return Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody { writer in
