@@ -184,7 +184,9 @@ public struct AnsibleInventory: Sendable {
         var facts = HostFacts.identity(identity)
         var kept = 0
         var address: ZoneValue?
-        for fact in facts {
+        // By index: iterating the array itself would hold it, and the first write would copy it.
+        for index in facts.indices {
+            let fact = facts[index]
             if fact.key == "address" { address = fact.value }
             guard let variable = hostVariable(fact) else { continue }
             facts[kept] = variable
