@@ -119,14 +119,18 @@ struct Inventory: ParsableCommand {
         let live = try source.liveState()
         let loaded = clock.now
         let cpuLoaded = Self.cpuTime()
-        let inventory = AnsibleInventory(revision: revision, live: live, selection: state)
         if let host {
-            guard let vars = inventory.hostJSON(named: host) else {
+            // One host, made alone (as zonebootd's /ansible/inventory/NAME): not the whole inventory.
+            guard state == .all || live[host] != nil,
+                  let vars = AnsibleInventory.hostJSON(named: host, in: revision, live: live[host]) else {
                 let why = revision.identity(named: host) != nil ? " that has taken a lease (--state seen)" : ""
                 throw fail("no host named '\(host)'\(why) in zone \(revision.zoneName)")
             }
             FileHandle.standardOutput.write(Data(vars))
-        } else if yaml {
+            return
+        }
+        let inventory = AnsibleInventory(revision: revision, live: live, selection: state)
+        if yaml {
             do {
                 FileHandle.standardOutput.write(Data(try inventory.yaml().utf8))
             } catch {
