@@ -99,21 +99,13 @@ public struct ZoneRevision: Sendable {
     /// The identities (in location order) of the pods `keep` names, taken a pod's run at a time.
     static func identities(_ identities: [Identity], ofPods keep: (String) -> Bool) -> [Identity] {
         var kept: [Identity] = []
-        var start = 0
-        while start < identities.count {
-            let pod = identities[start].location.pod
-            var end = start + 1
-            while end < identities.count, identities[end].location.pod == pod { end += 1 }
-            if keep(pod) { kept += identities[start..<end] }
-            start = end
-        }
+        for run in podRuns(identities, keeping: keep) { kept += identities[run] }
         return kept
     }
 
-    /// The identities of the pods `keep` names in `identities`, and `others`, of other pods: one
-    /// array in location order, filled once (both are in location order, and a pod's
-    /// identities are one run of each).
-    static func merging(_ identities: [Identity], ofPods keep: (String) -> Bool, with others: [Identity]) -> [Identity] {
+    /// Where the pods `keep` names are in `identities` (in location order, so a pod's
+    /// identities are one run), in order.
+    private static func podRuns(_ identities: [Identity], keeping keep: (String) -> Bool) -> [Range<Int>] {
         var runs: [Range<Int>] = []
         var start = 0
         while start < identities.count {
@@ -123,6 +115,14 @@ public struct ZoneRevision: Sendable {
             if keep(pod) { runs.append(start..<end) }
             start = end
         }
+        return runs
+    }
+
+    /// The identities of the pods `keep` names in `identities`, and `others`, of other pods: one
+    /// array in location order, filled once (both are in location order, and a pod's
+    /// identities are one run of each).
+    static func merging(_ identities: [Identity], ofPods keep: (String) -> Bool, with others: [Identity]) -> [Identity] {
+        let runs = podRuns(identities, keeping: keep)
         var merged: [Identity] = []
         merged.reserveCapacity(runs.reduce(others.count) { $0 + $1.count })
         var next = 0
