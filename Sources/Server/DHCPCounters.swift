@@ -35,7 +35,7 @@ public struct DHCPCounters: Sendable, Codable, Equatable {
 
     mutating func malformed(_ error: DHCPParseError) { malformed[error.reason, default: 0] += 1 }
     mutating func dropped(_ reason: DropReason) { dropped[reason.rawValue, default: 0] += 1 }
-    mutating func sent(_ type: DHCPMessageType?) { sent[type.map { "\($0)" } ?? "unknown", default: 0] += 1 }
+    mutating func sent(_ type: DHCPMessageType?) { sent[type?.name ?? "unknown", default: 0] += 1 }
     mutating func sendFailed(_ reason: String) {
         sendFailures += 1
         sendFailed[reason, default: 0] += 1

@@ -124,7 +124,7 @@ enum LeaseLog {
     /// A reply as the debug line "sent" shows it.
     static func sent(_ message: DHCPMessage, route: ReplyRoute) -> Logger.Metadata {
         var metadata: Logger.Metadata = [
-            "type": "\(message.messageType.map { "\($0)" } ?? "unknown")", "xid": "\(hex(message.xid))",
+            "type": "\(message.messageType?.name ?? "unknown")", "xid": "\(hex(message.xid))",
             "mac": "\(MAC.text(Array(message.chaddr.prefix(6))))",
         ]
         if message.yiaddr != 0 { metadata["address"] = "\(IPv4Address(message.yiaddr))" }

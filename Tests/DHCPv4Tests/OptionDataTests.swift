@@ -167,3 +167,10 @@ import Testing
         #expect(parsed.serialized == wire)
     }
 }
+
+@Suite struct DHCPMessageTypeNameTests {
+    /// Counters and logs are keyed by these names; they must stay the names the cases had.
+    @Test func eachNameIsItsCasesName() {
+        for type in DHCPMessageType.allCases { #expect(type.name == "\(type)") }
+    }
+}

@@ -25,75 +25,93 @@ public struct ZoneSource: Sendable, Hashable, Codable {
 /// A loaded zone: validated, expanded, immutable. Servers swap whole revisions, so a
 /// request sees one revision from start to end.
 public struct ZoneRevision: Sendable {
-    public let spec: ZoneSpec
-    public let source: ZoneSource
+    /// Everything, in one object: a revision is copied into every decision (a DHCP request
+    /// copies it a few times), and a copy is then one retain instead of one per field.
+    @usableFromInline let storage: Storage
+
+    // Inlinable, so that reading a field of the spec reads that field, not a copy of the spec.
+    @inlinable public var spec: ZoneSpec { storage.spec }
+    @inlinable public var source: ZoneSource { storage.source }
     /// Every identity of the zone, in location order.
-    public let identities: [Identity]
+    @inlinable public var identities: [Identity] { storage.identities }
     /// Template path as written in the zone → compiled template.
-    public let templates: [String: ZoneTemplate]
+    @inlinable public var templates: [String: ZoneTemplate] { storage.templates }
     /// Warnings found while loading (errors make no revision).
-    public let warnings: [Diagnostic]
+    @inlinable public var warnings: [Diagnostic] { storage.warnings }
     /// Which revision value this is, unique in the process: every load (start, apply,
     /// SIGHUP, rollback, even of the same source) makes a new one. What is derived from a
     /// revision and kept (rendered files) is keyed on it, so it is never served with
     /// another revision, whatever the clock says.
-    public let instance: UInt64
+    @inlinable public var instance: UInt64 { storage.instance }
 
-    private let byLocation: [Location: Int]
-    private let byName: [String: Int]
-    private let switchByRemoteID: [String: (pod: String, switch: String)]
-    private let podByRelay: [IPv4Address: String]
-    /// pod → the addresses its relays send from.
-    private let relaySourcesByPod: [String: Set<IPv4Address>]
-    /// For placement without remote-id: pod → circuit-id → switch (remote-id-less switches only).
-    private let switchByCircuit: [String: [String: String]]
-    /// role → events some hook of that role runs on.
-    private let subscriptions: [String: Set<HookEvent>]
-    private static let instances = Atomic<UInt64>(0)
+    @usableFromInline final class Storage: Sendable {
+        @usableFromInline let spec: ZoneSpec
+        @usableFromInline let source: ZoneSource
+        @usableFromInline let identities: [Identity]
+        @usableFromInline let templates: [String: ZoneTemplate]
+        @usableFromInline let warnings: [Diagnostic]
+        @usableFromInline let instance: UInt64
+        let byLocation: [Location: Int]
+        let byName: [String: Int]
+        let switchByRemoteID: [String: (pod: String, switch: String)]
+        let podByRelay: [IPv4Address: String]
+        /// pod → the addresses its relays send from.
+        let relaySourcesByPod: [String: Set<IPv4Address>]
+        /// For placement without remote-id: pod → circuit-id → switch (remote-id-less switches only).
+        let switchByCircuit: [String: [String: String]]
+        /// role → events some hook of that role runs on.
+        let subscriptions: [String: Set<HookEvent>]
+        private static let instances = Atomic<UInt64>(0)
 
-    public init(spec: ZoneSpec, source: ZoneSource, identities: [Identity],
-                templates: [String: ZoneTemplate] = [:], warnings: [Diagnostic] = []) {
-        self.spec = spec
-        self.source = source
-        self.templates = templates
-        self.identities = Self.sortedByLocation(identities)
-        self.warnings = warnings
-        instance = Self.instances.add(1, ordering: .relaxed).newValue
-        var byLocation: [Location: Int] = [:]
-        var byName: [String: Int] = [:]
-        byLocation.reserveCapacity(identities.count)
-        byName.reserveCapacity(identities.count)
-        for i in self.identities.indices {
-            byLocation[self.identities[i].location] = i
-            byName[self.identities[i].name] = i
-        }
-        self.byLocation = byLocation
-        self.byName = byName
-        var remote: [String: (String, String)] = [:]
-        var relays: [IPv4Address: String] = [:]
-        var sources: [String: Set<IPv4Address>] = [:]
-        var circuits: [String: [String: String]] = [:]
-        for pod in spec.pods {
-            for relay in pod.relays { relays[relay.value] = pod.name.value }
-            sources[pod.name.value] = Set((pod.relaySources.isEmpty ? pod.relays : pod.relaySources).map(\.value))
-            for sw in pod.switches {
-                if let rid = sw.remoteID?.value {
-                    remote[rid] = (pod.name.value, sw.name.value)
-                } else {
-                    for entry in sw.ports {
-                        for port in entry.ports.value.names { circuits[pod.name.value, default: [:]][port] = sw.name.value }
+        init(spec: ZoneSpec, source: ZoneSource, identities: [Identity], templates: [String: ZoneTemplate],
+             warnings: [Diagnostic]) {
+            self.spec = spec
+            self.source = source
+            self.templates = templates
+            self.identities = ZoneRevision.sortedByLocation(identities)
+            self.warnings = warnings
+            instance = Self.instances.add(1, ordering: .relaxed).newValue
+            var byLocation: [Location: Int] = [:]
+            var byName: [String: Int] = [:]
+            byLocation.reserveCapacity(identities.count)
+            byName.reserveCapacity(identities.count)
+            for i in self.identities.indices {
+                byLocation[self.identities[i].location] = i
+                byName[self.identities[i].name] = i
+            }
+            self.byLocation = byLocation
+            self.byName = byName
+            var remote: [String: (String, String)] = [:]
+            var relays: [IPv4Address: String] = [:]
+            var sources: [String: Set<IPv4Address>] = [:]
+            var circuits: [String: [String: String]] = [:]
+            for pod in spec.pods {
+                for relay in pod.relays { relays[relay.value] = pod.name.value }
+                sources[pod.name.value] = Set((pod.relaySources.isEmpty ? pod.relays : pod.relaySources).map(\.value))
+                for sw in pod.switches {
+                    if let rid = sw.remoteID?.value {
+                        remote[rid] = (pod.name.value, sw.name.value)
+                    } else {
+                        for entry in sw.ports {
+                            for port in entry.ports.value.names { circuits[pod.name.value, default: [:]][port] = sw.name.value }
+                        }
                     }
                 }
             }
+            switchByRemoteID = remote
+            podByRelay = relays
+            relaySourcesByPod = sources
+            switchByCircuit = circuits
+            let hooks = Dictionary(spec.hooks.map { ($0.name.value, Set($0.on.map(\.value))) }, uniquingKeysWith: { a, _ in a })
+            subscriptions = Dictionary(spec.roles.map { role in
+                (role.name.value, role.hooks.reduce(into: Set<HookEvent>()) { $0.formUnion(hooks[$1.value] ?? []) })
+            }, uniquingKeysWith: { a, _ in a })
         }
-        switchByRemoteID = remote
-        podByRelay = relays
-        relaySourcesByPod = sources
-        switchByCircuit = circuits
-        let hooks = Dictionary(spec.hooks.map { ($0.name.value, Set($0.on.map(\.value))) }, uniquingKeysWith: { a, _ in a })
-        subscriptions = Dictionary(spec.roles.map { role in
-            (role.name.value, role.hooks.reduce(into: Set<HookEvent>()) { $0.formUnion(hooks[$1.value] ?? []) })
-        }, uniquingKeysWith: { a, _ in a })
+    }
+
+    public init(spec: ZoneSpec, source: ZoneSource, identities: [Identity],
+                templates: [String: ZoneTemplate] = [:], warnings: [Diagnostic] = []) {
+        storage = Storage(spec: spec, source: source, identities: identities, templates: templates, warnings: warnings)
     }
 
     /// The identities (in location order) of the pods `keep` names, taken a pod's run at a time.
@@ -188,29 +206,29 @@ public struct ZoneRevision: Sendable {
 
     /// Whether a hook of this role runs on this event: events nobody consumes are not recorded.
     public func hooksWant(_ event: HookEvent, role: String?) -> Bool {
-        role.flatMap { subscriptions[$0]?.contains(event) } ?? false
+        role.flatMap { storage.subscriptions[$0]?.contains(event) } ?? false
     }
 
     public var zoneName: String { spec.zone.value }
 
-    public func identity(at location: Location) -> Identity? { byLocation[location].map { identities[$0] } }
-    public func identity(named name: String) -> Identity? { byName[name].map { identities[$0] } }
+    public func identity(at location: Location) -> Identity? { storage.byLocation[location].map { storage.identities[$0] } }
+    public func identity(named name: String) -> Identity? { storage.byName[name].map { storage.identities[$0] } }
 
     /// The pod whose `relays` list this giaddr, if any: only those may carry Option 82.
-    public func pod(trustingRelay giaddr: IPv4Address) -> String? { podByRelay[giaddr] }
+    public func pod(trustingRelay giaddr: IPv4Address) -> String? { storage.podByRelay[giaddr] }
 
     /// Whether a datagram from `source` may speak for the relays of `pod`: the pod's
     /// `relay-sources`, or its `relays` where it lists none. giaddr is what a packet
     /// claims; the source address is where it came from.
     public func pod(_ pod: String, trustsRelaySource source: IPv4Address) -> Bool {
-        relaySourcesByPod[pod]?.contains(source) ?? false
+        storage.relaySourcesByPod[pod]?.contains(source) ?? false
     }
 
     /// The switch a relayed request came through: by remote-id when the relay sends one,
     /// else by the relay's pod and the circuit-id among switches without a remote-id.
     public func switchFor(remoteID: String?, circuitID: String, relayPod: String) -> (pod: String, switch: String)? {
-        if let remoteID, let found = switchByRemoteID[remoteID] { return found }
-        return switchByCircuit[relayPod]?[circuitID].map { (relayPod, $0) }
+        if let remoteID, let found = storage.switchByRemoteID[remoteID] { return found }
+        return storage.switchByCircuit[relayPod]?[circuitID].map { (relayPod, $0) }
     }
 
     public func pod(named name: String) -> ZoneSpec.Pod? { spec.pods.first { $0.name.value == name } }
