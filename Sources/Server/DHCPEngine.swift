@@ -47,7 +47,13 @@ final class DHCPEngine {
     private var hostEvents: HostEventBudget
     /// Exchanges settled with another host: their DISCOVERs, decided late, are not offered.
     private var selectedElsewhere = SelectedElsewhere()
-    private var commits = GroupCommit<Pending>()
+    private var commits: GroupCommit<Pending>
+    /// Transactions start at most this often unless `commits.batchLimit` items wait (see `GroupCommit`).
+    private let commitInterval: TimeAmount
+    /// When the last transaction started; nil before the first.
+    private var lastWriteStarted: NIODeadline?
+    /// The task that ends the current commit interval, cancelled when a write starts first.
+    private var intervalEnd: Scheduled<Void>?
     private var dropLog = DropLogBudget()
     /// Where replies leave, one per socket: a reply leaves through the sender of the socket
     /// its request came in on (`DatagramOrigin.socket` is an index here).
@@ -66,10 +72,12 @@ final class DHCPEngine {
 
     init(loop: any EventLoop, revisions: RevisionHolder, store: any DurableLeaseStore, directory: CommittedLeases, leases: InMemoryLeaseTable,
          settings: DHCPSettings, rateLimit: RequestRateLimit, hostEvents: HostEventBudget = HostEventBudget(),
-         senders: [any ReplySender], writer: NIOThreadPool,
+         senders: [any ReplySender], writer: NIOThreadPool, commitInterval: Swift.Duration = .zero,
          statistics: Counters<DHCPCounters>, logger: Logger, clock: @escaping @Sendable () -> Int64) {
         self.rateLimit = rateLimit
         self.hostEvents = hostEvents
+        self.commitInterval = TimeAmount(commitInterval)
+        commits = GroupCommit(spacesWrites: commitInterval > .zero)
         self.senders = senders
         self.loop = loop
         self.revisions = revisions
@@ -100,7 +108,7 @@ final class DHCPEngine {
                      ["from": "\(origin.sourceAddress.map { "\($0)" } ?? "?"):\(origin.sourcePort)", "detail": "\(error)"])
             return false
         }
-        statistics.update { $0.receivedByType[message.messageType.map { "\($0)" } ?? "unknown", default: 0] += 1 }
+        statistics.update { $0.receivedByType[message.messageType?.name ?? "unknown", default: 0] += 1 }
         guard let facts = RequestFacts(message: message, ingressInterface: origin.ingressInterface, sourcePort: origin.sourcePort,
                                        sourceAddress: origin.sourceAddress, onBootServerPort: origin.onBootServerPort) else {
             statistics.update { $0.dropped(DropReason.notAServerMessage) }
@@ -171,7 +179,19 @@ final class DHCPEngine {
         for action in actions {
             switch action {
             case .write(let batch):
+                intervalEnd?.cancel()
+                intervalEnd = nil
                 write(batch)
+            case .writeWhenIntervalEnds:
+                let waited = lastWriteStarted.map { NIODeadline.now() - $0 } ?? commitInterval
+                if waited >= commitInterval {
+                    perform(commits.intervalEnded())
+                } else {
+                    intervalEnd = loop.assumeIsolated().scheduleTask(in: commitInterval - waited) {
+                        self.intervalEnd = nil
+                        self.perform(self.commits.intervalEnded())
+                    }
+                }
             case .send(let batch):
                 directory.record(batch.flatMap(\.leases))
                 for item in batch { if let reply = item.reply { send(reply) } }
@@ -199,6 +219,7 @@ final class DHCPEngine {
     }
 
     private func write(_ batch: [Pending]) {
+        lastWriteStarted = .now()
         let leases = batch.flatMap(\.leases), events = batch.flatMap(\.events)
         let store = self.store
         writer.runIfActive(eventLoop: loop) {

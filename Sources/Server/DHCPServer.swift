@@ -32,10 +32,15 @@ public final class DHCPServer: Sendable {
         /// Hosts on etcd: the discovery blocks to start with (none held, not available until
         /// the coordinator has claimed some); nil: one host, whole ranges.
         public var discoveryBlocks: DiscoveryBlocks?
+        /// Lease transactions start at most this often unless 16 leases wait (`GroupCommit`):
+        /// one fsync then serves every request of the interval. Zero: each starts as soon as
+        /// the last one ended.
+        public var commitInterval: Swift.Duration
 
         public init(hosts: [String], port: Int = 67, settings: DHCPSettings, rateLimit: RequestRateLimit = RequestRateLimit(),
                     hostEvents: HostEventBudget = HostEventBudget(),
-                    bootServerPort: Int? = nil, directInterfaces: [String] = [], discoveryBlocks: DiscoveryBlocks? = nil) {
+                    bootServerPort: Int? = nil, directInterfaces: [String] = [], discoveryBlocks: DiscoveryBlocks? = nil,
+                    commitInterval: Swift.Duration = .zero) {
             self.hosts = hosts
             self.port = port
             self.settings = settings
@@ -44,6 +49,7 @@ public final class DHCPServer: Sendable {
             self.bootServerPort = bootServerPort
             self.directInterfaces = directInterfaces
             self.discoveryBlocks = discoveryBlocks
+            self.commitInterval = commitInterval
         }
     }
 
@@ -114,6 +120,7 @@ public final class DHCPServer: Sendable {
         writer.start()
         let loop = group.next()
         let settings = configuration.settings, rateLimit = configuration.rateLimit, hostEvents = configuration.hostEvents
+        let commitInterval = configuration.commitInterval
         // Sender i answers socket i; the direct ports share the last one, which picks the
         // port by the request's ingress interface.
         let (engine, gate) = try await loop.submit {
@@ -125,7 +132,7 @@ public final class DHCPServer: Sendable {
             }
             let engine = DHCPEngine(loop: loop, revisions: revisions, store: store, directory: directory, leases: leases,
                                     settings: settings, rateLimit: rateLimit, hostEvents: hostEvents, senders: senders,
-                                    writer: writer, statistics: statistics, logger: logger,
+                                    writer: writer, commitInterval: commitInterval, statistics: statistics, logger: logger,
                                     clock: { Int64(Date().timeIntervalSince1970) })
             return (NIOLoopBound(engine, eventLoop: loop), NIOLoopBound(AdmissionGate(engine: engine, loop: loop), eventLoop: loop))
         }.get()

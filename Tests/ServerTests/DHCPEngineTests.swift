@@ -63,7 +63,7 @@ private struct EngineHarness {
     let senders: NIOLoopBound<[RecordingSender]>
 
     init(sockets: Int, store: any DurableLeaseStore, directory: CommittedLeases,
-         logger: Logger = Logger(label: "test")) async throws {
+         logger: Logger = Logger(label: "test"), commitInterval: Swift.Duration = .zero) async throws {
         writer.start()
         let revision = try ZoneLoader.load(path: exampleZonePath)
         let loop = self.loop, writer = self.writer, statistics = self.statistics
@@ -73,7 +73,8 @@ private struct EngineHarness {
             let engine = DHCPEngine(loop: loop, revisions: RevisionHolder(revision), store: store, directory: directory,
                                     leases: InMemoryLeaseTable(directory.all),
                                     settings: DHCPSettings(serverIdentifier: IPv4Address(198, 18, 0, 10)),
-                                    rateLimit: RequestRateLimit(), senders: senders, writer: writer, statistics: statistics,
+                                    rateLimit: RequestRateLimit(), senders: senders, writer: writer,
+                                    commitInterval: commitInterval, statistics: statistics,
                                     logger: logger, clock: { now })
             // The testing loop serves the queue only when a test runs it, while the gate's
             // ages are wall time: on a loaded machine 500 datagrams written before `settle`
@@ -173,6 +174,29 @@ private final class CapturedLog: Sendable {
         try await lab.settle { $0.commits == 2 }
         #expect(log.messages("lease granted").count == 1)
         #expect(log.messages("lease renewed").count == 1)
+        try await lab.shutdown()
+    }
+
+    /// With a commit interval, a request that finds the writer idle is written at once; those
+    /// that come while it writes wait for the interval's end (the testing loop's clock, moved
+    /// here by hand) and share one transaction. Each is answered only once durable.
+    @Test func requestsWithinACommitIntervalShareOneTransaction() async throws {
+        let store = FlakyStore()
+        let lab = try await EngineHarness(sockets: 1, store: store, directory: CommittedLeases([]), commitInterval: Swift.Duration.seconds(3600))
+        let ports = ["swp7", "swp8", "swp9"]
+        for (n, port) in ports.enumerated() {
+            try await lab.receive(ClientRequest(.request, mac: [0x52, 0x54, 0, 0, 0, UInt8(n + 1)], circuit: port,
+                                                requested: IPv4Address(198, 18, 16, UInt8(17 + n)), serverID: nil), on: 0)
+        }
+        try await lab.settle { $0.commits == 1 }
+        // The first went alone; the other two wait for the interval's end, unanswered.
+        #expect(try await lab.sent()[0].compactMap(\.type) == [.ack])
+        #expect(store.leases.withLock { $0.map(\.address) } == [IPv4Address(198, 18, 16, 17)])
+        await lab.loop.advanceTime(by: .seconds(3600))
+        try await lab.settle { $0.commits == 2 }
+        #expect(try await lab.sent()[0].compactMap(\.type) == [.ack, .ack, .ack])
+        #expect(store.leases.withLock { $0.map(\.address) } == (17...19).map { IPv4Address(198, 18, 16, UInt8($0)) })
+        #expect(lab.statistics.snapshot.leasesWritten == 3)
         try await lab.shutdown()
     }
 

@@ -11,6 +11,7 @@ import Testing
             switch action {
             case .write(let items): "write \(items.joined(separator: ","))"
             case .send(let items): "send \(items.joined(separator: ","))"
+            case .writeWhenIntervalEnds: "wait"
             case .takeBack(let failed, let reapply):
                 "takeBack \(failed.joined(separator: ",")) reapply \(reapply.joined(separator: ","))"
             }
@@ -59,5 +60,46 @@ import Testing
         #expect(describe(machine.submit("a")) == ["write a"])
         #expect(describe(machine.reapplied(["x"])).isEmpty)
         #expect(describe(machine.committed(true)) == ["send a"])
+    }
+
+    @Test func withACommitIntervalTransactionsStartOncePerIntervalAndCarryWhatCameMeanwhile() {
+        var machine = Machine(spacesWrites: true, batchLimit: 3)
+        // Idle: the engine writes at once when the interval since the last write has passed.
+        #expect(describe(machine.submit("a")) == ["wait"])
+        #expect(describe(machine.submit("b")).isEmpty)
+        #expect(describe(machine.intervalEnded()) == ["write a,b"])
+        #expect(describe(machine.submit("c")).isEmpty)
+        // The next transaction waits for the interval, with what came while a,b were written.
+        #expect(describe(machine.committed(true)) == ["send a,b", "wait"])
+        #expect(describe(machine.submit("d")).isEmpty)
+        #expect(describe(machine.intervalEnded()) == ["write c,d"])
+        // Nothing queued when it commits: idle, and the next item asks again.
+        #expect(describe(machine.committed(true)) == ["send c,d"])
+        #expect(describe(machine.submit("e")) == ["wait"])
+    }
+
+    @Test func aFullBatchIsWrittenWithoutWaitingForTheInterval() {
+        var machine = Machine(spacesWrites: true, batchLimit: 3)
+        _ = machine.submit("a")
+        _ = machine.submit("b")
+        #expect(describe(machine.submit("c")) == ["write a,b,c"])
+        // The interval's end comes late: nothing to do.
+        #expect(describe(machine.intervalEnded()).isEmpty)
+        _ = machine.submit("d")
+        _ = machine.submit("e")
+        _ = machine.submit("f")
+        // Three waited while a,b,c were written: the next transaction starts at once.
+        #expect(describe(machine.committed(true)) == ["send a,b,c", "write d,e,f"])
+        #expect(describe(machine.committed(true)) == ["send d,e,f"])
+    }
+
+    @Test func aFailedSpacedCommitHandsItsLaterItemsBackAsWithoutAnInterval() {
+        var machine = Machine(spacesWrites: true, batchLimit: 3)
+        _ = machine.submit("a")
+        _ = machine.intervalEnded()
+        _ = machine.submit("b")
+        #expect(describe(machine.committed(false)) == ["takeBack a reapply b"])
+        #expect(describe(machine.intervalEnded()).isEmpty)
+        #expect(describe(machine.reapplied(["b'"])) == ["write b'"])
     }
 }
