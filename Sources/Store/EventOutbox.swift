@@ -106,8 +106,16 @@ public enum EventFilter: String, Sendable, CaseIterable {
 
 public final class SQLiteEventOutbox: EventOutbox {
     private let writer: any DatabaseWriter
+    /// Rung after every transaction that wrote an event, through any store sharing the
+    /// database (a lease commit's events, an append, a retry, the runner's own claims).
+    public let writes = OutboxDoorbell()
+    private let observation: AnyDatabaseCancellable
 
-    public init(writer: any DatabaseWriter) { self.writer = writer }
+    public init(writer: any DatabaseWriter) {
+        self.writer = writer
+        observation = DatabaseRegionObservation(tracking: Table("event"))
+            .start(in: writer, onError: { _ in }, onChange: { [writes] _ in writes.ring() })
+    }
 
     public convenience init(stateDirectory: String) throws {
         self.init(writer: try ZoneBootDatabase.open(stateDirectory: stateDirectory))

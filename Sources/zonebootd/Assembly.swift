@@ -135,10 +135,13 @@ extension ZoneBootD {
         let hookClients = HookHTTPClients()
         let runner = HookRunner(
             configuration: .init(policy: hooks.policy, concurrency: hooks.hookConcurrency,
+                                 // Idle, it waits for events written here; other hosts' events in etcd are
+                                 // looked for as often as the shared outbox reads etcd.
+                                 idlePollMs: state.sharedOutbox == nil ? 1000 : Int(EtcdEventOutbox.idlePollMs),
                                  zoneFolder: (zone as NSString).deletingLastPathComponent, stateDirectory: state.stateDirectory,
                                  deliveredRetentionSeconds: hooks.eventRetentionSeconds),
             outbox: state.hookOutbox, leases: state.store, inventory: state.inventory, revisions: state.revisions,
-            http: hookClients, statistics: counters.hooks, logger: logger.component("hooks"))
+            http: hookClients, statistics: counters.hooks, doorbell: state.outbox.writes, logger: logger.component("hooks"))
 
         let countersPath = countersFile ?? (state.stateDirectory as NSString).appendingPathComponent("dhcp-counters.json")
         var writers: [@Sendable () -> Void] = [{ CountersFile.write(counters.dhcpFile, to: countersPath) }]
@@ -188,7 +191,7 @@ extension ZoneBootD {
             hostEvents: HostEventBudget(perPortPerMinute: maxHostEventsPerPort),
             bootServerPort: proxyDHCP ? bootServerPort : nil,
             directInterfaces: directSwitch == nil ? [] : try directInterfaces(),
-            discoveryBlocks: state.etcd == nil ? nil : DiscoveryBlocks())
+            discoveryBlocks: state.etcd == nil ? nil : DiscoveryBlocks(), commitInterval: .milliseconds(commitIntervalMs))
         let (revisions, directory) = (state.revisions, state.directory)
         let store = TimedLeaseStore(state.etcdLeases ?? state.store, durations: metrics.commitDuration)
         return BoundService(failure: "cannot listen for DHCP", gate: gate, start: {

@@ -13,11 +13,14 @@ import Zone
 private final class FakeOutbox: EventOutbox {
     let due = Mutex<[OutboxEntry]>([])
     let finished = Mutex<[DeliveryResult]>([])
+    /// How many times the runner looked for due events.
+    let looks = Mutex(0)
 
     func releaseClaims() throws -> Int { 0 }
 
     func claimDue(nowMs: Int64, limit: Int, settling: Set<HookEvent>) throws -> [OutboxEntry] {
-        due.withLock { due in
+        looks.withLock { $0 += 1 }
+        return due.withLock { due in
             let claimed = Array(due.prefix(limit))
             due.removeFirst(claimed.count)
             return claimed
@@ -88,17 +91,41 @@ private final class FakeInventory: BMCInventory {
     }
 
     private func runner(_ revision: ZoneRevision, outbox: FakeOutbox = FakeOutbox(), leases: FakeLeases = FakeLeases([]),
-                        statistics: Counters<HookCounters> = Counters(HookCounters()), attempts: Int = 3) -> HookRunner {
+                        statistics: Counters<HookCounters> = Counters(HookCounters()), attempts: Int = 3,
+                        doorbell: OutboxDoorbell? = nil, idlePollMs: Int = 1000) -> HookRunner {
         HookRunner(configuration: .init(policy: RetryPolicy(maxAttempts: attempts, baseMs: 60_000, capMs: 600_000),
-                                        concurrency: 2, zoneFolder: folder.path, stateDirectory: folder.path),
+                                        concurrency: 2, idlePollMs: idlePollMs, zoneFolder: folder.path, stateDirectory: folder.path),
                    outbox: outbox, leases: leases, inventory: FakeInventory(), revisions: RevisionHolder(revision),
-                   http: hookClients, statistics: statistics, logger: Logger(label: "test"))
+                   http: hookClients, statistics: statistics, doorbell: doorbell, logger: Logger(label: "test"))
     }
 
     private func acked(_ id: Int64, attempt: Int) -> OutboxEntry {
         let event = ZoneEvent(type: .leaseAcked, address: bmcAddress, mac: "52:54:00:00:01:07", name: bmc, pod: "p01",
                               location: Location(pod: "p01", switch: "lom-1", port: "swp7"), details: [:], at: 1_800_000_000)
         return OutboxEntry(id: id, event: event, attempt: attempt, doneHooks: [])
+    }
+
+    /// Idle, the runner looks at the outbox only when its doorbell rings (here, with a
+    /// 10-minute idle poll, nothing else could wake it): an idle server reads no database.
+    @Test func anIdleRunnerWaitsForItsDoorbellAndAWrittenEventWakesIt() async throws {
+        let outbox = FakeOutbox(), doorbell = OutboxDoorbell()
+        let runner = runner(try revision(), outbox: outbox, doorbell: doorbell, idlePollMs: 600_000)
+        let running = Task { await runner.run() }
+        let deadline = ContinuousClock.now + .seconds(120)
+        while outbox.looks.withLock({ $0 }) == 0 && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        // Polling every 20 ms, as before the doorbell, it would have looked a dozen times more.
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(outbox.looks.withLock { $0 } == 1)
+        outbox.due.withLock { $0 = [acked(1, attempt: 1)] }
+        doorbell.ring()
+        while outbox.finished.withLock({ $0.isEmpty }) && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        running.cancel()
+        await running.value
+        #expect(outbox.finished.withLock { $0.map(\.id) } == [1])
     }
 
     @Test func aFailingHookIsRecordedForARetryWithBackoff() async throws {

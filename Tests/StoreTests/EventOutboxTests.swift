@@ -18,6 +18,31 @@ import Zone
          try SQLiteBMCInventory(stateDirectory: state))
     }
 
+    /// The hook runner sleeps on this doorbell when idle: every way an event is written through
+    /// the database the outbox shares must ring it, and a lease commit without events must not.
+    @Test func theDoorbellRingsAfterEveryTransactionThatWritesAnEvent() async throws {
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        let database = try ZoneBootDatabase.open(stateDirectory: state)
+        let leases = SQLiteLeaseStore(writer: database), outbox = SQLiteEventOutbox(writer: database)
+        let lease = Lease(address: IPv4Address(198, 18, 16, 17), mac: [0x52, 0x54, 0, 0, 0, 1], clientID: nil, pod: "p01",
+                          location: Location(pod: "p01", switch: "tor-a", port: "swp1"), name: "h1", state: .bound,
+                          expiresAt: 2000, updatedAt: 1000)
+        try leases.commit(leases: [lease], events: [])
+        #expect(await !outbox.writes.wait(atMost: .milliseconds(50)))
+        try leases.commit(leases: [lease], events: [event()])
+        #expect(await outbox.writes.wait(atMost: .seconds(120)))
+        // One ring per write: it was taken by the wait.
+        #expect(await !outbox.writes.wait(atMost: .milliseconds(50)))
+        try outbox.append([event(.leaseReleased)])
+        #expect(await outbox.writes.wait(atMost: .seconds(120)))
+        let claimed = try outbox.claimDue(nowMs: 1_000, limit: 10)
+        #expect(claimed.count == 2)
+        #expect(await outbox.writes.wait(atMost: .seconds(120)))
+        // Nothing due: the look reads and writes nothing.
+        #expect(try outbox.claimDue(nowMs: 1_000, limit: 10).isEmpty)
+        #expect(await !outbox.writes.wait(atMost: .milliseconds(50)))
+    }
+
     @Test func aClaimIsExclusiveAndCountsATry() throws {
         defer { try? FileManager.default.removeItem(atPath: state) }
         let (leases, outbox, _) = try open()

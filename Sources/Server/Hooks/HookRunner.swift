@@ -18,8 +18,11 @@ public final class HookRunner: Sendable {
     public struct Configuration: Sendable {
         public var policy: RetryPolicy
         public var concurrency: Int
-        /// How often the outbox is polled for due events when nothing else wakes the runner.
+        /// How often the outbox is looked at while events are in delivery or were just claimed.
         public var pollMs: Int
+        /// How long the runner waits, idle, for its doorbell (events written) before it looks
+        /// anyway: for retries coming due, and for other hosts' events in etcd.
+        public var idlePollMs: Int
         /// How often bound leases past their expiry are looked for.
         public var expirySweepSeconds: Int
         /// The zone file's folder: `run:` and `credentials:` paths are relative to it.
@@ -35,12 +38,13 @@ public final class HookRunner: Sendable {
 
         public static let defaultDeliveredRetentionSeconds = 7 * 86_400
 
-        public init(policy: RetryPolicy, concurrency: Int, pollMs: Int = 20, expirySweepSeconds: Int = 5,
+        public init(policy: RetryPolicy, concurrency: Int, pollMs: Int = 20, idlePollMs: Int = 1000, expirySweepSeconds: Int = 5,
                     zoneFolder: String, stateDirectory: String,
                     deliveredRetentionSeconds: Int = Configuration.defaultDeliveredRetentionSeconds) {
             self.policy = policy
             self.concurrency = max(1, concurrency)
             self.pollMs = max(10, pollMs)
+            self.idlePollMs = max(self.pollMs, idlePollMs)
             self.expirySweepSeconds = max(1, expirySweepSeconds)
             self.zoneFolder = zoneFolder
             self.stateDirectory = stateDirectory
@@ -56,10 +60,13 @@ public final class HookRunner: Sendable {
     private let http: HookHTTPClients
     private let logger: Logger
     private let statistics: Counters<HookCounters>
+    /// Rung when events are written; without one, the runner looks every `pollMs`.
+    private let doorbell: OutboxDoorbell?
 
     public init(configuration: Configuration, outbox: any EventOutbox, leases: any LeaseExpiryReporting,
                 inventory: any BMCInventory, revisions: RevisionHolder, http: HookHTTPClients,
-                statistics: Counters<HookCounters>, logger: Logger) {
+                statistics: Counters<HookCounters>, doorbell: OutboxDoorbell? = nil, logger: Logger) {
+        self.doorbell = doorbell
         self.configuration = configuration
         self.outbox = outbox
         self.leases = leases
@@ -75,10 +82,11 @@ public final class HookRunner: Sendable {
     /// Runs until the task is cancelled. Events in delivery then stay claimed, and are
     /// delivered again after the next start.
     ///
-    /// Ticks every `pollMs`: each tick records the tries that ended since the last one and
-    /// claims due events for the free slots, one transaction each, so the runner's writes
-    /// (which share the database with the DHCP path's commits) stay a few per second
-    /// however many events flow.
+    /// Ticks every `pollMs` while events are in delivery or were just claimed, else when the
+    /// doorbell rings, a retry it recorded comes due, or `idlePollMs` has passed: each tick records the tries that ended since
+    /// the last one and claims due events for the free slots, one transaction each, so the
+    /// runner's writes (which share the database with the DHCP path's commits) stay a few per
+    /// second however many events flow.
     public func run() async {
         do {
             let released = try outbox.releaseClaims()
@@ -90,11 +98,16 @@ public final class HookRunner: Sendable {
         var lastSweep = Int64(0)
         var lastPrune = Int64(0)
         var inFlight = 0
+        /// The earliest retry this runner recorded and has not looked for since: idle, it wakes for it.
+        var nextRetryMs = Int64.max
         await withDiscardingTaskGroup { group in
             while !Task.isCancelled {
                 let results = ended.take()
                 inFlight -= results.count
+                var claimed = 0
                 let now = Self.nowMs()
+                for case .retry(let atMs, _) in results.map(\.outcome) { nextRetryMs = min(nextRetryMs, atMs) }
+                if now >= nextRetryMs { nextRetryMs = .max }
                 do {
                     try await outbox.finish(results, nowMs: now)
                 } catch {
@@ -115,6 +128,7 @@ public final class HookRunner: Sendable {
                         for entry in try await outbox.claimDue(nowMs: now, limit: configuration.concurrency - inFlight,
                                                          settling: settling) {
                             inFlight += 1
+                            claimed += 1
                             group.addTask {
                                 guard let result = await self.deliver(entry) else { return }
                                 ended.add(result)
@@ -124,7 +138,12 @@ public final class HookRunner: Sendable {
                         logger.error("hooks: cannot read the outbox: \(error)")
                     }
                 }
-                try? await Task.sleep(for: .milliseconds(configuration.pollMs))
+                if let doorbell, inFlight == 0, claimed == 0, results.isEmpty {
+                    let idleMs = min(Int64(configuration.idlePollMs), max(Int64(configuration.pollMs), nextRetryMs - Self.nowMs()))
+                    await doorbell.wait(atMost: .milliseconds(idleMs))
+                } else {
+                    try? await Task.sleep(for: .milliseconds(configuration.pollMs))
+                }
             }
             group.cancelAll()
         }

@@ -38,7 +38,7 @@ public final class EtcdEventOutbox: EventOutbox {
     }
 
     /// How long after finding nothing due the shared folders are read again.
-    static let idlePollMs: Int64 = 100
+    public static let idlePollMs: Int64 = 100
     static let quietMs: Int64 = 30_000
 
     public let keys: EtcdOutboxKeys
