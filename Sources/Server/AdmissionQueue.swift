@@ -52,20 +52,35 @@ enum AdmissionKind: Sendable, Equatable {
 /// - requests that complete an exchange go before those that start one;
 /// - while the queue has not been busy (never empty) for `overloadedAfter`, it is a burst:
 ///   requests are served oldest first, and none is shed;
-/// - once it has, the server is overloaded: new exchanges are served newest first, so those
-///   answered are answered while their client still waits, and requests older than
-///   `staleAfter`, the clients' retransmit wait, are shed (their client has sent them again,
-///   and the copy waits behind them, or given up). It stays overloaded until the queue is
-///   empty. A long storm (100,000 machines take about 4 s here) also keeps the queue busy
-///   past `overloadedAfter`: its requests are fresh, their clients still wait, and since
-///   shedding goes by age and not by how long the queue has stood, none of them is shed.
-/// - overloaded, new exchanges are started (answered) only a little faster than exchanges
-///   complete (`startsPerCompletion` times the requests completing one in the last `pacingWindow`):
-///   an offer whose REQUEST never comes (its client, or a relay on the way, overflowed with
-///   offers, or gave up) is work taken from the exchanges that do complete. Seen with
-///   perfdhcp at 2.5× the server's capacity: a quarter of the offers never got a REQUEST,
-///   because the generator's own socket overflowed with them. Clients that complete what
-///   they start (a boot storm's) are paced by their own completions and never wait for it.
+/// - once it has, the server is overloaded, and requests older than `staleAfter`, the
+///   clients' retransmit wait, are shed (their client has sent them again, and the copy
+///   waits behind them, or given up). It stays overloaded until the queue is empty.
+/// - overloaded while new exchanges still arrive faster than they are started (in the last
+///   `pacingWindow`), the overload is sustained: load beyond the server's capacity that does
+///   not stop. It stays so until the queue empties: a server that falls behind reading its
+///   sockets, as a collapsing one does, sees fewer arrivals than come, and must not take
+///   that for the end of the load. New exchanges are then served newest first, so those answered are answered while
+///   their client still waits, and started only a little faster than exchanges complete
+///   (`startsPerCompletion` times the requests completing one in the last window): an offer
+///   whose REQUEST never comes (its client, or a relay on the way, overflowed with offers,
+///   or gave up) is work taken from the exchanges that do complete. Seen with perfdhcp at
+///   2.5× the server's capacity: a quarter of the offers never got a REQUEST, because the
+///   generator's own socket overflowed with them.
+/// - whether overloaded or not, while over the last second fewer than `completedShare` of the
+///   exchanges started were completed (and more were started than the floor of pacing
+///   allows), offers are being wasted: their clients, or the relays on the way, cannot take
+///   them as fast as they go out. New exchanges are then paced the same way, in order, until
+///   the queue empties. A
+///   server fast enough never to queue would otherwise answer such a load at full speed and
+///   drown its clients: perfdhcp at 2.5× the capacity, on one core, lost a quarter of the
+///   replies in its own socket. A boot storm's machines complete what they start within the
+///   same window, so it is never paced.
+/// - overloaded but not sustained (when the queue had stood for `overloadedAfter`, new
+///   exchanges no longer came faster than they were started), the queue is a burst being
+///   served: a boot storm of 100,000 machines keeps it standing for about 4 s here, but its
+///   machines powered on once, every one still waits, and oldest first answers each as soon
+///   as can be. Newest first had kept the first machines waiting to the end, past their
+///   retransmit wait, and pacing held the storm to the pace of its first completions.
 struct AdmissionQueue<Item> {
     struct Limits: Sendable, Equatable {
         /// A queue that has not emptied for this long means more than a burst. A storm of
@@ -87,6 +102,10 @@ struct AdmissionQueue<Item> {
         var pacingWindowNanoseconds: Int64 = 100_000_000
         /// However few complete: a window always starts this many.
         var minimumStartsPerWindow = 64
+        /// Offers are wasted when fewer than this share of the exchanges started in the last
+        /// `wasteHorizonWindows` windows were completed meanwhile.
+        var completedShare = 0.85
+        var wasteHorizonWindows = 10
     }
 
     private struct Entry {
@@ -108,6 +127,17 @@ struct AdmissionQueue<Item> {
     private var completedInWindow = 0
     private var completedBefore = 0
     private var startedInWindow = 0
+    /// New exchanges that arrived in the window.
+    private var arrivedInWindow = 0
+    /// Whether, in the last window, new exchanges arrived faster than they were started.
+    private var growing = true
+    /// Overloaded with new exchanges coming faster than they start, until the queue empties.
+    private(set) var sustained = false
+    /// The exchanges started and completed in each of the last windows, oldest first.
+    private var recentWindows: [(started: Int, completed: Int)] = []
+    /// Whether clients completed too few of the exchanges started over the last windows,
+    /// since the queue was last empty.
+    private(set) var wasting = false
 
     init(limits: Limits = Limits()) {
         self.limits = limits
@@ -130,12 +160,14 @@ struct AdmissionQueue<Item> {
         case .completing:
             completing.append(entry)
             completedInWindow += 1
-        case .starting: starting.append(entry)
+        case .starting:
+            starting.append(entry)
+            arrivedInWindow += 1
         }
         return pushedOut
     }
 
-    /// The new exchanges a window may start while overloaded.
+    /// The new exchanges a window may start while paced.
     private var startsAllowed: Int {
         max(limits.minimumStartsPerWindow, Int(Double(completedBefore) * limits.startsPerCompletion))
     }
@@ -146,8 +178,25 @@ struct AdmissionQueue<Item> {
         guard elapsed >= limits.pacingWindowNanoseconds else { return }
         // Per window: after a quiet spell of many windows, what completed is spread over them.
         completedBefore = Int(Int64(completedInWindow) * limits.pacingWindowNanoseconds / max(elapsed, 1))
+        growing = arrivedInWindow > startedInWindow
+        // After a quiet spell longer than the horizon, what came before it says nothing.
+        if elapsed > limits.pacingWindowNanoseconds * Int64(limits.wasteHorizonWindows) { recentWindows.removeAll() }
+        recentWindows.append((startedInWindow, completedInWindow))
+        if recentWindows.count > limits.wasteHorizonWindows { recentWindows.removeFirst() }
+        // A client's REQUEST may come a window after its offer: the completions of every window
+        // against the starts of all but the last. Judged once half the horizon is seen.
+        let started = recentWindows.dropLast().reduce(0) { $0 + $1.started }
+        let completed = recentWindows.reduce(0) { $0 + $1.completed }
+        // Kept until the queue empties: pacing makes what it starts complete, and must not
+        // take that for the clients' recovery (the pace itself follows them when they do).
+        if recentWindows.count * 2 >= limits.wasteHorizonWindows,
+           started > limits.minimumStartsPerWindow * (recentWindows.count - 1),
+           Double(completed) < limits.completedShare * Double(started) {
+            wasting = true
+        }
         completedInWindow = 0
         startedInWindow = 0
+        arrivedInWindow = 0
         windowStart = now
     }
 
@@ -158,10 +207,10 @@ struct AdmissionQueue<Item> {
         if startedInWindow > 0 { startedInWindow -= 1 }
     }
 
-    /// Overloaded, with only new exchanges waiting and this window's allowance of them
-    /// started: when the next window begins (monotonic ns). Nil when `pop` would serve.
+    /// Overloaded and sustained, with only new exchanges waiting and this window's allowance of
+    /// them started: when the next window begins (monotonic ns). Nil when `pop` would serve.
     var pacedUntil: Int64? {
-        guard overloaded, completing.isEmpty, !starting.isEmpty, startedInWindow >= startsAllowed else { return nil }
+        guard (overloaded && sustained) || wasting, completing.isEmpty, !starting.isEmpty, startedInWindow >= startsAllowed else { return nil }
         return windowStart + limits.pacingWindowNanoseconds
     }
 
@@ -172,6 +221,7 @@ struct AdmissionQueue<Item> {
         if !overloaded, let busySince, now - busySince >= limits.overloadedAfterNanoseconds {
             overloaded = true
         }
+        if overloaded && growing { sustained = true }
         if overloaded {
             // Each line is in arrival order, so its stale requests are at its front.
             while let first = completing.first, now - first.receivedAt > limits.staleAfterNanoseconds {
@@ -184,17 +234,17 @@ struct AdmissionQueue<Item> {
         let next: Item?
         if let entry = completing.popFirst() {
             next = entry.item
-        } else if overloaded {
-            // Paced: past the window's allowance, new exchanges wait for the next window
-            // (newest first then too; the oldest age out).
-            guard startedInWindow < startsAllowed else { return nil }
-            next = starting.popLast()?.item
-            if next != nil { startedInWindow += 1 }
         } else {
-            next = starting.popFirst()?.item
+            // Paced: past the window's allowance, new exchanges wait for the next window.
+            if (overloaded && sustained) || wasting, startedInWindow >= startsAllowed { return nil }
+            // Sustained overload: newest first, and the oldest age out.
+            next = overloaded && sustained ? starting.popLast()?.item : starting.popFirst()?.item
+            if next != nil { startedInWindow += 1 }
         }
         if isEmpty {
             overloaded = false
+            sustained = false
+            wasting = false
             busySince = nil
         }
         return next

@@ -186,12 +186,16 @@ import Testing
         // The window began at its first pop, 50 ms in.
         #expect(queue.pacedUntil == 11 * window + 50 * Self.ms)
         #expect(queue.pop(now: 10 * window + 60 * Self.ms, shed: { _ in }) == nil)
-        // Nobody completes any more: 64 a window.
-        #expect(serveWindow(11, upTo: 1_500) == (64, 0))
-        #expect(serveWindow(12, upTo: 1_500) == (64, 0))
-        // Clients that complete all they start are followed: the pace grows by a quarter.
+        // Nobody completes any more, new exchanges still pour in: 64 a window.
+        for number in Int64(11)...12 {
+            for index in 0..<2_000 { _ = queue.push("d", kind: .starting, receivedAt: number * window + Int64(index)) }
+            #expect(serveWindow(number, upTo: 1_500) == (64, 0))
+        }
+        // Clients that complete all they start are followed: the pace grows by a quarter
+        // (new exchanges still arriving faster than that).
         var pace = 64
         for number in Int64(13)...20 {
+            for index in 0..<2_000 { _ = queue.push("d", kind: .starting, receivedAt: number * window + Int64(index)) }
             for index in 0..<pace { _ = queue.push("r", kind: .completing, receivedAt: number * window + Int64(index)) }
             let served = serveWindow(number, upTo: 100_000)
             #expect(served.completions == pace)
@@ -199,6 +203,80 @@ import Testing
             pace = served.starts
         }
         #expect(pace > 300)
+    }
+
+    /// Overloaded, a queue that no longer grows (fewer new exchanges arrived in the last
+    /// window than were started) is a burst being drained, a boot storm's: served oldest
+    /// first and unpaced, so the first machines powered on are not kept waiting to the end,
+    /// past their retransmit wait. Once new exchanges outrun the server again, the overload
+    /// is sustained: newest first and paced, until the queue empties, however few arrive.
+    @Test func anOverloadedQueueThatNoLongerGrowsIsDrainedOldestFirstAndUnpaced() {
+        var queue = Queue(limits: Queue.Limits())
+        let window = 100 * Self.ms
+        // A storm: 3,000 machines power on within the first window; the server starts 200 a
+        // window, and each machine sends its REQUEST within the window it got its offer in.
+        for index in 0..<3_000 { _ = queue.push("d\(index)", kind: .starting, receivedAt: Int64(index)) }
+        func serve(window number: Int64, upTo most: Int) -> [String] {
+            var started: [String] = []
+            while started.count < most, let next = queue.pop(now: number * window + 50 * Self.ms, shed: { _ in }) {
+                if next != "r" { started.append(next) }
+            }
+            for index in 0..<started.count { _ = queue.push("r", kind: .completing, receivedAt: number * window + 60 * Self.ms + Int64(index)) }
+            return started
+        }
+        for number in Int64(0)...9 { _ = serve(window: number, upTo: 200) }
+        // Busy for a second: overloaded. Nothing arrived since the storm: no pacing, and in order.
+        let drained = serve(window: 10, upTo: 200)
+        #expect(queue.overloaded && !queue.sustained && !queue.wasting)
+        #expect(drained == (2_000..<2_200).map { "d\($0)" })
+        #expect(queue.pacedUntil == nil)
+        // New exchanges outrun the server again: the next window serves the newest first, paced
+        // to 1.25 times the 200 completed in the window before.
+        for index in 0..<1_000 { _ = queue.push("n\(index)", kind: .starting, receivedAt: 10 * window + 70 * Self.ms + Int64(index)) }
+        let growing = serve(window: 11, upTo: 300)
+        #expect(queue.sustained)
+        // 250 of the 300 the server had time for: paced.
+        #expect(growing == (750..<1_000).reversed().map { "n\($0)" })
+        // Nothing more arrives: still sustained, newest first, until the queue is empty.
+        #expect(serve(window: 12, upTo: 300) == (450..<750).reversed().map { "n\($0)" })
+        #expect(queue.sustained)
+    }
+
+    /// A server that keeps up (its queue empties every window) whose clients complete only 60 %
+    /// of what it starts, a window later: once half a second is seen, new exchanges are paced
+    /// to 1.25 times what completed in the window before, in order. Clients that complete all
+    /// they start, a window later, are never paced.
+    @Test func offersThatClientsDoNotCompletePaceNewExchangesThoughNotOverloaded() {
+        func run(completing percent: Int) -> (starts: [Int], firstServed: [String]) {
+            var queue = Queue(limits: Queue.Limits())
+            let window = 100 * Self.ms
+            var starts: [Int] = [], firstServed: [String] = []
+            var completions = 0
+            for number in Int64(0)..<12 {
+                for index in 0..<2_000 { _ = queue.push("d\(number).\(index)", kind: .starting, receivedAt: number * window + Int64(index)) }
+                for index in 0..<completions { _ = queue.push("r", kind: .completing, receivedAt: number * window + Int64(index)) }
+                var started = 0, first: String?
+                while let next = queue.pop(now: number * window + 50 * Self.ms, shed: { _ in }) {
+                    if next.hasPrefix("d") {
+                        started += 1
+                        first = first ?? next
+                    }
+                }
+                starts.append(started)
+                firstServed.append(first ?? "")
+                completions = started * percent / 100
+            }
+            return (starts, firstServed)
+        }
+        let wasted = run(completing: 60)
+        #expect(wasted.starts.prefix(5) == [2_000, 2_000, 2_000, 2_000, 2_000])
+        // Paced from the sixth window: 1.25 × 1,200 completed in the window before, then less.
+        #expect(wasted.starts[5] == 1_500 && wasted.starts[6] == 1_125)
+        #expect(wasted.starts.last! < 700)
+        // In order: the window's first start is the oldest waiting.
+        #expect(wasted.firstServed[6] == "d5.1500")
+        let completed = run(completing: 100)
+        #expect(completed.starts == Array(repeating: 2_000, count: 12))
     }
 
     /// Overloaded and paced, a new exchange the engine drops unanswered (a flooding port's,
