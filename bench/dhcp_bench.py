@@ -18,8 +18,9 @@ come from 198.18.0.0/15 and every namespace is removed at the end. Two relays:
    receive buffer (Kea through bench/dhcp_rcvbuf_preload.c), offered 0.5x, 1x, 1.5x and 2.5x
    of the capacity found first; then the same ladder with dhcp_load. Goodput (ACKs/s) must
    not fall as offered load rises: at 2.5x, >= 95 % of the peak and >= Kea's.
-4. Lean (`dhcp_bench.py lean` runs only this): server CPU per DORA at 1,000-3,000/s with
-   perfdhcp, zonebootd beside Kea, and REQUEST->ACK p99 at 20,000/s with dhcp_load.
+4. Lean (`dhcp_bench.py lean` runs only this): each server's CPU while idle, server CPU per
+   DORA at 1,000-3,000/s with perfdhcp, zonebootd beside Kea, and REQUEST->ACK p99 at
+   20,000/s with dhcp_load. `ZONEBOOTD_BEFORE=<binary>` adds another build's rows.
 
     [load: up0 198.18.0.1, relay] ── [srv: eth0 198.18.0.10, zonebootd | kea-dhcp4]
 """
@@ -32,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "e2e"))
@@ -364,23 +366,41 @@ def overload(seconds, clients):
     return verdicts
 
 
+def idle_cpu_ms_per_s(which, seconds=10):
+    """A server's CPU while nothing asks it anything: what it costs a switch to keep it running."""
+    with lab() as the_lab, tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        srv, _ = server_and_client(the_lab, SERVER, RELAY)
+        proc = run_server(the_lab, srv, which, tmp)
+        time.sleep(2)
+        before = cpu_seconds(proc.pid)
+        time.sleep(seconds)
+        spent = cpu_seconds(proc.pid) - before
+        the_lab.stop(proc)
+        return spent / seconds * 1000
+
+
 def lean(seconds, clients):
     """CPU per DORA at low offered rates (perfdhcp, as the issue's rows) and REQUEST->ACK p99
     at 20,000/s (dhcp_load), zonebootd beside Kea, each point run twice."""
     rates = [int(r) for r in os.environ.get("LOW_RATES", "1000,2000,3000").split(",")]
+    servers = ("kea", "zonebootd") + (("before",) if os.environ.get("ZONEBOOTD_BEFORE") else ())
     load = os.getloadavg()
     print(f"Lean: server CPU per DORA, {clients} clients, {seconds} s per run; load average before {load[0]:.1f}.")
+    for which in servers:
+        print(f"  idle {which:<10}: {idle_cpu_ms_per_s(which):.1f} ms of CPU per second, 10 s with no request", flush=True)
     for rate in rates:
-        for which in ("kea", "zonebootd"):
+        for which in servers:
             for run in (1, 2):
                 r = measure(which, rate, clients, seconds)
                 print(f"  {rate:>6}/s {which:<10} run {run}: {r['exchanges_per_s']:>6.0f} DORA/s, "
                       f"server {r['server_cpu_s'] / max(1, r['acks']) * 1e6:>4.0f} us/DORA, "
                       f"ACK p50/p99 {r['ack_p50_ms']:.2f}/{r['ack_p99_ms']:.2f} ms", flush=True)
-    for run in (1, 2):
-        r = measure("zonebootd", 20000, clients, seconds, generator="dhcp_load")
-        print(f"  20,000/s zonebootd (dhcp_load) run {run}: {r['exchanges_per_s']:.0f} DORA/s, {100 * r['loss']:.1f} % lost, "
-              f"REQUEST->ACK p50/p99 {r['ack_p50_ms']:.2f}/{r['ack_p99_ms']:.2f} ms (target p99 <= 10 ms)", flush=True)
+    for which in servers[1:]:
+        for run in (1, 2):
+            r = measure(which, 20000, clients, seconds, generator="dhcp_load")
+            print(f"  20,000/s {which} (dhcp_load) run {run}: {r['exchanges_per_s']:.0f} DORA/s, {100 * r['loss']:.1f} % lost, "
+                  f"REQUEST->ACK p50/p99 {r['ack_p50_ms']:.2f}/{r['ack_p99_ms']:.2f} ms (target p99 <= 10 ms)", flush=True)
 
 
 def main():
@@ -421,6 +441,8 @@ def main():
     print(f"ratio zonebootd / best kea, peak answered: {ratio(found['zonebootd'][1], best_peak)} (target >= 2x)")
     print()
     overload(int(os.environ.get("OVERLOAD_SECONDS", "8")), int(os.environ.get("OVERLOAD_CLIENTS", "200000")))
+    print()
+    lean(seconds, clients)
 
 
 if __name__ == "__main__":
