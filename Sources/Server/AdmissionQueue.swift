@@ -59,28 +59,25 @@ enum AdmissionKind: Sendable, Equatable {
 ///   `pacingWindow`), the overload is sustained: load beyond the server's capacity that does
 ///   not stop. It stays so until the queue empties: a server that falls behind reading its
 ///   sockets, as a collapsing one does, sees fewer arrivals than come, and must not take
-///   that for the end of the load. New exchanges are then served newest first, so those answered are answered while
-///   their client still waits, and started only a little faster than exchanges complete
-///   (`startsPerCompletion` times the requests completing one in the last window): an offer
-///   whose REQUEST never comes (its client, or a relay on the way, overflowed with offers,
-///   or gave up) is work taken from the exchanges that do complete. Seen with perfdhcp at
-///   2.5× the server's capacity: a quarter of the offers never got a REQUEST, because the
-///   generator's own socket overflowed with them.
-/// - whether overloaded or not, while over the last second fewer than `completedShare` of the
-///   exchanges started were completed (and more were started than the floor of pacing
-///   allows), offers are being wasted: their clients, or the relays on the way, cannot take
-///   them as fast as they go out. New exchanges are then paced the same way, in order, until
-///   the queue empties. A
-///   server fast enough never to queue would otherwise answer such a load at full speed and
-///   drown its clients: perfdhcp at 2.5× the capacity, on one core, lost a quarter of the
-///   replies in its own socket. A boot storm's machines complete what they start within the
-///   same window, so it is never paced.
+///   that for the end of the load. New exchanges are then served newest first, so those
+///   answered are answered while their client still waits, and paced: started only a
+///   little faster than exchanges complete (`startsPerCompletion` times the requests
+///   completing one in the last window). An offer whose REQUEST never comes (its client, or
+///   a relay on the way, overflowed with offers, or gave up) is work taken from the
+///   exchanges that do complete.
 /// - overloaded but not sustained (when the queue had stood for `overloadedAfter`, new
 ///   exchanges no longer came faster than they were started), the queue is a burst being
 ///   served: a boot storm of 100,000 machines keeps it standing for about 4 s here, but its
 ///   machines powered on once, every one still waits, and oldest first answers each as soon
 ///   as can be. Newest first had kept the first machines waiting to the end, past their
-///   retransmit wait, and pacing held the storm to the pace of its first completions.
+///   retransmit wait.
+/// - overloaded or not, once clients completed fewer than `completedShare` of the exchanges
+///   started over the last second (more than the pace's floor), offers are being wasted:
+///   their clients, or the relays on the way, cannot take them as fast as they go out. New
+///   exchanges are then paced the same way, in order, until the queue empties. Seen with
+///   perfdhcp at 2.5× the capacity on one core: a server fast enough never to queue it
+///   answered at full speed, and a quarter of its replies overflowed perfdhcp's socket. A
+///   boot storm's machines complete what they start within the window, so it is never paced.
 struct AdmissionQueue<Item> {
     struct Limits: Sendable, Equatable {
         /// A queue that has not emptied for this long means more than a burst. A storm of
@@ -131,7 +128,8 @@ struct AdmissionQueue<Item> {
     private var arrivedInWindow = 0
     /// Whether, in the last window, new exchanges arrived faster than they were started.
     private var growing = true
-    /// Overloaded with new exchanges coming faster than they start, until the queue empties.
+    /// Overloaded with new exchanges coming faster than they start, until the queue empties
+    /// (so never without `overloaded`).
     private(set) var sustained = false
     /// The exchanges started and completed in each of the last windows, oldest first.
     private var recentWindows: [(started: Int, completed: Int)] = []
@@ -207,10 +205,11 @@ struct AdmissionQueue<Item> {
         if startedInWindow > 0 { startedInWindow -= 1 }
     }
 
-    /// Overloaded and sustained, with only new exchanges waiting and this window's allowance of
-    /// them started: when the next window begins (monotonic ns). Nil when `pop` would serve.
+    /// Paced (a sustained overload, or offers wasted), with only new exchanges waiting and this
+    /// window's allowance of them started: when the next window begins (monotonic ns). Nil
+    /// when `pop` would serve.
     var pacedUntil: Int64? {
-        guard (overloaded && sustained) || wasting, completing.isEmpty, !starting.isEmpty, startedInWindow >= startsAllowed else { return nil }
+        guard sustained || wasting, completing.isEmpty, !starting.isEmpty, startedInWindow >= startsAllowed else { return nil }
         return windowStart + limits.pacingWindowNanoseconds
     }
 
@@ -236,9 +235,9 @@ struct AdmissionQueue<Item> {
             next = entry.item
         } else {
             // Paced: past the window's allowance, new exchanges wait for the next window.
-            if (overloaded && sustained) || wasting, startedInWindow >= startsAllowed { return nil }
+            if sustained || wasting, startedInWindow >= startsAllowed { return nil }
             // Sustained overload: newest first, and the oldest age out.
-            next = overloaded && sustained ? starting.popLast()?.item : starting.popFirst()?.item
+            next = sustained ? starting.popLast()?.item : starting.popFirst()?.item
             if next != nil { startedInWindow += 1 }
         }
         if isEmpty {

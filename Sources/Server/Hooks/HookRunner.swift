@@ -82,11 +82,12 @@ public final class HookRunner: Sendable {
     /// Runs until the task is cancelled. Events in delivery then stay claimed, and are
     /// delivered again after the next start.
     ///
-    /// Ticks every `pollMs` while events are in delivery or were just claimed, else when the
-    /// doorbell rings, a retry it recorded comes due, or `idlePollMs` has passed: each tick records the tries that ended since
-    /// the last one and claims due events for the free slots, one transaction each, so the
-    /// runner's writes (which share the database with the DHCP path's commits) stay a few per
-    /// second however many events flow.
+    /// Ticks every `pollMs` while events are in delivery or were just claimed; idle, when the
+    /// doorbell rings, a retry it recorded comes due, or `idlePollMs` has passed, and never
+    /// within `pollMs` of the last tick. Each tick records the tries that ended since the last
+    /// one and claims due events for the free slots, one transaction each, so the runner's
+    /// writes (which share the database with the DHCP path's commits) stay a few per second
+    /// however many events flow.
     public func run() async {
         do {
             let released = try outbox.releaseClaims()
@@ -138,11 +139,13 @@ public final class HookRunner: Sendable {
                         logger.error("hooks: cannot read the outbox: \(error)")
                     }
                 }
+                // At least `pollMs` between ticks, however often the doorbell rings (a storm
+                // writes events with every commit).
+                try? await Task.sleep(for: .milliseconds(configuration.pollMs))
                 if let doorbell, inFlight == 0, claimed == 0, results.isEmpty {
-                    let idleMs = min(Int64(configuration.idlePollMs), max(Int64(configuration.pollMs), nextRetryMs - Self.nowMs()))
-                    await doorbell.wait(atMost: .milliseconds(idleMs))
-                } else {
-                    try? await Task.sleep(for: .milliseconds(configuration.pollMs))
+                    let untilRetry = nextRetryMs - Self.nowMs()
+                    let idleMs = min(Int64(configuration.idlePollMs), untilRetry) - Int64(configuration.pollMs)
+                    if idleMs > 0 { await doorbell.wait(atMost: .milliseconds(idleMs)) }
                 }
             }
             group.cancelAll()
