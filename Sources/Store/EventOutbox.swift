@@ -113,6 +113,8 @@ public final class SQLiteEventOutbox: EventOutbox {
 
     public init(writer: any DatabaseWriter) {
         self.writer = writer
+        // Starting it only reads the schema, which the database was opened with. Were it to
+        // fail, the runner's once-a-second look still finds every event: late, never lost.
         observation = DatabaseRegionObservation(tracking: Table("event"))
             .start(in: writer, onError: { _ in }, onChange: { [writes] _ in writes.ring() })
     }
