@@ -105,7 +105,6 @@ public final class HookRunner: Sendable {
             while !Task.isCancelled {
                 let results = ended.take()
                 inFlight -= results.count
-                var claimed = 0
                 let now = Self.nowMs()
                 for case .retry(let atMs, _) in results.map(\.outcome) { nextRetryMs = min(nextRetryMs, atMs) }
                 if now >= nextRetryMs { nextRetryMs = .max }
@@ -129,7 +128,6 @@ public final class HookRunner: Sendable {
                         for entry in try await outbox.claimDue(nowMs: now, limit: configuration.concurrency - inFlight,
                                                          settling: settling) {
                             inFlight += 1
-                            claimed += 1
                             group.addTask {
                                 guard let result = await self.deliver(entry) else { return }
                                 ended.add(result)
@@ -142,7 +140,8 @@ public final class HookRunner: Sendable {
                 // At least `pollMs` between ticks, however often the doorbell rings (a storm
                 // writes events with every commit).
                 try? await Task.sleep(for: .milliseconds(configuration.pollMs))
-                if let doorbell, inFlight == 0, claimed == 0, results.isEmpty {
+                // Idle: nothing in delivery (so nothing claimed this tick) and no try just recorded.
+                if let doorbell, inFlight == 0, results.isEmpty {
                     let untilRetry = nextRetryMs - Self.nowMs()
                     let idleMs = min(Int64(configuration.idlePollMs), untilRetry) - Int64(configuration.pollMs)
                     if idleMs > 0 { await doorbell.wait(atMost: .milliseconds(idleMs)) }
