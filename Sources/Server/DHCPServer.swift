@@ -32,10 +32,19 @@ public final class DHCPServer: Sendable {
         /// Hosts on etcd: the discovery blocks to start with (none held, not available until
         /// the coordinator has claimed some); nil: one host, whole ranges.
         public var discoveryBlocks: DiscoveryBlocks?
-        /// Lease transactions start at most this often unless 16 leases wait (`GroupCommit`):
-        /// one fsync then serves every request of the interval. Zero: each starts as soon as
-        /// the last one ended.
+        /// Lease transactions start at most this often unless `commitBatchLimit` leases wait
+        /// (`GroupCommit`): one fsync then serves every request of the interval. Zero: each
+        /// starts as soon as the last one ended.
         public var commitInterval: Swift.Duration
+
+        /// Requests whose leases are written at once, without waiting for the commit
+        /// interval's end.
+        public static let commitBatchLimit = 16
+        /// `zonebootd --commit-interval-ms`'s default. At 1,000 DORA/s, 10 ms spent 175–190 µs
+        /// of CPU per DORA against 5 ms's 212–215 (Kea 212–218, the same hour): each commit's
+        /// fsync and thread wake-ups cost about 300 µs. ACK p50 5.9 ms, against clients that
+        /// wait 4 s; from 1,600/s up the batch limit, not the interval, starts transactions.
+        public static let defaultCommitIntervalMs = 10
 
         public init(hosts: [String], port: Int = 67, settings: DHCPSettings, rateLimit: RequestRateLimit = RequestRateLimit(),
                     hostEvents: HostEventBudget = HostEventBudget(),

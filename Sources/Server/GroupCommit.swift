@@ -42,7 +42,7 @@ struct GroupCommit<Item> {
     /// This many waiting items are written without waiting for the interval's end.
     let batchLimit: Int
 
-    init(spacesWrites: Bool = false, batchLimit: Int = 16) {
+    init(spacesWrites: Bool = false, batchLimit: Int = DHCPServer.Configuration.commitBatchLimit) {
         self.spacesWrites = spacesWrites
         self.batchLimit = max(1, batchLimit)
     }

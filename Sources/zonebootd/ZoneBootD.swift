@@ -76,13 +76,13 @@ struct ZoneBootD: AsyncParsableCommand {
                                discussion: "More are dropped and counted (discovery-port-full): one port cycling MACs cannot drain its pod's range."))
     var maxDiscoveryLeasesPerPort = 8
 
-    @Option(help: ArgumentHelp("Milliseconds between the starts of two lease commits, unless 16 leases wait (0: commit at once).",
+    @Option(help: ArgumentHelp("Milliseconds between the starts of two lease commits, unless \(DHCPServer.Configuration.commitBatchLimit) leases wait (0: commit at once).",
                                discussion: """
                                    One fsync then serves every request of the interval: at a steady few thousand \
                                    requests a second, most of a DORA's CPU was its own commit. An ACK still leaves only \
                                    once its lease is on disk; a request that finds the writer idle is written at once.
                                    """))
-    var commitIntervalMs = 5
+    var commitIntervalMs = DHCPServer.Configuration.defaultCommitIntervalMs
 
     @Option(help: "Where to write counters as JSON every second (default: <state>/dhcp-counters.json).")
     var countersFile: String?
