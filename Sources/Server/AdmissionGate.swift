@@ -52,10 +52,12 @@ final class AdmissionGate {
     }
 
     /// Reads what waits in every socket, hands the engine up to a chunk of requests in the
-    /// queue's order, sends their replies, and comes back while any wait.
-    func serve() {
+    /// queue's order, sends their replies, and comes back while any wait. `emptied`: a socket
+    /// whose reader has just read it to the end, which is not read again (at a low rate each
+    /// request is a turn of its own, and that read found nothing every time).
+    func serve(emptied: Int? = nil) {
         loop.preconditionInEventLoop()
-        for read in readers.values { read() }
+        for (socket, read) in readers where socket != emptied { read() }
         let now = Self.now()
         var served = 0
         while served < Self.chunk,
@@ -129,10 +131,14 @@ final class AdmittingChannelHandler: ChannelInboundHandler {
         readWaiting(after: (Array(envelope.data.readableBytesView), origin))
     }
 
+    /// The last `readWaiting` found the socket empty before its last batch was full.
+    private var emptied = false
+
     /// Reads up to `readsPerTurn` batches waiting in the socket into the gate, after `first`,
     /// the datagram NIO read (if any).
     func readWaiting(after first: (bytes: [UInt8], origin: DatagramOrigin)? = nil) {
         var first = first
+        emptied = false
         for _ in 0..<DHCPServer.readsPerTurn {
             let count = readBatch()
             let now = AdmissionGate.now()
@@ -149,12 +155,15 @@ final class AdmittingChannelHandler: ChannelInboundHandler {
                                                 sourcePort: ports[index], onBootServerPort: bootServerPort),
                            receivedAt: now - ages[index])
             }
-            if count < DHCPServer.readBatch { break }
+            if count < DHCPServer.readBatch {
+                emptied = true
+                break
+            }
         }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        gate.serve()
+        gate.serve(emptied: emptied ? socket : nil)
         context.fireChannelReadComplete()
     }
 
