@@ -101,11 +101,13 @@ extension ZoneExpander {
         let (rack, firstUnit, device) = (entry.rack?.value, entry.units?.value.lowerBound, entry.device?.value)
         let start = entry.address.value
         let onNetwork = resolved.network.map { (name: $0.name.value, subnet: $0.subnet.value, gateway: $0.gateway?.value) }
+        // Read once: testing the optional `Located` per port copied (retained) it 200,000 times.
+        let placedByCircuit = sw.remoteID == nil
         for (i, port) in entry.ports.value.names.enumerated() {
             if i % Self.budgetInterval == Self.budgetInterval - 1, budget.isSpent { return }
             let location = Location(pod: podName, switch: switchName, port: port)
             guard claimPort(location, entry: e, claims: &claims) else { continue }
-            if sw.remoteID == nil { claimCircuit(location, entry: e, claims: &claims) }
+            if placedByCircuit { claimCircuit(location, entry: e, claims: &claims) }
             guard let address = start.advanced(by: i) else { break }
             if !addressReported, let network = resolved.network {
                 addressReported = reportAddressProblem(address, ofPort: i, location, entry: entry, network: network)
