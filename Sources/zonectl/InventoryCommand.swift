@@ -149,6 +149,9 @@ struct Inventory: ParsableCommand {
                     + "zone and leases loaded in \(Self.milliseconds(loaded - started)) ms)")
             }
             FileHandle.standardOutput.write(Data(bytes))
+            // Done: freeing a 100,000-host zone's revision and inventory object by object took
+            // a tenth of the command's time (0.15 s), for memory the exit gives back at once.
+            Foundation.exit(0)
         }
     }
 }
