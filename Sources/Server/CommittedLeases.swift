@@ -56,7 +56,8 @@ public final class CommittedLeases: Sendable {
     private let observer = Mutex<Observer?>(nil)
 
     /// Calls `observer` with each batch as it is published, after the table has it, on the
-    /// DHCP event loop: it must be quick (`BootPhases` takes a lock and updates a dictionary).
+    /// thread that committed it (the DHCP engine's writer), before the batch's replies leave:
+    /// it must be quick (`BootPhases` takes a lock and updates a dictionary).
     /// One observer; a second replaces the first.
     public func observe(_ observer: @escaping @Sendable ([Change]) -> Void) {
         self.observer.withLock { $0 = Observer(call: observer) }
