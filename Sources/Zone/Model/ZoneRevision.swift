@@ -1,5 +1,4 @@
 import Addressing
-import Dispatch
 import Synchronization
 
 /// Everything a revision is made of, as text: the zone file and each template it
@@ -64,31 +63,6 @@ public struct ZoneRevision: Sendable {
         let subscriptions: [String: Set<HookEvent>]
         private static let instances = Atomic<UInt64>(0)
 
-        /// Position by location and by name. A large zone's two are built at once, one per
-        /// core: hashing 200,000 locations and names was a tenth of loading a 100,000-host zone.
-        private static func indexes(of identities: [Identity]) -> (byLocation: [Location: Int], byName: [String: Int]) {
-            @Sendable func byLocation() -> [Location: Int] {
-                var index: [Location: Int] = [:]
-                index.reserveCapacity(identities.count)
-                for i in identities.indices { index[identities[i].location] = i }
-                return index
-            }
-            @Sendable func byName() -> [String: Int] {
-                var index: [String: Int] = [:]
-                index.reserveCapacity(identities.count)
-                for i in identities.indices { index[identities[i].name] = i }
-                return index
-            }
-            guard identities.count >= 4096 else { return (byLocation(), byName()) }
-            // Each is written by one of the two iterations, and read once both have ended.
-            nonisolated(unsafe) var locations: [Location: Int] = [:]
-            nonisolated(unsafe) var names: [String: Int] = [:]
-            DispatchQueue.concurrentPerform(iterations: 2) { part in
-                if part == 0 { locations = byLocation() } else { names = byName() }
-            }
-            return (locations, names)
-        }
-
         init(spec: ZoneSpec, source: ZoneSource, identities: [Identity], templates: [String: ZoneTemplate],
              warnings: [Diagnostic]) {
             self.spec = spec
@@ -97,7 +71,16 @@ public struct ZoneRevision: Sendable {
             self.identities = ZoneRevision.sortedByLocation(identities)
             self.warnings = warnings
             instance = Self.instances.add(1, ordering: .relaxed).newValue
-            (byLocation, byName) = Self.indexes(of: self.identities)
+            var byLocation: [Location: Int] = [:]
+            var byName: [String: Int] = [:]
+            byLocation.reserveCapacity(identities.count)
+            byName.reserveCapacity(identities.count)
+            for i in self.identities.indices {
+                byLocation[self.identities[i].location] = i
+                byName[self.identities[i].name] = i
+            }
+            self.byLocation = byLocation
+            self.byName = byName
             var remote: [String: (String, String)] = [:]
             var relays: [IPv4Address: String] = [:]
             var sources: [String: Set<IPv4Address>] = [:]
