@@ -58,6 +58,9 @@ final class DHCPEngine {
     /// Where replies leave, one per socket: a reply leaves through the sender of the socket
     /// its request came in on (`DatagramOrigin.socket` is an index here).
     private let senders: [any ReplySender]
+    /// Where the replies of committed requests (ACKs) leave, one per socket as `senders`:
+    /// on the commit thread, as soon as their transaction committed.
+    private let committedSenders: CommitThreadSenders
 
     /// Sends what was written since the last flush: several replies leave together.
     func flush() {
@@ -72,13 +75,15 @@ final class DHCPEngine {
 
     init(loop: any EventLoop, revisions: RevisionHolder, store: any DurableLeaseStore, directory: CommittedLeases, leases: InMemoryLeaseTable,
          settings: DHCPSettings, rateLimit: RequestRateLimit, hostEvents: HostEventBudget = HostEventBudget(),
-         senders: [any ReplySender], writer: NIOThreadPool, commitInterval: Swift.Duration = .zero,
+         senders: [any ReplySender], committedSenders: CommitThreadSenders, writer: NIOThreadPool,
+         commitInterval: Swift.Duration = .zero,
          statistics: Counters<DHCPCounters>, logger: Logger, clock: @escaping @Sendable () -> Int64) {
         self.rateLimit = rateLimit
         self.hostEvents = hostEvents
         self.commitInterval = TimeAmount(commitInterval)
         commits = GroupCommit(spacesWrites: commitInterval > .zero)
         self.senders = senders
+        self.committedSenders = committedSenders
         self.loop = loop
         self.revisions = revisions
         self.store = store
@@ -193,10 +198,9 @@ final class DHCPEngine {
                     }
                 }
             case .send(let batch):
-                // The directory has the batch's leases already (`write`).
-                for item in batch { if let reply = item.reply { send(reply) } }
-                flush()
-                // Logged once sent: a line says what the client was told, never a lease a crash could lose.
+                // The directory has the batch's leases, and the clients their replies, already
+                // (`write`). Logged once sent: a line says what the client was told, never a
+                // lease a crash could lose.
                 for item in batch {
                     for line in item.log { logger.info("\(line.message)", metadata: line.metadata) }
                 }
@@ -221,13 +225,16 @@ final class DHCPEngine {
     private func write(_ batch: [Pending]) {
         lastWriteStarted = .now()
         let leases = batch.flatMap(\.leases), events = batch.flatMap(\.events)
-        let store = self.store, directory = self.directory
+        let replies = batch.compactMap(\.reply)
+        let store = self.store, directory = self.directory, committedSenders = self.committedSenders, logger = self.logger
         writer.runIfActive(eventLoop: loop) {
             try store.commit(leases: leases, events: events)
-            // Published by the commit thread, before any reply leaves: in a boot storm the
-            // directory and the boot timelines it feeds were a twelfth of the DHCP loop's work,
-            // the loop being the storm's bottleneck and this thread mostly waiting for fsync.
+            // Published, and the replies sent, by the commit thread: in a boot storm the
+            // directory (with the boot timelines it feeds) and the ACKs were a fifth of the
+            // DHCP loop's work, the loop being the storm's bottleneck and this thread mostly
+            // waiting for fsync. The directory has the leases before any reply leaves.
             directory.record(leases)
+            committedSenders.send(replies, logger: logger)
         }.assumeIsolated().whenComplete { result in
             switch result {
             case .success:
@@ -278,9 +285,27 @@ final class DHCPEngine {
     }
 
     private func send(_ reply: OutgoingReply) {
-        logger.debug("sent", metadata: LeaseLog.sent(reply.message, route: reply.route))
-        senders[reply.socket].send(reply.message.serialized(maximumSize: reply.maximumSize), type: reply.message.messageType,
-                     route: reply.route, ingress: reply.ingress)
+        senders[reply.socket].send(reply, logger: logger)
+    }
+}
+
+/// The engine's senders for the replies of committed requests, used only on its writer's one
+/// thread (`NIOThreadPool(numberOfThreads: 1)`), with each transaction, and closed once that
+/// thread has stopped: the unchecked `Sendable` is that confinement.
+final class CommitThreadSenders: @unchecked Sendable {
+    private let senders: [any ReplySender]
+
+    init(_ senders: [any ReplySender]) { self.senders = senders }
+
+    func send(_ replies: [OutgoingReply], logger: Logger) {
+        guard !replies.isEmpty else { return }
+        for reply in replies { senders[reply.socket].send(reply, logger: logger) }
+        for sender in senders { sender.flush() }
+    }
+
+    /// At shutdown, once the writer's thread has stopped.
+    func close() {
+        for sender in senders { sender.close() }
     }
 }
 

@@ -79,14 +79,18 @@ public final class DHCPServer: Sendable {
     private let direct: DirectPorts?
     let engine: NIOLoopBound<DHCPEngine>
     private let writer: NIOThreadPool
+    /// The engine's commit thread's senders, closed once that thread has stopped.
+    private let committedSenders: CommitThreadSenders
 
     private init(sockets: [DHCPSocket], direct: DirectPorts?, engine: NIOLoopBound<DHCPEngine>, writer: NIOThreadPool,
-                 statistics: Counters<DHCPCounters>, listening: [(kind: String, endpoint: String)]) {
+                 committedSenders: CommitThreadSenders, statistics: Counters<DHCPCounters>,
+                 listening: [(kind: String, endpoint: String)]) {
         self.listening = listening
         self.sockets = sockets
         self.direct = direct
         self.engine = engine
         self.writer = writer
+        self.committedSenders = committedSenders
         self.statistics = statistics
     }
 
@@ -109,12 +113,21 @@ public final class DHCPServer: Sendable {
             if let port = configuration.bootServerPort { endpoints.append(Endpoint(host: host, port: port, bootServerPort: true)) }
         }
         var opened: [DHCPSocket] = []
+        // The commit thread writes ACKs to the same sockets through descriptors of its own,
+        // each closed by its sender once that thread has stopped.
+        var duplicates: [Int32] = []
         let direct: DirectPorts?
         do {
             for endpoint in endpoints { opened.append(try DHCPSocket.open(endpoint.host, port: endpoint.port, logger: logger)) }
+            for (endpoint, socket) in zip(endpoints, opened) {
+                let copy = dup(socket.descriptor)
+                guard copy >= 0 else { throw DHCPListenError.cannotDuplicate("\(endpoint.host):\(endpoint.port)", errno: errno) }
+                duplicates.append(copy)
+            }
             direct = configuration.directInterfaces.isEmpty ? nil : try DirectPorts(interfaces: configuration.directInterfaces)
         } catch {
             for socket in opened { Glibc.close(socket.descriptor) }
+            for copy in duplicates { Glibc.close(copy) }
             throw error
         }
         let sockets = opened
@@ -125,6 +138,10 @@ public final class DHCPServer: Sendable {
         }()
         logger.info("loaded \(leases.count) leases from the store")
         let failureLog = SocketFailureLog(logger: logger)
+        let committedSenders = CommitThreadSenders(
+            duplicates.map { DatagramReplySender(descriptor: $0, statistics: statistics, failureLog: failureLog) }
+                + (direct.map { [$0.sender(serverAddress: configuration.settings.serverIdentifier, statistics: statistics,
+                                           failureLog: failureLog)] } ?? []))
         let writer = NIOThreadPool(numberOfThreads: 1)
         writer.start()
         let loop = group.next()
@@ -141,14 +158,14 @@ public final class DHCPServer: Sendable {
             }
             let engine = DHCPEngine(loop: loop, revisions: revisions, store: store, directory: directory, leases: leases,
                                     settings: settings, rateLimit: rateLimit, hostEvents: hostEvents, senders: senders,
-                                    writer: writer, commitInterval: commitInterval, statistics: statistics, logger: logger,
+                                    committedSenders: committedSenders, writer: writer, commitInterval: commitInterval, statistics: statistics, logger: logger,
                                     clock: { Int64(Date().timeIntervalSince1970) })
             return (NIOLoopBound(engine, eventLoop: loop), NIOLoopBound(AdmissionGate(engine: engine, loop: loop), eventLoop: loop))
         }.get()
         let listening = endpoints.map { ($0.bootServerPort ? "boot_server" : "dhcp", "\($0.host):\($0.port)") }
             + configuration.directInterfaces.map { ("direct", $0) }
-        let server = DHCPServer(sockets: sockets, direct: direct, engine: engine, writer: writer, statistics: statistics,
-                                listening: listening)
+        let server = DHCPServer(sockets: sockets, direct: direct, engine: engine, writer: writer,
+                                committedSenders: committedSenders, statistics: statistics, listening: listening)
         @Sendable func bootstrap(socket: Int, descriptor: Int32, bootServerPort: Bool) -> DatagramBootstrap {
             DatagramBootstrap(group: loop)
             // NIO reads one datagram when the socket is readable; the handler reads the rest
@@ -197,5 +214,6 @@ public final class DHCPServer: Sendable {
         let engine = self.engine
         try? await engine.eventLoop.submit { engine.value.closeSenders() }.get()
         try? await writer.shutdownGracefully()
+        committedSenders.close()
     }
 }

@@ -83,11 +83,14 @@ final class DHCPSocket: Sendable {
 enum DHCPListenError: Error, CustomStringConvertible {
     case notAnIPv4Address(String)
     case cannotBind(String, errno: Int32)
+    case cannotDuplicate(String, errno: Int32)
 
     var description: String {
         switch self {
         case .notAnIPv4Address(let text): "'\(text)' is not an IPv4 address: DHCP listens on IPv4 addresses (--listen)"
         case .cannotBind(let address, let errno): "cannot listen on \(address): \(String(cString: strerror(errno)))"
+        case .cannotDuplicate(let address, let errno):
+            "cannot duplicate the socket of \(address) for the commit thread: \(String(cString: strerror(errno)))"
         }
     }
 }

@@ -8,7 +8,7 @@ import Logging
 import Synchronization
 
 /// A reply as decided, waiting for its lease to be durable.
-struct OutgoingReply {
+struct OutgoingReply: Sendable {
     var message: DHCPMessage
     var route: ReplyRoute
     /// The client's limit (option 57 less the IP and UDP headers), 548 by default.
@@ -20,12 +20,22 @@ struct OutgoingReply {
     var socket: Int
 }
 
-/// Where the engine's replies leave. Used only on the engine's event loop.
+/// Where the engine's replies leave. Each is used on one thread only: the engine's event
+/// loop, or its commit thread (`CommitThreadSenders`).
 protocol ReplySender: AnyObject {
     func send(_ bytes: [UInt8], type: DHCPMessageType?, route: ReplyRoute, ingress: String?)
     func flush()
     /// No more replies: release what the sender owns.
     func close()
+}
+
+extension ReplySender {
+    /// A decided reply, serialized to the client's size limit; leaves at the next `flush`.
+    func send(_ reply: OutgoingReply, logger: Logger) {
+        logger.debug("sent", metadata: LeaseLog.sent(reply.message, route: reply.route))
+        send(reply.message.serialized(maximumSize: reply.maximumSize), type: reply.message.messageType,
+             route: reply.route, ingress: reply.ingress)
+    }
 }
 
 /// Relayed mode: the listener's UDP socket, written directly. Replies of a batch leave in
@@ -201,7 +211,8 @@ final class PacketReplySender: ReplySender {
 final class PacketPort: Sendable {
     let name: String
     // The descriptor and index never change; reads happen on the port's own thread, writes
-    // on the engine's loop, and the socket is closed by the reading thread once stopped.
+    // on the engine's loop and its commit thread, and the socket is closed by the reading
+    // thread once stopped.
     private let fd: Int32
     private let index: Int32
     private let stopped = Atomic<Bool>(false)

@@ -39,11 +39,14 @@ private struct SentReply: Sendable, Equatable {
     var message: DHCPMessage?
 }
 
-/// Keeps the replies the engine sends through one socket.
-private final class RecordingSender: ReplySender {
-    var sent: [SentReply] = []
+/// Keeps the replies the engine sends through one socket, from its loop (offers) and its
+/// commit thread (ACKs) alike, in the order they were sent.
+private final class RecordingSender: ReplySender, Sendable {
+    private let replies = Mutex<[SentReply]>([])
+    var sent: [SentReply] { replies.withLock { $0 } }
     func send(_ bytes: [UInt8], type: DHCPMessageType?, route: ReplyRoute, ingress: String?) {
-        sent.append(SentReply(type: type, route: route, message: try? DHCPMessage(parsing: bytes)))
+        let reply = SentReply(type: type, route: route, message: try? DHCPMessage(parsing: bytes))
+        replies.withLock { $0.append(reply) }
     }
     func flush() {}
     func close() {}
@@ -73,7 +76,8 @@ private struct EngineHarness {
             let engine = DHCPEngine(loop: loop, revisions: RevisionHolder(revision), store: store, directory: directory,
                                     leases: InMemoryLeaseTable(directory.all),
                                     settings: DHCPSettings(serverIdentifier: IPv4Address(198, 18, 0, 10)),
-                                    rateLimit: RequestRateLimit(), senders: senders, writer: writer,
+                                    rateLimit: RequestRateLimit(), senders: senders,
+                                    committedSenders: CommitThreadSenders(senders), writer: writer,
                                     commitInterval: commitInterval, statistics: statistics,
                                     logger: logger, clock: { now })
             // The testing loop serves the queue only when a test runs it, while the gate's
