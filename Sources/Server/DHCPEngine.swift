@@ -230,7 +230,7 @@ final class DHCPEngine {
         writer.runIfActive(eventLoop: loop) {
             try store.commit(leases: leases, events: events)
             // Published, and the replies sent, by the commit thread: in a boot storm the
-            // directory (with the boot timelines it feeds) and the ACKs were a fifth of the
+            // directory (with the boot timelines it feeds) and the ACKs were a sixth of the
             // DHCP loop's work, the loop being the storm's bottleneck and this thread mostly
             // waiting for fsync. The directory has the leases before any reply leaves.
             directory.record(leases)

@@ -158,7 +158,8 @@ public final class DHCPServer: Sendable {
             }
             let engine = DHCPEngine(loop: loop, revisions: revisions, store: store, directory: directory, leases: leases,
                                     settings: settings, rateLimit: rateLimit, hostEvents: hostEvents, senders: senders,
-                                    committedSenders: committedSenders, writer: writer, commitInterval: commitInterval, statistics: statistics, logger: logger,
+                                    committedSenders: committedSenders, writer: writer, commitInterval: commitInterval,
+                                    statistics: statistics, logger: logger,
                                     clock: { Int64(Date().timeIntervalSince1970) })
             return (NIOLoopBound(engine, eventLoop: loop), NIOLoopBound(AdmissionGate(engine: engine, loop: loop), eventLoop: loop))
         }.get()

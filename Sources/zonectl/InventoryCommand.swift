@@ -150,7 +150,7 @@ struct Inventory: ParsableCommand {
             }
             FileHandle.standardOutput.write(Data(bytes))
             // Done: freeing a 100,000-host zone's revision and inventory object by object took
-            // a tenth of the command's time (0.15 s), for memory the exit gives back at once.
+            // 0.07–0.1 s of the command's 1.6, for memory the exit gives back at once.
             Foundation.exit(0)
         }
     }
