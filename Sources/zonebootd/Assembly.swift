@@ -137,7 +137,8 @@ extension ZoneBootD {
             configuration: .init(policy: hooks.policy, concurrency: hooks.hookConcurrency,
                                  // Idle, it waits for events written here; other hosts' events in etcd are
                                  // looked for as often as the shared outbox reads etcd.
-                                 idlePollMs: state.sharedOutbox == nil ? 1000 : Int(EtcdEventOutbox.idlePollMs),
+                                 idlePollMs: state.sharedOutbox == nil ? HookRunner.Configuration.defaultIdlePollMs
+                                     : Int(EtcdEventOutbox.idlePollMs),
                                  zoneFolder: (zone as NSString).deletingLastPathComponent, stateDirectory: state.stateDirectory,
                                  deliveredRetentionSeconds: hooks.eventRetentionSeconds),
             outbox: state.hookOutbox, leases: state.store, inventory: state.inventory, revisions: state.revisions,

@@ -37,8 +37,11 @@ public final class HookRunner: Sendable {
         public var retentionSweepSeconds: Int { min(3600, max(1, deliveredRetentionSeconds / 10)) }
 
         public static let defaultDeliveredRetentionSeconds = 7 * 86_400
+        /// One host: the doorbell rings for every event written, so this look is only for retries.
+        public static let defaultIdlePollMs = 1000
 
-        public init(policy: RetryPolicy, concurrency: Int, pollMs: Int = 20, idlePollMs: Int = 1000, expirySweepSeconds: Int = 5,
+        public init(policy: RetryPolicy, concurrency: Int, pollMs: Int = 20, idlePollMs: Int = Configuration.defaultIdlePollMs,
+                    expirySweepSeconds: Int = 5,
                     zoneFolder: String, stateDirectory: String,
                     deliveredRetentionSeconds: Int = Configuration.defaultDeliveredRetentionSeconds) {
             self.policy = policy
