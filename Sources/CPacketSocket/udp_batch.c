@@ -7,6 +7,7 @@
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/syscall.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
 
@@ -39,6 +40,22 @@ int zb_udp_send_batch(int fd, const uint8_t *base, const size_t *lengths, size_t
         done += (size_t)sent;
     }
     return 0;
+}
+
+int zb_udp_send_one(int fd, const uint8_t *bytes, size_t length) {
+    for (;;) {
+        long sent = syscall(SYS_sendto, fd, bytes, length, 0, NULL, 0);
+        if (sent >= 0) return 0;
+        if (errno != EINTR) return -errno;
+    }
+}
+
+long zb_udp_receive_one(int fd, uint8_t *buffer, size_t capacity) {
+    for (;;) {
+        long count = syscall(SYS_recvfrom, fd, buffer, capacity, MSG_DONTWAIT, NULL, NULL);
+        if (count >= 0) return count;
+        if (errno != EINTR) return -errno;
+    }
 }
 
 int zb_udp_send_segmented(int fd, const uint8_t *base, const size_t *lengths, size_t count) {

@@ -41,9 +41,60 @@ public struct TFTPTransfer: Sendable {
         case afterEnd = "after-end"
     }
 
+    /// The packets one event sends: nothing, the OACK, or a window of consecutive blocks.
+    /// A collection of `Outgoing` described by its bounds, so that answering an ACK allocates
+    /// nothing (an array per block was a sixth of a lock-step transfer's user time).
+    public struct Sends: RandomAccessCollection, Sendable, Hashable {
+        private enum Packets: Sendable, Hashable {
+            case optionAcknowledgement([TFTPOption])
+            /// Blocks `first...last` (1-based indexes) of a file of `fileSize` bytes.
+            case window(first: UInt64, last: UInt64, blockSize: Int, fileSize: UInt64)
+        }
+
+        private let packets: Packets?
+
+        public static let nothing = Sends(packets: nil)
+
+        public static func optionAcknowledgement(_ options: [TFTPOption]) -> Sends {
+            Sends(packets: .optionAcknowledgement(options))
+        }
+
+        /// Blocks `first...last` of a file of `fileSize` bytes sent `blockSize` at a time.
+        public static func window(_ blocks: ClosedRange<UInt64>, blockSize: Int, fileSize: UInt64) -> Sends {
+            Sends(packets: .window(first: blocks.lowerBound, last: blocks.upperBound, blockSize: blockSize, fileSize: fileSize))
+        }
+
+        private init(packets: Packets?) { self.packets = packets }
+
+        public var startIndex: Int { 0 }
+
+        public var endIndex: Int {
+            switch packets {
+            case nil: 0
+            case .optionAcknowledgement: 1
+            case .window(let first, let last, _, _): Int(last - first) + 1
+            }
+        }
+
+        public subscript(position: Int) -> Outgoing {
+            precondition(indices.contains(position), "TFTPTransfer.Sends: index \(position) out of \(indices)")
+            switch packets {
+            case .optionAcknowledgement(let options)?:
+                return .optionAcknowledgement(options)
+            case .window(let first, _, let blockSize, let fileSize)?:
+                let index = first + UInt64(position)
+                let offset = (index - 1) * UInt64(blockSize)
+                return .data(block: UInt16(truncatingIfNeeded: index), index: index, offset: offset,
+                             count: Int(Swift.min(UInt64(blockSize), fileSize - offset)))
+            case nil:
+                preconditionFailure("TFTPTransfer.Sends: nothing to send")
+            }
+        }
+    }
+
     /// What one event asks the I/O layer to do.
     public struct Actions: Sendable, Hashable {
-        public var send: [Outgoing] = []
+        public var send: Sends = .nothing
         /// Set when the transfer just ended.
         public var outcome: Outcome?
         public var ignored: Ignored?
@@ -51,7 +102,7 @@ public struct TFTPTransfer: Sendable {
         /// report of a gap in its window).
         public var isRetransmission = false
 
-        public init(send: [Outgoing] = [], outcome: Outcome? = nil, ignored: Ignored? = nil, isRetransmission: Bool = false) {
+        public init(send: Sends = .nothing, outcome: Outcome? = nil, ignored: Ignored? = nil, isRetransmission: Bool = false) {
             self.send = send
             self.outcome = outcome
             self.ignored = ignored
@@ -133,7 +184,7 @@ public struct TFTPTransfer: Sendable {
             }
             phase = .awaitingOptionAcknowledgement
             setDeadline(now: now)
-            return Actions(send: [.optionAcknowledgement(negotiation.acknowledged)])
+            return Actions(send: .optionAcknowledgement(negotiation.acknowledged))
 
         case .acknowledgement(let block, let now):
             return acknowledge(block, now: now)
@@ -150,7 +201,7 @@ public struct TFTPTransfer: Sendable {
             switch phase {
             case .awaitingOptionAcknowledgement:
                 setDeadline(now: now)
-                return Actions(send: [.optionAcknowledgement(negotiation.acknowledged)], isRetransmission: true)
+                return Actions(send: .optionAcknowledgement(negotiation.acknowledged), isRetransmission: true)
             case .sending:
                 return Actions(send: sendWindow(now: now), isRetransmission: true)
             case .notStarted, .ended:
@@ -202,17 +253,12 @@ public struct TFTPTransfer: Sendable {
     }
 
     /// The window after the last acknowledged block.
-    private mutating func sendWindow(now: Int64) -> [Outgoing] {
+    private mutating func sendWindow(now: Int64) -> Sends {
         let first = acknowledgedBlocks + 1
         let last = min(acknowledgedBlocks + UInt64(negotiation.windowSize), blockCount)
         highestSentBlock = last
         setDeadline(now: now)
-        let blockSize = UInt64(negotiation.blockSize)
-        return (first...last).map { index in
-            let offset = (index - 1) * blockSize
-            return .data(block: UInt16(truncatingIfNeeded: index), index: index, offset: offset,
-                         count: Int(min(blockSize, fileSize - offset)))
-        }
+        return .window(first...last, blockSize: negotiation.blockSize, fileSize: fileSize)
     }
 
     private mutating func end(_ outcome: Outcome) -> Actions {

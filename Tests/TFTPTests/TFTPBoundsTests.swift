@@ -10,7 +10,7 @@ import Testing
     @Test func aNeverAcknowledgedTransferEndsAtTheProgressLimitWhateverTimeoutItAsked() {
         var machine = TFTPTransfer(fileSize: 5000, negotiation: TFTPNegotiation(options: [TFTPOption("timeout", "255")], fileSize: 5000),
                                    maximumRetries: 5, progressLimitMilliseconds: 30_000)
-        #expect(machine.handle(.start(now: 1_000)).send == [.optionAcknowledgement([TFTPOption("timeout", "255")])])
+        #expect(Array(machine.handle(.start(now: 1_000)).send) == [.optionAcknowledgement([TFTPOption("timeout", "255")])])
         #expect(machine.deadline == 31_000)
         #expect(machine.handle(.tick(now: 30_999)) == TFTPTransfer.Actions())
         #expect(machine.handle(.tick(now: 31_000)).outcome == .stalled)

@@ -9,6 +9,15 @@
 /// Returns 0 when all went out, or -errno (Swift's Glibc module does not declare sendmmsg).
 int zb_udp_send_batch(int fd, const uint8_t *base, const size_t *lengths, size_t count);
 
+/// One datagram on a connected UDP socket: 0 once sent, or -errno. A system call without
+/// libc's cancellation-point wrapper (these threads are never cancelled), whose two extra
+/// calls per packet were a tenth of a lock-step TFTP transfer's time in user space.
+int zb_udp_send_one(int fd, const uint8_t *bytes, size_t length);
+
+/// Reads one datagram from a connected UDP socket without blocking, as `zb_udp_send_one`
+/// sends: its length (cut to `capacity`), or -errno (-EAGAIN when none waits).
+long zb_udp_receive_one(int fd, uint8_t *buffer, size_t capacity);
+
 /// The same datagrams with UDP GSO (`UDP_SEGMENT`, Linux 4.18+): each run of equal-sized
 /// datagrams (the last of a run may be shorter) leaves in one `sendmsg`, one pass through
 /// the stack for up to 64 of them. Returns 0, or -errno: EIO, EINVAL or ENOPROTOOPT mean

@@ -229,10 +229,14 @@ struct ReadAheadContent {
 
     mutating func read(offset: UInt64, count: Int, into buffer: inout ByteBuffer) throws {
         guard count > 0 else { return }
-        if let chunk, offset >= chunkOffset, offset + UInt64(count) <= chunkOffset + UInt64(chunk.readableBytes) {
-            buffer.writeImmutableBuffer(chunk.getSlice(at: chunk.readerIndex + Int(offset - chunkOffset), length: count)!)
-            return
+        // Copied straight from the chunk's bytes: a slice of it would cost a retain and a release per block.
+        let copied = chunk?.withUnsafeReadableBytes { bytes -> Bool in
+            guard offset >= chunkOffset, offset + UInt64(count) <= chunkOffset + UInt64(bytes.count) else { return false }
+            let start = Int(offset - chunkOffset)
+            buffer.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[start..<start + count]))
+            return true
         }
+        if copied == true { return }
         guard content.size > offset else { throw TFTPContentError.readFailed(errno: EINVAL) }
         let length = Int(min(UInt64(max(chunkSize, count)), content.size - offset))
         guard length >= count else { throw TFTPContentError.readFailed(errno: EINVAL) }

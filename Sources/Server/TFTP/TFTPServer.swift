@@ -92,7 +92,14 @@ public final class TFTPServer: Sendable {
     }
 }
 
-func monotonicMilliseconds() -> Int64 { Int64(NIODeadline.now().uptimeNanoseconds / 1_000_000) }
+/// The coarse monotonic clock in milliseconds. Its tick (1–4 ms) is far below what it times
+/// (retransmissions after a second or more, log rates per second), and it is read without the
+/// time-stamp counter, which matters at one read per wake of a TFTP worker (often one per block).
+func monotonicMilliseconds() -> Int64 {
+    var now = timespec()
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &now)
+    return Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000
+}
 
 /// The well-known port: parses requests, refuses what is not served, starts transfers.
 final class TFTPRequestHandler: ChannelInboundHandler {

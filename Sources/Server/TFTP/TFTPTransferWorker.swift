@@ -125,6 +125,9 @@ final class TFTPTransferWorker: Sendable {
         var slots: [Running?] = []
         var freeSlots: [Int] = []
         var tokens = [UInt64](repeating: 0, count: 256)
+        // Where each datagram is read: an ACK is 4 bytes; an ERROR's message is read up to this much.
+        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 2048, alignment: 1)
+        defer { scratch.deallocate() }
         // No transfer needs the clock before this. A deadline only moves later when an ACK
         // comes, so this stays a lower bound; a scan past it recomputes it.
         var nextScan = Int64.max
@@ -147,8 +150,11 @@ final class TFTPTransferWorker: Sendable {
             guard zb_readiness_add(readiness, assignment.socket, UInt64(slot)) == 0 else { return end(slot, "socket-error") }
             // Evicted while it was on its way here: the flag was set before any wakeup that could miss it.
             if assignment.slot.isEvicted { return end(slot, "evicted") }
-            if let reason = runner.start(now: now) { return end(slot, reason) }
-            nextScan = min(nextScan, runner.wakeAt)
+            switch slots[slot]?.runner.start(now: now) {
+            case .end(let reason)?: end(slot, reason)
+            case .wait(let until)?: nextScan = min(nextScan, until)
+            case nil: break
+            }
         }
 
         while true {
@@ -156,6 +162,10 @@ final class TFTPTransferWorker: Sendable {
             let timeout = nextScan == .max ? -1 : Int32(clamping: max(0, nextScan - waitFrom))
             let ready = tokens.withUnsafeMutableBufferPointer { zb_readiness_wait(readiness, $0.baseAddress, Int32($0.count), timeout) }
             var stopping = ready < 0
+            // One reading of the clock serves every datagram of this wake, even a run of
+            // eager reads: it times retransmissions of a second or more, and a read per block
+            // was a tenth of a lock-step transfer's time in user space.
+            let now = monotonicMilliseconds()
             for index in 0..<Int(max(ready, 0)) {
                 let token = tokens[index]
                 if token == Self.wakeupToken {
@@ -164,7 +174,6 @@ final class TFTPTransferWorker: Sendable {
                         defer { inbox.assignments = [] }
                         return (inbox.stopped, inbox.assignments)
                     }
-                    let now = monotonicMilliseconds()
                     for assignment in assignments { admit(assignment, now: now) }
                     if evictionPending.exchange(false, ordering: .acquiringAndReleasing) {
                         for slot in slots.indices where slots[slot]?.slot.isEvicted == true { end(slot, "evicted") }
@@ -173,8 +182,15 @@ final class TFTPTransferWorker: Sendable {
                     continue
                 }
                 let slot = Int(token)
-                guard slot < slots.count, let running = slots[slot] else { continue }
-                if let reason = running.runner.readable() { end(slot, reason) } else { nextScan = min(nextScan, running.runner.wakeAt) }
+                guard slot < slots.count else { continue }
+                // In place, through optional chaining on the table's element: the runner is a
+                // value, so its state is reached without copying it and without the
+                // exclusivity checks a class's stored properties pay on every access.
+                switch slots[slot]?.runner.readable(into: scratch, now: now) {
+                case .end(let reason)?: end(slot, reason)
+                case .wait(let until)?: nextScan = min(nextScan, until)
+                case nil: break
+                }
             }
             if stopping {
                 for slot in slots.indices { end(slot, "closed") }
@@ -182,16 +198,14 @@ final class TFTPTransferWorker: Sendable {
                 _ = Glibc.close(wakeup)
                 return
             }
-            let now = monotonicMilliseconds()
             if now >= nextScan {
                 nextScan = .max
                 for slot in slots.indices {
-                    guard let running = slots[slot] else { continue }
-                    if running.runner.wakeAt <= now, let reason = running.runner.timer(now: now) {
-                        end(slot, reason)
-                        continue
+                    switch slots[slot]?.runner.timer(now: now) {
+                    case .end(let reason)?: end(slot, reason)
+                    case .wait(let until)?: nextScan = min(nextScan, until)
+                    case nil: break
                     }
-                    nextScan = min(nextScan, running.runner.wakeAt)
                 }
             }
         }
@@ -199,10 +213,11 @@ final class TFTPTransferWorker: Sendable {
 }
 
 /// One transfer's I/O around its state machine, driven by its worker: `start`, then
-/// `readable` when the socket has a datagram and `timer` when `wakeAt` has passed; each
-/// returns why the transfer ended, if it did. The machine decides retransmission, backoff,
-/// duplicate ACKs and reaping; this only moves bytes.
-final class TFTPTransferRunner {
+/// `readable` when the socket has a datagram and `timer` when the time it asked for has come;
+/// each returns what comes `Next`: a wait, or the end and why. The machine decides
+/// retransmission, backoff, duplicate ACKs and reaping; this only moves bytes. A value kept in
+/// its worker's table and changed in place there.
+struct TFTPTransferRunner {
     private var transfer: TFTPTransfer
     private var content: ReadAheadContent
     private let socket: Int32
@@ -210,9 +225,9 @@ final class TFTPTransferRunner {
     /// The packets being sent, back to back; reused, so a steady transfer allocates nothing.
     private var packets: ByteBuffer
     private var lengths: [Int] = []
-    private var received: [UInt8]
-    /// Packets of the current window whose bytes an upstream has not delivered yet, retried every 5 ms.
-    private var deferred: [TFTPTransfer.Outgoing] = []
+    /// Packets of the current window, from the one whose bytes an upstream has not delivered
+    /// yet on, retried every 5 ms.
+    private var deferred: (packets: TFTPTransfer.Sends, from: Int)?
     private var deferredIsRetransmission = false
     private var deferredRetryAt: Int64?
     // Kept here and added to the shared counters once, when the transfer ends.
@@ -232,38 +247,63 @@ final class TFTPTransferRunner {
         self.statistics = statistics
         packets = ByteBufferAllocator().buffer(capacity: (4 + negotiation.blockSize) * negotiation.windowSize)
         lengths.reserveCapacity(negotiation.windowSize)
-        // An ACK is 4 bytes; an ERROR's message is read up to this much.
-        received = [UInt8](repeating: 0, count: 2048)
     }
 
-    /// When the runner next needs `timer`: the machine's deadline or a deferred window's retry.
-    var wakeAt: Int64 { min(transfer.deadline ?? .max, deferredRetryAt ?? .max) }
-
-    func start(now: Int64) -> String? {
-        perform(transfer.handle(.start(now: now)))
+    /// What the worker does with the transfer after a call: wait for a datagram, or for the
+    /// time given (`Int64.max`: no timer), or end it, for the reason given.
+    enum Next: Equatable {
+        case wait(until: Int64)
+        case end(String)
     }
 
-    /// Reads one datagram (the socket is level-triggered: another one keeps it ready).
-    func readable() -> String? {
-        let count = received.withUnsafeMutableBytes { recv(socket, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
-        if count < 0 {
-            let error = errno
-            if error == EAGAIN || error == EWOULDBLOCK || error == EINTR { return nil }
-            // ECONNREFUSED: an ICMP port unreachable came back, the client is gone.
-            return "socket-error"
+    /// Returned instead of a stored deadline, so that the worker never reads the runner
+    /// outside a call that changes it in place (a read would copy it).
+    private var next: Next { .wait(until: min(transfer.deadline ?? .max, deferredRetryAt ?? .max)) }
+
+    mutating func start(now: Int64) -> Next {
+        perform(transfer.handle(.start(now: now))).map(Next.end) ?? next
+    }
+
+    /// Reads a datagram and answers it (the socket is level-triggered: another one keeps it
+    /// ready). When the client's next ACK is usually back by the time the answer has been
+    /// sent, it is read right away, without a round through `epoll_wait`, at most
+    /// `eagerReadsPerWake` times before the worker's other transfers get their turn.
+    /// `scratch` is the worker's, for the datagram.
+    mutating func readable(into scratch: UnsafeMutableRawBufferPointer, now: Int64) -> Next {
+        var reads = 0
+        while true {
+            let count = zb_udp_receive_one(socket, scratch.baseAddress?.assumingMemoryBound(to: UInt8.self), scratch.count)
+            if count < 0 {
+                if reads > 0 { eagerRead.missed() }
+                if count == -Int(EAGAIN) || count == -Int(EWOULDBLOCK) { return next }
+                // ECONNREFUSED: an ICMP port unreachable came back, the client is gone.
+                return .end("socket-error")
+            }
+            if reads > 0 { eagerRead.found() }
+            if let reason = perform(handle(UnsafeRawBufferPointer(rebasing: scratch[..<Int(count)]), now: now)) { return .end(reason) }
+            reads += 1
+            guard reads < Self.eagerReadsPerWake, eagerRead.shouldTry() else { return next }
         }
-        return perform(handle(received: count))
     }
 
-    func timer(now: Int64) -> String? {
+    /// Bounds how long one transfer keeps its worker from the others and from the timers.
+    private static let eagerReadsPerWake = 64
+    private var eagerRead = EagerRead()
+
+    /// Does what is due by `now`: a deferred window's retry, the machine's tick.
+    mutating func timer(now: Int64) -> Next {
         if let retryAt = deferredRetryAt, now >= retryAt {
             let packets = deferred
-            deferred = []
+            deferred = nil
             deferredRetryAt = nil
-            if let failure = send(packets, isRetransmission: deferredIsRetransmission) { return failure }
+            if let packets, let failure = send(packets.packets, from: packets.from, isRetransmission: deferredIsRetransmission) {
+                return .end(failure)
+            }
         }
-        if let deadline = transfer.deadline, now >= deadline { return perform(transfer.handle(.tick(now: now))) }
-        return nil
+        if let deadline = transfer.deadline, now >= deadline, let reason = perform(transfer.handle(.tick(now: now))) {
+            return .end(reason)
+        }
+        return next
     }
 
     /// Adds the transfer's counts to the shared counters and closes its file.
@@ -279,7 +319,7 @@ final class TFTPTransferRunner {
     }
 
     /// Carries out what the machine asked; returns why the transfer ends if it does.
-    private func perform(_ actions: TFTPTransfer.Actions) -> String? {
+    private mutating func perform(_ actions: TFTPTransfer.Actions) -> String? {
         if let ignored = actions.ignored { statistics.ignored(ignored.rawValue) }
         if !reportedAcknowledgement && transfer.hasProgressed {
             reportedAcknowledgement = true
@@ -287,7 +327,7 @@ final class TFTPTransferRunner {
         }
         if !actions.send.isEmpty {
             // A new send list is the machine's current window: anything still deferred is superseded.
-            deferred = []
+            deferred = nil
             deferredRetryAt = nil
             if let failure = send(actions.send, isRetransmission: actions.isRetransmission) { return failure }
         }
@@ -296,13 +336,13 @@ final class TFTPTransferRunner {
     }
 
     /// The machine's answer to one datagram from the client (the socket is connected: it is theirs).
-    private func handle(received count: Int) -> TFTPTransfer.Actions {
+    private mutating func handle(_ received: UnsafeRawBufferPointer, now: Int64) -> TFTPTransfer.Actions {
         // The common case, an ACK, is read without building a packet.
-        if count >= 4, received[0] == 0, UInt16(received[1]) == TFTPOpcode.acknowledgement.rawValue {
+        if received.count >= 4, received[0] == 0, UInt16(received[1]) == TFTPOpcode.acknowledgement.rawValue {
             let block = UInt16(received[2]) << 8 | UInt16(received[3])
-            return transfer.handle(.acknowledgement(block: block, now: monotonicMilliseconds()))
+            return transfer.handle(.acknowledgement(block: block, now: now))
         }
-        switch try? TFTPPacket(parsing: Array(received[0..<count])) {
+        switch try? TFTPPacket(parsing: Array(received)) {
         case .error(let code, let message)?:
             return transfer.handle(.clientError(code: code, message: message))
         case .some(let packet):
@@ -314,24 +354,26 @@ final class TFTPTransferRunner {
     }
 
     /// Sends what the machine asked, as one batch; returns why the transfer ends if it must.
-    private func send(_ outgoing: [TFTPTransfer.Outgoing], isRetransmission: Bool) -> String? {
-        packets.clear()
+    private mutating func send(_ outgoing: TFTPTransfer.Sends, from first: Int = 0, isRetransmission: Bool) -> String? {
+        // Emptied, keeping its storage: the reader index never moves (the bytes are read in
+        // place by `flush`), and `clear()` would check the storage is unique, per block.
+        packets.moveWriterIndex(to: packets.readerIndex)
         lengths.removeAll(keepingCapacity: true)
         var failure: String?
-        packets: for (position, item) in outgoing.enumerated() {
+        packets: for position in first..<outgoing.endIndex {
             let start = packets.writerIndex
-            switch item {
+            switch outgoing[position] {
             case .optionAcknowledgement(let options):
                 packets.writeBytes(TFTPPacket.optionAcknowledgement(options).serialized())
             case .data(let block, _, let offset, let count):
-                packets.writeInteger(TFTPOpcode.data.rawValue)
-                packets.writeInteger(block)
+                // Opcode and block number in one write: each write checks the buffer's storage.
+                packets.writeInteger(UInt32(TFTPOpcode.data.rawValue) << 16 | UInt32(block))
                 do {
                     try content.read(offset: offset, count: count, into: &packets)
                 } catch TFTPContentError.notYetAvailable {
                     // Still filling from the upstream: send what is there, the rest shortly.
                     packets.moveWriterIndex(to: start)
-                    deferred = Array(outgoing[position...])
+                    deferred = (outgoing, position)
                     deferredIsRetransmission = isRetransmission
                     deferredRetryAt = monotonicMilliseconds() + 5
                     break packets
@@ -361,12 +403,7 @@ final class TFTPTransferRunner {
         let socket = self.socket
         return packets.withUnsafeReadableBytes { bytes in
             guard let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return true }
-            if lengths.count == 1 {
-                while true {
-                    if Glibc.send(socket, base, lengths[0], 0) >= 0 { return true }
-                    if errno != EINTR { return false }
-                }
-            }
+            if lengths.count == 1 { return zb_udp_send_one(socket, base, lengths[0]) == 0 }
             return lengths.withUnsafeBufferPointer { lengths in
                 // A window through UDP GSO: one pass through the stack and, on loopback, one
                 // wakeup of the client for the lot. A kernel or device that cannot segment
@@ -423,5 +460,30 @@ final class TFTPTransferWorkers: Sendable {
 
     func stop() {
         for worker in workers { worker.stop() }
+    }
+}
+
+/// Whether to read a transfer's socket again right after answering it. That read finds the
+/// client's next ACK when client and server share a CPU (the send hands the CPU to the client,
+/// which answers before the server runs again) or the client answers within a system call's
+/// time; then it saves an `epoll_wait` per block, a third of the system calls of a lock-step
+/// transfer. When the read finds nothing, it cost a system call, so after a miss the next
+/// tries are spaced out, 1, 2, 4 ... up to 64 answers apart, and a hit makes every answer try again.
+struct EagerRead {
+    private var skip = 0
+    private var spacing = 0
+
+    /// Called after each answer: true when this one should try.
+    mutating func shouldTry() -> Bool {
+        if skip == 0 { return true }
+        skip -= 1
+        return false
+    }
+
+    mutating func found() { spacing = 0 }
+
+    mutating func missed() {
+        spacing = min(max(1, spacing * 2), 64)
+        skip = spacing
     }
 }
