@@ -110,6 +110,8 @@ def run_probe(the_lab, load):
 
 
 def write_events(state, count):
+    # zonectl makes the database's schema in a state directory, but never the directory itself.
+    Path(state).mkdir(exist_ok=True)
     subprocess.run([ZONECTL, "events", "--state", state, "--limit", "1"], check=True, capture_output=True)
     db = sqlite3.connect(Path(state) / "zoneboot.sqlite")
     now = int(time.time())
