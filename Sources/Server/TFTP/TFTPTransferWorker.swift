@@ -226,10 +226,8 @@ struct TFTPTransferRunner {
     private var packets: ByteBuffer
     private var lengths: [Int] = []
     /// Packets of the current window, from the one whose bytes an upstream has not delivered
-    /// yet on, retried every 5 ms.
-    private var deferred: (packets: TFTPTransfer.Sends, from: Int)?
-    private var deferredIsRetransmission = false
-    private var deferredRetryAt: Int64?
+    /// yet on, sent at `retryAt` (5 ms later, and again until they are there).
+    private var deferred: (packets: TFTPTransfer.Sends, from: Int, isRetransmission: Bool, retryAt: Int64)?
     // Kept here and added to the shared counters once, when the transfer ends.
     private var blocksSent = 0
     private var blocksRetransmitted = 0
@@ -258,7 +256,7 @@ struct TFTPTransferRunner {
 
     /// Returned instead of a stored deadline, so that the worker never reads the runner
     /// outside a call that changes it in place (a read would copy it).
-    private var next: Next { .wait(until: min(transfer.deadline ?? .max, deferredRetryAt ?? .max)) }
+    private var next: Next { .wait(until: min(transfer.deadline ?? .max, deferred?.retryAt ?? .max)) }
 
     mutating func start(now: Int64) -> Next {
         perform(transfer.handle(.start(now: now))).map(Next.end) ?? next
@@ -292,11 +290,9 @@ struct TFTPTransferRunner {
 
     /// Does what is due by `now`: a deferred window's retry, the machine's tick.
     mutating func timer(now: Int64) -> Next {
-        if let retryAt = deferredRetryAt, now >= retryAt {
-            let packets = deferred
+        if let waiting = deferred, now >= waiting.retryAt {
             deferred = nil
-            deferredRetryAt = nil
-            if let packets, let failure = send(packets.packets, from: packets.from, isRetransmission: deferredIsRetransmission) {
+            if let failure = send(waiting.packets, from: waiting.from, isRetransmission: waiting.isRetransmission) {
                 return .end(failure)
             }
         }
@@ -328,7 +324,6 @@ struct TFTPTransferRunner {
         if !actions.send.isEmpty {
             // A new send list is the machine's current window: anything still deferred is superseded.
             deferred = nil
-            deferredRetryAt = nil
             if let failure = send(actions.send, isRetransmission: actions.isRetransmission) { return failure }
         }
         if let outcome = actions.outcome { return outcome.reason }
@@ -373,9 +368,7 @@ struct TFTPTransferRunner {
                 } catch TFTPContentError.notYetAvailable {
                     // Still filling from the upstream: send what is there, the rest shortly.
                     packets.moveWriterIndex(to: start)
-                    deferred = (outgoing, position)
-                    deferredIsRetransmission = isRetransmission
-                    deferredRetryAt = monotonicMilliseconds() + 5
+                    deferred = (outgoing, position, isRetransmission, monotonicMilliseconds() + 5)
                     break packets
                 } catch {
                     packets.moveWriterIndex(to: start)
