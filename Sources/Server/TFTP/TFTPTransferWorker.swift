@@ -418,7 +418,7 @@ struct TFTPTransferRunner {
 
     private func send(error packet: TFTPPacket) {
         let bytes = packet.serialized()
-        _ = bytes.withUnsafeBytes { Glibc.send(socket, $0.baseAddress, $0.count, 0) }
+        _ = bytes.withUnsafeBufferPointer { zb_udp_send_one(socket, $0.baseAddress, $0.count) }
     }
 }
 
