@@ -138,17 +138,23 @@ struct Inventory: ParsableCommand {
             }
         } else {
             let built = clock.now
-            let bytes = inventory.json()
+            let chunks = inventory.jsonChunks()
             if timings {
                 // What the server does per request: build the inventory and write its JSON.
                 // CPU time too: on a busy machine the wall clock says more about the neighbours.
                 let written = clock.now
-                printError("inventory: \(inventory.hostCount) hosts, \(inventory.groupCount) groups, \(bytes.count) bytes of JSON "
+                let bytes = chunks.reduce(0) { $0 + $1.count }
+                printError("inventory: \(inventory.hostCount) hosts, \(inventory.groupCount) groups, \(bytes) bytes of JSON "
                     + "in \(Self.milliseconds(written - loaded)) ms (built in \(Self.milliseconds(built - loaded)) ms, written in "
                     + "\(Self.milliseconds(written - built)) ms; CPU \(Self.milliseconds(Self.cpuTime() - cpuLoaded)) ms; "
                     + "zone and leases loaded in \(Self.milliseconds(loaded - started)) ms)")
             }
-            FileHandle.standardOutput.write(Data(bytes))
+            do {
+                // Written as they are: joined or made `Data`, 87 MB would be copied for nothing.
+                for chunk in chunks { try FileHandle.standardOutput.write(contentsOf: chunk) }
+            } catch {
+                throw fail("cannot write the inventory: \(error)")
+            }
             // Done: freeing a 100,000-host zone's revision and inventory object by object took
             // 0.07–0.1 s of the command's 1.6, for memory the exit gives back at once.
             Foundation.exit(0)

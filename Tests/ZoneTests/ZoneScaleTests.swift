@@ -23,6 +23,80 @@ import Testing
         try ZoneLoader.load(source: ZoneSource(zoneFile: "example.yaml", text: text, files: ExampleZone.templates))
     }
 
+    // MARK: Expansion in parts
+
+    /// The spec the loader expands.
+    private static func spec(_ text: String) throws -> ZoneSpec {
+        try #require(ZoneLoader.decodedSpec(of: ZoneSource(zoneFile: "example.yaml", text: text, files: ExampleZone.templates)))
+    }
+
+    /// Expanded in `cores` parts (any zone, however small), or in one piece for 1.
+    private static func expanded(_ spec: ZoneSpec, cores: Int) -> (identities: [Identity], diagnostics: [Diagnostic]) {
+        var expander = ZoneExpander(spec: spec)
+        let identities = expander.expand(cores: cores, partsFrom: 0)
+        return (identities, expander.diagnostics)
+    }
+
+    /// `text` with each `old` replaced by `new`, every edit applying at least once.
+    private static func edited(_ text: String, _ edits: [(String, String)]) throws -> String {
+        var text = text
+        for (old, new) in edits {
+            #expect(text.contains(old), "edit does not apply: \(old)")
+            text = text.replacingOccurrences(of: old, with: new)
+        }
+        return text
+    }
+
+    /// A zone expanded in parts is the zone expanded in one piece: the same identities in the
+    /// same order, the same findings. Clashes between parts (an address, a name) and
+    /// mistakes inside one are found and reported as one piece reports them.
+    @Test func aZoneExpandedInPartsIsTheZoneExpandedWhole() throws {
+        let zone = try Self.example(pods: 5, racks: 2, units: 3)
+        let cases: [(String, String, expect: String?)] = [
+            ("valid", zone, nil),
+            // p05 on p01's servers network, its first host on p01's first host's address.
+            ("address across pods", try Self.edited(zone, [
+                ("servers: { subnet: 10.0.2.0/26, gateway: 10.0.2.1 }", "servers: { subnet: 10.0.0.0/26, gateway: 10.0.0.1 }"),
+                ("role: hypervisor, network: servers, address: 10.0.2.2 }", "role: hypervisor, network: servers, address: 10.0.0.2 }"),
+            ]), "address 10.0.0.2 is given twice"),
+            // Host names without the pod: every pod's hosts have the same names.
+            ("names across pods", try Self.edited(zone, [("host: \"{zone}-{pod}-r", "host: \"{zone}-r")]), "is given to both"),
+            ("unknown role", try Self.edited(zone, [("role: hypervisor,", "role: hypervisr,")]), "unknown role 'hypervisr'"),
+            // The first pod written is the last in location order.
+            ("pods out of order", try Self.edited(zone, [("- name: p01\n", "- name: z01\n")]), nil),
+        ]
+        for (name, text, expect) in cases {
+            let spec = try Self.spec(text)
+            let whole = Self.expanded(spec, cores: 1)
+            if let expect {
+                #expect(whole.diagnostics.contains { $0.severity == .error && $0.message.contains(expect) }, "\(name): \(whole.diagnostics)")
+            } else {
+                #expect(whole.diagnostics.isEmpty, "\(name): \(whole.diagnostics)")
+                #expect(whole.identities.count == 5 * 2 * (3 * 2 + 2))
+            }
+            for cores in [2, 3, 5, 8] {
+                let parts = Self.expanded(spec, cores: cores)
+                #expect(parts.identities == whole.identities, "\(name), \(cores) parts")
+                #expect(parts.diagnostics == whole.diagnostics, "\(name), \(cores) parts")
+            }
+        }
+    }
+
+    /// Work cut into runs for the cores: in order, each index once, no run empty, at most
+    /// as many runs as parts.
+    @Test func partsRunsCoverEveryIndexOnceInOrder() {
+        var rng = Seeded(state: 7)
+        for _ in 0..<500 {
+            let weights = (0..<Int.random(in: 0...40, using: &rng)).map { _ in Int.random(in: 0...1000, using: &rng) }
+            let parts = Int.random(in: 1...9, using: &rng)
+            let runs = Parts.runs(weights: weights, parts: parts)
+            #expect(runs.flatMap { Array($0) } == Array(weights.indices), "\(weights) in \(parts)")
+            #expect(runs.allSatisfy { !$0.isEmpty } && runs.count <= max(parts, 1))
+        }
+        #expect(Parts.runs(weights: [5, 5, 5, 5], parts: 2) == [0..<2, 2..<4])
+        #expect(Parts.map(5) { $0 * $0 } == [0, 1, 4, 9, 16])
+    }
+
     // MARK: Plain scalars
 
     /// What the YAML reader makes of `value` as the value of key `b`, with Yams' own resolver

@@ -1,5 +1,3 @@
-import Dispatch
-import Foundation
 import Yams
 import Zone
 
@@ -50,6 +48,7 @@ public struct AnsibleInventory: Sendable {
     /// Sorted by name, without `all`: each group's hosts as indices into `byName` (so in
     /// name order), each once.
     private let groupTable: [(name: String, hosts: [Int32], children: [String])]
+    /// Role → its `ansible.vars`, sorted by key, each key once.
     private let roleVars: [String: [ZoneValue.Member]]
     private let live: [String: HostLiveState]
     /// Variables of the group `all`, sorted by key.
@@ -127,7 +126,10 @@ public struct AnsibleInventory: Sendable {
     public var groupCount: Int { groupTable.count }
 
     /// Sorted by name.
-    public var hosts: [Host] { byName.map { host(at: Int($0)) } }
+    public var hosts: [Host] {
+        let variables = HostVariablesByRole(roleVars)
+        return byName.map { host(at: Int($0), variables) }
+    }
 
     /// Group name → group; `all` is not among them.
     public var groups: [String: Group] {
@@ -136,26 +138,34 @@ public struct AnsibleInventory: Sendable {
         })
     }
 
-    private func host(at position: Int) -> Host {
+    private func host(at position: Int, _ variables: HostVariablesByRole) -> Host {
         let identity = identities[position]
-        return Host(name: identity.name, vars: vars(of: identity))
+        return Host(name: identity.name, vars: variables[identity.role].members(of: identity, live: liveFacts(of: identity)))
     }
 
-    /// A host's variables, sorted by key.
-    private func vars(of identity: Identity) -> [ZoneValue.Member] {
-        JSONWriter.merged(roleVars[identity.role] ?? [], Self.facts(of: identity), liveFacts(of: identity))
-    }
+    /// How each role's hosts' variables are written, made for one rendering. Each part of one
+    /// has its own: two cores reading the same tables bump the same reference counts, which
+    /// made writing in two parts take nearly as long as in one.
+    private struct HostVariablesByRole {
+        private let byRole: [String: AnsibleHostVariables]
+        /// A host of a role the zone does not define (never in a loaded zone): its facts alone.
+        private let factsAlone = AnsibleHostVariables(roleVars: [])
+        /// The last role asked for: hosts in name order mostly have the role of the host before.
+        private var last: (role: String, variables: AnsibleHostVariables)?
 
-    /// A host's variables written as an object: `vars(of:)`, merged as they are written.
-    private func writeVars(of identity: Identity, into out: inout JSONWriter) {
-        Self.writeVars(of: identity, roleVars: roleVars[identity.role] ?? [], live: liveFacts(of: identity), into: &out)
-    }
+        init(_ roleVars: [String: [ZoneValue.Member]]) {
+            byRole = roleVars.mapValues(AnsibleHostVariables.init(roleVars:))
+        }
 
-    private static func writeVars(of identity: Identity, roleVars: [ZoneValue.Member], live: [ZoneValue.Member],
-                                  into out: inout JSONWriter) {
-        // Identity facts win over role variables of the same name (which the zone check
-        // refuses anyway), the live state over both.
-        out.mergedObject(roleVars, facts(of: identity), live)
+        subscript(role: String) -> AnsibleHostVariables { byRole[role] ?? factsAlone }
+
+        /// `self[role]`, remembered for the next host.
+        mutating func of(_ role: String) -> AnsibleHostVariables {
+            if let last, last.role == role { return last.variables }
+            let variables = self[role]
+            last = (role, variables)
+            return variables
+        }
     }
 
     /// A role's `ansible.vars`, sorted by key, each key once.
@@ -170,7 +180,7 @@ public struct AnsibleInventory: Sendable {
         guard let identity = revision.identity(named: name) else { return nil }
         let role = revision.spec.roles.first { $0.name.value == identity.role }
         var out = JSONWriter()
-        writeVars(of: identity, roleVars: role.map(variables) ?? [], live: live?.facts ?? [], into: &out)
+        AnsibleHostVariables(roleVars: role.map(variables) ?? []).write(of: identity, live: live?.facts ?? [], into: &out)
         out.raw("\n")
         return out.bytes
     }
@@ -179,32 +189,13 @@ public struct AnsibleInventory: Sendable {
         live.isEmpty ? [] : live[identity.name]?.facts ?? []
     }
 
-    /// The identity's facts as host variables (`hostVariable`), and `ansible_host`, sorted by key.
-    private static func facts(of identity: Identity) -> [ZoneValue.Member] {
-        var facts = HostFacts.identity(identity)
-        var kept = 0
-        var address: ZoneValue?
-        // By index: iterating the array itself would hold it, and the first write would copy it.
-        for index in facts.indices {
-            let fact = facts[index]
-            if fact.key == "address" { address = fact.value }
-            guard let variable = hostVariable(fact) else { continue }
-            facts[kept] = variable
-            kept += 1
-        }
-        facts.removeLast(facts.count - kept)
-        if let address { facts.append(.init("ansible_host", address)) }
-        facts.sort { $0.key < $1.key }
-        return facts
-    }
-
-    /// An identity fact as a host variable. Ansible reserves `name` and `port` (play
-    /// keywords) and warns for every host that has them: the name is the inventory
-    /// hostname itself (`inventory_hostname`), the port is `switch_port`.
-    static func hostVariable(_ fact: ZoneValue.Member) -> ZoneValue.Member? {
-        switch fact.key {
+    /// An identity fact's name as a host variable's, nil for none. Ansible reserves `name` and
+    /// `port` (play keywords) and warns for every host that has them: the name is the
+    /// inventory hostname itself (`inventory_hostname`), the port is `switch_port`.
+    static func hostVariable(_ fact: String) -> String? {
+        switch fact {
         case "name": nil
-        case "port": .init("switch_port", fact.value)
+        case "port": "switch_port"
         default: fact
         }
     }
@@ -230,7 +221,7 @@ public struct AnsibleInventory: Sendable {
 
     /// One host (`--host NAME`): found by a search, made once.
     public func host(named name: String) -> Host? {
-        identities.firstIndex { $0.name == name }.map(host(at:))
+        identities.firstIndex { $0.name == name }.map { host(at: $0, HostVariablesByRole(roleVars)) }
     }
 
     /// Groups no other group has as a child: what `all` lists.
@@ -244,35 +235,37 @@ public struct AnsibleInventory: Sendable {
     /// Ansible's dynamic-inventory JSON, as `--list` prints it: one object, keys sorted,
     /// `_meta.hostvars` holding every host's variables.
     public func json() -> [UInt8] {
-        json(parts: byName.count < 4096 ? 1 : min(ProcessInfo.processInfo.activeProcessorCount, 8))
+        let chunks = jsonChunks()
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(chunks.reduce(0) { $0 + $1.count })
+        for chunk in chunks { bytes += chunk }
+        return bytes
     }
 
-    /// `json()`, its host variables written in `parts` parts, each on a core of its own.
-    func json(parts: Int) -> [UInt8] {
+    /// `json()` in pieces to be written one after the other: 87 MB for 200,000 hosts need not
+    /// be copied into one array to be written out.
+    public func jsonChunks() -> [[UInt8]] {
+        jsonChunks(parts: byName.count < 4096 ? 1 : Parts.cores)
+    }
+
+    /// `jsonChunks()`, its host variables written in `parts` parts, each on a core of its own.
+    func jsonChunks(parts: Int) -> [[UInt8]] {
         let parts = max(1, min(parts, byName.count))
-        var out = JSONWriter(reservingCapacity: identities.count * 450 + groupTable.count * 128)
-        out.raw("{\"_meta\":{\"hostvars\":{")
         // The host variables are most of the work (87 MB for 200,000 hosts): a large zone's
-        // are written in parts, on every core, and joined in order.
-        let slots = UnsafeMutableBufferPointer<[UInt8]>.allocate(capacity: parts)
-        slots.initialize(repeating: [])
-        defer {
-            _ = slots.deinitialize()
-            slots.deallocate()
-        }
-        // Each part writes its own slot, and only it: no two threads touch the same memory.
-        nonisolated(unsafe) let written = slots
-        DispatchQueue.concurrentPerform(iterations: parts) { part in
+        // are written in parts, on every core.
+        let hostvars = Parts.map(parts) { part in
             let range = byName.count * part / parts ..< byName.count * (part + 1) / parts
             var hostvars = JSONWriter(reservingCapacity: range.count * 450)
+            var variables = HostVariablesByRole(roleVars)
+            if part == 0 { hostvars.raw("{\"_meta\":{\"hostvars\":{") }
             for index in range {
                 let identity = identities[Int(byName[index])]
                 hostvars.key(identity.name, first: index == 0)
-                writeVars(of: identity, into: &hostvars)
+                variables.of(identity.role).write(of: identity, live: liveFacts(of: identity), into: &hostvars)
             }
-            written[part] = hostvars.bytes
+            return hostvars.bytes
         }
-        for part in slots { out.raw(part) }
+        var out = JSONWriter(reservingCapacity: groupTable.count * 128 + hostCount * 24)
         out.raw("}},\"all\":{\"children\":")
         out.array(topLevelGroups) { $0.string($1) }
         out.raw(",\"vars\":")
@@ -294,14 +287,14 @@ public struct AnsibleInventory: Sendable {
             out.raw("}")
         }
         out.raw("}\n")
-        return out.bytes
+        return hostvars + [out.bytes]
     }
 
     /// One host's variables, as `--host NAME` prints them; nil for a name not in the inventory.
     public func hostJSON(named name: String) -> [UInt8]? {
         guard let identity = identities.first(where: { $0.name == name }) else { return nil }
         var out = JSONWriter()
-        writeVars(of: identity, into: &out)
+        HostVariablesByRole(roleVars)[identity.role].write(of: identity, live: liveFacts(of: identity), into: &out)
         out.raw("\n")
         return out.bytes
     }

@@ -99,46 +99,6 @@ package struct JSONWriter {
         bytes.append(UInt8(ascii: ":"))
     }
 
-    /// Lists each sorted by key with each key once, merged into one such list; where
-    /// lists share a key, the later list's member wins.
-    static func merged(_ lists: [ZoneValue.Member]...) -> [ZoneValue.Member] {
-        var result: [ZoneValue.Member] = []
-        result.reserveCapacity(lists.reduce(0) { $0 + $1.count })
-        forEachMerged(lists) { result.append($0) }
-        return result
-    }
-
-    /// The object of `merged(lists)`, written as the lists are merged.
-    mutating func mergedObject(_ lists: [ZoneValue.Member]...) {
-        bytes.append(UInt8(ascii: "{"))
-        var first = true
-        Self.forEachMerged(lists) { member in
-            key(member.key, first: first)
-            value(member.value)
-            first = false
-        }
-        bytes.append(UInt8(ascii: "}"))
-    }
-
-    /// Calls `body` with the members of `merged(lists)`, in order.
-    private static func forEachMerged(_ lists: [[ZoneValue.Member]], _ body: (ZoneValue.Member) -> Void) {
-        var heads = Array(repeating: 0, count: lists.count)
-        while true {
-            var pick: Int?
-            for (list, head) in zip(lists.indices, heads) where head < lists[list].count {
-                // `<=`: on equal keys the later list is picked.
-                if let p = pick, !(lists[list][head].key <= lists[p][heads[p]].key) { continue }
-                pick = list
-            }
-            guard let p = pick else { return }
-            let key = lists[p][heads[p]].key
-            body(lists[p][heads[p]])
-            for list in lists.indices where heads[list] < lists[list].count && lists[list][heads[list]].key == key {
-                heads[list] += 1
-            }
-        }
-    }
-
     /// Bytes already written as JSON (by another writer).
     mutating func raw(_ json: [UInt8]) { bytes.append(contentsOf: json) }
 

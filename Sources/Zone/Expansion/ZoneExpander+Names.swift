@@ -108,7 +108,10 @@ extension ZoneExpander {
         }
     }
 
-    mutating func checkUniqueNames(_ placed: [Placed]) {
+    /// Reports names that are not DNS names or are given twice. Returns every name and
+    /// where in `placed` it is first given.
+    @discardableResult
+    mutating func checkUniqueNames(_ placed: [Placed]) -> [String: Int] {
         var names: [String: Int] = [:]
         names.reserveCapacity(placed.count)
         var invalidReported: Set<String> = []
@@ -118,7 +121,7 @@ extension ZoneExpander {
         for i in placed.indices {
             let name = placed[i].identity.name
             if name.isEmpty { continue }
-            if i % Self.budgetInterval == 0, budget.isSpent { return }
+            if i % Self.budgetInterval == 0, budget.isSpent { return names }
             if zoneNameValid, Format.isLabel(placed[i].identity.location.pod), !Format.isDNSName(name),
                invalidReported.insert(entries[placed[i].entry].path).inserted {
                 let p = placed[i]
@@ -141,6 +144,7 @@ extension ZoneExpander {
                             "\(other.identity.location) is declared here")
             }
         }
+        return names
     }
 
 }

@@ -29,17 +29,23 @@ extension ZoneExpander {
 
     mutating func placePorts() -> [Placed] {
         guard let ports = countPortsWithinBudget() else { return [] }
+        return placePorts(ofPods: spec.pods.indices, zonePorts: ports)
+    }
+
+    /// Places the ports of the pods `pods` (positions in `spec.pods`); `zonePorts`: the
+    /// zone's, which the address table is sized for.
+    mutating func placePorts(ofPods pods: Range<Int>, zonePorts: Int) -> [Placed] {
         var placed: [Placed] = []
         var claims = Claims()
         // Sized once: growing tables of 200,000 entries rehashes them a dozen times. Reused
         // pods claim addresses only.
-        let placing = reuse.map { reuse in
-            spec.pods.filter { !reuse.pods.contains($0.name.value) }.reduce(0) { $0 + Self.portCount(of: $1) }
-        } ?? ports
+        let placing = spec.pods[pods].reduce(0) { sum, pod in
+            reuse?.pods.contains(pod.name.value) == true ? sum : sum + Self.portCount(of: pod)
+        }
         placed.reserveCapacity(placing)
         claims.ports.reserveCapacity(placing)
-        addresses.reserveCapacity(ports)
-        for pod in spec.pods {
+        addresses.reserveCapacity(zonePorts)
+        for pod in spec.pods[pods] {
             if let reuse, reuse.pods.contains(pod.name.value) {
                 claimAddresses(ofReused: pod)
                 continue
@@ -57,7 +63,7 @@ extension ZoneExpander {
     }
 
     /// The ports a pod's entries name.
-    private static func portCount(of pod: ZoneSpec.Pod) -> Int {
+    static func portCount(of pod: ZoneSpec.Pod) -> Int {
         pod.switches.reduce(0) { $0 + $1.ports.reduce(0) { $0 + $1.ports.value.count } }
     }
 

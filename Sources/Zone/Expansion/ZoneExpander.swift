@@ -6,7 +6,8 @@ import Addressing
 /// Three jobs, one file each, sharing the state and the reporting below: the section
 /// checks (ZoneExpander+Sections), placement, one identity per port
 /// (ZoneExpander+Placement), and naming (ZoneExpander+Names). `expand` runs them in
-/// the order their diagnostics come out.
+/// the order their diagnostics come out; a large zone is placed and named in parts, a
+/// run of pods on each core (ZoneExpander+Parts).
 ///
 /// Collisions are reported once per pair of zone entries (not once per port), with
 /// the position of both sides.
@@ -69,13 +70,20 @@ struct ZoneExpander {
         }
     }
 
-    mutating func expand() -> [Identity] {
+    /// `cores`: how many parts a zone of `partsFrom` ports or more is placed and named in
+    /// (ZoneExpander+Parts); the tests set both to compare parts with one piece.
+    mutating func expand(cores: Int = Parts.cores, partsFrom: Int = portsForParts) -> [Identity] {
         for role in spec.roles { rolesByName[role.name.value] = role }
         checkNaming()
         checkRoles()
         checkHooks()
         checkProfileFiles()
         checkPodsAndNetworks()
+        if let identities = expandInParts(cores: cores, from: partsFrom) {
+            checkDiscovery()
+            checkWarnings()
+            return identities
+        }
         var placed = placePorts()
         // A spent budget stops here: what is placed so far is not a zone.
         guard !budget.isSpent else { return [] }
@@ -84,8 +92,12 @@ struct ZoneExpander {
         checkUniqueNames(placed)
         checkDiscovery()
         checkWarnings()
-        // In location order, as a revision keeps them: one copy here, none there.
-        return ZoneRevision.locationOrder(count: placed.count) { placed[$0].identity.location }
+        return Self.identities(placed)
+    }
+
+    /// The placed identities in location order, as a revision keeps them: one copy here, none there.
+    static func identities(_ placed: [Placed]) -> [Identity] {
+        ZoneRevision.locationOrder(count: placed.count) { placed[$0].identity.location }
             .map { $0.map { placed[$0].identity } } ?? placed.map(\.identity)
     }
 
