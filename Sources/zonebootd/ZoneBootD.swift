@@ -196,6 +196,7 @@ struct ZoneBootD: AsyncParsableCommand {
         var logger = Logger(label: "zonebootd")
         logger.logLevel = logLevel
         if check { return try runCheck() }
+        mapLargeAllocationsApart()
         // DHCP on one thread; HTTP on its own two: a burst of downloads must not delay DHCP answers.
         let dhcpThreads = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let httpThreads = MultiThreadedEventLoopGroup(numberOfThreads: 2)

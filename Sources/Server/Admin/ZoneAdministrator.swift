@@ -432,18 +432,6 @@ public actor ZoneAdministrator {
     }
 }
 
-/// Hands memory freed by a zone load back to the system. glibc keeps freed memory for
-/// reuse, and a load's parse tree and tables of 200,000 identities are freed in pieces it
-/// does not return on its own: after a full-zone apply of 10,000 hosts a server kept about
-/// 154 MB it no longer used.
-func releaseFreedMemory() {
-    #if canImport(Glibc)
-    // Not in Swift's Glibc module (malloc.h): found by name, called where found.
-    typealias MallocTrim = @convention(c) (Int) -> Int32
-    if let symbol = dlsym(nil, "malloc_trim") { _ = unsafeBitCast(symbol, to: MallocTrim.self)(0) }
-    #endif
-}
-
 /// The folder of a zone file as the operator gave it ("" for the current one), where its
 /// templates and secret files are.
 public func zoneFolder(_ zoneFile: String) -> String { (zoneFile as NSString).deletingLastPathComponent }

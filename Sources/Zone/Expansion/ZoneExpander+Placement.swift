@@ -29,12 +29,12 @@ extension ZoneExpander {
 
     mutating func placePorts() -> [Placed] {
         guard let ports = countPortsWithinBudget() else { return [] }
-        return placePorts(ofPods: spec.pods.indices, zonePorts: ports)
+        return placePorts(ofPods: spec.pods.indices, addressCapacity: ports)
     }
 
-    /// Places the ports of the pods `pods` (positions in `spec.pods`); `zonePorts`: the
-    /// zone's, which the address table is sized for.
-    mutating func placePorts(ofPods pods: Range<Int>, zonePorts: Int) -> [Placed] {
+    /// Places the ports of the pods `pods` (positions in `spec.pods`); `addressCapacity`:
+    /// how many addresses the address table is sized for (the zone's, where it is the zone's).
+    mutating func placePorts(ofPods pods: Range<Int>, addressCapacity: Int) -> [Placed] {
         var placed: [Placed] = []
         var claims = Claims()
         // Sized once: growing tables of 200,000 entries rehashes them a dozen times. Reused
@@ -44,7 +44,7 @@ extension ZoneExpander {
         }
         placed.reserveCapacity(placing)
         claims.ports.reserveCapacity(placing)
-        addresses.reserveCapacity(zonePorts)
+        addresses.reserveCapacity(addressCapacity)
         for pod in spec.pods[pods] {
             if let reuse, reuse.pods.contains(pod.name.value) {
                 claimAddresses(ofReused: pod)
