@@ -150,22 +150,12 @@ public struct AnsibleInventory: Sendable {
         private let byRole: [String: AnsibleHostVariables]
         /// A host of a role the zone does not define (never in a loaded zone): its facts alone.
         private let factsAlone = AnsibleHostVariables(roleVars: [])
-        /// The last role asked for: hosts in name order mostly have the role of the host before.
-        private var last: (role: String, variables: AnsibleHostVariables)?
 
         init(_ roleVars: [String: [ZoneValue.Member]]) {
             byRole = roleVars.mapValues(AnsibleHostVariables.init(roleVars:))
         }
 
         subscript(role: String) -> AnsibleHostVariables { byRole[role] ?? factsAlone }
-
-        /// `self[role]`, remembered for the next host.
-        mutating func of(_ role: String) -> AnsibleHostVariables {
-            if let last, last.role == role { return last.variables }
-            let variables = self[role]
-            last = (role, variables)
-            return variables
-        }
     }
 
     /// A role's `ansible.vars`, sorted by key, each key once.
@@ -256,12 +246,12 @@ public struct AnsibleInventory: Sendable {
         let hostvars = Parts.map(parts) { part in
             let range = byName.count * part / parts ..< byName.count * (part + 1) / parts
             var hostvars = JSONWriter(reservingCapacity: range.count * 450)
-            var variables = HostVariablesByRole(roleVars)
+            let variables = HostVariablesByRole(roleVars)
             if part == 0 { hostvars.raw("{\"_meta\":{\"hostvars\":{") }
             for index in range {
                 let identity = identities[Int(byName[index])]
                 hostvars.key(identity.name, first: index == 0)
-                variables.of(identity.role).write(of: identity, live: liveFacts(of: identity), into: &hostvars)
+                variables[identity.role].write(of: identity, live: liveFacts(of: identity), into: &hostvars)
             }
             return hostvars.bytes
         }
@@ -294,7 +284,8 @@ public struct AnsibleInventory: Sendable {
     public func hostJSON(named name: String) -> [UInt8]? {
         guard let identity = identities.first(where: { $0.name == name }) else { return nil }
         var out = JSONWriter()
-        HostVariablesByRole(roleVars)[identity.role].write(of: identity, live: liveFacts(of: identity), into: &out)
+        AnsibleHostVariables(roleVars: roleVars[identity.role] ?? [])
+            .write(of: identity, live: liveFacts(of: identity), into: &out)
         out.raw("\n")
         return out.bytes
     }
