@@ -5,8 +5,8 @@ import Foundation
 /// (placing and naming 200,000 identities, indexing them, writing their inventory): on two
 /// cores a 100,000-host zone's load was 0.9 s with one of them idle.
 public enum Parts {
-    /// How many parts to split work into: one per core, at most 8 (past that, joining the
-    /// parts costs more than the cores save on these loads).
+    /// How many parts to split work into: one per core, at most 8 (a bound, not a measured
+    /// best: only 2 cores were measured here, and each part costs a join).
     public static var cores: Int { max(1, min(ProcessInfo.processInfo.activeProcessorCount, 8)) }
 
     /// `part(k)` for every k in `0..<count`, concurrently; the results in the order of k.
