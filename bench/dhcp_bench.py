@@ -16,8 +16,10 @@ come from 198.18.0.0/15 and every namespace is removed at the end. Two relays:
 3. Overload (`dhcp_bench.py overload` runs only this): perfdhcp with 200,000 clients pinned to
    one core, each server pinned to the other, both servers' sockets given zonebootd's 8 MiB
    receive buffer (Kea through bench/dhcp_rcvbuf_preload.c), offered 0.5x, 1x, 1.5x and 2.5x
-   of the capacity found first; then the same ladder with dhcp_load. Goodput (ACKs/s) must
-   not fall as offered load rises: at 2.5x, >= 95 % of the peak and >= Kea's.
+   of the capacity found first; perfdhcp in one thread, as its manual advises on one CPU,
+   then in its two threads (its default, as it counts two CPUs), then the same ladder with
+   dhcp_load. Goodput (ACKs/s) must not fall as offered load rises: at 2.5x, >= 95 % of the
+   peak and >= Kea's.
 4. Lean (`dhcp_bench.py lean` runs only this): each server's CPU while idle, server CPU per
    DORA at 1,000-3,000/s with perfdhcp, zonebootd beside Kea, and REQUEST->ACK p99 at
    20,000/s with dhcp_load. `ZONEBOOTD_BEFORE=<binary>` adds another build's rows.
@@ -267,6 +269,15 @@ def udp_receive_buffer_errors(the_lab, ns):
     return int(dict(zip(lines[0], lines[1])).get("RcvbufErrors", 0)) if len(lines) >= 2 else 0
 
 
+def perfdhcp_threads(generator):
+    """perfdhcp's -g for an overload generator. "perfdhcp" runs it in one thread: its manual
+    advises one thread on a single CPU ("to avoid threads blocking each other"), and its own
+    default would pick that on one CPU, but it counts the machine's CPUs, not the one it is
+    pinned to. "perfdhcp-multi" keeps that default: its receiving thread and its sending
+    thread share the one core. PERFDHCP_THREADS overrides the first."""
+    return "multi" if generator == "perfdhcp-multi" else os.environ.get("PERFDHCP_THREADS", "single")
+
+
 def overload_step(which, rate, seconds, clients, generator):
     """One pinned step: the server on SERVER_CPU, the generator on GENERATOR_CPU, durable
     leases, both servers with RECEIVE_BUFFER. Goodput is ACKs per second of the sending
@@ -281,14 +292,12 @@ def overload_step(which, rate, seconds, clients, generator):
         before = cpu_seconds(proc.pid)
         overflowed = {ns: udp_receive_buffer_errors(the_lab, ns) for ns in (srv, load)}
         pin = ("taskset", "-c", GENERATOR_CPU)
-        if generator == "perfdhcp":
-            # -g: perfdhcp receives on a thread of its own by default (it sees two CPUs); its
-            # manual advises one thread on one CPU. PERFDHCP_THREADS=single runs it so.
+        if generator.startswith("perfdhcp"):
             # PERFDHCP_RCVBUF=<bytes>: perfdhcp's own socket given that receive buffer (the preload),
             # to tell a server's reply bursts overflowing the generator from the server's goodput.
             given = os.environ.get("PERFDHCP_RCVBUF")
             env = ("env", f"LD_PRELOAD={rcvbuf_preload()}", f"DHCP_RCVBUF={given}") if given else ()
-            result = the_lab.run(load, *pin, *env, "perfdhcp", "-4", "-g", os.environ.get("PERFDHCP_THREADS", "multi"),
+            result = the_lab.run(load, *pin, *env, "perfdhcp", "-4", "-g", perfdhcp_threads(generator),
                                  "-l", RELAY, "-r", rate, "-R", clients, "-p", seconds,
                                  "-W", "2", "-o", f"82,{OPTION_82}", SERVER, timeout=seconds + 60, check=False)
             output = result.stdout + result.stderr
@@ -324,13 +333,13 @@ def overload(seconds, clients):
     load = os.getloadavg()
     print(f"3. Overload, pinned: servers on CPU {SERVER_CPU}, generator on CPU {GENERATOR_CPU}, {clients} clients, "
           f"{seconds} s per step, both servers' receive buffer {RECEIVE_BUFFER >> 20} MiB, durable leases, "
-          f"perfdhcp -g {os.environ.get('PERFDHCP_THREADS', 'multi')}"
+          f"perfdhcp -g {perfdhcp_threads('perfdhcp')} (perfdhcp-multi: -g multi)"
           + (f", perfdhcp's receive buffer {int(os.environ['PERFDHCP_RCVBUF']) >> 20} MiB." if os.environ.get("PERFDHCP_RCVBUF") else "."))
     print(f"   Machine load average before: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1/5/15 min).")
     print("   goodput = ACKs/s; answered = ACKs / REQUESTs sent; OFFER delay: perfdhcp's average, dhcp_load's median;")
     print("   overflow: datagrams the kernel dropped at a full receive buffer, the server's / the generator's.")
     verdicts = []
-    for generator in os.environ.get("OVERLOAD_GENERATORS", "perfdhcp,dhcp_load").split(","):
+    for generator in os.environ.get("OVERLOAD_GENERATORS", "perfdhcp,perfdhcp-multi,dhcp_load").split(","):
         capacity = int(os.environ.get("CAPACITY", "0"))
         if not capacity:
             for rate in (int(r) for r in os.environ.get("CAPACITY_PROBE", "4000,8000,16000").split(",")):

@@ -68,9 +68,9 @@ final class AdmissionGate {
         engine.flush()
         guard !queue.isEmpty, !scheduled else { return }
         scheduled = true
-        // Paced (overloaded, only new exchanges waiting, this window's started): back when
-        // the next window begins, or when a read brings a request.
-        if let until = queue.pacedUntil {
+        // Paced (only new exchanges waiting, as many started as are due): back when the next
+        // are due, or when a read brings a request.
+        if let until = queue.pacedUntil(now: now) {
             loop.assumeIsolated().scheduleTask(deadline: .uptimeNanoseconds(UInt64(max(until, 0)))) {
                 self.scheduled = false
                 self.serve()

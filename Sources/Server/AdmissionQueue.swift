@@ -60,11 +60,7 @@ enum AdmissionKind: Sendable, Equatable {
 ///   not stop. It stays so until the queue empties: a server that falls behind reading its
 ///   sockets, as a collapsing one does, sees fewer arrivals than come, and must not take
 ///   that for the end of the load. New exchanges are then served newest first, so those
-///   answered are answered while their client still waits, and paced: started only a
-///   little faster than exchanges complete (`startsPerCompletion` times the requests
-///   completing one in the last window). An offer whose REQUEST never comes (its client, or
-///   a relay on the way, overflowed with offers, or gave up) is work taken from the
-///   exchanges that do complete.
+///   answered are answered while their client still waits, and paced (below).
 /// - overloaded but not sustained (when the queue had stood for `overloadedAfter`, new
 ///   exchanges no longer came faster than they were started), the queue is a burst being
 ///   served: a boot storm of 100,000 machines keeps it standing for about 4 s here, but its
@@ -78,6 +74,17 @@ enum AdmissionKind: Sendable, Equatable {
 ///   perfdhcp at 2.5× the capacity on one core: a server fast enough never to queue it
 ///   answered at full speed, and a quarter of its replies overflowed perfdhcp's socket. A
 ///   boot storm's machines complete what they start within the window, so it is never paced.
+///
+/// Paced, a window starts no more new exchanges than completed in the window before, and
+/// `growth` times that while the clients kept up (completed `keptUpShare` of what was
+/// started lately): a pace just above what completes, found again every window, so
+/// that few offers go out that their clients cannot take. An offer whose REQUEST never
+/// comes (its client, or a relay on the way, overflowed with offers, or gave up) is work
+/// taken from the exchanges that do complete. A pace of 1.25 times what completed, kept
+/// whatever the clients did, settled where a fifth of the offers were lost. And a window's
+/// starts are spread over it, `pacedBurst` at a time: its allowance started at once left as
+/// one burst of offers, which overflowed a client's receive buffer (perfdhcp's 208 KiB
+/// holds about 160) while its CPU was busy sending, and those losses held the pace down.
 struct AdmissionQueue<Item> {
     struct Limits: Sendable, Equatable {
         /// A queue that has not emptied for this long means more than a burst. A storm of
@@ -92,11 +99,18 @@ struct AdmissionQueue<Item> {
         /// The most requests held; past it the oldest starting one is shed. A storm of
         /// 100,000 machines fits whole (about 40 MB of datagrams at most).
         var capacity = 131_072
-        /// Overloaded, the new exchanges started in a window are at most this many times the
-        /// requests that completed one in the window before: enough to follow clients that
-        /// complete more (the pace grows by a quarter a window), little beyond what completes.
-        var startsPerCompletion = 1.25
+        /// Paced, while clients kept up, a window starts at most this many times the requests
+        /// that completed an exchange in the window before: the pace grows by a tenth a
+        /// window, doubling in under a second, to follow clients that complete more.
+        var growth = 1.1
+        /// Clients kept up when, in the last two windows, they completed at least this share of
+        /// the exchanges started in the two windows before the last (a REQUEST may come a
+        /// window after its offer).
+        var keptUpShare = 0.95
         var pacingWindowNanoseconds: Int64 = 100_000_000
+        /// Paced, new exchanges started at once; the rest of the window's allowance follows
+        /// evenly over the window.
+        var pacedBurst = 16
         /// However few complete: a window always starts this many.
         var minimumStartsPerWindow = 64
         /// Offers are wasted when fewer than this share of the exchanges started in the last
@@ -136,6 +150,8 @@ struct AdmissionQueue<Item> {
     /// Whether clients completed too few of the exchanges started over the last windows,
     /// since the queue was last empty.
     private(set) var wasting = false
+    /// Whether clients completed `keptUpShare` of what was started lately.
+    private var keptUp = true
 
     init(limits: Limits = Limits()) {
         self.limits = limits
@@ -167,7 +183,15 @@ struct AdmissionQueue<Item> {
 
     /// The new exchanges a window may start while paced.
     private var startsAllowed: Int {
-        max(limits.minimumStartsPerWindow, Int(Double(completedBefore) * limits.startsPerCompletion))
+        max(limits.minimumStartsPerWindow, Int(Double(completedBefore) * (keptUp ? limits.growth : 1)))
+    }
+
+    /// Paced, the new exchanges this window may have started by `now`: a burst, then the rest
+    /// of its allowance evenly over the window.
+    private func startsDue(now: Int64) -> Int {
+        let elapsed = min(max(now - windowStart, 0), limits.pacingWindowNanoseconds)
+        let allowance = startsAllowed
+        return min(allowance, limits.pacedBurst + Int(Int64(allowance) * elapsed / limits.pacingWindowNanoseconds))
     }
 
     /// Starts a new pacing window at `now` when the current one is over.
@@ -185,6 +209,10 @@ struct AdmissionQueue<Item> {
         // against the starts of all but the last. Judged once half the horizon is seen.
         let started = recentWindows.dropLast().reduce(0) { $0 + $1.started }
         let completed = recentWindows.reduce(0) { $0 + $1.completed }
+        // The same lag: the last two windows' completions against the starts of the two before
+        // the last (a pace growing by a tenth a window, its clients a window behind, kept up).
+        keptUp = Double(recentWindows.suffix(2).reduce(0) { $0 + $1.completed })
+            >= limits.keptUpShare * Double(recentWindows.dropLast().suffix(2).reduce(0) { $0 + $1.started })
         // Kept until the queue empties: pacing makes what it starts complete, and must not
         // take that for the clients' recovery (the pace itself follows them when they do).
         if recentWindows.count * 2 >= limits.wasteHorizonWindows,
@@ -205,12 +233,15 @@ struct AdmissionQueue<Item> {
         if startedInWindow > 0 { startedInWindow -= 1 }
     }
 
-    /// Paced (a sustained overload, or offers wasted), with only new exchanges waiting and this
-    /// window's allowance of them started: when the next window begins (monotonic ns). Nil
-    /// when `pop` would serve.
-    var pacedUntil: Int64? {
-        guard sustained || wasting, completing.isEmpty, !starting.isEmpty, startedInWindow >= startsAllowed else { return nil }
-        return windowStart + limits.pacingWindowNanoseconds
+    /// Paced (a sustained overload, or offers wasted), with only new exchanges waiting and as
+    /// many started at `now` as are due: when the next burst is due, or the next window
+    /// begins (monotonic ns). Nil when `pop` would serve.
+    func pacedUntil(now: Int64) -> Int64? {
+        guard sustained || wasting, completing.isEmpty, !starting.isEmpty, startedInWindow >= startsDue(now: now) else { return nil }
+        let allowance = Int64(startsAllowed), window = limits.pacingWindowNanoseconds
+        if Int64(startedInWindow) >= allowance { return windowStart + window }
+        // The next burst is due once the even spread has caught up with what was started.
+        return windowStart + (Int64(startedInWindow) * window + allowance - 1) / allowance
     }
 
     /// The next request to serve at `now` (monotonic ns), or nil when none is left. Requests
@@ -234,8 +265,8 @@ struct AdmissionQueue<Item> {
         if let entry = completing.popFirst() {
             next = entry.item
         } else {
-            // Paced: past the window's allowance, new exchanges wait for the next window.
-            if sustained || wasting, startedInWindow >= startsAllowed { return nil }
+            // Paced: past what the window has due, new exchanges wait.
+            if sustained || wasting, startedInWindow >= startsDue(now: now) { return nil }
             // Sustained overload: newest first, and the oldest age out.
             next = sustained ? starting.popLast()?.item : starting.popFirst()?.item
             if next != nil { startedInWindow += 1 }

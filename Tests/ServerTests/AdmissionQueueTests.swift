@@ -17,6 +17,25 @@ import Testing
         return (served, shed)
     }
 
+    /// Serves the queue as the gate does, from `start` until `end` (monotonic ns) or `most`
+    /// served: pops while it serves (a server with time for all of them), then waits until
+    /// the queue's pace lets it serve again. What was served, in order.
+    private func serve(_ queue: inout Queue, from start: Int64, until end: Int64, upTo most: Int = .max) -> [String] {
+        var served: [String] = []
+        var now = start
+        while served.count < most, now < end {
+            if let next = queue.pop(now: now, shed: { _ in }) {
+                served.append(next)
+            } else if let until = queue.pacedUntil(now: now) {
+                #expect(until > now)
+                now = until
+            } else {
+                break
+            }
+        }
+        return served
+    }
+
     @Test func requestsThatCompleteAnExchangeGoBeforeNewOnes() {
         var queue = Queue(limits: limits)
         for name in ["d1", "d2"] { #expect(queue.push(name, kind: .starting, receivedAt: 0) == nil) }
@@ -130,7 +149,7 @@ import Testing
                     // Nothing to serve now: the next REQUEST, or the next pacing window.
                     if let first = requests.first {
                         now = max(now, first.at)
-                    } else if let until = queue.pacedUntil {
+                    } else if let until = queue.pacedUntil(now: now) {
                         now = until
                     } else {
                         break
@@ -151,58 +170,65 @@ import Testing
         #expect(before.shed > 50_000)
     }
 
-    /// Overloaded, new exchanges start at most 1.25 times as fast as exchanges completed in
-    /// the window before (64 a window however few), and completing requests still go first:
-    /// a generator that completes a quarter of its offers (its socket overflowing with them)
-    /// is offered little more than it completes. Until overloaded nothing is paced.
-    @Test func overloadedNewExchangesStartLittleFasterThanExchangesComplete() {
+    /// Paced (offers wasted, or overloaded), a window starts no more new exchanges than
+    /// completed in the window before (64 however few), spread over the window 16 at a time,
+    /// and completing requests still go first; while clients complete what was started, the
+    /// pace grows by a tenth a window. Until then nothing is paced.
+    @Test func pacedNewExchangesStartAsFastAsTheyCompleteSpreadOverTheWindow() {
         var queue = Queue(limits: Queue.Limits())
         let window = 100 * Self.ms
-        // A second of arrivals: 2,000 DISCOVERs and 100 REQUESTs per 100 ms window.
-        func arrive(window number: Int64) {
-            for index in 0..<2_000 { _ = queue.push("d", kind: .starting, receivedAt: number * window + Int64(index)) }
-            for index in 0..<100 { _ = queue.push("r", kind: .completing, receivedAt: number * window + Int64(index)) }
+        func arrive(window number: Int64, discovers: Int = 2_000, requests: Int = 0) {
+            for index in 0..<discovers { _ = queue.push("d", kind: .starting, receivedAt: number * window + Int64(index)) }
+            for index in 0..<requests { _ = queue.push("r", kind: .completing, receivedAt: number * window + Int64(index)) }
         }
-        func serveWindow(_ number: Int64, upTo most: Int) -> (starts: Int, completions: Int) {
-            var starts = 0, completions = 0
-            while starts + completions < most, let next = queue.pop(now: number * window + 50 * Self.ms, shed: { _ in }) {
-                if next == "d" { starts += 1 } else { completions += 1 }
-            }
-            return (starts, completions)
+        /// Serves window `number` (from 50 ms into it): the new exchanges started and the
+        /// requests completing one, and the same at the window's first instant alone.
+        func serveWindow(_ number: Int64, upTo most: Int = .max) -> (starts: Int, completions: Int, atOnce: Int) {
+            let start = number * window + 50 * Self.ms
+            let atOnce = serve(&queue, from: start, until: start + 1, upTo: most)
+            let served = atOnce + serve(&queue, from: start + 1, until: start + window, upTo: most - atOnce.count)
+            return (served.count { $0 == "d" }, served.count { $0 == "r" }, atOnce.count { $0 == "d" })
         }
         // Not overloaded yet (busy for less than a second): served as fast as the server goes.
-        arrive(window: 0)
-        #expect(serveWindow(0, upTo: 1_500) == (1_400, 100))
-        #expect(!queue.overloaded)
-        for number in Int64(1)...9 {
-            arrive(window: number)
+        arrive(window: 0, requests: 100)
+        #expect(serveWindow(0, upTo: 1_500) == (1_400, 100, 1_400))
+        for number in Int64(1)...4 {
+            arrive(window: number, requests: 100)
+            #expect(serveWindow(number, upTo: 1_500) == (1_400, 100, 1_400))
+        }
+        // Clients completed 100 of the 1,400 started a window: once half a second is seen,
+        // offers are wasted, and new exchanges are paced to the 100 completed in the window
+        // before, 16 at once, after the window's completions.
+        arrive(window: 5, requests: 100)
+        #expect(serveWindow(5, upTo: 1_500) == (100, 100, 16))
+        #expect(queue.wasting && !queue.overloaded)
+        for number in Int64(6)...9 {
+            arrive(window: number, requests: 100)
             _ = serveWindow(number, upTo: 1_500)
         }
-        arrive(window: 10)
-        let paced = serveWindow(10, upTo: 1_500)
-        #expect(queue.overloaded)
-        // 100 completed in the window before: 125 start, after the window's 100 completions.
-        #expect(paced == (125, 100))
-        // The window began at its first pop, 50 ms in.
-        #expect(queue.pacedUntil == 11 * window + 50 * Self.ms)
-        #expect(queue.pop(now: 10 * window + 60 * Self.ms, shed: { _ in }) == nil)
+        // Busy for a second: overloaded too. The clients kept up with the pace: it grows by a tenth.
+        arrive(window: 10, requests: 100)
+        #expect(serveWindow(10, upTo: 1_500) == (110, 100, 16))
+        #expect(queue.overloaded && queue.sustained)
         // Nobody completes any more, new exchanges still pour in: 64 a window.
         for number in Int64(11)...12 {
-            for index in 0..<2_000 { _ = queue.push("d", kind: .starting, receivedAt: number * window + Int64(index)) }
-            #expect(serveWindow(number, upTo: 1_500) == (64, 0))
+            arrive(window: number)
+            #expect(serveWindow(number) == (64, 0, 16))
         }
-        // Clients that complete all they start are followed: the pace grows by a quarter
-        // (new exchanges still arriving faster than that).
+        // Clients complete all they start, within the window: once two windows say so, the
+        // pace grows by a tenth a window (new exchanges still arriving faster than that).
+        var starts: [Int] = []
         var pace = 64
-        for number in Int64(13)...20 {
-            for index in 0..<2_000 { _ = queue.push("d", kind: .starting, receivedAt: number * window + Int64(index)) }
-            for index in 0..<pace { _ = queue.push("r", kind: .completing, receivedAt: number * window + Int64(index)) }
-            let served = serveWindow(number, upTo: 100_000)
+        for number in Int64(13)...22 {
+            arrive(window: number, requests: pace)
+            let served = serveWindow(number)
             #expect(served.completions == pace)
-            #expect(served.starts == Int(Double(pace) * 1.25))
+            starts.append(served.starts)
             pace = served.starts
         }
-        #expect(pace > 300)
+        #expect(starts.prefix(3) == [64, 70, 77])
+        for (before, after) in zip(starts.dropFirst(), starts.dropFirst(2)) { #expect(after == Int(Double(before) * 1.1)) }
+        #expect(pace > 140)
     }
 
     /// Overloaded, a queue that no longer grows (fewer new exchanges arrived in the last
@@ -216,12 +242,13 @@ import Testing
         // A storm: 3,000 machines power on within the first window; the server starts 200 a
         // window, and each machine sends its REQUEST within the window it got its offer in.
         for index in 0..<3_000 { _ = queue.push("d\(index)", kind: .starting, receivedAt: Int64(index)) }
+        var requests = 0
         func serve(window number: Int64, upTo most: Int) -> [String] {
-            var started: [String] = []
-            while started.count < most, let next = queue.pop(now: number * window + 50 * Self.ms, shed: { _ in }) {
-                if next != "r" { started.append(next) }
-            }
-            for index in 0..<started.count { _ = queue.push("r", kind: .completing, receivedAt: number * window + 60 * Self.ms + Int64(index)) }
+            let start = number * window + 50 * Self.ms
+            // The REQUESTs of the window before go first; then up to `most` new exchanges.
+            let started = self.serve(&queue, from: start, until: start + window, upTo: requests + most).filter { $0 != "r" }
+            requests = started.count
+            for index in 0..<started.count { _ = queue.push("r", kind: .completing, receivedAt: start + 10 * Self.ms + Int64(index)) }
             return started
         }
         for number in Int64(0)...9 { _ = serve(window: number, upTo: 200) }
@@ -229,23 +256,22 @@ import Testing
         let drained = serve(window: 10, upTo: 200)
         #expect(queue.overloaded && !queue.sustained && !queue.wasting)
         #expect(drained == (2_000..<2_200).map { "d\($0)" })
-        #expect(queue.pacedUntil == nil)
+        #expect(queue.pacedUntil(now: 10 * window + 60 * Self.ms) == nil)
         // New exchanges outrun the server again: the next window serves the newest first, paced
-        // to 1.25 times the 200 completed in the window before.
+        // to 1.1 times the 200 completed in the window before (its clients kept up).
         for index in 0..<1_000 { _ = queue.push("n\(index)", kind: .starting, receivedAt: 10 * window + 70 * Self.ms + Int64(index)) }
         let growing = serve(window: 11, upTo: 300)
         #expect(queue.sustained)
-        // 250 of the 300 the server had time for: paced.
-        #expect(growing == (750..<1_000).reversed().map { "n\($0)" })
+        #expect(growing == (780..<1_000).reversed().map { "n\($0)" })
         // Nothing more arrives: still sustained, newest first, until the queue is empty.
-        #expect(serve(window: 12, upTo: 300) == (450..<750).reversed().map { "n\($0)" })
+        #expect(serve(window: 12, upTo: 300) == (538..<780).reversed().map { "n\($0)" })
         #expect(queue.sustained)
     }
 
     /// A server that keeps up (its queue empties every window) whose clients complete only 60 %
     /// of what it starts, a window later: once half a second is seen, new exchanges are paced
-    /// to 1.25 times what completed in the window before, in order. Clients that complete all
-    /// they start, a window later, are never paced.
+    /// to what completed in the window before, in order. Clients that complete all they
+    /// start, a window later, are never paced.
     @Test func offersThatClientsDoNotCompletePaceNewExchangesThoughNotOverloaded() {
         func run(completing percent: Int) -> (starts: [Int], firstServed: [String]) {
             var queue = Queue(limits: Queue.Limits())
@@ -255,26 +281,21 @@ import Testing
             for number in Int64(0)..<12 {
                 for index in 0..<2_000 { _ = queue.push("d\(number).\(index)", kind: .starting, receivedAt: number * window + Int64(index)) }
                 for index in 0..<completions { _ = queue.push("r", kind: .completing, receivedAt: number * window + Int64(index)) }
-                var started = 0, first: String?
-                while let next = queue.pop(now: number * window + 50 * Self.ms, shed: { _ in }) {
-                    if next.hasPrefix("d") {
-                        started += 1
-                        first = first ?? next
-                    }
-                }
-                starts.append(started)
-                firstServed.append(first ?? "")
-                completions = started * percent / 100
+                let start = number * window + 50 * Self.ms
+                let started = serve(&queue, from: start, until: start + window).filter { $0.hasPrefix("d") }
+                starts.append(started.count)
+                firstServed.append(started.first ?? "")
+                completions = started.count * percent / 100
             }
             return (starts, firstServed)
         }
         let wasted = run(completing: 60)
         #expect(wasted.starts.prefix(5) == [2_000, 2_000, 2_000, 2_000, 2_000])
-        // Paced from the sixth window: 1.25 × 1,200 completed in the window before, then less.
-        #expect(wasted.starts[5] == 1_500 && wasted.starts[6] == 1_125)
-        #expect(wasted.starts.last! < 700)
+        // Paced from the sixth window: the 1,200 completed in the window before, then 60 % of that.
+        #expect(wasted.starts[5] == 1_200 && wasted.starts[6] == 720)
+        #expect(wasted.starts.last! < 100)
         // In order: the window's first start is the oldest waiting.
-        #expect(wasted.firstServed[6] == "d5.1500")
+        #expect(wasted.firstServed[6] == "d5.1200")
         let completed = run(completing: 100)
         #expect(completed.starts == Array(repeating: 2_000, count: 12))
     }
@@ -295,7 +316,7 @@ import Testing
         // Answered, the same two use up the window.
         for name in ["a", "b", "c"] { _ = queue.push(name, kind: .starting, receivedAt: 150 * Self.ms) }
         #expect(drain(&queue, at: 200 * Self.ms).served == ["c", "b"])
-        #expect(queue.pacedUntil == 300 * Self.ms)
+        #expect(queue.pacedUntil(now: 200 * Self.ms) == 300 * Self.ms)
     }
 
     /// Overloaded, what has waited longer than a client waits before sending again (4 s) is
