@@ -50,10 +50,16 @@ public struct IPv4Address: Sendable, Hashable, Comparable, TextCodable {
         [UInt8(value >> 24), UInt8(value >> 16 & 0xff), UInt8(value >> 8 & 0xff), UInt8(value & 0xff)]
     }
 
-    /// Written digit by digit: inventories print tens of thousands of these.
     public var description: String {
         var utf8: [UInt8] = []
         utf8.reserveCapacity(15)
+        write(to: &utf8)
+        return String(decoding: utf8, as: UTF8.self)
+    }
+
+    /// Appends the dotted-quad text, digit by digit: inventories print hundreds of thousands
+    /// of these, straight into their JSON.
+    public func write(to utf8: inout [UInt8]) {
         for shift in stride(from: 24, through: 0, by: -8) {
             let octet = UInt8(truncatingIfNeeded: value >> UInt32(shift))
             if shift != 24 { utf8.append(UInt8(ascii: ".")) }
@@ -61,7 +67,6 @@ public struct IPv4Address: Sendable, Hashable, Comparable, TextCodable {
             if octet >= 10 { utf8.append(UInt8(ascii: "0") + octet / 10 % 10) }
             utf8.append(UInt8(ascii: "0") + octet % 10)
         }
-        return String(decoding: utf8, as: UTF8.self)
     }
 
     /// The address `n` further on, or nil past 255.255.255.255.
@@ -111,7 +116,20 @@ public struct IPv4Network: Sendable, Hashable, TextCodable {
         return prefixLength >= 31 || (address != network && address != broadcast)
     }
 
-    public var description: String { "\(network)/\(prefixLength)" }
+    public var description: String {
+        var utf8: [UInt8] = []
+        utf8.reserveCapacity(18)
+        write(to: &utf8)
+        return String(decoding: utf8, as: UTF8.self)
+    }
+
+    /// Appends `network/prefix`, as `IPv4Address.write(to:)` does.
+    public func write(to utf8: inout [UInt8]) {
+        network.write(to: &utf8)
+        utf8.append(UInt8(ascii: "/"))
+        if prefixLength >= 10 { utf8.append(UInt8(ascii: "0") + UInt8(prefixLength / 10)) }
+        utf8.append(UInt8(ascii: "0") + UInt8(prefixLength % 10))
+    }
 
     public static let textKind = "an IPv4 CIDR network"
 }

@@ -1,3 +1,4 @@
+import Addressing
 import Zone
 
 /// What ZoneBoot knows about one identity, as typed key-value pairs: the one place
@@ -36,27 +37,48 @@ public enum HostFacts {
 
         public var key: String { rawValue }
 
+        /// One fact's value, typed: a value for templates and Chef (`value`), written to an
+        /// inventory's JSON as it is (`JSONWriter.fact`), with no text made for it first.
+        public enum Value: Sendable, Equatable {
+            case text(String)
+            case address(IPv4Address)
+            case network(IPv4Network)
+            case number(Int)
+
+            public var zoneValue: ZoneValue {
+                switch self {
+                case .text(let text): .string(text)
+                case .address(let address): .string(address.description)
+                case .network(let network): .string(network.description)
+                case .number(let number): .int(number)
+                }
+            }
+        }
+
         /// Its value for `identity`, nil where the identity has none.
-        public func value(of identity: Identity) -> ZoneValue? {
+        public func value(of identity: Identity) -> ZoneValue? { fact(of: identity)?.zoneValue }
+
+        /// Its typed value for `identity`, nil where the identity has none.
+        public func fact(of identity: Identity) -> Value? {
             switch self {
-            case .name: .string(identity.name)
-            case .fqdn: .string(identity.fqdn)
-            case .kind: .string(identity.kind.rawValue)
-            case .address: .string(identity.address.description)
-            case .netmask: .string(identity.netmask.description)
-            case .prefixLength: .int(identity.subnet.prefixLength)
-            case .network: .string(identity.network)
-            case .subnet: .string(identity.subnet.description)
-            case .pod: .string(identity.location.pod)
-            case .switch: .string(identity.location.switch)
-            case .port: .string(identity.location.port)
-            case .role: .string(identity.role)
-            case .gateway: identity.gateway.map { .string($0.description) }
-            case .rack: identity.rack.map { .int($0) }
-            case .unit: identity.unit.map { .int($0) }
-            case .profile: identity.profile.map { .string($0) }
-            case .host: identity.managedHost.map { .string($0) }
-            case .device: identity.device.map { .string($0) }
+            case .name: .text(identity.name)
+            case .fqdn: .text(identity.fqdn)
+            case .kind: .text(identity.kind.rawValue)
+            case .address: .address(identity.address)
+            case .netmask: .address(identity.netmask)
+            case .prefixLength: .number(identity.subnet.prefixLength)
+            case .network: .text(identity.network)
+            case .subnet: .network(identity.subnet)
+            case .pod: .text(identity.location.pod)
+            case .switch: .text(identity.location.switch)
+            case .port: .text(identity.location.port)
+            case .role: .text(identity.role)
+            case .gateway: identity.gateway.map { .address($0) }
+            case .rack: identity.rack.map { .number($0) }
+            case .unit: identity.unit.map { .number($0) }
+            case .profile: identity.profile.map { .text($0) }
+            case .host: identity.managedHost.map { .text($0) }
+            case .device: identity.device.map { .text($0) }
             }
         }
     }

@@ -211,6 +211,34 @@ import Zone
         #expect(!variables.members(of: noGateway, live: []).contains { $0.key == "rack" })
     }
 
+    /// A fact written straight into the JSON (no text made for it first) is the JSON of its
+    /// value: addresses and networks at their shortest and longest, integers at the edges.
+    @Test func aFactIsWrittenAsItsValueIs() throws {
+        let addresses = [IPv4Address(0, 0, 0, 0), IPv4Address(255, 255, 255, 255), IPv4Address(10, 0, 100, 9),
+                         IPv4Address(198, 18, 16, 11)]
+        let networks = try ["0.0.0.0/0", "10.0.0.0/8", "198.18.0.0/15", "1.2.3.4/32", "100.64.10.0/24"].map {
+            try #require(IPv4Network($0))
+        }
+        #expect(addresses.map(\.description) == ["0.0.0.0", "255.255.255.255", "10.0.100.9", "198.18.16.11"])
+        #expect(networks.map(\.description) == ["0.0.0.0/0", "10.0.0.0/8", "198.18.0.0/15", "1.2.3.4/32", "100.64.10.0/24"])
+        let numbers = [0, 7, 10, -1, -10, 4096, Int.max, Int.min]
+        let facts: [HostFacts.IdentityFact.Value] = addresses.map { .address($0) } + networks.map { .network($0) }
+            + numbers.map { .number($0) } + [.text("tor-a"), .text("quote \" and \\ and \n")]
+        for fact in facts {
+            var written = JSONWriter(), reference = JSONWriter()
+            written.fact(fact)
+            reference.value(fact.zoneValue)
+            #expect(written.bytes == reference.bytes, "\(fact)")
+            let text = try #require(String(bytes: written.bytes, encoding: .utf8))
+            switch fact {
+            case .address(let address): #expect(text == "\"\(address)\"")
+            case .network(let network): #expect(text == "\"\(network.network)/\(network.prefixLength)\"")
+            case .number(let number): #expect(text == String(number))
+            case .text(let value): #expect(try JSONSerialization.jsonObject(with: Data(written.bytes), options: .fragmentsAllowed) as? String == value)
+            }
+        }
+    }
+
     /// A large zone's host variables are written in parts, one per core: joined, they are
     /// the inventory written in one part, whatever the number of parts and hosts selected.
     @Test func anInventoryWrittenInPartsIsTheInventoryWrittenWhole() throws {

@@ -65,7 +65,7 @@ struct AnsibleHostVariables: Sendable {
     /// One variable as `forEach` gives it.
     enum Variable {
         /// `entries[index]`'s fact, with this value.
-        case fact(Int, ZoneValue)
+        case fact(Int, HostFacts.IdentityFact.Value)
         /// `entries[index]`'s role variable.
         case variable(Int)
         case live(ZoneValue.Member)
@@ -84,7 +84,7 @@ struct AnsibleHostVariables: Sendable {
             if next < live.count, live[next].key == entries[index].key {
                 body(.live(live[next]))
                 next += 1
-            } else if let value = entries[index].fact?.value(of: identity) {
+            } else if let value = entries[index].fact?.fact(of: identity) {
                 body(.fact(index, value))
             } else if entries[index].variable != nil {
                 body(.variable(index))
@@ -106,7 +106,7 @@ struct AnsibleHostVariables: Sendable {
             switch variable {
             case .fact(let index, let value):
                 out.raw(entries[index].keyJSON)
-                out.value(value)
+                out.fact(value)
             case .variable(let index):
                 out.raw(entries[index].variable?.json ?? [])
             case .live(let member):
@@ -123,7 +123,7 @@ struct AnsibleHostVariables: Sendable {
         members.reserveCapacity(entries.count + live.count)
         forEach(of: identity, live: live) { variable in
             switch variable {
-            case .fact(let index, let value): members.append(.init(entries[index].key, value))
+            case .fact(let index, let value): members.append(.init(entries[index].key, value.zoneValue))
             case .variable(let index): entries[index].variable.map { members.append(.init(entries[index].key, $0.value)) }
             case .live(let member): members.append(member)
             }
