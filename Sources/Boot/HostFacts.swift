@@ -37,8 +37,8 @@ public enum HostFacts {
 
         public var key: String { rawValue }
 
-        /// One fact's value, typed: a value for templates and Chef (`value`), written to an
-        /// inventory's JSON as it is (`JSONWriter.fact`), with no text made for it first.
+        /// One fact's value, typed: a `ZoneValue` for templates and Chef (`zoneValue`), written
+        /// to an inventory's JSON as it is (`JSONWriter.fact`), with no text made for it first.
         public enum Value: Sendable, Equatable {
             case text(String)
             case address(IPv4Address)

@@ -83,8 +83,9 @@ public struct AnsibleInventory: Sendable {
         var roleGroupNumbers: [String: [Int]] = [:]
         // The groups of the host before: its pod's, its rack's and its switch's (-1: none yet).
         var last = (pod: "", podGroup: -1, rack: 0, rackGroup: -1, switch: "", switchGroup: -1)
-        // The last two roles seen (nil: none yet) and their groups.
-        var lastRoles: (role: String?, roleGroups: [Int], otherRole: String?, otherRoleGroups: [Int]) = (nil, [], nil, [])
+        // The host before's role (nil: none yet) and its groups: a switch's hosts, together in
+        // location order, mostly share one, so the role is looked up only when it changes.
+        var lastRole: (role: String?, groups: [Int]) = (nil, [])
         for (position, identity) in identities.enumerated() {
             let host = rank[position]
             let location = identity.location
@@ -105,20 +106,13 @@ public struct AnsibleInventory: Sendable {
                 (last.switch, last.switchGroup) = (location.switch, group(Self.groupName(location.pod + "_" + location.switch)))
             }
             members[last.switchGroup].append(host)
-            // In location order a host and its BMC alternate roles: the last two are kept.
-            if identity.role != lastRoles.role {
-                if identity.role == lastRoles.otherRole {
-                    swap(&lastRoles.role, &lastRoles.otherRole)
-                    swap(&lastRoles.roleGroups, &lastRoles.otherRoleGroups)
-                } else {
-                    if roleGroupNumbers[identity.role] == nil {
-                        roleGroupNumbers[identity.role] = (roleGroups[identity.role] ?? [Self.groupName(identity.role)]).map(group)
-                    }
-                    (lastRoles.otherRole, lastRoles.otherRoleGroups) = (lastRoles.role, lastRoles.roleGroups)
-                    (lastRoles.role, lastRoles.roleGroups) = (identity.role, roleGroupNumbers[identity.role]!)
+            if identity.role != lastRole.role {
+                if roleGroupNumbers[identity.role] == nil {
+                    roleGroupNumbers[identity.role] = (roleGroups[identity.role] ?? [Self.groupName(identity.role)]).map(group)
                 }
+                lastRole = (identity.role, roleGroupNumbers[identity.role]!)
             }
-            for number in lastRoles.roleGroups { members[number].append(host) }
+            for number in lastRole.groups { members[number].append(host) }
         }
         // `all` is Ansible's implicit top; a group named so by a role would merge into it.
         groupTable = groupNumbers.filter { $0.key != "all" }.sorted { $0.key < $1.key }.map { name, number in
